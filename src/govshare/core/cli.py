@@ -1,0 +1,137 @@
+"""CLI commands of the core: database, policy profile, audit log."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from govshare.cli import fails_cleanly
+from govshare.core import migrate, policy
+from govshare.core.audit import service as audit_service
+from govshare.core.errors import Invalid
+from govshare.core.permissions import Actor
+from govshare.core.runtime import get_runtime
+
+out = Console(highlight=False)
+db_app = typer.Typer(help="数据库结构迁移", no_args_is_help=True)
+policy_app = typer.Typer(help="政策配置（各市规则参数）", no_args_is_help=True)
+audit_app = typer.Typer(help="审计日志：校验、导出、清理", no_args_is_help=True)
+
+
+def console_actor() -> Actor:
+    """The person at the server's console, named in the audit log."""
+    return Actor.command_line(getpass.getuser())
+
+
+@db_app.command("upgrade")
+@fails_cleanly
+def db_upgrade() -> None:
+    """把数据库结构升级到最新版本。"""
+    runtime = get_runtime()
+    before = migrate.current(runtime.engine)
+    migrate.upgrade(runtime.engine)
+    after = migrate.current(runtime.engine)
+    out.print(f"数据库 {runtime.engine.url.render_as_string()}: {before or '空'} → {after}")
+
+
+@policy_app.command("show")
+@fails_cleanly
+def policy_show(
+    code: Annotated[str | None, typer.Argument(help="配置代码；不填则显示当前生效的配置")] = None,
+) -> None:
+    """显示政策配置的每条规则及其出处。"""
+    runtime = get_runtime()
+    profile = policy.load_profile(code) if code else runtime.profile
+    out.print(f"[bold]{profile.city}[/bold]（{profile.province}）  配置代码: {profile.code}")
+    out.print(f"依据: {profile.regulation}" + (f"（{profile.issued_on}）" if profile.issued_on else ""))
+    table = Table("规则", "取值", "出处")
+    for key, rule in profile.rules:
+        value = rule.value
+        shown = "、".join(map(str, value)) if isinstance(value, list) else str(value)
+        source = "默认值" if rule.default else (rule.article or "")
+        if rule.note:
+            source += f"（{rule.note}）"
+        table.add_row(policy.RULE_LABELS.get(key, key), shown or "无", source)
+    out.print(table)
+
+
+@policy_app.command("list")
+@fails_cleanly
+def policy_list() -> None:
+    """列出随平台提供的政策配置。"""
+    for code in policy.available_profiles():
+        profile = policy.load_profile(code)
+        out.print(f"{code:10} {profile.city}  {profile.regulation}")
+
+
+@audit_app.command("verify")
+@fails_cleanly
+def audit_verify() -> None:
+    """校验审计链：完整则退出码 0，否则指出第一条被修改、删除或插入的记录。"""
+    with get_runtime().transaction() as session:
+        result = audit_service.verify(session)
+    if result.ok:
+        out.print(result.describe())
+        return
+    Console(stderr=True).print(result.describe(), markup=False)
+    raise typer.Exit(1)
+
+
+@audit_app.command("prune")
+@fails_cleanly
+def audit_prune(
+    before: Annotated[
+        str | None, typer.Option(help="只清理该日期（YYYY-MM-DD）之前的记录，不得晚于保留期起点")
+    ] = None,
+) -> None:
+    """清理超过保留期的审计记录，保留锚点以便继续校验。"""
+    runtime = get_runtime()
+    months = runtime.profile.rules.audit_retention_months.value
+    with runtime.transaction() as session:
+        result = audit_service.prune(
+            session, actor=console_actor(), retention_months=months,
+            before=_parse_date(before, "--before") if before else None,
+        )
+    out.print(f"已清理 {result.cutoff_on} 之前的审计记录 {result.removed} 条")
+
+
+@audit_app.command("export")
+@fails_cleanly
+def audit_export(
+    fmt: Annotated[str, typer.Option("--format", help="csv 或 jsonl")] = "jsonl",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="输出文件；默认标准输出")] = None,
+    since: Annotated[str | None, typer.Option(help="起始日期 YYYY-MM-DD")] = None,
+    until: Annotated[str | None, typer.Option(help="结束日期 YYYY-MM-DD")] = None,
+    action: Annotated[str | None, typer.Option(help="操作，或以 . 结尾的前缀")] = None,
+) -> None:
+    """导出审计日志（CSV 或 JSON Lines）。"""
+    criteria = audit_service.AuditFilter(
+        action=action,
+        since=_parse_date(since, "--since") if since else None,
+        until=_parse_date(until, "--until") if until else None,
+    )
+    runtime = get_runtime()
+    with runtime.transaction() as session:
+        audit_service.start_export(session, actor=console_actor(), criteria=criteria, fmt=fmt)
+    target = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
+    try:
+        with runtime.transaction() as session:
+            for chunk in audit_service.iter_export(session, criteria=criteria, fmt=fmt):
+                target.write(chunk)
+    finally:
+        if output:
+            target.close()
+
+
+def _parse_date(value: str, name: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise Invalid(f"日期格式应为 YYYY-MM-DD，收到 {value!r}", field=name) from None

@@ -1,0 +1,172 @@
+"""Policy profiles (政策配置): the numbers and names that differ between cities.
+
+One YAML file per seed regulation ships in `core/profiles/`; the operator selects one by
+code or points to their own file. Every rule carries the article it comes from, or is
+marked `default: true` where the regulation is silent, so a page can show both.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import date
+from enum import StrEnum
+from pathlib import Path
+from typing import Generic, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+PROFILE_DIR = Path(__file__).parent / "profiles"
+MIN_AUDIT_RETENTION_MONTHS = 6  # SR§25; no profile may keep the log shorter
+
+T = TypeVar("T")
+
+
+class ProfileError(Exception):
+    """A profile is missing or breaks the schema; the message names the key."""
+
+
+class Attachment(StrEnum):
+    """Documents an application must carry (申请附件)."""
+
+    SEALED_LETTER = "sealed_letter"  # 加盖公章的申请函 (SR§14)
+    USAGE_COMMITMENT = "usage_commitment"  # 使用承诺函 (XT)
+
+
+class BaseTopic(StrEnum):
+    """Topics of the base catalog (基础信息资源目录)."""
+
+    POPULATION = "population"  # 人口
+    LEGAL_ENTITY = "legal_entity"  # 法人单位
+    NATURAL_RESOURCES = "natural_resources"  # 自然资源和空间地理
+    E_LICENCE = "e_licence"  # 电子证照
+    SOCIAL_CREDIT = "social_credit"  # 社会信用
+
+
+class Rule(BaseModel, Generic[T]):
+    """One parameter with its source: the article it comes from, or a stated default."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    value: T
+    article: str | None = None
+    default: bool = False
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _sourced(self) -> Rule[T]:
+        if not self.default and not self.article:
+            raise ValueError("每条规则必须写明出处 (article)，或标注 default: true")
+        return self
+
+
+class Rules(BaseModel):
+    """Every parameter of REQUIREMENTS §9. Day counts are working days (工作日)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    application_pre_review_days: Rule[int | None]
+    application_decision_days: Rule[int]
+    application_attachments: Rule[list[Attachment]]
+    objection_verify_days: Rule[int]
+    objection_extension_max_days: Rule[int]
+    catalog_update_days: Rule[int]
+    catalog_update_filing_required: Rule[bool]
+    catalog_change_notice_months: Rule[int]
+    open_application_answer_days: Rule[int]
+    certificate_required: Rule[bool]
+    real_name_required: Rule[bool]
+    audit_retention_months: Rule[int]
+    base_catalog_topics: Rule[list[BaseTopic]]
+    stale_provider_restriction: Rule[bool]
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Rules:
+        days = {
+            "application_pre_review_days": self.application_pre_review_days.value,
+            "application_decision_days": self.application_decision_days.value,
+            "objection_verify_days": self.objection_verify_days.value,
+            "objection_extension_max_days": self.objection_extension_max_days.value,
+            "catalog_update_days": self.catalog_update_days.value,
+            "open_application_answer_days": self.open_application_answer_days.value,
+        }
+        for key, value in days.items():
+            if value is not None and not 1 <= value <= 60:
+                raise ValueError(f"{key}: 工作日数必须在 1 到 60 之间")
+        if self.audit_retention_months.value < MIN_AUDIT_RETENTION_MONTHS:
+            raise ValueError(
+                f"audit_retention_months: 审计日志至少保存 {MIN_AUDIT_RETENTION_MONTHS} 个月"
+            )
+        if self.catalog_change_notice_months.value < 0:
+            raise ValueError("catalog_change_notice_months: 不能为负数")
+        return self
+
+
+class Profile(BaseModel):
+    """A city's policy profile."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    code: str = Field(pattern=r"^[a-z][a-z0-9_-]{1,31}$")
+    city: str
+    province: str
+    regulation: str
+    issued_on: date | None = None
+    source: str | None = None
+    rules: Rules
+
+
+def available_profiles() -> list[str]:
+    """Codes of the profiles shipped in the package."""
+    return sorted(p.stem for p in PROFILE_DIR.glob("*.yaml"))
+
+
+def parse_profile(text: str, *, origin: str) -> Profile:
+    """Validate a profile's YAML text; errors name the key path."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ProfileError(f"{origin}: 不是合法的 YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ProfileError(f"{origin}: 顶层必须是映射")
+    try:
+        return Profile.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(root)"
+        raise ProfileError(f"{origin}: {where}: {first['msg']}") from exc
+
+
+@functools.cache
+def load_profile(code: str, file: Path | None = None) -> Profile:
+    """A shipped profile by code, or the operator's own file when `file` is given."""
+    if file is not None:
+        path = Path(file)
+        if not path.is_file():
+            raise ProfileError(f"配置文件不存在: {path}")
+        return parse_profile(path.read_text(encoding="utf-8"), origin=str(path))
+    path = PROFILE_DIR / f"{code}.yaml"
+    if not path.is_file():
+        raise ProfileError(f"未知的政策配置 {code!r}，可选: {', '.join(available_profiles())}")
+    profile = parse_profile(path.read_text(encoding="utf-8"), origin=path.name)
+    if profile.code != code:
+        raise ProfileError(f"{path.name}: code 应为 {code!r}")
+    return profile
+
+
+RULE_LABELS = {
+    "application_pre_review_days": "平台预审时限（工作日）",
+    "application_decision_days": "提供部门答复时限（工作日）",
+    "application_attachments": "申请附件",
+    "objection_verify_days": "疑义数据校核时限（工作日）",
+    "objection_extension_max_days": "校核延期上限（工作日）",
+    "catalog_update_days": "职能或法规变化后目录更新时限（工作日）",
+    "catalog_update_filing_required": "目录更新须备案",
+    "catalog_change_notice_months": "目录变更提前公告（月）",
+    "open_application_answer_days": "开放数据申请答复时限（工作日）",
+    "certificate_required": "接入系统须数字证书认证",
+    "real_name_required": "用户须实名认证",
+    "audit_retention_months": "审计日志保存期（月）",
+    "base_catalog_topics": "基础信息资源目录主题",
+    "stale_provider_restriction": "未按时更新数据的部门限制使用共享数据",
+}

@@ -1,0 +1,46 @@
+"""Process wiring: settings → engine → session factory, shared by the app, the CLI and jobs."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from govshare.core import policy
+from govshare.core.audit import service as audit_service
+from govshare.core.db import make_engine, make_sessionmaker, unit_of_work
+from govshare.core.settings import Settings, get_settings
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What a govshare process holds: its settings, database engine and active profile."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    @property
+    def profile(self) -> policy.Profile:
+        return policy.load_profile(self.settings.policy_profile, self.settings.policy_file)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with unit_of_work(self.sessions) as session:
+            yield session
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    audit_service.default_algorithm = settings.audit_hash
+    engine = make_engine(settings.database_url)
+    return Runtime(settings=settings, engine=engine, sessions=make_sessionmaker(engine))
+
+
+@functools.cache
+def get_runtime() -> Runtime:
+    """The process's runtime, built once from the environment."""
+    return build_runtime(get_settings())

@@ -1,0 +1,138 @@
+"""Settings from environment variables (GOVSHARE_*) and an optional TOML config file.
+
+A wrong setting fails at start with a `ConfigError` naming the variable; nothing is
+discovered half-way through a request.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import secrets
+import tomllib
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from govshare.core import policy
+from govshare.core.errors import ConfigError
+
+ENV_PREFIX = "GOVSHARE_"
+SUPPORTED_DB_SCHEMES = ("sqlite", "postgresql")
+
+
+class Settings(BaseModel):
+    """Everything a govshare process needs to know about its deployment."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    data_dir: Path = Path("govshare-data")
+    database_url: str = ""
+    secret_key: str = ""
+    policy_profile: str = "shangrao"
+    policy_file: Path | None = None
+    timezone: str = "Asia/Shanghai"
+    login_max_failures: int = 5
+    login_lock_minutes: int = 15
+    session_hours: int = 12
+    audit_hash: str = "sha256"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def _env_name(field: str) -> str:
+    return ENV_PREFIX + field.upper()
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"GOVSHARE_CONFIG: 配置文件不存在: {path}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"GOVSHARE_CONFIG: 配置文件不是合法的 TOML ({path}): {exc}") from exc
+    unknown = set(data) - set(Settings.model_fields)
+    if unknown:
+        raise ConfigError(f"GOVSHARE_CONFIG: 未知的设置项 {', '.join(sorted(unknown))} ({path})")
+    return data
+
+
+def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build and validate settings: defaults < config file < environment < overrides."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    if env.get("GOVSHARE_CONFIG"):
+        values.update(_read_config_file(Path(env["GOVSHARE_CONFIG"])))
+    for field in Settings.model_fields:
+        if _env_name(field) in env and env[_env_name(field)] != "":
+            values[field] = env[_env_name(field)]
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        settings = Settings(**values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "?"
+        raise ConfigError(f"{_env_name(field)}: {first['msg']}") from exc
+    return _complete(settings)
+
+
+def _complete(settings: Settings) -> Settings:
+    """Check cross-field rules and fill in derived defaults (database file, secret key)."""
+    try:
+        ZoneInfo(settings.timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"GOVSHARE_TIMEZONE: 未知的时区 {settings.timezone!r}") from exc
+    if settings.audit_hash not in ("sha256", "sm3"):
+        raise ConfigError("GOVSHARE_AUDIT_HASH: 只能是 sha256 或 sm3")
+    if settings.login_max_failures < 1 or settings.login_lock_minutes < 1:
+        raise ConfigError("GOVSHARE_LOGIN_MAX_FAILURES / GOVSHARE_LOGIN_LOCK_MINUTES: 必须为正整数")
+    data_dir = settings.data_dir.expanduser().resolve()
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"GOVSHARE_DATA_DIR: 无法创建数据目录 {data_dir}: {exc}") from exc
+    if not os.access(data_dir, os.W_OK):
+        raise ConfigError(f"GOVSHARE_DATA_DIR: 数据目录不可写: {data_dir}")
+    url = settings.database_url or f"sqlite:///{data_dir / 'govshare.db'}"
+    scheme = url.split(":", 1)[0].split("+", 1)[0]
+    if "://" not in url or scheme not in SUPPORTED_DB_SCHEMES:
+        raise ConfigError(
+            "GOVSHARE_DATABASE_URL: 只支持 sqlite:///路径 或 postgresql://用户@主机/库，"
+            f"收到 {url!r}"
+        )
+    if scheme == "postgresql" and url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    secret = settings.secret_key or _stored_secret(data_dir)
+    if len(secret) < 32:
+        raise ConfigError("GOVSHARE_SECRET_KEY: 密钥至少 32 个字符")
+    try:
+        policy.load_profile(settings.policy_profile, settings.policy_file)
+    except policy.ProfileError as exc:
+        name = "GOVSHARE_POLICY_FILE" if settings.policy_file else "GOVSHARE_POLICY_PROFILE"
+        raise ConfigError(f"{name}: {exc}") from exc
+    return settings.model_copy(
+        update={"data_dir": data_dir, "database_url": url, "secret_key": secret}
+    )
+
+
+def _stored_secret(data_dir: Path) -> str:
+    """The secret kept in the data directory, generated (mode 0600) on first start."""
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    secret = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secret)
+    return secret
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process's settings, loaded once from the environment."""
+    return load_settings()

@@ -1,0 +1,96 @@
+"""Test fixtures: every test that takes `db` runs on SQLite and on PostgreSQL, each in a
+transaction rolled back afterwards. Backends: GOVSHARE_TEST_BACKENDS (default both);
+PostgreSQL at GOVSHARE_TEST_POSTGRES_URL (a database of its own, recreated per run)."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy.orm import Session
+
+from govshare.core import migrate
+from govshare.core.db import make_engine
+
+BACKENDS = [b.strip() for b in os.environ.get("GOVSHARE_TEST_BACKENDS", "sqlite,postgresql").split(",")]
+POSTGRES_URL = os.environ.get(
+    "GOVSHARE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/govshare_test"
+)
+
+
+def _fresh_postgres(url: str) -> None:
+    target = make_url(url)
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """A migrated database of the backend under test."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'govshare.db'}"
+    elif request.param == "postgresql":
+        url = POSTGRES_URL
+        _fresh_postgres(url)
+    else:
+        raise pytest.UsageError(f"unknown backend {request.param!r} in GOVSHARE_TEST_BACKENDS")
+    eng = make_engine(url)
+    migrate.upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def db(engine: Engine) -> Iterator[Session]:
+    """A session whose commits are savepoints inside a transaction that is rolled back."""
+    connection = engine.connect()
+    outer = connection.begin()
+    session = Session(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+    try:
+        yield session
+    finally:
+        session.close()
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "data"
+    path.mkdir()
+    return path
+
+
+# --- a summary line per backend, so the run shows where it ran ---------------------------
+
+_outcomes: Counter[tuple[str, str]] = Counter()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when != "call" and not (report.when == "setup" and report.outcome != "passed"):
+        return
+    where = "other"
+    for backend in ("sqlite", "postgresql"):
+        if f"[{backend}" in report.nodeid or f"-{backend}]" in report.nodeid or f"-{backend}-" in report.nodeid:
+            where = backend
+    if "browser" in report.keywords:
+        where = "chromium"
+    _outcomes[(where, report.outcome)] += 1
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    terminalreporter.section("where the suite ran")
+    for where in ("sqlite", "postgresql", "chromium", "other"):
+        counts = {o: n for (w, o), n in _outcomes.items() if w == where}
+        if counts:
+            detail = ", ".join(f"{n} {o}" for o, n in sorted(counts.items()))
+            terminalreporter.write_line(f"{where:>10}: {detail}")
