@@ -50,15 +50,16 @@ def policy_show(
     runtime = get_runtime()
     profile = policy.load_profile(code) if code else runtime.profile
     out.print(f"[bold]{profile.city}[/bold]（{profile.province}）  配置代码: {profile.code}")
-    out.print(f"依据: {profile.regulation}" + (f"（{profile.issued_on}）" if profile.issued_on else ""))
+    out.print(
+        f"依据: {profile.regulation}" + (f"（{profile.issued_on}）" if profile.issued_on else "")
+    )
     table = Table("规则", "取值", "出处")
     for key, rule in profile.rules:
-        value = rule.value
-        shown = "、".join(map(str, value)) if isinstance(value, list) else str(value)
+        shown = policy.describe_value(rule.value)
         source = "默认值" if rule.default else (rule.article or "")
         if rule.note:
             source += f"（{rule.note}）"
-        table.add_row(policy.RULE_LABELS.get(key, key), shown or "无", source)
+        table.add_row(policy.RULE_LABELS.get(key, key), shown, source)
     out.print(table)
 
 
@@ -96,7 +97,9 @@ def audit_prune(
     months = runtime.profile.rules.audit_retention_months.value
     with runtime.transaction() as session:
         result = audit_service.prune(
-            session, actor=console_actor(), retention_months=months,
+            session,
+            actor=console_actor(),
+            retention_months=months,
             before=_parse_date(before, "--before") if before else None,
         )
     out.print(f"已清理 {result.cutoff_on} 之前的审计记录 {result.removed} 条")
@@ -106,7 +109,9 @@ def audit_prune(
 @fails_cleanly
 def audit_export(
     fmt: Annotated[str, typer.Option("--format", help="csv 或 jsonl")] = "jsonl",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="输出文件；默认标准输出")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="输出文件；默认标准输出")
+    ] = None,
     since: Annotated[str | None, typer.Option(help="起始日期 YYYY-MM-DD")] = None,
     until: Annotated[str | None, typer.Option(help="结束日期 YYYY-MM-DD")] = None,
     action: Annotated[str | None, typer.Option(help="操作，或以 . 结尾的前缀")] = None,

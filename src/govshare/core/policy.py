@@ -154,6 +154,28 @@ def load_profile(code: str, file: Path | None = None) -> Profile:
     return profile
 
 
+VALUE_LABELS = {
+    "sealed_letter": "加盖公章的申请函",
+    "usage_commitment": "使用承诺函",
+    "population": "人口",
+    "legal_entity": "法人单位",
+    "natural_resources": "自然资源和空间地理",
+    "e_licence": "电子证照",
+    "social_credit": "社会信用",
+}
+
+
+def describe_value(value: object) -> str:
+    """A rule's value in the interface's words."""
+    if value is None:
+        return "无"
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, list):
+        return "、".join(describe_value(v) for v in value) or "无"
+    return VALUE_LABELS.get(str(value), str(value))
+
+
 RULE_LABELS = {
     "application_pre_review_days": "平台预审时限（工作日）",
     "application_decision_days": "提供部门答复时限（工作日）",

@@ -144,7 +144,9 @@ def verify(db_session: Session) -> Verification:
         if entry.hash != entry_hash(entry):
             return Verification(False, checked, entry.seq, "内容被修改")
         if entry.prev_hash != expected_prev:
-            return Verification(False, checked, entry.seq, "与前一条记录的哈希不衔接（前一条被替换）")
+            return Verification(
+                False, checked, entry.seq, "与前一条记录的哈希不衔接（前一条被替换）"
+            )
         checked += 1
         expected_seq, expected_prev = entry.seq + 1, entry.hash
     if expected_seq != head.last_seq + 1:
@@ -231,7 +233,10 @@ def search(
         ).scalars()
     )
     record(
-        db_session, actor=actor, action="audit.query", object_type="audit_log",
+        db_session,
+        actor=actor,
+        action="audit.query",
+        object_type="audit_log",
         details={**criteria.as_details(), "page": page},
     )
     return AuditPage(entries, total, page, per_page)
@@ -239,9 +244,20 @@ def search(
 
 EXPORT_FORMATS = ("csv", "jsonl")
 EXPORT_COLUMNS = (
-    "seq", "occurred_at", "actor_label", "actor_user_id", "actor_organization_id",
-    "actor_token_id", "source_ip", "action", "object_type", "object_id", "details",
-    "algorithm", "prev_hash", "hash",
+    "seq",
+    "occurred_at",
+    "actor_label",
+    "actor_user_id",
+    "actor_organization_id",
+    "actor_token_id",
+    "source_ip",
+    "action",
+    "object_type",
+    "object_id",
+    "details",
+    "algorithm",
+    "prev_hash",
+    "hash",
 )
 
 
@@ -254,7 +270,10 @@ def start_export(
         raise Invalid(f"导出格式只能是 {' 或 '.join(EXPORT_FORMATS)}", field="format")
     _filtered(criteria)  # validates the criteria now, not half-way through the stream
     return record(
-        db_session, actor=actor, action="audit.export", object_type="audit_log",
+        db_session,
+        actor=actor,
+        action="audit.export",
+        object_type="audit_log",
         details={**criteria.as_details(), "format": fmt},
     )
 
@@ -339,23 +358,30 @@ def prune(
     last_removed = db_session.execute(bound).scalar()
     if last_removed is None:
         record(
-            db_session, actor=actor, action="audit.prune", object_type="audit_log",
+            db_session,
+            actor=actor,
+            action="audit.prune",
+            object_type="audit_log",
             details={"cutoff_on": cutoff.isoformat(), "removed": 0},
         )
         return PruneResult(0, cutoff, None)
     last = db_session.get(AuditEntry, last_removed)
     assert last is not None
-    removed = db_session.execute(
-        delete(AuditEntry).where(AuditEntry.seq <= last_removed)
-    ).rowcount
+    removed = db_session.execute(delete(AuditEntry).where(AuditEntry.seq <= last_removed)).rowcount
     db_session.add(
         AuditAnchor(
-            seq=last.seq, hash=last.hash, removed=removed, cutoff_at=cutoff_at,
+            seq=last.seq,
+            hash=last.hash,
+            removed=removed,
+            cutoff_at=cutoff_at,
             created_at=clock.now(),
         )
     )
     record(
-        db_session, actor=actor, action="audit.prune", object_type="audit_log",
+        db_session,
+        actor=actor,
+        action="audit.prune",
+        object_type="audit_log",
         details={"cutoff_on": cutoff.isoformat(), "removed": removed, "anchor_seq": last.seq},
     )
     return PruneResult(removed, cutoff, last.seq)

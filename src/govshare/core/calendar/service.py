@@ -1,0 +1,428 @@
+"""Working-day rules (工作日): official holidays, operator-entered years, provisional years.
+
+Which rule decides a day, first match wins:
+1. an operator-entered day (节假日 or 调休上班) for that date;
+2. a year the operator entered: its entries plus Monday–Friday;
+3. a year `chinesecalendar` knows (official holidays and swapped working weekends);
+4. otherwise Monday–Friday alone, and any deadline counted over such a day is provisional.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import MAXYEAR, MINYEAR, date, datetime, timedelta
+from pathlib import PurePath
+from typing import Any, Literal
+
+import chinese_calendar
+import yaml
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from govshare.core import clock
+from govshare.core.audit import service as audit_service
+from govshare.core.calendar.models import CalendarDay, CalendarYear
+from govshare.core.errors import Invalid
+from govshare.core.permissions import Actor, Role, require
+
+YearStatusCode = Literal["official", "entered", "provisional"]
+ScheduleDay = tuple[date, bool, str | None]
+
+STATUS_LABELS: dict[str, str] = {
+    "official": "官方数据",
+    "entered": "已录入",
+    "provisional": "暂定（未录入，仅按周末计算）",
+}
+
+# chinesecalendar names its holidays in English; the platform speaks Chinese.
+OFFICIAL_NAMES = {
+    "New Year's Day": "元旦",
+    "Spring Festival": "春节",
+    "Tomb-sweeping Day": "清明节",
+    "Labour Day": "劳动节",
+    "Dragon Boat Festival": "端午节",
+    "National Day": "国庆节",
+    "Mid-autumn Festival": "中秋节",
+    "Anti-Fascist 70th Day": "抗战胜利70周年纪念日",
+}
+
+NAME_MAX = 40  # CalendarDay.name
+SOURCE_MAX = 200  # CalendarYear.source
+WEEKDAYS = "一二三四五六日"
+FIRST_YEAR, LAST_YEAR = 1949, 2200  # bounds for entered years; a typo beyond them is refused
+
+
+@functools.cache
+def official_covers(year: int) -> bool:
+    """Whether chinesecalendar has the official schedule of `year` (it raises for others)."""
+    if not MINYEAR <= year <= MAXYEAR:
+        return False
+    try:
+        chinese_calendar.is_workday(date(year, 1, 1))
+    except NotImplementedError:
+        return False
+    return True
+
+
+def _is_weekend(day: date) -> bool:
+    return day.weekday() >= 5
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A deadline date (期限), provisional when counted over a year whose holidays are unknown."""
+
+    on: date
+    provisional: bool
+    pending_years: tuple[int, ...] = ()  # the provisional years walked over, for the label
+
+    @property
+    def label(self) -> str:
+        """The date, with the reason when it is provisional."""
+        if not self.provisional:
+            return self.on.isoformat()
+        years = "、".join(str(y) for y in (self.pending_years or (self.on.year,)))
+        return f"{self.on.isoformat()}（暂定：{years}年节假日安排尚未录入）"
+
+
+@dataclass(frozen=True)
+class WorkingCalendar:
+    """Answers working-day questions from the operator's entries and the official data."""
+
+    entered_years: frozenset[int] = frozenset()
+    days: dict[date, tuple[bool, str | None]] = field(default_factory=dict)
+
+    def year_status(self, year: int) -> YearStatusCode:
+        """Where the rules for `year` come from."""
+        if year in self.entered_years:
+            return "entered"
+        if official_covers(year):
+            return "official"
+        return "provisional"
+
+    def is_working_day(self, day: date) -> bool:
+        """Whether government offices work on `day`."""
+        entry = self.days.get(day)
+        if entry is not None:
+            return entry[0]
+        if self.year_status(day.year) == "official":
+            return bool(chinese_calendar.is_workday(day))
+        return not _is_weekend(day)
+
+    def day_name(self, day: date) -> str | None:
+        """The holiday or swap a day belongs to (e.g. 国庆节), if any is known."""
+        entry = self.days.get(day)
+        if entry is not None:
+            return entry[1]
+        if self.year_status(day.year) != "official":
+            return None
+        _, name = chinese_calendar.get_holiday_detail(day)
+        return OFFICIAL_NAMES.get(name, name) if name else None
+
+    def add_working_days(self, start: date, n: int) -> Deadline:
+        """The n-th working day after `start` (which does not count)."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise Invalid(f"工作日数必须是正整数，收到 {n!r}", field="n")
+        day, counted, pending = start, 0, set()
+        while counted < n:
+            day += timedelta(days=1)
+            if self.year_status(day.year) == "provisional":
+                pending.add(day.year)
+            if self.is_working_day(day):
+                counted += 1
+        return Deadline(on=day, provisional=bool(pending), pending_years=tuple(sorted(pending)))
+
+    def working_days_between(self, a: date, b: date) -> int:
+        """Working days d with a < d <= b; negative when b is before a."""
+        if b < a:
+            return -self.working_days_between(b, a)
+        return sum(
+            self.is_working_day(a + timedelta(days=i)) for i in range(1, (b - a).days + 1)
+        )
+
+
+def load(db_session: Session) -> WorkingCalendar:
+    """Reads the operator's entries once, for as many questions as the caller has."""
+    years = db_session.execute(select(CalendarYear.year)).scalars()
+    rows = db_session.execute(select(CalendarDay.day, CalendarDay.is_working, CalendarDay.name))
+    return WorkingCalendar(
+        entered_years=frozenset(years),
+        days={day: (is_working, name) for day, is_working, name in rows},
+    )
+
+
+# --- operator entry -------------------------------------------------------------------
+
+
+def _check_year(year: int) -> None:
+    if isinstance(year, bool) or not isinstance(year, int) or not FIRST_YEAR <= year <= LAST_YEAR:
+        raise Invalid(f"年份应在 {FIRST_YEAR} 到 {LAST_YEAR} 之间，收到 {year!r}", field="year")
+
+
+def _year_range(year: int) -> tuple[date, date]:
+    return date(year, 1, 1), date(year, 12, 31)
+
+
+def import_year(
+    db_session: Session,
+    *,
+    actor: Actor,
+    year: int,
+    days: Sequence[ScheduleDay],
+    source: str,
+) -> CalendarYear:
+    """Replaces the operator's schedule of `year` with `days` (节假日安排录入)."""
+    require(actor, Role.PLATFORM_OPERATOR, action="录入节假日安排")
+    _check_year(year)
+    source = (source or "").strip()
+    if not source:
+        raise Invalid("请写明依据（如国务院办公厅的通知名称）", field="source")
+    if len(source) > SOURCE_MAX:
+        raise Invalid(f"依据不得超过 {SOURCE_MAX} 个字", field="source")
+    if not days:
+        # An empty schedule would silently turn every holiday into a working day.
+        raise Invalid(f"{year} 年的安排中没有任何节假日或调休上班日", field="days")
+    seen: set[date] = set()
+    for day, is_working, name in days:
+        where = day.isoformat()
+        if day.year != year:
+            raise Invalid(f"{where} 不在 {year} 年内", field="days")
+        if day in seen:
+            raise Invalid(f"{where} 重复出现", field="days")
+        seen.add(day)
+        weekday = f"星期{WEEKDAYS[day.weekday()]}"
+        if is_working and not _is_weekend(day):
+            raise Invalid(f"{where} 是{weekday}，本来就上班，无需列为调休上班日", field="days")
+        if not is_working and _is_weekend(day):
+            raise Invalid(f"{where} 是{weekday}，本来就休息，无需列为节假日", field="days")
+        if name is not None and len(name) > NAME_MAX:
+            raise Invalid(f"{where} 的名称不得超过 {NAME_MAX} 个字", field="days")
+
+    first, last = _year_range(year)
+    # A bulk delete runs now, so the new rows with the same dates cannot collide with it.
+    replaced = db_session.execute(
+        delete(CalendarDay).where(CalendarDay.day.between(first, last))
+    ).rowcount
+    entry = db_session.get(CalendarYear, year)
+    previous_source = entry.source if entry else None
+    if entry is None:
+        entry = CalendarYear(year=year)
+        db_session.add(entry)
+    entry.source, entry.entered_by, entry.entered_at = source, actor.label, clock.now()
+    ordered = sorted(days)
+    db_session.add_all(
+        CalendarDay(day=day, is_working=is_working, name=name or None)
+        for day, is_working, name in ordered
+    )
+    db_session.flush()
+    audit_service.record(
+        db_session,
+        actor=actor,
+        action="calendar.import_year",
+        object_type="calendar_year",
+        object_id=year,
+        details={
+            "source": source,
+            "holidays": [d.isoformat() for d, w, _ in ordered if not w],
+            "workdays": [d.isoformat() for d, w, _ in ordered if w],
+            "replaced_days": replaced,
+            "previous_source": previous_source,
+        },
+    )
+    return entry
+
+
+@dataclass(frozen=True)
+class YearStatus:
+    """One line of the status page: where a year's rules come from."""
+
+    year: int
+    status: YearStatusCode
+    source: str | None = None
+    entered_by: str | None = None
+    entered_at: datetime | None = None
+    holidays: int | None = None
+    workdays: int | None = None
+
+    @property
+    def label(self) -> str:
+        """The status in the interface's words."""
+        return STATUS_LABELS[self.status]
+
+
+def year_statuses(db_session: Session, years: Iterable[int]) -> list[YearStatus]:
+    """The status of each year, entered years with their source and day counts."""
+    wanted = sorted(set(years))
+    for year in wanted:
+        _check_year(year)
+    calendar = load(db_session)
+    result = []
+    for year in wanted:
+        status = calendar.year_status(year)
+        if status != "entered":
+            result.append(YearStatus(year=year, status=status))
+            continue
+        entry = db_session.get(CalendarYear, year)
+        assert entry is not None
+        days = entered_days(db_session, year)
+        result.append(
+            YearStatus(
+                year=year,
+                status=status,
+                source=entry.source,
+                entered_by=entry.entered_by,
+                entered_at=entry.entered_at,
+                holidays=sum(not d.is_working for d in days),
+                workdays=sum(d.is_working for d in days),
+            )
+        )
+    return result
+
+
+def entered_years(db_session: Session) -> list[int]:
+    """The years the operator has entered, in order."""
+    return list(db_session.execute(select(CalendarYear.year).order_by(CalendarYear.year)).scalars())
+
+
+def entered_days(db_session: Session, year: int) -> list[CalendarDay]:
+    """The operator's entries for `year`, in date order."""
+    first, last = _year_range(year)
+    stmt = select(CalendarDay).where(CalendarDay.day.between(first, last)).order_by(CalendarDay.day)
+    return list(db_session.execute(stmt).scalars())
+
+
+# --- schedule files -------------------------------------------------------------------
+
+
+class _ScheduleLoader(yaml.SafeLoader):
+    """Safe YAML that leaves dates as text, so a bad date is reported with its line."""
+
+
+_ScheduleLoader.yaml_implicit_resolvers = {
+    key: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+CSV_TYPES = {"holiday": False, "休": False, "workday": True, "班": True}
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _parse_day(value: Any, *, where: str, field_name: str) -> date:
+    text = str(value).strip() if isinstance(value, str | int) else None
+    if text is None or not _ISO_DATE.match(text):
+        raise Invalid(f"{where}日期格式应为 YYYY-MM-DD，收到 {value!r}", field=field_name)
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise Invalid(f"{where}没有这一天: {text}", field=field_name) from None
+
+
+def _parse_name(value: Any, *, where: str, field_name: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str | int):
+        raise Invalid(f"{where}名称应为文字，收到 {value!r}", field=field_name)
+    name = str(value).strip()
+    if len(name) > NAME_MAX:
+        raise Invalid(f"{where}名称不得超过 {NAME_MAX} 个字", field=field_name)
+    return name or None
+
+
+def parse_schedule(text: str, filename: str) -> tuple[int, list[ScheduleDay], str]:
+    """Reads a holiday schedule file (YAML or CSV) into (year, days, source)."""
+    suffix = PurePath(filename).suffix.lower()
+    text = text.removeprefix("\ufeff")  # Excel and Notepad save UTF-8 with a BOM
+    if suffix in (".yaml", ".yml"):
+        return _parse_yaml(text, filename)
+    if suffix == ".csv":
+        return _parse_csv(text, filename)
+    raise Invalid(f"只支持 .yaml、.yml 或 .csv 文件，收到 {filename!r}", field="file")
+
+
+def _parse_yaml(text: str, filename: str) -> tuple[int, list[ScheduleDay], str]:
+    loader = _ScheduleLoader(text)
+    try:
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
+    except yaml.YAMLError as exc:
+        raise Invalid(f"{filename} 不是合法的 YAML: {exc}", field="file") from None
+    finally:
+        loader.dispose()
+    if not isinstance(data, dict) or not isinstance(root, yaml.MappingNode):
+        raise Invalid(f"{filename} 顶层应为映射（year、source、holidays、workdays）", field="file")
+    unknown = set(data) - {"year", "source", "holidays", "workdays"}
+    if unknown:
+        names = ", ".join(sorted(map(str, unknown)))
+        raise Invalid(f"{filename} 含未知的键: {names}", field="file")
+    nodes = {k.value: v for k, v in root.value if isinstance(k, yaml.ScalarNode)}
+
+    def line(node: yaml.Node) -> str:
+        return f"第 {node.start_mark.line + 1} 行："
+
+    year = data.get("year")
+    if isinstance(year, bool) or not isinstance(year, int):
+        where = line(nodes["year"]) if "year" in nodes else ""
+        raise Invalid(f"{where}year 应为年份数字，如 2027", field="year")
+    source = data.get("source", filename)
+    if not isinstance(source, str):
+        raise Invalid(f"{line(nodes['source'])}source 应为文字", field="source")
+
+    days: list[ScheduleDay] = []
+    for key, is_working in (("holidays", False), ("workdays", True)):
+        items = data.get(key)
+        if items is None:
+            continue
+        if not isinstance(items, list):
+            raise Invalid(f"{line(nodes[key])}{key} 应为列表", field=key)
+        for i, (item, node) in enumerate(zip(items, nodes[key].value, strict=True)):
+            where, path = line(node), f"{key}[{i}]"
+            if isinstance(item, dict):
+                extra = set(item) - {"date", "name"}
+                if extra or "date" not in item:
+                    raise Invalid(f"{where}每项应为日期，或含 date 和 name 的映射", field=path)
+                day = _parse_day(item["date"], where=where, field_name=f"{path}.date")
+                name = _parse_name(item.get("name"), where=where, field_name=f"{path}.name")
+            else:
+                day = _parse_day(item, where=where, field_name=f"{path}")
+                name = None
+            days.append((day, is_working, name))
+    return year, days, source
+
+
+def _parse_csv(text: str, filename: str) -> tuple[int, list[ScheduleDay], str]:
+    reader = csv.DictReader(io.StringIO(text))
+    header = [h.strip().lower() for h in reader.fieldnames or []]
+    missing = {"date", "type"} - set(header)
+    if missing:
+        raise Invalid(f"{filename} 第 1 行：表头应为 date,type,name（可加 source）", field="header")
+    reader.fieldnames = header
+    days: list[ScheduleDay] = []
+    sources: set[str] = set()
+    year: int | None = None
+    for row in reader:
+        where = f"第 {reader.line_num} 行："
+        if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
+            continue  # Excel leaves blank lines at the end
+        day = _parse_day((row.get("date") or "").strip(), where=where, field_name="date")
+        kind = (row.get("type") or "").strip().lower()
+        if kind not in CSV_TYPES:
+            expected = "holiday、workday、休 或 班"
+            raise Invalid(f"{where}类型应为 {expected}，收到 {kind!r}", field="type")
+        if year is None:
+            year = day.year
+        elif day.year != year:
+            raise Invalid(f"{where}{day} 与前面的日期不在同一年（{year}）", field="date")
+        name = _parse_name(row.get("name"), where=where, field_name="name")
+        if (row.get("source") or "").strip():
+            sources.add(row["source"].strip())
+        days.append((day, CSV_TYPES[kind], name))
+    if year is None:
+        raise Invalid(f"{filename} 中没有任何日期", field="file")
+    if len(sources) > 1:
+        raise Invalid(f"{filename} 的 source 列前后不一致", field="source")
+    return year, days, sources.pop() if sources else PurePath(filename).name

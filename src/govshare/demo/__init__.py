@@ -1,0 +1,35 @@
+"""The demo city (示范城市): a city, its county, departments and users for every role.
+
+Each domain adds its demo data as one step in `STEPS`; `build` runs them once, in order,
+in one transaction, as the console actor "demo"."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from govshare.core.permissions import Actor
+from govshare.demo import identity as identity_demo
+from govshare.identity.models import Organization
+
+DEMO_PASSWORD = identity_demo.DEMO_PASSWORD
+STEPS: list[tuple[str, Callable[[Session, Actor], None]]] = [
+    ("组织机构和用户", identity_demo.build),
+]
+
+
+def is_built(db_session: Session) -> bool:
+    return db_session.execute(select(func.count(Organization.id))).scalar_one() > 0
+
+
+def build(db_session: Session, *, progress: Callable[[str], None] = lambda _: None) -> bool:
+    """Creates the demo city unless the database already holds organisations."""
+    if is_built(db_session):
+        return False
+    actor = Actor.command_line("demo")
+    for label, step in STEPS:
+        progress(label)
+        step(db_session, actor)
+    return True

@@ -1,0 +1,1 @@
+"""The web layer: application factory, request wiring, layout, static files."""

@@ -1,0 +1,47 @@
+"""The FastAPI application: JSON API under /api/v1, pages, static files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from govshare import __version__
+from govshare.core.runtime import Runtime, get_runtime
+from govshare.web import errors
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def create_app(runtime: Runtime | None = None) -> FastAPI:
+    """Builds the application; every router is registered here, in one place."""
+    from govshare.core.audit import api as audit_api
+    from govshare.core.audit import pages as audit_pages
+    from govshare.core.calendar import api as calendar_api
+    from govshare.core.calendar import pages as calendar_pages
+    from govshare.identity import api as identity_api
+    from govshare.identity import pages as identity_pages
+    from govshare.web import api as web_api
+    from govshare.web import pages as web_pages
+
+    app = FastAPI(
+        title="govshare 政务信息资源共享交换平台",
+        version=__version__,
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.runtime = runtime or get_runtime()
+    errors.install(app)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for router in (web_api.router, identity_api.router, audit_api.router, calendar_api.router):
+        app.include_router(router, prefix="/api/v1")
+    for router in (
+        web_pages.router,
+        identity_pages.router,
+        audit_pages.router,
+        calendar_pages.router,
+    ):
+        app.include_router(router)
+    return app

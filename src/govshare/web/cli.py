@@ -1,0 +1,94 @@
+"""`govshare serve` and `govshare demo`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from govshare.cli import fails_cleanly
+from govshare.core import migrate
+from govshare.core.errors import ConfigError
+
+out = Console(highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+    app.command("demo")(demo)
+
+
+@fails_cleanly
+def serve(
+    host: Annotated[str, typer.Option(help="监听地址")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="端口")] = 8000,
+    workers: Annotated[int, typer.Option(help="进程数（多进程共用同一数据库）")] = 1,
+) -> None:
+    """启动平台（网页和接口）。"""
+    from govshare.core.runtime import get_runtime
+
+    runtime = get_runtime()
+    _require_current_schema(runtime.engine)
+    _run(host, port, workers)
+
+
+def _require_current_schema(engine: object) -> None:
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(migrate.alembic_config("sqlite://")).get_current_head()
+    if migrate.current(engine) != head:  # type: ignore[arg-type]
+        raise ConfigError("数据库结构不是最新版本，请先运行 govshare db upgrade")
+
+
+def _run(host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        "govshare.web.main:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        proxy_headers=True,
+    )
+
+
+@fails_cleanly
+def demo(
+    data_dir: Annotated[Path, typer.Option(help="示范城市的数据目录")] = Path("demo-city"),
+    port: Annotated[int, typer.Option(help="端口")] = 8000,
+    build_only: Annotated[
+        bool, typer.Option("--build-only", help="只创建示范数据，不启动服务")
+    ] = False,
+) -> None:
+    """创建（仅首次）并启动示范城市：一个市、一个县、二十多个部门和各角色用户。"""
+    if not os.environ.get("GOVSHARE_DATA_DIR"):
+        os.environ["GOVSHARE_DATA_DIR"] = str(data_dir)
+    os.environ.setdefault("GOVSHARE_POLICY_PROFILE", "shangrao")
+    from govshare import demo as demo_city
+    from govshare.core.runtime import get_runtime
+    from govshare.demo.identity import SIGN_INS
+
+    runtime = get_runtime()
+    migrate.upgrade(runtime.engine)
+    with runtime.transaction() as session, out.status("正在创建示范城市…") as status:
+        created = demo_city.build(
+            session, progress=lambda label: status.update(f"正在创建示范城市：{label}…")
+        )
+    out.print(
+        ("已创建" if created else "已存在") + f"示范城市，数据目录 {runtime.settings.data_dir}"
+    )
+    out.print(f"政策配置：{runtime.profile.city}（{runtime.profile.code}）")
+    if build_only:
+        return
+    out.print(
+        f"\n打开 [bold]http://127.0.0.1:{port}/[/bold]  （接口文档 http://127.0.0.1:{port}/api/docs）"
+    )
+    out.print(f"示范账户（密码均为 [bold]{demo_city.DEMO_PASSWORD}[/bold]）：")
+    for username, label in SIGN_INS:
+        out.print(f"  {username:14} {label}")
+    out.print("按 Ctrl+C 停止。\n")
+    _run("127.0.0.1", port, 1)

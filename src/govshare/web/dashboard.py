@@ -1,0 +1,61 @@
+"""The home page's figures, gathered from each domain's service for the acting role."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from govshare.core import calendar, clock
+from govshare.core.permissions import Actor, Role
+from govshare.identity import service as identity_service
+
+
+@dataclass(frozen=True)
+class Card:
+    title: str
+    url: str
+    text: str
+    figure: int | str | None = None
+
+
+def home(db_session: Session, *, actor: Actor) -> dict[str, Any]:
+    """The cards and calendar notices for the actor's home page."""
+    today = clock.today()
+    cal = calendar.load(db_session)
+    cards: list[Card] = []
+    if actor.has(Role.PLATFORM_OPERATOR, Role.AUTHORITY, Role.AUDITOR):
+        summary = identity_service.directory_summary(db_session, actor=actor)
+        cards.append(
+            Card(
+                "组织机构",
+                "/admin/organizations",
+                "已登记的部门、单位和企业",
+                summary.organizations,
+            )
+        )
+        if actor.has(Role.PLATFORM_OPERATOR):
+            cards.append(
+                Card(
+                    "用户",
+                    "/admin/users",
+                    f"其中 {summary.locked_users} 个账户处于锁定状态",
+                    summary.users,
+                )
+            )
+    if actor.has(Role.DATA_OFFICER, Role.DEPARTMENT_HEAD, Role.DEPARTMENT_STAFF):
+        cards.append(Card("本单位", "/my-organization", "本单位人员、数据专员任职记录和保密协议"))
+    if actor.has(Role.PLATFORM_OPERATOR, Role.DATA_OFFICER):
+        cards.append(Card("接口令牌", "/tokens", "为本单位信息系统签发、吊销接口令牌"))
+    if actor.has(Role.AUDITOR, Role.PLATFORM_OPERATOR, Role.AUTHORITY):
+        cards.append(Card("审计日志", "/audit", "按人员、单位、对象、操作和时间查询，校验审计链"))
+    cards.append(Card("工作日历", "/calendar", "法定节假日、调休和办理期限计算"))
+    years = (today.year, today.year + 1)
+    provisional = [f"{y}年" for y in years if cal.year_status(y) == "provisional"]
+    return {
+        "cards": cards,
+        "today": today.isoformat(),
+        "today_is_working": cal.is_working_day(today),
+        "provisional_years": provisional,
+    }

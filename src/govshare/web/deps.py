@@ -1,0 +1,122 @@
+"""Request wiring shared by every router: the transaction, the acting user, CSRF.
+
+The request owns its transaction: `DB` commits when the route returns and before the
+response is sent (dependency scope "function"), so a failed commit is a 500, never a
+false success. Routes and services never commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from govshare.core.errors import Forbidden, Unauthenticated
+from govshare.core.permissions import Actor
+from govshare.core.runtime import Runtime
+from govshare.identity import service as identity_service
+
+SESSION_COOKIE = "gs_session"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class LoginRequired(Exception):
+    """A page needs a signed-in user; rendered as a redirect to the sign-in page."""
+
+
+def runtime_of(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+def _transaction(request: Request) -> Iterator[Session]:
+    session = runtime_of(request).sessions()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+DB = Annotated[Session, Depends(_transaction, scope="function")]
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+async def _form_csrf(request: Request) -> str | None:
+    """The CSRF field of a posted form (read here because form parsing is async)."""
+    if request.method in SAFE_METHODS:
+        return None
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        value = (await request.form()).get(CSRF_FIELD)
+        return value if isinstance(value, str) else None
+    return None
+
+
+def _current_actor(
+    request: Request, db_session: DB, form_csrf: Annotated[str | None, Depends(_form_csrf)]
+) -> Actor:
+    ip = client_ip(request)
+    request.state.user = None
+    authorization = request.headers.get("authorization", "")
+    if authorization.lower().startswith("bearer "):
+        return identity_service.resolve_api_token(
+            db_session, token=authorization[7:].strip(), source_ip=ip
+        )
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        found = identity_service.resolve_session(db_session, token=token, source_ip=ip)
+        if found is not None:
+            actor, user = found
+            request.state.user = user
+            request.state.csrf = csrf_token(request, token)
+            if request.method not in SAFE_METHODS:
+                _check_csrf(request, token, form_csrf)
+            return actor
+    return Actor.anonymous(ip)
+
+
+CurrentActor = Annotated[Actor, Depends(_current_actor)]
+
+
+def _signed_in_actor(actor: CurrentActor) -> Actor:
+    if not actor.is_authenticated:
+        raise Unauthenticated("请先登录")
+    return actor
+
+
+SignedIn = Annotated[Actor, Depends(_signed_in_actor)]
+
+
+def _page_actor(actor: CurrentActor) -> Actor:
+    if not actor.is_authenticated or actor.user_id is None:
+        raise LoginRequired
+    return actor
+
+
+PageActor = Annotated[Actor, Depends(_page_actor)]
+
+
+def csrf_token(request: Request, session_token: str) -> str:
+    """Bound to the session: a page's forms carry it; a forged cross-site post cannot."""
+    key = runtime_of(request).settings.secret_key.encode()
+    return hmac.new(
+        key, b"csrf:" + hashlib.sha256(session_token.encode()).digest(), "sha256"
+    ).hexdigest()
+
+
+def _check_csrf(request: Request, session_token: str, form_csrf: str | None) -> None:
+    sent = request.headers.get(CSRF_HEADER) or form_csrf
+    if not sent or not hmac.compare_digest(sent, csrf_token(request, session_token)):
+        raise Forbidden("页面已过期或请求来源不明，请刷新页面后重试", field=CSRF_FIELD)

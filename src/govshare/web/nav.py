@@ -1,0 +1,26 @@
+"""The navigation each role sees (a link is shown only where the role may act)."""
+
+from __future__ import annotations
+
+from govshare.core.permissions import Role
+from govshare.identity.models import User
+
+# (label, url, roles that see it; empty = everyone signed in)
+LINKS: list[tuple[str, str, tuple[Role, ...]]] = [
+    ("首页", "/", ()),
+    ("组织机构", "/admin/organizations", (Role.PLATFORM_OPERATOR, Role.AUTHORITY, Role.AUDITOR)),
+    ("用户管理", "/admin/users", (Role.PLATFORM_OPERATOR,)),
+    (
+        "本单位",
+        "/my-organization",
+        (Role.DATA_OFFICER, Role.DEPARTMENT_HEAD, Role.DEPARTMENT_STAFF),
+    ),
+    ("接口令牌", "/tokens", (Role.PLATFORM_OPERATOR, Role.DATA_OFFICER)),
+    ("工作日历", "/calendar", ()),
+    ("审计日志", "/audit", (Role.AUDITOR, Role.PLATFORM_OPERATOR, Role.AUTHORITY)),
+]
+
+
+def navigation(user: User) -> list[tuple[str, str]]:
+    roles = user.roles
+    return [(label, url) for label, url, allowed in LINKS if not allowed or roles & set(allowed)]
