@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from govshare.core import migrate
@@ -25,6 +26,13 @@ POSTGRES_URL = os.environ.get(
 def _fresh_postgres(url: str) -> None:
     target = make_url(url)
     admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        admin.connect().close()
+    except OperationalError as exc:
+        raise pytest.UsageError(
+            f"PostgreSQL is not reachable at {target.render_as_string()}: {exc.orig}. "
+            "Start it, point GOVSHARE_TEST_POSTGRES_URL at one, or run with GOVSHARE_TEST_BACKENDS=sqlite."
+        ) from None
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{target.database}"'))
@@ -61,6 +69,19 @@ def db(engine: Engine) -> Iterator[Session]:
         session.close()
         outer.rollback()
         connection.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> Iterator[None]:
+    """Argon2 at its lowest cost: the same code paths, without 0.2 s per password."""
+    from argon2 import PasswordHasher
+
+    from govshare.identity import service as identity_service
+
+    with pytest.MonkeyPatch.context() as patch:
+        cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+        patch.setattr(identity_service, "_hasher", cheap)
+        yield
 
 
 @pytest.fixture

@@ -122,7 +122,7 @@ def _require_audit(session: Session) -> None:
     session.flush()
     unaudited = session.info.get("unaudited")
     if unaudited and not session.info.get("audited"):
-        session.info.pop("unaudited", None)
+        # Tracking stays until rollback, so retrying the commit cannot slip the change in.
         raise AuditMissing(f"change to {sorted(unaudited)} without an audit entry")
 
 

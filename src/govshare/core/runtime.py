@@ -28,6 +28,10 @@ class Runtime:
     def profile(self) -> policy.Profile:
         return policy.load_profile(self.settings.policy_profile, self.settings.policy_file)
 
+    @property
+    def city_name(self) -> str:
+        return self.settings.city_name or self.profile.city
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Session]:
         with unit_of_work(self.sessions) as session:

@@ -33,6 +33,7 @@ class Settings(BaseModel):
     secret_key: str = ""
     policy_profile: str = "shangrao"
     policy_file: Path | None = None
+    city_name: str = ""  # shown in the header; the profile's city when empty
     timezone: str = "Asia/Shanghai"
     login_max_failures: int = 5
     login_lock_minutes: int = 15

@@ -68,6 +68,7 @@ def demo(
     if not os.environ.get("GOVSHARE_DATA_DIR"):
         os.environ["GOVSHARE_DATA_DIR"] = str(data_dir)
     os.environ.setdefault("GOVSHARE_POLICY_PROFILE", "shangrao")
+    os.environ.setdefault("GOVSHARE_CITY_NAME", "江州市")
     from govshare import demo as demo_city
     from govshare.core.runtime import get_runtime
     from govshare.demo.identity import SIGN_INS
@@ -81,7 +82,7 @@ def demo(
     out.print(
         ("已创建" if created else "已存在") + f"示范城市，数据目录 {runtime.settings.data_dir}"
     )
-    out.print(f"政策配置：{runtime.profile.city}（{runtime.profile.code}）")
+    out.print(f"政策配置：{runtime.profile.city}（{runtime.profile.code}），可用 GOVSHARE_POLICY_PROFILE 切换")
     if build_only:
         return
     out.print(

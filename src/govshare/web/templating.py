@@ -57,7 +57,7 @@ def render(
         "csrf": getattr(request.state, "csrf", ""),
         "flash": unquote(request.cookies.get(FLASH_COOKIE, "")),
         "nav": navigation(user) if user else [],
-        "city": request.app.state.runtime.profile.city,
+        "city": request.app.state.runtime.city_name,
         "path": request.url.path,
     }
     response = templates.TemplateResponse(
