@@ -17,7 +17,9 @@ from sqlalchemy.orm import Session
 from govshare.core import migrate
 from govshare.core.db import make_engine
 
-BACKENDS = [b.strip() for b in os.environ.get("GOVSHARE_TEST_BACKENDS", "sqlite,postgresql").split(",")]
+BACKENDS = [
+    b.strip() for b in os.environ.get("GOVSHARE_TEST_BACKENDS", "sqlite,postgresql").split(",")
+]
 POSTGRES_URL = os.environ.get(
     "GOVSHARE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/govshare_test"
 )
@@ -40,7 +42,9 @@ def _fresh_postgres(url: str) -> None:
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+def engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
     """A migrated database of the backend under test."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'govshare.db'}"
@@ -101,7 +105,11 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         return
     where = "other"
     for backend in ("sqlite", "postgresql"):
-        if f"[{backend}" in report.nodeid or f"-{backend}]" in report.nodeid or f"-{backend}-" in report.nodeid:
+        if (
+            f"[{backend}" in report.nodeid
+            or f"-{backend}]" in report.nodeid
+            or f"-{backend}-" in report.nodeid
+        ):
             where = backend
     if "browser" in report.keywords:
         where = "chromium"

@@ -21,8 +21,14 @@ from govshare.web.app import create_app
 
 CHROMIUM = os.environ.get("GOVSHARE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -40,14 +46,21 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     data_dir = tmp_path_factory.mktemp("demo-city")
-    settings = load_settings(environ={"GOVSHARE_DATA_DIR": str(data_dir), "GOVSHARE_POLICY_PROFILE": "shangrao",
-                                      "GOVSHARE_CITY_NAME": "江州市"})
+    settings = load_settings(
+        environ={
+            "GOVSHARE_DATA_DIR": str(data_dir),
+            "GOVSHARE_POLICY_PROFILE": "shangrao",
+            "GOVSHARE_CITY_NAME": "江州市",
+        }
+    )
     runtime = build_runtime(settings)
     migrate.upgrade(runtime.engine)
     with runtime.transaction() as session:
         demo.build(session)
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -64,7 +77,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
-        pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium (scripts/test does)")
+        pytest.fail(
+            f"Chromium not found at {CHROMIUM}: install Debian's chromium (scripts/test does)"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
+import govshare.core.calendar
 from tests.web.conftest import sign_in
 
 pytestmark = pytest.mark.browser
@@ -56,3 +58,17 @@ def test_auditor_filters_the_log_and_verifies_the_chain(page: Page) -> None:
     expect(page.locator("table tbody tr").first).to_contain_text("identity.sign_in")
     page.click("text=校验审计链")
     expect(page.locator("#verify-result")).to_contain_text("审计链完整")
+
+
+def test_operator_imports_a_year_and_its_deadlines_stop_being_provisional(page: Page) -> None:
+    sample = Path(govshare.core.calendar.__file__).parent / "samples" / "2027.yaml"
+    sign_in(page, "operator")
+    page.goto("/calendar?start=2027-09-30&n=1")
+    expect(page.locator("#deadline-result")).to_contain_text("暂定")
+    page.set_input_files("input[name=schedule]", str(sample))
+    with page.expect_navigation():
+        page.click("text=上传并录入")
+    expect(page.locator(".flash")).to_contain_text("已录入 2027 年")
+    page.goto("/calendar?start=2027-09-30&n=1")
+    expect(page.locator("#deadline-result")).to_contain_text("2027-10-08")
+    expect(page.locator("#deadline-result")).not_to_contain_text("暂定")

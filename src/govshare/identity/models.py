@@ -41,9 +41,14 @@ class OrganizationKind(StrEnum):
 
 
 def _str_enum(enum: type[StrEnum], length: int) -> Enum:
-    """Stored as its value in a VARCHAR (no database enum type to migrate), read back as the enum."""
-    return Enum(enum, native_enum=False, create_constraint=False, length=length,
-                values_callable=lambda members: [m.value for m in members])
+    """Stored as its value in a VARCHAR (no database enum to migrate), read back as the enum."""
+    return Enum(
+        enum,
+        native_enum=False,
+        create_constraint=False,
+        length=length,
+        values_callable=lambda members: [m.value for m in members],
+    )
 
 
 class Organization(Base):

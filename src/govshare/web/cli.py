@@ -82,7 +82,9 @@ def demo(
     out.print(
         ("已创建" if created else "已存在") + f"示范城市，数据目录 {runtime.settings.data_dir}"
     )
-    out.print(f"政策配置：{runtime.profile.city}（{runtime.profile.code}），可用 GOVSHARE_POLICY_PROFILE 切换")
+    out.print(
+        f"政策配置：{runtime.profile.city}（{runtime.profile.code}），可用 GOVSHARE_POLICY_PROFILE 切换"
+    )
     if build_only:
         return
     out.print(

@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, FileSystemLoader
 
 from govshare.core import clock
+from govshare.core.audit.labels import action_label
 from govshare.core.permissions import ROLE_LABELS, Role
 
 PACKAGE = Path(__file__).resolve().parent.parent
@@ -42,6 +43,7 @@ def _role_label(value: str) -> str:
 
 templates.env.filters["city_time"] = _city_time
 templates.env.filters["role_label"] = _role_label
+templates.env.filters["action_label"] = action_label
 templates.env.globals["Role"] = Role
 
 
