@@ -7,12 +7,14 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner, Result
 
 from govshare.core import migrate
 from govshare.core.db import make_engine
@@ -123,3 +125,49 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         if counts:
             detail = ", ".join(f"{n} {o}" for o, n in sorted(counts.items()))
             terminalreporter.write_line(f"{where:>10}: {detail}")
+
+
+# --- the command line over a fresh data directory ---------------------------------------
+
+
+@dataclass(frozen=True)
+class Cli:
+    """Runs `govshare …` in-process against one data directory."""
+
+    runner: CliRunner
+    data_dir: Path
+
+    def __call__(self, *args: str) -> Result:
+        import govshare.cli
+
+        return self.runner.invoke(govshare.cli.app, list(args))
+
+
+@pytest.fixture
+def govshare_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
+    """The real `govshare` command over a fresh SQLite data directory, migrated through it."""
+    import govshare.cli
+    from govshare.core.runtime import get_runtime
+    from govshare.core.settings import get_settings
+
+    if not govshare.cli.app.registered_groups:
+        govshare.cli._register()
+    for name in (
+        "GOVSHARE_CONFIG",
+        "GOVSHARE_DATABASE_URL",
+        "GOVSHARE_SECRET_KEY",
+        "GOVSHARE_POLICY_FILE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GOVSHARE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("GOVSHARE_POLICY_PROFILE", "shangrao")
+    get_settings.cache_clear()
+    get_runtime.cache_clear()
+    cli = Cli(CliRunner(), tmp_path / "data")
+    upgraded = cli("db", "upgrade")
+    assert upgraded.exit_code == 0, upgraded.output
+    runtime = get_runtime()
+    yield cli
+    runtime.engine.dispose()
+    get_settings.cache_clear()
+    get_runtime.cache_clear()

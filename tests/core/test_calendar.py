@@ -2,33 +2,32 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Iterator
 from datetime import date
 from importlib import resources
 from pathlib import Path
 
 import pytest
-import typer
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from typer.testing import CliRunner
 
 from govshare.core import calendar
 from govshare.core.audit.models import AuditEntry
 from govshare.core.calendar.models import CalendarDay, CalendarYear
 from govshare.core.errors import Forbidden, Invalid
 from govshare.core.permissions import Actor, Role
+from tests.conftest import Cli
 
 OPERATOR = Actor(label="operator", roles=frozenset({Role.PLATFORM_OPERATOR}))
 OFFICIAL = calendar.WorkingCalendar()  # no operator entries: official data and weekends
 
 
 def sample_2027() -> str:
-    return resources.files("govshare.core.calendar").joinpath("samples/2027.yaml").read_text(
-        encoding="utf-8"
+    return (
+        resources.files("govshare.core.calendar")
+        .joinpath("samples/2027.yaml")
+        .read_text(encoding="utf-8")
     )
 
 
@@ -175,7 +174,10 @@ def test_reimport_replaces_the_year(db: Session) -> None:
     assert [(d.day, d.is_working, d.name) for d in days] == [(date(2027, 10, 1), False, "国庆节")]
     [status] = calendar.year_statuses(db, [2027])
     assert (status.status, status.source, status.holidays, status.workdays) == (
-        "entered", "更正", 1, 0,
+        "entered",
+        "更正",
+        1,
+        0,
     )
     assert calendar.load(db).add_working_days(date(2027, 9, 30), 1).on == date(2027, 10, 4)
 
@@ -200,7 +202,9 @@ def test_sample_file_parses_into_a_valid_schedule(db: Session) -> None:
 def test_yaml_accepts_plain_dates() -> None:
     text = "year: 2027\nholidays:\n  - 2027-01-01\nworkdays: [2027-02-20]\n"
     assert calendar.parse_schedule(text, "x.yml") == (
-        2027, [(date(2027, 1, 1), False, None), (date(2027, 2, 20), True, None)], "x.yml",
+        2027,
+        [(date(2027, 1, 1), False, None), (date(2027, 2, 20), True, None)],
+        "x.yml",
     )
 
 
@@ -254,143 +258,63 @@ def test_unknown_file_type_is_refused() -> None:
 
 # --- command line ---------------------------------------------------------------------
 
-MINIMAL_POLICY = """
-code: testcity
-city: 测试市
-province: 测试省
-regulation: 测试用配置
-rules:
-  application_pre_review_days: {value: 3, default: true}
-  application_decision_days: {value: 10, default: true}
-  application_attachments: {value: [], default: true}
-  objection_verify_days: {value: 5, default: true}
-  objection_extension_max_days: {value: 5, default: true}
-  catalog_update_days: {value: 15, default: true}
-  catalog_update_filing_required: {value: false, default: true}
-  catalog_change_notice_months: {value: 1, default: true}
-  open_application_answer_days: {value: 20, default: true}
-  certificate_required: {value: false, default: true}
-  real_name_required: {value: true, default: true}
-  audit_retention_months: {value: 6, default: true}
-  base_catalog_topics: {value: [], default: true}
-  stale_provider_restriction: {value: false, default: true}
-"""
 
-
-@functools.cache
-def _cli_app() -> typer.Typer:
-    """The real `govshare` app, or only the groups these tests need while the identity and
-    web commands it registers do not exist yet."""
-    import govshare.cli
-
-    if govshare.cli.app.registered_groups:
-        return govshare.cli.app
-    try:
-        govshare.cli._register()
-    except ImportError:
-        from govshare.core import cli as core_cli
-        from govshare.core.calendar import cli as calendar_cli
-
-        app = typer.Typer(pretty_exceptions_enable=False)
-        app.add_typer(core_cli.db_app, name="db")
-        app.add_typer(calendar_cli.app, name="workdays")
-        return app
-    return govshare.cli.app
-
-
-@pytest.fixture
-def govshare_cli(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[CliRunner, typer.Typer]]:
-    """A CLI runner over a fresh SQLite data directory, migrated through the CLI itself."""
-    from govshare.core.runtime import get_runtime
-    from govshare.core.settings import get_settings
-
-    # A policy file of our own keeps these tests independent of the shipped profiles.
-    policy_file = tmp_path / "policy.yaml"
-    policy_file.write_text(MINIMAL_POLICY, encoding="utf-8")
-    for name in ("GOVSHARE_CONFIG", "GOVSHARE_DATABASE_URL", "GOVSHARE_SECRET_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("GOVSHARE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("GOVSHARE_POLICY_FILE", str(policy_file))
-    get_settings.cache_clear()
-    get_runtime.cache_clear()
-    runner, app = CliRunner(), _cli_app()
-    upgraded = runner.invoke(app, ["db", "upgrade"])
-    assert upgraded.exit_code == 0, upgraded.output
-    yield runner, app
-    get_runtime().engine.dispose()
-    get_settings.cache_clear()
-    get_runtime.cache_clear()
-
-
-def test_cli_add_prints_the_date_only(govshare_cli: tuple[CliRunner, typer.Typer]) -> None:
-    runner, app = govshare_cli
-    result = runner.invoke(app, ["workdays", "add", "2026-09-30", "1"])
+def test_cli_add_prints_the_date_only(govshare_cli: Cli) -> None:
+    result = govshare_cli("workdays", "add", "2026-09-30", "1")
     assert result.exit_code == 0, result.output
     assert result.stdout == "2026-10-08\n"
     assert result.stderr == ""
 
 
 def test_cli_provisional_date_warns_on_stderr(
-    govshare_cli: tuple[CliRunner, typer.Typer],
+    govshare_cli: Cli,
 ) -> None:
-    runner, app = govshare_cli
-    result = runner.invoke(app, ["workdays", "add", "2027-09-30", "1"])
+    result = govshare_cli("workdays", "add", "2027-09-30", "1")
     assert result.exit_code == 0, result.output
     assert result.stdout == "2027-10-01\n"
     assert "暂定" in result.stderr and "2027" in result.stderr
 
 
-def test_cli_import_then_count(govshare_cli: tuple[CliRunner, typer.Typer], tmp_path: Path) -> None:
-    runner, app = govshare_cli
+def test_cli_import_then_count(govshare_cli: Cli, tmp_path: Path) -> None:
     schedule = tmp_path / "2027.yaml"
     schedule.write_text(sample_2027(), encoding="utf-8")
 
-    imported = runner.invoke(app, ["workdays", "import", str(schedule)])
+    imported = govshare_cli("workdays", "import", str(schedule))
     assert imported.exit_code == 0, imported.output
     assert "23 天" in imported.stdout
 
-    added = runner.invoke(app, ["workdays", "add", "2027-09-30", "1"])
+    added = govshare_cli("workdays", "add", "2027-09-30", "1")
     assert (added.stdout, added.stderr) == ("2027-10-08\n", "")
-    assert runner.invoke(app, ["workdays", "between", "2027-09-30", "2027-10-08"]).stdout == "1\n"
-    swapped = runner.invoke(app, ["workdays", "is", "2027-10-09"])
+    assert govshare_cli("workdays", "between", "2027-09-30", "2027-10-08").stdout == "1\n"
+    swapped = govshare_cli("workdays", "is", "2027-10-09")
     assert swapped.stdout == "工作日（国庆节调休上班）\n"
-    status = runner.invoke(app, ["workdays", "status", "2026", "2027", "2028"])
+    status = govshare_cli("workdays", "status", "2026", "2027", "2028")
     assert status.exit_code == 0, status.output
     assert "已录入" in status.stdout and "官方数据" in status.stdout and "暂定" in status.stdout
 
 
-def test_cli_is_names_official_holiday(govshare_cli: tuple[CliRunner, typer.Typer]) -> None:
-    runner, app = govshare_cli
-    assert runner.invoke(app, ["workdays", "is", "2026-10-01"]).stdout == "休息日（国庆节）\n"
-    assert runner.invoke(app, ["workdays", "is", "2026-10-12"]).stdout == "工作日\n"
+def test_cli_is_names_official_holiday(govshare_cli: Cli) -> None:
+    assert govshare_cli("workdays", "is", "2026-10-01").stdout == "休息日（国庆节）\n"
+    assert govshare_cli("workdays", "is", "2026-10-12").stdout == "工作日\n"
 
 
 @pytest.mark.parametrize(
     "args",
     [["add", "2026-13-01", "1"], ["add", "2026-09-30", "0"], ["between", "x", "2026-10-01"]],
 )
-def test_cli_bad_input_fails_with_one_line(
-    govshare_cli: tuple[CliRunner, typer.Typer], args: list[str]
-) -> None:
-    runner, app = govshare_cli
-    result = runner.invoke(app, ["workdays", *args])
+def test_cli_bad_input_fails_with_one_line(govshare_cli: Cli, args: list[str]) -> None:
+    result = govshare_cli("workdays", *args)
     assert result.exit_code == 2
     assert result.stdout == ""
     assert len(result.stderr.strip().splitlines()) == 1
     assert result.stderr.startswith("错误: ")
 
 
-def test_cli_import_bad_row_fails_and_names_it(
-    govshare_cli: tuple[CliRunner, typer.Typer], tmp_path: Path
-) -> None:
-    runner, app = govshare_cli
+def test_cli_import_bad_row_fails_and_names_it(govshare_cli: Cli, tmp_path: Path) -> None:
     schedule = tmp_path / "2027.csv"
     schedule.write_text("date,type,name\n2027-01-01,holiday,元旦\n2027-01-04,workday,\n")
-    result = runner.invoke(app, ["workdays", "import", str(schedule)])
+    result = govshare_cli("workdays", "import", str(schedule))
     assert result.exit_code == 2
     assert "2027-01-04" in result.stderr
-    status = runner.invoke(app, ["workdays", "status", "2027"])
+    status = govshare_cli("workdays", "status", "2027")
     assert "暂定" in status.stdout
-

@@ -1,0 +1,65 @@
+"""Settings fail at start, naming the variable, and fill in safe defaults."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from govshare.core.errors import ConfigError
+from govshare.core.settings import load_settings
+
+
+def _load(tmp_path: Path, **env: str) -> object:
+    return load_settings(environ={"GOVSHARE_DATA_DIR": str(tmp_path), **env})
+
+
+def test_default_database_is_a_sqlite_file_in_the_data_directory(tmp_path: Path) -> None:
+    settings = _load(tmp_path)
+    assert settings.database_url == f"sqlite:///{tmp_path.resolve() / 'govshare.db'}"
+
+
+def test_secret_key_is_generated_once_and_kept_private(tmp_path: Path) -> None:
+    first, second = _load(tmp_path), _load(tmp_path)
+    assert first.secret_key == second.secret_key and len(first.secret_key) >= 32
+    assert stat.S_IMODE((tmp_path / "secret_key").stat().st_mode) == 0o600
+
+
+def test_postgresql_url_uses_psycopg(tmp_path: Path) -> None:
+    settings = _load(tmp_path, GOVSHARE_DATABASE_URL="postgresql://postgres@127.0.0.1/govshare")
+    assert settings.database_url.startswith("postgresql+psycopg://")
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"GOVSHARE_DATABASE_URL": "mysql://root@localhost/x"}, "GOVSHARE_DATABASE_URL"),
+        ({"GOVSHARE_POLICY_PROFILE": "hangzhou"}, "GOVSHARE_POLICY_PROFILE"),
+        ({"GOVSHARE_TIMEZONE": "Mars/Olympus"}, "GOVSHARE_TIMEZONE"),
+        ({"GOVSHARE_SECRET_KEY": "short"}, "GOVSHARE_SECRET_KEY"),
+        ({"GOVSHARE_AUDIT_HASH": "md5"}, "GOVSHARE_AUDIT_HASH"),
+        ({"GOVSHARE_LOGIN_MAX_FAILURES": "many"}, "GOVSHARE_LOGIN_MAX_FAILURES"),
+        ({"GOVSHARE_POLICY_FILE": "/nonexistent/policy.yaml"}, "GOVSHARE_POLICY_FILE"),
+    ],
+)
+def test_wrong_setting_names_the_variable(tmp_path: Path, env: dict[str, str], named: str) -> None:
+    with pytest.raises(ConfigError, match=named):
+        _load(tmp_path, **env)
+
+
+def test_config_file_is_read_and_unknown_keys_are_refused(tmp_path: Path) -> None:
+    config = tmp_path / "govshare.toml"
+    config.write_text('policy_profile = "binzhou"\ncity_name = "滨州市"\n', encoding="utf-8")
+    settings = _load(tmp_path, GOVSHARE_CONFIG=str(config))
+    assert (settings.policy_profile, settings.city_name) == ("binzhou", "滨州市")
+    config.write_text('policy_profil = "binzhou"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="policy_profil"):
+        _load(tmp_path, GOVSHARE_CONFIG=str(config))
+
+
+def test_environment_overrides_the_config_file(tmp_path: Path) -> None:
+    config = tmp_path / "govshare.toml"
+    config.write_text('policy_profile = "binzhou"\n', encoding="utf-8")
+    settings = _load(tmp_path, GOVSHARE_CONFIG=str(config), GOVSHARE_POLICY_PROFILE="wuhai")
+    assert settings.policy_profile == "wuhai"
