@@ -80,7 +80,7 @@ def update_organization(
     _check_organization_unique(db_session, data, exclude_id=org.id)
     if data.parent_id is not None:
         _check_no_cycle(db_session, org.id, data.parent_id)
-    before = {k: getattr(org, k) for k in data.model_fields}
+    before = {k: getattr(org, k) for k in type(data).model_fields}
     for key, value in data.model_dump().items():
         setattr(org, key, value)
     changed = {

@@ -1,0 +1,369 @@
+"""Acceptance: every service function that changes data writes its audit entry.
+
+The test enumerates the public functions of every service module and needs a scenario for
+each: a writer is called in a prepared world and must leave an entry with its action (and
+the commit guard must accept the transaction); a reader must leave every table as it was.
+A new service function without a line here fails `test_every_service_function_has_a_scenario`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from types import ModuleType
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import govshare
+from govshare.core import clock
+from govshare.core import models as all_models
+from govshare.core.audit import service as audit_service
+from govshare.core.audit.models import AuditEntry
+from govshare.core.calendar import service as calendar_service
+from govshare.core.db import AuditMissing
+from govshare.core.permissions import Actor, Role
+from govshare.identity import service as identity_service
+from govshare.identity.models import Organization, User
+from govshare.identity.schemas import (
+    ApiTokenIn,
+    ConfidentialityAgreementIn,
+    OrganizationIn,
+    UserIn,
+    UserUpdate,
+)
+from tests.builders import PASSWORD, actor_of, credit_code, operator, organization, user
+
+POLICY = identity_service.SignInPolicy()
+
+
+def service_modules() -> list[ModuleType]:
+    """Every `service` module, and the modules of a `service` package split by topic."""
+    return [
+        importlib.import_module(info.name)
+        for info in pkgutil.walk_packages(govshare.__path__, "govshare.")
+        if "service" in info.name.split(".")
+    ]
+
+
+def service_functions() -> set[str]:
+    """Qualified names of the public functions each service module defines itself."""
+    names = set()
+    for module in service_modules():
+        for name, obj in vars(module).items():
+            if (
+                not name.startswith("_")
+                and callable(obj)
+                and not inspect.isclass(obj)
+                and getattr(obj, "__module__", None) == module.__name__
+            ):
+                names.add(f"{module.__name__}.{name}")
+    return names
+
+
+@dataclass
+class World:
+    """An operator, a department and one of its staff, committed before the scenario."""
+
+    db: Session
+    op: Actor
+    dept: Organization
+    staff: User
+
+    @property
+    def staff_actor(self) -> Actor:
+        return actor_of(self.staff)
+
+
+@dataclass(frozen=True)
+class Writes:
+    """A writer: `call` changes data and must record an entry whose action starts so."""
+
+    action: str
+    call: Callable[[World], Any]
+
+
+@dataclass(frozen=True)
+class Reads:
+    """A reader or helper; `call`, where given, must leave every table as it was."""
+
+    call: Callable[[World], Any] | None = None
+
+
+READ_ONLY = Reads()  # a pure helper on values: no session, nothing to check
+
+
+def _sign_in(w: World) -> identity_service.SignInResult:
+    return identity_service.sign_in(
+        w.db, username=w.staff.username, password=PASSWORD, policy=POLICY
+    )
+
+
+def _sign_out(w: World) -> None:
+    token = _sign_in(w).session_token
+    assert token
+    identity_service.sign_out(w.db, actor=w.staff_actor, token=token)
+
+
+def _issue(w: World) -> tuple[Any, str]:
+    data = ApiTokenIn(name="业务系统", organization_id=w.dept.id)
+    return identity_service.issue_api_token(w.db, actor=w.op, data=data)
+
+
+def _revoke(w: World) -> None:
+    token, _ = _issue(w)
+    identity_service.revoke_api_token(w.db, actor=w.op, token_id=token.id)
+
+
+def _update_organization(w: World) -> None:
+    data = OrganizationIn(name="改名后的局", uscc=w.dept.uscc, level=w.dept.level)
+    identity_service.update_organization(w.db, actor=w.op, organization_id=w.dept.id, data=data)
+
+
+def _create_organization(w: World) -> None:
+    data = OrganizationIn(name="新设的局", uscc=credit_code(), level="city")
+    identity_service.create_organization(w.db, actor=w.op, data=data)
+
+
+def _create_user(w: World) -> None:
+    data = UserIn(
+        username="newcomer",
+        real_name="新同事",
+        mobile="13900139000",
+        organization_id=w.dept.id,
+        roles=[Role.DEPARTMENT_STAFF],
+        password=PASSWORD,
+    )
+    identity_service.create_user(w.db, actor=w.op, data=data)
+
+
+def _agreement(w: World) -> None:
+    data = ConfidentialityAgreementIn(signed_on=clock.today(), document_ref="保密协议1号")
+    identity_service.record_confidentiality_agreement(
+        w.db, actor=w.op, user_id=w.staff.id, data=data
+    )
+
+
+IDENTITY = "govshare.identity.service."
+AUDIT = "govshare.core.audit.service."
+CALENDAR = "govshare.core.calendar.service."
+CRITERIA = audit_service.AuditFilter()
+
+SCENARIOS: dict[str, Writes | Reads] = {
+    # identity
+    IDENTITY + "create_organization": Writes("identity.organization.create", _create_organization),
+    IDENTITY + "update_organization": Writes("identity.organization.update", _update_organization),
+    IDENTITY + "create_user": Writes("identity.user.create", _create_user),
+    IDENTITY + "update_user": Writes(
+        "identity.user.update",
+        lambda w: identity_service.update_user(
+            w.db, actor=w.op, user_id=w.staff.id, data=UserUpdate(mobile="13700137000")
+        ),
+    ),
+    IDENTITY + "reset_password": Writes(
+        "identity.user.reset_password",
+        lambda w: identity_service.reset_password(
+            w.db, actor=w.op, user_id=w.staff.id, new_password="another2027"
+        ),
+    ),
+    IDENTITY + "change_password": Writes(
+        "identity.user.change_password",
+        lambda w: identity_service.change_password(
+            w.db, actor=w.staff_actor, current_password=PASSWORD, new_password="another2027"
+        ),
+    ),
+    IDENTITY + "unlock_user": Writes(
+        "identity.user.unlock",
+        lambda w: identity_service.unlock_user(w.db, actor=w.op, user_id=w.staff.id),
+    ),
+    IDENTITY + "appoint_data_officer": Writes(
+        "identity.data_officer.appoint",
+        lambda w: identity_service.appoint_data_officer(
+            w.db, actor=w.op, organization_id=w.dept.id, user_id=w.staff.id
+        ),
+    ),
+    IDENTITY + "record_confidentiality_agreement": Writes(
+        "identity.confidentiality.record", _agreement
+    ),
+    IDENTITY + "sign_in": Writes("identity.sign_in", _sign_in),
+    IDENTITY + "sign_out": Writes("identity.sign_out", _sign_out),
+    IDENTITY + "issue_api_token": Writes("identity.api_token.issue", _issue),
+    IDENTITY + "revoke_api_token": Writes("identity.api_token.revoke", _revoke),
+    IDENTITY + "list_organizations": Reads(
+        lambda w: identity_service.list_organizations(w.db, actor=w.op)
+    ),
+    IDENTITY + "get_organization": Reads(
+        lambda w: identity_service.get_organization(w.db, actor=w.op, organization_id=w.dept.id)
+    ),
+    IDENTITY + "organization_depths": READ_ONLY,
+    IDENTITY + "list_users": Reads(lambda w: identity_service.list_users(w.db, actor=w.op)),
+    IDENTITY + "get_user": Reads(
+        lambda w: identity_service.get_user(w.db, actor=w.op, user_id=w.staff.id)
+    ),
+    IDENTITY + "data_officer_history": Reads(
+        lambda w: identity_service.data_officer_history(w.db, actor=w.op, organization_id=w.dept.id)
+    ),
+    IDENTITY + "list_confidentiality_agreements": Reads(
+        lambda w: identity_service.list_confidentiality_agreements(
+            w.db, actor=w.op, user_id=w.staff.id
+        )
+    ),
+    IDENTITY + "actor_for_user": READ_ONLY,
+    # The two resolvers may touch a last-seen time (bookkeeping, at most once a minute).
+    IDENTITY + "resolve_session": Reads(
+        lambda w: identity_service.resolve_session(w.db, token="unknown")
+    ),
+    IDENTITY + "resolve_api_token": READ_ONLY,
+    IDENTITY + "list_api_tokens": Reads(
+        lambda w: identity_service.list_api_tokens(w.db, actor=w.op)
+    ),
+    IDENTITY + "directory_summary": Reads(
+        lambda w: identity_service.directory_summary(w.db, actor=w.op)
+    ),
+    # audit
+    AUDIT + "record": Writes(
+        "test.recorded",
+        lambda w: audit_service.record(w.db, actor=w.op, action="test.recorded", object_type="x"),
+    ),
+    AUDIT + "search": Writes(
+        "audit.query", lambda w: audit_service.search(w.db, actor=w.op, criteria=CRITERIA)
+    ),
+    AUDIT + "start_export": Writes(
+        "audit.export",
+        lambda w: audit_service.start_export(w.db, actor=w.op, criteria=CRITERIA, fmt="csv"),
+    ),
+    AUDIT + "prune": Writes(
+        "audit.prune", lambda w: audit_service.prune(w.db, actor=w.op, retention_months=6)
+    ),
+    AUDIT + "verify": Reads(lambda w: audit_service.verify(w.db)),
+    AUDIT + "iter_export": Reads(
+        lambda w: list(audit_service.iter_export(w.db, criteria=CRITERIA, fmt="jsonl"))
+    ),
+    AUDIT + "digest": READ_ONLY,
+    AUDIT + "canonical_json": READ_ONLY,
+    AUDIT + "entry_hash": READ_ONLY,
+    AUDIT + "retention_cutoff": READ_ONLY,
+    # working-day calendar
+    CALENDAR + "import_year": Writes(
+        "calendar.import_year",
+        lambda w: calendar_service.import_year(
+            w.db, actor=w.op, year=2031, days=[(date(2031, 1, 1), False, "元旦")], source="测试"
+        ),
+    ),
+    CALENDAR + "load": Reads(lambda w: calendar_service.load(w.db)),
+    CALENDAR + "year_statuses": Reads(lambda w: calendar_service.year_statuses(w.db, [2026])),
+    CALENDAR + "entered_years": Reads(lambda w: calendar_service.entered_years(w.db)),
+    CALENDAR + "entered_days": Reads(lambda w: calendar_service.entered_days(w.db, 2026)),
+    CALENDAR + "official_covers": READ_ONLY,
+    CALENDAR + "parse_schedule": READ_ONLY,
+}
+
+WRITERS = sorted(k for k, v in SCENARIOS.items() if isinstance(v, Writes))
+READERS = sorted(k for k, v in SCENARIOS.items() if isinstance(v, Reads) and v.call)
+
+
+@pytest.fixture
+def world(db: Session) -> World:
+    op, _ = operator(db)
+    dept = organization(db, "江州市民政局")
+    staff = user(db, dept, [Role.DEPARTMENT_STAFF], "staffer")
+    db.commit()
+    return World(db=db, op=op, dept=dept, staff=staff)
+
+
+def snapshot(db: Session) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, in primary-key order."""
+    db.expire_all()
+    return {
+        table.name: [
+            tuple(row)
+            for row in db.execute(select(table).order_by(*table.primary_key.columns)).all()
+        ]
+        for table in all_models.Base.metadata.sorted_tables
+    }
+
+
+def test_every_service_function_has_a_scenario() -> None:
+    found = service_functions()
+    missing, stale = sorted(found - set(SCENARIOS)), sorted(set(SCENARIOS) - found)
+    assert not missing, f"service functions without an audit scenario: {missing}"
+    assert not stale, f"scenarios for service functions that no longer exist: {stale}"
+
+
+def test_the_enumeration_finds_the_known_service_modules() -> None:
+    names = {m.__name__ for m in service_modules()}
+    assert {
+        "govshare.identity.service",
+        "govshare.core.audit.service",
+        "govshare.core.calendar.service",
+    } <= names
+
+
+@pytest.mark.parametrize("name", WRITERS)
+def test_writer_records_its_audit_entry(world: World, name: str) -> None:
+    scenario = SCENARIOS[name]
+    assert isinstance(scenario, Writes)
+    db = world.db
+    last_seq = db.execute(select(AuditEntry.seq).order_by(AuditEntry.seq.desc())).scalar() or 0
+    scenario.call(world)
+    db.flush()
+    actions = db.execute(select(AuditEntry.action).where(AuditEntry.seq > last_seq)).scalars().all()
+    assert any(a.startswith(scenario.action) for a in actions), (
+        f"{name} wrote {actions}, none starting with {scenario.action!r}"
+    )
+    db.commit()  # the guard accepts it: whatever changed was audited
+
+
+@pytest.mark.parametrize("name", READERS)
+def test_reader_changes_nothing(world: World, name: str) -> None:
+    scenario = SCENARIOS[name]
+    assert isinstance(scenario, Reads) and scenario.call is not None
+    before = snapshot(world.db)
+    scenario.call(world)
+    world.db.flush()
+    assert snapshot(world.db) == before
+
+
+def test_unaudited_change_is_refused_at_commit(db: Session) -> None:
+    org = organization(db)
+    db.commit()
+    org.name = "悄悄改名的局"
+    with pytest.raises(AuditMissing, match="Organization"):
+        db.commit()
+    db.rollback()
+    assert db.get(Organization, org.id).name != "悄悄改名的局"
+
+
+def test_retrying_the_commit_after_audit_missing_is_still_refused(db: Session) -> None:
+    org = organization(db)
+    db.commit()
+    org.name = "悄悄改名的局"
+    with pytest.raises(AuditMissing):
+        db.commit()
+    with pytest.raises(AuditMissing):
+        db.commit()
+    db.rollback()
+
+
+def test_unaudited_new_row_is_refused_at_commit(db: Session) -> None:
+    org = organization(db)
+    db.commit()
+    db.add(
+        User(
+            username="ghost",
+            real_name="无名",
+            mobile="13800138000",
+            organization_id=org.id,
+            password_hash="x",
+            created_at=clock.now(),
+        )
+    )
+    with pytest.raises(AuditMissing, match="User"):
+        db.commit()
+    db.rollback()
