@@ -242,6 +242,7 @@ SCENARIOS: dict[str, Writes | Reads] = {
         "audit.prune", lambda w: audit_service.prune(w.db, actor=w.op, retention_months=6)
     ),
     AUDIT + "verify": Reads(lambda w: audit_service.verify(w.db)),
+    AUDIT + "checkpoint": Reads(lambda w: audit_service.checkpoint(w.db)),
     AUDIT + "iter_export": Reads(
         lambda w: list(audit_service.iter_export(w.db, criteria=CRITERIA, fmt="jsonl"))
     ),

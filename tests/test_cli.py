@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -118,3 +119,30 @@ def test_unknown_profile_fails_at_start_naming_the_setting(
     result = govshare_cli("policy", "show")
     assert result.exit_code == 2
     assert "GOVSHARE_POLICY_PROFILE" in result.output and "shaoyang" in result.output
+
+
+def _rewind_two_entries(cli: Cli) -> None:
+    """What a database administrator could do: cut the tail and move the head back."""
+    _sql(cli, "DELETE FROM audit_entry WHERE seq > 2")
+    with sqlite3.connect(cli.data_dir / "govshare.db") as conn:
+        seq, digest = conn.execute("SELECT seq, hash FROM audit_entry WHERE seq = 2").fetchone()
+        conn.execute("UPDATE audit_head SET last_seq = ?, last_hash = ?", (seq, digest))
+
+
+def test_a_rewound_chain_is_caught_by_an_external_checkpoint(audited: Cli, tmp_path: Path) -> None:
+    kept = tmp_path / "elsewhere" / "checkpoints.txt"
+    kept.parent.mkdir()
+    assert audited("audit", "checkpoint", "--output", str(kept)).exit_code == 0
+    _rewind_two_entries(audited)
+    assert audited("audit", "verify").exit_code == 0  # the chain alone cannot know
+    result = audited("audit", "verify", "--checkpoints", str(kept))
+    assert result.exit_code == 1
+    assert "第 3 条记录缺失（链被回退" in result.output
+
+
+def test_a_checkpoint_file_with_a_bad_line_is_refused(audited: Cli, tmp_path: Path) -> None:
+    bad = tmp_path / "checkpoints.txt"
+    bad.write_text("4 not-a-hash\n", encoding="utf-8")
+    result = audited("audit", "verify", "--checkpoints", str(bad))
+    assert result.exit_code == 2
+    assert "第 1 行" in result.output

@@ -302,6 +302,25 @@ def test_appointing_a_data_officer_ends_the_previous_term(db: Session) -> None:
     assert Role.DATA_OFFICER in db.get(User, second.id).roles
 
 
+@pytest.mark.parametrize(
+    "change",
+    [UserUpdate(active=False), UserUpdate(roles=[Role.DEPARTMENT_STAFF])],
+    ids=["deactivated", "role_removed"],
+)
+def test_losing_the_post_ends_the_data_officer_term(db: Session, change: UserUpdate) -> None:
+    op, _ = operator(db)
+    org = organization(db)
+    officer = user(db, org)
+    identity_service.appoint_data_officer(
+        db, actor=op, organization_id=org.id, user_id=officer.id, started_on=date(2026, 1, 5)
+    )
+    with clock.frozen("2026-06-01"):
+        identity_service.update_user(db, actor=op, user_id=officer.id, data=change)
+    history = identity_service.data_officer_history(db, actor=op, organization_id=org.id)
+    assert [(t.user_id, t.ended_on) for t in history] == [(officer.id, date(2026, 6, 1))]
+    assert Role.DATA_OFFICER not in db.get(User, officer.id).roles
+
+
 def test_data_officer_from_another_organization_is_refused(db: Session) -> None:
     op, _ = operator(db)
     org, other = organization(db), organization(db)

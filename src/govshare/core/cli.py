@@ -74,15 +74,51 @@ def policy_list() -> None:
 
 @audit_app.command("verify")
 @fails_cleanly
-def audit_verify() -> None:
+def audit_verify(
+    checkpoints: Annotated[
+        Path | None,
+        typer.Option(
+            help="外部保存的检查点文件（govshare audit checkpoint 的输出），可发现链被回退或改写"
+        ),
+    ] = None,
+) -> None:
     """校验审计链：完整则退出码 0，否则指出第一条被修改、删除或插入的记录。"""
+    points = _read_checkpoints(checkpoints) if checkpoints else ()
     with get_runtime().transaction() as session:
-        result = audit_service.verify(session)
+        result = audit_service.verify(session, points)
     if result.ok:
         out.print(result.describe())
         return
     Console(stderr=True).print(result.describe(), markup=False)
     raise typer.Exit(1)
+
+
+@audit_app.command("checkpoint")
+@fails_cleanly
+def audit_checkpoint(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="追加写入的文件（应存放在数据库主机之外）")
+    ] = None,
+) -> None:
+    """输出当前审计链头（序号 哈希值）。定期保存到数据库之外，校验时用 --checkpoints 比对。"""
+    with get_runtime().transaction() as session:
+        point = audit_service.checkpoint(session)
+    if output:
+        with output.open("a", encoding="utf-8") as fh:
+            fh.write(point.line() + "\n")
+    out.print(point.line())
+
+
+def _read_checkpoints(path: Path) -> tuple[audit_service.Checkpoint, ...]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise Invalid(f"无法读取检查点文件 {path}: {exc.strerror}", field="checkpoints") from None
+    return tuple(
+        audit_service.Checkpoint.parse(line, where=f"{path.name} 第 {n} 行")
+        for n, line in enumerate(lines, 1)
+        if line.strip() and not line.startswith("#")
+    )
 
 
 @audit_app.command("prune")

@@ -229,6 +229,10 @@ def update_user(db_session: Session, *, actor: Actor, user_id: int, data: UserUp
             setattr(user, key, value)
     if changes.get("active") is False:
         _end_sessions(db_session, user.id)
+    if changes.get("active") is False or Role.DATA_OFFICER not in user.roles:
+        ended = _end_data_officer_term(db_session, user)
+        if ended is not None:
+            details["data_officer_term_ended_on"] = ended.isoformat()
     db_session.flush()
     record(
         db_session,
@@ -395,6 +399,19 @@ def appoint_data_officer(
         },
     )
     return term
+
+
+def _end_data_officer_term(db_session: Session, user: User) -> date | None:
+    """Closes the user's serving term when they lose the role or the account, so the
+    post's history never shows someone serving who no longer can."""
+    term = db_session.execute(
+        select(DataOfficerTerm).where(DataOfficerTerm.user_id == user.id, DataOfficerTerm.ended_on.is_(None))
+    ).scalar_one_or_none()
+    if term is None:
+        return None
+    term.ended_on = max(clock.today(), term.started_on)
+    user.role_rows = [r for r in user.role_rows if r.role != Role.DATA_OFFICER]
+    return term.ended_on
 
 
 def data_officer_history(

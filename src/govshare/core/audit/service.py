@@ -119,9 +119,58 @@ class Verification:
         return f"审计链被破坏：第 {self.first_bad_seq} 条记录{self.problem}"
 
 
-def verify(db_session: Session) -> Verification:
-    """Walks the chain from the last anchor (or the start) to the head."""
-    head = db_session.get(AuditHead, HEAD_ID)
+@dataclass(frozen=True)
+class Checkpoint:
+    """The chain head at one moment, kept outside the database (a file on another host,
+    a report to the authority) so that a rewound or rewritten chain can be proven."""
+
+    seq: int
+    hash: str
+
+    def line(self) -> str:
+        return f"{self.seq} {self.hash}"
+
+    @classmethod
+    def parse(cls, line: str, *, where: str) -> Checkpoint:
+        parts = line.split()
+        if len(parts) < 2 or not parts[0].isdigit() or len(parts[1]) != 64:
+            raise Invalid(f"{where}: 检查点格式应为“序号 哈希值”", field="checkpoints")
+        return cls(int(parts[0]), parts[1].lower())
+
+
+def checkpoint(db_session: Session) -> Checkpoint:
+    """The current chain head, to be kept outside the database."""
+    head = db_session.get(AuditHead, HEAD_ID, populate_existing=True)
+    assert head is not None
+    return Checkpoint(head.last_seq, head.last_hash)
+
+
+def verify(db_session: Session, checkpoints: tuple[Checkpoint, ...] = ()) -> Verification:
+    """Walks the chain from the last anchor (or the start) to the head, then checks that
+    every external checkpoint is still in it."""
+    result = _walk(db_session)
+    if not result.ok:
+        return result
+    head = checkpoint(db_session)
+    anchor_seq = db_session.execute(select(func.max(AuditAnchor.seq))).scalar() or 0
+    for point in sorted(checkpoints, key=lambda c: c.seq):
+        if point.seq > head.seq:
+            return Verification(
+                False,
+                result.checked,
+                head.seq + 1,
+                f"缺失（链被回退：外部检查点记录到第 {point.seq} 条）",
+            )
+        if point.seq <= anchor_seq or point.seq == 0:
+            continue  # pruned past retention; the anchor vouches for it
+        entry = db_session.get(AuditEntry, point.seq)
+        if entry is None or entry.hash != point.hash:
+            return Verification(False, result.checked, point.seq, "与外部检查点不符（链被改写）")
+    return result
+
+
+def _walk(db_session: Session) -> Verification:
+    head = db_session.get(AuditHead, HEAD_ID, populate_existing=True)
     anchor = db_session.execute(
         select(AuditAnchor).order_by(AuditAnchor.seq.desc()).limit(1)
     ).scalar_one_or_none()
@@ -137,7 +186,10 @@ def verify(db_session: Session) -> Verification:
         return Verification(False, 0, stray, "不在链中（被插入）")
 
     checked = 0
-    rows = db_session.execute(select(AuditEntry).order_by(AuditEntry.seq)).scalars()
+    # populate_existing: compare what the database holds now, not objects cached earlier.
+    rows = db_session.execute(
+        select(AuditEntry).order_by(AuditEntry.seq).execution_options(populate_existing=True)
+    ).scalars()
     for entry in rows.yield_per(2000):
         if entry.seq != expected_seq:
             return Verification(False, checked, expected_seq, "缺失（被删除）")
