@@ -63,3 +63,22 @@ def test_environment_overrides_the_config_file(tmp_path: Path) -> None:
     config.write_text('policy_profile = "binzhou"\n', encoding="utf-8")
     settings = _load(tmp_path, GOVSHARE_CONFIG=str(config), GOVSHARE_POLICY_PROFILE="wuhai")
     assert settings.policy_profile == "wuhai"
+
+
+def test_the_time_zone_setting_decides_the_city_date(tmp_path: Path) -> None:
+    from datetime import UTC, date, datetime
+    from zoneinfo import ZoneInfo
+
+    from govshare.core import clock
+    from govshare.core.runtime import build_runtime
+
+    runtime = build_runtime(_load(tmp_path, GOVSHARE_TIMEZONE="Asia/Urumqi"))
+    try:
+        # 17:30 UTC is already the next day in Beijing (UTC+8) but not in Urumqi (UTC+6).
+        with clock.frozen(datetime(2026, 11, 20, 17, 30, tzinfo=UTC)):
+            assert clock.today() == date(2026, 11, 20)
+    finally:
+        runtime.engine.dispose()
+        clock.set_city_zone(ZoneInfo("Asia/Shanghai"))
+    with clock.frozen(datetime(2026, 11, 20, 17, 30, tzinfo=UTC)):
+        assert clock.today() == date(2026, 11, 21)

@@ -9,7 +9,7 @@ from contextvars import ContextVar
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-CITY_TZ = ZoneInfo("Asia/Shanghai")
+CITY_TZ = ZoneInfo("Asia/Shanghai")  # replaced from GOVSHARE_TIMEZONE by set_city_zone()
 
 _frozen: ContextVar[datetime | None] = ContextVar("govshare_frozen_now", default=None)
 _process_frozen: list[datetime] = []
@@ -19,6 +19,12 @@ def now() -> datetime:
     """The current instant, timezone-aware UTC."""
     value = _frozen.get() or (_process_frozen[-1] if _process_frozen else None)
     return value if value is not None else datetime.now(UTC)
+
+
+def set_city_zone(zone: ZoneInfo) -> None:
+    """Sets the city's time zone once per process, from the settings."""
+    global CITY_TZ
+    CITY_TZ = zone
 
 
 def today() -> date:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from govshare.core import policy
+from govshare.core import clock, policy
 from govshare.core.audit import service as audit_service
 from govshare.core.db import make_engine, make_sessionmaker, unit_of_work
 from govshare.core.settings import Settings, get_settings
@@ -39,6 +39,8 @@ class Runtime:
 
 
 def build_runtime(settings: Settings) -> Runtime:
+    """Applies the process-wide settings (time zone, audit hash) and opens the database."""
+    clock.set_city_zone(settings.zone)
     audit_service.default_algorithm = settings.audit_hash
     engine = make_engine(settings.database_url)
     return Runtime(settings=settings, engine=engine, sessions=make_sessionmaker(engine))

@@ -15,6 +15,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from govshare.core.db import unit_of_work
 from govshare.core.errors import Forbidden, Unauthenticated
 from govshare.core.permissions import Actor
 from govshare.core.runtime import Runtime
@@ -35,15 +36,8 @@ def runtime_of(request: Request) -> Runtime:
 
 
 def _transaction(request: Request) -> Iterator[Session]:
-    session = runtime_of(request).sessions()
-    try:
+    with unit_of_work(runtime_of(request).sessions) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 DB = Annotated[Session, Depends(_transaction, scope="function")]
