@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -25,6 +26,23 @@ SESSION_COOKIE = "gs_session"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass(frozen=True)
+class OrganizationView:
+    name: str
+    short_name: str | None
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The signed-in user as pages show them: plain values taken inside the transaction,
+    so an error page rendered after a rollback never touches an expired ORM object."""
+
+    username: str
+    real_name: str
+    roles: frozenset[str]
+    organization: OrganizationView
 
 
 class LoginRequired(Exception):
@@ -73,7 +91,12 @@ def _current_actor(
         found = identity_service.resolve_session(db_session, token=token, source_ip=ip)
         if found is not None:
             actor, user = found
-            request.state.user = user
+            request.state.user = Viewer(
+                username=user.username,
+                real_name=user.real_name,
+                roles=user.roles,
+                organization=OrganizationView(user.organization.name, user.organization.short_name),
+            )
             request.state.csrf = csrf_token(request, token)
             if request.method not in SAFE_METHODS:
                 _check_csrf(request, token, form_csrf)

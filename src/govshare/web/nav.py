@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from govshare.core.permissions import Role
-from govshare.identity.models import User
+from govshare.web.deps import Viewer
 
 # (label, url, roles that see it; empty = everyone signed in)
 LINKS: list[tuple[str, str, tuple[Role, ...]]] = [
@@ -21,6 +21,6 @@ LINKS: list[tuple[str, str, tuple[Role, ...]]] = [
 ]
 
 
-def navigation(user: User) -> list[tuple[str, str]]:
+def navigation(user: Viewer) -> list[tuple[str, str]]:
     roles = user.roles
     return [(label, url) for label, url, allowed in LINKS if not allowed or roles & set(allowed)]
