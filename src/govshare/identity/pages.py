@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
+from govshare.core import clock
 from govshare.core.errors import DomainError
 from govshare.core.permissions import PERSON_ROLES, Actor, Role, require
 from govshare.identity import schemas
@@ -192,7 +193,7 @@ def _organization_context(db_session: DB, actor: Actor, organization_id: int) ->
         "can_appoint": actor.has(Role.PLATFORM_OPERATOR)
         or (actor.has(Role.DEPARTMENT_HEAD) and actor.organization_id == org.id),
         "can_edit": actor.has(Role.PLATFORM_OPERATOR),
-        "today": identity_service.clock.today().isoformat(),
+        "today": clock.today().isoformat(),
     }
 
 
@@ -284,7 +285,7 @@ def users(
             "users": rows,
             "organizations": orgs,
             "organization_id": organization_id,
-            "now": identity_service.clock.now(),
+            "now": clock.now(),
         },
     )
 
@@ -333,7 +334,7 @@ def _user_context(db_session: DB, actor: Actor, user_id: int, **extra: Any) -> d
         ),
         "organizations": identity_service.list_organizations(db_session, actor=actor),
         "roles": PERSON_ROLES,
-        "now": identity_service.clock.now(),
+        "now": clock.now(),
         "can_manage": actor.has(Role.PLATFORM_OPERATOR),
         "can_record": actor.has(Role.PLATFORM_OPERATOR, Role.DEPARTMENT_HEAD, Role.DATA_OFFICER),
         **extra,
@@ -430,7 +431,7 @@ def _tokens_context(db_session: DB, actor: Actor, **extra: Any) -> dict[str, Any
     return {
         "tokens": identity_service.list_api_tokens(db_session, actor=actor),
         "organizations": orgs,
-        "now": identity_service.clock.now(),
+        "now": clock.now(),
         **extra,
     }
 
