@@ -1,8 +1,17 @@
 """Imports every table module so that `Base.metadata` is complete (Alembic, tests)."""
 
+from govshare.catalog import models as catalog_models
 from govshare.core.audit import models as audit_models
 from govshare.core.calendar import models as calendar_models
 from govshare.core.db import Base
+from govshare.core.inbox import models as inbox_models
 from govshare.identity import models as identity_models
 
-__all__ = ["Base", "audit_models", "calendar_models", "identity_models"]
+__all__ = [
+    "Base",
+    "audit_models",
+    "calendar_models",
+    "catalog_models",
+    "identity_models",
+    "inbox_models",
+]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, Date, Enum, ForeignKey, Index, Integer, String, text
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from govshare.core.db import Base, UTCDateTime
+from govshare.core.db import Base, UTCDateTime, str_enum
 
 
 class Level(StrEnum):
@@ -40,17 +40,6 @@ class OrganizationKind(StrEnum):
         }[self]
 
 
-def _str_enum(enum: type[StrEnum], length: int) -> Enum:
-    """Stored as its value in a VARCHAR (no database enum to migrate), read back as the enum."""
-    return Enum(
-        enum,
-        native_enum=False,
-        create_constraint=False,
-        length=length,
-        values_callable=lambda members: [m.value for m in members],
-    )
-
-
 class Organization(Base):
     """An organisation (组织机构): a department, institution or public-service enterprise."""
 
@@ -60,8 +49,8 @@ class Organization(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     short_name: Mapped[str | None] = mapped_column(String(40))
     uscc: Mapped[str] = mapped_column(String(18), unique=True)  # 统一社会信用代码
-    level: Mapped[Level] = mapped_column(_str_enum(Level, 16))
-    kind: Mapped[OrganizationKind] = mapped_column(_str_enum(OrganizationKind, 32))
+    level: Mapped[Level] = mapped_column(str_enum(Level, 16))
+    kind: Mapped[OrganizationKind] = mapped_column(str_enum(OrganizationKind, 32))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("organization.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

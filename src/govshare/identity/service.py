@@ -405,7 +405,9 @@ def _end_data_officer_term(db_session: Session, user: User) -> date | None:
     """Closes the user's serving term when they lose the role or the account, so the
     post's history never shows someone serving who no longer can."""
     term = db_session.execute(
-        select(DataOfficerTerm).where(DataOfficerTerm.user_id == user.id, DataOfficerTerm.ended_on.is_(None))
+        select(DataOfficerTerm).where(
+            DataOfficerTerm.user_id == user.id, DataOfficerTerm.ended_on.is_(None)
+        )
     ).scalar_one_or_none()
     if term is None:
         return None

@@ -63,7 +63,8 @@ def between(
     first, last = _parse_date(a, "A"), _parse_date(b, "B")
     typer.echo(str(calendar.working_days_between(first, last)))
     pending = sorted(
-        y for y in range(min(first, last).year, max(first, last).year + 1)
+        y
+        for y in range(min(first, last).year, max(first, last).year + 1)
         if calendar.year_status(y) == "provisional"
     )
     if pending:
@@ -124,7 +125,9 @@ def status(
     """各年份节假日安排的来源：官方数据、已录入或暂定。"""
     with get_runtime().transaction() as session:
         wanted = years or [
-            clock.today().year, clock.today().year + 1, *service.entered_years(session)
+            clock.today().year,
+            clock.today().year + 1,
+            *service.entered_years(session),
         ]
         rows = service.year_statuses(session, wanted)
     table = Table("年份", "状态", "依据", "节假日", "调休上班", "录入人", "录入时间")

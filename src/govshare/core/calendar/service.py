@@ -141,9 +141,7 @@ class WorkingCalendar:
         """Working days d with a < d <= b; negative when b is before a."""
         if b < a:
             return -self.working_days_between(b, a)
-        return sum(
-            self.is_working_day(a + timedelta(days=i)) for i in range(1, (b - a).days + 1)
-        )
+        return sum(self.is_working_day(a + timedelta(days=i)) for i in range(1, (b - a).days + 1))
 
 
 def load(db_session: Session) -> WorkingCalendar:
