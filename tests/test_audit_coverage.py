@@ -11,8 +11,6 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date
 from types import ModuleType
 from typing import Any
@@ -28,7 +26,7 @@ from govshare.core.audit import service as audit_service
 from govshare.core.audit.models import AuditEntry
 from govshare.core.calendar import service as calendar_service
 from govshare.core.db import AuditMissing
-from govshare.core.permissions import Actor, Role
+from govshare.core.permissions import Role
 from govshare.identity import service as identity_service
 from govshare.identity.models import Organization, User
 from govshare.identity.schemas import (
@@ -38,7 +36,8 @@ from govshare.identity.schemas import (
     UserIn,
     UserUpdate,
 )
-from tests.builders import PASSWORD, actor_of, credit_code, operator, organization, user
+from tests.builders import PASSWORD, credit_code, operator, organization, user
+from tests.scenarios import READ_ONLY, Reads, World, Writes
 
 POLICY = identity_service.SignInPolicy()
 
@@ -65,38 +64,6 @@ def service_functions() -> set[str]:
             ):
                 names.add(f"{module.__name__}.{name}")
     return names
-
-
-@dataclass
-class World:
-    """An operator, a department and one of its staff, committed before the scenario."""
-
-    db: Session
-    op: Actor
-    dept: Organization
-    staff: User
-
-    @property
-    def staff_actor(self) -> Actor:
-        return actor_of(self.staff)
-
-
-@dataclass(frozen=True)
-class Writes:
-    """A writer: `call` changes data and must record an entry whose action starts so."""
-
-    action: str
-    call: Callable[[World], Any]
-
-
-@dataclass(frozen=True)
-class Reads:
-    """A reader or helper; `call`, where given, must leave every table as it was."""
-
-    call: Callable[[World], Any] | None = None
-
-
-READ_ONLY = Reads()  # a pure helper on values: no session, nothing to check
 
 
 def _sign_in(w: World) -> identity_service.SignInResult:
@@ -265,6 +232,20 @@ SCENARIOS: dict[str, Writes | Reads] = {
     CALENDAR + "parse_schedule": READ_ONLY,
 }
 
+
+def _domain_scenarios() -> dict[str, Writes | Reads]:
+    """The SCENARIOS of every `tests/<domain>/audit_scenarios.py`."""
+    import tests
+
+    found: dict[str, Writes | Reads] = {}
+    for info in pkgutil.walk_packages(tests.__path__, "tests."):
+        if info.name.endswith(".audit_scenarios"):
+            found.update(importlib.import_module(info.name).SCENARIOS)
+    return found
+
+
+SCENARIOS.update(_domain_scenarios())
+
 WRITERS = sorted(k for k, v in SCENARIOS.items() if isinstance(v, Writes))
 READERS = sorted(k for k, v in SCENARIOS.items() if isinstance(v, Reads) and v.call)
 
@@ -325,6 +306,9 @@ def test_writer_records_its_audit_entry(world: World, name: str) -> None:
 def test_reader_changes_nothing(world: World, name: str) -> None:
     scenario = SCENARIOS[name]
     assert isinstance(scenario, Reads) and scenario.call is not None
+    if scenario.prepare is not None:
+        world.prepared = scenario.prepare(world)
+        world.db.flush()
     before = snapshot(world.db)
     scenario.call(world)
     world.db.flush()

@@ -43,6 +43,7 @@ def fails_cleanly(func: F) -> F:
 
 
 def _register() -> None:
+    from govshare.catalog import cli as catalog_cli
     from govshare.core import cli as core_cli
     from govshare.core.calendar import cli as calendar_cli
     from govshare.identity import cli as identity_cli
@@ -54,6 +55,7 @@ def _register() -> None:
     app.add_typer(calendar_cli.app, name="workdays")
     app.add_typer(identity_cli.org_app, name="org")
     app.add_typer(identity_cli.user_app, name="user")
+    app.add_typer(catalog_cli.app, name="catalog")
     web_cli.register(app)
 
 

@@ -16,10 +16,14 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 def create_app(runtime: Runtime | None = None) -> FastAPI:
     """Builds the application; every router is registered here, in one place."""
+    from govshare.catalog import api as catalog_api
+    from govshare.catalog import pages as catalog_pages
     from govshare.core.audit import api as audit_api
     from govshare.core.audit import pages as audit_pages
     from govshare.core.calendar import api as calendar_api
     from govshare.core.calendar import pages as calendar_pages
+    from govshare.core.inbox import api as inbox_api
+    from govshare.core.inbox import pages as inbox_pages
     from govshare.identity import api as identity_api
     from govshare.identity import pages as identity_pages
     from govshare.web import api as web_api
@@ -35,13 +39,22 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.state.runtime = runtime or get_runtime()
     errors.install(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for router in (web_api.router, identity_api.router, audit_api.router, calendar_api.router):
+    for router in (
+        web_api.router,
+        identity_api.router,
+        audit_api.router,
+        calendar_api.router,
+        inbox_api.router,
+        catalog_api.router,
+    ):
         app.include_router(router, prefix="/api/v1")
     for router in (
         web_pages.router,
         identity_pages.router,
         audit_pages.router,
         calendar_pages.router,
+        inbox_pages.router,
+        catalog_pages.router,
     ):
         app.include_router(router)
     return app

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from govshare.core.db import unit_of_work
 from govshare.core.errors import Forbidden, Unauthenticated
+from govshare.core.inbox import service as inbox_service
 from govshare.core.permissions import Actor
 from govshare.core.runtime import Runtime
 from govshare.identity import service as identity_service
@@ -43,6 +44,7 @@ class Viewer:
     real_name: str
     roles: frozenset[str]
     organization: OrganizationView
+    unread: int = 0  # unread inbox notices, for the header badge
 
 
 class LoginRequired(Exception):
@@ -96,6 +98,7 @@ def _current_actor(
                 real_name=user.real_name,
                 roles=user.roles,
                 organization=OrganizationView(user.organization.name, user.organization.short_name),
+                unread=inbox_service.unread_count(db_session, actor=actor),
             )
             request.state.csrf = csrf_token(request, token)
             if request.method not in SAFE_METHODS:

@@ -8,6 +8,13 @@ from govshare.web.deps import Viewer
 # (label, url, roles that see it; empty = everyone signed in)
 LINKS: list[tuple[str, str, tuple[Role, ...]]] = [
     ("首页", "/", ()),
+    ("资源目录", "/catalog", ()),
+    (
+        "本单位目录",
+        "/catalog/mine",
+        (Role.DATA_OFFICER, Role.DEPARTMENT_HEAD, Role.DEPARTMENT_STAFF),
+    ),
+    ("目录审核", "/catalog/review", (Role.PLATFORM_OPERATOR, Role.AUTHORITY)),
     ("组织机构", "/admin/organizations", (Role.PLATFORM_OPERATOR, Role.AUTHORITY, Role.AUDITOR)),
     ("用户管理", "/admin/users", (Role.PLATFORM_OPERATOR,)),
     (

@@ -23,6 +23,8 @@ TEMPLATE_DIRS = [
     PACKAGE / "identity" / "templates",
     PACKAGE / "core" / "audit" / "templates",
     PACKAGE / "core" / "calendar" / "templates",
+    PACKAGE / "core" / "inbox" / "templates",
+    PACKAGE / "catalog" / "templates",
 ]
 FLASH_COOKIE = "gs_flash"
 

@@ -130,6 +130,15 @@ def list_notifications(
     return InboxPage(list(rows), total, unread_count(db_session, actor=actor), page, pages)
 
 
+def get_notification(db_session: Session, *, actor: Actor, notification_id: int) -> Notification:
+    """One of the actor's own notices."""
+    uid = _own(actor)
+    found = db_session.get(Notification, notification_id)
+    if found is None or found.recipient_id != uid:
+        raise NotFound(f"消息 {notification_id} 不存在", field="notification_id")
+    return found
+
+
 def mark_read(db_session: Session, *, actor: Actor, notification_id: int | None = None) -> int:
     """Marks one notice (or, without an id, all of the actor's notices) as read."""
     uid = _own(actor)
@@ -137,9 +146,7 @@ def mark_read(db_session: Session, *, actor: Actor, notification_id: int | None 
         Notification.recipient_id == uid, Notification.read_at.is_(None)
     )
     if notification_id is not None:
-        found = db_session.get(Notification, notification_id)
-        if found is None or found.recipient_id != uid:
-            raise NotFound(f"消息 {notification_id} 不存在", field="notification_id")
+        get_notification(db_session, actor=actor, notification_id=notification_id)
         stmt = stmt.where(Notification.id == notification_id)
     changed = db_session.execute(stmt.values(read_at=clock.now())).rowcount
     record(

@@ -1,0 +1,11 @@
+"""Catalog JSON API, one module per topic; `router` gathers them (mounted under /api/v1)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from govshare.catalog.api import resources
+
+router = APIRouter()
+for _module in (resources,):
+    router.include_router(_module.router)

@@ -1,0 +1,11 @@
+"""Catalog pages, one module per topic; `router` gathers them."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from govshare.catalog.pages import resources
+
+router = APIRouter(include_in_schema=False)
+for _module in (resources,):
+    router.include_router(_module.router)
