@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from govshare.catalog.schemas import RetirementIn, ReviewIn, VersionIn
-from govshare.catalog.service import resources, subscriptions
+from govshare.catalog.schemas import RetirementIn, ReviewIn, ThemeIn, VersionIn
+from govshare.catalog.service import resources, subscriptions, themes
 from govshare.core.inbox import service as inbox
 from govshare.core.permissions import Actor, Role
 from tests.builders import actor_of, organization, user
@@ -15,6 +15,7 @@ from tests.scenarios import READ_ONLY, Reads, World, Writes
 RES = "govshare.catalog.service.resources."
 SUB = "govshare.catalog.service.subscriptions."
 INBOX = "govshare.core.inbox.service."
+THEMES = "govshare.catalog.service.themes."
 APPROVE = ReviewIn(approve=True)
 
 
@@ -164,6 +165,20 @@ SCENARIOS: dict[str, Writes | Reads] = {
         lambda w: subscriptions.subscriber_counts(w.db, [w.prepared.id]), live
     ),
     "govshare.catalog.service.search.refresh": READ_ONLY,  # part of publication's audited change
+    THEMES + "create_theme": Writes("catalog.theme.create", lambda w: theme(w)),
+    THEMES + "update_theme": Writes(
+        "catalog.theme.update",
+        lambda w: themes.update_theme(
+            w.db,
+            actor=w.op,
+            theme_id=theme(w).id,
+            data=ThemeIn(name="营商环境", lead_organization_id=w.dept.id),
+        ),
+    ),
+    THEMES + "get_theme": Reads(
+        lambda w: themes.get_theme(w.db, actor=w.op, theme_id=w.prepared.id), lambda w: theme(w)
+    ),
+    THEMES + "list_themes": Reads(lambda w: themes.list_themes(w.db, actor=w.op)),
     INBOX + "recipients": READ_ONLY,
     INBOX + "notify": READ_ONLY,  # part of the caller's audited change; writes no entry itself
     INBOX + "unread_count": Reads(lambda w: inbox.unread_count(w.db, actor=w.staff_actor)),
@@ -179,3 +194,8 @@ def _unsubscribe(w: World) -> None:
     resource, who = live(w), consumer(w)
     subscriptions.subscribe(w.db, actor=who, resource_id=resource.id)
     subscriptions.unsubscribe(w.db, actor=who, resource_id=resource.id)
+
+
+def theme(w: World):
+    data = ThemeIn(name="一件事一次办", lead_organization_id=w.dept.id)
+    return themes.create_theme(w.db, actor=w.op, data=data)

@@ -17,6 +17,8 @@ ACTION_LABELS = {
     "catalog.retirement.return": "退回下架申请",
     "catalog.subscription.create": "订阅资源",
     "catalog.subscription.delete": "取消订阅",
+    "catalog.theme.create": "设立主题目录",
+    "catalog.theme.update": "修改主题目录",
     "catalog.version.approve": "审核通过资源目录",
     "catalog.version.publish": "发布资源版本",
     "catalog.version.return": "退回资源目录",
