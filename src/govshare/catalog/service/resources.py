@@ -864,6 +864,7 @@ def apply_due_changes(db_session: Session, *, actor: Actor, today: date | None =
             ResourceVersion.state == VersionState.SCHEDULED, ResourceVersion.effective_on <= today
         )
         .order_by(ResourceVersion.effective_on, ResourceVersion.id)
+        .with_for_update(of=ResourceVersion)
     ).scalars()
     for version in list(due_versions):
         _publish(db_session, actor, version)
@@ -872,6 +873,7 @@ def apply_due_changes(db_session: Session, *, actor: Actor, today: date | None =
         select(Resource)
         .where(Resource.retirement_state == RetirementState.SCHEDULED, Resource.retires_on <= today)
         .order_by(Resource.retires_on, Resource.id)
+        .with_for_update(of=Resource)
     ).scalars()
     for resource in list(due_retirements):
         _retire(db_session, actor, resource)
