@@ -11,13 +11,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner, Result
 
 from govshare.core import migrate
 from govshare.core.db import make_engine
+from govshare.core.runtime import Runtime
+from govshare.core.settings import load_settings
+from govshare.web.app import create_app
 
 BACKENDS = [
     b.strip() for b in os.environ.get("GOVSHARE_TEST_BACKENDS", "sqlite,postgresql").split(",")
@@ -171,3 +176,27 @@ def govshare_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cl
     runtime.engine.dispose()
     get_settings.cache_clear()
     get_runtime.cache_clear()
+
+
+# --- the application over the test's transaction ---------------------------------------
+# The app's sessions are savepoints on the test's connection, so what a request commits is
+# visible to the test and still rolled back with it.
+
+
+@pytest.fixture
+def app(db: Session, tmp_path: Path) -> FastAPI:
+    environ = {"GOVSHARE_DATA_DIR": str(tmp_path), "GOVSHARE_LOGIN_MAX_FAILURES": "3"}
+    runtime = Runtime(
+        settings=load_settings(environ=environ),
+        engine=db.get_bind().engine,
+        sessions=sessionmaker(
+            bind=db.connection(), join_transaction_mode="create_savepoint", expire_on_commit=False
+        ),
+    )
+    return create_app(runtime)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as test_client:
+        yield test_client

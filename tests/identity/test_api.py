@@ -5,48 +5,24 @@ visible to the test and still rolled back with it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
-from starlette.requests import Request
+from sqlalchemy.orm import Session
 
 from govshare.core.permissions import Actor
-from govshare.core.runtime import Runtime
-from govshare.core.settings import load_settings
 from govshare.identity import service as identity_service
 from govshare.identity.models import Organization, User
 from govshare.identity.schemas import ApiTokenIn
-from govshare.web.app import create_app
-from govshare.web.deps import CSRF_HEADER, SESSION_COOKIE, csrf_token
+from govshare.web.deps import CSRF_HEADER, SESSION_COOKIE
 from tests.builders import PASSWORD, count, credit_code, operator, organization, user
+from tests.http import csrf_for, sign_in
 
 PROBLEM = "application/problem+json"
 BAD_USCC = "91350100M000100Y44"  # check character should be 3
-
-
-@pytest.fixture
-def app(db: Session, tmp_path: Path) -> FastAPI:
-    environ = {"GOVSHARE_DATA_DIR": str(tmp_path), "GOVSHARE_LOGIN_MAX_FAILURES": "3"}
-    runtime = Runtime(
-        settings=load_settings(environ=environ),
-        engine=db.get_bind().engine,
-        sessions=sessionmaker(
-            bind=db.connection(), join_transaction_mode="create_savepoint", expire_on_commit=False
-        ),
-    )
-    return create_app(runtime)
-
-
-@pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app) as test_client:
-        yield test_client
 
 
 @pytest.fixture
@@ -58,16 +34,6 @@ def op(db: Session) -> Actor:
 
 def organization_body(uscc: str | None = None, name: str = "江州市数据局") -> dict[str, Any]:
     return {"name": name, "uscc": uscc or credit_code(), "level": "city"}
-
-
-def sign_in(client: TestClient, username: str, password: str = PASSWORD) -> Any:
-    return client.post("/api/v1/session", json={"username": username, "password": password})
-
-
-def csrf_for(app: FastAPI, client: TestClient) -> dict[str, str]:
-    """The header a page of this session would send."""
-    token = client.cookies[SESSION_COOKIE]
-    return {CSRF_HEADER: csrf_token(Request({"type": "http", "app": app}), token)}
 
 
 def bearer(db: Session, actor: Actor, org_id: int) -> tuple[int, str]:
