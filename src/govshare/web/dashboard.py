@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from govshare.catalog.service import resources
 from govshare.core import calendar, clock
 from govshare.core.permissions import Actor, Role
 from govshare.identity import service as identity_service
@@ -25,6 +26,23 @@ def home(db_session: Session, *, actor: Actor) -> dict[str, Any]:
     today = clock.today()
     cal = calendar.load(db_session)
     cards: list[Card] = []
+    catalog = resources.catalog_summary(db_session, actor=actor)
+    cards.append(
+        Card("资源目录", "/catalog", "已发布的政务信息资源，可检索、订阅", catalog.published)
+    )
+    if actor.has(Role.PLATFORM_OPERATOR, Role.AUTHORITY):
+        cards.append(
+            Card("目录审核", "/catalog/review", "待审核的资源目录", catalog.awaiting_review)
+        )
+    if actor.has(Role.DATA_OFFICER, Role.DEPARTMENT_HEAD, Role.DEPARTMENT_STAFF):
+        cards.append(
+            Card(
+                "本单位目录",
+                "/catalog/mine",
+                "编制中、待审核或被退回的版本",
+                catalog.own_in_progress,
+            )
+        )
     if actor.has(Role.PLATFORM_OPERATOR, Role.AUTHORITY, Role.AUDITOR):
         summary = identity_service.directory_summary(db_session, actor=actor)
         cards.append(

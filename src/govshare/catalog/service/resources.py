@@ -1130,3 +1130,34 @@ def find_duplicates(
         for name, norm, rid, code, rname, org in db_session.execute(stmt)
     ]
     return matches
+
+
+@dataclass(frozen=True)
+class CatalogSummary:
+    """Figures for the home page."""
+
+    published: int
+    awaiting_review: int
+    own_in_progress: int
+
+
+def catalog_summary(db_session: Session, *, actor: Actor) -> CatalogSummary:
+    """Published resources, versions awaiting review, and the actor's department's versions
+    in progress (drafts, returned, in review)."""
+    require(actor, *READERS, action="查看目录")
+
+    def count(*where: Any) -> int:
+        return db_session.execute(select(func.count()).where(*where)).scalar_one()
+
+    own = 0
+    if actor.organization_id is not None and actor.has(*COMPILERS):
+        own = count(
+            ResourceVersion.resource_id == Resource.id,
+            Resource.provider_id == actor.organization_id,
+            ResourceVersion.state.in_(OPEN_STATES),
+        )
+    return CatalogSummary(
+        published=count(Resource.status == ResourceStatus.PUBLISHED),
+        awaiting_review=count(ResourceVersion.state == VersionState.SUBMITTED),
+        own_in_progress=own,
+    )
