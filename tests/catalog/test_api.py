@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from govshare.core.permissions import Role
+from govshare.identity.models import Organization
 from tests.builders import operator, organization, user
 from tests.catalog.builders import resource_in
 from tests.http import csrf_for, sign_in
@@ -103,3 +105,28 @@ def test_the_lifecycle_over_the_api(app: FastAPI, client: TestClient, db: Sessio
     read = client.post(f"/api/v1/inbox/{inbox['rows'][0]['id']}/read", headers=gaj_headers)
     assert read.json() == {"marked": 1}
     assert client.get("/api/v1/inbox").json()["unread"] == 0
+
+
+def test_the_operator_sets_up_a_theme_and_members_compile_into_it(
+    app: FastAPI, client: TestClient, db: Session
+) -> None:
+    _people(db)
+    mz = db.execute(select(Organization).where(Organization.name == "江州市民政局")).scalar_one()
+    op_headers = _as(client, app, "operator")
+    theme = client.post(
+        "/api/v1/catalog/themes",
+        json={"name": "一老一小", "lead_organization_id": mz.id},
+        headers=op_headers,
+    )
+    assert theme.status_code == 201, theme.text
+    theme_id = theme.json()["id"]
+    gaj_headers = _as(client, app, "gaj_officer")
+    outsider = resource_in(catalog_kind="theme", theme_id=theme_id).model_dump(mode="json")
+    refused = client.post("/api/v1/catalog/resources", json=outsider, headers=gaj_headers)
+    assert refused.status_code == 422 and refused.json()["field"] == "theme_id"
+    mz_headers = _as(client, app, "mz_officer")
+    created = client.post("/api/v1/catalog/resources", json=outsider, headers=mz_headers)
+    assert created.status_code == 201
+    assert created.json()["resource"]["code"].startswith("201001/")
+    listed = client.get("/api/v1/catalog/themes").json()
+    assert [(t["name"], t["published_resources"]) for t in listed] == [("一老一小", 0)]
