@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from datetime import date
 
-from govshare.catalog.schemas import RetirementIn, ReviewIn, ThemeIn, VersionIn
-from govshare.catalog.service import resources, subscriptions, themes
+from govshare.catalog import workbook
+from govshare.catalog.schemas import ChangeEventIn, RetirementIn, ReviewIn, ThemeIn, VersionIn
+from govshare.catalog.service import (
+    changes,
+    needs,
+    projects,
+    resources,
+    spreadsheet,
+    subscriptions,
+    themes,
+)
 from govshare.core.inbox import service as inbox
 from govshare.core.permissions import Actor, Role
 from tests.builders import actor_of, organization, user
@@ -16,6 +25,10 @@ RES = "govshare.catalog.service.resources."
 SUB = "govshare.catalog.service.subscriptions."
 INBOX = "govshare.core.inbox.service."
 THEMES = "govshare.catalog.service.themes."
+CHG = "govshare.catalog.service.changes."
+NEEDS = "govshare.catalog.service.needs."
+PROJ = "govshare.catalog.service.projects."
+SHEET = "govshare.catalog.service.spreadsheet."
 APPROVE = ReviewIn(approve=True)
 
 
@@ -137,6 +150,7 @@ SCENARIOS: dict[str, Writes | Reads] = {
     RES + "find_duplicates": Reads(
         lambda w: resources.find_duplicates(w.db, actor=w.op, item_names=["身份证号"])
     ),
+    RES + "catalog_summary": Reads(lambda w: resources.catalog_summary(w.db, actor=w.staff_actor)),
     RES + "rule_problems": READ_ONLY,
     RES + "add_months": READ_ONLY,
     RES + "can_see_unpublished": READ_ONLY,
@@ -179,6 +193,79 @@ SCENARIOS: dict[str, Writes | Reads] = {
         lambda w: themes.get_theme(w.db, actor=w.op, theme_id=w.prepared.id), lambda w: theme(w)
     ),
     THEMES + "list_themes": Reads(lambda w: themes.list_themes(w.db, actor=w.op)),
+    CHG + "record_change_event": Writes("catalog.change.record", lambda w: change_event(w)),
+    CHG + "close_change_event": Writes(
+        "catalog.change.close",
+        lambda w: changes.close_change_event(
+            w.db, actor=officer(w), event_id=change_event(w).id, note="经核查无需更新"
+        ),
+    ),
+    CHG + "get_change_event": Reads(
+        lambda w: changes.get_change_event(w.db, actor=w.op, event_id=w.prepared.id),
+        lambda w: change_event(w),
+    ),
+    CHG + "list_change_events": Reads(lambda w: changes.list_change_events(w.db, actor=w.op)),
+    CHG + "overdue_departments": Reads(
+        lambda w: changes.overdue_departments(w.db, actor=w.op), lambda w: change_event(w)
+    ),
+    CHG + "deadline": READ_ONLY,
+    CHG + "is_overdue": READ_ONLY,
+    CHG + "link": READ_ONLY,
+    NEEDS + "state_need": Writes("catalog.need.create", lambda w: need(w)),
+    NEEDS + "assign_need": Writes("catalog.need.assign", lambda w: assigned_need(w)),
+    NEEDS + "answer_need": Writes(
+        "catalog.need.decline",
+        lambda w: needs.answer_need(
+            w.db, actor=officer(w), need_id=assigned_need(w).id, fulfilled=False, answer="未采集"
+        ),
+    ),
+    NEEDS + "get_need": Reads(
+        lambda w: needs.get_need(w.db, actor=w.op, need_id=w.prepared.id), lambda w: need(w)
+    ),
+    NEEDS + "list_needs": Reads(lambda w: needs.list_needs(w.db, actor=w.op)),
+    NEEDS + "responsibility_list": Reads(
+        lambda w: needs.responsibility_list(w.db, actor=w.staff_actor),
+        lambda w: (assigned_need(w), change_event(w), project(w)),
+    ),
+    NEEDS + "link": READ_ONLY,
+    PROJ + "create_project": Writes("catalog.project.create", lambda w: project(w)),
+    PROJ + "update_project": Writes(
+        "catalog.project.update",
+        lambda w: projects.update_project(
+            w.db,
+            actor=w.op,
+            project_id=project(w).id,
+            data=projects.ProjectIn(name="改名后的项目", project_number="XM-2", budget="2"),
+        ),
+    ),
+    PROJ + "add_project_resource": Writes("catalog.project.resource_add", lambda w: listed(w)),
+    PROJ + "remove_project_resource": Writes(
+        "catalog.project.resource_remove", lambda w: _remove_project_resource(w)
+    ),
+    PROJ + "advance_stage": Writes(
+        "catalog.project.approve",
+        lambda w: projects.advance_stage(w.db, actor=w.op, project_id=listed(w).id, to="approved"),
+    ),
+    PROJ + "get_project": Reads(
+        lambda w: projects.get_project(w.db, actor=w.op, project_id=w.prepared.id),
+        lambda w: project(w),
+    ),
+    PROJ + "list_projects": Reads(lambda w: projects.list_projects(w.db, actor=w.op)),
+    PROJ + "project_readiness": Reads(
+        lambda w: projects.project_readiness(w.prepared), lambda w: listed(w)
+    ),
+    PROJ + "can_manage": READ_ONLY,
+    PROJ + "link": READ_ONLY,
+    SHEET + "export_catalog": Writes(
+        "catalog.export", lambda w: spreadsheet.export_catalog(w.db, actor=w.staff_actor)
+    ),
+    SHEET + "import_catalog": Writes(
+        "catalog.import",
+        lambda w: spreadsheet.import_catalog(
+            w.db, actor=w.op, content=catalog_file(w), rules=RULES, publish=True
+        ),
+    ),
+    SHEET + "template": READ_ONLY,
     INBOX + "recipients": READ_ONLY,
     INBOX + "notify": READ_ONLY,  # part of the caller's audited change; writes no entry itself
     INBOX + "unread_count": Reads(lambda w: inbox.unread_count(w.db, actor=w.staff_actor)),
@@ -199,3 +286,56 @@ def _unsubscribe(w: World) -> None:
 def theme(w: World):
     data = ThemeIn(name="一件事一次办", lead_organization_id=w.dept.id)
     return themes.create_theme(w.db, actor=w.op, data=data)
+
+
+def change_event(w: World):
+    data = ChangeEventIn(cause="law_change", description="条例修订", occurred_on=date(2026, 3, 2))
+    return changes.record_change_event(w.db, actor=w.staff_actor, data=data, rules=RULES)
+
+
+def need(w: World):
+    data = needs.NeedIn(
+        title="殡葬信息", description="办理丧葬补助需要", expected_provider_id=w.dept.id
+    )
+    return needs.state_need(w.db, actor=consumer(w), data=data)
+
+
+def assigned_need(w: World):
+    return needs.assign_need(w.db, actor=w.op, need_id=need(w).id, organization_id=w.dept.id)
+
+
+def project(w: World):
+    data = projects.ProjectIn(
+        organization_id=w.dept.id, name="智慧民政", project_number="XM-1", budget="1000000"
+    )
+    return projects.create_project(w.db, actor=w.op, data=data)
+
+
+def listed(w: World):
+    """A project with one draft resource in its catalog."""
+    made = project(w)
+    return projects.add_project_resource(
+        w.db, actor=w.op, project_id=made.id, resource_id=draft(w).id
+    )
+
+
+def _remove_project_resource(w: World) -> None:
+    made = listed(w)
+    resource_id = made.resource_rows[0].resource_id
+    projects.remove_project_resource(w.db, actor=w.op, project_id=made.id, resource_id=resource_id)
+
+
+def catalog_file(w: World) -> bytes:
+    """A catalog workbook with one resource of the world's department."""
+    row = {
+        "name": "婚姻登记办事指南",
+        "provider_uscc": w.dept.uscc,
+        "catalog_kind": "部门信息资源目录",
+        "summary": "本市婚姻登记办事指南文件",
+        "format": "电子文件",
+        "share_type": "无条件共享",
+        "share_methods": "共享平台·文件",
+        "update_frequency": "不定期",
+        "domain": "政务综合",
+    }
+    return workbook.write_workbook([row], [])

@@ -15,6 +15,38 @@ LINKS: list[tuple[str, str, tuple[Role, ...]]] = [
         (Role.DATA_OFFICER, Role.DEPARTMENT_HEAD, Role.DEPARTMENT_STAFF),
     ),
     ("目录审核", "/catalog/review", (Role.PLATFORM_OPERATOR, Role.AUTHORITY)),
+    (
+        "目录更新事项",
+        "/catalog/changes",
+        (
+            Role.DATA_OFFICER,
+            Role.DEPARTMENT_HEAD,
+            Role.DEPARTMENT_STAFF,
+            Role.PLATFORM_OPERATOR,
+            Role.AUTHORITY,
+        ),
+    ),
+    (
+        "数据需求",
+        "/catalog/needs",
+        (Role.DATA_OFFICER, Role.DEPARTMENT_HEAD, Role.DEPARTMENT_STAFF, Role.PLATFORM_OPERATOR),
+    ),
+    (
+        "信息化项目",
+        "/catalog/projects",
+        (
+            Role.DATA_OFFICER,
+            Role.DEPARTMENT_HEAD,
+            Role.DEPARTMENT_STAFF,
+            Role.PLATFORM_OPERATOR,
+            Role.AUTHORITY,
+        ),
+    ),
+    (
+        "责任清单",
+        "/catalog/responsibilities",
+        (Role.DATA_OFFICER, Role.DEPARTMENT_HEAD, Role.DEPARTMENT_STAFF),
+    ),
     ("组织机构", "/admin/organizations", (Role.PLATFORM_OPERATOR, Role.AUTHORITY, Role.AUDITOR)),
     ("用户管理", "/admin/users", (Role.PLATFORM_OPERATOR,)),
     (
