@@ -26,6 +26,9 @@ def test_every_offered_page_opens(live_server: LiveServer, username: str) -> Non
         home = client.get("/")
         nav = re.findall(r'<nav class="mainnav">(.*?)</nav>', home.text, re.S)[0]
         links = set(re.findall(r'href="(/[^"]*)"', nav))
+        catalog = client.get("/catalog").text
+        tabs = re.findall(r'<nav class="subnav"[^>]*>(.*?)</nav>', catalog, re.S)[0]
+        links |= set(re.findall(r'href="(/[^"]*)"', tabs))
         assert "/" in links and "/calendar" in links
         for link in sorted(links):
             page = client.get(link)

@@ -1,65 +1,60 @@
-"""The navigation each role sees (a link is shown only where the role may act)."""
+"""The navigation each role sees (a link is shown only where the role may act): the main
+bar, and the catalog's own tabs on every /catalog page."""
 
 from __future__ import annotations
 
 from govshare.core.permissions import Role
 from govshare.web.deps import Viewer
 
+DEPARTMENT = (Role.DATA_OFFICER, Role.DEPARTMENT_HEAD, Role.DEPARTMENT_STAFF)
+OVERSIGHT = (Role.PLATFORM_OPERATOR, Role.AUTHORITY)
+
+Links = list[tuple[str, str, tuple[Role, ...]]]
+
 # (label, url, roles that see it; empty = everyone signed in)
-LINKS: list[tuple[str, str, tuple[Role, ...]]] = [
+LINKS: Links = [
     ("首页", "/", ()),
     ("资源目录", "/catalog", ()),
-    (
-        "本单位目录",
-        "/catalog/mine",
-        (Role.DATA_OFFICER, Role.DEPARTMENT_HEAD, Role.DEPARTMENT_STAFF),
-    ),
-    ("目录审核", "/catalog/review", (Role.PLATFORM_OPERATOR, Role.AUTHORITY)),
-    (
-        "目录更新事项",
-        "/catalog/changes",
-        (
-            Role.DATA_OFFICER,
-            Role.DEPARTMENT_HEAD,
-            Role.DEPARTMENT_STAFF,
-            Role.PLATFORM_OPERATOR,
-            Role.AUTHORITY,
-        ),
-    ),
-    (
-        "数据需求",
-        "/catalog/needs",
-        (Role.DATA_OFFICER, Role.DEPARTMENT_HEAD, Role.DEPARTMENT_STAFF, Role.PLATFORM_OPERATOR),
-    ),
-    (
-        "信息化项目",
-        "/catalog/projects",
-        (
-            Role.DATA_OFFICER,
-            Role.DEPARTMENT_HEAD,
-            Role.DEPARTMENT_STAFF,
-            Role.PLATFORM_OPERATOR,
-            Role.AUTHORITY,
-        ),
-    ),
-    (
-        "责任清单",
-        "/catalog/responsibilities",
-        (Role.DATA_OFFICER, Role.DEPARTMENT_HEAD, Role.DEPARTMENT_STAFF),
-    ),
+    ("本单位目录", "/catalog/mine", DEPARTMENT),
+    ("目录审核", "/catalog/review", OVERSIGHT),
+    ("责任清单", "/catalog/responsibilities", DEPARTMENT),
     ("组织机构", "/admin/organizations", (Role.PLATFORM_OPERATOR, Role.AUTHORITY, Role.AUDITOR)),
     ("用户管理", "/admin/users", (Role.PLATFORM_OPERATOR,)),
-    (
-        "本单位",
-        "/my-organization",
-        (Role.DATA_OFFICER, Role.DEPARTMENT_HEAD, Role.DEPARTMENT_STAFF),
-    ),
+    ("本单位", "/my-organization", DEPARTMENT),
     ("接口令牌", "/tokens", (Role.PLATFORM_OPERATOR, Role.DATA_OFFICER)),
     ("工作日历", "/calendar", ()),
     ("审计日志", "/audit", (Role.AUDITOR, Role.PLATFORM_OPERATOR, Role.AUTHORITY)),
 ]
 
+CATALOG_TABS: Links = [
+    ("目录检索", "/catalog", ()),
+    ("主题目录", "/catalog/themes", ()),
+    ("本单位目录", "/catalog/mine", DEPARTMENT),
+    ("目录审核", "/catalog/review", OVERSIGHT),
+    ("目录更新事项", "/catalog/changes", (*DEPARTMENT, *OVERSIGHT)),
+    ("数据需求", "/catalog/needs", (*DEPARTMENT, Role.PLATFORM_OPERATOR)),
+    ("信息化项目", "/catalog/projects", (*DEPARTMENT, *OVERSIGHT)),
+    ("责任清单", "/catalog/responsibilities", DEPARTMENT),
+    ("导入导出", "/catalog/spreadsheets", ()),
+]
+
+
+def _visible(links: Links, user: Viewer) -> list[tuple[str, str]]:
+    roles = user.roles
+    return [(label, url) for label, url, allowed in links if not allowed or roles & set(allowed)]
+
 
 def navigation(user: Viewer) -> list[tuple[str, str]]:
-    roles = user.roles
-    return [(label, url) for label, url, allowed in LINKS if not allowed or roles & set(allowed)]
+    return _visible(LINKS, user)
+
+
+def catalog_tabs(user: Viewer) -> list[tuple[str, str]]:
+    return _visible(CATALOG_TABS, user)
+
+
+def active(links: list[tuple[str, str]], path: str) -> str | None:
+    """The link that the page at `path` belongs to: the longest matching prefix."""
+    matches = [
+        url for _, url in links if path == url or (url != "/" and path.startswith(url + "/"))
+    ]
+    return max(matches, key=len, default=None)

@@ -53,16 +53,24 @@ def render(
     request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200
 ) -> HTMLResponse:
     """Renders a page with the layout's context: user, CSRF token, flash message, nav."""
-    from govshare.web.nav import navigation
+    from govshare.web.nav import active, catalog_tabs, navigation
 
     user = getattr(request.state, "user", None)
+    path = request.url.path
+    nav = navigation(user) if user else []
+    tabs = (
+        catalog_tabs(user) if user and (path == "/catalog" or path.startswith("/catalog/")) else []
+    )
     base = {
         "user": user,
         "csrf": getattr(request.state, "csrf", ""),
         "flash": unquote(request.cookies.get(FLASH_COOKIE, "")),
-        "nav": navigation(user) if user else [],
+        "nav": nav,
+        "nav_active": active(nav, path),
+        "tabs": tabs,
+        "tab_active": active(tabs, path),
         "city": request.app.state.runtime.city_name,
-        "path": request.url.path,
+        "path": path,
     }
     response = templates.TemplateResponse(
         request, name, base | (context or {}), status_code=status_code
