@@ -15,6 +15,7 @@ from govshare.catalog.service import (
     subscriptions,
     themes,
 )
+from govshare.catalog.service import search as catalog_search
 from govshare.core.inbox import service as inbox
 from govshare.core.permissions import Actor, Role
 from tests.builders import actor_of, organization, user
@@ -29,6 +30,7 @@ CHG = "govshare.catalog.service.changes."
 NEEDS = "govshare.catalog.service.needs."
 PROJ = "govshare.catalog.service.projects."
 SHEET = "govshare.catalog.service.spreadsheet."
+SEARCH = "govshare.catalog.service.search."
 APPROVE = ReviewIn(approve=True)
 
 
@@ -179,6 +181,16 @@ SCENARIOS: dict[str, Writes | Reads] = {
         lambda w: subscriptions.subscriber_counts(w.db, [w.prepared.id]), live
     ),
     "govshare.catalog.service.search.refresh": READ_ONLY,  # part of publication's audited change
+    SEARCH + "search": Reads(
+        lambda w: catalog_search.search(
+            w.db, actor=w.staff_actor, query=catalog_search.SearchQuery(text="公民身份")
+        ),
+        live,
+    ),
+    SEARCH + "reindex_all": Writes(
+        "catalog.search.reindex",
+        lambda w: (live(w), catalog_search.reindex_all(w.db, actor=w.op)),
+    ),
     THEMES + "create_theme": Writes("catalog.theme.create", lambda w: theme(w)),
     THEMES + "update_theme": Writes(
         "catalog.theme.update",

@@ -45,9 +45,10 @@ def _csrf(client: httpx.Client, url: str = "/catalog/new") -> str:
 
 
 def test_compile_review_publish_revise_and_diff(live_server: LiveServer) -> None:
-    with closing(_client(live_server, "gaj_officer")) as officer, closing(
-        _client(live_server, "operator")
-    ) as op:
+    with (
+        closing(_client(live_server, "gaj_officer")) as officer,
+        closing(_client(live_server, "operator")) as op,
+    ):
         token = _csrf(officer)
         refused = officer.post("/catalog/new", data={**FORM, "csrf_token": token})
         assert refused.status_code == 422
@@ -56,7 +57,11 @@ def test_compile_review_publish_revise_and_diff(live_server: LiveServer) -> None
 
         created = officer.post(
             "/catalog/new",
-            data={**FORM, "csrf_token": token, "legal_basis": "《中华人民共和国出境入境管理法》第八十五条"},
+            data={
+                **FORM,
+                "csrf_token": token,
+                "legal_basis": "《中华人民共和国出境入境管理法》第八十五条",
+            },
         )
         assert created.status_code == 200 and "已保存草稿" in created.text
         resource_url = re.search(r"(/catalog/resources/\d+)", str(created.url)).group(1)
@@ -69,7 +74,11 @@ def test_compile_review_publish_revise_and_diff(live_server: LiveServer) -> None
         assert "出入境证件签发信息" in queue
         returned = op.post(
             f"{resource_url}/versions/1/review",
-            data={"csrf_token": op_token, "decision": "return", "comment": "摘要应写明数据起始年份"},
+            data={
+                "csrf_token": op_token,
+                "decision": "return",
+                "comment": "摘要应写明数据起始年份",
+            },
         )
         assert "已退回" in returned.text
         page = officer.get(resource_url).text
@@ -85,7 +94,8 @@ def test_compile_review_publish_revise_and_diff(live_server: LiveServer) -> None
         assert "草稿已保存" in saved.text
         officer.post(f"{resource_url}/versions/1/submit", data={"csrf_token": token})
         approved = op.post(
-            f"{resource_url}/versions/1/review", data={"csrf_token": op_token, "decision": "approve"}
+            f"{resource_url}/versions/1/review",
+            data={"csrf_token": op_token, "decision": "approve"},
         )
         assert "已通过并发布" in approved.text
         assert "现行版本" in officer.get(resource_url).text
@@ -96,7 +106,8 @@ def test_compile_review_publish_revise_and_diff(live_server: LiveServer) -> None
         officer.post(f"{resource_url}/versions/2/edit", data=changed)
         officer.post(f"{resource_url}/versions/2/submit", data={"csrf_token": token})
         scheduled = op.post(
-            f"{resource_url}/versions/2/review", data={"csrf_token": op_token, "decision": "approve"}
+            f"{resource_url}/versions/2/review",
+            data={"csrf_token": op_token, "decision": "approve"},
         )
         assert "生效并已通知订阅部门" in scheduled.text  # Shangrao: a month's notice
 

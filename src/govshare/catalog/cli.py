@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import Progress
 from sqlalchemy.orm import Session
 
-from govshare.catalog.service import resources, spreadsheet
+from govshare.catalog.service import resources, search, spreadsheet
 from govshare.catalog.workbook import MAX_BYTES
 from govshare.cli import err, fails_cleanly
 from govshare.core.cli import console_actor
@@ -141,3 +141,18 @@ def import_(
     out.print(f"已导入 {result.resources} 个资源、{result.items} 个信息项（{state}）")
     for code in result.codes:
         out.print(f"  {code}")
+
+
+@app.command("reindex")
+@fails_cleanly
+def reindex() -> None:
+    """重建资源目录检索索引（数据库升级后，或检索结果与目录不一致时执行）。"""
+    runtime = get_runtime()
+    with runtime.transaction() as db_session, Progress(console=err, transient=True) as bar:
+        task = bar.add_task("重建检索索引", total=None)
+        count = search.reindex_all(
+            db_session,
+            actor=console_actor(),
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    out.print(f"已重建检索索引：{count} 个已发布资源")

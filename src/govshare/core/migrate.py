@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -32,3 +33,13 @@ def current(engine: Engine) -> str | None:
 
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+def modelled(obj: Any, name: str | None, type_: str, reflected: bool, _compare_to: Any) -> bool:
+    """Alembic `include_object`: leave out of schema comparison the search index's
+    full-text parts (FTS5 tables, tsvector columns, GIN indexes), which migration 0003 makes
+    for one database each and the models deliberately do not describe."""
+    from govshare.catalog.search_index import is_fts_object
+
+    table = getattr(getattr(obj, "table", None), "name", None)
+    return not (reflected and is_fts_object(name, type_, table))

@@ -1,6 +1,7 @@
 """Imports every table module so that `Base.metadata` is complete (Alembic, tests)."""
 
 from govshare.catalog import models as catalog_models
+from govshare.catalog import search_index as catalog_search_index
 from govshare.core.audit import models as audit_models
 from govshare.core.calendar import models as calendar_models
 from govshare.core.db import Base
@@ -12,6 +13,7 @@ __all__ = [
     "audit_models",
     "calendar_models",
     "catalog_models",
+    "catalog_search_index",
     "identity_models",
     "inbox_models",
 ]

@@ -4,6 +4,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from govshare.core.db import make_engine
+from govshare.core.migrate import modelled
 from govshare.core.models import Base
 
 config = context.config
@@ -16,6 +17,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=modelled,
     )
     with context.begin_transaction():
         context.run_migrations()

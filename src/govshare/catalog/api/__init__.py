@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from govshare.catalog.api import resources
+from govshare.catalog.api import changes, needs, projects, resources, search, spreadsheet, themes
 
 router = APIRouter()
-for _module in (resources,):
+for _module in (resources, changes, needs, projects, themes, spreadsheet, search):
     router.include_router(_module.router)

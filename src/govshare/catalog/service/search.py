@@ -1,12 +1,653 @@
-"""Catalog search (CAT-11). Being built: `refresh` keeps the index in line with publication."""
+"""Catalog search (CAT-11): Chinese full-text search over the published catalog, with facet
+counts, sorting and paging, the same on SQLite and PostgreSQL.
+
+How a search runs (the index itself is described in `catalog.search_index`):
+
+1. The words of the query are segmented by jieba and expanded through the synonym list
+   (公民身份 also finds 身份证号); the database's full-text index returns the matching
+   resource ids (FTS5 on SQLite, a GIN-indexed tsvector on PostgreSQL), which become a bitmap.
+2. Filters and facet counts work on the facet bitmaps: the filtered set is an AND of bitmaps,
+   and a count is a popcount. Each facet is counted with every filter applied except its own
+   (standard faceting), so the sidebar shows what choosing another value would give; `total`
+   has every filter applied.
+3. The page is read from the sort order's index: walking it and keeping members of the
+   filtered set when that set is large, or ordering the set's own ids when it is small.
+
+Relevance puts resources whose name matches the whole query first, then the rest, each newest
+first; ties everywhere break on the resource id, so the order is total and both databases
+return the same page.
+"""
 
 from __future__ import annotations
 
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import date
+from typing import Any
+
+from sqlalchemy import (
+    ARRAY,
+    Integer,
+    LargeBinary,
+    bindparam,
+    delete,
+    insert,
+    select,
+    text,
+    tuple_,
+)
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from govshare.catalog.models import Resource
+from govshare.catalog import search_index
+from govshare.catalog.models import (
+    CatalogKind,
+    DataItem,
+    Domain,
+    Labelled,
+    OpenType,
+    Resource,
+    ResourceFormat,
+    ResourceStatus,
+    ResourceVersion,
+    ShareType,
+    UpdateFrequency,
+)
+from govshare.catalog.search_index import STAMP, SearchEntry, SearchFacet, SearchText, new_stamp
+from govshare.catalog.service.resources import READERS
+from govshare.core import clock
+from govshare.core.audit.service import record
+from govshare.core.errors import Invalid
+from govshare.core.permissions import Actor, Role, require
+from govshare.identity.models import Organization
+
+# Facet → the enum of its values (None: the provider, an organisation id).
+FACETS: dict[str, type[Labelled] | None] = {
+    "provider_id": None,
+    "catalog_kind": CatalogKind,
+    "domain": Domain,
+    "share_type": ShareType,
+    "format": ResourceFormat,
+    "open_type": OpenType,
+    "update_frequency": UpdateFrequency,
+}
+FACET_LABELS = {
+    "provider_id": "提供部门",
+    "catalog_kind": "目录类型",
+    "domain": "所属领域",
+    "share_type": "共享类型",
+    "format": "资源格式",
+    "open_type": "开放属性",
+    "update_frequency": "更新周期",
+}
+SORTS = {"relevance": "相关度", "published": "最新发布", "name": "名称"}
+MAX_PAGE_SIZE = 100
+MAX_WORDS = 8
+MAX_TEXT = 200
+SNIPPET = 90  # characters of summary shown
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """What the user asked: words, one value per facet at most, sort and page."""
+
+    text: str = ""
+    provider_id: int | None = None
+    catalog_kind: CatalogKind | None = None
+    domain: Domain | None = None
+    share_type: ShareType | None = None
+    format: ResourceFormat | None = None
+    open_type: OpenType | None = None
+    update_frequency: UpdateFrequency | None = None
+    sort: str | None = None  # relevance (default with words), published (default without), name
+    page: int = 1
+    page_size: int = 20
+
+    def filters(self) -> dict[str, str]:
+        """The active filters as facet → stored value."""
+        return {f: str(getattr(self, f)) for f in FACETS if getattr(self, f) is not None}
+
+
+@dataclass(frozen=True)
+class SearchRow:
+    """One resource in a result page."""
+
+    resource_id: int
+    code: str
+    name: str
+    snippet: str
+    provider_id: int
+    provider: str
+    catalog_kind: CatalogKind
+    domain: Domain
+    share_type: ShareType
+    format: ResourceFormat
+    open_type: OpenType
+    update_frequency: UpdateFrequency
+    published_on: date
+    matched_items: tuple[str, ...] = ()  # data items that answer a word of the query
+
+
+@dataclass(frozen=True)
+class FacetValue:
+    """One value of a facet, with the number of results choosing it would give."""
+
+    value: str
+    label: str
+    count: int
+    selected: bool = False
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """A page of results, the total, the facet counts and what to highlight."""
+
+    query: SearchQuery  # as run: text trimmed, sort decided
+    rows: list[SearchRow]
+    total: int
+    facets: dict[str, list[FacetValue]]
+    page: int
+    pages: int
+    highlights: tuple[str, ...] = field(default=())
+
+
+# --- keeping the index in line ------------------------------------------------------------
+
+
+def _facet_values(entry: SearchEntry) -> dict[str, str]:
+    return {f: str(getattr(entry, f)) for f in FACETS}
+
+
+def _flip(db_session: Session, resource_id: int, changes: list[tuple[str, str, bool]]) -> None:
+    """Sets (True) or clears (False) the resource's bit in the bitmaps of (facet, value), and
+    renews the stamp. Rows are locked in key order, so two publications never deadlock."""
+    if not changes:
+        return
+    chunk, bit = divmod(resource_id, search_index.CHUNK)
+    keys = sorted({(f, v, chunk) for f, v, _ in changes} | {STAMP})
+    _ensure_rows(db_session, keys)
+    rows = {
+        (row.facet, row.value, row.chunk): row
+        for row in db_session.execute(
+            select(SearchFacet)
+            .where(tuple_(SearchFacet.facet, SearchFacet.value, SearchFacet.chunk).in_(keys))
+            .order_by(SearchFacet.facet, SearchFacet.value, SearchFacet.chunk)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).scalars()
+    }
+    for facet, value, on in changes:
+        row = rows[(facet, value, chunk)]
+        row.members = search_index.with_bit(row.members, bit, on)
+    rows[STAMP].members = new_stamp()
+
+
+def _ensure_rows(db_session: Session, keys: list[tuple[str, str, int]]) -> None:
+    """Creates the bitmap rows of `keys` that do not exist yet (in key order, so that two
+    transactions creating the same ones wait for each other instead of deadlocking)."""
+    if db_session.get_bind().dialect.name == "postgresql":
+        stmt = postgresql_insert(SearchFacet).on_conflict_do_nothing()
+    else:
+        stmt = sqlite_insert(SearchFacet).on_conflict_do_nothing()
+    rows = [{"facet": f, "value": v, "chunk": c, "members": b""} for f, v, c in keys]
+    db_session.execute(stmt, rows)
+
+
+def _index_rows(
+    resource_id: int,
+    provider_id: int,
+    catalog_kind: CatalogKind,
+    published_on: date,
+    version: dict[str, Any],
+    items: list[tuple[str, str]],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The `catalog_search` and `catalog_search_text` rows of a published version."""
+    terms = search_index.document_terms(version["name"], version["summary"], items)
+    entry = {
+        "resource_id": resource_id,
+        "provider_id": provider_id,
+        "catalog_kind": catalog_kind,
+        **{f: version[f] for f in FACETS if f not in ("provider_id", "catalog_kind")},
+        "published_on": published_on,
+        "name_key": search_index.name_key(version["name"]),
+        "name_terms": terms.name_terms,
+    }
+    return entry, {"resource_id": resource_id, "terms": terms.terms}
+
+
+VERSION_COLUMNS = (
+    "name",
+    "summary",
+    *(f for f in FACETS if f not in ("provider_id", "catalog_kind")),
+)
 
 
 def refresh(db_session: Session, resource: Resource) -> None:
-    """Brings the index entry of `resource` in line with its published state."""
-    return None
+    """Brings the index entry of `resource` in line with its published state: its current
+    version while it is published, nothing otherwise. Part of the caller's audited change."""
+    entry = db_session.get(SearchEntry, resource.id)
+    stored = db_session.get(SearchText, resource.id)
+    before = _facet_values(entry) if entry is not None else {}
+    version = resource.current_version
+    after: dict[str, str] = {}
+    if resource.status is ResourceStatus.PUBLISHED and version is not None:
+        fresh, fresh_text = _index_rows(
+            resource.id,
+            resource.provider_id,
+            resource.catalog_kind,
+            version.published_on or resource.first_published_on or clock.today(),
+            {c: getattr(version, c) for c in VERSION_COLUMNS},
+            [(i.name, i.description) for i in version.items],
+        )
+        if entry is None:
+            entry = SearchEntry(**fresh)
+            db_session.add(entry)
+            db_session.flush()
+        else:
+            for key, value in fresh.items():
+                setattr(entry, key, value)
+        if stored is None:
+            db_session.add(SearchText(**fresh_text))
+        else:
+            stored.terms = fresh_text["terms"]
+        after = _facet_values(entry)
+    elif entry is not None:
+        if stored is not None:
+            db_session.delete(stored)
+            db_session.flush()
+        db_session.delete(entry)
+    changes = [(f, v, False) for f, v in before.items() if after.get(f) != v]
+    changes += [(f, v, True) for f, v in after.items() if before.get(f) != v]
+    _flip(db_session, resource.id, changes)
+    db_session.flush()
+
+
+def reindex_all(
+    db_session: Session, *, actor: Actor, progress: Callable[[int, int], None] | None = None
+) -> int:
+    """Rebuilds the whole index from the published catalog (after an upgrade, or to repair
+    it); `progress(done, total)` is told along the way. Returns the resources indexed."""
+    require(actor, Role.PLATFORM_OPERATOR, action="重建目录检索索引")
+    db_session.execute(delete(SearchFacet))
+    db_session.execute(delete(SearchText))
+    db_session.execute(delete(SearchEntry))
+    published = db_session.execute(
+        select(
+            Resource.id,
+            Resource.provider_id,
+            Resource.catalog_kind,
+            Resource.first_published_on,
+            ResourceVersion.id,
+            ResourceVersion.published_on,
+            *(getattr(ResourceVersion, c) for c in VERSION_COLUMNS),
+        )
+        .join(ResourceVersion, ResourceVersion.id == Resource.current_version_id)
+        .where(Resource.status == ResourceStatus.PUBLISHED)
+        .order_by(Resource.id)
+    ).all()
+    bitmaps: dict[tuple[str, str], bytearray] = {}
+    batch_size = 500
+    for start in range(0, len(published), batch_size):
+        batch = published[start : start + batch_size]
+        items: dict[int, list[tuple[str, str]]] = {}
+        found = db_session.execute(
+            select(DataItem.version_id, DataItem.name, DataItem.description)
+            .where(DataItem.version_id.in_([row[4] for row in batch]))
+            .order_by(DataItem.version_id, DataItem.position)
+        )
+        for version_id, name, description in found:
+            items.setdefault(version_id, []).append((name, description))
+        entries, texts = [], []
+        for rid, provider_id, kind, first_on, version_id, published_on, *fields in batch:
+            entry, text_row = _index_rows(
+                rid,
+                provider_id,
+                kind,
+                published_on or first_on,
+                dict(zip(VERSION_COLUMNS, fields, strict=True)),
+                items.get(version_id, []),
+            )
+            entries.append(entry)
+            texts.append(text_row)
+            for facet in FACETS:
+                bits = bitmaps.setdefault((facet, str(entry[facet])), bytearray())
+                if len(bits) <= rid >> 3:
+                    bits.extend(bytes((rid >> 3) + 1 - len(bits)))
+                bits[rid >> 3] |= 1 << (rid & 7)
+        db_session.execute(insert(SearchEntry), entries)
+        db_session.execute(insert(SearchText), texts)
+        if progress is not None:
+            progress(start + len(batch), len(published))
+    rows = [
+        {"facet": f, "value": v, "chunk": chunk, "members": piece}
+        for (f, v), bits in sorted(bitmaps.items())
+        for chunk, piece in search_index.pieces(int.from_bytes(bits, "little"))
+    ]
+    rows.append(dict(zip(("facet", "value", "chunk"), STAMP, strict=True), members=new_stamp()))
+    db_session.execute(insert(SearchFacet), rows)
+    record(
+        db_session,
+        actor=actor,
+        action="catalog.search.reindex",
+        object_type="catalog",
+        details={"resources": len(published)},
+    )
+    return len(published)
+
+
+# --- searching ---------------------------------------------------------------------------
+
+
+def _checked(query: SearchQuery) -> SearchQuery:
+    text_ = " ".join((query.text or "").split())
+    if len(text_) > MAX_TEXT:
+        raise Invalid(f"检索词不能超过 {MAX_TEXT} 个字", field="text")
+    if len(text_.split()) > MAX_WORDS:
+        raise Invalid(f"检索词最多 {MAX_WORDS} 个（以空格分隔）", field="text")
+    if query.page < 1:
+        raise Invalid("页码从 1 开始", field="page")
+    if not 1 <= query.page_size <= MAX_PAGE_SIZE:
+        raise Invalid(f"每页条数应在 1 到 {MAX_PAGE_SIZE} 之间", field="page_size")
+    sort = query.sort or ("relevance" if text_ else "published")
+    if sort not in SORTS:
+        raise Invalid(f"排序方式只能是 {'、'.join(SORTS)}", field="sort")
+    values: dict[str, Any] = {}
+    for facet, enum in FACETS.items():
+        value = getattr(query, facet)
+        if value is None or enum is None:
+            continue
+        try:
+            values[facet] = enum(value)
+        except ValueError:
+            raise Invalid(f"{FACET_LABELS[facet]}“{value}”不存在", field=facet) from None
+    return replace(query, text=text_, sort=sort, **values)
+
+
+def _id_list(value: Any) -> list[int]:
+    if value is None:
+        return []
+    return json.loads(value) if isinstance(value, str) else list(value)
+
+
+def _matching(
+    db_session: Session, words: tuple[search_index.Word, ...], *, names: bool
+) -> tuple[int, int]:
+    """Bitmaps of the resources whose terms match `words`, and (with `names`) of those whose
+    name alone does, in one statement."""
+    if db_session.get_bind().dialect.name == "sqlite":
+        expression = search_index.fts5_expression(words)
+        sources = [
+            f"(SELECT json_group_array(rowid) FROM {table} WHERE {table} MATCH :q)"
+            for table in ("catalog_search_fts", "catalog_search_fts_name")[: 1 + names]
+        ]
+        found = db_session.execute(text("SELECT " + ", ".join(sources)), {"q": expression})
+        return _bitmaps_of(found.one(), names)
+    expression = search_index.tsquery_expression(words)
+    # The planner takes a sequential scan when many rows match, reading every row's tsvector
+    # out of TOAST (several times slower than the GIN index), so the index is made
+    # compulsory for this statement, and the setting restored after it.
+    before = db_session.execute(
+        text("SELECT current_setting('enable_seqscan'), set_config('enable_seqscan', 'off', true)")
+    ).scalar()
+    sources = [
+        f"(SELECT array_agg(resource_id) FROM {table} WHERE {column} @@ CAST(:q AS tsquery))"
+        for table, column in (("catalog_search_text", "fts_terms"), ("catalog_search", "fts_name"))[
+            : 1 + names
+        ]
+    ]
+    found = db_session.execute(text("SELECT " + ", ".join(sources)), {"q": expression}).one()
+    db_session.execute(text("SELECT set_config('enable_seqscan', :v, true)"), {"v": before})
+    return _bitmaps_of(found, names)
+
+
+def _bitmaps_of(found: Any, names: bool) -> tuple[int, int]:
+    bitmaps = [search_index.bitmap_of(_id_list(value)) for value in found]
+    return bitmaps[0], bitmaps[1] if names else 0
+
+
+# The facet bitmaps as last read by this process, under the stamp they were read with.
+_read: tuple[bytes, dict[str, dict[str, int]]] | None = None
+
+
+def _bitmaps(db_session: Session) -> dict[str, dict[str, int]]:
+    """The facet bitmaps. Every change renews a random stamp in the same transaction, so
+    bitmaps read under the stamp this transaction sees are exactly the ones it would read:
+    they are kept and reused until the stamp changes (a few megabytes read per search
+    otherwise). Nothing another process needs lives here; each reads its own."""
+    global _read
+    stamp = db_session.execute(
+        select(SearchFacet.members).where(
+            tuple_(SearchFacet.facet, SearchFacet.value, SearchFacet.chunk) == tuple_(*STAMP)
+        )
+    ).scalar()
+    kept = _read
+    if stamp is not None and kept is not None and kept[0] == stamp:
+        return kept[1]
+    stored: dict[tuple[str, str], list[tuple[int, bytes]]] = {}
+    rows = db_session.execute(
+        select(SearchFacet.facet, SearchFacet.value, SearchFacet.chunk, SearchFacet.members)
+    )
+    for facet, value, chunk, members in rows:
+        if facet in FACETS:
+            stored.setdefault((facet, value), []).append((chunk, members))
+    found: dict[str, dict[str, int]] = {f: {} for f in FACETS}
+    for (facet, value), parts in stored.items():
+        found[facet][value] = search_index.joined(parts)
+    if stamp is not None:
+        _read = (bytes(stamp), found)
+    return found
+
+
+def _labels(db_session: Session, facet: str, values: list[str]) -> dict[str, str]:
+    enum = FACETS[facet]
+    if enum is not None:
+        return {v: enum(v).label for v in values if v in enum._value2member_map_}
+    # Every organisation's name: a few hundred rows, one statement that never changes.
+    names = db_session.execute(select(Organization.id, Organization.name))
+    wanted = set(values)
+    return {str(i): n for i, n in names if str(i) in wanted}
+
+
+def _facets(
+    db_session: Session,
+    bitmaps: dict[str, dict[str, int]],
+    matched: int,
+    chosen: dict[str, int],
+    filters: dict[str, str],
+) -> dict[str, list[FacetValue]]:
+    out: dict[str, list[FacetValue]] = {}
+    for facet in FACETS:
+        base = matched
+        for other, bits in chosen.items():
+            if other != facet:
+                base &= bits
+        counts = {v: (base & bits).bit_count() for v, bits in bitmaps[facet].items()}
+        shown = [v for v, n in counts.items() if n or filters.get(facet) == v]
+        if facet in filters and filters[facet] not in shown:
+            shown.append(filters[facet])
+        labels = _labels(db_session, facet, shown)
+        values = [
+            FacetValue(v, labels.get(v, v), counts.get(v, 0), filters.get(facet) == v)
+            for v in shown
+        ]
+        values.sort(key=lambda fv: (-fv.count, fv.label))
+        out[facet] = values
+    return out
+
+
+# Sort order → (the ORDER BY, whether it runs descending); both end on the resource id.
+_ORDER = {
+    "published": ((SearchEntry.published_on, SearchEntry.resource_id), True),
+    "name": ((SearchEntry.name_key, SearchEntry.resource_id), False),
+}
+
+
+def _order_by(order: str) -> list[Any]:
+    columns, descending = _ORDER[order]
+    return [c.desc() for c in columns] if descending else list(columns)
+
+
+SMALL_SET = 2_000  # up to this many, a set is ordered by its ids; beyond, by walking an index
+
+
+def _member(db_session: Session, bits: int) -> Any:
+    """A condition true for the rows of `catalog_search` in the bitmap."""
+    if db_session.get_bind().dialect.name == "postgresql":
+        data = bits.to_bytes((bits.bit_length() + 7) // 8, "little")
+        return text(
+            "CASE WHEN catalog_search.resource_id < :nbits "
+            "THEN get_bit(:bits, catalog_search.resource_id) ELSE 0 END = 1"
+        ).bindparams(bindparam("bits", data, type_=LargeBinary), nbits=len(data) * 8)
+    return text("substr(:flags, catalog_search.resource_id + 1, 1) = x'01'").bindparams(
+        bindparam("flags", search_index.byte_flags(bits), type_=LargeBinary)
+    )
+
+
+def _among(db_session: Session, ids: list[int]) -> Any:
+    """A condition true for the rows of `catalog_search` whose id is in `ids`, passed as one
+    parameter (thousands of separate parameters cost more to bind than to run)."""
+    if db_session.get_bind().dialect.name == "postgresql":
+        return text("catalog_search.resource_id = ANY(:ids)").bindparams(
+            bindparam("ids", ids, type_=ARRAY(Integer))
+        )
+    sql = "catalog_search.resource_id IN (SELECT value FROM json_each(:ids))"
+    return text(sql).bindparams(ids=json.dumps(ids))
+
+
+def _ordered(
+    db_session: Session, order: str, bits: int, count: int, skip: int, take: int
+) -> list[int]:
+    """`take` ids of the set `bits` (of `count` members) in `order`, after `skip`: a small
+    set is ordered by the database from its ids; a large one by walking the order's index
+    and keeping members, which stops as soon as the page is full."""
+    if take <= 0 or skip >= count:
+        return []
+    small = count <= SMALL_SET
+    stmt = (
+        select(SearchEntry.resource_id)
+        .where(
+            _among(db_session, search_index.members_of(bits))
+            if small
+            else _member(db_session, bits)
+        )
+        .order_by(*_order_by(order))
+        .offset(skip)
+        .limit(take)
+    )
+    return list(db_session.execute(stmt).scalars())
+
+
+def _rows(
+    db_session: Session,
+    ids: list[int],
+    words: tuple[search_index.Word, ...],
+    marks: tuple[str, ...],
+) -> list[SearchRow]:
+    if not ids:
+        return []
+    columns = [getattr(SearchEntry, f) for f in FACETS]
+    found = db_session.execute(
+        select(
+            SearchEntry.resource_id,
+            Resource.code,
+            ResourceVersion.id,
+            ResourceVersion.name,
+            ResourceVersion.summary,
+            Organization.name,
+            SearchEntry.published_on,
+            *columns,
+        )
+        .join(Resource, Resource.id == SearchEntry.resource_id)
+        .join(ResourceVersion, ResourceVersion.id == Resource.current_version_id)
+        .join(Organization, Organization.id == SearchEntry.provider_id)
+        .where(SearchEntry.resource_id.in_(ids))
+    ).all()
+    by_id = {row[0]: row for row in found}
+    answering: dict[int, list[str]] = {}
+    if words:
+        items = db_session.execute(
+            select(DataItem.version_id, DataItem.name)
+            .where(DataItem.version_id.in_([row[2] for row in found]))
+            .order_by(DataItem.version_id, DataItem.position)
+        )
+        for version_id, name in items:
+            if search_index.item_matches(name, words):
+                answering.setdefault(version_id, []).append(name)
+    rows = []
+    for rid in ids:
+        if rid not in by_id:  # retired between two statements (read committed): left out
+            continue
+        _, code, version_id, name, summary, org, published_on, *facets = by_id[rid]
+        rows.append(
+            SearchRow(
+                resource_id=rid,
+                code=code,
+                name=name,
+                snippet=_snippet(summary, marks),
+                provider=org,
+                published_on=published_on,
+                **dict(zip(FACETS, facets, strict=True)),
+                matched_items=tuple(answering.get(version_id, ())),
+            )
+        )
+    return rows
+
+
+def _snippet(summary: str, marks: tuple[str, ...]) -> str:
+    """About SNIPPET characters of `summary`, around the first place a mark appears."""
+    summary = " ".join(summary.split())
+    if len(summary) <= SNIPPET:
+        return summary
+    lowered = summary.lower()
+    places = [p for p in (lowered.find(m) for m in marks) if p >= 0]
+    start = max(0, min(places) - SNIPPET // 3) if places else 0
+    start = min(start, len(summary) - SNIPPET)
+    piece = summary[start : start + SNIPPET]
+    return ("…" if start else "") + piece + ("…" if start + SNIPPET < len(summary) else "")
+
+
+def search(db_session: Session, *, actor: Actor, query: SearchQuery) -> SearchResult:
+    """Searches the published catalog; reads only, records nothing (a search is not a data
+    access)."""
+    require(actor, *READERS, action="检索资源目录")
+    query = _checked(query)
+    words = search_index.parse_query(query.text)
+    bitmaps = _bitmaps(db_session)
+    everything = 0
+    for bits in bitmaps["catalog_kind"].values():
+        everything |= bits
+    relevance = query.sort == "relevance" and bool(words)
+    matched, named = _matching(db_session, words, names=relevance) if words else (everything, 0)
+    matched &= everything
+    filters = query.filters()
+    chosen = {f: bitmaps[f].get(v, 0) for f, v in filters.items()}
+    selected = matched
+    for bits in chosen.values():
+        selected &= bits
+    total = selected.bit_count()
+    pages = max(1, math.ceil(total / query.page_size))
+    skip, take = (query.page - 1) * query.page_size, query.page_size
+    if relevance:
+        first = selected & named
+        rest = selected & ~first
+        n_first = first.bit_count()
+        ids = _ordered(db_session, "published", first, n_first, skip, take)
+        ids += _ordered(
+            db_session, "published", rest, total - n_first, max(0, skip - n_first), take - len(ids)
+        )
+    else:
+        order = "name" if query.sort == "name" else "published"
+        ids = _ordered(db_session, order, selected, total, skip, take)
+    marks = search_index.highlights(query.text)
+    return SearchResult(
+        query=query,
+        rows=_rows(db_session, ids, words, marks),
+        total=total,
+        facets=_facets(db_session, bitmaps, matched, chosen, filters),
+        page=query.page,
+        pages=pages,
+        highlights=marks,
+    )

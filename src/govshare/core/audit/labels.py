@@ -31,6 +31,7 @@ ACTION_LABELS = {
     "catalog.retirement.approve": "批准资源下架",
     "catalog.retirement.request": "申请资源下架",
     "catalog.retirement.return": "退回下架申请",
+    "catalog.search.reindex": "重建目录检索索引",
     "catalog.subscription.create": "订阅资源",
     "catalog.subscription.delete": "取消订阅",
     "catalog.theme.create": "设立主题目录",
