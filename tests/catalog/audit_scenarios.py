@@ -153,6 +153,13 @@ SCENARIOS: dict[str, Writes | Reads] = {
         lambda w: resources.find_duplicates(w.db, actor=w.op, item_names=["身份证号"])
     ),
     RES + "catalog_summary": Reads(lambda w: resources.catalog_summary(w.db, actor=w.staff_actor)),
+    RES + "publish_imported": Writes(
+        "catalog.version.publish",
+        lambda w: resources.publish_imported(
+            w.db, actor=w.op, version=first_version(w, draft(w)), on=date(2026, 3, 1)
+        ),
+    ),
+    RES + "effective_date": READ_ONLY,
     RES + "rule_problems": READ_ONLY,
     RES + "add_months": READ_ONLY,
     RES + "can_see_unpublished": READ_ONLY,

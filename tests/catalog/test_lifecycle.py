@@ -265,3 +265,11 @@ def test_duplicate_items_are_found_through_synonyms(db: Session, world) -> None:
         ("公民身份号码", "身份证号", resource.code)
     ]
     assert resources.find_duplicates(db, actor=officer, item_names=["公民身份号码"]) == []
+
+
+def test_the_effective_date_is_the_request_but_never_inside_the_notice_period() -> None:
+    today = date(2026, 1, 31)
+    assert resources.effective_date(today, 1, None) == date(2026, 2, 28)
+    assert resources.effective_date(today, 1, date(2026, 2, 1)) == date(2026, 2, 28)
+    assert resources.effective_date(today, 1, date(2026, 4, 1)) == date(2026, 4, 1)
+    assert resources.effective_date(today, 0, None) == today

@@ -16,21 +16,10 @@ from govshare.identity import schemas
 from govshare.identity import service as identity_service
 from govshare.identity.models import Level, OrganizationKind
 from govshare.web.deps import DB, SESSION_COOKIE, CurrentActor, PageActor, client_ip, runtime_of
-from govshare.web.forms import PostedForm, filled
+from govshare.web.forms import PostedForm, field_errors, filled
 from govshare.web.templating import redirect, render
 
 router = APIRouter(include_in_schema=False)
-
-
-def _errors(exc: ValidationError | DomainError) -> dict[str, str]:
-    """Field → message, for showing each error beside its field."""
-    if isinstance(exc, DomainError):
-        return {exc.field or "_": exc.message}
-    out: dict[str, str] = {}
-    for error in exc.errors():
-        field = str(error["loc"][0]) if error["loc"] else "_"
-        out.setdefault(field, str(error["msg"]).removeprefix("Value error, "))
-    return out
 
 
 def _safe_next(value: str | None) -> str:
@@ -119,7 +108,7 @@ def change_password(
         )
     except DomainError as exc:
         db_session.rollback()
-        return render(request, "identity/password.html", {"errors": _errors(exc)}, exc.status)
+        return render(request, "identity/password.html", {"errors": field_errors(exc)}, exc.status)
     return redirect("/", "密码已修改")
 
 
@@ -162,7 +151,7 @@ def organization_create(
         org = identity_service.create_organization(db_session, actor=actor, data=_org_input(form))
     except (ValidationError, DomainError) as exc:
         db_session.rollback()
-        context = _org_form_context(db_session, actor, form=form, errors=_errors(exc))
+        context = _org_form_context(db_session, actor, form=form, errors=field_errors(exc))
         return render(request, "identity/organization_form.html", context, 422)
     return redirect(f"/admin/organizations/{org.id}", f"已登记：{org.name}")
 
@@ -237,7 +226,7 @@ def organization_update(
         org = identity_service.get_organization(
             db_session, actor=actor, organization_id=organization_id
         )
-        context = _org_form_context(db_session, actor, form=form, org=org, errors=_errors(exc))
+        context = _org_form_context(db_session, actor, form=form, org=org, errors=field_errors(exc))
         return render(request, "identity/organization_form.html", context, 422)
     return redirect(f"/admin/organizations/{org.id}", "已保存")
 
@@ -315,7 +304,7 @@ def user_create(request: Request, db_session: DB, actor: PageActor, form: Posted
         user = identity_service.create_user(db_session, actor=actor, data=data)
     except (ValidationError, DomainError) as exc:
         db_session.rollback()
-        context = _user_form_context(db_session, actor, form=form, errors=_errors(exc))
+        context = _user_form_context(db_session, actor, form=form, errors=field_errors(exc))
         return render(request, "identity/user_form.html", context, 422)
     return redirect(f"/admin/users/{user.id}", f"已创建用户 {user.username}")
 
@@ -359,7 +348,7 @@ def user_update(
         return render(
             request,
             "identity/user.html",
-            _user_context(db_session, actor, user_id, errors=_errors(exc)),
+            _user_context(db_session, actor, user_id, errors=field_errors(exc)),
             422,
         )
     return redirect(f"/admin/users/{user_id}", "已保存")
@@ -388,7 +377,7 @@ def user_reset_password(
         return render(
             request,
             "identity/user.html",
-            _user_context(db_session, actor, user_id, errors=_errors(exc)),
+            _user_context(db_session, actor, user_id, errors=field_errors(exc)),
             exc.status,
         )
     return redirect(f"/admin/users/{user_id}", "密码已重置，该用户的登录会话已全部失效")
@@ -409,7 +398,7 @@ def user_agreement(
             request,
             "identity/user.html",
             _user_context(
-                db_session, actor, user_id, agreement_errors=_errors(exc), agreement_form=form
+                db_session, actor, user_id, agreement_errors=field_errors(exc), agreement_form=form
             ),
             422,
         )
@@ -446,7 +435,7 @@ def token_issue(request: Request, db_session: DB, actor: PageActor, form: Posted
         return render(
             request,
             "identity/tokens.html",
-            _tokens_context(db_session, actor, errors=_errors(exc), form=form),
+            _tokens_context(db_session, actor, errors=field_errors(exc), form=form),
             422,
         )
     return render(

@@ -16,21 +16,10 @@ from govshare.core.errors import DomainError
 from govshare.core.permissions import Actor, Role
 from govshare.identity import service as identity_service
 from govshare.web.deps import DB, PageActor, runtime_of
-from govshare.web.forms import PostedForm, filled
+from govshare.web.forms import PostedForm, field_errors, filled
 from govshare.web.templating import redirect, render
 
 router = APIRouter()
-
-
-def _errors(exc: ValidationError | DomainError) -> dict[str, str]:
-    """Field → message, for showing each error beside its field."""
-    if isinstance(exc, DomainError):
-        return {exc.field or "_": exc.message}
-    out: dict[str, str] = {}
-    for error in exc.errors():
-        key = str(error["loc"][0]) if error["loc"] else "_"
-        out.setdefault(key, str(error["msg"]).removeprefix("Value error, "))
-    return out
 
 
 def _list_context(
@@ -96,7 +85,7 @@ def change_record(request: Request, db_session: DB, actor: PageActor, form: Post
         )
     except (ValidationError, DomainError) as exc:
         db_session.rollback()
-        context = _list_context(request, db_session, actor, form=form, errors=_errors(exc))
+        context = _list_context(request, db_session, actor, form=form, errors=field_errors(exc))
         return render(request, "catalog/changes.html", context, 422)
     label = changes.deadline(event).label
     return redirect(f"/catalog/changes/{event.id}", f"已登记，目录更新期限为 {label}")
@@ -145,7 +134,7 @@ def change_close(
     except DomainError as exc:
         db_session.rollback()
         form = {"updated_codes": updated_codes, "note": note}
-        context = _detail_context(db_session, actor, event_id, form=form, errors=_errors(exc))
+        context = _detail_context(db_session, actor, event_id, form=form, errors=field_errors(exc))
         return render(request, "catalog/changes_detail.html", context, exc.status)
     done = "已办结" + ("，并已报主管部门备案" if event.filing_required else "")
     return redirect(f"/catalog/changes/{event_id}", done)

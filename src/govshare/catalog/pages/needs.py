@@ -17,21 +17,10 @@ from govshare.core.errors import DomainError, Invalid
 from govshare.core.permissions import Actor, Role
 from govshare.identity import service as identity_service
 from govshare.web.deps import DB, PageActor
-from govshare.web.forms import PostedForm, filled
+from govshare.web.forms import PostedForm, field_errors, filled
 from govshare.web.templating import redirect, render
 
 router = APIRouter()
-
-
-def _errors(exc: ValidationError | DomainError) -> dict[str, str]:
-    """Field → message, for showing each error beside its field."""
-    if isinstance(exc, DomainError):
-        return {exc.field or "_": exc.message}
-    out: dict[str, str] = {}
-    for error in exc.errors():
-        key = str(error["loc"][0]) if error["loc"] else "_"
-        out.setdefault(key, str(error["msg"]).removeprefix("Value error, "))
-    return out
 
 
 def _list_context(
@@ -76,7 +65,7 @@ def need_state(request: Request, db_session: DB, actor: PageActor, form: PostedF
         need = needs.state_need(db_session, actor=actor, data=NeedIn(**filled(form)))
     except (ValidationError, DomainError) as exc:
         db_session.rollback()
-        context = _list_context(db_session, actor, form=form, errors=_errors(exc))
+        context = _list_context(db_session, actor, form=form, errors=field_errors(exc))
         return render(request, "catalog/needs.html", context, 422)
     return redirect(f"/catalog/needs/{need.id}", "需求已提出，等待平台管理单位分派")
 
@@ -136,7 +125,7 @@ def need_assign(
     except DomainError as exc:
         db_session.rollback()
         context = _detail_context(
-            db_session, actor, need_id, errors=_errors(exc), form={"note": note}
+            db_session, actor, need_id, errors=field_errors(exc), form={"note": note}
         )
         return render(request, "catalog/needs_detail.html", context, exc.status)
     assignee = need.assignee.name if need.assignee else ""
@@ -167,7 +156,7 @@ def need_answer(
     except DomainError as exc:
         db_session.rollback()
         form = {"outcome": outcome, "answer": answer, "resource_code": resource_code}
-        context = _detail_context(db_session, actor, need_id, errors=_errors(exc), form=form)
+        context = _detail_context(db_session, actor, need_id, errors=field_errors(exc), form=form)
         return render(request, "catalog/needs_detail.html", context, exc.status)
     return redirect(f"/catalog/needs/{need_id}", "已答复，提出需求的部门会收到通知")
 

@@ -16,21 +16,10 @@ from govshare.core.errors import DomainError
 from govshare.core.permissions import Actor, Role
 from govshare.identity import service as identity_service
 from govshare.web.deps import DB, PageActor
-from govshare.web.forms import PostedForm, filled
+from govshare.web.forms import PostedForm, field_errors, filled
 from govshare.web.templating import redirect, render
 
 router = APIRouter()
-
-
-def _errors(exc: ValidationError | DomainError) -> dict[str, str]:
-    """Field → message, for showing each error beside its field."""
-    if isinstance(exc, DomainError):
-        return {exc.field or "_": exc.message}
-    out: dict[str, str] = {}
-    for error in exc.errors():
-        key = str(error["loc"][0]) if error["loc"] else "_"
-        out.setdefault(key, str(error["msg"]).removeprefix("Value error, "))
-    return out
 
 
 def _list_context(
@@ -83,7 +72,7 @@ def project_create(
         project = projects.create_project(db_session, actor=actor, data=ProjectIn(**filled(form)))
     except (ValidationError, DomainError) as exc:
         db_session.rollback()
-        context = _list_context(db_session, actor, form=form, errors=_errors(exc))
+        context = _list_context(db_session, actor, form=form, errors=field_errors(exc))
         return render(request, "catalog/projects.html", context, 422)
     return redirect(
         f"/catalog/projects/{project.id}", "项目已登记。请将项目涉及的资源列入项目信息资源目录"
@@ -159,7 +148,7 @@ def project_update(
         )
     except (ValidationError, DomainError) as exc:
         db_session.rollback()
-        context = _detail_context(db_session, actor, project_id, errors=_errors(exc))
+        context = _detail_context(db_session, actor, project_id, errors=field_errors(exc))
         context["form"] = form
         return render(request, "catalog/projects_detail.html", context, 422)
     return redirect(f"/catalog/projects/{project_id}", "已保存")

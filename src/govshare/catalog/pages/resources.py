@@ -29,7 +29,7 @@ from govshare.core.permissions import Actor, Role
 from govshare.core.policy import VALUE_LABELS, Rules
 from govshare.identity import service as identity_service
 from govshare.web.deps import DB, PageActor, runtime_of
-from govshare.web.forms import PostedForm
+from govshare.web.forms import PostedForm, field_errors
 from govshare.web.templating import redirect, render
 
 router = APIRouter()
@@ -46,26 +46,6 @@ MULTI = (
 
 def _rules(request: Request) -> Rules:
     return runtime_of(request).profile.rules
-
-
-def _errors(exc: ValidationError | DomainError) -> dict[str, str]:
-    """Field → message; item errors are keyed `items.N.field` (N from 1, as shown)."""
-    if isinstance(exc, DomainError):
-        out = {exc.field or "_": exc.message}
-        for extra in exc.extra.get("errors", []) or []:
-            out.setdefault(extra["field"], extra["message"])
-        return out
-    out: dict[str, str] = {}
-    for error in exc.errors():
-        loc = list(error["loc"])
-        if len(loc) >= 2 and loc[0] == "items" and isinstance(loc[1], int):
-            loc[1] += 1
-        key = ".".join(str(p) for p in loc) or "_"
-        message = str(error["msg"]).removeprefix("Value error, ")
-        out.setdefault(key, message)
-        if key.startswith("items."):
-            out.setdefault("items", f"第 {loc[1]} 个信息项：{message}")
-    return out
 
 
 async def _resource_form(request: Request) -> dict[str, Any]:
@@ -202,7 +182,9 @@ async def create(request: Request, db_session: DB, actor: PageActor) -> Response
         )
     except (ValidationError, DomainError) as exc:
         db_session.rollback()
-        context = _form_context(request, db_session, actor, form, mode="new", errors=_errors(exc))
+        context = _form_context(
+            request, db_session, actor, form, mode="new", errors=field_errors(exc)
+        )
         return render(request, "catalog/form.html", context, 422)
     return redirect(f"/catalog/resources/{resource.id}", f"已保存草稿，资源代码 {resource.code}")
 
@@ -238,7 +220,7 @@ async def save(
             db_session, actor=actor, resource_id=resource_id, number=number
         )
         context = _form_context(
-            request, db_session, actor, form, mode="edit", version=version, errors=_errors(exc)
+            request, db_session, actor, form, mode="edit", version=version, errors=field_errors(exc)
         )
         return render(request, "catalog/form.html", context, 422)
     return redirect(f"/catalog/resources/{resource_id}/versions/{number}", "草稿已保存")
@@ -422,7 +404,7 @@ def retire(db_session: DB, actor: PageActor, resource_id: int, form: PostedForm)
     try:
         data = RetirementIn.model_validate({k: v for k, v in form.items() if v})
     except ValidationError as exc:
-        return redirect(target, "未能申请下架：" + "；".join(_errors(exc).values()))
+        return redirect(target, "未能申请下架：" + "；".join(field_errors(exc).values()))
     return _act(
         db_session,
         target,

@@ -13,7 +13,7 @@ from govshare.core.errors import DomainError
 from govshare.core.permissions import Actor, Role
 from govshare.identity import service as identity_service
 from govshare.web.deps import DB, PageActor
-from govshare.web.forms import PostedForm
+from govshare.web.forms import PostedForm, field_errors
 from govshare.web.templating import redirect, render
 
 router = APIRouter()
@@ -56,12 +56,7 @@ async def theme_create(
         theme = themes.create_theme(db_session, actor=actor, data=data)
     except (ValidationError, DomainError) as exc:
         db_session.rollback()
-        if isinstance(exc, DomainError):
-            errors = {exc.field or "_": exc.message}
-        else:
-            errors = {
-                str(e["loc"][0]): str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()
-            }
+        errors = field_errors(exc)
         context = _context(
             db_session, actor, form={**form, "contributor_ids": contributors}, errors=errors
         )

@@ -88,6 +88,13 @@ def add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, month_calendar.monthrange(year, month)[1]))
 
 
+def effective_date(today: date, notice_months: int, requested: date | None) -> date:
+    """When an approved change takes effect: the requested date, but never before the
+    profile's notice period has run from `today` (SR§9)."""
+    earliest = add_months(today, notice_months)
+    return requested if requested and requested > earliest else earliest
+
+
 def _is_operator(actor: Actor) -> bool:
     return actor.has(Role.PLATFORM_OPERATOR)
 
@@ -602,9 +609,7 @@ def review_version(
     )
     months = rules.catalog_change_notice_months.value
     if resource.status is ResourceStatus.PUBLISHED and months > 0:
-        earliest = add_months(today, months)
-        requested = version.requested_effective_on
-        version.effective_on = requested if requested and requested > earliest else earliest
+        version.effective_on = effective_date(today, months, version.requested_effective_on)
         version.state = VersionState.SCHEDULED
         db_session.flush()
         record(
@@ -668,17 +673,24 @@ def review_version(
     return version
 
 
-def _publish(db_session: Session, actor: Actor, version: ResourceVersion) -> None:
+def _publish(
+    db_session: Session,
+    actor: Actor,
+    version: ResourceVersion,
+    on: date | None = None,
+    **details: object,
+) -> None:
+    """Makes `version` the current one, published on `on` (default today)."""
     resource = version.resource
     previous = resource.current_version
     if previous is not None and previous.id != version.id:
         previous.state = VersionState.SUPERSEDED
-    now, today = clock.now(), clock.today()
+    now, day = clock.now(), on or clock.today()
     version.state = VersionState.PUBLISHED
-    version.published_at, version.published_on = now, today
+    version.published_at, version.published_on = now, day
     resource.current_version = version
     resource.status = ResourceStatus.PUBLISHED
-    resource.first_published_on = resource.first_published_on or today
+    resource.first_published_on = resource.first_published_on or day
     db_session.flush()
     record(
         db_session,
@@ -686,7 +698,11 @@ def _publish(db_session: Session, actor: Actor, version: ResourceVersion) -> Non
         action="catalog.version.publish",
         object_type="resource",
         object_id=resource.code,
-        details={"version": version.number, "previous": previous.number if previous else None},
+        details={
+            "version": version.number,
+            "previous": previous.number if previous else None,
+            **details,
+        },
     )
     _refresh_search(db_session, resource)
     if previous is not None:
@@ -707,6 +723,18 @@ def _refresh_search(db_session: Session, resource: Resource) -> None:
     from govshare.catalog.service import search
 
     search.refresh(db_session, resource)
+
+
+def publish_imported(
+    db_session: Session, *, actor: Actor, version: ResourceVersion, on: date | None = None
+) -> None:
+    """Publishes a version imported by the operator from a catalog file, without review,
+    on the publish date the file gives (operator only)."""
+    require(actor, Role.PLATFORM_OPERATOR, action="导入并直接发布资源目录")
+    version.reviewed_at, version.reviewed_by = clock.now(), actor.label
+    version.review_comment = "导入目录时直接发布"
+    version.effective_on = on or clock.today()
+    _publish(db_session, actor, version, on=version.effective_on, imported=True)
 
 
 # --- retirement ------------------------------------------------------------------------
@@ -791,9 +819,9 @@ def review_retirement(
         )
         return resource
     today = clock.today()
-    earliest = add_months(today, rules.catalog_change_notice_months.value)
-    requested = resource.retires_on
-    resource.retires_on = requested if requested and requested > earliest else earliest
+    resource.retires_on = effective_date(
+        today, rules.catalog_change_notice_months.value, resource.retires_on
+    )
     resource.retirement_state = RetirementState.SCHEDULED
     db_session.flush()
     record(

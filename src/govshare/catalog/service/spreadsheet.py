@@ -37,10 +37,9 @@ from govshare.catalog.models import (
     ShareType,
     Theme,
     UpdateFrequency,
-    VersionState,
 )
 from govshare.catalog.schemas import CODE, DataItemIn, ResourceIn
-from govshare.catalog.service import resources, search
+from govshare.catalog.service import resources
 from govshare.core import clock
 from govshare.core.audit.service import record
 from govshare.core.errors import Forbidden, Invalid, NotFound
@@ -585,25 +584,7 @@ def _publish_imported(
     db_session: Session, actor: Actor, resource: Resource, published_on: date | None
 ) -> None:
     version = _first_version(db_session, resource)
-    now, day = clock.now(), published_on or clock.today()
-    version.state = VersionState.PUBLISHED
-    version.reviewed_at, version.reviewed_by = now, actor.label
-    version.review_comment = "导入目录时直接发布"
-    version.effective_on = day
-    version.published_at, version.published_on = now, day
-    resource.current_version = version
-    resource.status = ResourceStatus.PUBLISHED
-    resource.first_published_on = day
-    db_session.flush()
-    record(
-        db_session,
-        actor=actor,
-        action="catalog.version.publish",
-        object_type="resource",
-        object_id=resource.code,
-        details={"version": version.number, "previous": None, "imported": True},
-    )
-    search.refresh(db_session, resource)
+    resources.publish_imported(db_session, actor=actor, version=version, on=published_on)
 
 
 def import_catalog(
