@@ -40,7 +40,7 @@ from govshare.core.audit.service import record
 from govshare.core.errors import Conflict, Forbidden, Invalid, NotFound
 from govshare.core.inbox import service as inbox
 from govshare.core.permissions import Actor, Role, require
-from govshare.core.policy import Rules
+from govshare.core.policy import VALUE_LABELS, BaseTopic, Rules
 from govshare.identity.models import Organization
 
 COMPILERS = (Role.DATA_OFFICER, Role.DEPARTMENT_HEAD, Role.DEPARTMENT_STAFF)
@@ -185,13 +185,7 @@ def rule_problems(
     return problems
 
 
-LABELS_TOPIC = {
-    "population": "人口",
-    "legal_entity": "法人单位",
-    "natural_resources": "自然资源和空间地理",
-    "e_licence": "电子证照",
-    "social_credit": "社会信用",
-}
+LABELS_TOPIC = {t.value: VALUE_LABELS[t.value] for t in BaseTopic}  # 基础目录主题
 
 
 def _next_code(db_session: Session, prefix: str) -> str:
