@@ -10,6 +10,7 @@ version through the same review.
 
 from __future__ import annotations
 
+import sys
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -33,11 +34,12 @@ from govshare.identity.models import Organization
 
 
 class Labelled(StrEnum):
-    """An enum whose members carry their interface label (LABELS on the class)."""
+    """An enum whose members carry their interface label (the LABELS table of its module)."""
 
     @property
     def label(self) -> str:
-        return LABELS[type(self).__name__][self.value]
+        table = sys.modules[type(self).__module__].LABELS  # type: ignore[attr-defined]
+        return table[type(self).__name__][self.value]
 
     @classmethod
     def choices(cls) -> list[tuple[str, str]]:

@@ -7,6 +7,7 @@ from govshare.core.calendar import models as calendar_models
 from govshare.core.db import Base
 from govshare.core.inbox import models as inbox_models
 from govshare.identity import models as identity_models
+from govshare.sharing import models as sharing_models
 
 __all__ = [
     "Base",
@@ -16,4 +17,5 @@ __all__ = [
     "catalog_search_index",
     "identity_models",
     "inbox_models",
+    "sharing_models",
 ]

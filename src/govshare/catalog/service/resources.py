@@ -188,7 +188,9 @@ def rule_problems(
 LABELS_TOPIC = {t.value: VALUE_LABELS[t.value] for t in BaseTopic}  # 基础目录主题
 
 
-def _next_code(db_session: Session, prefix: str) -> str:
+def next_sequence(db_session: Session, prefix: str) -> int:
+    """The next number under `prefix`, from a locked counter: numbers are never reused.
+    Resource codes use classification prefixes; other domains their own (e.g. SQ2026)."""
     counter = db_session.execute(
         select(CodeCounter).where(CodeCounter.prefix == prefix).with_for_update()
     ).scalar_one_or_none()
@@ -197,7 +199,11 @@ def _next_code(db_session: Session, prefix: str) -> str:
         db_session.add(counter)
     counter.last += 1
     db_session.flush()
-    return f"{prefix}/{counter.last:06d}"
+    return counter.last
+
+
+def _next_code(db_session: Session, prefix: str) -> str:
+    return f"{prefix}/{next_sequence(db_session, prefix):06d}"
 
 
 def _fill(db_session: Session, version: ResourceVersion, data: VersionIn) -> None:

@@ -9,6 +9,7 @@ from govshare.core.calendar.service import (
     import_year,
     load,
     official_covers,
+    on_year_entered,
     parse_schedule,
     year_statuses,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "import_year",
     "load",
     "official_covers",
+    "on_year_entered",
     "parse_schedule",
     "year_statuses",
 ]

@@ -13,7 +13,7 @@ import csv
 import functools
 import io
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import MAXYEAR, MINYEAR, date, datetime, timedelta
 from pathlib import PurePath
@@ -144,6 +144,19 @@ class WorkingCalendar:
         return sum(self.is_working_day(a + timedelta(days=i)) for i in range(1, (b - a).days + 1))
 
 
+# Domains that store deadlines register here to recount them when the operator enters a
+# year: a deadline counted provisionally over that year becomes exact (or moves).
+Recount = Callable[[Session, WorkingCalendar], int]
+_recounts: list[Recount] = []
+
+
+def on_year_entered(recount: Recount) -> Recount:
+    """Registers `recount(db_session, calendar) -> changed rows`, run inside `import_year`."""
+    if recount not in _recounts:
+        _recounts.append(recount)
+    return recount
+
+
 def load(db_session: Session) -> WorkingCalendar:
     """Reads the operator's entries once, for as many questions as the caller has."""
     years = db_session.execute(select(CalendarYear.year)).scalars()
@@ -218,6 +231,8 @@ def import_year(
         for day, is_working, name in ordered
     )
     db_session.flush()
+    calendar = load(db_session)
+    recounted = {r.__module__ + "." + r.__qualname__: r(db_session, calendar) for r in _recounts}
     audit_service.record(
         db_session,
         actor=actor,
@@ -230,6 +245,7 @@ def import_year(
             "workdays": [d.isoformat() for d, w, _ in ordered if w],
             "replaced_days": replaced,
             "previous_source": previous_source,
+            "recounted_deadlines": recounted,
         },
     )
     return entry

@@ -1,0 +1,744 @@
+"""Applications (共享申请, SHR-2/3) for conditional resources, and renewals of grants.
+
+The consumer names the resource, purpose, system, fields, rows and period, attaches what its
+profile requires, and accepts the use restrictions. The profile's day counts are copied onto
+the application, so a later profile switch changes new applications only. Then the review
+chain: the operator's pre-review where the profile has one (SR§14), forwarding or returning
+it; the provider's decision — a refusal with reason and legal or policy basis, or an
+approval that may narrow fields, rows and period, mask fields, and state conditions. An
+approval produces the grant (or extends the grant being renewed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from govshare.catalog.models import ShareType
+from govshare.core import calendar as working_days
+from govshare.core import clock
+from govshare.core.audit.service import record
+from govshare.core.errors import Conflict, Forbidden, Invalid, NotFound
+from govshare.core.inbox import service as inbox
+from govshare.core.permissions import Actor, Role, require
+from govshare.core.policy import VALUE_LABELS, Profile
+from govshare.core.policy import Attachment as AttachmentKind
+from govshare.sharing.models import (
+    Application,
+    ApplicationKind,
+    ApplicationState,
+    ApplicationStep,
+    Attachment,
+    Grant,
+    GrantSource,
+    GrantState,
+    StepKind,
+    StepOutcome,
+)
+from govshare.sharing.schemas import (
+    ApplicationIn,
+    ApplicationOut,
+    DeadlineOut,
+    DecisionIn,
+    PreReviewIn,
+    RenewalIn,
+    StepOut,
+    Upload,
+)
+from govshare.sharing.service import deadlines, freshness, grants
+from govshare.sharing.service.common import (
+    ANSWERERS,
+    APPLICANTS,
+    READERS,
+    check_fields,
+    check_filter,
+    check_masking,
+    check_narrower_filter,
+    check_period,
+    dump_filter,
+    item_names,
+    load_filter,
+    next_number,
+    oversees,
+    own_organization,
+    party_to,
+    shared_version,
+)
+
+OPEN_STATES = (ApplicationState.PRE_REVIEW, ApplicationState.DECIDING, ApplicationState.RETURNED)
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+ATTACHMENT_TYPES = {  # accepted types and the bytes their files start with
+    "application/pdf": (b"%PDF",),
+    "image/png": (b"\x89PNG",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+}
+
+
+def link(application: Application) -> str:
+    return f"/sharing/applications/{application.id}"
+
+
+def _what(application: Application) -> str:
+    return f"{application.number}（{application.consumer.name} 申请 {application.version.name}）"
+
+
+def _notify_orgs(
+    db_session: Session, org_ids: Sequence[int], kind: str, title: str, body: str, where: str
+) -> None:
+    inbox.notify(
+        db_session,
+        user_ids=inbox.recipients(db_session, organization_ids=org_ids),
+        notice=inbox.Notice(kind, title, body, where),
+    )
+
+
+def _notify_operator(db_session: Session, title: str, body: str, where: str) -> None:
+    inbox.notify(
+        db_session,
+        user_ids=inbox.recipients(db_session, roles=[Role.PLATFORM_OPERATOR]),
+        notice=inbox.Notice("sharing.application", title, body, where),
+    )
+
+
+def check_uploads(uploads: Sequence[Upload], required: Sequence[str]) -> None:
+    """Completeness (SHR-2): every attachment the profile requires, each a PDF or image."""
+    for index, upload in enumerate(uploads):
+        where = f"attachments[{index}]"
+        if upload.kind not in {a.value for a in AttachmentKind}:
+            raise Invalid(f"未知的附件类型“{upload.kind}”", field=where)
+        label = VALUE_LABELS[upload.kind]
+        if not upload.content:
+            raise Invalid(f"{label}“{upload.filename}”是空文件", field=where)
+        if len(upload.content) > MAX_ATTACHMENT_BYTES:
+            raise Invalid(f"{label}“{upload.filename}”超过 10 MB", field=where)
+        magic = ATTACHMENT_TYPES.get(upload.content_type)
+        if magic is None or not upload.content.startswith(magic):
+            raise Invalid(
+                f"{label}“{upload.filename}”须为 PDF 或图片（PNG、JPEG）扫描件", field=where
+            )
+    have = {u.kind for u in uploads}
+    for kind in required:
+        if kind not in have:
+            raise Invalid(f"申请材料不完整：请上传{VALUE_LABELS[kind]}", field=f"attachment.{kind}")
+
+
+def _store(
+    db_session: Session, actor: Actor, application: Application, uploads: Sequence[Upload]
+) -> None:
+    for upload in uploads:
+        db_session.add(
+            Attachment(
+                application_id=application.id,
+                kind=upload.kind,
+                filename=upload.filename,
+                content_type=upload.content_type,
+                size=len(upload.content),
+                sha256=hashlib.sha256(upload.content).hexdigest(),
+                content=upload.content,
+                uploaded_at=clock.now(),
+                uploaded_by=actor.label,
+            )
+        )
+
+
+def _check_request(db_session: Session, available: list[str], data: ApplicationIn) -> list[str]:
+    fields = check_fields(data.fields, available, "fields")
+    check_filter(data.row_filter, available, "row_filter")
+    check_period(data.valid_from, data.valid_until)
+    return fields
+
+
+def _start(
+    db_session: Session,
+    actor: Actor,
+    application: Application,
+    uploads: Sequence[Upload],
+) -> None:
+    """Stores attachments and plans the review steps from today."""
+    _store(db_session, actor, application, uploads)
+    calendar = working_days.load(db_session)
+    first = len(application.steps) + 1
+    for step in deadlines.plan(application, calendar, clock.today()):
+        step.position += first - 1
+        step.application_id = application.id
+        db_session.add(step)
+    db_session.flush()
+    db_session.refresh(application, ["steps", "attachments"])
+
+
+def _announce(db_session: Session, application: Application) -> None:
+    step = deadlines.open_step(application)
+    assert step is not None
+    due = deadlines.deadline(step).label
+    if step.kind is StepKind.PRE_REVIEW:
+        _notify_operator(
+            db_session,
+            f"共享申请待预审：{application.number}",
+            f"{_what(application)}，预审期限 {due}。",
+            link(application),
+        )
+    else:
+        _notify_orgs(
+            db_session,
+            [application.provider_id],
+            "sharing.application",
+            f"共享申请待答复：{application.number}",
+            f"{_what(application)}，答复期限 {due}。",
+            link(application),
+        )
+
+
+def submit_application(
+    db_session: Session,
+    *,
+    actor: Actor,
+    profile: Profile,
+    data: ApplicationIn,
+    uploads: Sequence[Upload] = (),
+) -> Application:
+    """A consumer applies for a conditional resource; the application is checked for
+    completeness and its review steps get their deadlines."""
+    require(actor, *APPLICANTS, action="提出共享申请")
+    org_id = own_organization(actor)
+    resource, version = shared_version(db_session, actor, data.resource_id)
+    if version.share_type is ShareType.UNCONDITIONAL:
+        raise Conflict("无条件共享的资源无需申请，可直接获取", field="resource_id")
+    if version.share_type is ShareType.NOT_SHARED:
+        raise Conflict("不予共享的资源不能申请，可发起协调", field="resource_id")
+    if resource.provider_id == org_id:
+        raise Invalid("这是本单位提供的资源，无需申请", field="resource_id")
+    rules = profile.rules
+    freshness.require_not_restricted(db_session, rules, org_id)
+    pending = db_session.execute(
+        select(Application.number).where(
+            Application.resource_id == resource.id,
+            Application.consumer_id == org_id,
+            Application.kind == ApplicationKind.NEW,
+            Application.state.in_(OPEN_STATES),
+        )
+    ).scalar()
+    if pending is not None:
+        raise Conflict(f"本单位已有该资源的申请 {pending} 正在办理", field="resource_id")
+    fields = _check_request(db_session, item_names(db_session, version.id), data)
+    if not data.accept_restrictions:
+        raise Invalid("请阅读并接受共享数据使用约定", field="accept_restrictions")
+    required = [a.value for a in rules.application_attachments.value]
+    check_uploads(uploads, required)
+    application = Application(
+        number=next_number(db_session, "SQ"),
+        kind=ApplicationKind.NEW,
+        resource_id=resource.id,
+        version_id=version.id,
+        consumer_id=org_id,
+        provider_id=resource.provider_id,
+        state=(
+            ApplicationState.PRE_REVIEW
+            if rules.application_pre_review_days.value
+            else ApplicationState.DECIDING
+        ),
+        purpose=data.purpose,
+        system_name=data.system_name,
+        fields=fields,
+        row_filter=dump_filter(data.row_filter),
+        valid_from=data.valid_from,
+        valid_until=data.valid_until,
+        contact=data.contact,
+        profile_code=profile.code,
+        pre_review_days=rules.application_pre_review_days.value,
+        decision_days=rules.application_decision_days.value,
+        required_attachments=required,
+        submitted_at=clock.now(),
+        submitted_by=actor.label,
+        submitted_by_user_id=actor.user_id,
+    )
+    db_session.add(application)
+    db_session.flush()
+    _start(db_session, actor, application, uploads)
+    record(
+        db_session,
+        actor=actor,
+        action="sharing.application.submit",
+        object_type="application",
+        object_id=application.id,
+        details={
+            "number": application.number,
+            "resource": resource.code,
+            "version": version.number,
+            "purpose": data.purpose,
+            "system_name": data.system_name,
+            "fields": fields,
+            "row_filter": application.row_filter,
+            "valid_from": data.valid_from.isoformat(),
+            "valid_until": data.valid_until.isoformat(),
+            "profile": profile.code,
+            "attachments": [a.sha256 for a in application.attachments],
+            "deadlines": {s.kind.value: s.due_on.isoformat() for s in application.steps},
+        },
+    )
+    _announce(db_session, application)
+    return application
+
+
+def _visible(db_session: Session, actor: Actor, application_id: int) -> Application:
+    require(actor, *READERS, action="查看共享申请")
+    application = db_session.get(Application, application_id)
+    if application is None or not (oversees(actor) or party_to(actor, application)):
+        raise NotFound(f"共享申请 {application_id} 不存在", field="application_id")
+    return application
+
+
+def get_application(db_session: Session, *, actor: Actor, application_id: int) -> Application:
+    """An application, for its two departments and those who oversee sharing."""
+    return _visible(db_session, actor, application_id)
+
+
+def _finish(step: ApplicationStep, actor: Actor, outcome: StepOutcome, comment: str) -> None:
+    step.finished_at, step.finished_on = clock.now(), clock.today()
+    step.finished_by, step.outcome, step.comment = actor.label, outcome, comment or None
+
+
+def _open_step(application: Application, kind: StepKind) -> ApplicationStep:
+    step = deadlines.open_step(application)
+    if step is None or step.kind is not kind:
+        raise Conflict(f"申请{application.state.label}，当前不在{kind.label}环节", field="state")
+    return step
+
+
+def resubmit_application(
+    db_session: Session,
+    *,
+    actor: Actor,
+    application_id: int,
+    data: ApplicationIn,
+    uploads: Sequence[Upload] = (),
+) -> Application:
+    """The consumer corrects a returned application and submits it again; the review steps
+    start anew from today with the day counts the application was submitted under."""
+    require(actor, *APPLICANTS, action="重新提交共享申请")
+    application = _visible(db_session, actor, application_id)
+    if actor.organization_id != application.consumer_id:
+        raise Forbidden("只有申请部门可以重新提交")
+    if application.state is not ApplicationState.RETURNED:
+        raise Conflict(f"申请{application.state.label}，不能重新提交", field="state")
+    if data.resource_id != application.resource_id:
+        raise Invalid("重新提交不能更换资源", field="resource_id")
+    fields = _check_request(db_session, item_names(db_session, application.version_id), data)
+    if not data.accept_restrictions:
+        raise Invalid("请阅读并接受共享数据使用约定", field="accept_restrictions")
+    stored = {a.kind for a in application.attachments}
+    check_uploads(uploads, [k for k in application.required_attachments if k not in stored])
+    application.purpose, application.system_name = data.purpose, data.system_name
+    application.fields, application.row_filter = fields, dump_filter(data.row_filter)
+    application.valid_from, application.valid_until = data.valid_from, data.valid_until
+    application.contact = data.contact
+    application.state = (
+        ApplicationState.PRE_REVIEW if application.pre_review_days else ApplicationState.DECIDING
+    )
+    application.submitted_at, application.submitted_by = clock.now(), actor.label
+    _start(db_session, actor, application, uploads)
+    record(
+        db_session,
+        actor=actor,
+        action="sharing.application.resubmit",
+        object_type="application",
+        object_id=application.id,
+        details={
+            "number": application.number,
+            "purpose": data.purpose,
+            "system_name": data.system_name,
+            "fields": fields,
+            "row_filter": application.row_filter,
+            "valid_from": data.valid_from.isoformat(),
+            "valid_until": data.valid_until.isoformat(),
+            "new_attachments": [hashlib.sha256(u.content).hexdigest() for u in uploads],
+        },
+    )
+    _announce(db_session, application)
+    return application
+
+
+def pre_review(
+    db_session: Session, *, actor: Actor, application_id: int, data: PreReviewIn
+) -> Application:
+    """The operator's pre-review (SR§14): forward to the provider, whose deadline starts
+    today, or return to the consumer with what to correct."""
+    require(actor, Role.PLATFORM_OPERATOR, action="预审共享申请")
+    application = _visible(db_session, actor, application_id)
+    step = _open_step(application, StepKind.PRE_REVIEW)
+    if not data.forward and not data.comment:
+        raise Invalid("退回补正须说明需要补正的内容", field="comment")
+    if data.forward:
+        _finish(step, actor, StepOutcome.FORWARDED, data.comment)
+        decision = next(s for s in application.steps if s.position == step.position + 1)
+        deadlines.start(decision, working_days.load(db_session), clock.today())
+        application.state = ApplicationState.DECIDING
+    else:
+        _finish(step, actor, StepOutcome.RETURNED, data.comment)
+        for later in application.steps:
+            if later.position > step.position and later.finished_at is None:
+                _finish(later, actor, StepOutcome.RETURNED, "")
+        application.state = ApplicationState.RETURNED
+    db_session.flush()
+    record(
+        db_session,
+        actor=actor,
+        action="sharing.application.pre_review",
+        object_type="application",
+        object_id=application.id,
+        details={
+            "number": application.number,
+            "forward": data.forward,
+            "comment": data.comment,
+            "late": step.finished_on > step.due_on if step.finished_on else False,
+        },
+    )
+    if data.forward:
+        _announce(db_session, application)
+    else:
+        _notify_orgs(
+            db_session,
+            [application.consumer_id],
+            "sharing.application",
+            f"共享申请被退回补正：{application.number}",
+            f"平台管理单位预审意见：{data.comment}",
+            link(application),
+        )
+    return application
+
+
+def _approve(
+    db_session: Session, actor: Actor, profile: Profile, application: Application, data: DecisionIn
+) -> None:
+    available = item_names(db_session, application.version_id)
+    fields = check_fields(data.fields or application.fields, available, "fields")
+    beyond = [f for f in fields if f not in application.fields]
+    if beyond:
+        raise Invalid(f"批准的信息项不能超出申请：{'、'.join(beyond)}", field="fields")
+    requested_filter = load_filter(application.row_filter)
+    row_filter = requested_filter if data.row_filter is None else data.row_filter
+    check_filter(row_filter, available, "row_filter")
+    check_narrower_filter(row_filter, requested_filter, "row_filter")
+    check_masking(data.masking, fields, "masking")
+    valid_from = data.valid_from or application.valid_from
+    valid_until = data.valid_until or application.valid_until
+    if valid_from < application.valid_from:
+        raise Invalid(f"使用期限不能早于申请的 {application.valid_from}", field="valid_from")
+    if valid_until > application.valid_until:
+        raise Invalid(f"使用期限不能晚于申请的 {application.valid_until}", field="valid_until")
+    check_period(valid_from, valid_until)
+    if application.kind is ApplicationKind.RENEWAL:
+        grant = db_session.get(Grant, application.renews_grant_id)
+        assert grant is not None
+        if grant.state is GrantState.ENDED:
+            raise Conflict("原授权已终止，不能续期", field="application_id")
+        freshness.require_not_restricted(db_session, profile.rules, application.consumer_id)
+        grants.extend(db_session, actor=actor, grant=grant, valid_until=valid_until)
+    else:
+        grant = grants.issue(
+            db_session,
+            actor=actor,
+            rules=profile.rules,
+            source=GrantSource.APPLICATION,
+            resource=application.resource,
+            version=application.version,
+            consumer_id=application.consumer_id,
+            fields=fields,
+            row_filter=row_filter,
+            masking=data.masking,
+            purpose=application.purpose,
+            system_name=application.system_name,
+            conditions=data.conditions,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            accepted_at=application.submitted_at,
+            accepted_by=application.submitted_by,
+            application_id=application.id,
+        )
+    application.grant_id = grant.id
+    application.conditions = data.conditions or None
+
+
+def decide(
+    db_session: Session, *, actor: Actor, profile: Profile, application_id: int, data: DecisionIn
+) -> Application:
+    """The provider's answer (答复). A refusal without reason or basis is refused (SHR-2)."""
+    require(actor, *ANSWERERS, action="答复共享申请")
+    application = _visible(db_session, actor, application_id)
+    if actor.organization_id != application.provider_id:
+        raise Forbidden("只有资源提供部门可以答复共享申请")
+    step = _open_step(application, StepKind.DECISION)
+    if not data.approve:
+        if not data.reason:
+            raise Invalid("不予共享须说明理由", field="reason")
+        if not data.basis:
+            raise Invalid("不予共享须写明法律或政策依据", field="basis")
+        application.state = ApplicationState.REFUSED
+        _finish(step, actor, StepOutcome.REFUSED, data.reason)
+    else:
+        _approve(db_session, actor, profile, application, data)
+        application.state = ApplicationState.APPROVED
+        _finish(step, actor, StepOutcome.APPROVED, data.conditions)
+    application.decided_by, application.closed_at = actor.label, clock.now()
+    application.decision_reason, application.decision_basis = (
+        data.reason or None,
+        data.basis or None,
+    )
+    db_session.flush()
+    record(
+        db_session,
+        actor=actor,
+        action="sharing.application.decide",
+        object_type="application",
+        object_id=application.id,
+        details={
+            "number": application.number,
+            "approve": data.approve,
+            "reason": data.reason,
+            "basis": data.basis,
+            "conditions": data.conditions,
+            "grant_id": application.grant_id,
+            "late": bool(step.finished_on and step.finished_on > step.due_on),
+        },
+    )
+    if data.approve:
+        title = f"共享申请已同意：{application.number}"
+        body = f"{application.version.name}已授权" + (
+            f"，附加条件：{data.conditions}" if data.conditions else ""
+        )
+    else:
+        title = f"共享申请不予同意：{application.number}"
+        body = f"理由：{data.reason}；依据：{data.basis}。如有异议，可发起协调。"
+    _notify_orgs(
+        db_session, [application.consumer_id], "sharing.application", title, body, link(application)
+    )
+    return application
+
+
+def withdraw_application(
+    db_session: Session, *, actor: Actor, application_id: int, reason: str = ""
+) -> Application:
+    """The consumer withdraws an application not yet answered."""
+    require(actor, *APPLICANTS, action="撤回共享申请")
+    application = _visible(db_session, actor, application_id)
+    if actor.organization_id != application.consumer_id:
+        raise Forbidden("只有申请部门可以撤回申请")
+    if application.state not in OPEN_STATES:
+        raise Conflict(f"申请{application.state.label}，不能撤回", field="state")
+    for step in application.steps:
+        if step.finished_at is None:
+            _finish(step, actor, StepOutcome.WITHDRAWN, reason)
+    application.state, application.closed_at = ApplicationState.WITHDRAWN, clock.now()
+    db_session.flush()
+    record(
+        db_session,
+        actor=actor,
+        action="sharing.application.withdraw",
+        object_type="application",
+        object_id=application.id,
+        details={"number": application.number, "reason": reason},
+    )
+    _notify_orgs(
+        db_session,
+        [application.provider_id],
+        "sharing.application",
+        f"共享申请已撤回：{application.number}",
+        reason,
+        link(application),
+    )
+    return application
+
+
+def request_renewal(
+    db_session: Session, *, actor: Actor, profile: Profile, grant_id: int, data: RenewalIn
+) -> Application:
+    """The consumer asks to extend a grant; the provider answers it like an application,
+    within the same profile deadlines. The scope stays the grant's."""
+    require(actor, *APPLICANTS, action="申请授权续期")
+    grant = grants.get_grant(db_session, actor=actor, grant_id=grant_id)
+    if actor.organization_id != grant.consumer_id:
+        raise Forbidden("只有使用部门可以申请续期")
+    if grant.state is GrantState.ENDED:
+        raise Conflict("授权已终止，请重新申请", field="grant_id")
+    if grant.valid_until is None:
+        raise Conflict("该授权长期有效，无需续期", field="grant_id")
+    if data.valid_until <= grant.valid_until:
+        raise Invalid(f"续期后的截止日期须晚于现在的 {grant.valid_until}", field="valid_until")
+    rules = profile.rules
+    freshness.require_not_restricted(db_session, rules, grant.consumer_id)
+    pending = db_session.execute(
+        select(Application.number).where(
+            Application.renews_grant_id == grant.id, Application.state.in_(OPEN_STATES)
+        )
+    ).scalar()
+    if pending is not None:
+        raise Conflict(f"该授权的续期申请 {pending} 正在办理", field="grant_id")
+    application = Application(
+        number=next_number(db_session, "SQ"),
+        kind=ApplicationKind.RENEWAL,
+        resource_id=grant.resource_id,
+        version_id=grant.version_id,
+        consumer_id=grant.consumer_id,
+        provider_id=grant.provider_id,
+        renews_grant_id=grant.id,
+        state=(
+            ApplicationState.PRE_REVIEW
+            if rules.application_pre_review_days.value
+            else ApplicationState.DECIDING
+        ),
+        purpose=f"{grant.purpose}\n续期理由：{data.reason}",
+        system_name=grant.system_name,
+        fields=grant.fields,
+        row_filter=grant.row_filter,
+        valid_from=grant.valid_from,
+        valid_until=data.valid_until,
+        profile_code=profile.code,
+        pre_review_days=rules.application_pre_review_days.value,
+        decision_days=rules.application_decision_days.value,
+        required_attachments=[],  # the grant's own application carried them
+        submitted_at=clock.now(),
+        submitted_by=actor.label,
+        submitted_by_user_id=actor.user_id,
+    )
+    db_session.add(application)
+    db_session.flush()
+    _start(db_session, actor, application, ())
+    record(
+        db_session,
+        actor=actor,
+        action="sharing.application.renew",
+        object_type="application",
+        object_id=application.id,
+        details={
+            "number": application.number,
+            "grant": grant.number,
+            "valid_until": data.valid_until.isoformat(),
+            "reason": data.reason,
+            "profile": profile.code,
+        },
+    )
+    _announce(db_session, application)
+    return application
+
+
+def my_applications(db_session: Session, *, actor: Actor) -> list[Application]:
+    """The applications the actor's department made, newest first."""
+    require(actor, *READERS, action="查看共享申请")
+    org_id = own_organization(actor)
+    return list(
+        db_session.execute(
+            select(Application)
+            .where(Application.consumer_id == org_id)
+            .order_by(Application.id.desc())
+        ).scalars()
+    )
+
+
+def to_decide(db_session: Session, *, actor: Actor) -> list[Application]:
+    """Applications for the actor's department's resources: waiting ones first by deadline,
+    then the answered ones, newest first."""
+    require(actor, *READERS, action="查看待答复的共享申请")
+    org_id = own_organization(actor)
+    rows = list(
+        db_session.execute(
+            select(Application)
+            .where(
+                Application.provider_id == org_id,
+                Application.state.in_(
+                    (
+                        ApplicationState.DECIDING,
+                        ApplicationState.APPROVED,
+                        ApplicationState.REFUSED,
+                    )
+                ),
+            )
+            .order_by(Application.id.desc())
+        ).scalars()
+    )
+    waiting = [a for a in rows if a.state is ApplicationState.DECIDING]
+    waiting.sort(key=lambda a: (deadlines.open_step(a) or a.steps[-1]).due_on)
+    return waiting + [a for a in rows if a.state is not ApplicationState.DECIDING]
+
+
+def get_attachment(db_session: Session, *, actor: Actor, attachment_id: int) -> Attachment:
+    """An attached document with its content; reading it is logged."""
+    attachment = db_session.get(Attachment, attachment_id)
+    if attachment is None:
+        raise NotFound(f"附件 {attachment_id} 不存在", field="attachment_id")
+    _visible(db_session, actor, attachment.application_id)
+    record(
+        db_session,
+        actor=actor,
+        action="sharing.attachment.read",
+        object_type="application",
+        object_id=attachment.application_id,
+        details={"attachment_id": attachment.id, "sha256": attachment.sha256},
+    )
+    return attachment
+
+
+def steps_out(application: Application) -> list[StepOut]:
+    today = clock.today()
+    return [
+        StepOut(
+            kind=s.kind.value,
+            kind_label=s.kind.label,
+            answerer=s.organization.name if s.organization else "平台管理单位",
+            days=s.days,
+            started_on=s.started_on,
+            started=s.started,
+            due=DeadlineOut(
+                on=s.due_on,
+                provisional=s.due_provisional,
+                label=deadlines.deadline(s).label,
+            ),
+            finished_on=s.finished_on,
+            outcome=s.outcome.value if s.outcome else None,
+            comment=s.comment,
+            overdue=s.started and (s.finished_on or today) > s.due_on,
+        )
+        for s in application.steps
+    ]
+
+
+def application_out(application: Application) -> ApplicationOut:
+    return ApplicationOut(
+        id=application.id,
+        number=application.number,
+        kind=application.kind.value,
+        state=application.state.value,
+        state_label=application.state.label,
+        resource_id=application.resource_id,
+        resource_code=application.resource.code,
+        resource_name=application.version.name,
+        version=application.version.number,
+        consumer=application.consumer.name,
+        provider=application.provider.name,
+        purpose=application.purpose,
+        system_name=application.system_name,
+        fields=application.fields,
+        row_filter=application.row_filter,
+        valid_from=application.valid_from,
+        valid_until=application.valid_until,
+        profile_code=application.profile_code,
+        required_attachments=application.required_attachments,
+        attachments=[
+            {"id": a.id, "kind": a.kind, "filename": a.filename, "size": a.size, "sha256": a.sha256}
+            for a in application.attachments
+        ],
+        submitted_at=application.submitted_at,
+        steps=steps_out(application),
+        decision_reason=application.decision_reason,
+        decision_basis=application.decision_basis,
+        conditions=application.conditions,
+        grant_id=application.grant_id,
+    )
+
+
+def period_default(today: date | None = None) -> tuple[date, date]:
+    """The period a new application form proposes: from today for one year."""
+    start = today or clock.today()
+    return start, date(start.year + 1, start.month, min(start.day, 28))

@@ -1,0 +1,538 @@
+"""Grants (授权, SHR-1/3/5/7): the one record of what a consumer may use, which every data
+path enforces through `check_access`.
+
+A grant comes from direct access to an unconditional resource (the whole resource, no
+review), an approved application, or an agreed coordination case. Its consumer accepts the
+use restrictions when it is created. The provider or the operator can suspend it for misuse
+(with a reason, reported to the authority) — access stops at once — resume it, or end it.
+Consumers report the effect of their use; providers see who uses their data and how.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from govshare.catalog.models import Resource, ResourceVersion, ShareType
+from govshare.core import clock
+from govshare.core.audit.service import record
+from govshare.core.errors import Conflict, Forbidden, Invalid, NotFound
+from govshare.core.inbox import service as inbox
+from govshare.core.permissions import Actor, Role, require
+from govshare.core.policy import Rules
+from govshare.sharing.models import (
+    USE_RESTRICTIONS,
+    Feedback,
+    Grant,
+    GrantAction,
+    GrantActionKind,
+    GrantSource,
+    GrantState,
+)
+from govshare.sharing.schemas import (
+    Condition,
+    DirectAccessIn,
+    FeedbackIn,
+    GrantActionIn,
+    GrantOut,
+    Mask,
+)
+from govshare.sharing.service import freshness
+from govshare.sharing.service.common import (
+    ANSWERERS,
+    APPLICANTS,
+    READERS,
+    dump_filter,
+    dump_masking,
+    item_names,
+    next_number,
+    oversees,
+    own_organization,
+    party_to,
+    shared_version,
+)
+
+CONSUMERS = (*APPLICANTS, Role.SYSTEM)  # a department's system may take unconditional data
+
+
+def link(grant: Grant) -> str:
+    return f"/sharing/grants/{grant.id}"
+
+
+def status_label(grant: Grant, today: date) -> str:
+    """The grant's state as the consumer experiences it today."""
+    if grant.state is not GrantState.ACTIVE:
+        return grant.state.label
+    if grant.expired(today):
+        return "已过期"
+    if grant.valid_from > today:
+        return "未到生效日期"
+    return grant.state.label
+
+
+def _authority_users(db_session: Session) -> set[int]:
+    return inbox.recipients(db_session, roles=[Role.AUTHORITY])
+
+
+def issue(
+    db_session: Session,
+    *,
+    actor: Actor,
+    rules: Rules,
+    source: GrantSource,
+    resource: Resource,
+    version: ResourceVersion,
+    consumer_id: int,
+    fields: Sequence[str],
+    purpose: str,
+    system_name: str,
+    valid_from: date,
+    valid_until: date | None,
+    accepted_at: datetime,
+    accepted_by: str,
+    whole_resource: bool = False,
+    row_filter: Sequence[Condition] = (),
+    masking: Sequence[Mask] = (),
+    conditions: str = "",
+    application_id: int | None = None,
+    case_id: int | None = None,
+) -> Grant:
+    """Creates a grant with exactly the scope given; the callers have checked it. A consumer
+    held back as a stale provider (SHR-6) gets none."""
+    freshness.require_not_restricted(db_session, rules, consumer_id)
+    now = clock.now()
+    grant = Grant(
+        number=next_number(db_session, "SG"),
+        source=source,
+        resource_id=resource.id,
+        version_id=version.id,
+        consumer_id=consumer_id,
+        provider_id=resource.provider_id,
+        application_id=application_id,
+        case_id=case_id,
+        whole_resource=whole_resource,
+        fields=list(fields),
+        row_filter=dump_filter(row_filter),
+        masking=dump_masking(masking),
+        purpose=purpose,
+        system_name=system_name,
+        conditions=conditions,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        state=GrantState.ACTIVE,
+        restrictions_accepted_at=accepted_at,
+        restrictions_accepted_by=accepted_by,
+        created_at=now,
+        created_by=actor.label,
+    )
+    db_session.add(grant)
+    db_session.flush()
+    db_session.add(
+        GrantAction(grant_id=grant.id, kind=GrantActionKind.CREATE, at=now, by=actor.label)
+    )
+    record(
+        db_session,
+        actor=actor,
+        action="sharing.grant.issue",
+        object_type="grant",
+        object_id=grant.id,
+        details={
+            "number": grant.number,
+            "source": source.value,
+            "resource": resource.code,
+            "version": version.number,
+            "consumer_id": consumer_id,
+            "whole_resource": whole_resource,
+            "fields": grant.fields,
+            "row_filter": grant.row_filter,
+            "masking": grant.masking,
+            "valid_from": valid_from.isoformat(),
+            "valid_until": valid_until.isoformat() if valid_until else None,
+            "application_id": application_id,
+            "case_id": case_id,
+        },
+    )
+    inbox.notify(
+        db_session,
+        user_ids=inbox.recipients(db_session, organization_ids=[consumer_id]),
+        notice=inbox.Notice(
+            "sharing.grant",
+            f"已获得授权：{version.name}",
+            f"授权编号 {grant.number}（{source.label}），请在授权范围内使用并遵守使用约定。",
+            link(grant),
+        ),
+    )
+    return grant
+
+
+def request_direct_access(
+    db_session: Session, *, actor: Actor, rules: Rules, data: DirectAccessIn
+) -> Grant:
+    """An unconditional resource, on request, without review (SHR-1): the whole resource."""
+    require(actor, *CONSUMERS, action="获取共享资源")
+    org_id = own_organization(actor)
+    resource, version = shared_version(db_session, actor, data.resource_id)
+    if version.share_type is not ShareType.UNCONDITIONAL:
+        raise Conflict(
+            f"“{version.name}”为{version.share_type.label}资源，须提出申请", field="resource_id"
+        )
+    if resource.provider_id == org_id:
+        raise Invalid("这是本单位提供的资源，无需获取授权", field="resource_id")
+    if not data.accept_restrictions:
+        raise Invalid("请阅读并接受共享数据使用约定", field="accept_restrictions")
+    existing = db_session.execute(
+        select(Grant).where(
+            Grant.resource_id == resource.id,
+            Grant.consumer_id == org_id,
+            Grant.source == GrantSource.DIRECT,
+            Grant.state != GrantState.ENDED,
+        )
+    ).scalar()
+    if existing is not None:
+        raise Conflict(
+            f"本单位已有该资源的授权 {existing.number}（{status_label(existing, clock.today())}）",
+            field="resource_id",
+            grant_id=existing.id,
+        )
+    now = clock.now()
+    return issue(
+        db_session,
+        actor=actor,
+        rules=rules,
+        source=GrantSource.DIRECT,
+        resource=resource,
+        version=version,
+        consumer_id=org_id,
+        whole_resource=True,
+        fields=item_names(db_session, version.id),
+        purpose=data.purpose,
+        system_name=data.system_name,
+        valid_from=clock.today(),
+        valid_until=None,
+        accepted_at=now,
+        accepted_by=actor.label,
+    )
+
+
+def _visible(db_session: Session, actor: Actor, grant_id: int) -> Grant:
+    require(actor, *READERS, Role.SYSTEM, action="查看授权")
+    grant = db_session.get(Grant, grant_id)
+    if grant is None or not (oversees(actor) or party_to(actor, grant)):
+        raise NotFound(f"授权 {grant_id} 不存在", field="grant_id")
+    return grant
+
+
+def get_grant(db_session: Session, *, actor: Actor, grant_id: int) -> Grant:
+    """A grant, for its consumer, its provider and those who oversee sharing."""
+    return _visible(db_session, actor, grant_id)
+
+
+def _manage(db_session: Session, actor: Actor, grant_id: int, action: str) -> Grant:
+    require(actor, *ANSWERERS, Role.PLATFORM_OPERATOR, action=action)
+    grant = _visible(db_session, actor, grant_id)
+    if not (actor.has(Role.PLATFORM_OPERATOR) or actor.organization_id == grant.provider_id):
+        raise Forbidden(f"只有资源提供部门或平台管理单位可以{action}")
+    return grant
+
+
+def _act(
+    db_session: Session,
+    actor: Actor,
+    grant: Grant,
+    kind: GrantActionKind,
+    data: GrantActionIn,
+    **details: Any,
+) -> None:
+    db_session.add(
+        GrantAction(
+            grant_id=grant.id,
+            kind=kind,
+            reason=data.reason,
+            reported_to_authority=data.report_to_authority,
+            at=clock.now(),
+            by=actor.label,
+            details=details,
+        )
+    )
+    db_session.flush()
+    record(
+        db_session,
+        actor=actor,
+        action=f"sharing.grant.{kind.value}",
+        object_type="grant",
+        object_id=grant.id,
+        details={
+            "number": grant.number,
+            "reason": data.reason,
+            "reported_to_authority": data.report_to_authority,
+            **details,
+        },
+    )
+    title = f"{kind.label}：{grant.version.name}（{grant.number}）"
+    body = f"原因：{data.reason}"
+    inbox.notify(
+        db_session,
+        user_ids=inbox.recipients(db_session, organization_ids=[grant.consumer_id]),
+        notice=inbox.Notice("sharing.grant", title, body, link(grant)),
+    )
+    if data.report_to_authority:
+        inbox.notify(
+            db_session,
+            user_ids=_authority_users(db_session),
+            notice=inbox.Notice(
+                "sharing.report",
+                f"违规使用报告：{grant.consumer.name} — {title}",
+                f"{grant.provider.name}报告。{body}",
+                link(grant),
+            ),
+        )
+
+
+def suspend_grant(
+    db_session: Session, *, actor: Actor, grant_id: int, data: GrantActionIn
+) -> Grant:
+    """Stops use at once for misuse (SHR-5, SY§22), with the reason; reported to the authority."""
+    grant = _manage(db_session, actor, grant_id, "暂停授权")
+    if grant.state is not GrantState.ACTIVE:
+        raise Conflict(f"授权{grant.state.label}，不能暂停", field="grant_id")
+    grant.state, grant.state_reason = GrantState.SUSPENDED, data.reason
+    _act(db_session, actor, grant, GrantActionKind.SUSPEND, data)
+    return grant
+
+
+def resume_grant(db_session: Session, *, actor: Actor, grant_id: int, data: GrantActionIn) -> Grant:
+    """Lets a suspended grant be used again, recording why."""
+    grant = _manage(db_session, actor, grant_id, "恢复授权")
+    if grant.state is not GrantState.SUSPENDED:
+        raise Conflict(f"授权{grant.state.label}，无需恢复", field="grant_id")
+    grant.state, grant.state_reason = GrantState.ACTIVE, None
+    _act(db_session, actor, grant, GrantActionKind.RESUME, data)
+    return grant
+
+
+def end_grant(db_session: Session, *, actor: Actor, grant_id: int, data: GrantActionIn) -> Grant:
+    """Ends a grant for good (misuse, or the need has gone); it cannot be resumed."""
+    require(actor, *ANSWERERS, Role.PLATFORM_OPERATOR, action="终止授权")
+    grant = _visible(db_session, actor, grant_id)
+    if not (actor.has(Role.PLATFORM_OPERATOR) or party_to(actor, grant)):
+        raise Forbidden("只有授权双方或平台管理单位可以终止授权")
+    if grant.state is GrantState.ENDED:
+        raise Conflict("授权已终止", field="grant_id")
+    grant.state, grant.state_reason = GrantState.ENDED, data.reason
+    _act(db_session, actor, grant, GrantActionKind.END, data)
+    return grant
+
+
+def extend(db_session: Session, *, actor: Actor, grant: Grant, valid_until: date) -> None:
+    """An approved renewal moves the grant's end date (called by the application's decision)."""
+    previous = grant.valid_until
+    grant.valid_until, grant.expiry_notified_on = valid_until, None
+    db_session.add(
+        GrantAction(
+            grant_id=grant.id,
+            kind=GrantActionKind.RENEW,
+            reason="续期申请获批",
+            at=clock.now(),
+            by=actor.label,
+            details={
+                "previous_until": previous.isoformat() if previous else None,
+                "valid_until": valid_until.isoformat(),
+            },
+        )
+    )
+    db_session.flush()
+
+
+@dataclass(frozen=True)
+class AccessDecision:
+    """The answer every data path asks for: may this department use this resource now?"""
+
+    allowed: bool
+    grant: Grant | None
+    reason: str
+
+
+def check_access(db_session: Session, *, actor: Actor, resource_id: int) -> AccessDecision:
+    """The consumer's usable grant for the resource, or why there is none; logged either way.
+    The caller refuses the data when `allowed` is false, after this entry is committed."""
+    require(actor, *CONSUMERS, action="使用共享数据")
+    org_id = own_organization(actor)
+    today = clock.today()
+    grants = list(
+        db_session.execute(
+            select(Grant)
+            .where(Grant.resource_id == resource_id, Grant.consumer_id == org_id)
+            .order_by(Grant.id.desc())
+        ).scalars()
+    )
+    usable = next((g for g in grants if g.usable(today)), None)
+    if usable is not None:
+        decision = AccessDecision(True, usable, "授权有效")
+    elif not grants:
+        decision = AccessDecision(False, None, "本单位没有该资源的共享授权，请先申请")
+    else:
+        latest = grants[0]
+        if latest.state is GrantState.SUSPENDED:
+            reason = f"授权 {latest.number} 已被暂停使用：{latest.state_reason}"
+        elif latest.state is GrantState.ENDED:
+            reason = f"授权 {latest.number} 已终止：{latest.state_reason}"
+        elif latest.expired(today):
+            reason = f"授权 {latest.number} 已于 {latest.valid_until} 到期，请申请续期"
+        else:
+            reason = f"授权 {latest.number} 自 {latest.valid_from} 起生效"
+        decision = AccessDecision(False, latest, reason)
+    record(
+        db_session,
+        actor=actor,
+        action="sharing.grant.access",
+        object_type="resource",
+        object_id=resource_id,
+        details={
+            "allowed": decision.allowed,
+            "grant": decision.grant.number if decision.grant else None,
+            "reason": decision.reason,
+        },
+    )
+    return decision
+
+
+def my_grants(db_session: Session, *, actor: Actor) -> list[Grant]:
+    """The grants the actor's department holds, newest first."""
+    require(actor, *READERS, Role.SYSTEM, action="查看授权")
+    org_id = own_organization(actor)
+    return list(
+        db_session.execute(
+            select(Grant).where(Grant.consumer_id == org_id).order_by(Grant.id.desc())
+        ).scalars()
+    )
+
+
+def record_feedback(
+    db_session: Session, *, actor: Actor, grant_id: int, data: FeedbackIn
+) -> Feedback:
+    """The consumer reports the effect of its use (SHR-7, BZ§27)."""
+    require(actor, *APPLICANTS, action="反馈使用成效")
+    grant = _visible(db_session, actor, grant_id)
+    if actor.organization_id != grant.consumer_id:
+        raise Forbidden("只有使用部门可以反馈使用成效")
+    feedback = Feedback(
+        grant_id=grant.id,
+        rating=data.rating,
+        cases_handled=data.cases_handled,
+        effect=data.effect,
+        created_at=clock.now(),
+        created_by=actor.label,
+    )
+    db_session.add(feedback)
+    db_session.flush()
+    record(
+        db_session,
+        actor=actor,
+        action="sharing.feedback.record",
+        object_type="grant",
+        object_id=grant.id,
+        details={
+            "rating": data.rating.value,
+            "cases_handled": data.cases_handled,
+            "effect": data.effect,
+        },
+    )
+    inbox.notify(
+        db_session,
+        user_ids=inbox.recipients(db_session, organization_ids=[grant.provider_id]),
+        notice=inbox.Notice(
+            "sharing.feedback",
+            f"使用成效反馈：{grant.consumer.name} — {grant.version.name}",
+            f"{data.rating.label}。{data.effect}",
+            link(grant),
+        ),
+    )
+    return feedback
+
+
+def feedback_of(db_session: Session, *, actor: Actor, grant_id: int) -> list[Feedback]:
+    """A grant's feedback, newest first."""
+    grant = _visible(db_session, actor, grant_id)
+    return list(
+        db_session.execute(
+            select(Feedback).where(Feedback.grant_id == grant.id).order_by(Feedback.id.desc())
+        ).scalars()
+    )
+
+
+@dataclass
+class ResourceUsage:
+    """One of a provider's resources: who holds grants, for what, and what they report."""
+
+    resource: Resource
+    grants: list[Grant] = field(default_factory=list)
+    feedback: dict[int, list[Feedback]] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.resource.current_version.name if self.resource.current_version else ""
+
+
+def usage(
+    db_session: Session, *, actor: Actor, organization_id: int | None = None
+) -> list[ResourceUsage]:
+    """Who uses a provider's data (SHR-7, XT): its own for a department; any for overseers."""
+    require(actor, *READERS, action="查看数据使用情况")
+    org_id = organization_id if organization_id is not None else own_organization(actor)
+    if org_id != actor.organization_id and not oversees(actor):
+        raise Forbidden("只能查看本单位资源的使用情况")
+    grants = db_session.execute(
+        select(Grant).where(Grant.provider_id == org_id).order_by(Grant.resource_id, Grant.id)
+    ).scalars()
+    by_resource: dict[int, ResourceUsage] = {}
+    for grant in grants:
+        by_resource.setdefault(grant.resource_id, ResourceUsage(grant.resource)).grants.append(
+            grant
+        )
+    if by_resource:
+        feedback = db_session.execute(
+            select(Feedback)
+            .join(Grant, Grant.id == Feedback.grant_id)
+            .where(Grant.provider_id == org_id)
+            .order_by(Feedback.id.desc())
+        ).scalars()
+        for item in feedback:
+            entry = by_resource[item.grant.resource_id]
+            entry.feedback.setdefault(item.grant_id, []).append(item)
+    return sorted(by_resource.values(), key=lambda u: u.resource.code)
+
+
+def grant_out(grant: Grant) -> GrantOut:
+    today = clock.today()
+    return GrantOut(
+        id=grant.id,
+        number=grant.number,
+        source=grant.source.value,
+        state=grant.state.value,
+        status_label=status_label(grant, today),
+        usable=grant.usable(today),
+        resource_id=grant.resource_id,
+        resource_code=grant.resource.code,
+        resource_name=grant.version.name,
+        version=grant.version.number,
+        consumer=grant.consumer.name,
+        provider=grant.provider.name,
+        whole_resource=grant.whole_resource,
+        fields=grant.fields,
+        row_filter=grant.row_filter,
+        masking=grant.masking,
+        purpose=grant.purpose,
+        system_name=grant.system_name,
+        conditions=grant.conditions,
+        valid_from=grant.valid_from,
+        valid_until=grant.valid_until,
+        state_reason=grant.state_reason,
+        restrictions=list(USE_RESTRICTIONS),
+        restrictions_accepted_at=grant.restrictions_accepted_at,
+        restrictions_accepted_by=grant.restrictions_accepted_by,
+    )
