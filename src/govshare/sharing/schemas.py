@@ -198,6 +198,7 @@ class CaseIn(BaseModel):
     application_id: int | None = None
     subject: str = Field(default="", max_length=200)
     request: str = Field(min_length=10, max_length=TEXT_MAX)
+    accept_restrictions: bool = False  # the use restrictions bind any grant the case produces
 
     @model_validator(mode="after")
     def _one(self) -> CaseIn:

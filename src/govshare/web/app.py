@@ -18,6 +18,8 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     """Builds the application; every router is registered here, in one place."""
     from govshare.catalog import api as catalog_api
     from govshare.catalog import pages as catalog_pages
+    from govshare.sharing import api as sharing_api
+    from govshare.sharing import pages as sharing_pages
     from govshare.core.audit import api as audit_api
     from govshare.core.audit import pages as audit_pages
     from govshare.core.calendar import api as calendar_api
@@ -46,6 +48,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         calendar_api.router,
         inbox_api.router,
         catalog_api.router,
+        sharing_api.router,
     ):
         app.include_router(router, prefix="/api/v1")
     for router in (
@@ -55,6 +58,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         calendar_pages.router,
         inbox_pages.router,
         catalog_pages.router,
+        sharing_pages.router,
     ):
         app.include_router(router)
     return app

@@ -1,5 +1,5 @@
 """The navigation each role sees (a link is shown only where the role may act): the main
-bar, and the catalog's own tabs on every /catalog page."""
+bar, and a section's own tabs on every page under it (/catalog, /sharing)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ LINKS: Links = [
     ("本单位目录", "/catalog/mine", DEPARTMENT),
     ("目录审核", "/catalog/review", OVERSIGHT),
     ("责任清单", "/catalog/responsibilities", DEPARTMENT),
+    ("资源共享", "/sharing", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
     ("组织机构", "/admin/organizations", (Role.PLATFORM_OPERATOR, Role.AUTHORITY, Role.AUDITOR)),
     ("用户管理", "/admin/users", (Role.PLATFORM_OPERATOR,)),
     ("本单位", "/my-organization", DEPARTMENT),
@@ -39,6 +40,24 @@ CATALOG_TABS: Links = [
 ]
 
 
+SHARING_TABS: Links = [
+    ("共享概览", "/sharing", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
+    ("我的申请", "/sharing/applications", DEPARTMENT),
+    ("待我答复", "/sharing/decide", DEPARTMENT),
+    ("我的授权", "/sharing/grants", DEPARTMENT),
+    ("谁在用我的数据", "/sharing/usage", DEPARTMENT),
+    ("督办队列", "/sharing/queue", OVERSIGHT),
+    ("全部授权", "/sharing/all-grants", (*OVERSIGHT, Role.AUDITOR)),
+    ("协调事项", "/sharing/cases", (*DEPARTMENT, *OVERSIGHT)),
+]
+
+# Sections with their own tabs: the path prefix and the tabs shown under it.
+SECTIONS: list[tuple[str, str, Links]] = [
+    ("/catalog", "资源目录", CATALOG_TABS),
+    ("/sharing", "资源共享", SHARING_TABS),
+]
+
+
 def _visible(links: Links, user: Viewer) -> list[tuple[str, str]]:
     roles = user.roles
     return [(label, url) for label, url, allowed in links if not allowed or roles & set(allowed)]
@@ -48,8 +67,12 @@ def navigation(user: Viewer) -> list[tuple[str, str]]:
     return _visible(LINKS, user)
 
 
-def catalog_tabs(user: Viewer) -> list[tuple[str, str]]:
-    return _visible(CATALOG_TABS, user)
+def section_tabs(user: Viewer, path: str) -> tuple[str, list[tuple[str, str]]]:
+    """The section the page at `path` belongs to (its name, for the tab bar) and its tabs."""
+    for prefix, name, links in SECTIONS:
+        if path == prefix or path.startswith(prefix + "/"):
+            return name, _visible(links, user)
+    return "", []
 
 
 def active(links: list[tuple[str, str]], path: str) -> str | None:

@@ -25,6 +25,7 @@ TEMPLATE_DIRS = [
     PACKAGE / "core" / "calendar" / "templates",
     PACKAGE / "core" / "inbox" / "templates",
     PACKAGE / "catalog" / "templates",
+    PACKAGE / "sharing" / "templates",
 ]
 FLASH_COOKIE = "gs_flash"
 
@@ -53,14 +54,12 @@ def render(
     request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200
 ) -> HTMLResponse:
     """Renders a page with the layout's context: user, CSRF token, flash message, nav."""
-    from govshare.web.nav import active, catalog_tabs, navigation
+    from govshare.web.nav import active, navigation, section_tabs
 
     user = getattr(request.state, "user", None)
     path = request.url.path
     nav = navigation(user) if user else []
-    tabs = (
-        catalog_tabs(user) if user and (path == "/catalog" or path.startswith("/catalog/")) else []
-    )
+    section, tabs = section_tabs(user, path) if user else ("", [])
     base = {
         "user": user,
         "csrf": getattr(request.state, "csrf", ""),
@@ -68,6 +67,7 @@ def render(
         "nav": nav,
         "nav_active": active(nav, path),
         "tabs": tabs,
+        "section": section,
         "tab_active": active(tabs, path),
         "city": request.app.state.runtime.city_name,
         "path": path,

@@ -1,0 +1,11 @@
+"""Sharing JSON API, one module per topic; `router` gathers them (mounted under /api/v1)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from govshare.sharing.api import applications, cases, grants
+
+router = APIRouter()
+for _module in (applications, grants, cases):
+    router.include_router(_module.router)
