@@ -133,7 +133,9 @@ def application_in(resource: Resource, **kw: Any) -> ApplicationIn:
 
 def submitted(w: Sharing, profile: Profile = SHANGRAO, **kw: Any) -> Application:
     """An application by the consumer for the conditional resource, under `profile`."""
-    uploads = [sealed_letter()] if "sealed_letter" in profile.rules.application_attachments.value else []
+    uploads = (
+        [sealed_letter()] if "sealed_letter" in profile.rules.application_attachments.value else []
+    )
     if "usage_commitment" in profile.rules.application_attachments.value:
         uploads.append(commitment())
     return applications.submit_application(

@@ -18,8 +18,6 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     """Builds the application; every router is registered here, in one place."""
     from govshare.catalog import api as catalog_api
     from govshare.catalog import pages as catalog_pages
-    from govshare.sharing import api as sharing_api
-    from govshare.sharing import pages as sharing_pages
     from govshare.core.audit import api as audit_api
     from govshare.core.audit import pages as audit_pages
     from govshare.core.calendar import api as calendar_api
@@ -28,6 +26,8 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     from govshare.core.inbox import pages as inbox_pages
     from govshare.identity import api as identity_api
     from govshare.identity import pages as identity_pages
+    from govshare.sharing import api as sharing_api
+    from govshare.sharing import pages as sharing_pages
     from govshare.web import api as web_api
     from govshare.web import pages as web_pages
 
