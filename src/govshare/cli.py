@@ -47,6 +47,7 @@ def _register() -> None:
     from govshare.core import cli as core_cli
     from govshare.core.calendar import cli as calendar_cli
     from govshare.identity import cli as identity_cli
+    from govshare.sharing import cli as sharing_cli
     from govshare.web import cli as web_cli
 
     app.add_typer(core_cli.db_app, name="db")
@@ -56,6 +57,7 @@ def _register() -> None:
     app.add_typer(identity_cli.org_app, name="org")
     app.add_typer(identity_cli.user_app, name="user")
     app.add_typer(catalog_cli.app, name="catalog")
+    app.add_typer(sharing_cli.app, name="sharing")
     web_cli.register(app)
 
 
