@@ -157,7 +157,7 @@ class GrantActionIn(BaseModel):
 
     model_config = ConfigDict(str_strip_whitespace=True)
 
-    reason: str = Field(min_length=4, max_length=TEXT_MAX)
+    reason: str = Field(min_length=2, max_length=TEXT_MAX)
     report_to_authority: bool = True
 
 
@@ -328,3 +328,32 @@ class CaseMessageOut(BaseModel):
     body: str
     created_at: datetime
     created_by: str
+
+
+class CaseOut(BaseModel):
+    id: int
+    number: str
+    origin: str
+    origin_label: str
+    state: str
+    state_label: str
+    resource_id: int
+    resource_code: str
+    resource_name: str
+    consumer_id: int
+    consumer: str
+    provider_id: int
+    provider: str
+    application_id: int | None
+    subject: str
+    request: str
+    opened_at: datetime
+    opened_by: str
+    escalated_at: datetime | None
+    escalated_by: str | None
+    outcome: str | None
+    closed_at: datetime | None
+    closed_by: str | None
+    filing_number: str | None  # 备案号 of an agreed provision
+    grant_id: int | None
+    messages: list[CaseMessageOut]

@@ -76,6 +76,7 @@ ACTION_LABELS = {
     "sharing.grant.access": "核验共享授权",
     "sharing.grant.end": "终止授权",
     "sharing.grant.issue": "生成共享授权",
+    "sharing.grant.renew": "授权续期",
     "sharing.grant.resume": "恢复授权使用",
     "sharing.grant.suspend": "暂停授权使用",
     "sharing.reminders.send": "发送办理期限提醒",

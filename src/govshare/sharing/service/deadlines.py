@@ -224,7 +224,7 @@ def send_reminders(db_session: Session, *, actor: Actor) -> ReminderResult:
     steps = db_session.execute(
         select(ApplicationStep)
         .where(ApplicationStep.started.is_(True), ApplicationStep.finished_at.is_(None))
-        .with_for_update()
+        .with_for_update(of=ApplicationStep)
     ).scalars()
     for step in steps:
         app = step.application
@@ -268,7 +268,7 @@ def send_reminders(db_session: Session, *, actor: Actor) -> ReminderResult:
             Grant.valid_until >= today,
             Grant.expiry_notified_on.is_(None),
         )
-        .with_for_update()
+        .with_for_update(of=Grant)
     ).scalars()
     for grant in grants:
         assert grant.valid_until is not None

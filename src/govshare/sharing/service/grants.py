@@ -46,6 +46,7 @@ from govshare.sharing.service import freshness
 from govshare.sharing.service.common import (
     ANSWERERS,
     APPLICANTS,
+    OVERSEERS,
     READERS,
     dump_filter,
     dump_masking,
@@ -260,6 +261,7 @@ def _act(
         )
     )
     db_session.flush()
+    db_session.expire(grant, ["actions"])
     record(
         db_session,
         actor=actor,
@@ -346,6 +348,19 @@ def extend(db_session: Session, *, actor: Actor, grant: Grant, valid_until: date
         )
     )
     db_session.flush()
+    db_session.expire(grant, ["actions"])
+    record(
+        db_session,
+        actor=actor,
+        action="sharing.grant.renew",
+        object_type="grant",
+        object_id=grant.id,
+        details={
+            "number": grant.number,
+            "previous_until": previous.isoformat() if previous else None,
+            "valid_until": valid_until.isoformat(),
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -410,6 +425,12 @@ def my_grants(db_session: Session, *, actor: Actor) -> list[Grant]:
             select(Grant).where(Grant.consumer_id == org_id).order_by(Grant.id.desc())
         ).scalars()
     )
+
+
+def all_grants(db_session: Session, *, actor: Actor) -> list[Grant]:
+    """Every grant on the platform, newest first, for those who oversee sharing."""
+    require(actor, *OVERSEERS, action="查看全部授权")
+    return list(db_session.execute(select(Grant).order_by(Grant.id.desc())).scalars())
 
 
 def record_feedback(
