@@ -225,6 +225,7 @@ SCENARIOS: dict[str, Writes | Reads] = {
         ),
     ),
     CALENDAR + "load": Reads(lambda w: calendar_service.load(w.db)),
+    CALENDAR + "on_year_entered": READ_ONLY,  # registers a domain's recount at import time
     CALENDAR + "year_statuses": Reads(lambda w: calendar_service.year_statuses(w.db, [2026])),
     CALENDAR + "entered_years": Reads(lambda w: calendar_service.entered_years(w.db)),
     CALENDAR + "entered_days": Reads(lambda w: calendar_service.entered_days(w.db, 2026)),

@@ -162,6 +162,7 @@ SCENARIOS: dict[str, Writes | Reads] = {
     RES + "effective_date": READ_ONLY,
     RES + "rule_problems": READ_ONLY,
     RES + "add_months": READ_ONLY,
+    RES + "next_sequence": READ_ONLY,  # its counter row is part of the caller's change
     RES + "can_see_unpublished": READ_ONLY,
     RES + "version_input": READ_ONLY,
     RES + "narrowing_reasons": READ_ONLY,

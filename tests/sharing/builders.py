@@ -70,8 +70,10 @@ class Sharing:
     not_shared: Resource  # 不予共享: coordination
 
 
-def sharing_world(db: Session) -> Sharing:
-    op, _ = operator(db)
+def sharing_world(db: Session, op: Actor | None = None) -> Sharing:
+    """The sharing cast; `op` is an existing operator (else one is created)."""
+    if op is None:
+        op, _ = operator(db)
     authority_org = organization(db, "市政务服务数据管理局")
     authority = actor_of(user(db, authority_org, [Role.AUTHORITY]))
     provider = organization(db, "市公安局")
