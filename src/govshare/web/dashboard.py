@@ -11,6 +11,8 @@ from govshare.catalog.service import resources
 from govshare.core import calendar, clock
 from govshare.core.permissions import Actor, Role
 from govshare.identity import service as identity_service
+from govshare.sharing.models import ApplicationState
+from govshare.sharing.service import applications, deadlines, grants
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ def home(db_session: Session, *, actor: Actor) -> dict[str, Any]:
                 catalog.own_in_progress,
             )
         )
+    cards.extend(_sharing_cards(db_session, actor))
     if actor.has(Role.PLATFORM_OPERATOR, Role.AUTHORITY, Role.AUDITOR):
         summary = identity_service.directory_summary(db_session, actor=actor)
         cards.append(
@@ -77,3 +80,38 @@ def home(db_session: Session, *, actor: Actor) -> dict[str, Any]:
         "today_is_working": cal.is_working_day(today),
         "provisional_years": provisional,
     }
+
+
+def _sharing_cards(db_session: Session, actor: Actor) -> list[Card]:
+    """What waits in the sharing workflow for this person's department, or for the operator."""
+    cards: list[Card] = []
+    if actor.has(Role.DATA_OFFICER, Role.DEPARTMENT_HEAD, Role.DEPARTMENT_STAFF):
+        waiting = [
+            a
+            for a in applications.to_decide(db_session, actor=actor)
+            if a.state is ApplicationState.DECIDING
+        ]
+        mine = applications.my_applications(db_session, actor=actor)
+        returned = sum(a.state is ApplicationState.RETURNED for a in mine)
+        open_ = sum(a.state in applications.OPEN_STATES for a in mine)
+        held = grants.my_grants(db_session, actor=actor)
+        usable = sum(g.usable(clock.today()) for g in held)
+        cards.append(
+            Card("待我答复", "/sharing/decide", "其他部门的共享申请，请在期限内答复", len(waiting))
+        )
+        cards.append(
+            Card(
+                "我的申请",
+                "/sharing/applications",
+                f"办理中的申请，其中 {returned} 件被退回待补正" if returned else "办理中的申请",
+                open_,
+            )
+        )
+        cards.append(Card("我的授权", "/sharing/grants", "本单位当前可使用的共享授权", usable))
+    if actor.has(Role.PLATFORM_OPERATOR, Role.AUTHORITY):
+        queue = deadlines.queue(db_session, actor=actor)
+        overdue = sum(r.urgency is deadlines.Urgency.OVERDUE for r in queue)
+        cards.append(
+            Card("督办队列", "/sharing/queue", f"待办环节，其中 {overdue} 件已超期", len(queue))
+        )
+    return cards
