@@ -299,6 +299,7 @@ def test_an_approval_narrowing_fields_and_masking_one_produces_exactly_that_gran
     ("decision", "field", "message"),
     [
         ({"fields": ["姓名", "手机号码"]}, "fields", "超出申请"),
+        ({"fields": []}, "fields", "至少选择"),
         ({"row_filter": []}, "row_filter", "不能宽于申请"),
         (
             {"row_filter": [{"field": "行政区划代码", "op": "in", "values": ["361102", "361199"]}]},
@@ -478,9 +479,9 @@ def test_renewal_extends_the_grant_after_the_providers_decision(w: Sharing) -> N
 
 
 def test_readers_see_only_their_own(w: Sharing, db) -> None:
-    from tests.builders import actor_of, organization, user
     from govshare.core.errors import NotFound
     from govshare.core.permissions import Role
+    from tests.builders import actor_of, organization, user
 
     with clock.frozen(SEPT_25):
         application = submitted(w)

@@ -12,10 +12,10 @@ from govshare.core import clock
 from govshare.core.errors import Conflict, Forbidden, Invalid
 from govshare.core.inbox.models import Notification
 from govshare.core.permissions import Role
+from govshare.identity.models import User
 from govshare.sharing.models import Grant, GrantActionKind, GrantSource, GrantState
 from govshare.sharing.schemas import DataUpdateIn, DirectAccessIn, FeedbackIn, GrantActionIn
 from govshare.sharing.service import freshness, grants
-from govshare.identity.models import User
 from tests.sharing.builders import BINZHOU, FIELDS, SHANGRAO, Sharing, approved, sharing_world
 
 TODAY = "2026-10-12T09:00:00+08:00"

@@ -20,21 +20,33 @@ def _signed_in(server: LiveServer, username: str) -> httpx.Client:
     return client
 
 
+DETAIL = re.compile(
+    r'href="(/(?:admin/(?:organizations|users)|sharing/(?:applications|grants))/\d+)"'
+)
+
+
+def _tab_links(html: str) -> set[str]:
+    tabs = re.findall(r'<nav class="subnav"[^>]*>(.*?)</nav>', html, re.S)
+    assert tabs, "the section page shows no tabs"
+    return set(re.findall(r'href="(/[^"]*)"', tabs[0]))
+
+
 @pytest.mark.parametrize("username", [u for u, _ in SIGN_INS])
 def test_every_offered_page_opens(live_server: LiveServer, username: str) -> None:
     with closing(_signed_in(live_server, username)) as client:
         home = client.get("/")
         nav = re.findall(r'<nav class="mainnav">(.*?)</nav>', home.text, re.S)[0]
         links = set(re.findall(r'href="(/[^"]*)"', nav))
-        catalog = client.get("/catalog").text
-        tabs = re.findall(r'<nav class="subnav"[^>]*>(.*?)</nav>', catalog, re.S)[0]
-        links |= set(re.findall(r'href="(/[^"]*)"', tabs))
+        for section in ("/catalog", "/sharing"):  # each section's own tabs
+            if section in links:
+                links |= _tab_links(client.get(section).text)
         assert "/" in links and "/calendar" in links
         for link in sorted(links):
             page = client.get(link)
             assert page.status_code == 200, f"{username} {link}: {page.status_code}"
-            # follow the first detail link of list pages (organisation, user)
-            for detail in re.findall(r'href="(/admin/(?:organizations|users)/\d+)"', page.text)[:1]:
+            # follow the first detail link of list pages (organisation, user, application,
+            # grant), where the page has one
+            for detail in re.findall(DETAIL, page.text)[:1]:
                 assert client.get(detail).status_code == 200, f"{username} {detail}"
 
 

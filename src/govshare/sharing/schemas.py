@@ -7,7 +7,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from govshare.sharing.models import CaseParty, MaskRule, Rating, RowOp
 
@@ -79,11 +86,13 @@ class Period(BaseModel):
     valid_from: date
     valid_until: date
 
-    @model_validator(mode="after")
-    def _order(self) -> Period:
-        if self.valid_until < self.valid_from:
+    @field_validator("valid_until")
+    @classmethod
+    def _order(cls, value: date, info: ValidationInfo) -> date:
+        start = info.data.get("valid_from")
+        if start is not None and value < start:
             raise ValueError("使用期限的结束日期不能早于开始日期")
-        return self
+        return value
 
 
 class ApplicationIn(Period):

@@ -15,6 +15,7 @@ from govshare.catalog.models import (
     DataType,
     Domain,
     OpenType,
+    Resource,
     ResourceFormat,
     ResourceStatus,
     ShareMethod,
@@ -24,10 +25,13 @@ from govshare.catalog.models import (
 )
 from govshare.catalog.schemas import ResourceIn, RetirementIn, ReviewIn, VersionIn
 from govshare.catalog.service import resources, subscriptions, themes
+from govshare.core import clock
 from govshare.core.errors import DomainError
 from govshare.core.permissions import Actor, Role
 from govshare.core.policy import VALUE_LABELS, Rules
 from govshare.identity import service as identity_service
+from govshare.sharing.models import USE_RESTRICTIONS, GrantState
+from govshare.sharing.service import grants as sharing_grants
 from govshare.web.deps import DB, PageActor, runtime_of
 from govshare.web.forms import PostedForm, field_errors
 from govshare.web.templating import redirect, render
@@ -242,9 +246,39 @@ async def duplicates(request: Request, db_session: DB, actor: PageActor) -> Resp
 # --- resource and versions ------------------------------------------------------------------
 
 
-def _resource_context(
+def _sharing_panel(db_session: DB, actor: Actor, resource: Resource) -> dict[str, Any] | None:
+    """The "共享使用" panel for another department's people: direct access, an application or
+    coordination by share type (SHR-1/2/4), or the grant their department already holds."""
+    version = resource.current_version
+    if (
+        resource.status is not ResourceStatus.PUBLISHED
+        or version is None
+        or not actor.has(*resources.COMPILERS)
+        or actor.organization_id in (None, resource.provider_id)
+    ):
+        return None
+    held = next(
+        (
+            g
+            for g in sharing_grants.my_grants(db_session, actor=actor)
+            if g.resource_id == resource.id and g.state is not GrantState.ENDED
+        ),
+        None,
+    )
+    return {
+        "share_type": version.share_type.value,
+        "grant": held,
+        "status": sharing_grants.status_label(held, clock.today()) if held else "",
+        "restrictions": USE_RESTRICTIONS,
+        "form": {},
+        "errors": {},
+    }
+
+
+def resource_context(
     db_session: DB, actor: Actor, resource_id: int, number: int | None
 ) -> dict[str, Any]:
+    """What the resource page shows this actor (the sharing pages re-show it with errors)."""
     resource = resources.get_resource(db_session, actor=actor, resource_id=resource_id)
     versions = resources.list_versions(db_session, actor=actor, resource_id=resource_id)
     if number is not None:
@@ -279,13 +313,14 @@ def _resource_context(
         "fields": resources.VERSION_FIELDS,
         "display": resources.display,
         "topic_label": VALUE_LABELS.get(resource.base_topic or "", resource.base_topic),
+        "sharing": _sharing_panel(db_session, actor, resource),
     }
 
 
 @router.get("/catalog/resources/{resource_id}", response_class=HTMLResponse)
 def resource_page(request: Request, db_session: DB, actor: PageActor, resource_id: int) -> Response:
     return render(
-        request, "catalog/resource.html", _resource_context(db_session, actor, resource_id, None)
+        request, "catalog/resource.html", resource_context(db_session, actor, resource_id, None)
     )
 
 
@@ -294,7 +329,7 @@ def version_page(
     request: Request, db_session: DB, actor: PageActor, resource_id: int, number: int
 ) -> Response:
     return render(
-        request, "catalog/resource.html", _resource_context(db_session, actor, resource_id, number)
+        request, "catalog/resource.html", resource_context(db_session, actor, resource_id, number)
     )
 
 

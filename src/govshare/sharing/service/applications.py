@@ -414,7 +414,8 @@ def _approve(
     db_session: Session, actor: Actor, profile: Profile, application: Application, data: DecisionIn
 ) -> None:
     available = item_names(db_session, application.version_id)
-    fields = check_fields(data.fields or application.fields, available, "fields")
+    asked = application.fields if data.fields is None else data.fields
+    fields = check_fields(asked, available, "fields")
     beyond = [f for f in fields if f not in application.fields]
     if beyond:
         raise Invalid(f"批准的信息项不能超出申请：{'、'.join(beyond)}", field="fields")
