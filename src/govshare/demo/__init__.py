@@ -13,12 +13,14 @@ from sqlalchemy.orm import Session
 from govshare.core.permissions import Actor
 from govshare.demo import catalog as catalog_demo
 from govshare.demo import identity as identity_demo
+from govshare.demo import sharing as sharing_demo
 from govshare.identity.models import Organization
 
 DEMO_PASSWORD = identity_demo.DEMO_PASSWORD
 STEPS: list[tuple[str, Callable[[Session, Actor], None]]] = [
     ("组织机构和用户", identity_demo.build),
     ("资源目录", catalog_demo.build),
+    ("资源共享", sharing_demo.build),
 ]
 
 
