@@ -192,6 +192,27 @@ def _announce(db_session: Session, application: Application) -> None:
         )
 
 
+def _first_state(pre_review_days: int | None) -> ApplicationState:
+    return ApplicationState.PRE_REVIEW if pre_review_days else ApplicationState.DECIDING
+
+
+def _request_details(application: Application) -> dict[str, object]:
+    """What was asked for and the deadlines it got: the audit entry of a (re)submission."""
+    return {
+        "purpose": application.purpose,
+        "system_name": application.system_name,
+        "fields": application.fields,
+        "row_filter": application.row_filter,
+        "valid_from": application.valid_from.isoformat(),
+        "valid_until": application.valid_until.isoformat(),
+        "deadlines": {
+            f"{s.position}.{s.kind.value}": s.due_on.isoformat()
+            for s in application.steps
+            if s.finished_at is None
+        },
+    }
+
+
 def submit_application(
     db_session: Session,
     *,
@@ -235,11 +256,7 @@ def submit_application(
         version_id=version.id,
         consumer_id=org_id,
         provider_id=resource.provider_id,
-        state=(
-            ApplicationState.PRE_REVIEW
-            if rules.application_pre_review_days.value
-            else ApplicationState.DECIDING
-        ),
+        state=_first_state(rules.application_pre_review_days.value),
         purpose=data.purpose,
         system_name=data.system_name,
         fields=fields,
@@ -268,15 +285,9 @@ def submit_application(
             "number": application.number,
             "resource": resource.code,
             "version": version.number,
-            "purpose": data.purpose,
-            "system_name": data.system_name,
-            "fields": fields,
-            "row_filter": application.row_filter,
-            "valid_from": data.valid_from.isoformat(),
-            "valid_until": data.valid_until.isoformat(),
+            **_request_details(application),
             "profile": profile.code,
             "attachments": [a.sha256 for a in application.attachments],
-            "deadlines": {s.kind.value: s.due_on.isoformat() for s in application.steps},
         },
     )
     _announce(db_session, application)
@@ -335,9 +346,7 @@ def resubmit_application(
     application.fields, application.row_filter = fields, dump_filter(data.row_filter)
     application.valid_from, application.valid_until = data.valid_from, data.valid_until
     application.contact = data.contact
-    application.state = (
-        ApplicationState.PRE_REVIEW if application.pre_review_days else ApplicationState.DECIDING
-    )
+    application.state = _first_state(application.pre_review_days)
     application.submitted_at, application.submitted_by = clock.now(), actor.label
     _start(db_session, actor, application, uploads)
     record(
@@ -348,12 +357,7 @@ def resubmit_application(
         object_id=application.id,
         details={
             "number": application.number,
-            "purpose": data.purpose,
-            "system_name": data.system_name,
-            "fields": fields,
-            "row_filter": application.row_filter,
-            "valid_from": data.valid_from.isoformat(),
-            "valid_until": data.valid_until.isoformat(),
+            **_request_details(application),
             "new_attachments": [hashlib.sha256(u.content).hexdigest() for u in uploads],
         },
     )
@@ -585,11 +589,7 @@ def request_renewal(
         consumer_id=grant.consumer_id,
         provider_id=grant.provider_id,
         renews_grant_id=grant.id,
-        state=(
-            ApplicationState.PRE_REVIEW
-            if rules.application_pre_review_days.value
-            else ApplicationState.DECIDING
-        ),
+        state=_first_state(rules.application_pre_review_days.value),
         purpose=f"{grant.purpose}\n续期理由：{data.reason}",
         system_name=grant.system_name,
         fields=grant.fields,
