@@ -629,7 +629,7 @@ def test_case_pages(app: FastAPI, client: TestClient, w: Sharing) -> None:
     token = _csrf(client, new_url)
     form = {"csrf_token": token, "resource_id": str(w.not_shared.id), "subject": "在逃人员比对"}
     short = client.post("/sharing/cases/new", data={**form, "request": "太短"})
-    assert short.status_code == 422 and "协调诉求至少写 10 个字" in short.text
+    assert short.status_code == 422 and "协调诉求：至少填写 10 个字" in short.text
     unaccepted = client.post("/sharing/cases/new", data={**form, "request": REQUEST})
     assert unaccepted.status_code == 422
     error = re.search(r"accept_restrictions.*?field-error[^>]*>([^<]+)<", unaccepted.text, re.S)

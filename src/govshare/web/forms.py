@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -31,6 +32,37 @@ def filled(form: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in form.items() if v not in ("", None)}
 
 
+# Pydantic's rule names, in the words a clerk reads beside the field. A rule not listed is
+# one of our own validators, whose message is already Chinese.
+MESSAGES = {
+    "missing": "必填",
+    "string_too_short": "至少填写 {min_length} 个字",
+    "string_too_long": "不能超过 {max_length} 个字",
+    "too_short": "请至少选择 {min_length} 项",
+    "too_long": "最多 {max_length} 项",
+    "date_type": "日期格式应为 年-月-日，如 2026-10-01",
+    "date_from_datetime_parsing": "日期格式应为 年-月-日，如 2026-10-01",
+    "date_parsing": "日期格式应为 年-月-日，如 2026-10-01",
+    "int_parsing": "须为整数",
+    "int_from_float": "须为整数",
+    "greater_than_equal": "不能小于 {ge}",
+    "less_than_equal": "不能大于 {le}",
+    "enum": "请从列表中选择",
+    "bool_parsing": "须为是或否",
+}
+
+
+def message_of(error: Mapping[str, Any], label: str = "") -> str:
+    """One pydantic error in Chinese; `label` names the field where the message stands alone."""
+    template = MESSAGES.get(error["type"])
+    if template is None:
+        return str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "string_too_short" and (error.get("ctx") or {}).get("min_length") == 1:
+        template = MESSAGES["missing"]
+    text = template.format(**(error.get("ctx") or {}))
+    return f"{label}：{text}" if label else text
+
+
 def field_errors(exc: ValidationError | DomainError) -> dict[str, str]:
     """Field → message, for showing each error beside its field ("_" for the form).
 
@@ -44,7 +76,7 @@ def field_errors(exc: ValidationError | DomainError) -> dict[str, str]:
     out = {}
     for error in exc.errors():
         loc = error["loc"]
-        message = str(error["msg"]).removeprefix("Value error, ")
+        message = message_of(error)
         if not loc:
             out.setdefault("_", message)
             continue
@@ -55,3 +87,8 @@ def field_errors(exc: ValidationError | DomainError) -> dict[str, str]:
         else:
             out.setdefault(str(loc[0]), message)
     return out
+
+
+def optional_id(value: str | None) -> int | None:
+    """An id from a select or the query string; the empty choice means "none" or "all"."""
+    return int(value) if value and value.strip().isdigit() else None

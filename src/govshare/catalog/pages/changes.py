@@ -16,7 +16,7 @@ from govshare.core.errors import DomainError
 from govshare.core.permissions import Actor, Role
 from govshare.identity import service as identity_service
 from govshare.web.deps import DB, PageActor, runtime_of
-from govshare.web.forms import PostedForm, field_errors, filled
+from govshare.web.forms import PostedForm, field_errors, filled, optional_id
 from govshare.web.templating import redirect, render
 
 router = APIRouter()
@@ -57,11 +57,6 @@ def _list_context(
         "errors": {},
         **extra,
     }
-
-
-def optional_id(value: str | None) -> int | None:
-    """A filter's id from the query string; the empty choice means "all"."""
-    return int(value) if value and value.strip().isdigit() else None
 
 
 @router.get("/catalog/changes", response_class=HTMLResponse)

@@ -9,7 +9,6 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from govshare.catalog.models import NeedState, ResourceStatus
-from govshare.catalog.pages.changes import optional_id
 from govshare.catalog.service import needs, resources
 from govshare.catalog.service.needs import NeedIn
 from govshare.core import clock
@@ -17,7 +16,7 @@ from govshare.core.errors import DomainError, Invalid
 from govshare.core.permissions import Actor, Role
 from govshare.identity import service as identity_service
 from govshare.web.deps import DB, PageActor
-from govshare.web.forms import PostedForm, field_errors, filled
+from govshare.web.forms import PostedForm, field_errors, filled, optional_id
 from govshare.web.templating import redirect, render
 
 router = APIRouter()

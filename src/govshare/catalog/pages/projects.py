@@ -9,14 +9,13 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from govshare.catalog.models import ItProject, ProjectStage, ResourceStatus
-from govshare.catalog.pages.changes import optional_id
 from govshare.catalog.service import projects, resources
 from govshare.catalog.service.projects import ProjectIn
 from govshare.core.errors import DomainError
 from govshare.core.permissions import Actor, Role
 from govshare.identity import service as identity_service
 from govshare.web.deps import DB, PageActor
-from govshare.web.forms import PostedForm, field_errors, filled
+from govshare.web.forms import PostedForm, field_errors, filled, optional_id
 from govshare.web.templating import redirect, render
 
 router = APIRouter()

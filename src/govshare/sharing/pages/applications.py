@@ -47,7 +47,7 @@ from govshare.sharing.service.common import (
     shared_version,
 )
 from govshare.web.deps import CSRF_FIELD, DB, PageActor, runtime_of
-from govshare.web.forms import field_errors
+from govshare.web.forms import field_errors, optional_id
 from govshare.web.templating import redirect, render
 
 router = APIRouter()
@@ -70,56 +70,12 @@ CHOICES = {
     "rules": [(r.value, r.label, r.takes_n) for r in MaskRule],
 }
 
-# Pydantic's rule names, in the words a clerk reads beside the field.
-MESSAGES = {
-    "missing": "必填",
-    "string_too_short": "至少填写 {min_length} 个字",
-    "string_too_long": "不能超过 {max_length} 个字",
-    "too_short": "请至少选择 {min_length} 项",
-    "too_long": "最多 {max_length} 项",
-    "date_from_datetime_parsing": "日期格式应为 年-月-日，如 2026-10-01",
-    "date_parsing": "日期格式应为 年-月-日，如 2026-10-01",
-    "int_parsing": "须为整数",
-    "int_from_float": "须为整数",
-    "greater_than_equal": "不能小于 {ge}",
-    "less_than_equal": "不能大于 {le}",
-    "enum": "请从列表中选择",
-    "bool_parsing": "须为是或否",
-}
-
 
 # --- shared by the sharing pages ----------------------------------------------------------
 
 
 def profile_of(request: Request) -> Profile:
     return runtime_of(request).profile
-
-
-def errors_of(exc: ValidationError | DomainError) -> dict[str, str]:
-    """Field → message in Chinese, keyed like `web.forms.field_errors` (rows numbered from 1)."""
-    if isinstance(exc, DomainError):
-        return field_errors(exc)
-    out: dict[str, str] = {}
-    for error in exc.errors():
-        loc = error["loc"]
-        template = MESSAGES.get(error["type"])
-        if template is None:
-            message = str(error["msg"]).removeprefix("Value error, ")
-        elif error["type"] == "too_short" and loc and loc[-1] == "values":
-            message = "请填写取值"
-        elif error["type"] == "string_too_short" and loc and loc[-1] == "field":
-            message = "请选择信息项"
-        else:
-            message = template.format(**(error.get("ctx") or {}))
-        if not loc:
-            out.setdefault("_", message)
-        elif len(loc) >= 2 and isinstance(loc[1], int):
-            row = loc[1] + 1
-            out.setdefault(".".join(str(p) for p in (loc[0], row, *loc[2:])), message)
-            out.setdefault(str(loc[0]), f"第 {row} 项：{message}")
-        else:
-            out.setdefault(str(loc[0]), message)
-    return out
 
 
 def placed(errors: dict[str, str], known: tuple[str, ...]) -> dict[str, str]:
@@ -131,11 +87,6 @@ def placed(errors: dict[str, str], known: tuple[str, ...]) -> dict[str, str]:
         else:
             out["_"] = f"{out['_']}；{message}" if "_" in out else message
     return out
-
-
-def optional_id(value: str | None) -> int | None:
-    value = (value or "").strip()
-    return int(value) if value.isdigit() else None
 
 
 @dataclass(frozen=True)
@@ -433,7 +384,7 @@ async def submit(request: Request, db_session: DB, actor: PageActor) -> Response
         )
     except (ValidationError, DomainError) as exc:
         db_session.rollback()
-        errors = scope_errors(_upload_errors(errors_of(exc), uploads), data)
+        errors = scope_errors(_upload_errors(field_errors(exc), uploads), data)
         context = _form_context(request, db_session, actor, resource_id, data, errors)
         return render(request, "sharing/application_form.html", context, _status(exc))
     return redirect(
@@ -489,7 +440,7 @@ async def resubmit(
         application = applications.get_application(
             db_session, actor=actor, application_id=application_id
         )
-        errors = scope_errors(_upload_errors(errors_of(exc), uploads), data)
+        errors = scope_errors(_upload_errors(field_errors(exc), uploads), data)
         context = _form_context(
             request, db_session, actor, resource_id, data, errors, application=application
         )
@@ -595,7 +546,7 @@ def _failed(
 ) -> Response:
     """The detail page again, with the failed form as typed and its errors beside the fields."""
     db_session.rollback()
-    errors = placed(scope_errors(errors_of(exc), form), known)
+    errors = placed(scope_errors(field_errors(exc), form), known)
     context = _detail_context(
         db_session, actor, application_id, failed=failed, form=form, errors=errors
     )

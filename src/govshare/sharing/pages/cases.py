@@ -15,7 +15,6 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ValidationError
 
 from govshare.catalog.models import ShareType
-from govshare.catalog.pages.changes import optional_id
 from govshare.catalog.service import resources
 from govshare.core.errors import DomainError, Invalid
 from govshare.core.permissions import Actor
@@ -39,7 +38,7 @@ from govshare.sharing.schemas import (
 from govshare.sharing.service import applications, cases
 from govshare.sharing.service.common import APPLICANTS, load_filter
 from govshare.web.deps import DB, PageActor, runtime_of
-from govshare.web.forms import PostedForm, field_errors
+from govshare.web.forms import PostedForm, field_errors, message_of, optional_id
 from govshare.web.templating import redirect, render
 
 router = APIRouter()
@@ -66,21 +65,7 @@ VALUE_SEPARATORS = ("，", "、", ";", "；")
 
 
 def _message(error: Any) -> str:
-    name = LABELS.get(str(error["loc"][0]), "") if error["loc"] else ""
-    kind, ctx = error["type"], error.get("ctx") or {}
-    if kind == "value_error":
-        return str(error["msg"]).removeprefix("Value error, ")
-    if kind == "missing" or (kind == "string_too_short" and ctx.get("min_length") == 1):
-        return f"请填写{name}"
-    if kind == "string_too_short":
-        return f"{name}至少写 {ctx['min_length']} 个字"
-    if kind in ("string_too_long", "too_long"):
-        return f"{name}超出长度限制（{ctx.get('max_length')}）"
-    if kind == "too_short":
-        return f"请至少选择一个{name}"
-    if kind.startswith(("date_", "datetime_")):
-        return f"{name}应为日期，格式 YYYY-MM-DD"
-    return f"{name}填写有误"
+    return message_of(error, LABELS.get(str(error["loc"][0]), "") if error["loc"] else "")
 
 
 def _errors(exc: ValidationError, prefix: str = "", whole: str = "_") -> list[dict[str, str]]:

@@ -17,8 +17,6 @@ from govshare.core.permissions import Actor, Role
 from govshare.identity import service as identity_service
 from govshare.sharing.models import USE_RESTRICTIONS, Grant, GrantState, Rating
 from govshare.sharing.pages.applications import (
-    errors_of,
-    optional_id,
     placed,
     profile_of,
     scope_of,
@@ -27,7 +25,7 @@ from govshare.sharing.schemas import DirectAccessIn, FeedbackIn, GrantActionIn, 
 from govshare.sharing.service import applications, grants
 from govshare.sharing.service.common import ANSWERERS, APPLICANTS, oversees
 from govshare.web.deps import DB, PageActor
-from govshare.web.forms import PostedForm
+from govshare.web.forms import PostedForm, field_errors, optional_id
 from govshare.web.templating import redirect, render
 
 router = APIRouter()
@@ -109,7 +107,7 @@ def _failed(
 ) -> Response:
     """The grant page again, with the failed form as typed and its errors beside the fields."""
     db_session.rollback()
-    errors = placed(errors_of(exc), GRANT_FORMS[failed])
+    errors = placed(field_errors(exc), GRANT_FORMS[failed])
     context = _detail_context(db_session, actor, grant_id, failed=failed, form=form, errors=errors)
     status = exc.status if isinstance(exc, DomainError) else 422
     return render(request, "sharing/grant_detail.html", context, status)
@@ -181,7 +179,7 @@ def direct(request: Request, db_session: DB, actor: PageActor, form: PostedForm)
     except (ValidationError, DomainError) as exc:
         db_session.rollback()
         context = resource_context(db_session, actor, resource_id, None)
-        errors = placed(errors_of(exc), ("purpose", "system_name", "accept_restrictions"))
+        errors = placed(field_errors(exc), ("purpose", "system_name", "accept_restrictions"))
         if context.get("sharing"):
             context["sharing"] |= {"form": form, "errors": errors}
         status = exc.status if isinstance(exc, DomainError) else 422
