@@ -32,10 +32,10 @@ from govshare.sharing.models import (
     ApplicationState,
     ApplicationStep,
     Grant,
-    MaskRule,
     RowOp,
     StepKind,
 )
+from govshare.sharing.pages.scope import CHOICES, split_values
 from govshare.sharing.schemas import ApplicationIn, DecisionIn, PreReviewIn, Upload
 from govshare.sharing.service import applications, deadlines
 from govshare.sharing.service.applications import ATTACHMENT_TYPES, OPEN_STATES
@@ -64,11 +64,6 @@ LISTS = (
     "mask_n",
 )
 ATTACHMENT_INPUT = "attachment_"  # file inputs are named attachment_<kind>
-VALUE_SEPARATORS = re.compile(r"[,，、;；\n]")
-CHOICES = {
-    "ops": RowOp.choices(),
-    "rules": [(r.value, r.label, r.takes_n) for r in MaskRule],
-}
 
 
 # --- shared by the sharing pages ----------------------------------------------------------
@@ -125,10 +120,6 @@ def urgencies(db_session: Session, items: list[Application]) -> dict[int, deadli
 # --- the posted form --------------------------------------------------------------------
 
 
-def _split(text: str) -> list[str]:
-    return [v.strip() for v in VALUE_SEPARATORS.split(text) if v.strip()]
-
-
 async def read_form(request: Request) -> tuple[dict[str, Any], list[Upload]]:
     """The posted form and the uploaded files. The dict holds single fields as stripped
     strings and the scope twice: as typed, for showing the form again (`fields`, `filters`
@@ -157,7 +148,11 @@ async def read_form(request: Request) -> tuple[dict[str, Any], list[Upload]]:
         if field or values
     ]
     data["row_filter"] = [
-        {"field": row["field"], "op": row["op"] or RowOp.EQ.value, "values": _split(row["values"])}
+        {
+            "field": row["field"],
+            "op": row["op"] or RowOp.EQ.value,
+            "values": split_values(row["values"]),
+        }
         for row in data["filters"]
     ]
     data["masks"] = {  # a rule on an item left unchecked has nothing to mask

@@ -24,9 +24,9 @@ from govshare.sharing.models import (
     ApplicationState,
     Case,
     CaseState,
-    MaskRule,
     RowOp,
 )
+from govshare.sharing.pages.scope import CHOICES, split_values
 from govshare.sharing.schemas import (
     CaseIn,
     Condition,
@@ -58,7 +58,6 @@ LABELS = {
     "valid_until": "使用期限的结束日期",
     "conditions": "附加条件",
 }
-VALUE_SEPARATORS = ("，", "、", ";", "；")
 
 
 # --- posted inputs, and pydantic's checks in the interface's words ----------------------
@@ -120,12 +119,6 @@ async def read_scope_form(request: Request) -> dict[str, Any]:
     return data
 
 
-def _values(text: str) -> list[str]:
-    for separator in VALUE_SEPARATORS:
-        text = text.replace(separator, ",")
-    return [v.strip() for v in text.split(",") if v.strip()]
-
-
 def parse_scope(form: dict[str, Any], prefix: str = "") -> tuple[list[Condition], list[Mask]]:
     """The row filter and masking of a posted scope form, each row checked on its own so its
     error shows beside it: `{prefix}row_filter.N` (N from 1) and `{prefix}masking.<item>`."""
@@ -139,7 +132,7 @@ def parse_scope(form: dict[str, Any], prefix: str = "") -> tuple[list[Condition]
         if row["op"] not in {op.value for op in RowOp}:
             rows.append({"field": where, "message": "请选择条件"})
             continue
-        values = _values(row["values"])
+        values = split_values(row["values"])
         if not values:
             rows.append({"field": where, "message": f"请填写“{row['field']}”的取值"})
             continue
@@ -186,14 +179,6 @@ def _scope_in(form: dict[str, Any], prefix: str) -> ScopeIn:
         problems += _errors(exc, prefix, whole=f"{prefix}valid_until")
     _raise(problems)
     return scope
-
-
-def scope_choices() -> dict[str, Any]:
-    """The operators and masking rules the scope macros offer."""
-    return {
-        "ops": RowOp.choices(),
-        "rules": [(r.value, r.label, r.takes_n) for r in MaskRule],
-    }
 
 
 def _general(errors: dict[str, str], *fields: str) -> dict[str, str]:
@@ -355,7 +340,7 @@ def _detail_context(
         "allowed": allowed,
         "version": version,
         "items": version.items if version else [],
-        "choices": scope_choices(),
+        "choices": CHOICES,
         "forms": forms,
         "errors": errors,
         "escalated": case.escalated_at is not None,
