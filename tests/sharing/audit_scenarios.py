@@ -199,6 +199,7 @@ SCENARIOS: dict[str, Writes | Reads] = {
         call=lambda w: applications.to_decide(w.db, actor=w.prepared.provider_officer),
     ),
     APP + "link": READ_ONLY,
+    APP + "permitted": READ_ONLY,
     APP + "check_uploads": READ_ONLY,
     APP + "steps_out": READ_ONLY,
     APP + "application_out": READ_ONLY,

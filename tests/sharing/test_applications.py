@@ -507,3 +507,25 @@ def test_readers_see_only_their_own(w: Sharing, db) -> None:
         with pytest.raises(NotFound):
             applications.get_attachment(db, actor=stranger, attachment_id=attachment.id)
     assert FIELDS[0] == "姓名"
+
+
+def test_permitted_offers_each_form_to_who_may_use_it(w: Sharing) -> None:
+    with clock.frozen(SEPT_25):
+        application = submitted(w)
+        offered = {
+            name: applications.permitted(actor, application)
+            for name, actor in (
+                ("op", w.op),
+                ("provider", w.provider_officer),
+                ("staff", w.provider_staff),
+                ("consumer", w.consumer_officer),
+            )
+        }
+        assert offered["op"].pre_review and not offered["provider"].decide
+        assert offered["consumer"].withdraw and not offered["consumer"].resubmit
+        applications.pre_review(
+            w.db, actor=w.op, application_id=application.id, data=PreReviewIn(forward=True)
+        )
+        assert applications.permitted(w.provider_officer, application).decide
+        assert not applications.permitted(w.provider_staff, application).decide
+        assert not applications.permitted(w.op, application).pre_review

@@ -23,7 +23,7 @@ from starlette.datastructures import UploadFile
 from govshare.core import calendar as working_days
 from govshare.core import clock
 from govshare.core.errors import DomainError, Invalid
-from govshare.core.permissions import Actor, Role
+from govshare.core.permissions import Actor
 from govshare.core.policy import VALUE_LABELS, Profile
 from govshare.sharing.models import (
     USE_RESTRICTIONS,
@@ -33,14 +33,12 @@ from govshare.sharing.models import (
     ApplicationStep,
     Grant,
     RowOp,
-    StepKind,
 )
 from govshare.sharing.pages.scope import CHOICES, split_values
 from govshare.sharing.schemas import ApplicationIn, DecisionIn, PreReviewIn, Upload
 from govshare.sharing.service import applications, deadlines
-from govshare.sharing.service.applications import ATTACHMENT_TYPES, OPEN_STATES
+from govshare.sharing.service.applications import ATTACHMENT_TYPES
 from govshare.sharing.service.common import (
-    ANSWERERS,
     APPLICANTS,
     load_filter,
     load_masking,
@@ -468,12 +466,7 @@ def _detail_context(
     calendar, today = working_days.load(db_session), clock.today()
     step = deadlines.open_step(application)
     org = actor.organization_id
-    can_decide = (
-        step is not None
-        and step.kind is StepKind.DECISION
-        and actor.has(*ANSWERERS)
-        and org == application.provider_id
-    )
+    allowed = applications.permitted(actor, application)
     decision_form = {
         "decision": "",
         "fields": list(application.fields),
@@ -502,16 +495,10 @@ def _detail_context(
         "is_consumer": org == application.consumer_id,
         "attachment_label": lambda kind: VALUE_LABELS.get(kind, kind),
         "is_renewal": application.kind is ApplicationKind.RENEWAL,
-        "can_pre_review": step is not None
-        and step.kind is StepKind.PRE_REVIEW
-        and actor.has(Role.PLATFORM_OPERATOR),
-        "can_decide": can_decide,
-        "can_withdraw": application.state in OPEN_STATES
-        and actor.has(*APPLICANTS)
-        and org == application.consumer_id,
-        "can_resubmit": application.state is ApplicationState.RETURNED
-        and actor.has(*APPLICANTS)
-        and org == application.consumer_id,
+        "can_pre_review": allowed.pre_review,
+        "can_decide": allowed.decide,
+        "can_withdraw": allowed.withdraw,
+        "can_resubmit": allowed.resubmit,
         "items": application.version.items,
         "requested_items": [i for i in application.version.items if i.name in application.fields],
         "choices": CHOICES,

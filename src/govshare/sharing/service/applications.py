@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import select
@@ -305,6 +306,33 @@ def _visible(db_session: Session, actor: Actor, application_id: int) -> Applicat
 def get_application(db_session: Session, *, actor: Actor, application_id: int) -> Application:
     """An application, for its two departments and those who oversee sharing."""
     return _visible(db_session, actor, application_id)
+
+
+@dataclass(frozen=True)
+class Permitted:
+    """What the actor may do to an application now (the pages show only these forms); the
+    functions below refuse the rest with the reason."""
+
+    pre_review: bool
+    decide: bool
+    withdraw: bool
+    resubmit: bool
+
+
+def permitted(actor: Actor, application: Application) -> Permitted:
+    step = deadlines.open_step(application)
+    consumer = actor.has(*APPLICANTS) and actor.organization_id == application.consumer_id
+    return Permitted(
+        pre_review=step is not None
+        and step.kind is StepKind.PRE_REVIEW
+        and actor.has(Role.PLATFORM_OPERATOR),
+        decide=step is not None
+        and step.kind is StepKind.DECISION
+        and actor.has(*ANSWERERS)
+        and actor.organization_id == application.provider_id,
+        withdraw=consumer and application.state in OPEN_STATES,
+        resubmit=consumer and application.state is ApplicationState.RETURNED,
+    )
 
 
 def _finish(step: ApplicationStep, actor: Actor, outcome: StepOutcome, comment: str) -> None:
