@@ -710,7 +710,6 @@ def get_attachment(db_session: Session, *, actor: Actor, attachment_id: int) -> 
 
 
 def steps_out(application: Application) -> list[StepOut]:
-    today = clock.today()
     return [
         StepOut(
             kind=s.kind.value,
@@ -727,7 +726,7 @@ def steps_out(application: Application) -> list[StepOut]:
             finished_on=s.finished_on,
             outcome=s.outcome.value if s.outcome else None,
             comment=s.comment,
-            overdue=s.started and (s.finished_on or today) > s.due_on,
+            overdue=s.late,
         )
         for s in application.steps
     ]
