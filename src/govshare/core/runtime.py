@@ -32,6 +32,11 @@ class Runtime:
     def city_name(self) -> str:
         return self.settings.city_name or self.profile.city
 
+    @functools.cached_property
+    def center_engine(self) -> Engine:
+        """The data resource center's database (数据资源中心), opened on first use."""
+        return make_engine(self.settings.center_database_url)
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Session]:
         with unit_of_work(self.sessions) as session:

@@ -39,6 +39,20 @@ class Settings(BaseModel):
     login_lock_minutes: int = 15
     session_hours: int = 12
     audit_hash: str = "sha256"
+    # Exchange (交换系统)
+    center_database_url: str = ""  # data resource center; a SQLite file in data_dir when empty
+    center_schema: str = "center"  # PostgreSQL schema of the center's tables
+    credential_cipher: str = "aes-gcm"  # aes-gcm or sm4-gcm (国密) for connection passwords
+    credential_key: str = ""  # 64 hex digits; derived from secret_key when empty
+    mask_key: str = ""  # key of the keyed-hash masking rule; derived from secret_key when empty
+    file_store: str = "local"  # local (data_dir/files) or s3
+    s3_endpoint_url: str = ""
+    s3_bucket: str = ""
+    s3_region: str = ""
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
+    gateway_rate_limit: int = 600  # calls per minute per grant unless the grant says otherwise
+    gateway_timeout_seconds: float = 10.0  # the default upstream timeout of a service interface
 
     @property
     def zone(self) -> ZoneInfo:
@@ -92,6 +106,7 @@ def _complete(settings: Settings) -> Settings:
         raise ConfigError("GOVSHARE_AUDIT_HASH: 只能是 sha256 或 sm3")
     if settings.login_max_failures < 1 or settings.login_lock_minutes < 1:
         raise ConfigError("GOVSHARE_LOGIN_MAX_FAILURES / GOVSHARE_LOGIN_LOCK_MINUTES: 必须为正整数")
+    _check_exchange(settings)
     data_dir = settings.data_dir.expanduser().resolve()
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -116,9 +131,53 @@ def _complete(settings: Settings) -> Settings:
     except policy.ProfileError as exc:
         name = "GOVSHARE_POLICY_FILE" if settings.policy_file else "GOVSHARE_POLICY_PROFILE"
         raise ConfigError(f"{name}: {exc}") from exc
+    center_url = settings.center_database_url or f"sqlite:///{data_dir / 'center.db'}"
+    if center_url.startswith("postgresql://"):
+        center_url = "postgresql+psycopg://" + center_url.removeprefix("postgresql://")
     return settings.model_copy(
-        update={"data_dir": data_dir, "database_url": url, "secret_key": secret}
+        update={
+            "data_dir": data_dir,
+            "database_url": url,
+            "secret_key": secret,
+            "center_database_url": center_url,
+        }
     )
+
+
+def _check_exchange(settings: Settings) -> None:
+    if settings.credential_cipher not in ("aes-gcm", "sm4-gcm"):
+        raise ConfigError("GOVSHARE_CREDENTIAL_CIPHER: 只能是 aes-gcm 或 sm4-gcm")
+    if settings.credential_key:
+        try:
+            if len(bytes.fromhex(settings.credential_key)) != 32:
+                raise ValueError
+        except ValueError:
+            raise ConfigError(
+                "GOVSHARE_CREDENTIAL_KEY: 必须是 64 位十六进制数（256 位密钥）"
+            ) from None
+    if settings.file_store not in ("local", "s3"):
+        raise ConfigError("GOVSHARE_FILE_STORE: 只能是 local 或 s3")
+    if settings.file_store == "s3" and not settings.s3_bucket:
+        raise ConfigError("GOVSHARE_S3_BUCKET: 使用 S3 存储时必须填写存储桶名称")
+    if settings.gateway_rate_limit < 1:
+        raise ConfigError("GOVSHARE_GATEWAY_RATE_LIMIT: 必须为正整数（每分钟调用次数）")
+    if settings.gateway_timeout_seconds <= 0:
+        raise ConfigError("GOVSHARE_GATEWAY_TIMEOUT_SECONDS: 必须大于 0")
+    center = settings.center_database_url
+    if center and center.split(":", 1)[0].split("+", 1)[0] not in SUPPORTED_DB_SCHEMES:
+        raise ConfigError(
+            f"GOVSHARE_CENTER_DATABASE_URL: 只支持 sqlite:///路径 或 postgresql://…，收到 {center!r}"
+        )
+
+
+def derived_key(settings: Settings, purpose: str) -> bytes:
+    """A 256-bit key for one purpose, derived from the secret key (HKDF-SHA256), so a
+    deployment that sets only GOVSHARE_SECRET_KEY still has distinct keys per use."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode())
+    return hkdf.derive(settings.secret_key.encode())
 
 
 def _stored_secret(data_dir: Path) -> str:

@@ -323,6 +323,10 @@ class Grant(Base):
     fields: Mapped[list[str]] = mapped_column(JSON)
     row_filter: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     masking: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # [{field, rule, n?}]
+    # Service interfaces: the endpoints ("GET /items/{id}") the consumer may call; empty means
+    # every endpoint of the interface. `rate_limit`: gateway calls per minute, None = default.
+    endpoints: Mapped[list[str]] = mapped_column(JSON, default=list)
+    rate_limit: Mapped[int | None] = mapped_column(Integer)
     purpose: Mapped[str] = mapped_column(Text)
     system_name: Mapped[str] = mapped_column(String(100))
     conditions: Mapped[str] = mapped_column(Text, default="")
