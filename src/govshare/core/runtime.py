@@ -6,6 +6,7 @@ import contextlib
 import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -14,6 +15,9 @@ from govshare.core import clock, policy
 from govshare.core.audit import service as audit_service
 from govshare.core.db import make_engine, make_sessionmaker, unit_of_work
 from govshare.core.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from govshare.exchange.center import Center
 
 
 @dataclass(frozen=True)
@@ -33,9 +37,11 @@ class Runtime:
         return self.settings.city_name or self.profile.city
 
     @functools.cached_property
-    def center_engine(self) -> Engine:
-        """The data resource center's database (数据资源中心), opened on first use."""
-        return make_engine(self.settings.center_database_url)
+    def center(self) -> Center:
+        """The data resource center (数据资源中心): its database, opened on first use."""
+        from govshare.exchange.center import open_center
+
+        return open_center(self.settings.center_database_url, self.settings.center_schema)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Session]:

@@ -9,12 +9,14 @@ resource has one table there, named by its binding, with the source's key as pri
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from govshare.catalog.models import DataType
+from govshare.core.db import make_engine
 
 # Portable column types the sync engine and the center share (a binding's columns name them).
 PORTABLE_TYPES: dict[str, type[sa.types.TypeEngine[Any]] | sa.types.TypeEngine[Any]] = {
@@ -44,9 +46,31 @@ FROM_DATA_TYPE: dict[DataType, str] = {
 }
 
 
-def schema_of(engine: Engine, configured: str) -> str | None:
-    """The schema center tables live in: the configured one on PostgreSQL, none elsewhere."""
-    return configured if engine.dialect.name == "postgresql" else None
+@dataclass(frozen=True)
+class Center:
+    """The center's database and the schema its tables live in (None off PostgreSQL)."""
+
+    engine: Engine
+    schema: str | None
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @property
+    def url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=False)
+
+    def table(
+        self, name: str, columns: Iterable[Mapping[str, Any]], key: Iterable[str]
+    ) -> sa.Table:
+        return table(name, columns, key, schema=self.schema)
+
+
+def open_center(url: str, configured_schema: str) -> Center:
+    engine = make_engine(url)
+    schema = configured_schema if engine.dialect.name == "postgresql" else None
+    return Center(engine, schema)
 
 
 def table(

@@ -24,6 +24,8 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     from govshare.core.calendar import pages as calendar_pages
     from govshare.core.inbox import api as inbox_api
     from govshare.core.inbox import pages as inbox_pages
+    from govshare.exchange import api as exchange_api
+    from govshare.exchange import pages as exchange_pages
     from govshare.identity import api as identity_api
     from govshare.identity import pages as identity_pages
     from govshare.sharing import api as sharing_api
@@ -49,6 +51,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         inbox_api.router,
         catalog_api.router,
         sharing_api.router,
+        exchange_api.router,
     ):
         app.include_router(router, prefix="/api/v1")
     for router in (
@@ -59,6 +62,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         inbox_pages.router,
         catalog_pages.router,
         sharing_pages.router,
+        exchange_pages.router,
     ):
         app.include_router(router)
     return app

@@ -19,6 +19,7 @@ LINKS: Links = [
     ("目录审核", "/catalog/review", OVERSIGHT),
     ("责任清单", "/catalog/responsibilities", DEPARTMENT),
     ("资源共享", "/sharing", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
+    ("数据交换", "/exchange", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
     ("组织机构", "/admin/organizations", (Role.PLATFORM_OPERATOR, Role.AUTHORITY, Role.AUDITOR)),
     ("用户管理", "/admin/users", (Role.PLATFORM_OPERATOR,)),
     ("本单位", "/my-organization", DEPARTMENT),
@@ -51,10 +52,20 @@ SHARING_TABS: Links = [
     ("协调事项", "/sharing/cases", (*DEPARTMENT, *OVERSIGHT)),
 ]
 
+EXCHANGE_TABS: Links = [
+    ("交换概览", "/exchange", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
+    ("数据库连接", "/exchange/connections", (*DEPARTMENT, Role.PLATFORM_OPERATOR)),
+    ("库表同步", "/exchange/bindings", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
+    ("前置库推送", "/exchange/pushes", (*DEPARTMENT, Role.PLATFORM_OPERATOR)),
+    ("文件资源", "/exchange/files", (*DEPARTMENT, Role.PLATFORM_OPERATOR)),
+    ("服务接口", "/exchange/interfaces", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
+]
+
 # Sections with their own tabs: the path prefix and the tabs shown under it.
 SECTIONS: list[tuple[str, str, Links]] = [
     ("/catalog", "资源目录", CATALOG_TABS),
     ("/sharing", "资源共享", SHARING_TABS),
+    ("/exchange", "数据交换", EXCHANGE_TABS),
 ]
 
 

@@ -26,6 +26,7 @@ TEMPLATE_DIRS = [
     PACKAGE / "core" / "inbox" / "templates",
     PACKAGE / "catalog" / "templates",
     PACKAGE / "sharing" / "templates",
+    PACKAGE / "exchange" / "templates",
 ]
 FLASH_COOKIE = "gs_flash"
 

@@ -1,0 +1,11 @@
+"""Exchange JSON API, one module per topic; `router` gathers them (mounted under /api/v1)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from govshare.exchange.api import connections, delivery, files, interfaces
+
+router = APIRouter()
+for _module in (connections, delivery, files, interfaces):
+    router.include_router(_module.router)

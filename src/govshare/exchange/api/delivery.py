@@ -1,0 +1,5 @@
+"""Exchange delivery (being written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""Exchange interfaces (being written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

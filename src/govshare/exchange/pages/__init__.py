@@ -1,0 +1,11 @@
+"""Exchange pages, one module per topic; `router` gathers them."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from govshare.exchange.pages import connections, delivery, files, interfaces
+
+router = APIRouter(include_in_schema=False)
+for _module in (connections, delivery, files, interfaces):
+    router.include_router(_module.router)

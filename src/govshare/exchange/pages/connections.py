@@ -1,0 +1,5 @@
+"""Exchange connections pages (being written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

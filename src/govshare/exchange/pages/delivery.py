@@ -1,0 +1,5 @@
+"""Exchange delivery pages (being written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""Exchange files pages (being written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

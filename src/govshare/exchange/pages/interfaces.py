@@ -1,0 +1,5 @@
+"""Exchange interfaces pages (being written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,1 @@
+"""Exchange services, one module per topic."""

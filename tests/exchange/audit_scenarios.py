@@ -1,0 +1,8 @@
+"""Audit scenarios for the exchange services (see tests/test_audit_coverage.py), gathered
+from one module per topic."""
+
+from __future__ import annotations
+
+from tests.scenarios import Reads, Writes
+
+SCENARIOS: dict[str, Writes | Reads] = {}
