@@ -46,6 +46,7 @@ def _register() -> None:
     from govshare.catalog import cli as catalog_cli
     from govshare.core import cli as core_cli
     from govshare.core.calendar import cli as calendar_cli
+    from govshare.exchange import cli as exchange_cli
     from govshare.identity import cli as identity_cli
     from govshare.sharing import cli as sharing_cli
     from govshare.web import cli as web_cli
@@ -58,6 +59,8 @@ def _register() -> None:
     app.add_typer(identity_cli.user_app, name="user")
     app.add_typer(catalog_cli.app, name="catalog")
     app.add_typer(sharing_cli.app, name="sharing")
+    app.add_typer(exchange_cli.app, name="exchange")
+    app.command("worker")(exchange_cli.worker)
     web_cli.register(app)
 
 

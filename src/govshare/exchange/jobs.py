@@ -1,0 +1,119 @@
+"""The exchange's job queue: Huey, keeping its jobs in the platform database (tables
+`job_task`, `job_schedule`, `job_kv`), worked by `govshare worker`.
+
+Huey takes a job off the queue inside a transaction (`FOR UPDATE SKIP LOCKED` on
+PostgreSQL, `BEGIN IMMEDIATE` on SQLite) and deletes it there, so two workers never take one
+job. A run is further claimed by a compare-and-set on its state (`runs.execute_run`), so a
+job handed out twice — after a lost enqueue was repeated — still runs once.
+
+Every worker ticks each minute: it queues the runs whose time has come (`runs.schedule_due`,
+itself a compare-and-set per binding) and recovers runs whose worker died.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import peewee
+from huey import Huey, crontab
+from huey.contrib.sql_huey import SqlStorage
+from huey.exceptions import RetryTask
+from sqlalchemy import make_url
+
+from govshare.core.migrate import JOB_TABLE_PREFIX
+from govshare.core.permissions import Actor, Role
+from govshare.core.runtime import Runtime
+from govshare.exchange.models import SyncRun
+from govshare.exchange.service import runs
+
+log = logging.getLogger(__name__)
+SCHEDULER = Actor(label="job:exchange.tick", roles=frozenset({Role.SYSTEM}))
+
+
+class _Storage(SqlStorage):
+    """Huey's SQL storage with its tables prefixed, beside the platform's own."""
+
+    def create_models(self) -> Any:
+        models = super().create_models()
+        for model in models:
+            model._meta.set_table_name(JOB_TABLE_PREFIX + model._meta.table_name)
+        return models
+
+
+@dataclass(frozen=True)
+class JobQueue:
+    huey: Huey
+    run_task: Any  # the Huey task executing one run
+
+    def enqueue(self, run_id: int) -> None:
+        self.run_task(run_id)
+
+
+def peewee_database(url: str) -> peewee.Database:
+    """The platform database as Peewee (Huey's storage layer) opens it."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return peewee.SqliteDatabase(
+            parsed.database, pragmas={"journal_mode": "wal", "busy_timeout": 30000}
+        )
+    return peewee.PostgresqlDatabase(
+        parsed.database,
+        host=parsed.host,
+        port=parsed.port,
+        user=parsed.username,
+        password=parsed.password,
+    )
+
+
+@functools.cache
+def job_queue(runtime: Runtime) -> JobQueue:
+    """The queue of this process's platform database, with the exchange's tasks on it."""
+    huey = Huey(
+        "govshare",
+        storage_class=_Storage,
+        database=peewee_database(runtime.settings.database_url),
+        utc=True,
+    )
+
+    @huey.task(retries=5, retry_delay=1, name="exchange.run")
+    def run_task(run_id: int) -> str:
+        return execute(runtime, run_id)
+
+    @huey.periodic_task(crontab(minute="*"), name="exchange.tick")
+    def tick_task() -> str:
+        return tick(runtime)
+
+    return JobQueue(huey, run_task)
+
+
+def execute(runtime: Runtime, run_id: int) -> str:
+    """Runs one queued run. A run not yet visible (its request still committing) is retried."""
+    with runtime.transaction() as db_session:
+        if db_session.get(SyncRun, run_id) is None:
+            raise RetryTask(f"run {run_id} not committed yet")
+    run = runs.execute_run(
+        runtime.sessions, settings=runtime.settings, center=runtime.center, run_id=run_id
+    )
+    if run is None:
+        return f"run {run_id}: taken by another worker"
+    return f"run {run_id}: {run.state.value} {run.error}".strip()
+
+
+def tick(runtime: Runtime) -> str:
+    """Queues due runs and recovers stalled ones (each minute, on every worker)."""
+    queue = job_queue(runtime)
+    with runtime.transaction() as db_session:
+        due = runs.schedule_due(db_session, actor=SCHEDULER, enqueue=queue.enqueue)
+        again = runs.recover_stalled(db_session, actor=SCHEDULER, enqueue=queue.enqueue)
+    return f"queued {len(due)}, recovered {len(again)}"
+
+
+def run_worker(runtime: Runtime, *, workers: int = 2) -> None:
+    """Works the queue until interrupted (`govshare worker`)."""
+    from huey.consumer import Consumer
+
+    queue = job_queue(runtime)
+    Consumer(queue.huey, workers=workers, worker_type="thread", periodic=True).run()
