@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from govshare.catalog.models import Resource
+from govshare.core.permissions import Actor
 from govshare.core.settings import Settings, load_settings
 from govshare.exchange.models import Connection, ConnectionRole, DatabaseKind, TableBinding
 from govshare.exchange.schemas import BindingIn, ColumnMapIn, ConnectionIn
@@ -83,9 +84,11 @@ class Exchange:
     binding: TableBinding
 
 
-def exchange_world(db: Session, data_dir: Path, *, rows: int = 40) -> Exchange:
+def exchange_world(
+    db: Session, data_dir: Path, *, rows: int = 40, op: Actor | None = None
+) -> Exchange:
     """The sharing cast, the provider's SQLite source registered, and a bound table resource."""
-    s = sharing_world(db)
+    s = sharing_world(db, op)
     settings = settings_for(data_dir)
     people_sqlite(data_dir / "sources" / "gaj.db", rows)
     source = connections.register_connection(

@@ -49,6 +49,8 @@ ACTION_LABELS = {
     "exchange.connection.register": "登记数据库连接",
     "exchange.connection.test": "测试数据库连接",
     "exchange.connection.update": "修改数据库连接",
+    "exchange.file.download": "下载文件资源",
+    "exchange.file.upload": "上传文件资源版本",
     "exchange.push.create": "创建前置库推送",
     "exchange.push.pause": "暂停前置库推送",
     "exchange.push.resume": "恢复前置库推送",
