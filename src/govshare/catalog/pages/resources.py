@@ -29,6 +29,7 @@ from govshare.core import clock
 from govshare.core.errors import DomainError
 from govshare.core.permissions import Actor, Role
 from govshare.core.policy import VALUE_LABELS, Rules
+from govshare.exchange.pages.overview import access_panel_context
 from govshare.identity import service as identity_service
 from govshare.sharing.models import USE_RESTRICTIONS, GrantState
 from govshare.sharing.service import grants as sharing_grants
@@ -314,6 +315,7 @@ def resource_context(
         "display": resources.display,
         "topic_label": VALUE_LABELS.get(resource.base_topic or "", resource.base_topic),
         "sharing": _sharing_panel(db_session, actor, resource),
+        "access": access_panel_context(db_session, actor, resource),
     }
 
 

@@ -1,0 +1,214 @@
+"""Exchange pages: the overview (交换概览) — connections, bindings and today's sync runs in
+counts with where to act — and the resource page's "如何获取数据" panel (BZ§14): the
+addresses a consumer's system calls for a resource's table data, file or service interface,
+and what the viewer's grant lets that call return."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from govshare.catalog.models import Resource, ResourceStatus, ShareType
+from govshare.core import clock
+from govshare.core.permissions import Actor, Role
+from govshare.exchange.models import (
+    BindingState,
+    FileVersion,
+    RunState,
+    ServiceEndpoint,
+    ServiceInterface,
+    SyncRun,
+    TableBinding,
+)
+from govshare.exchange.pages.connections import is_table_version
+from govshare.exchange.service import bindings, connections, files, interfaces
+from govshare.sharing.models import Grant
+from govshare.sharing.service import grants as sharing_grants
+from govshare.sharing.service.common import APPLICANTS, READERS, load_filter, load_masking
+from govshare.web.deps import DB, PageActor
+from govshare.web.templating import render
+
+router = APIRouter()
+
+OVERSEERS = (Role.PLATFORM_OPERATOR, Role.AUTHORITY, Role.AUDITOR)  # see every binding's runs
+LATEST_RUNS = 10
+
+
+# --- the overview -------------------------------------------------------------------------
+
+
+def _day_start() -> datetime:
+    """Midnight today in the city, the start of "today" for the run counts."""
+    return datetime.combine(clock.today(), time.min, tzinfo=clock.CITY_TZ)
+
+
+def _runs_since(
+    db_session: Session, binding_ids: list[int] | None, since: datetime
+) -> dict[RunState, int]:
+    """Runs of the bindings queued since `since`, by state (every binding's when None). The
+    caller has already scoped `binding_ids` through `bindings.list_bindings`."""
+    query = (
+        select(SyncRun.state, func.count())
+        .where(SyncRun.binding_id.is_not(None), SyncRun.queued_at >= since)
+        .group_by(SyncRun.state)
+    )
+    if binding_ids is not None:
+        query = query.where(SyncRun.binding_id.in_(binding_ids))
+    return {RunState(state): count for state, count in db_session.execute(query).all()}
+
+
+def _latest_runs(db_session: Session, binding_ids: list[int] | None) -> list[SyncRun]:
+    query = select(SyncRun).where(SyncRun.binding_id.is_not(None))
+    if binding_ids is not None:
+        query = query.where(SyncRun.binding_id.in_(binding_ids))
+    query = query.order_by(SyncRun.id.desc()).limit(LATEST_RUNS)
+    return list(db_session.execute(query).scalars())
+
+
+def overview_context(db_session: Session, actor: Actor) -> dict[str, Any]:
+    """What the exchange overview shows the actor, each count scoped as its list page is."""
+    conns = (
+        connections.list_connections(db_session, actor=actor)
+        if actor.has(*connections.VIEWERS)
+        else None
+    )
+    found = bindings.list_bindings(db_session, actor=actor) if actor.has(*bindings.VIEWERS) else []
+    ids = None if actor.has(*OVERSEERS) else [b.id for b in found]
+    today = _runs_since(db_session, ids, _day_start())
+    return {
+        "connections": conns,
+        "failing": [c for c in conns or [] if c.last_tested_at and not c.last_test_ok],
+        "bindings": found,
+        "active": [b for b in found if b.state is BindingState.ACTIVE],
+        "paused": [b for b in found if b.state is BindingState.PAUSED],
+        "succeeded": today.get(RunState.SUCCEEDED, 0),
+        "failed": today.get(RunState.FAILED, 0),
+        "waiting": today.get(RunState.QUEUED, 0) + today.get(RunState.RUNNING, 0),
+        "latest": _latest_runs(db_session, ids),
+        "everyone": ids is None,
+    }
+
+
+@router.get("/exchange", response_class=HTMLResponse)
+def overview(request: Request, db_session: DB, actor: PageActor) -> Response:
+    return render(request, "exchange/overview.html", overview_context(db_session, actor))
+
+
+# --- the resource page's panel --------------------------------------------------------------
+
+
+def _held_grant(
+    db_session: Session, actor: Actor, resource: Resource
+) -> tuple[Grant | None, Grant | None]:
+    """The viewer's department's usable grant for the resource, else its latest one (which
+    the panel explains: suspended, expired, not yet valid)."""
+    if not actor.has(*READERS) or actor.organization_id is None:
+        return None, None
+    held = [
+        g for g in sharing_grants.my_grants(db_session, actor=actor) if g.resource_id == resource.id
+    ]
+    today = clock.today()
+    usable = next((g for g in held if g.usable(today)), None)
+    return usable, (held[0] if held and usable is None else None)
+
+
+def _scope(grant: Grant) -> dict[str, Any]:
+    """The grant's scope as `sharing/_scope_macros.html` shows it. Built here rather than
+    taken from the sharing pages, which import the catalog pages this panel is part of."""
+    return {
+        "whole": grant.whole_resource,
+        "fields": list(grant.fields),
+        "conditions": [c.describe() for c in load_filter(grant.row_filter)],
+        "masks": [m.describe() for m in load_masking(grant.masking)],
+    }
+
+
+def _apply_link(resource: Resource) -> tuple[str, str] | None:
+    """Where a department without a grant goes to get one, by the resource's share type."""
+    version = resource.current_version
+    assert version is not None
+    if version.share_type is ShareType.CONDITIONAL:
+        return "申请使用", f"/sharing/applications/new?resource={resource.id}"
+    if version.share_type is ShareType.UNCONDITIONAL:
+        return "获取授权（无需审核）", "#sharing-panel"
+    return "发起协调", f"/sharing/cases/new?resource={resource.id}"
+
+
+def _table_part(db_session: Session, resource: Resource) -> dict[str, Any] | None:
+    version = resource.current_version
+    assert version is not None
+    state = db_session.execute(
+        select(TableBinding.state).where(TableBinding.resource_id == resource.id)
+    ).scalar_one_or_none()
+    if state is None and not is_table_version(version):
+        return None
+    first = version.items[0].name if version.items else "信息项名称"
+    return {"bound": state is not None, "paused": state is BindingState.PAUSED, "item": first}
+
+
+def _file_part(db_session: Session, resource: Resource) -> dict[str, Any] | None:
+    version = resource.current_version
+    assert version is not None
+    latest = db_session.execute(
+        select(FileVersion)
+        .where(FileVersion.resource_id == resource.id)
+        .order_by(FileVersion.number.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if latest is None and not files.is_file_resource(version):
+        return None
+    return {"latest": latest}
+
+
+def _service_part(
+    db_session: Session, resource: Resource, grant: Grant | None
+) -> dict[str, Any] | None:
+    version = resource.current_version
+    assert version is not None
+    service = db_session.execute(
+        select(ServiceInterface).where(ServiceInterface.resource_id == resource.id)
+    ).scalar_one_or_none()
+    if service is None:
+        if not interfaces.offers_service(version):
+            return None
+        return {"registered": False, "endpoints": [], "example": None}
+    endpoints: list[ServiceEndpoint] = list(service.endpoints)
+    allowed = set(grant.endpoints) if grant is not None and grant.endpoints else None
+    example = next(
+        (e for e in endpoints if allowed is None or e.signature in allowed),
+        endpoints[0] if endpoints else None,
+    )
+    return {"registered": True, "endpoints": endpoints, "example": example}
+
+
+def access_panel_context(db_session: Session, actor: Actor, resource: Resource) -> dict[str, Any]:
+    """The "如何获取数据" panel of a published resource (empty: nothing to show). Reads the
+    exchange rows directly and writes nothing: viewing a page is not a data access."""
+    version = resource.current_version
+    if resource.status is not ResourceStatus.PUBLISHED or version is None:
+        return {}
+    provider = actor.organization_id == resource.provider_id
+    grant, other = (None, None) if provider else _held_grant(db_session, actor, resource)
+    parts = {
+        "table": _table_part(db_session, resource),
+        "file": _file_part(db_session, resource),
+        "service": _service_part(db_session, resource, grant),
+    }
+    if not any(parts.values()):
+        return {}
+    today = clock.today()
+    return {
+        "code": resource.code,
+        **parts,
+        "provider": provider,
+        "grant": grant,
+        "scope": _scope(grant) if grant else None,
+        "other": other,
+        "other_status": sharing_grants.status_label(other, today) if other else "",
+        "apply": _apply_link(resource) if actor.has(*APPLICANTS) and not provider else None,
+    }
