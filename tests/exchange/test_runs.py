@@ -113,7 +113,8 @@ def test_rejected_rows_are_kept_with_their_reason(
     x = exchange_world(db, data_dir, rows=10)
     with _source(x) as src:  # SQLite lets a TEXT primary key be NULL
         src.execute(
-            "INSERT INTO people VALUES (NULL,'无号','男','1990-01-01','上饶','361102','13800000000','2026-02-01 00:00:00')"
+            "INSERT INTO people VALUES (NULL,'无号','男','1990-01-01','上饶','361102',"
+            "'13800000000','2026-02-01 00:00:00')"
         )
     run = _run(x, db, sessions, center, RunKind.FULL)
     assert run.state is RunState.SUCCEEDED and run.rows_written == 10 and run.rows_rejected == 1

@@ -14,7 +14,6 @@ from alembic import op
 
 import govshare.core.db
 
-
 revision: str = "0005"
 down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
