@@ -3,11 +3,13 @@ from one module per topic."""
 
 from __future__ import annotations
 
+from tests.exchange.delivery_scenarios import DELIVERY_SCENARIOS
 from tests.exchange.file_scenarios import FILE_SCENARIOS
 from tests.exchange.run_scenarios import RUN_SCENARIOS
 from tests.scenarios import Reads, Writes
 
 SCENARIOS: dict[str, Writes | Reads] = {
     **RUN_SCENARIOS,
+    **DELIVERY_SCENARIOS,
     **FILE_SCENARIOS,
 }

@@ -1,0 +1,91 @@
+"""Audit scenarios for the delivery services (see tests/test_audit_coverage.py), merged into
+tests/exchange/audit_scenarios.py. The center is a SQLite file of its own on either backend:
+the platform database is the one under test."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from govshare.core import clock
+from govshare.core.db import make_engine
+from govshare.exchange.center import Center
+from govshare.exchange.service import delivery
+from tests.exchange.test_delivery import (
+    USED_AT,
+    Delivery,
+    delivery_world,
+    own_transaction,
+    settings_of,
+)
+from tests.scenarios import READ_ONLY, Reads, World, Writes
+
+DELIVERY = "govshare.exchange.service.delivery."
+
+
+def _world(w: World) -> tuple[Delivery, Any]:
+    folder = Path(tempfile.mkdtemp(prefix="govshare-delivery-"))
+    center = Center(make_engine(f"sqlite:///{folder / 'center.db'}"), None)
+    return delivery_world(w.db, center, rows=12, op=w.op), settings_of(folder)
+
+
+def _query(w: World) -> Any:
+    d, settings = _world(w)
+    with clock.frozen(USED_AT):
+        return delivery.query(
+            w.db,
+            actor=d.w.consumer_officer,
+            settings=settings,
+            center=d.center,
+            resource_code=d.code,
+            request=delivery.DataRequest(filters=[("行政区划代码", "361102")]),
+        )
+
+
+def _lookup(w: World) -> Any:
+    d, settings = _world(w)
+    with clock.frozen(USED_AT):
+        return delivery.lookup(
+            w.db,
+            actor=d.w.consumer_officer,
+            settings=settings,
+            center=d.center,
+            resource_code=d.code,
+            key=d.rows[0]["id_number"],
+        )
+
+
+def _started(w: World) -> tuple[Delivery, delivery.Download]:
+    d, settings = _world(w)
+    with clock.frozen(USED_AT):
+        started = delivery.start_download(
+            w.db,
+            actor=d.w.consumer_officer,
+            settings=settings,
+            center=d.center,
+            resource_code=d.code,
+            request=delivery.DataRequest(),
+            fmt="csv",
+        )
+    assert isinstance(started, delivery.Download)
+    return d, started
+
+
+def _stream(w: World) -> bytes:
+    d, started = _started(w)
+    with clock.frozen(USED_AT):
+        return b"".join(
+            delivery.stream_download(started, center=d.center, transaction=own_transaction(w.db))
+        )
+
+
+DELIVERY_SCENARIOS: dict[str, Writes | Reads] = {
+    DELIVERY + "query": Writes("exchange.data.query", _query),
+    DELIVERY + "lookup": Writes("exchange.data.lookup", _lookup),
+    DELIVERY + "start_download": Writes("exchange.data.download", _started),
+    DELIVERY + "stream_download": Writes("exchange.data.download_done", _stream),
+    DELIVERY + "masking_key": READ_ONLY,
+    DELIVERY + "grant_scope": READ_ONLY,
+    DELIVERY + "scoped_query": READ_ONLY,  # builds a SELECT; the callers run and audit it
+}
