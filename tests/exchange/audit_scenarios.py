@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from tests.exchange.delivery_scenarios import DELIVERY_SCENARIOS
 from tests.exchange.file_scenarios import FILE_SCENARIOS
+from tests.exchange.gateway_scenarios import GATEWAY_SCENARIOS
 from tests.exchange.run_scenarios import RUN_SCENARIOS
 from tests.scenarios import Reads, Writes
 
@@ -12,4 +13,5 @@ SCENARIOS: dict[str, Writes | Reads] = {
     **RUN_SCENARIOS,
     **DELIVERY_SCENARIOS,
     **FILE_SCENARIOS,
+    **GATEWAY_SCENARIOS,
 }

@@ -25,6 +25,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     from govshare.core.inbox import api as inbox_api
     from govshare.core.inbox import pages as inbox_pages
     from govshare.exchange import api as exchange_api
+    from govshare.exchange import gateway as exchange_gateway
     from govshare.exchange import pages as exchange_pages
     from govshare.identity import api as identity_api
     from govshare.identity import pages as identity_pages
@@ -43,6 +44,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.state.runtime = runtime or get_runtime()
     errors.install(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.router.routes.append(exchange_gateway.route)  # /gateway/{code}/…: service interfaces
     for router in (
         web_api.router,
         identity_api.router,

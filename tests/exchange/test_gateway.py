@@ -1,0 +1,430 @@
+"""The gateway over real HTTP: a provider's API served by Uvicorn on a free local port, the
+platform app in front of it. Every refusal has its status and Chinese problem+json, the
+answer streams back unchanged, nothing of the consumer's credentials goes upstream, and every
+call — refused ones too — is in the usage log the provider sees."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from govshare.core import clock
+from govshare.core.audit.models import AuditEntry
+from govshare.core.permissions import Actor
+from govshare.exchange import gateway
+from govshare.exchange.models import GatewayCall, RateWindow
+from govshare.exchange.service import interfaces
+from govshare.identity.models import User
+from govshare.sharing.schemas import GrantActionIn
+from govshare.sharing.service import grants
+from tests.exchange.gateway_scenarios import (
+    USCC,
+    ServiceWorld,
+    interface_in,
+    limit_grant,
+    service_world,
+    system_token,
+)
+from tests.http import sign_in
+
+PROBLEM = "application/problem+json"
+CHUNKS = [b"first,", b"second,", b"third"]
+
+
+# --- the provider's API ----------------------------------------------------------------------
+
+
+async def _enterprise(request: Request) -> Response:
+    return JSONResponse(
+        {"uscc": request.path_params["uscc"], "name": "上饶市示例科技有限公司"},
+        headers={"X-Upstream": "yes", "Set-Cookie": "upstream=1"},
+    )
+
+
+async def _search(request: Request) -> Response:
+    return JSONResponse({"query": request.url.query, "hits": []})
+
+
+async def _echo(request: Request) -> Response:
+    return JSONResponse(
+        {"body": (await request.body()).decode(), "headers": dict(request.headers)},
+        status_code=201,
+    )
+
+
+async def _slow(request: Request) -> Response:
+    for _ in range(30):  # hangs for 3 s, or until the gateway gives up and hangs up
+        if await request.is_disconnected():
+            break
+        await asyncio.sleep(0.1)
+    return JSONResponse({"late": True})
+
+
+async def _stream(request: Request) -> Response:
+    async def chunks() -> AsyncIterator[bytes]:
+        for chunk in CHUNKS:
+            yield chunk
+            await asyncio.sleep(0.01)
+
+    return StreamingResponse(chunks(), status_code=206, media_type="text/plain")
+
+
+async def _fail(request: Request) -> Response:
+    return JSONResponse({"error": "数据库维护中"}, status_code=503)
+
+
+PROVIDER_API = Starlette(
+    routes=[
+        Route("/api/enterprises/search", _search),
+        Route("/api/enterprises/{uscc}", _enterprise),
+        Route("/api/echo", _echo, methods=["POST"]),
+        Route("/api/slow", _slow),
+        Route("/api/stream", _stream),
+        Route("/api/fail", _fail),
+    ]
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def upstream() -> Iterator[str]:
+    """The provider's API on a real local server, for the whole session."""
+    config = uvicorn.Config(
+        PROVIDER_API,
+        host="127.0.0.1",
+        port=free_port(),
+        log_level="warning",
+        timeout_graceful_shutdown=1,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "the provider API did not start"
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{config.port}/api"
+    server.should_exit = True
+    thread.join(5)
+
+
+@pytest.fixture
+def app(app: FastAPI) -> FastAPI:
+    """The platform app with the gateway, until web/app.py includes it itself."""
+    if gateway.route not in app.router.routes:
+        app.router.routes.insert(0, gateway.route)
+    return app
+
+
+@pytest.fixture
+def sw(db: Session, upstream: str) -> ServiceWorld:
+    world = service_world(db, upstream, timeout_seconds=0.5)
+    db.commit()
+    return world
+
+
+def _bearer(sw: ServiceWorld) -> dict[str, str]:
+    return {"Authorization": f"Bearer {sw.token}"}
+
+
+def _url(sw: ServiceWorld, path: str) -> str:
+    return f"/gateway/{sw.code}{path}"
+
+
+def _calls(db: Session) -> list[GatewayCall]:
+    db.expire_all()
+    return list(db.execute(select(GatewayCall).order_by(GatewayCall.id)).scalars())
+
+
+def _problem(response) -> dict:
+    assert response.headers["content-type"] == PROBLEM, response.text
+    return response.json()
+
+
+# --- success ---------------------------------------------------------------------------------
+
+
+def test_a_granted_call_is_forwarded_and_logged(client: TestClient, db: Session, sw: ServiceWorld):
+    response = client.get(_url(sw, f"/enterprises/{USCC}"), headers=_bearer(sw))
+    assert response.status_code == 200, response.text
+    assert response.json() == {"uscc": USCC, "name": "上饶市示例科技有限公司"}
+    assert response.headers["x-upstream"] == "yes"
+    assert "set-cookie" not in response.headers  # the provider cannot set platform cookies
+    [call] = _calls(db)
+    assert (call.status, call.endpoint, call.grant_id, call.consumer_id) == (
+        200,
+        "GET /enterprises/{uscc}",
+        sw.grant.id,
+        sw.consumer.id,
+    )
+    assert call.provider_id == sw.provider.id and call.error == ""
+    assert call.bytes_out == len(response.content) and call.duration_ms > 0
+    assert call.caller.startswith("token:")
+    actions = db.execute(select(AuditEntry.action).order_by(AuditEntry.seq.desc()).limit(2))
+    assert list(actions.scalars()) == ["exchange.gateway.call", "sharing.grant.access"]
+
+
+def test_a_literal_endpoint_wins_over_a_template(client: TestClient, db: Session, sw):
+    response = client.get(_url(sw, "/enterprises/search?name=示例&page=2"), headers=_bearer(sw))
+    assert response.status_code == 200
+    assert response.json()["query"] == "name=%E7%A4%BA%E4%BE%8B&page=2"
+    assert _calls(db)[0].endpoint == "GET /enterprises/search"
+
+
+def test_the_body_goes_upstream_but_the_consumers_credentials_do_not(
+    client: TestClient, db: Session, sw: ServiceWorld
+):
+    headers = _bearer(sw) | {"Cookie": "gs_session=abc", "X-Govshare-Grant": "forged"}
+    response = client.post(_url(sw, "/echo"), content=b'{"a": 1}', headers=headers)
+    assert response.status_code == 201
+    seen = response.json()
+    assert seen["body"] == '{"a": 1}'
+    sent = seen["headers"]
+    assert "authorization" not in sent and "cookie" not in sent
+    assert sent["x-govshare-grant"] == sw.grant.number
+    assert sent["x-govshare-consumer"] == str(sw.consumer.id)
+    assert sent["x-govshare-caller"].startswith("token:")
+
+
+def test_a_streamed_answer_comes_back_with_its_status(client: TestClient, db: Session, sw):
+    with client.stream("GET", _url(sw, "/stream"), headers=_bearer(sw)) as response:
+        assert response.status_code == 206
+        assert b"".join(response.iter_bytes()) == b"".join(CHUNKS)
+    call = _calls(db)[0]
+    assert (call.status, call.bytes_out) == (206, len(b"".join(CHUNKS)))
+
+
+def test_an_upstream_error_is_passed_through_and_counted(client: TestClient, db: Session, sw):
+    response = client.get(_url(sw, "/fail"), headers=_bearer(sw))
+    assert response.status_code == 503 and response.json() == {"error": "数据库维护中"}
+    assert _calls(db)[0].status == 503
+
+
+# --- refusals --------------------------------------------------------------------------------
+
+
+def test_an_invalid_token_is_401_and_logged(client: TestClient, db: Session, sw: ServiceWorld):
+    forged = sw.token[:-4] + "xxxx"
+    response = client.get(
+        _url(sw, f"/enterprises/{USCC}"), headers={"Authorization": f"Bearer {forged}"}
+    )
+    assert response.status_code == 401
+    assert _problem(response)["detail"] == "接口令牌无效"
+    missing = client.get(_url(sw, f"/enterprises/{USCC}"))
+    assert missing.status_code == 401 and "Bearer" in _problem(missing)["detail"]
+    calls = _calls(db)
+    assert [(c.status, c.caller, c.provider_id) for c in calls] == [
+        (401, "anonymous", sw.provider.id),
+        (401, "anonymous", sw.provider.id),
+    ]
+
+
+def test_without_a_grant_the_call_is_403(client: TestClient, db: Session, sw: ServiceWorld):
+    grants.end_grant(
+        db,
+        actor=sw.consumer_officer,
+        grant_id=sw.grant.id,
+        data=GrantActionIn(reason="不再需要"),
+    )
+    db.commit()
+    response = client.get(_url(sw, f"/enterprises/{USCC}"), headers=_bearer(sw))
+    assert response.status_code == 403
+    assert _problem(response)["detail"] == f"授权 {sw.grant.number} 已终止：不再需要"
+    assert _calls(db)[0].status == 403
+
+
+def test_a_department_with_no_grant_at_all_is_403(client: TestClient, db: Session, sw):
+    provider_token = system_token(db, sw.provider_officer, "市场监管业务系统")
+    db.commit()
+    headers = {"Authorization": f"Bearer {provider_token}"}
+    response = client.get(_url(sw, f"/enterprises/{USCC}"), headers=headers)
+    assert response.status_code == 403
+    assert _problem(response)["detail"] == "本单位没有该资源的共享授权，请先申请"
+    call = _calls(db)[0]
+    assert (call.status, call.consumer_id, call.grant_id) == (403, sw.provider.id, None)
+
+
+def test_a_suspended_grant_stops_calls_at_once(client: TestClient, db: Session, sw: ServiceWorld):
+    assert client.get(_url(sw, f"/enterprises/{USCC}"), headers=_bearer(sw)).status_code == 200
+    grants.suspend_grant(
+        db,
+        actor=sw.provider_officer,
+        grant_id=sw.grant.id,
+        data=GrantActionIn(reason="超出用途调用"),
+    )
+    db.commit()
+    response = client.get(_url(sw, f"/enterprises/{USCC}"), headers=_bearer(sw))
+    assert response.status_code == 403
+    assert _problem(response)["detail"] == f"授权 {sw.grant.number} 已被暂停使用：超出用途调用"
+    assert [c.status for c in _calls(db)] == [200, 403]
+
+
+def test_an_unknown_endpoint_is_404(client: TestClient, db: Session, sw: ServiceWorld):
+    response = client.get(_url(sw, "/admin/users"), headers=_bearer(sw))
+    assert response.status_code == 404
+    assert _problem(response)["detail"] == "接口不存在：GET /admin/users"
+    wrong_method = client.delete(_url(sw, f"/enterprises/{USCC}"), headers=_bearer(sw))
+    assert wrong_method.status_code == 404
+    escape = client.get(_url(sw, "/enterprises/%2E%2E"), headers=_bearer(sw))
+    assert escape.status_code == 404
+    assert [c.status for c in _calls(db)] == [404, 404, 404]
+
+
+def test_an_endpoint_outside_the_grant_is_403(client: TestClient, db: Session, sw: ServiceWorld):
+    limit_grant(db, sw.grant, endpoints=["GET /enterprises/{uscc}"])
+    db.commit()
+    assert client.get(_url(sw, f"/enterprises/{USCC}"), headers=_bearer(sw)).status_code == 200
+    response = client.get(_url(sw, "/enterprises/search"), headers=_bearer(sw))
+    assert response.status_code == 403
+    assert _problem(response)["detail"] == "授权不包含该接口：GET /enterprises/search"
+    call = _calls(db)[-1]
+    assert (call.status, call.endpoint, call.grant_id) == (
+        403,
+        "GET /enterprises/search",
+        sw.grant.id,
+    )
+
+
+def test_over_the_rate_limit_is_429_with_retry_after(client: TestClient, db: Session, sw):
+    limit_grant(db, sw.grant, rate_limit=2)
+    db.commit()
+    url = _url(sw, f"/enterprises/{USCC}")
+    with clock.frozen("2026-11-21T10:00:45+08:00"):
+        statuses = [client.get(url, headers=_bearer(sw)).status_code for _ in range(2)]
+        over = client.get(url, headers=_bearer(sw))
+    assert statuses == [200, 200]
+    assert over.status_code == 429 and over.headers["retry-after"] == "15"
+    body = _problem(over)
+    assert body["retry_after"] == 15 and "每分钟最多调用 2 次" in body["detail"]
+    with clock.frozen("2026-11-21T10:01:00+08:00"):  # the next minute starts afresh
+        assert client.get(url, headers=_bearer(sw)).status_code == 200
+    assert [c.status for c in _calls(db)] == [200, 200, 429, 200]
+    windows = db.execute(select(RateWindow.calls).where(RateWindow.grant_id == sw.grant.id))
+    assert list(windows.scalars()) == [1]  # the old minute was cleared
+
+
+def test_an_upstream_that_hangs_is_504_within_the_timeout(client: TestClient, db: Session, sw):
+    started = time.monotonic()
+    response = client.get(_url(sw, "/slow"), headers=_bearer(sw))
+    elapsed = time.monotonic() - started
+    assert response.status_code == 504
+    assert _problem(response)["detail"] == "上游服务超时（0.5 秒）"
+    assert 0.5 <= elapsed < 2.5
+    call = _calls(db)[0]
+    assert (call.status, call.error) == (504, "上游服务超时（0.5 秒）")
+
+
+def test_an_upstream_that_is_down_is_502(client: TestClient, db: Session, sw: ServiceWorld):
+    interfaces.update_interface(
+        db,
+        actor=sw.provider_officer,
+        interface_id=sw.interface.id,
+        data=interface_in(f"http://127.0.0.1:{free_port()}/api"),
+        default_timeout=10.0,
+    )
+    db.commit()
+    started = time.monotonic()
+    response = client.get(_url(sw, f"/enterprises/{USCC}"), headers=_bearer(sw))
+    assert response.status_code == 502 and time.monotonic() - started < 2
+    assert _problem(response)["detail"] == "上游服务不可达：ConnectError"
+    assert _calls(db)[0].status == 502
+
+
+# --- the usage log the provider sees ---------------------------------------------------------
+
+
+def _every_kind_of_call(client: TestClient, db: Session, sw: ServiceWorld) -> list[int]:
+    good = _url(sw, f"/enterprises/{USCC}")
+    limit_grant(db, sw.grant, endpoints=["GET /enterprises/{uscc}", "GET /slow"], rate_limit=3)
+    db.commit()
+    with clock.frozen("2026-11-21T10:00:05+08:00"):
+        answers = [
+            client.get(good, headers=_bearer(sw)),
+            client.get(good, headers={"Authorization": "Bearer gs_nope.nope"}),
+            client.get(_url(sw, "/enterprises/search"), headers=_bearer(sw)),
+            client.get(_url(sw, "/missing"), headers=_bearer(sw)),
+            client.get(_url(sw, "/slow"), headers=_bearer(sw)),
+            client.get(good, headers=_bearer(sw)),
+            client.get(good, headers=_bearer(sw)),
+        ]
+    grants.suspend_grant(
+        db,
+        actor=sw.provider_officer,
+        grant_id=sw.grant.id,
+        data=GrantActionIn(reason="核查"),
+    )
+    db.commit()
+    answers.append(client.get(good, headers=_bearer(sw)))
+    return [a.status_code for a in answers]
+
+
+EXPECTED = [200, 401, 403, 404, 504, 200, 429, 403]
+
+
+def test_every_call_is_in_the_providers_usage_log(client: TestClient, db: Session, sw):
+    assert _every_kind_of_call(client, db, sw) == EXPECTED
+    log = interfaces.call_log(
+        db, actor=sw.provider_officer, interface_id=sw.interface.id, limit=100
+    )
+    assert [c.status for c in log.calls] == list(reversed(EXPECTED))
+    stats = interfaces.call_stats(
+        db, actor=sw.provider_officer, interface_id=sw.interface.id, days=7
+    )
+    assert (stats.total.calls, stats.total.refused, stats.total.errors) == (8, 5, 1)
+    # The consumer sees its own calls; the unidentified caller's call is the provider's.
+    mine = interfaces.call_log(db, actor=sw.consumer_officer, interface_id=sw.interface.id)
+    assert len(mine.calls) == 7
+
+
+def _sign_in_as(client: TestClient, db: Session, actor: Actor) -> None:
+    client.cookies.clear()
+    assert sign_in(client, db.get(User, actor.user_id).username).status_code == 200
+
+
+def test_every_call_is_on_the_providers_interface_page(client: TestClient, db: Session, sw):
+    _every_kind_of_call(client, db, sw)
+    _sign_in_as(client, db, sw.provider_officer)
+    page = client.get(f"/exchange/interfaces/{sw.interface.id}")
+    assert page.status_code == 200
+    statuses = [int(s) for s in re.findall(r'class="call-row" data-status="(\d+)"', page.text)]
+    assert statuses == list(reversed(EXPECTED))
+    assert "上游服务超时（0.5 秒）" in page.text and "授权不包含该接口" in page.text
+    api = client.get(f"/api/v1/exchange/interfaces/{sw.interface.id}/calls").json()
+    assert [c["status"] for c in api] == list(reversed(EXPECTED))
+
+
+def test_a_signed_in_user_can_try_a_get_but_not_a_write(client: TestClient, db: Session, sw):
+    _sign_in_as(client, db, sw.consumer_officer)
+    tried = client.get(_url(sw, f"/enterprises/{USCC}"))
+    assert tried.status_code == 200
+    write = client.post(_url(sw, "/echo"), content=b"{}")
+    assert write.status_code == 401
+    caller = _calls(db)[0].caller
+    assert not caller.startswith("token:")
+
+
+def test_the_audit_chain_holds_after_gateway_traffic(client: TestClient, db: Session, sw):
+    from govshare.core.audit.service import verify
+
+    _every_kind_of_call(client, db, sw)
+    assert verify(db).ok
