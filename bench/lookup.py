@@ -1,0 +1,618 @@
+"""Benchmark of the keyed lookup (EXC-5): "check this citizen's record by ID number" through
+the online query API, with the grant check, masking and audit entries of every call.
+
+    .venv/bin/python bench/lookup.py                      # 1,000,000 rows, 30 s of load
+    .venv/bin/python bench/lookup.py --rows 50000 --duration 10
+
+It builds a data resource center in the PostgreSQL database `gs_lookup_center` (a
+population table of N rows from `exchange.demo_data`, in the `center` schema) and a platform
+database `gs_lookup_platform` — both dropped and recreated — with, through the services, a
+provider, a consumer department, the published population resource bound to the center
+table, the consumer's grant (7 of 15 fields, 5 of 12 counties, ID number, name, address and
+mobile masked) and an API token of the consumer's system. It then runs the real application
+under Uvicorn (`govshare.web.main:app`, several worker processes) and measures
+`GET /api/v1/exchange/data/{code}/{id_number}` for random ID numbers inside the grant:
+
+1. sequentially (one client, no contention): p50/p95 latency of a lone lookup;
+2. under load (wrk with a Lua script picking random IDs, or httpx with N concurrent
+   clients when wrk is missing): lookups/s and p50/p95/p99.
+
+It checks that answers are right (masked exactly as `mask_value` says) and counts the audit
+entries written. The last line of output is one JSON object with every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import create_engine, func, select, text
+
+PG = "postgresql+psycopg://postgres@127.0.0.1:5432/"
+PLATFORM_DB, CENTER_DB = "gs_lookup_platform", "gs_lookup_center"
+CENTER_TABLE = "r_population"
+PASSWORD = "bench2026pw"
+
+# demo_data's population columns as catalog data items (name, catalog type, length).
+ITEMS: dict[str, tuple[str, str, int | None]] = {
+    "id_number": ("公民身份号码", "C", 18),
+    "name": ("姓名", "C", 50),
+    "gender": ("性别", "C", 2),
+    "birth_date": ("出生日期", "D", None),
+    "ethnicity": ("民族", "C", 20),
+    "phone": ("手机号码", "C", 11),
+    "region_code": ("行政区划代码", "C", 6),
+    "address": ("户籍地址", "C", 200),
+    "household_type": ("户口类别", "C", 20),
+    "marital_status": ("婚姻状况", "C", 10),
+    "education": ("文化程度", "C", 20),
+    "occupation": ("职业", "C", 50),
+    "registered_on": ("登记日期", "D", None),
+    "updated_at": ("更新时间", "T", None),
+    "record_no": ("档案编号", "I", None),
+}
+GRANTED = ["id_number", "name", "gender", "birth_date", "region_code", "address", "phone"]
+MASKED = {"id_number": "id_number", "name": "name", "address": "address", "phone": "mobile"}
+REGIONS = ["361102", "361103", "361104", "361123", "361181"]
+
+
+def say(*parts: object) -> None:
+    print(*parts, file=sys.stderr, flush=True)
+
+
+# --- databases ----------------------------------------------------------------------------
+
+
+def recreate(name: str) -> str:
+    admin = create_engine(PG + "postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return PG + name
+
+
+def drop(name: str) -> None:
+    admin = create_engine(PG + "postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def load_center(url: str, rows: int) -> float:
+    """The population table in the center's schema; returns the seconds it took."""
+    from govshare.exchange.demo_data import POPULATION_COLUMNS, load_table, population_rows
+
+    started = time.perf_counter()
+    load_table(url, CENTER_TABLE, POPULATION_COLUMNS, population_rows(rows), key="id_number")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE SCHEMA center"))
+        conn.execute(text(f"ALTER TABLE public.{CENTER_TABLE} SET SCHEMA center"))
+    engine.dispose()
+    return time.perf_counter() - started
+
+
+def sample_ids(url: str, count: int) -> list[str]:
+    """Random ID numbers inside the grant's regions (every lookup is a hit)."""
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        ids = conn.execute(
+            text(
+                f"SELECT id_number FROM center.{CENTER_TABLE} WHERE region_code = ANY(:r)"
+                " ORDER BY random() LIMIT :n"
+            ),
+            {"r": REGIONS, "n": count},
+        ).scalars()
+        found = list(ids)
+    engine.dispose()
+    return found
+
+
+# --- the platform: cast, resource, binding, grant, token ----------------------------------
+
+
+@dataclass(frozen=True)
+class World:
+    code: str
+    token: str
+    grant: str
+
+
+def environ(data_dir: Path, platform_url: str, center_url: str, mask_key: str) -> dict[str, str]:
+    return {
+        "GOVSHARE_DATA_DIR": str(data_dir),
+        "GOVSHARE_DATABASE_URL": platform_url,
+        "GOVSHARE_CENTER_DATABASE_URL": center_url,
+        "GOVSHARE_CENTER_SCHEMA": "center",
+        "GOVSHARE_SECRET_KEY": secrets.token_urlsafe(48),
+        "GOVSHARE_MASK_KEY": mask_key,
+        "GOVSHARE_POLICY_PROFILE": "shangrao",
+    }
+
+
+def _uscc(serial: int) -> str:
+    from govshare.identity.uscc import check_character
+
+    first17 = f"11361100{serial:09d}"
+    return first17 + check_character(first17)
+
+
+def build_world(env: dict[str, str]) -> World:
+    """Everything through the services (audited), except the binding row, which the binding
+    service would only write after reading a real source table."""
+    from govshare.catalog.schemas import ResourceIn, ReviewIn
+    from govshare.catalog.service import resources
+    from govshare.core import clock, migrate
+    from govshare.core.audit.service import record
+    from govshare.core.permissions import Actor, Role
+    from govshare.core.runtime import build_runtime
+    from govshare.core.settings import load_settings
+    from govshare.exchange.demo_data import POPULATION_COLUMNS
+    from govshare.exchange.models import (
+        BindingState,
+        Cipher,
+        Connection,
+        ConnectionRole,
+        DatabaseKind,
+        TableBinding,
+    )
+    from govshare.identity import service as identity
+    from govshare.identity.schemas import ApiTokenIn, OrganizationIn, UserIn
+    from govshare.sharing.models import GrantSource
+    from govshare.sharing.schemas import Condition, Mask
+    from govshare.sharing.service import grants
+
+    runtime = build_runtime(load_settings(environ=env))
+    migrate.upgrade(runtime.engine)
+    console = Actor.command_line("bench")
+    rules = runtime.profile.rules
+    with runtime.transaction() as db:
+        people = []
+        for serial, (org, username, role) in enumerate(
+            [
+                ("市大数据发展管理局", "bench_operator", Role.PLATFORM_OPERATOR),
+                ("市公安局", "bench_provider", Role.DATA_OFFICER),
+                ("市民政局", "bench_consumer", Role.DATA_OFFICER),
+            ],
+            start=1,
+        ):
+            data = OrganizationIn(name=org, uscc=_uscc(serial), level="city")
+            org_id = identity.create_organization(db, actor=console, data=data).id
+            account = identity.create_user(
+                db,
+                actor=console,
+                data=UserIn(
+                    username=username,
+                    real_name="测试用户",
+                    mobile="13800000000",
+                    organization_id=org_id,
+                    roles=[role],
+                    password=PASSWORD,
+                ),
+            )
+            people.append((org_id, identity.actor_for_user(account)))
+        (_, op), (provider_id, provider), (consumer_id, consumer) = people
+        items = [
+            {"name": ITEMS[c][0], "data_type": ITEMS[c][1]}
+            | ({"length": ITEMS[c][2]} if ITEMS[c][2] else {})
+            for c, _ in POPULATION_COLUMNS
+        ]
+        resource = resources.create_resource(
+            db,
+            actor=provider,
+            rules=rules,
+            data=ResourceIn.model_validate(
+                {
+                    "catalog_kind": "department",
+                    "name": "人口基础信息",
+                    "summary": "全市户籍人口的基础信息",
+                    "format": "database",
+                    "format_detail": "PostgreSQL",
+                    "share_type": "conditional",
+                    "share_conditions": "仅限办理社会救助、户籍业务的部门使用",
+                    "legal_basis": "《中华人民共和国个人信息保护法》第三十四条",
+                    "share_methods": ["table"],
+                    "update_frequency": "daily",
+                    "domain": "public_administration",
+                    "items": items,
+                }
+            ),
+        )
+        version = resources.list_versions(db, actor=provider, resource_id=resource.id)[0]
+        resources.submit_version(db, actor=provider, version_id=version.id, rules=rules)
+        resources.review_version(
+            db, actor=op, version_id=version.id, decision=ReviewIn(approve=True), rules=rules
+        )
+        now = clock.now()
+        source = Connection(
+            organization_id=provider_id,
+            name="公安人口库只读副本",
+            role=ConnectionRole.SOURCE,
+            kind=DatabaseKind.POSTGRESQL,
+            host="127.0.0.1",
+            port=5432,
+            database="population",
+            cipher=Cipher.AES_GCM,
+            created_at=now,
+            created_by=provider.label,
+            updated_at=now,
+        )
+        db.add(source)
+        db.flush()
+        binding = TableBinding(
+            resource_id=resource.id,
+            connection_id=source.id,
+            source_table="population",
+            columns=[
+                {"item": ITEMS[c][0], "column": c, "type": kind} for c, kind in POPULATION_COLUMNS
+            ],
+            key_columns=["id_number"],
+            change_column="updated_at",
+            center_table=CENTER_TABLE,
+            state=BindingState.ACTIVE,
+            created_at=now,
+            created_by=provider.label,
+            updated_at=now,
+        )
+        db.add(binding)
+        db.flush()
+        record(
+            db,
+            actor=provider,
+            action="exchange.binding.save",
+            object_type="binding",
+            object_id=binding.id,
+            details={"resource": resource.code, "center_table": CENTER_TABLE},
+        )
+        db.refresh(resource)
+        grant = grants.issue(
+            db,
+            actor=provider,
+            rules=rules,
+            source=GrantSource.APPLICATION,
+            resource=resource,
+            version=resource.current_version,
+            consumer_id=consumer_id,
+            fields=[ITEMS[c][0] for c in GRANTED],
+            row_filter=[Condition(field="行政区划代码", op="in", values=REGIONS)],
+            masking=[Mask(field=ITEMS[c][0], rule=rule) for c, rule in MASKED.items()],
+            purpose="核对最低生活保障申请人的户籍和身份信息",
+            system_name="社会救助信息系统",
+            valid_from=clock.today(),
+            valid_until=clock.today() + timedelta(days=365),
+            accepted_at=now,
+            accepted_by=consumer.label,
+        )
+        _, token = identity.issue_api_token(
+            db,
+            actor=consumer,
+            data=ApiTokenIn(name="社会救助信息系统", organization_id=consumer_id),
+        )
+        world = World(resource.code, token, grant.number)
+    runtime.engine.dispose()
+    return world
+
+
+# --- the server ---------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serving(env: dict[str, str], workers: int) -> Iterator[str]:
+    """The real application (`govshare.web.main:app`) under Uvicorn in its own processes."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "govshare.web.main:app",
+            "--host=127.0.0.1",
+            f"--port={port}",
+            f"--workers={workers}",
+            "--log-level=warning",
+            "--no-access-log",
+        ],
+        env={**os.environ, **env},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(url + "/api/openapi.json", timeout=2).status_code == 200:
+                    break
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+# --- measuring ----------------------------------------------------------------------------
+
+
+def check_answers(url: str, world: World, rows: list[dict[str, Any]], key: bytes) -> None:
+    """A few lookups checked against the reference masking, and a refusal outside the grant."""
+    from govshare.exchange.masking import Mask, mask_value
+
+    headers = {"Authorization": f"Bearer {world.token}"}
+    with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
+        for row in rows:
+            got = client.get(f"/api/v1/exchange/data/{world.code}/{row['id_number']}")
+            if got.status_code != 200:
+                raise RuntimeError(f"lookup {got.status_code}: {got.text}")
+            (answer,) = got.json()["rows"]
+            for column in GRANTED:
+                value = row[column]
+                want = (
+                    mask_value(value, Mask(MASKED[column]), key=key)
+                    if column in MASKED
+                    else (value.isoformat() if hasattr(value, "isoformat") else value)
+                )
+                if answer[column] != want:
+                    raise RuntimeError(f"{column}: got {answer[column]!r}, want {want!r}")
+        refused = client.get(f"/api/v1/exchange/data/{world.code}?phone__prefix=138")
+        if refused.status_code != 422:
+            raise RuntimeError(f"a prefix filter on a masked field gave {refused.status_code}")
+
+
+def reference_rows(center_url: str, ids: list[str]) -> list[dict[str, Any]]:
+    engine = create_engine(center_url)
+    with engine.connect() as conn:
+        found = conn.execute(
+            text(f"SELECT * FROM center.{CENTER_TABLE} WHERE id_number = ANY(:ids)"), {"ids": ids}
+        )
+        rows = [dict(r._mapping) for r in found]
+    engine.dispose()
+    return rows
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
+
+
+def sequential(url: str, world: World, ids: list[str], count: int) -> dict[str, float]:
+    """One client, one lookup at a time: the latency of a lookup without contention."""
+    headers = {"Authorization": f"Bearer {world.token}"}
+    took = []
+    with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
+        for _ in range(count):
+            started = time.perf_counter()
+            got = client.get(f"/api/v1/exchange/data/{world.code}/{random.choice(ids)}")
+            took.append((time.perf_counter() - started) * 1000)
+            if got.status_code != 200:
+                raise RuntimeError(f"lookup {got.status_code}: {got.text}")
+    return {
+        "requests": count,
+        "p50_ms": round(statistics.median(took), 2),
+        "p95_ms": round(percentile(took, 95), 2),
+        "max_ms": round(max(took), 2),
+    }
+
+
+WRK_SCRIPT = r"""
+local ids = {}
+for line in io.lines("%(ids)s") do ids[#ids + 1] = line end
+local prefix = "%(prefix)s"
+local headers = {["Authorization"] = "Bearer %(token)s"}
+local counter = 0
+
+function setup(thread)
+  counter = counter + 1
+  thread:set("seed", counter)
+end
+
+function init(args)
+  math.randomseed(os.time() * 100 + seed)
+end
+
+function request()
+  return wrk.format("GET", prefix .. ids[math.random(#ids)], headers)
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'WRK_JSON {"requests": %%d, "duration_s": %%.3f, "non_2xx": %%d, "socket_errors": %%d, ' ..
+    '"timeouts": %%d, "p50_ms": %%.2f, "p95_ms": %%.2f, "p99_ms": %%.2f, "max_ms": %%.2f}\n',
+    summary.requests, summary.duration / 1e6, e.status, e.connect + e.read + e.write,
+    e.timeout, latency:percentile(50) / 1e3, latency:percentile(95) / 1e3,
+    latency:percentile(99) / 1e3, latency.max / 1e3))
+end
+"""
+
+
+def with_wrk(
+    url: str, world: World, ids: list[str], args: argparse.Namespace, work: Path
+) -> dict[str, Any]:
+    ids_file = work / "ids.txt"
+    ids_file.write_text("\n".join(ids) + "\n")
+    script = work / "lookup.lua"
+    script.write_text(
+        WRK_SCRIPT
+        % {
+            "ids": ids_file,
+            "prefix": f"/api/v1/exchange/data/{world.code}/",
+            "token": world.token,
+        }
+    )
+    command = [
+        "wrk",
+        f"-t{args.threads}",
+        f"-c{args.concurrency}",
+        f"-d{args.duration}s",
+        "--timeout=30s",
+        "-s",
+        str(script),
+        url,
+    ]
+    finished = subprocess.run(command, capture_output=True, text=True, check=True)
+    line = next(x for x in finished.stdout.splitlines() if x.startswith("WRK_JSON "))
+    figures = json.loads(line.removeprefix("WRK_JSON "))
+    figures["lookups_per_s"] = round(figures["requests"] / figures["duration_s"], 1)
+    return {"loader": "wrk", **figures}
+
+
+async def _httpx_load(
+    url: str, world: World, ids: list[str], args: argparse.Namespace
+) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {world.token}"}
+    took: list[float] = []
+    failures = 0
+    stop_at = time.perf_counter() + args.duration
+
+    async def client_loop(client: httpx.AsyncClient) -> None:
+        nonlocal failures
+        while time.perf_counter() < stop_at:
+            started = time.perf_counter()
+            got = await client.get(f"/api/v1/exchange/data/{world.code}/{random.choice(ids)}")
+            took.append((time.perf_counter() - started) * 1000)
+            failures += got.status_code != 200
+
+    limits = httpx.Limits(max_connections=args.concurrency)
+    async with httpx.AsyncClient(
+        base_url=url, headers=headers, limits=limits, timeout=30
+    ) as client:
+        started = time.perf_counter()
+        await asyncio.gather(*(client_loop(client) for _ in range(args.concurrency)))
+        elapsed = time.perf_counter() - started
+    return {
+        "loader": "httpx",
+        "requests": len(took),
+        "duration_s": round(elapsed, 3),
+        "non_2xx": failures,
+        "socket_errors": 0,
+        "timeouts": 0,
+        "p50_ms": round(statistics.median(took), 2),
+        "p95_ms": round(percentile(took, 95), 2),
+        "p99_ms": round(percentile(took, 99), 2),
+        "max_ms": round(max(took), 2),
+        "lookups_per_s": round(len(took) / elapsed, 1),
+    }
+
+
+def audit_count(platform_url: str) -> int:
+    from govshare.core.audit.models import AuditEntry
+
+    engine = create_engine(platform_url)
+    with engine.connect() as conn:
+        count = conn.execute(
+            select(func.count()).where(AuditEntry.action == "exchange.data.lookup")
+        ).scalar_one()
+    engine.dispose()
+    return count
+
+
+# --- the run ------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows in the center table")
+    parser.add_argument("--duration", type=int, default=30, help="seconds of load")
+    parser.add_argument("--concurrency", type=int, default=16, help="open connections")
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads")
+    parser.add_argument("--workers", type=int, default=2, help="Uvicorn worker processes")
+    parser.add_argument("--sequential", type=int, default=500, help="lone lookups timed")
+    parser.add_argument(
+        "--loader", choices=("wrk", "httpx"), default="wrk" if shutil.which("wrk") else "httpx"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the two databases")
+    args = parser.parse_args(argv)
+    if args.rows < 1000:
+        parser.error("--rows must be at least 1000")
+
+    work = Path(tempfile.mkdtemp(prefix="govshare-lookup-"))
+    mask_key = secrets.token_hex(32)
+    try:
+        say(f"creating {PLATFORM_DB} and {CENTER_DB}")
+        platform_url, center_url = recreate(PLATFORM_DB), recreate(CENTER_DB)
+        say(f"loading {args.rows:,} population rows into the center")
+        load_seconds = load_center(center_url, args.rows)
+        say(f"  {load_seconds:.1f} s")
+        env = environ(work / "data", platform_url, center_url, mask_key)
+        (work / "data").mkdir()
+        world = build_world(env)
+        ids = sample_ids(center_url, 20_000)
+        say(f"grant {world.grant} on {world.code}; {len(ids):,} IDs inside the grant sampled")
+        with serving(env, args.workers) as url:
+            check_answers(url, world, reference_rows(center_url, ids[:20]), bytes.fromhex(mask_key))
+            say("answers checked against mask_value; warming up")
+            sequential(url, world, ids, 100)
+            before = audit_count(platform_url)
+            say(f"{args.sequential} sequential lookups")
+            lone = sequential(url, world, ids, args.sequential)
+            say(f"{args.duration} s of load: {args.loader}, {args.concurrency} connections")
+            loaded = (
+                with_wrk(url, world, ids, args, work)
+                if args.loader == "wrk"
+                else asyncio.run(_httpx_load(url, world, ids, args))
+            )
+        audited = audit_count(platform_url) - before
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        if not args.keep:
+            drop(PLATFORM_DB)
+            drop(CENTER_DB)
+
+    answered = lone["requests"] + loaded["requests"]
+    print()
+    print(f"Keyed lookup by ID number — {args.rows:,} rows, {args.workers} Uvicorn workers, "
+          f"{os.cpu_count()} CPUs")  # fmt: skip
+    print(f"{'':<28}{'requests':>10}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}{'lookups/s':>12}")
+    print(f"{'sequential (1 client)':<28}{lone['requests']:>10}{lone['p50_ms']:>10}"
+          f"{lone['p95_ms']:>10}{'':>10}{'':>12}")  # fmt: skip
+    print(f"{f'load ({args.concurrency} conns, {args.loader})':<28}{loaded['requests']:>10}"
+          f"{loaded['p50_ms']:>10}{loaded['p95_ms']:>10}{loaded['p99_ms']:>10}"
+          f"{loaded['lookups_per_s']:>12}")  # fmt: skip
+    print(f"errors under load: {loaded['non_2xx']} non-2xx, {loaded['socket_errors']} socket, "
+          f"{loaded['timeouts']} timeouts; audit entries exchange.data.lookup: {audited:,} "
+          f"for {answered:,} lookups answered; center load {load_seconds:.1f} s")  # fmt: skip
+    result = {
+        "bench": "lookup",
+        "rows": args.rows,
+        "workers": args.workers,
+        "cpus": os.cpu_count(),
+        "center_load_s": round(load_seconds, 1),
+        "sequential": lone,
+        "load": {"concurrency": args.concurrency, "duration_s_requested": args.duration, **loaded},
+        "audit_entries": audited,
+        "lookups_answered": answered,
+    }
+    print(json.dumps(result, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
