@@ -1,14 +1,15 @@
 """What every source and every target offers the run loop, and the parts they share: the
-incremental window, SQL-side value checks with their rejection reasons, and the removal of
+incremental window's SQL, the shape of a value check, the state row, and the removal of
 duplicate keys after a full load."""
 
 from __future__ import annotations
 
 import abc
 import json
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from govshare.exchange.engine.copytext import display
 from govshare.exchange.engine.model import (
@@ -23,6 +24,7 @@ from govshare.exchange.engine.model import (
     row_text,
 )
 
+T = TypeVar("T")
 Lines = list[Any]  # COPY text lines (bytes or memoryview), each ending in a newline
 BLOCK_ROWS = 1000
 
@@ -119,9 +121,12 @@ class Target(abc.ABC):
         """Whether the target table exists."""
 
     @abc.abstractmethod
-    def replace(self, batches: Iterable[Lines], state: State) -> int:
+    def replace(
+        self, batches: Iterable[Lines], state: State, meanwhile: Callable[[], object]
+    ) -> int:
         """Loads every block into a fresh table and swaps it in with `state`; returns the rows
-        the new table holds (duplicates removed)."""
+        the new table holds (duplicates removed). `meanwhile` runs while the key is built,
+        before anything commits; its failure aborts the load."""
 
     @abc.abstractmethod
     def upsert(self, lines: Lines, state: State) -> int:
@@ -205,7 +210,7 @@ class Target(abc.ABC):
                 return removed
             for key in duplicated:
                 cursor.execute(f"SELECT {self.column_list()} FROM {table} WHERE {where}", key)
-                rows = cursor.fetchall()
+                rows = list(cursor.fetchall())
                 keeper = max(rows, key=self._preference)
                 cursor.execute(f"DELETE FROM {table} WHERE {where}", key)
                 cursor.execute(
@@ -227,6 +232,29 @@ class Target(abc.ABC):
         number = isinstance(change, int | float) and not isinstance(change, bool)
         rank = (change is not None, 0 if number else 1, change if number else display(change) or "")
         return (*rank, json.dumps([display(v) for v in row], ensure_ascii=False))
+
+
+def beside(meanwhile: Callable[[], object], work: Callable[[], T]) -> T:
+    """Runs `meanwhile` in a thread while `work` runs here, and returns `work`'s result once
+    both are done; an exception in either is raised here. The full load uses it to read the
+    source's rejected rows while the target builds its key, two waits on two servers."""
+    failure: list[BaseException] = []
+
+    def side() -> None:
+        try:
+            meanwhile()
+        except BaseException as exc:
+            failure.append(exc)
+
+    thread = threading.Thread(target=side, name="govshare-sync-meanwhile")
+    thread.start()
+    try:
+        result = work()
+    finally:
+        thread.join()
+    if failure:
+        raise failure[0]
+    return result
 
 
 def keyset(

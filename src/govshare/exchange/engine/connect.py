@@ -149,10 +149,10 @@ def pg(dsn: Dsn, *, timeout: float = 10) -> psycopg.Connection[Any]:
         conn = psycopg.connect(**dsn.args, connect_timeout=max(1, int(timeout)))
     except psycopg.Error as exc:
         raise connection_failed(exc, dsn) from exc
-    conn.execute("SET DateStyle = ISO, YMD")
-    conn.execute("SET TimeZone = 'UTC'")
-    conn.execute("SET IntervalStyle = postgres")
-    conn.execute("SET extra_float_digits = 1")
+    conn.execute(
+        "SET DateStyle = ISO, YMD; SET TimeZone = 'UTC'; SET IntervalStyle = postgres; "
+        "SET extra_float_digits = 1; SET standard_conforming_strings = on"
+    )
     conn.commit()
     return conn
 
@@ -224,3 +224,7 @@ def test_connection(url: str, timeout: float = 5) -> str:
     finally:
         my_conn.close()
     return f"MySQL {row[0]}" if row else ""
+
+
+# Not a test, whatever its name: pytest would otherwise collect it wherever it is imported.
+test_connection.__test__ = False  # type: ignore[attr-defined]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import re
 import zlib
-from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -50,7 +49,7 @@ def _unescape_one(match: re.Match[bytes]) -> bytes:
         return _SIMPLE[code]
     if code[:1] == b"x" and len(code) > 1:
         return bytes([int(code[1:], 16)])
-    if code[:1].isdigit():
+    if code[:1] in b"01234567":
         return bytes([int(code, 8) & 0xFF])
     return code
 
@@ -70,12 +69,6 @@ def split_line(line: bytes | memoryview) -> list[str | None]:
     if data.endswith(b"\n"):
         data = data[:-1]
     return [decode_field(f) for f in data.split(b"\t")]
-
-
-def pick(line: bytes | memoryview, indexes: Iterable[int]) -> tuple[str | None, ...]:
-    """The decoded fields at `indexes` of one line."""
-    fields = bytes(line).rstrip(b"\n").split(b"\t")
-    return tuple(decode_field(fields[i]) for i in indexes)
 
 
 def timestamp_text(value: datetime) -> str:

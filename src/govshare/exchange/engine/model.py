@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 from dataclasses import dataclass, field
 
 PORTABLE_TYPES = ("text", "integer", "bigint", "numeric", "double", "date", "timestamp", "boolean")
@@ -187,12 +188,14 @@ class RejectLog:
         self.count = 0
         self.duplicates = 0
         self.kept: list[Rejected] = []
+        self._lock = threading.Lock()  # the source's rejects are read beside the key build
 
     def add(self, rejected: Rejected, *, duplicate: bool = False) -> None:
-        self.count += 1
-        self.duplicates += duplicate
-        if len(self.kept) < REJECTS_KEPT:
-            self.kept.append(rejected)
+        with self._lock:
+            self.count += 1
+            self.duplicates += duplicate
+            if len(self.kept) < REJECTS_KEPT:
+                self.kept.append(rejected)
 
 
 def row_text(names: tuple[str, ...], values: list[str | None] | tuple[str | None, ...]) -> str:

@@ -1,9 +1,10 @@
 """MariaDB / MySQL as a source and as a target.
 
-As a source the server does the per-value work: one column per row, the whole COPY text line
-built with CONCAT_WS, REPLACE escapes and '\\N' for NULL, read as raw bytes through an
-unbuffered cursor. PyMySQL then decodes one short packet per row instead of fifteen typed
-values, which is what makes MariaDB → PostgreSQL faster than a row-by-row loader.
+As a source the server does the per-value work: each row comes as one bytes value, the whole
+COPY text line (see `copy_line`: fields joined and escaped in SQL, NULL as \\N, text in other
+character sets converted to UTF-8), read through an unbuffered cursor. PyMySQL then decodes
+one short packet per row instead of fifteen typed values, which is what makes MariaDB →
+PostgreSQL faster than a row-by-row loader.
 
 As a target (a consumer's front-end database) rows are decoded here and inserted in
 multi-row statements; see `MySqlTarget` for why a full run stays safe without transactional
@@ -14,13 +15,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import pymysql
+import pymysql.charset
 
 from govshare.exchange.engine import connect
-from govshare.exchange.engine.base import Check, ColumnPlan, Lines, Target
+from govshare.exchange.engine.base import Check, ColumnPlan, Lines, Target, beside
 from govshare.exchange.engine.copytext import decode_row, split_line
 from govshare.exchange.engine.model import (
     Column,
@@ -84,11 +86,33 @@ def text_literal(text: str) -> str:
     return f"_utf8mb4 X'{text.encode().hex()}'"
 
 
-def _escaped(ref: str) -> str:
-    expr = ref
-    for raw, escaped in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r")):
-        expr = f"REPLACE({expr}, {text_literal(raw)}, {text_literal(escaped)})"
-    return expr
+def binary_literal(data: bytes) -> str:
+    return f"_binary X'{data.hex()}'"
+
+
+# The line is built in bytes: fields joined by 0xFF, NULL written 0xFE (neither byte occurs in
+# UTF-8), escaped once over the whole line, then the markers turned into tab and \N: six
+# REPLACEs per row instead of four per text column, which halves the server's share of work.
+_FIELD, _NULL = b"\xff", b"\xfe"
+_ESCAPES = ((b"\\", b"\\\\"), (b"\t", b"\\t"), (b"\n", b"\\n"), (b"\r", b"\\r"))
+_MARKERS = ((_FIELD, b"\t"), (_NULL, b"\\N"))
+_REJECTED = b"\xfd"  # first byte of a rejected row's line (see MySqlSource.rows)
+UTF8_CHARSETS = {"utf8mb4", "utf8mb3", "utf8", "ascii"}
+
+
+def copy_line(fields: list[str]) -> str:
+    """SQL building one COPY text line (bytes, newline included) from field expressions that
+    give UTF-8 text or NULL."""
+    null = binary_literal(_NULL)
+    line = (
+        f"CONCAT_WS({binary_literal(_FIELD)}, "
+        + ", ".join(f"IFNULL(CAST({f} AS BINARY), {null})" for f in fields)
+        + ")"
+    )
+    for raw, replacement in (*_ESCAPES, *_MARKERS):
+        line = f"REPLACE({line}, {binary_literal(raw)}, {binary_literal(replacement)})"
+    newline = binary_literal(b"\n")
+    return f"CONCAT({line}, {newline})"
 
 
 def _same(ref: str) -> str:
@@ -98,11 +122,7 @@ def _same(ref: str) -> str:
 def plan_column(target: str, kind: str) -> ColumnPlan | None:
     """How a MySQL value of `kind` becomes COPY text of portable type `target` (None: it can't)."""
     if target == "text":
-        if kind == "text" or kind == "other":
-            return ColumnPlan(
-                _escaped if kind == "text" else lambda r: _escaped(f"CAST({r} AS CHAR)")
-            )
-        return ColumnPlan(lambda ref: f"CAST({ref} AS CHAR)")
+        return ColumnPlan(_same if kind == "text" else lambda ref: f"CAST({ref} AS CHAR)")
     if target in _RANGE:
         if kind in ("tiny1", "int_small") or (kind == "int" and target == "bigint"):
             return ColumnPlan(_same)
@@ -143,6 +163,14 @@ def kind_of(type_code: int, size: int | None) -> str:
     return KINDS.get(type_code, "other")
 
 
+def _charset(field: Any) -> str | None:
+    """The character set name of a PyMySQL result field, None if unknown."""
+    try:
+        return str(pymysql.charset.charset_by_id(field.charsetnr).name)
+    except (AttributeError, KeyError):
+        return None
+
+
 def quote(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
@@ -157,6 +185,7 @@ class MySqlSource(SqlSource):
         super().__init__(spec, log)
         self.dsn = connect.parse(spec.source_url)
         self.conn: pymysql.Connection | None = None
+        self.convert: list[bool] = []  # per column: text not in UTF-8, to be converted
 
     @property
     def connection(self) -> pymysql.Connection:
@@ -189,11 +218,23 @@ class MySqlSource(SqlSource):
             self.make_plans()
 
     def probe(self) -> list[tuple[str, str]]:
+        # With character_set_results NULL the metadata tells each column's own character set:
+        # the line is built in bytes, which the server does not convert on the way out.
         with self.connection.cursor() as cur:
-            cur.execute(f"SELECT * {self.from_clause} LIMIT 0")
-            description = cur.description or ()
-            cur.fetchall()
-        return [(d[0], kind_of(d[1], d[3])) for d in description]
+            cur.execute("SET SESSION character_set_results = NULL")
+            try:
+                cur.execute(f"SELECT * {self.from_clause} LIMIT 0")
+                description = cur.description or ()
+                fields = list(getattr(cur._result, "fields", None) or [])  # PyMySQL's metadata
+                cur.fetchall()
+            finally:
+                cur.execute("SET SESSION character_set_results = utf8mb4")
+        kinds = [kind_of(d[1], d[3]) for d in description]
+        self.convert = [
+            kind in ("text", "other") and _charset(field) not in UTF8_CHARSETS
+            for kind, field in zip(kinds, fields or [None] * len(kinds), strict=True)
+        ]
+        return [(d[0], kind) for d, kind in zip(description, kinds, strict=True)]
 
     def max_change(self) -> str | None:
         index = self.spec.change_index
@@ -207,28 +248,72 @@ class MySqlSource(SqlSource):
             cur.execute(sql)
             yield from cur.fetchall_unbuffered()
 
-    def _lines(self, exprs: list[str], where: str) -> Iterator[Lines]:
-        null, tab, newline = text_literal("\\N"), text_literal("\t"), text_literal("\n")
-        fields = ", ".join(f"IFNULL({e}, {null})" for e in exprs)
-        sql = (
-            f"SELECT CONCAT(CONCAT_WS({tab}, {fields}), {newline}) {self.from_clause} WHERE {where}"
-        )
+    def rejects(self, window: Any) -> int:
+        return 0  # read in the same scan as the rows (see rows())
+
+    def _fields(self, indexes: Sequence[int]) -> list[str]:
+        return [
+            f"CONVERT({expr} USING utf8mb4)" if self.convert[i] else expr
+            for i, expr in zip(indexes, self.exprs(tuple(indexes)), strict=True)
+        ]
+
+    def _rejected_line(self, checks: list[tuple[int, Check, str]]) -> str:
+        """SQL of a rejected row's line: the marker, its values as text, then one 1/0 per
+        check; CAST(… AS CHAR) converts to the connection's utf8mb4."""
+        null, one, zero = binary_literal(_NULL), binary_literal(b"1"), binary_literal(b"0")
+        values = [
+            f"IFNULL(CAST(CAST({self.ref(n)} AS CHAR) AS BINARY), {null})" for n in self.spec.names
+        ]
+        flags = [f"IF({sql}, {one}, {zero})" for _, _, sql in checks]
+        fields = ", ".join(values + flags)
+        return f"CONCAT({binary_literal(_REJECTED)}, CONCAT_WS({binary_literal(_FIELD)}, {fields}))"
+
+    def rows(self, window: Any) -> Iterator[Lines]:
+        """Every row of the window in one scan: a row passing its checks as a COPY line, a
+        row failing one as a marked line of its raw values and check results, sorted out
+        here. (A second scan for the rejected rows alone cost MariaDB as much as the first.)"""
+        checks = self.checks()
+        line = copy_line(self._fields(range(len(self.spec.columns))))
+        if checks:
+            ok = " AND ".join(sql for _, _, sql in checks)
+            line = f"IF({ok}, {line}, {self._rejected_line(checks)})"
+        where = self.condition([], window) + self.order(window)
+        return self._lines(f"SELECT {line} {self.from_clause} WHERE {where}", checks)
+
+    def keys(self) -> Iterator[Lines]:
+        indexes = self.spec.key_indexes
+        line = copy_line(self._fields(indexes))
+        where = self.condition(self.checks(indexes), None)
+        return self._lines(f"SELECT {line} {self.from_clause} WHERE {where}", [])
+
+    def _lines(self, sql: str, checks: list[tuple[int, Check, str]]) -> Iterator[Lines]:
         size = self.block_rows
         with connect.translating("source", self.dsn), self.connection.cursor() as cur:
             cur.execute(sql)
             while rows := cur.fetchmany(size):
                 lines = [row[0] for row in rows]
-                if b"\x00" in b"".join(lines):
-                    lines = self._without_nul(lines)
+                block = b"".join(lines)
+                if b"\x00" in block or _REJECTED in block:
+                    lines = self._sort_out(lines, checks)
                 yield lines
 
-    def _without_nul(self, lines: Lines) -> Lines:
-        """Drops and logs the rows with a NUL character, which PostgreSQL text cannot hold."""
+    def _sort_out(self, lines: Lines, checks: list[tuple[int, Check, str]]) -> Lines:
+        """Logs and drops the rejected rows and the rows with a NUL character, which
+        PostgreSQL text cannot hold; returns the others."""
         kept = []
+        width = len(self.spec.columns)
         for line in lines:
-            if b"\x00" in line:
+            if line[:1] == _REJECTED:
+                fields = line[1:].split(_FIELD)
+                values = [
+                    None if f == _NULL else f.decode("utf-8", "replace") for f in fields[:width]
+                ]
+                self.reject_row(
+                    values, self.reasons(checks, values, [f == b"1" for f in fields[width:]])
+                )
+            elif b"\x00" in line:
                 values = [v if v is None else v.replace("\x00", "\\0") for v in split_line(line)]
-                if len(values) == len(self.spec.columns):
+                if len(values) == width:
                     self.reject_row(values, "文本含空字符（\\0）")
                 else:  # a line of keys(): the key is all there is
                     self.log.add(
@@ -237,14 +322,6 @@ class MySqlSource(SqlSource):
             else:
                 kept.append(line)
         return kept
-
-    def rows(self, window: Any) -> Iterator[Lines]:
-        where = self.condition(self.checks(), window) + self.order(window)
-        return self._lines(self.exprs(), where)
-
-    def keys(self) -> Iterator[Lines]:
-        indexes = self.spec.key_indexes
-        return self._lines(self.exprs(indexes), self.condition(self.checks(indexes), None))
 
     def close(self) -> None:
         if self.conn is not None:
@@ -351,7 +428,9 @@ class MySqlTarget(Target):
             sql += f" ON DUPLICATE KEY UPDATE {sets}"
         return sql
 
-    def replace(self, batches: Iterable[Lines], state: State) -> int:
+    def replace(
+        self, batches: Iterable[Lines], state: State, meanwhile: Callable[[], object]
+    ) -> int:
         columns = self.spec.columns
         insert = self._insert(self.load_table)
         with connect.translating("target", self.dsn), self.connection.cursor() as cur:
@@ -368,12 +447,7 @@ class MySqlTarget(Target):
             add_key = (
                 f"ALTER TABLE {self.load_table} ADD PRIMARY KEY ({self.column_list(self.spec.key)})"
             )
-            try:
-                cur.execute(add_key)
-            except pymysql.IntegrityError:
-                sent -= self.dedupe(cur, self.load_table)
-                self.connection.commit()
-                cur.execute(add_key)
+            sent -= beside(meanwhile, lambda: self._add_key(cur, add_key))
             if self._exists(cur, self.spec.target_table):
                 cur.execute(
                     f"RENAME TABLE {self.table()} TO {self.old_table}, {self.load_table} TO {self.table()}"
@@ -384,6 +458,17 @@ class MySqlTarget(Target):
             self.connection.commit()
             cur.execute(f"DROP TABLE IF EXISTS {self.old_table}")
         return sent
+
+    def _add_key(self, cur: Any, add_key: str) -> int:
+        """Adds the key, removing duplicates first if it fails; returns how many it removed."""
+        try:
+            cur.execute(add_key)
+        except pymysql.IntegrityError:
+            removed = self.dedupe(cur, self.load_table)
+            self.connection.commit()
+            cur.execute(add_key)
+            return removed
+        return 0
 
     def upsert(self, lines: Lines, state: State) -> int:
         columns = self.spec.columns

@@ -5,11 +5,11 @@ transaction from the load table to the swap, like PostgreSQL)."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from govshare.exchange.engine import connect
-from govshare.exchange.engine.base import Lines, Source, Target, Window, keyset
+from govshare.exchange.engine.base import Lines, Source, Target, Window, beside, keyset
 from govshare.exchange.engine.copytext import BadValue, decode_row, display, encode_value
 from govshare.exchange.engine.model import (
     Column,
@@ -229,7 +229,9 @@ class SqliteTarget(Target):
                 sql += f" ON CONFLICT ({keys}) DO NOTHING"
         return sql
 
-    def replace(self, batches: Iterable[Lines], state: State) -> int:
+    def replace(
+        self, batches: Iterable[Lines], state: State, meanwhile: Callable[[], object]
+    ) -> int:
         name = self.spec.target_table
         columns = self.spec.columns
         index = quote(f"{name}__key")
@@ -246,14 +248,7 @@ class SqliteTarget(Target):
                     sent += len(lines)
                 cur.execute(f"DROP TABLE IF EXISTS {self.table()}")
                 add_key = f"CREATE UNIQUE INDEX {index} ON {self.load_table} ({self.column_list(self.spec.key)})"
-                cur.execute("SAVEPOINT govshare_key")
-                try:
-                    cur.execute(add_key)
-                except sqlite3.IntegrityError:
-                    cur.execute("ROLLBACK TO SAVEPOINT govshare_key")
-                    sent -= self.dedupe(cur, self.load_table)
-                    cur.execute(add_key)
-                cur.execute("RELEASE SAVEPOINT govshare_key")
+                sent -= beside(meanwhile, lambda: self._add_key(cur, add_key))
                 cur.execute(f"ALTER TABLE {self.load_table} RENAME TO {quote(name)}")
                 self._write_state(cur, state)
                 cur.execute("COMMIT")
@@ -262,6 +257,19 @@ class SqliteTarget(Target):
                     cur.execute("ROLLBACK")
                 raise
         return sent
+
+    def _add_key(self, cur: sqlite3.Cursor, add_key: str) -> int:
+        """Adds the key, removing duplicates first if it fails; returns how many it removed."""
+        cur.execute("SAVEPOINT govshare_key")
+        removed = 0
+        try:
+            cur.execute(add_key)
+        except sqlite3.IntegrityError:
+            cur.execute("ROLLBACK TO SAVEPOINT govshare_key")
+            removed = self.dedupe(cur, self.load_table)
+            cur.execute(add_key)
+        cur.execute("RELEASE SAVEPOINT govshare_key")
+        return removed
 
     def upsert(self, lines: Lines, state: State) -> int:
         columns = self.spec.columns

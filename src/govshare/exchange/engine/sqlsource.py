@@ -110,7 +110,7 @@ class SqlSource(Source):
             ref = self.ref(self.spec.names[i])
             null = self.is_null(ref)
             if i in keys:
-                found.append((i, Check("", "主键为空"), f"(NOT {null})"))
+                found.append((i, Check("", "主键为空"), f"(NOT ({null}))"))
             # Total checks: a NULL value passes, a check evaluating to NULL fails.
             found.extend(
                 (i, check, f"({null} OR COALESCE({check.sql.format(ref=ref)}, {self.false}))")
@@ -164,15 +164,21 @@ class SqlSource(Source):
         width = len(raws)
         for row in self.stream(sql):
             values = [self.text_of(v) for v in row[:width]]
-            reasons = []
-            for (index, check, _), passed in zip(checks, row[width:], strict=True):
-                if not passed:
-                    reason = check.reason.format(value=values[index])
-                    if reason not in reasons:
-                        reasons.append(reason)
-            self.reject_row(values, "；".join(reasons))
+            self.reject_row(values, self.reasons(checks, values, [bool(f) for f in row[width:]]))
             count += 1
         return count
+
+    @staticmethod
+    def reasons(
+        checks: list[tuple[int, Check, str]], values: list[str | None], passed: list[bool]
+    ) -> str:
+        """The reasons of the failed checks, in words, each once."""
+        reasons: list[str] = []
+        for (index, check, _), ok in zip(checks, passed, strict=True):
+            reason = check.reason.format(value=values[index])
+            if not ok and reason not in reasons:
+                reasons.append(reason)
+        return "；".join(reasons)
 
     @staticmethod
     def text_of(value: Any) -> str | None:
