@@ -4,6 +4,8 @@ the platform database is the one under test."""
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ DELIVERY = "govshare.exchange.service.delivery."
 
 def _world(w: World) -> tuple[Delivery, Any]:
     folder = Path(tempfile.mkdtemp(prefix="govshare-delivery-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
     center = Center(make_engine(f"sqlite:///{folder / 'center.db'}"), None)
     return delivery_world(w.db, center, rows=12, op=w.op), settings_of(folder)
 

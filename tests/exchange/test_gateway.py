@@ -16,7 +16,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -126,14 +126,6 @@ def upstream() -> Iterator[str]:
     yield f"http://127.0.0.1:{config.port}/api"
     server.should_exit = True
     thread.join(5)
-
-
-@pytest.fixture
-def app(app: FastAPI) -> FastAPI:
-    """The platform app with the gateway, until web/app.py includes it itself."""
-    if gateway.route not in app.router.routes:
-        app.router.routes.insert(0, gateway.route)
-    return app
 
 
 @pytest.fixture
@@ -428,3 +420,48 @@ def test_the_audit_chain_holds_after_gateway_traffic(client: TestClient, db: Ses
 
     _every_kind_of_call(client, db, sw)
     assert verify(db).ok
+
+
+# --- group commit ----------------------------------------------------------------------------
+
+
+def test_a_failing_call_in_a_group_does_not_fail_the_others(app: FastAPI, db: Session) -> None:
+    """Calls that arrive together share a transaction; when it fails, each is retried alone."""
+    runtime = app.state.runtime
+    seen: list[list[int]] = []
+
+    def step(db_session: Session, settings: object, item: int) -> int:
+        if item == 2:
+            raise RuntimeError("bad call")
+        return db_session.execute(select(func.count()).select_from(GatewayCall)).scalar_one() + item
+
+    group = gateway._GroupCommit(runtime.sessions, runtime.settings, step)
+    together = group._together
+    group._together = lambda items: seen.append(list(items)) or together(items)  # type: ignore[method-assign]
+
+    async def three_at_once() -> list[object]:
+        return await asyncio.gather(*(group.run(i) for i in (1, 2, 3)), return_exceptions=True)
+
+    one, two, three = asyncio.run(three_at_once())
+    assert (one, three) == (1, 3) and isinstance(two, RuntimeError)
+    assert seen == [[1, 2, 3], [1], [2], [3]]  # together, then one by one
+
+
+def test_calls_queued_behind_a_failing_call_still_go(app: FastAPI, db: Session) -> None:
+    runtime = app.state.runtime
+
+    def step(db_session: Session, settings: object, item: int) -> int:
+        if item == 2:
+            time.sleep(0.2)  # the others queue up meanwhile
+            raise RuntimeError("bad call")
+        return item
+
+    group = gateway._GroupCommit(runtime.sessions, runtime.settings, step)
+
+    async def one_then_two() -> list[object]:
+        failing = asyncio.ensure_future(group.run(2))
+        await asyncio.sleep(0.05)
+        return await asyncio.gather(failing, group.run(1), group.run(3), return_exceptions=True)
+
+    two, one, three = asyncio.run(one_then_two())
+    assert isinstance(two, RuntimeError) and (one, three) == (1, 3)

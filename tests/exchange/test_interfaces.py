@@ -478,6 +478,7 @@ def test_the_interface_page_shows_a_consumer_its_example_calls_not_the_address(
     ]
     assert "每分钟最多 30 次" in page.text and sw.grant.number in page.text
     assert 'id="stats"' not in page.text
+    assert client.get(f"/exchange/interfaces/{sw.interface.id}/edit").status_code == 403
 
 
 def test_the_interface_page_gives_the_provider_statistics(

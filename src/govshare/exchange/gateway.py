@@ -2,17 +2,25 @@
 call to the provider's API, so departments' systems no longer talk to each other directly
 (SR§13) and every call is checked and logged.
 
-One call, in order: read the body (at most 16 MB) → one short transaction in a worker thread
-(token, interface, grant, endpoint, rate window; a refusal is logged right there) → forward
-with httpx (one `AsyncClient` per process and event loop, timeouts on connect, read, write
-and pool, and a deadline for the answer's headers) → stream the answer back → a second short
-transaction logs the call with its status, bytes and duration. Nothing lives in the
-process between calls, so any number of processes serve the gateway together.
+One call, in order: read the body (at most 16 MB) → the admission, a short transaction in a
+worker thread (token, interface, grant check, endpoint, rate window; a refusal is logged
+right there) → forward with httpx (one `AsyncClient` per process and event loop, timeouts on
+connect, read, write and pool, and a deadline for the answer's headers) → stream the answer
+back → the call's log row and audit entry in a second short transaction. Rate counts and
+logs live in the database and nothing in the process outlives a call, so any number of
+processes serve the gateway together.
+
+Both transactions write to the audit chain, whose head row every audited write of the
+platform locks until it commits, so each call would hold that lock through two commits.
+Calls that reach a step while a transaction of that step is under way therefore wait for it
+and go together in the next one (group commit): one commit, one disk flush and one turn at
+the lock for all of them. A lone call goes at once, so this costs nothing when idle; if a
+group fails, its calls are retried one by one, so one bad call cannot fail the others.
 
 The gateway is a plain ASGI endpoint, not a FastAPI route: it needs no dependency injection,
 reads the body once and streams the answer, and answers every error itself as problem+json
-(the application's error handlers render HTML outside /api/). Its `route` goes first in the
-application's routes, so a call costs no route matching beyond its own.
+(the application's error handlers render HTML outside /api/). Its `route` goes before the
+application's routers, so a call costs almost no route matching.
 
 A resource code is `<classification>/<serial>`, so it takes two path segments:
 `/gateway/301001001/000001/enterprises/91360100…`.
@@ -22,10 +30,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
-import weakref
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 from urllib.parse import quote
 
 import anyio
@@ -40,6 +49,7 @@ from govshare.core.db import unit_of_work
 from govshare.core.errors import DomainError, Unauthenticated
 from govshare.core.permissions import Actor
 from govshare.core.runtime import Runtime
+from govshare.core.settings import Settings
 from govshare.exchange.service import interfaces
 from govshare.exchange.service.interfaces import Admission
 from govshare.identity import service as identity_service
@@ -78,6 +88,9 @@ NOT_FORWARDED = HOP_BY_HOP | {
 }
 NOT_RETURNED = HOP_BY_HOP | {"set-cookie"}  # the upstream must not set cookies on the platform
 LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=200, keepalive_expiry=30)
+log = logging.getLogger("govshare.gateway")
+Item = TypeVar("Item")
+Result = TypeVar("Result")
 
 
 class UpstreamUnreachable(DomainError):
@@ -98,6 +111,12 @@ class BodyTooLarge(DomainError):
     title = "请求体过大"
 
 
+class GatewayUnavailable(DomainError):
+    status = 503
+    kind = "gateway-unavailable"
+    title = "平台暂时无法处理调用"
+
+
 def gateway_address(base_url: str, resource_code: str) -> str:
     """The address consumers call for a resource: the platform's, never the provider's."""
     return f"{base_url.rstrip('/')}{PREFIX}/{resource_code}"
@@ -116,12 +135,12 @@ def example_call(address: str, signature: str) -> str:
     return " ".join(parts)
 
 
-# --- the call ------------------------------------------------------------------------------
+# --- one call's two steps, as run in a worker thread ------------------------------------------
 
 
 @dataclass(frozen=True)
 class _Call:
-    """What the transaction needs to know about the incoming request."""
+    """What the admission needs to know about the incoming request."""
 
     resource_code: str
     method: str
@@ -131,6 +150,17 @@ class _Call:
     source_ip: str | None
     started: float
     refusal: DomainError | None
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What the log records of a forwarded call."""
+
+    admission: Admission
+    status: int
+    sent: int
+    duration_ms: float
+    error: str
 
 
 def _identify(db_session: Session, call: _Call) -> tuple[Actor, DomainError | None]:
@@ -154,9 +184,37 @@ def _identify(db_session: Session, call: _Call) -> tuple[Actor, DomainError | No
     return anonymous, Unauthenticated("请在 Authorization 请求头中提供接口令牌：Bearer <接口令牌>")
 
 
-_lean: weakref.WeakKeyDictionary[sessionmaker[Session], sessionmaker[Session]] = (
-    weakref.WeakKeyDictionary()
-)
+def _admit(db_session: Session, settings: Settings, call: _Call) -> Admission:
+    actor, refusal = _identify(db_session, call)
+    return interfaces.admit_call(
+        db_session,
+        actor=actor,
+        resource_code=call.resource_code,
+        method=call.method,
+        path=call.path,
+        default_rate_limit=settings.gateway_rate_limit,
+        duration_ms=(time.perf_counter() - call.started) * 1000,
+        refusal=call.refusal or refusal,
+    )
+
+
+def _log(db_session: Session, settings: Settings, outcome: _Outcome) -> None:
+    interfaces.log_call(
+        db_session,
+        admission=outcome.admission,
+        status=outcome.status,
+        bytes_out=outcome.sent,
+        duration_ms=outcome.duration_ms,
+        error=outcome.error,
+    )
+
+
+def _relaxed_commit(db_session: Session) -> None:
+    """The log is written after the answer has gone out, so waiting for the disk protects
+    nothing a crash could not take anyway: on PostgreSQL its commit does not wait for the WAL
+    flush (the next synchronous commit, an admission's, flushes it with its own)."""
+    if db_session.get_bind().dialect.name == "postgresql":
+        db_session.execute(text("SET LOCAL synchronous_commit TO OFF"))
 
 
 def _lazy_relationships(state: ORMExecuteState) -> None:
@@ -164,53 +222,132 @@ def _lazy_relationships(state: ORMExecuteState) -> None:
         state.statement = state.statement.options(lazyload("*"))
 
 
-def _sessions(runtime: Runtime) -> sessionmaker[Session]:
+def _lean_sessions(runtime: Runtime) -> sessionmaker[Session]:
     """The application's sessions, except that ORM queries load no relationship unless it is
     touched. The services the gateway calls read only columns of the rows they load, but
     their models eager-load for pages: a grant joins its resource, version, provider and
-    consumer and select-loads their lists, which made `check_access` cost 80 % of a call."""
-    lean = _lean.get(runtime.sessions)
-    if lean is None:
-        lean = sessionmaker(**runtime.sessions.kw)
-        event.listen(lean, "do_orm_execute", _lazy_relationships)
-        _lean[runtime.sessions] = lean
+    consumer and select-loads their lists, which made `check_access` 80 % of a call."""
+    lean = sessionmaker(**runtime.sessions.kw)
+    event.listen(lean, "do_orm_execute", _lazy_relationships)
     return lean
 
 
-def _admit(runtime: Runtime, call: _Call) -> Admission:
-    with unit_of_work(_sessions(runtime)) as db_session:
-        actor, refusal = _identify(db_session, call)
-        return interfaces.admit_call(
-            db_session,
-            actor=actor,
-            resource_code=call.resource_code,
-            method=call.method,
-            path=call.path,
-            default_rate_limit=runtime.settings.gateway_rate_limit,
-            duration_ms=(time.perf_counter() - call.started) * 1000,
-            refusal=call.refusal or refusal,
-        )
+# --- group commit --------------------------------------------------------------------------------
 
 
-def _log(
-    runtime: Runtime, admission: Admission, status: int, sent: int, started: float, error: str
-) -> None:
-    """Logs a forwarded call. The answer has already gone out, so waiting for the disk here
-    protects nothing a crash could not take anyway; on PostgreSQL the commit does not wait
-    for the WAL flush, which would otherwise hold the audit chain's lock — one row for every
-    audited write of the platform — for an fsync per call. A later synchronous commit (the
-    next admission) flushes it with its own."""
-    with unit_of_work(_sessions(runtime)) as db_session:
-        if db_session.get_bind().dialect.name == "postgresql":
-            db_session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-        interfaces.log_call(
-            db_session,
-            admission=admission,
-            status=status,
-            bytes_out=sent,
-            duration_ms=(time.perf_counter() - started) * 1000,
-            error=error,
+@dataclass
+class _GroupCommit(Generic[Item, Result]):
+    """One step's transactions in this process: at most one at a time, each taking every
+    call that queued up meanwhile."""
+
+    sessions: sessionmaker[Session]
+    settings: Settings
+    step: Callable[[Session, Settings, Item], Result]
+    begin: Callable[[Session], None] | None = None
+    queue: list[tuple[Item, asyncio.Future[Result]]] = field(default_factory=list)
+    drainer: asyncio.Task[None] | None = None
+
+    async def run(self, item: Item) -> Result:
+        """The step's result for `item`, once the transaction that carried it has committed.
+        The transaction completes even if the caller is cancelled meanwhile."""
+        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        self.queue.append((item, future))
+        if self.drainer is None:
+            self.drainer = asyncio.get_running_loop().create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self.queue:
+                group, self.queue = self.queue, []
+                try:
+                    results = await self._results([item for item, _ in group])
+                except BaseException as exc:  # cancelled: the loop is going down
+                    self._settle([future for _, future in group], exc)
+                    raise
+                for (_, future), result in zip(group, results, strict=True):
+                    if isinstance(result, Exception):
+                        self._settle([future], result)
+                    elif not future.done():
+                        future.set_result(result)
+        finally:
+            self.drainer = None
+            if self.queue:  # only when the loop is going down
+                self._settle([future for _, future in self.queue], asyncio.CancelledError())
+                self.queue = []
+
+    async def _results(self, items: list[Item]) -> list[Result | Exception]:
+        """Each item's result or exception: together, or one by one if together failed."""
+        try:
+            return list(await anyio.to_thread.run_sync(self._together, items))
+        except Exception as exc:
+            if len(items) == 1:
+                return [exc]
+            return await anyio.to_thread.run_sync(self._one_by_one, items)
+
+    @staticmethod
+    def _settle(futures: list[asyncio.Future[Result]], error: BaseException) -> None:
+        for future in futures:
+            if future.done():
+                continue
+            if isinstance(error, Exception):
+                future.set_exception(error)
+            else:
+                future.cancel()
+
+    def _together(self, items: list[Item]) -> list[Result]:
+        results = []
+        with unit_of_work(self.sessions) as db_session:
+            if self.begin is not None:
+                self.begin(db_session)
+            for item in items:
+                # Each call reads rows afresh, as it would in a transaction of its own: a
+                # grant suspended a moment ago must not pass from an earlier call's copy.
+                db_session.expire_all()
+                results.append(self.step(db_session, self.settings, item))
+        return results
+
+    def _one_by_one(self, items: list[Item]) -> list[Result | Exception]:
+        results: list[Result | Exception] = []
+        for item in items:
+            try:
+                results.append(self._together([item])[0])
+            except Exception as exc:
+                results.append(exc)
+        return results
+
+
+@dataclass
+class _Local:
+    """What the gateway keeps per process and event loop: the upstream client (its pool is
+    bound to the loop) and the two steps' group commits."""
+
+    loop: asyncio.AbstractEventLoop
+    client: httpx.AsyncClient
+    admissions: _GroupCommit[_Call, Admission]
+    logs: _GroupCommit[_Outcome, None]
+
+
+def _local(scope: Scope) -> _Local:
+    state = scope["app"].state
+    loop = asyncio.get_running_loop()
+    local: _Local | None = getattr(state, "gateway", None)
+    if local is None or local.loop is not loop:
+        runtime: Runtime = state.runtime
+        sessions = _lean_sessions(runtime)
+        local = _Local(
+            loop=loop,
+            # trust_env=False: provider APIs are reached directly, never through a proxy
+            # that happens to be set in the server's environment.
+            client=httpx.AsyncClient(limits=LIMITS, trust_env=False, follow_redirects=False),
+            admissions=_GroupCommit(sessions, runtime.settings, _admit),
+            logs=_GroupCommit(sessions, runtime.settings, _log, _relaxed_commit),
         )
+        state.gateway = local
+    return local
+
+
+# --- the HTTP side -------------------------------------------------------------------------------
 
 
 async def _read_body(receive: Receive, headers: Headers) -> tuple[bytes, bool]:
@@ -231,19 +368,6 @@ async def _read_body(receive: Receive, headers: Headers) -> tuple[bytes, bool]:
         if not message.get("more_body", False):
             break
     return b"".join(chunks), False
-
-
-def _client(state: Any) -> httpx.AsyncClient:
-    """The process's client for the running event loop (its pool is bound to the loop)."""
-    loop = asyncio.get_running_loop()
-    held = getattr(state, "gateway_client", None)
-    if held is None or held[0] is not loop:
-        # trust_env=False: provider APIs are reached directly, never through a proxy that
-        # happens to be set in the server's environment.
-        client = httpx.AsyncClient(limits=LIMITS, trust_env=False, follow_redirects=False)
-        held = (loop, client)
-        state.gateway_client = held
-    return held[1]
 
 
 def _upstream_headers(scope: Scope, admission: Admission) -> list[tuple[bytes, bytes]]:
@@ -300,21 +424,12 @@ async def _problem(scope: Scope, send: Send, error: DomainError) -> None:
     await send({"type": "http.response.body", "body": content})
 
 
-async def _finish(
-    runtime: Runtime,
-    admission: Admission,
-    status: int,
-    sent: int,
-    started: float,
-    error: str,
-    response: httpx.Response | None = None,
-) -> None:
-    """Releases the upstream connection and logs a forwarded call, even when the request is
-    being cancelled under it (the caller went away, the server is stopping)."""
-    with anyio.CancelScope(shield=True):
-        if response is not None:
-            await response.aclose()
-        await anyio.to_thread.run_sync(_log, runtime, admission, status, sent, started, error)
+def _cookie(headers: Headers, name: str) -> str | None:
+    for part in headers.get("cookie", "").split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name:
+            return value
+    return None
 
 
 class Gateway:
@@ -322,8 +437,7 @@ class Gateway:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
-        app = scope["app"]
-        runtime: Runtime = app.state.runtime
+        local = _local(scope)
         params = scope["path_params"]
         headers = Headers(scope=scope)
         body, too_large = await _read_body(receive, headers)
@@ -340,24 +454,28 @@ class Gateway:
             if too_large
             else None,
         )
-        admission = await anyio.to_thread.run_sync(_admit, runtime, call)
+        try:
+            admission = await local.admissions.run(call)
+        except Exception:
+            log.exception("gateway admission failed for %s %s", call.method, scope["path"])
+            await _problem(scope, send, GatewayUnavailable("平台暂时无法处理调用，请稍后重试"))
+            return
         if admission.refusal is not None:
             await _problem(scope, send, admission.refusal)
             return
-        await self._forward(scope, send, runtime, admission, body, started)
+        await self._forward(scope, send, local, admission, body, started)
 
     async def _forward(
         self,
         scope: Scope,
         send: Send,
-        runtime: Runtime,
+        local: _Local,
         admission: Admission,
         body: bytes,
         started: float,
     ) -> None:
         timeout = admission.timeout_seconds
-        client = _client(scope["app"].state)
-        request = client.build_request(
+        request = local.client.build_request(
             admission.method,
             _upstream_url(scope, admission.base_url, admission.path),
             headers=_upstream_headers(scope, admission),
@@ -367,7 +485,7 @@ class Gateway:
         failure: DomainError | None = None
         try:
             with anyio.fail_after(timeout):  # the whole wait for the answer's headers
-                response = await client.send(request, stream=True)
+                response = await local.client.send(request, stream=True)
         except (httpx.TimeoutException, TimeoutError):
             failure = UpstreamTimeout(f"上游服务超时（{timeout:g} 秒）")
         except httpx.HTTPError as exc:
@@ -376,14 +494,14 @@ class Gateway:
             try:
                 await _problem(scope, send, failure)
             finally:
-                await _finish(runtime, admission, failure.status, 0, started, failure.message)
+                await self._finish(local, admission, failure.status, 0, started, failure.message)
             return
-        await self._stream(send, runtime, admission, response, started)
+        await self._stream(send, local, admission, response, started)
 
     async def _stream(
         self,
         send: Send,
-        runtime: Runtime,
+        local: _Local,
         admission: Admission,
         response: httpx.Response,
         started: float,
@@ -409,17 +527,28 @@ class Gateway:
             error = "调用方断开连接"
             raise
         finally:
-            await _finish(runtime, admission, response.status_code, sent, started, error, response)
+            with anyio.CancelScope(shield=True):
+                await response.aclose()
+                await self._finish(local, admission, response.status_code, sent, started, error)
+
+    async def _finish(
+        self,
+        local: _Local,
+        admission: Admission,
+        status: int,
+        sent: int,
+        started: float,
+        error: str,
+    ) -> None:
+        """Logs a forwarded call; a failure to log is the server's error log's to report."""
+        duration_ms = (time.perf_counter() - started) * 1000
+        outcome = _Outcome(admission, status, sent, duration_ms, error)
+        try:
+            await local.logs.run(outcome)
+        except Exception:
+            log.exception("gateway call not logged: %s", outcome)
 
 
-def _cookie(headers: Headers, name: str) -> str | None:
-    for part in headers.get("cookie", "").split(";"):
-        key, _, value = part.strip().partition("=")
-        if key == name:
-            return value
-    return None
-
-
-# web/app.py puts this route first: `app.router.routes.insert(0, gateway.route)`. Behind the
-# application's ~300 included routes FastAPI spends about 2 ms matching each call; first, 40 µs.
+# web/app.py adds this route before the routers: behind the application's ~300 included
+# routes FastAPI would spend about 2 ms matching each call; before them, 40 µs.
 route = Route(PREFIX + "/{prefix}/{serial}/{path:path}", Gateway(), name="gateway")

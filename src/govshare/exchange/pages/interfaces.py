@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from govshare.core import clock
-from govshare.core.errors import DomainError, Invalid
+from govshare.core.errors import DomainError, Forbidden, Invalid
 from govshare.core.permissions import Actor
 from govshare.exchange.gateway import example_call, gateway_address
 from govshare.exchange.models import ServiceInterface
@@ -23,6 +23,7 @@ from govshare.exchange.service import interfaces
 from govshare.exchange.service.interfaces import MANAGERS, METHODS, STAT_PERIODS, InterfaceIn
 from govshare.sharing.models import Grant
 from govshare.sharing.service import grants
+from govshare.sharing.service.common import oversees
 from govshare.web.deps import CSRF_FIELD, DB, PageActor, runtime_of
 from govshare.web.forms import field_errors, optional_id
 from govshare.web.templating import redirect, render
@@ -108,9 +109,7 @@ def _unchanged(interface: ServiceInterface, rows: list[dict[str, str]]) -> bool:
     return stated == [(e.method, e.path, e.summary) for e in interface.endpoints]
 
 
-def _form_context(
-    db_session: DB, actor: Actor, form: dict[str, Any], **extra: Any
-) -> dict[str, Any]:
+def _form_context(form: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {
         "form": form,
         "errors": extra.pop("errors", {}),
@@ -133,7 +132,7 @@ def _failed(
     errors = field_errors(exc)
     if "openapi" in errors:
         errors.setdefault("_", errors["openapi"])
-    context = _form_context(db_session, actor, form, errors=errors, **extra)
+    context = _form_context(form, errors=errors, **extra)
     if extra.get("mode") == "new":
         context["resources"] = interfaces.registrable_resources(db_session, actor=actor)
     status = exc.status if isinstance(exc, DomainError) else 422
@@ -155,6 +154,7 @@ def interface_list(request: Request, db_session: DB, actor: PageActor) -> Respon
             "registrable": registrable,
             "address": lambda i: gateway_address(base, i.resource.code),
             "provides": lambda i: actor.organization_id == i.resource.provider_id,
+            "oversees": oversees(actor),
         },
     )
 
@@ -164,7 +164,7 @@ def new_form(request: Request, db_session: DB, actor: PageActor, resource_id: st
     resources = interfaces.registrable_resources(db_session, actor=actor)
     timeout = runtime_of(request).settings.gateway_timeout_seconds
     form = {"resource_id": optional_id(resource_id), "timeout_seconds": f"{timeout:g}"}
-    context = _form_context(db_session, actor, form, resources=resources, mode="new")
+    context = _form_context(form, resources=resources, mode="new")
     return render(request, TEMPLATES + "form.html", context)
 
 
@@ -203,9 +203,9 @@ def _edit_form(interface: ServiceInterface) -> dict[str, Any]:
 @router.get("/exchange/interfaces/{interface_id}/edit", response_class=HTMLResponse)
 def edit_form(request: Request, db_session: DB, actor: PageActor, interface_id: int) -> Response:
     interface = interfaces.get_interface(db_session, actor=actor, interface_id=interface_id)
-    context = _form_context(
-        db_session, actor, _edit_form(interface), interface=interface, mode="edit"
-    )
+    if not interfaces.can_manage(actor, interface):  # the form shows the provider's address
+        raise Forbidden("只有资源提供部门或平台管理单位可以修改服务接口")
+    context = _form_context(_edit_form(interface), interface=interface, mode="edit")
     return render(request, TEMPLATES + "form.html", context)
 
 
@@ -214,6 +214,8 @@ def update(
     request: Request, db_session: DB, actor: PageActor, interface_id: int, form: InterfaceForm
 ) -> Response:
     interface = interfaces.get_interface(db_session, actor=actor, interface_id=interface_id)
+    if not interfaces.can_manage(actor, interface):
+        raise Forbidden("只有资源提供部门或平台管理单位可以修改服务接口")
     try:
         interfaces.update_interface(
             db_session,

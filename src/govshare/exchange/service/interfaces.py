@@ -388,7 +388,7 @@ def _granted_resources(actor: Actor) -> Any:
 
 def list_interfaces(db_session: Session, *, actor: Actor) -> list[ServiceInterface]:
     """The interfaces a department provides or holds grants for; every one for overseers."""
-    require(actor, *READERS, action="查看服务接口")
+    require(actor, *READERS, Role.SYSTEM, action="查看服务接口")
     stmt = select(ServiceInterface).join(Resource, Resource.id == ServiceInterface.resource_id)
     if not oversees(actor):
         stmt = stmt.where(
@@ -402,7 +402,7 @@ def list_interfaces(db_session: Session, *, actor: Actor) -> list[ServiceInterfa
 
 def get_interface(db_session: Session, *, actor: Actor, interface_id: int) -> ServiceInterface:
     """One interface, for its provider, the departments holding a grant and overseers."""
-    require(actor, *READERS, action="查看服务接口")
+    require(actor, *READERS, Role.SYSTEM, action="查看服务接口")
     interface = db_session.get(ServiceInterface, interface_id)
     if interface is None or not (
         sees_upstream(actor, interface)

@@ -1,0 +1,648 @@
+"""Benchmark of the service gateway (EXC-4): a provider's JSON API called directly and through
+`/gateway/…` by the same load generator in the same run.
+
+    .venv/bin/python bench/gateway.py                       # SQLite and PostgreSQL, 15 s runs
+    .venv/bin/python bench/gateway.py --quick               # 4 s runs (about 1 minute)
+    .venv/bin/python bench/gateway.py --backends sqlite --duration 10 --connections 32
+
+The upstream is `govshare.exchange.demo_service` (the demo city's enterprise registry,
+Starlette on Uvicorn, in a process of its own; a minimal Starlette app from this file when
+that module is missing). The platform is the real govshare application on Uvicorn
+(`--workers` processes), on a throwaway SQLite file or PostgreSQL database, with data built
+through the services: a published service resource, its interface registered from the
+upstream's OpenAPI document, a consumer's API token and its direct grant. Every proxied call
+does the gateway's full work — token, interface, grant check, rate window (limit set high),
+call log and audit entries — so the run also checks afterwards that the usage log holds one
+row per call and that the audit chain verifies.
+
+Load comes from wrk (Debian's /usr/bin/wrk), rotating over 100 enterprises: first at
+`--connections` for throughput, then at one connection for unloaded latency, where the
+difference of the p50s is the latency the gateway adds. Targets: proxied throughput ≥ 40 %
+of direct, p50 added latency ≤ 3 ms. It prints a table and, as its last line, one JSON
+object with every figure.
+
+It creates and drops its PostgreSQL database (`govshare_bench_gateway` unless --pg-url names
+another): never point it at a database you keep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import create_engine, func, make_url, select, text
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/govshare_bench_gateway"
+SECRET = "bench-gateway-secret-key-0123456789abcdef"
+PATHS = 100  # enterprises the load rotates over
+TARGET_RATIO = 0.40
+TARGET_ADDED_P50_MS = 3.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def say(*parts: object) -> None:
+    print(*parts, file=sys.stderr, flush=True)
+
+
+# --- the processes -----------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def process(argv: list[str], ready_url: str, env: dict[str, str] | None = None) -> Iterator[None]:
+    """A server in a process group of its own, until it answers `ready_url`; stopped after."""
+    proc = subprocess.Popen(
+        argv, env={**os.environ, **(env or {})}, start_new_session=True, stdout=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{argv} exited with {proc.returncode}")
+            try:
+                if httpx.get(ready_url, timeout=1).status_code < 500:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{argv} did not answer {ready_url}")
+            time.sleep(0.2)
+        yield
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def upstream_argv(port: int, companies: int) -> list[str]:
+    try:
+        import govshare.exchange.demo_service  # noqa: F401
+    except ImportError:
+        return [sys.executable, __file__, "--serve-upstream", "--port", str(port)]
+    module = "govshare.exchange.demo_service"
+    return [sys.executable, "-m", module, "--port", str(port), "--companies", str(companies)]
+
+
+def serve_fallback_upstream(port: int) -> None:
+    """A minimal enterprise look-up service, when the demo service is not there."""
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    codes = [f"91361100MA35{i:05d}X" for i in range(PATHS)]
+    records = {
+        c: json.dumps({"uscc": c, "name": f"示例企业{i}"}).encode() for i, c in enumerate(codes)
+    }
+    listing = json.dumps({"items": [{"uscc": c} for c in codes]}).encode()
+    document = {
+        "openapi": "3.0.3",
+        "info": {"title": "企业信息", "version": "1"},
+        "paths": {"/enterprises": {"get": {}}, "/enterprises/{uscc}": {"get": {}}},
+    }
+
+    async def one(request: Request) -> Response:
+        found = records.get(request.path_params["uscc"])
+        return Response(found or b"{}", 200 if found else 404, media_type="application/json")
+
+    async def many(request: Request) -> Response:
+        return Response(listing, media_type="application/json")
+
+    async def openapi(request: Request) -> Response:
+        return Response(json.dumps(document), media_type="application/json")
+
+    app = Starlette(
+        routes=[
+            Route("/enterprises/{uscc}", one),
+            Route("/enterprises", many),
+            Route("/openapi.json", openapi),
+        ]
+    )
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def platform_app() -> Any:
+    """The govshare application, as Uvicorn's workers import it."""
+    from govshare.web.app import create_app
+
+    return create_app()
+
+
+def bare_proxy_app() -> Any:
+    """The gateway's forwarding alone — same httpx client settings, streaming, header
+    handling — with no token, grant, rate window or log: the ceiling of any gateway built
+    on this stack, measured in the same run."""
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    from govshare.exchange import gateway
+
+    upstream = os.environ["GOVSHARE_BENCH_UPSTREAM"]
+    held: dict[str, httpx.AsyncClient] = {}
+
+    class Forward:
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            if "client" not in held:
+                held["client"] = httpx.AsyncClient(limits=gateway.LIMITS, trust_env=False)
+            client = held["client"]
+            url = f"{upstream}/{scope['path_params']['path']}"
+            response = await client.send(client.build_request("GET", url), stream=True)
+            headers = gateway._returned_headers(response)
+            await send(
+                {"type": "http.response.start", "status": response.status_code, "headers": headers}
+            )
+            async for chunk in response.aiter_raw():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+            await response.aclose()
+
+    return Starlette(routes=[Route("/bare/{path:path}", Forward())])
+
+
+def serve_platform(port: int, workers: int, factory: str = "platform_app") -> None:
+    import uvicorn
+
+    uvicorn.run(
+        f"gateway:{factory}",
+        factory=True,
+        app_dir=str(HERE),
+        host="127.0.0.1",
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+# --- the platform's data -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Platform:
+    url: str  # database URL
+    env: dict[str, str]
+    code: str  # the resource code
+    token: str
+
+
+def _fresh_database(backend: str, pg_url: str, workdir: Path) -> str:
+    if backend == "sqlite":
+        path = workdir / "platform.db"
+        path.unlink(missing_ok=True)
+        return f"sqlite:///{path}"
+    target = make_url(pg_url)
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+    admin.dispose()
+    return target.render_as_string(hide_password=False)
+
+
+def _drop_database(backend: str, url: str) -> None:
+    if backend != "postgresql":
+        return
+    target = make_url(url)
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def prepare(backend: str, pg_url: str, workdir: Path, upstream: str) -> Platform:
+    """A migrated platform database with the cast, built through the services."""
+    from govshare.catalog.schemas import ResourceIn, ReviewIn
+    from govshare.catalog.service import resources
+    from govshare.core import migrate
+    from govshare.core.permissions import Actor, Role
+    from govshare.core.runtime import build_runtime
+    from govshare.core.settings import load_settings
+    from govshare.exchange.service import interfaces
+    from govshare.identity import service as identity
+    from govshare.identity.models import Level
+    from govshare.identity.schemas import ApiTokenIn, OrganizationIn, UserIn
+    from govshare.identity.uscc import check_character
+    from govshare.sharing.schemas import DirectAccessIn
+    from govshare.sharing.service import grants
+
+    url = _fresh_database(backend, pg_url, workdir)
+    env = {
+        "GOVSHARE_DATA_DIR": str(workdir / "data"),
+        "GOVSHARE_DATABASE_URL": url,
+        "GOVSHARE_SECRET_KEY": SECRET,
+        "GOVSHARE_GATEWAY_RATE_LIMIT": str(10**9),
+        "GOVSHARE_POLICY_PROFILE": "shangrao",
+    }
+    runtime = build_runtime(load_settings(environ=env))
+    migrate.upgrade(runtime.engine)
+    console = Actor.command_line("bench")
+    rules = runtime.profile.rules
+    document = httpx.get(f"{upstream}/openapi.json", timeout=10).json()
+
+    def org(name: str, serial: int) -> Any:
+        first17 = f"11360100{serial:09d}"
+        data = OrganizationIn(name=name, uscc=first17 + check_character(first17), level=Level.CITY)
+        return identity.create_organization(db, actor=console, data=data)
+
+    def officer(organization: Any, username: str) -> Actor:
+        data = UserIn(
+            username=username,
+            real_name="数据专员",
+            mobile="13800138000",
+            organization_id=organization.id,
+            roles=[Role.DATA_OFFICER],
+            password="bench-password-2026",
+        )
+        return identity.actor_for_user(identity.create_user(db, actor=console, data=data))
+
+    with runtime.transaction() as db:
+        provider, consumer = org("市市场监督管理局", 1), org("市行政审批局", 2)
+        provider_officer = officer(provider, "market_officer")
+        consumer_officer = officer(consumer, "approval_officer")
+        resource = resources.create_resource(
+            db,
+            actor=provider_officer,
+            rules=rules,
+            data=ResourceIn.model_validate(
+                {
+                    "catalog_kind": "department",
+                    "name": "企业登记信息查询服务",
+                    "summary": "按统一社会信用代码查询本市企业的登记信息",
+                    "format": "service_interface",
+                    "share_type": "unconditional",
+                    "share_methods": ["service"],
+                    "update_frequency": "realtime",
+                    "domain": "enterprise_registration",
+                    "items": [{"name": "统一社会信用代码", "data_type": "C", "length": 18}],
+                }
+            ),
+        )
+        version = resources.list_versions(db, actor=provider_officer, resource_id=resource.id)[0]
+        resources.submit_version(db, actor=provider_officer, version_id=version.id, rules=rules)
+        resources.review_version(
+            db, actor=console, version_id=version.id, decision=ReviewIn(approve=True), rules=rules
+        )
+        interfaces.register_interface(
+            db,
+            actor=provider_officer,
+            resource_id=resource.id,
+            data=interfaces.InterfaceIn(base_url=upstream, openapi=document),
+            default_timeout=10.0,
+        )
+        _, token = identity.issue_api_token(
+            db,
+            actor=consumer_officer,
+            data=ApiTokenIn(name="一网通办平台", organization_id=consumer.id),
+        )
+        grants.request_direct_access(
+            db,
+            actor=consumer_officer,
+            rules=rules,
+            data=DirectAccessIn(
+                resource_id=resource.id,
+                purpose="核验企业开办申请材料",
+                system_name="一网通办平台",
+                accept_restrictions=True,
+            ),
+        )
+        code = resource.code
+    runtime.engine.dispose()
+    return Platform(url, env, code, token)
+
+
+def stages(platform: Platform, upstream: str, codes: list[str], calls: int) -> dict[str, Any]:
+    """Where a call's time goes: the gateway's two transactions and the upstream round trip,
+    each run `calls` times in this process, alone (wall and CPU milliseconds per call)."""
+    import asyncio
+
+    from govshare.core.db import unit_of_work
+    from govshare.core.runtime import build_runtime
+    from govshare.core.settings import load_settings
+    from govshare.exchange import gateway
+
+    runtime = build_runtime(load_settings(environ=platform.env))
+    sessions = gateway._lean_sessions(runtime)
+    call = gateway._Call(
+        resource_code=platform.code,
+        method="GET",
+        path=f"/enterprises/{codes[0]}",
+        authorization=f"Bearer {platform.token}",
+        session_token=None,
+        source_ip="127.0.0.1",
+        started=time.perf_counter(),
+        refusal=None,
+    )
+
+    def admit() -> Any:
+        with unit_of_work(sessions) as db:
+            return gateway._admit(db, runtime.settings, call)
+
+    def log(admission: Any) -> None:
+        outcome = gateway._Outcome(admission, 200, 512, 1.0, "")
+        with unit_of_work(sessions) as db:
+            gateway._relaxed_commit(db)
+            gateway._log(db, runtime.settings, outcome)
+
+    async def upstream_calls(count: int) -> None:
+        async with httpx.AsyncClient(trust_env=False) as client:
+            for i in range(count):
+                url = f"{upstream}/enterprises/{codes[i % len(codes)]}"
+                response = await client.send(client.build_request("GET", url), stream=True)
+                async for _ in response.aiter_raw():
+                    pass
+                await response.aclose()
+
+    def measure(run: Any) -> dict[str, float]:
+        run(max(calls // 10, 5))  # warm-up
+        wall, cpu = time.perf_counter(), time.process_time()
+        run(calls)
+        return {
+            "wall_ms": round((time.perf_counter() - wall) * 1000 / calls, 3),
+            "cpu_ms": round((time.process_time() - cpu) * 1000 / calls, 3),
+        }
+
+    admission = admit()
+    figures = {
+        "admission": measure(lambda n: [admit() for _ in range(n)]),
+        "log": measure(lambda n: [log(admission) for _ in range(n)]),
+        "upstream_httpx": measure(lambda n: asyncio.run(upstream_calls(n))),
+    }
+    runtime.engine.dispose()
+    return figures
+
+
+def check_log(platform: Platform) -> dict[str, Any]:
+    """What the platform recorded: call rows by status, and whether the audit chain holds."""
+    from govshare.core.audit.service import verify
+    from govshare.core.runtime import build_runtime
+    from govshare.core.settings import load_settings
+    from govshare.exchange.models import GatewayCall
+
+    runtime = build_runtime(load_settings(environ=platform.env))
+    with runtime.transaction() as db:
+        rows = db.execute(
+            select(GatewayCall.status, func.count()).group_by(GatewayCall.status)
+        ).all()
+        started = time.perf_counter()
+        chain = verify(db)
+        verify_s = time.perf_counter() - started
+    runtime.engine.dispose()
+    return {
+        "log_rows": sum(n for _, n in rows),
+        "log_by_status": {str(s): n for s, n in rows},
+        "audit_entries": chain.checked,
+        "audit_chain_ok": chain.ok,
+        "audit_verify_s": round(verify_s, 1),
+    }
+
+
+# --- load --------------------------------------------------------------------------------------
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _ms(value: str) -> float:
+    found = re.fullmatch(r"([\d.]+)(us|ms|s)", value)
+    if found is None:
+        raise ValueError(f"unexpected wrk latency {value!r}")
+    return float(found.group(1)) * _UNITS[found.group(2)]
+
+
+def wrk(
+    base: str,
+    paths: list[str],
+    *,
+    connections: int,
+    duration: float,
+    workdir: Path,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """One wrk run rotating over `paths`; requests/s, latency percentiles, failures."""
+    script = workdir / "rotate.lua"
+    lines = [f'wrk.headers["{k}"] = "{v}"' for k, v in (headers or {}).items()]
+    listed = ", ".join(json.dumps(p) for p in paths)
+    lines += [
+        f"local paths = {{{listed}}}",
+        "local i = 0",
+        "request = function()",
+        "  i = i % #paths + 1",
+        "  return wrk.format(nil, paths[i])",
+        "end",
+    ]
+    script.write_text("\n".join(lines) + "\n")
+    threads = max(1, min(2, connections))
+    argv = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration:g}s"]
+    argv += ["--latency", "--timeout", "10s", "-s", str(script), base]
+    output = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    figures: dict[str, Any] = {"connections": connections, "seconds": duration}
+    figures["requests"] = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    figures["rps"] = round(float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)), 1)  # type: ignore[union-attr]
+    for share in ("50", "75", "90", "99"):
+        found = re.search(rf"^\s+{share}%\s+(\S+)", output, re.M)
+        figures[f"p{share}_ms"] = round(_ms(found.group(1)), 3) if found else None
+    failed = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    figures["non_2xx"] = int(failed.group(1)) if failed else 0
+    errors = re.search(r"Socket errors: (.*)", output)
+    figures["socket_errors"] = errors.group(1).strip() if errors else ""
+    return figures
+
+
+def measure_bare_proxy(
+    args: argparse.Namespace, workdir: Path, upstream: str, codes: list[str]
+) -> dict[str, Any]:
+    """Direct against a bare httpx proxy, by the same wrk settings."""
+    port = free_port()
+    bare = f"http://127.0.0.1:{port}"
+    argv = [sys.executable, __file__, "--serve-bare", "--port", str(port)]
+    argv += ["--workers", str(args.workers)]
+    direct_paths = [f"/enterprises/{c}" for c in codes]
+    bare_paths = [f"/bare/enterprises/{c}" for c in codes]
+    say(f"[bare proxy] {args.connections} connections, {args.duration:g} s each")
+    with process(argv, f"{bare}{bare_paths[0]}", {"GOVSHARE_BENCH_UPSTREAM": upstream}):
+        wrk(bare, bare_paths, connections=args.connections, duration=2, workdir=workdir)
+        load = dict(connections=args.connections, duration=args.duration, workdir=workdir)
+        direct = wrk(upstream, direct_paths, **load)
+        proxied = wrk(bare, bare_paths, **load)
+        single = dict(connections=1, duration=args.latency_duration, workdir=workdir)
+        direct_1 = wrk(upstream, direct_paths, **single)
+        proxied_1 = wrk(bare, bare_paths, **single)
+    return {
+        "direct": direct,
+        "bare": proxied,
+        "direct_1": direct_1,
+        "bare_1": proxied_1,
+        "ratio": round(proxied["rps"] / direct["rps"], 3),
+        "added_p50_ms": round(proxied_1["p50_ms"] - direct_1["p50_ms"], 3),
+    }
+
+
+def run_backend(
+    backend: str, args: argparse.Namespace, workdir: Path, upstream: str, codes: list[str]
+) -> dict[str, Any]:
+    say(f"[{backend}] preparing the platform database")
+    platform = prepare(backend, args.pg_url, workdir, upstream)
+    port = free_port()
+    gateway = f"http://127.0.0.1:{port}"
+    direct_paths = [f"/enterprises/{c}" for c in codes]
+    proxied_paths = [f"/gateway/{platform.code}/enterprises/{c}" for c in codes]
+    bearer = {"Authorization": f"Bearer {platform.token}"}
+    argv = [sys.executable, __file__, "--serve-platform", "--port", str(port)]
+    argv += ["--workers", str(args.workers)]
+    result: dict[str, Any] = {"workers": args.workers}
+    try:
+        with process(argv, f"{gateway}/api/v1/health", platform.env):
+            warm = dict(duration=2, workdir=workdir)
+            wrk(gateway, proxied_paths, connections=args.connections, headers=bearer, **warm)
+            wrk(upstream, direct_paths, connections=args.connections, **warm)
+            load = dict(connections=args.connections, duration=args.duration, workdir=workdir)
+            say(f"[{backend}] {args.connections} connections, {args.duration:g} s each")
+            result["direct"] = wrk(upstream, direct_paths, **load)
+            result["gateway"] = wrk(gateway, proxied_paths, headers=bearer, **load)
+            single = dict(connections=1, duration=args.latency_duration, workdir=workdir)
+            result["direct_1"] = wrk(upstream, direct_paths, **single)
+            result["gateway_1"] = wrk(gateway, proxied_paths, headers=bearer, **single)
+        result["stages"] = stages(platform, upstream, codes, args.stage_calls)
+        result |= check_log(platform)
+    finally:
+        if not args.keep:
+            _drop_database(backend, platform.url)
+    proxied = sum(result[k]["requests"] for k in ("gateway", "gateway_1"))
+    result["proxied_requests"] = proxied
+    result["ratio"] = round(result["gateway"]["rps"] / result["direct"]["rps"], 3)
+    added = result["gateway_1"]["p50_ms"] - result["direct_1"]["p50_ms"]
+    result["added_p50_ms"] = round(added, 3)
+    loaded = result["gateway"]["p50_ms"] - result["direct"]["p50_ms"]
+    result["added_p50_ms_loaded"] = round(loaded, 3)
+    return result
+
+
+# --- report ------------------------------------------------------------------------------------
+
+
+HEADER = f"  {'':22} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'non-2xx':>8}"
+
+
+def _table(figures: dict[str, Any], rows: list[tuple[str, str]]) -> None:
+    print(HEADER)
+    for key, label in rows:
+        f = figures[key]
+        print(
+            f"  {label:22} {f['rps']:>9.1f} {f['p50_ms']:>8.2f} {f['p90_ms']:>8.2f} "
+            f"{f['p99_ms']:>8.2f} {f['non_2xx']:>8}"
+        )
+
+
+def report(
+    results: dict[str, dict[str, Any]], args: argparse.Namespace, bare: dict[str, Any]
+) -> None:
+    n = args.connections
+    print(
+        f"\ngateway benchmark — {n} connections × {args.duration:g} s, "
+        f"1 connection × {args.latency_duration:g} s, {args.workers} platform worker(s), "
+        f"{os.cpu_count()} CPUs"
+    )
+    print("\nbare httpx proxy: forwarding only, no checks, no log (the stack's ceiling)")
+    rows = [("direct", f"direct ×{n}"), ("bare", f"bare proxy ×{n}")]
+    _table(bare, [*rows, ("direct_1", "direct ×1"), ("bare_1", "bare proxy ×1")])
+    print(f"  throughput ratio {bare['ratio']:.1%}, added p50 {bare['added_p50_ms']:.2f} ms")
+    for backend, r in results.items():
+        print(f"\n{backend}: the gateway, every check and log")
+        rows = [("direct", f"direct ×{n}"), ("gateway", f"gateway ×{n}")]
+        _table(r, [*rows, ("direct_1", "direct ×1"), ("gateway_1", "gateway ×1")])
+        ratio_ok = "met" if r["ratio"] >= TARGET_RATIO else "MISSED"
+        added_ok = "met" if r["added_p50_ms"] <= TARGET_ADDED_P50_MS else "MISSED"
+        print(f"  throughput ratio {r['ratio']:.1%} (target ≥ {TARGET_RATIO:.0%}: {ratio_ok})")
+        print(
+            f"  added p50 latency {r['added_p50_ms']:.2f} ms unloaded "
+            f"(target ≤ {TARGET_ADDED_P50_MS:g} ms: {added_ok}), "
+            f"{r['added_p50_ms_loaded']:.2f} ms at {n} connections"
+        )
+        parts = [f"{k} {f['wall_ms']:.2f} / {f['cpu_ms']:.2f}" for k, f in r["stages"].items()]
+        print(f"  a call alone, in-process, wall / CPU ms: {', '.join(parts)}")
+        print(
+            f"  usage log: {r['log_rows']} rows for {r['proxied_requests']} proxied requests "
+            f"(+ warm-up) {r['log_by_status']}; audit chain "
+            f"{'verified' if r['audit_chain_ok'] else 'BROKEN'} ({r['audit_entries']} entries)"
+        )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=15.0, help="seconds per loaded run")
+    parser.add_argument("--latency-duration", type=float, default=5.0)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--pg-url", default=DEFAULT_PG, help="a database the bench may drop")
+    parser.add_argument("--companies", type=int, default=1000)
+    parser.add_argument("--stage-calls", type=int, default=300, help="calls per timed stage")
+    parser.add_argument("--quick", action="store_true", help="4 s runs instead of 15 s")
+    parser.add_argument("--keep", action="store_true", help="keep the databases (debugging)")
+    parser.add_argument("--serve-upstream", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-platform", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-bare", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve_upstream:
+        return serve_fallback_upstream(args.port)
+    if args.serve_platform:
+        return serve_platform(args.port, args.workers)
+    if args.serve_bare:
+        return serve_platform(args.port, args.workers, "bare_proxy_app")
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed: apt-get install wrk")
+    if args.quick:
+        args.duration, args.latency_duration, args.stage_calls = 4.0, 3.0, 100
+    results: dict[str, dict[str, Any]] = {}
+    up_port = free_port()
+    upstream = f"http://127.0.0.1:{up_port}"
+    with (
+        tempfile.TemporaryDirectory(prefix="govshare-bench-gateway-") as tmp,
+        process(upstream_argv(up_port, args.companies), f"{upstream}/openapi.json"),
+    ):
+        listing = httpx.get(f"{upstream}/enterprises", params={"page_size": PATHS}, timeout=10)
+        codes = [item["uscc"] for item in listing.json()["items"]][:PATHS]
+        bare = measure_bare_proxy(args, Path(tmp), upstream, codes)
+        for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
+            results[backend] = run_backend(backend, args, Path(tmp), upstream, codes)
+    report(results, args, bare)
+    summary = {
+        "bench": "gateway",
+        "targets": {"ratio": TARGET_RATIO, "added_p50_ms": TARGET_ADDED_P50_MS},
+        "connections": args.connections,
+        "duration_s": args.duration,
+        "workers": args.workers,
+        "cpus": os.cpu_count(),
+        "bare_proxy": bare,
+        **results,
+    }
+    print(json.dumps(summary, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
