@@ -171,6 +171,7 @@ RUN_SCENARIOS: dict[str, Writes | Reads] = {
     ),
     BIND + "next_run_after": READ_ONLY,
     BIND + "center_table_name": READ_ONLY,
+    BIND + "is_table_version": READ_ONLY,
     RUNS + "request_run": Writes(
         "exchange.run.queue",
         lambda w: runs.request_run(

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from govshare.catalog.models import Resource, ResourceStatus, ResourceVersion
+from govshare.catalog.models import Resource, ResourceStatus
 from govshare.catalog.service import resources as catalog_resources
 from govshare.core import clock
 from govshare.core.errors import DomainError, Invalid
@@ -248,11 +248,6 @@ def connection_test(
 # --- bindings -------------------------------------------------------------------------------
 
 
-def is_table_version(version: ResourceVersion) -> bool:
-    """Whether a version describes table data (the rule `bindings.save_binding` applies)."""
-    return version.format in bindings.TABLE_FORMATS or "table" in version.share_methods
-
-
 def _table_resources(db_session: Session, actor: Actor) -> list[Resource]:
     """The department's published table resources, which its data officer may bind."""
     if not actor.has(*bindings.MANAGERS) or actor.organization_id is None:
@@ -263,7 +258,7 @@ def _table_resources(db_session: Session, actor: Actor) -> list[Resource]:
         for r in rows
         if r.resource.status is ResourceStatus.PUBLISHED
         and r.resource.current_version is not None
-        and is_table_version(r.resource.current_version)
+        and bindings.is_table_version(r.resource.current_version)
     ]
 
 

@@ -25,7 +25,6 @@ from govshare.exchange.models import (
     SyncRun,
     TableBinding,
 )
-from govshare.exchange.pages.connections import is_table_version
 from govshare.exchange.service import bindings, connections, files, interfaces
 from govshare.sharing.models import Grant
 from govshare.sharing.service import grants as sharing_grants
@@ -145,7 +144,7 @@ def _table_part(db_session: Session, resource: Resource) -> dict[str, Any] | Non
     state = db_session.execute(
         select(TableBinding.state).where(TableBinding.resource_id == resource.id)
     ).scalar_one_or_none()
-    if state is None and not is_table_version(version):
+    if state is None and not bindings.is_table_version(version):
         return None
     first = version.items[0].name if version.items else "信息项名称"
     return {"bound": state is not None, "paused": state is BindingState.PAUSED, "item": first}

@@ -15,7 +15,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from govshare.catalog.models import Resource, ResourceFormat, ResourceStatus, UpdateFrequency
+from govshare.catalog.models import (
+    Resource,
+    ResourceFormat,
+    ResourceStatus,
+    ResourceVersion,
+    UpdateFrequency,
+)
 from govshare.core import clock
 from govshare.core.audit.service import record
 from govshare.core.errors import Forbidden, Invalid, NotFound
@@ -173,6 +179,11 @@ def next_run_after(binding: TableBinding, moment: datetime) -> datetime | None:
     return None if interval is None else moment + interval
 
 
+def is_table_version(version: ResourceVersion) -> bool:
+    """Whether a catalog version describes table data, which a binding may carry."""
+    return version.format in TABLE_FORMATS or "table" in version.share_methods
+
+
 def center_table_name(code: str) -> str:
     """The center table of a resource: its catalog code in identifier form."""
     return "r_" + re.sub(r"[^a-z0-9]+", "_", code.lower()).strip("_")
@@ -186,8 +197,7 @@ def _own_table_resource(db_session: Session, actor: Actor, resource_id: int) -> 
         raise Forbidden("只能绑定本单位提供的资源")
     if resource.status is not ResourceStatus.PUBLISHED or resource.current_version is None:
         raise Invalid("只能绑定已发布的资源", field="resource_id")
-    version = resource.current_version
-    if version.format not in TABLE_FORMATS and "table" not in version.share_methods:
+    if not is_table_version(resource.current_version):
         raise Invalid(
             "该资源不是库表类资源（格式应为数据库或电子表格，或共享方式含库表）",
             field="resource_id",
@@ -202,6 +212,4 @@ def _source_columns(conn: connections.Connection, settings: Settings, table: str
         )
     except engine.EngineError as exc:
         raise Invalid(f"无法读取源表 {table}：{exc}", field="source_table") from None
-    if not found:
-        raise Invalid(f"源库中没有表或视图 {table}", field="source_table")
     return {c.name: c.type for c in found}
