@@ -198,6 +198,13 @@ SCENARIOS: dict[str, Writes | Reads] = {
         "test.recorded",
         lambda w: audit_service.record(w.db, actor=w.op, action="test.recorded", object_type="x"),
     ),
+    AUDIT + "chain_pending": Writes(
+        "test.chained",
+        lambda w: (
+            audit_service.record(w.db, actor=w.op, action="test.chained", object_type="x"),
+            audit_service.chain_pending(w.db),
+        ),
+    ),
     AUDIT + "search": Writes(
         "audit.query", lambda w: audit_service.search(w.db, actor=w.op, criteria=CRITERIA)
     ),

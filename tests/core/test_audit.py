@@ -10,7 +10,8 @@ from datetime import date, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import Engine, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from govshare.core import clock
@@ -28,13 +29,15 @@ COLUMNS = [c.name for c in AuditEntry.__table__.columns]
 
 
 def chain(db: Session, n: int = 5, actor: Actor = CONSOLE) -> list[AuditEntry]:
-    """`n` fresh entries; returns them with their seq in order."""
-    return [
+    """`n` fresh entries, chained as a commit would chain them; returns them in order."""
+    entries = [
         audit_service.record(
             db, actor=actor, action="test.step", object_type="thing", object_id=i, details={"i": i}
         )
         for i in range(n)
     ]
+    audit_service.chain_pending(db)
+    return entries
 
 
 def tamper(db: Session, sql: str, **params: Any) -> None:
@@ -75,6 +78,61 @@ def test_record_links_each_entry_to_its_predecessor(db: Session) -> None:
         entries[-1].seq,
         entries[-1].hash,
     )
+
+
+def record_one(db: Session, i: int = 0) -> AuditEntry:
+    return audit_service.record(
+        db, actor=CONSOLE, action="test.step", object_type="thing", object_id=i
+    )
+
+
+def test_entries_are_chained_when_the_transaction_commits(db: Session) -> None:
+    first, second = record_one(db, 1), record_one(db, 2)
+    assert first.seq is None and second.seq is None
+    db.commit()
+    assert (first.seq, second.seq) == (1, 2) and second.prev_hash == first.hash
+    assert audit_service.verify(db).ok
+
+
+def test_a_rolled_back_transaction_leaves_no_entry(db: Session) -> None:
+    record_one(db, 1)
+    db.rollback()
+    record_one(db, 2)
+    db.commit()
+    (only,) = db.execute(select(AuditEntry)).scalars()
+    assert (only.seq, only.object_id) == (1, "2")
+
+
+def test_a_transaction_reading_the_log_sees_its_own_entries(db: Session) -> None:
+    entry = record_one(db, 7)
+    assert db.execute(select(AuditEntry.object_id)).scalars().all() == ["7"]
+    assert entry.seq == 1
+
+
+def test_a_rolled_back_savepoint_takes_its_entries_with_it(db: Session) -> None:
+    record_one(db, 1)
+    with db.begin_nested() as inner:
+        record_one(db, 2)
+        inner.rollback()
+    db.commit()
+    assert db.execute(select(AuditEntry.object_id)).scalars().all() == ["1"]
+    assert audit_service.verify(db).ok
+
+
+def test_an_open_transaction_does_not_hold_the_chain_head(engine: Engine) -> None:
+    """Audited data calls run side by side: the head is locked only while committing."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time whatever the audit log does")
+    grab = text("SELECT last_seq FROM audit_head WHERE id = 1 FOR UPDATE NOWAIT")
+    with Session(engine) as first, engine.connect() as second:
+        record_one(first)
+        second.execute(grab)  # would fail if recording had locked the head
+        second.rollback()
+        audit_service.chain_pending(first)  # what the commit does
+        with pytest.raises(OperationalError, match="lock"):
+            second.execute(grab)
+        second.rollback()
+        first.rollback()
 
 
 def test_chain_of_a_fresh_database_starts_at_genesis(db: Session) -> None:
@@ -215,9 +273,11 @@ def test_tampered_sm3_entry_is_named(db: Session, monkeypatch: pytest.MonkeyPatc
 
 
 def note(db: Session, actor: Actor, action: str, object_type: str = "user", oid: int = 1) -> int:
-    return audit_service.record(
+    entry = audit_service.record(
         db, actor=actor, action=action, object_type=object_type, object_id=oid
-    ).seq
+    )
+    audit_service.chain_pending(db)
+    return entry.seq
 
 
 def test_search_by_actor_label(db: Session) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy.orm import sessionmaker
@@ -190,6 +191,17 @@ RUN_SCENARIOS: dict[str, Writes | Reads] = {
         prepare=world,
         call=lambda w: runs.list_runs(
             w.db, actor=w.prepared.s.provider_officer, binding_id=w.prepared.binding.id
+        ),
+    ),
+    RUNS + "summary": Reads(
+        prepare=lambda w: (
+            x := world(w),
+            runs.request_run(
+                w.db, actor=x.s.provider_officer, binding_id=x.binding.id, kind=RunKind.FULL
+            ),
+        ),
+        call=lambda w: runs.summary(
+            w.db, actor=w.prepared[0].s.provider_officer, since=clock.now() - timedelta(days=1)
         ),
     ),
     RUNS + "get_run": Reads(

@@ -612,9 +612,10 @@ def test_csv_download_has_a_bom_item_names_and_the_granted_rows(
     assert table[1:] == expected
     (done,) = audit_entries(d.w.db, "exchange.data.download_done")
     assert done["rows"] == 30 and done["outcome"] == "complete"
-    assert done["download_seq"] == started.started_seq and done["format"] == "csv"
+    assert done["download"] == started.download_id and done["format"] == "csv"
     (start,) = audit_entries(d.w.db, "exchange.data.download")
     assert start["grant"] == d.grant.number and start["format"] == "csv"
+    assert start["download"] == started.download_id
 
 
 def test_jsonl_download_is_one_object_per_row_keyed_by_column(

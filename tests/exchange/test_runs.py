@@ -182,6 +182,25 @@ def test_due_runs_are_queued_once_and_claimed_once(
     )
 
 
+def test_the_run_summary_shows_a_department_its_own_runs_and_overseers_all(
+    db: Session, data_dir: Path
+) -> None:
+    x = exchange_world(db, data_dir, rows=5)
+    run = runs.request_run(
+        db, actor=x.s.provider_officer, binding_id=x.binding.id, kind=RunKind.FULL
+    )
+    since = clock.now() - timedelta(hours=1)
+    own = runs.summary(db, actor=x.s.provider_officer, since=since)
+    assert own.count(RunState.QUEUED) == 1 and [r.id for r in own.latest] == [run.id]
+    assert not own.everyone
+    other = runs.summary(db, actor=x.s.consumer_officer, since=since)
+    assert other.count(RunState.QUEUED) == 0 and other.latest == []
+    everyone = runs.summary(db, actor=x.s.op, since=since)
+    assert everyone.everyone and [r.id for r in everyone.latest] == [run.id]
+    later = runs.summary(db, actor=x.s.op, since=clock.now() + timedelta(minutes=1))
+    assert later.count(RunState.QUEUED) == 0 and len(later.latest) == 1
+
+
 def test_a_stalled_run_is_failed_and_queued_again(db: Session, data_dir: Path) -> None:
     x = exchange_world(db, data_dir, rows=5)
     run = runs.request_run(

@@ -133,7 +133,8 @@ def _track_writes(session: Session, _flush_context: Any) -> None:
 def _require_audit(session: Session) -> None:
     session.flush()
     unaudited = session.info.get("unaudited")
-    if unaudited and not session.info.get("audited"):
+    audited = session.info.get("audited") or session.info.get("audit_pending")
+    if unaudited and not audited:
         # Tracking stays until rollback, so retrying the commit cannot slip the change in.
         raise AuditMissing(f"change to {sorted(unaudited)} without an audit entry")
 

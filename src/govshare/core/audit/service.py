@@ -12,8 +12,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
-from sqlalchemy import Select, delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, delete, event, func, select
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
+from sqlalchemy.sql.util import find_tables
 
 from govshare.core import clock
 from govshare.core.audit.models import GENESIS_HASH, AuditAnchor, AuditEntry, AuditHead
@@ -75,12 +76,14 @@ def record(
     object_id: object | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditEntry:
-    """Appends an entry to the chain, in the caller's transaction."""
-    head = db_session.execute(
-        select(AuditHead).where(AuditHead.id == HEAD_ID).with_for_update()
-    ).scalar_one()
+    """Appends an entry to the chain, in the caller's transaction.
+
+    The entry is chained (numbered, hashed, inserted) when the transaction commits, so the
+    chain head is locked only for the last moment of a transaction, not from its first audited
+    step: otherwise every audited data call would wait for every other one to commit. A read
+    of the audit tables in the same transaction chains the pending entries first, so the
+    transaction still sees its own entries. Its `seq` and `hash` are set once chained."""
     entry = AuditEntry(
-        seq=head.last_seq + 1,
         occurred_at=clock.now(),
         actor_label=actor.label,
         actor_user_id=actor.user_id,
@@ -92,13 +95,67 @@ def record(
         object_id=None if object_id is None else str(object_id),
         details=canonical_json(details or {}),
         algorithm=default_algorithm,
-        prev_hash=head.last_hash,
     )
-    entry.hash = entry_hash(entry)
-    head.last_seq, head.last_hash = entry.seq, entry.hash
-    db_session.add(entry)
-    db_session.flush()
+    if not db_session.in_transaction():
+        db_session.begin()  # the pending entry belongs to this transaction, not the session
+    if db_session.in_nested_transaction():
+        # A savepoint rolled back must take its entry with it: chain it inside the savepoint.
+        _chain(db_session, [entry])
+    else:
+        db_session.info.setdefault(PENDING, []).append(entry)
     return entry
+
+
+PENDING = "audit_pending"
+AUDIT_TABLES = frozenset({"audit_entry", "audit_head", "audit_anchor"})
+
+
+def chain_pending(db_session: Session) -> None:
+    """Numbers, hashes and inserts the transaction's pending entries under the head lock."""
+    pending: list[AuditEntry] = db_session.info.pop(PENDING, [])
+    if pending:
+        _chain(db_session, pending)
+
+
+def _chain(db_session: Session, pending: list[AuditEntry]) -> None:
+    head = db_session.execute(
+        select(AuditHead)
+        .where(AuditHead.id == HEAD_ID)
+        .with_for_update()
+        .execution_options(audit_chaining=True)
+    ).scalar_one()
+    for entry in pending:
+        entry.seq = head.last_seq + 1
+        entry.prev_hash = head.last_hash
+        entry.hash = entry_hash(entry)
+        head.last_seq, head.last_hash = entry.seq, entry.hash
+        db_session.add(entry)
+    db_session.flush()
+
+
+def _has_pending(db_session: Session) -> bool:
+    return bool(db_session.info.get(PENDING))
+
+
+@event.listens_for(Session, "before_commit")
+def _chain_on_commit(db_session: Session) -> None:
+    chain_pending(db_session)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _drop_pending(db_session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the session's own transaction, committed or not
+        db_session.info.pop(PENDING, None)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _chain_before_reading(state: ORMExecuteState) -> None:
+    if not _has_pending(state.session) or not state.is_select:
+        return
+    if state.execution_options.get("audit_chaining"):
+        return
+    if any(t.name in AUDIT_TABLES for t in find_tables(state.statement, include_joins=True)):
+        chain_pending(state.session)
 
 
 # --- verification ---------------------------------------------------------------------

@@ -10,22 +10,21 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from govshare.catalog.models import Resource, ResourceStatus, ShareType
 from govshare.core import clock
-from govshare.core.permissions import Actor, Role
+from govshare.core.permissions import Actor
 from govshare.exchange.models import (
     BindingState,
     FileVersion,
     RunState,
     ServiceEndpoint,
     ServiceInterface,
-    SyncRun,
     TableBinding,
 )
-from govshare.exchange.service import bindings, connections, files, interfaces
+from govshare.exchange.service import bindings, connections, files, interfaces, runs
 from govshare.sharing.models import Grant
 from govshare.sharing.service import grants as sharing_grants
 from govshare.sharing.service.common import APPLICANTS, READERS, load_filter, load_masking
@@ -34,7 +33,6 @@ from govshare.web.templating import render
 
 router = APIRouter()
 
-OVERSEERS = (Role.PLATFORM_OPERATOR, Role.AUTHORITY, Role.AUDITOR)  # see every binding's runs
 LATEST_RUNS = 10
 
 
@@ -46,29 +44,6 @@ def _day_start() -> datetime:
     return datetime.combine(clock.today(), time.min, tzinfo=clock.CITY_TZ)
 
 
-def _runs_since(
-    db_session: Session, binding_ids: list[int] | None, since: datetime
-) -> dict[RunState, int]:
-    """Runs of the bindings queued since `since`, by state (every binding's when None). The
-    caller has already scoped `binding_ids` through `bindings.list_bindings`."""
-    query = (
-        select(SyncRun.state, func.count())
-        .where(SyncRun.binding_id.is_not(None), SyncRun.queued_at >= since)
-        .group_by(SyncRun.state)
-    )
-    if binding_ids is not None:
-        query = query.where(SyncRun.binding_id.in_(binding_ids))
-    return {RunState(state): count for state, count in db_session.execute(query).all()}
-
-
-def _latest_runs(db_session: Session, binding_ids: list[int] | None) -> list[SyncRun]:
-    query = select(SyncRun).where(SyncRun.binding_id.is_not(None))
-    if binding_ids is not None:
-        query = query.where(SyncRun.binding_id.in_(binding_ids))
-    query = query.order_by(SyncRun.id.desc()).limit(LATEST_RUNS)
-    return list(db_session.execute(query).scalars())
-
-
 def overview_context(db_session: Session, actor: Actor) -> dict[str, Any]:
     """What the exchange overview shows the actor, each count scoped as its list page is."""
     conns = (
@@ -77,19 +52,22 @@ def overview_context(db_session: Session, actor: Actor) -> dict[str, Any]:
         else None
     )
     found = bindings.list_bindings(db_session, actor=actor) if actor.has(*bindings.VIEWERS) else []
-    ids = None if actor.has(*OVERSEERS) else [b.id for b in found]
-    today = _runs_since(db_session, ids, _day_start())
+    today = (
+        runs.summary(db_session, actor=actor, since=_day_start(), latest=LATEST_RUNS)
+        if actor.has(*bindings.VIEWERS)
+        else runs.RunSummary({}, [], everyone=False)
+    )
     return {
         "connections": conns,
         "failing": [c for c in conns or [] if c.last_tested_at and not c.last_test_ok],
         "bindings": found,
         "active": [b for b in found if b.state is BindingState.ACTIVE],
         "paused": [b for b in found if b.state is BindingState.PAUSED],
-        "succeeded": today.get(RunState.SUCCEEDED, 0),
-        "failed": today.get(RunState.FAILED, 0),
-        "waiting": today.get(RunState.QUEUED, 0) + today.get(RunState.RUNNING, 0),
-        "latest": _latest_runs(db_session, ids),
-        "everyone": ids is None,
+        "succeeded": today.count(RunState.SUCCEEDED),
+        "failed": today.count(RunState.FAILED),
+        "waiting": today.count(RunState.QUEUED, RunState.RUNNING),
+        "latest": today.latest,
+        "everyone": today.everyone,
     }
 
 

@@ -35,6 +35,7 @@ import logging
 import os
 import secrets
 import tempfile
+import uuid
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -420,7 +421,7 @@ class Download:
     fields: tuple[Field, ...]
     statement: sa.Select[Any]
     values: dict[str, Any]
-    started_seq: int
+    download_id: str  # in both audit entries: the start and the outcome
     filename: str
 
     @property
@@ -569,8 +570,8 @@ class _Call:
     details: dict[str, Any]
 
 
-def _record(db_session: Session, call: _Call, grant: Grant | None, **outcome: Any) -> int:
-    entry = record(
+def _record(db_session: Session, call: _Call, grant: Grant | None, **outcome: Any) -> None:
+    record(
         db_session,
         actor=call.actor,
         action=call.action,
@@ -583,7 +584,6 @@ def _record(db_session: Session, call: _Call, grant: Grant | None, **outcome: An
             **outcome,
         },
     )
-    return entry.seq
 
 
 def _granted(db_session: Session, call: _Call) -> Grant | Rejected:
@@ -802,7 +802,8 @@ def start_download(
     statement, values = _statement(
         center, binding, scope, key=masking_key(settings), columns=columns, where=where
     )
-    seq = _record(db_session, call, grant)
+    download_id = uuid.uuid4().hex
+    _record(db_session, call, grant, download=download_id)
     return Download(
         actor=actor,
         resource_id=bound.resource_id,
@@ -813,7 +814,7 @@ def start_download(
         fields=_fields(scope, columns),
         statement=statement,
         values=values,
-        started_seq=seq,
+        download_id=download_id,
         filename=f"{bound.name}-{clock.today().isoformat()}.{FORMATS[fmt][1]}",
     )
 
@@ -860,7 +861,7 @@ def stream_download(
                     "format": download.format,
                     "rows": counter.rows,
                     "outcome": outcome,
-                    "download_seq": download.started_seq,
+                    "download": download.download_id,
                 },
             )
 

@@ -17,11 +17,12 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from govshare.catalog.models import Resource
 from govshare.core import clock
 from govshare.core.audit.service import record
 from govshare.core.db import unit_of_work
@@ -47,6 +48,7 @@ STALL_AFTER = timedelta(minutes=10)  # no heartbeat for this long: the worker is
 REQUEUE_AFTER = timedelta(minutes=2)  # queued this long without a worker taking it: enqueue again
 PROGRESS_EVERY_SECONDS = 1.0
 KEPT_REJECTS = 1000
+OVERSEERS = (Role.PLATFORM_OPERATOR, Role.AUTHORITY, Role.AUDITOR)  # see every department's runs
 
 Enqueue = Callable[[int], None]  # hands a run id to the job queue, after the commit
 
@@ -233,12 +235,48 @@ def list_runs(
         pushes.get_push(db_session, actor=actor, push_id=push_id)
         where = SyncRun.push_id == push_id
     else:
-        require(
-            actor, Role.PLATFORM_OPERATOR, Role.AUTHORITY, Role.AUDITOR, action="查看全部同步任务"
-        )
+        require(actor, *OVERSEERS, action="查看全部同步任务")
         where = SyncRun.id.is_not(None)
     query = select(SyncRun).where(where).order_by(SyncRun.id.desc()).limit(limit)
     return list(db_session.execute(query).scalars())
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """The binding runs an actor may see: counts by state since a moment, and the latest."""
+
+    by_state: dict[RunState, int]
+    latest: list[SyncRun]
+    everyone: bool  # every department's runs (the operator, authority and auditors)
+
+    def count(self, *states: RunState) -> int:
+        return sum(self.by_state.get(state, 0) for state in states)
+
+
+def summary(db_session: Session, *, actor: Actor, since: datetime, latest: int = 10) -> RunSummary:
+    """Binding runs queued since `since` by state, and the `latest` runs: the department's own,
+    or every department's for those who oversee the exchange."""
+    require(actor, *bindings.VIEWERS, action="查看库表同步")
+    everyone = actor.has(*OVERSEERS)
+    scope = SyncRun.binding_id.is_not(None)
+    if not everyone:
+        own = (
+            select(TableBinding.id)
+            .join(Resource)
+            .where(Resource.provider_id == actor.organization_id)
+        )
+        scope = SyncRun.binding_id.in_(own)
+    counted = (
+        select(SyncRun.state, func.count())
+        .where(scope, SyncRun.queued_at >= since)
+        .group_by(SyncRun.state)
+    )
+    newest = select(SyncRun).where(scope).order_by(SyncRun.id.desc()).limit(latest)
+    return RunSummary(
+        by_state={RunState(s): n for s, n in db_session.execute(counted).all()},
+        latest=list(db_session.execute(newest).scalars()),
+        everyone=everyone,
+    )
 
 
 def get_run(db_session: Session, *, actor: Actor, run_id: int) -> SyncRun:
