@@ -255,6 +255,12 @@ GATEWAY_SCENARIOS: dict[str, Writes | Reads] = {
         ),
         prepare=_with_calls,
     ),
+    SERVICE + "endpoints_of_resource": Reads(
+        lambda w: interfaces.endpoints_of_resource(
+            w.db, actor=w.prepared.provider_officer, resource_id=w.prepared.resource.id
+        ),
+        prepare=_world,
+    ),
     SERVICE + "parse_openapi": READ_ONLY,
     SERVICE + "offers_service": READ_ONLY,
     SERVICE + "can_manage": READ_ONLY,

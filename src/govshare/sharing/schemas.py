@@ -4,6 +4,7 @@ lives in the service."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Any
 
@@ -19,6 +20,8 @@ from pydantic import (
 from govshare.sharing.models import CaseParty, MaskRule, Rating, RowOp
 
 TEXT_MAX = 4000
+RATE_LIMIT_MAX = 100_000  # gateway calls per minute a grant may allow
+_ENDPOINT = re.compile(r"^([A-Za-z]+)\s+(/\S*)$")
 
 
 class Condition(BaseModel):
@@ -135,7 +138,9 @@ class PreReviewIn(BaseModel):
 class DecisionIn(BaseModel):
     """The provider's answer (答复). A refusal gives its reason and legal or policy basis; an
     approval may narrow the request and records conditions. Omitted scope parts mean "as
-    requested"."""
+    requested". For a resource with a registered service interface, an approval may also
+    name the endpoints the consumer may call at the gateway (none: every endpoint) and a
+    per-minute rate limit (none: the platform default). A renewal keeps the grant's scope."""
 
     model_config = ConfigDict(str_strip_whitespace=True)
 
@@ -148,6 +153,47 @@ class DecisionIn(BaseModel):
     valid_from: date | None = None
     valid_until: date | None = None
     conditions: str = Field(default="", max_length=TEXT_MAX)
+    endpoints: list[str] = Field(
+        default_factory=list,
+        max_length=500,
+        description='可调用的接口，如 "GET /enterprises/{uscc}"；不填表示全部接口',
+    )
+    rate_limit: int | None = Field(
+        default=None,
+        description=f"调用频率上限（每分钟次数，1 至 {RATE_LIMIT_MAX}）；不填按平台默认",
+    )
+
+    @field_validator("endpoints")
+    @classmethod
+    def _endpoints(cls, values: list[str]) -> list[str]:
+        """ "get  /items/{id}" reads as "GET /items/{id}", the form grants name endpoints in."""
+        out = []
+        for value in values:
+            found = _ENDPOINT.match(value.strip())
+            if found is None:
+                raise ValueError(
+                    f"可调用的接口“{value.strip()}”格式不对，应为请求方法加路径，如 GET /items/{{id}}"
+                )
+            out.append(f"{found.group(1).upper()} {found.group(2)}")
+        return list(dict.fromkeys(out))
+
+    @field_validator("rate_limit", mode="before")
+    @classmethod
+    def _rate_limit(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip()
+            if not value:
+                return None
+            if value.isdecimal() and len(value) <= len(str(RATE_LIMIT_MAX)):
+                value = int(value)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= RATE_LIMIT_MAX:
+            raise ValueError(
+                f"调用频率上限须为 1 至 {RATE_LIMIT_MAX} 之间的整数（每分钟调用次数），"
+                "不填则按平台默认"
+            )
+        return value
 
 
 class DirectAccessIn(BaseModel):
@@ -320,6 +366,12 @@ class GrantOut(BaseModel):
     fields: list[str]
     row_filter: list[dict[str, Any]]
     masking: list[dict[str, Any]]
+    # Calls through the gateway (service interfaces): the endpoints (empty: all) and the
+    # per-minute rate limit (None: the platform default), and both in words.
+    endpoints: list[str]
+    endpoints_label: str
+    rate_limit: int | None
+    rate_limit_label: str
     purpose: str
     system_name: str
     conditions: str

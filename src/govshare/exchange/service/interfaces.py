@@ -816,3 +816,26 @@ def call_stats(db_session: Session, *, actor: Actor, interface_id: int, days: in
     rows.sort(key=lambda s: (-s.calls, s.consumer, s.endpoint))
     totals = db_session.execute(select(*measures).where(*scope)).one()
     return CallStats(days, since, rows, stat("合计", (None, ""), totals, scope))
+
+
+# --- for the sharing decision ----------------------------------------------------------------
+
+
+def endpoints_of_resource(
+    db_session: Session, *, actor: Actor, resource_id: int
+) -> list[ServiceEndpoint] | None:
+    """The endpoints of a resource's registered interface, in registration order, for those
+    who may see the interface; None when it has none (or the actor may not see it). A grant
+    on the resource may name only these (the provider's decision on an application)."""
+    require(actor, *READERS, Role.SYSTEM, action="查看服务接口")
+    interface = db_session.execute(
+        select(ServiceInterface).where(ServiceInterface.resource_id == resource_id)
+    ).scalar()
+    if interface is None or not (
+        sees_upstream(actor, interface)
+        or db_session.execute(
+            _granted_resources(actor).where(Grant.resource_id == interface.resource_id)
+        ).first()
+    ):
+        return None
+    return list(interface.endpoints)

@@ -102,7 +102,8 @@ def pre_review(
 
 @router.post(
     "/applications/{application_id}/decision",
-    summary="提供部门答复：同意（可缩小范围、脱敏、附条件）或不予共享（须说明理由和依据）",
+    summary="提供部门答复：同意（可缩小范围、脱敏、附条件，服务接口资源可限定可调用的接口和"
+    "调用频率）或不予共享（须说明理由和依据）",
 )
 def decide(
     request: Request, db_session: DB, actor: SignedIn, application_id: int, data: DecisionIn

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from govshare.catalog.models import Resource
 from govshare.core.errors import Forbidden, NotFound
-from govshare.sharing.models import Feedback
+from govshare.sharing.models import Feedback, Grant
 from govshare.sharing.schemas import (
     ApplicationOut,
     DataUpdateIn,
@@ -29,6 +29,12 @@ from govshare.web.errors import problem_response
 router = APIRouter(prefix="/sharing", tags=["资源共享"])
 
 
+def _out(request: Request, grant: Grant) -> GrantOut:
+    """The grant, its rate limit named against the platform default where it sets none."""
+    default = runtime_of(request).settings.gateway_rate_limit
+    return grants.grant_out(grant, default_rate_limit=default)
+
+
 @router.post("/direct-access", status_code=201, summary="无条件共享资源：直接获取授权，无需审核")
 def direct_access(
     request: Request, db_session: DB, actor: SignedIn, data: DirectAccessIn
@@ -36,17 +42,17 @@ def direct_access(
     grant = grants.request_direct_access(
         db_session, actor=actor, rules=runtime_of(request).profile.rules, data=data
     )
-    return grants.grant_out(grant)
+    return _out(request, grant)
 
 
 @router.get("/grants", summary="本单位持有的授权")
-def mine(db_session: DB, actor: SignedIn) -> list[GrantOut]:
-    return [grants.grant_out(g) for g in grants.my_grants(db_session, actor=actor)]
+def mine(request: Request, db_session: DB, actor: SignedIn) -> list[GrantOut]:
+    return [_out(request, g) for g in grants.my_grants(db_session, actor=actor)]
 
 
 @router.get("/grants/{grant_id}", summary="授权详情：范围、使用约定、状态")
-def get(db_session: DB, actor: SignedIn, grant_id: int) -> GrantOut:
-    return grants.grant_out(grants.get_grant(db_session, actor=actor, grant_id=grant_id))
+def get(request: Request, db_session: DB, actor: SignedIn, grant_id: int) -> GrantOut:
+    return _out(request, grants.get_grant(db_session, actor=actor, grant_id=grant_id))
 
 
 @router.get(
@@ -72,25 +78,31 @@ def access(
             body["grant_state"] = decision.grant.state.value
         return problem_response(request, body)
     assert decision.grant is not None
-    return grants.grant_out(decision.grant)
+    return _out(request, decision.grant)
 
 
 @router.post("/grants/{grant_id}/suspend", summary="暂停授权（违规使用），原因必填，可报告主管部门")
-def suspend(db_session: DB, actor: SignedIn, grant_id: int, data: GrantActionIn) -> GrantOut:
+def suspend(
+    request: Request, db_session: DB, actor: SignedIn, grant_id: int, data: GrantActionIn
+) -> GrantOut:
     grant = grants.suspend_grant(db_session, actor=actor, grant_id=grant_id, data=data)
-    return grants.grant_out(grant)
+    return _out(request, grant)
 
 
 @router.post("/grants/{grant_id}/resume", summary="恢复被暂停的授权")
-def resume(db_session: DB, actor: SignedIn, grant_id: int, data: GrantActionIn) -> GrantOut:
+def resume(
+    request: Request, db_session: DB, actor: SignedIn, grant_id: int, data: GrantActionIn
+) -> GrantOut:
     grant = grants.resume_grant(db_session, actor=actor, grant_id=grant_id, data=data)
-    return grants.grant_out(grant)
+    return _out(request, grant)
 
 
 @router.post("/grants/{grant_id}/end", summary="终止授权")
-def end(db_session: DB, actor: SignedIn, grant_id: int, data: GrantActionIn) -> GrantOut:
+def end(
+    request: Request, db_session: DB, actor: SignedIn, grant_id: int, data: GrantActionIn
+) -> GrantOut:
     grant = grants.end_grant(db_session, actor=actor, grant_id=grant_id, data=data)
-    return grants.grant_out(grant)
+    return _out(request, grant)
 
 
 @router.post("/grants/{grant_id}/renewal", status_code=201, summary="申请授权续期")
@@ -149,14 +161,16 @@ class UsageOut(BaseModel):
 
 
 @router.get("/usage", summary="谁在用我的数据：本单位各资源的授权、用途和使用反馈")
-def usage(db_session: DB, actor: SignedIn, organization_id: int | None = None) -> list[UsageOut]:
+def usage(
+    request: Request, db_session: DB, actor: SignedIn, organization_id: int | None = None
+) -> list[UsageOut]:
     rows = grants.usage(db_session, actor=actor, organization_id=organization_id)
     return [
         UsageOut(
             resource_id=row.resource.id,
             resource_code=row.resource.code,
             resource_name=row.name,
-            grants=[grants.grant_out(g) for g in row.grants],
+            grants=[_out(request, g) for g in row.grants],
             feedback=[_feedback_out(f) for items in row.feedback.values() for f in items],
         )
         for row in rows

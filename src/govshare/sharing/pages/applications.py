@@ -3,7 +3,8 @@ steps and deadlines, the operator's pre-review, the provider's answer, withdrawa
 resubmission, attachments, and the provider's list of applications to answer.
 
 The posted forms carry checkboxes and repeated rows (data items, row-filter conditions,
-masking), which `read_form` turns into the dicts `ApplicationIn` and `DecisionIn` take."""
+masking, a service interface's endpoints), which `read_form` turns into the dicts
+`ApplicationIn` and `DecisionIn` take."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from govshare.core import clock
 from govshare.core.errors import DomainError, Invalid
 from govshare.core.permissions import Actor
 from govshare.core.policy import VALUE_LABELS, Profile
+from govshare.exchange.service import interfaces
 from govshare.sharing.models import (
     USE_RESTRICTIONS,
     Application,
@@ -35,7 +37,13 @@ from govshare.sharing.models import (
     RowOp,
 )
 from govshare.sharing.pages.scope import CHOICES, split_values
-from govshare.sharing.schemas import ApplicationIn, DecisionIn, PreReviewIn, Upload
+from govshare.sharing.schemas import (
+    RATE_LIMIT_MAX,
+    ApplicationIn,
+    DecisionIn,
+    PreReviewIn,
+    Upload,
+)
 from govshare.sharing.service import applications, deadlines
 from govshare.sharing.service.applications import ATTACHMENT_TYPES
 from govshare.sharing.service.common import (
@@ -50,9 +58,10 @@ from govshare.web.templating import redirect, render
 
 router = APIRouter()
 
-# Posted names that repeat: item checkboxes, row-filter rows and masking rows.
-# The names are those of `sharing/_scope_macros.html`, which the case pages share.
+# Posted names that repeat: item checkboxes, row-filter rows, masking rows (the names of
+# `sharing/_scope_macros.html`, which the case pages share) and the decision's endpoints.
 LISTS = (
+    "endpoints",
     "fields",
     "filter_field",
     "filter_op",
@@ -138,6 +147,7 @@ async def read_form(request: Request) -> tuple[dict[str, Any], list[Upload]]:
         data[key] = value.strip() if isinstance(value, str) else ""
     lists = {k: [v.strip() for v in form.getlist(k) if isinstance(v, str)] for k in LISTS}
     data["fields"] = [f for f in lists["fields"] if f]
+    data["endpoints"] = [e for e in lists["endpoints"] if e]
     data["filters"] = [
         {"field": field, "op": op, "values": values}
         for field, op, values in zip_longest(
@@ -236,6 +246,8 @@ def decision_in(data: dict[str, Any], application: Application) -> DecisionIn:
             "row_filter": data["row_filter"],
             "masking": data["masking"],
             "valid_from": data.get("valid_from") or None,
+            "endpoints": data["endpoints"],
+            "rate_limit": data.get("rate_limit") or None,
         }
     return DecisionIn.model_validate(payload)
 
@@ -444,7 +456,11 @@ async def resubmit(
 # --- detail and actions -------------------------------------------------------------------
 
 DECIDE_FIELDS = ("decision", "reason", "basis", "fields", "row_filter", "masking", "valid_from")
-DECIDE_FIELDS += ("valid_until", "conditions")
+DECIDE_FIELDS += ("valid_until", "conditions", "endpoints", "rate_limit")
+
+
+def _default_rate_limit(request: Request) -> int:
+    return runtime_of(request).settings.gateway_rate_limit
 
 
 @dataclass(frozen=True)
@@ -458,7 +474,7 @@ class StepView:
 
 
 def _detail_context(
-    db_session: DB, actor: Actor, application_id: int, **extra: Any
+    db_session: DB, actor: Actor, application_id: int, default_rate_limit: int, **extra: Any
 ) -> dict[str, Any]:
     application = applications.get_application(
         db_session, actor=actor, application_id=application_id
@@ -474,7 +490,18 @@ def _detail_context(
         "masks": {},
         "valid_from": application.valid_from.isoformat(),
         "valid_until": application.valid_until.isoformat(),
+        "endpoints": [],
+        "rate_limit": "",
     }
+    # A new grant on a resource with a registered service interface may name its endpoints
+    # and rate limit; None: the resource has none, so the form offers neither.
+    service_endpoints = (
+        interfaces.endpoints_of_resource(
+            db_session, actor=actor, resource_id=application.resource_id
+        )
+        if allowed.decide and application.kind is ApplicationKind.NEW
+        else None
+    )
     failed = extra.pop("failed", "")
     form = extra.pop("form", {})
     errors = extra.pop("errors", {})
@@ -502,6 +529,9 @@ def _detail_context(
         "items": application.version.items,
         "requested_items": [i for i in application.version.items if i.name in application.fields],
         "choices": CHOICES,
+        "service_endpoints": service_endpoints,
+        "default_rate_limit": default_rate_limit,
+        "rate_limit_max": RATE_LIMIT_MAX,
         "failed": failed,
         "form": form if failed == "decide" else decision_form,
         "posted": form,
@@ -512,7 +542,7 @@ def _detail_context(
 
 @router.get("/sharing/applications/{application_id}", response_class=HTMLResponse)
 def detail(request: Request, db_session: DB, actor: PageActor, application_id: int) -> Response:
-    context = _detail_context(db_session, actor, application_id)
+    context = _detail_context(db_session, actor, application_id, _default_rate_limit(request))
     return render(request, "sharing/application_detail.html", context)
 
 
@@ -530,7 +560,13 @@ def _failed(
     db_session.rollback()
     errors = placed(scope_errors(field_errors(exc), form), known)
     context = _detail_context(
-        db_session, actor, application_id, failed=failed, form=form, errors=errors
+        db_session,
+        actor,
+        application_id,
+        _default_rate_limit(request),
+        failed=failed,
+        form=form,
+        errors=errors,
     )
     return render(request, "sharing/application_detail.html", context, _status(exc))
 

@@ -14,6 +14,7 @@ from govshare.catalog.pages.resources import resource_context
 from govshare.core import clock
 from govshare.core.errors import DomainError, Invalid, NotFound
 from govshare.core.permissions import Actor, Role
+from govshare.exchange.service import interfaces
 from govshare.identity import service as identity_service
 from govshare.sharing.models import USE_RESTRICTIONS, Grant, GrantState, Rating
 from govshare.sharing.pages.applications import (
@@ -24,7 +25,7 @@ from govshare.sharing.pages.applications import (
 from govshare.sharing.schemas import DirectAccessIn, FeedbackIn, GrantActionIn, RenewalIn
 from govshare.sharing.service import applications, grants
 from govshare.sharing.service.common import ANSWERERS, APPLICANTS, oversees
-from govshare.web.deps import DB, PageActor
+from govshare.web.deps import DB, PageActor, runtime_of
 from govshare.web.forms import PostedForm, field_errors, optional_id
 from govshare.web.templating import redirect, render
 
@@ -61,8 +62,17 @@ def all_list(request: Request, db_session: DB, actor: PageActor) -> Response:
     return render(request, "sharing/grant_all.html", {"rows": rows, "status": _status})
 
 
-def _detail_context(db_session: DB, actor: Actor, grant_id: int, **extra: Any) -> dict[str, Any]:
+def _detail_context(
+    request: Request, db_session: DB, actor: Actor, grant_id: int, **extra: Any
+) -> dict[str, Any]:
     grant = grants.get_grant(db_session, actor=actor, grant_id=grant_id)
+    # The gateway's terms matter where the resource is shared as a service interface.
+    service = (
+        interfaces.offers_service(grant.version)
+        or bool(grant.endpoints)
+        or grant.rate_limit is not None
+    )
+    default_rate_limit = runtime_of(request).settings.gateway_rate_limit
     org = actor.organization_id
     manager = actor.has(Role.PLATFORM_OPERATOR) or (
         actor.has(*ANSWERERS) and org == grant.provider_id
@@ -73,6 +83,9 @@ def _detail_context(db_session: DB, actor: Actor, grant_id: int, **extra: Any) -
         "grant": grant,
         "status": _status(grant),
         "scope": scope_of(grant),
+        "gateway": grants.grant_out(grant, default_rate_limit=default_rate_limit)
+        if service
+        else None,
         "restrictions": USE_RESTRICTIONS,
         "feedback": grants.feedback_of(db_session, actor=actor, grant_id=grant_id),
         "manager": manager,
@@ -92,7 +105,7 @@ def _detail_context(db_session: DB, actor: Actor, grant_id: int, **extra: Any) -
 @router.get("/sharing/grants/{grant_id}", response_class=HTMLResponse)
 def detail(request: Request, db_session: DB, actor: PageActor, grant_id: int) -> Response:
     return render(
-        request, "sharing/grant_detail.html", _detail_context(db_session, actor, grant_id)
+        request, "sharing/grant_detail.html", _detail_context(request, db_session, actor, grant_id)
     )
 
 
@@ -108,7 +121,9 @@ def _failed(
     """The grant page again, with the failed form as typed and its errors beside the fields."""
     db_session.rollback()
     errors = placed(field_errors(exc), GRANT_FORMS[failed])
-    context = _detail_context(db_session, actor, grant_id, failed=failed, form=form, errors=errors)
+    context = _detail_context(
+        request, db_session, actor, grant_id, failed=failed, form=form, errors=errors
+    )
     status = exc.status if isinstance(exc, DomainError) else 422
     return render(request, "sharing/grant_detail.html", context, status)
 

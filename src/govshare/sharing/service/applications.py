@@ -5,8 +5,9 @@ profile requires, and accepts the use restrictions. The profile's day counts are
 the application, so a later profile switch changes new applications only. Then the review
 chain: the operator's pre-review where the profile has one (SR§14), forwarding or returning
 it; the provider's decision — a refusal with reason and legal or policy basis, or an
-approval that may narrow fields, rows and period, mask fields, and state conditions. An
-approval produces the grant (or extends the grant being renewed).
+approval that may narrow fields, rows and period, mask fields, state conditions and, for a
+resource with a registered service interface, name the endpoints the consumer may call and
+a rate limit. An approval produces the grant (or extends the grant being renewed).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from govshare.core.inbox import service as inbox
 from govshare.core.permissions import Actor, Role, require
 from govshare.core.policy import VALUE_LABELS, Profile
 from govshare.core.policy import Attachment as AttachmentKind
+from govshare.exchange.service import interfaces
 from govshare.sharing.models import (
     Application,
     ApplicationKind,
@@ -442,9 +444,32 @@ def pre_review(
     return application
 
 
+def _gateway_terms(
+    db_session: Session, actor: Actor, application: Application, data: DecisionIn
+) -> tuple[list[str], int | None]:
+    """The endpoints (in the interface's order) and rate limit an approval grants; both need
+    the resource's registered service interface, and the endpoints must be its own."""
+    if not data.endpoints and data.rate_limit is None:
+        return [], None
+    offered = interfaces.endpoints_of_resource(
+        db_session, actor=actor, resource_id=application.resource_id
+    )
+    if offered is None:
+        if data.endpoints:
+            raise Invalid("该资源没有登记服务接口，不能选择可调用的接口", field="endpoints")
+        raise Invalid("该资源没有登记服务接口，不能设置调用频率上限", field="rate_limit")
+    signatures = [e.signature for e in offered]
+    unknown = [s for s in data.endpoints if s not in signatures]
+    if unknown:
+        raise Invalid(
+            f"可调用的接口不在该资源登记的服务接口中：{'、'.join(unknown)}", field="endpoints"
+        )
+    return [s for s in signatures if s in data.endpoints], data.rate_limit
+
+
 def _approve(
     db_session: Session, actor: Actor, profile: Profile, application: Application, data: DecisionIn
-) -> None:
+) -> Grant:
     available = item_names(db_session, application.version_id)
     asked = application.fields if data.fields is None else data.fields
     fields = check_fields(asked, available, "fields")
@@ -463,7 +488,7 @@ def _approve(
     if valid_until > application.valid_until:
         raise Invalid(f"使用期限不能晚于申请的 {application.valid_until}", field="valid_until")
     check_period(valid_from, valid_until)
-    if application.kind is ApplicationKind.RENEWAL:
+    if application.kind is ApplicationKind.RENEWAL:  # the grant's scope stays as it is
         grant = db_session.get(Grant, application.renews_grant_id)
         assert grant is not None
         if grant.state is GrantState.ENDED:
@@ -471,6 +496,7 @@ def _approve(
         freshness.require_not_restricted(db_session, profile.rules, application.consumer_id)
         grants.extend(db_session, actor=actor, grant=grant, valid_until=valid_until)
     else:
+        endpoints, rate_limit = _gateway_terms(db_session, actor, application, data)
         grant = grants.issue(
             db_session,
             actor=actor,
@@ -490,9 +516,12 @@ def _approve(
             accepted_at=application.submitted_at,
             accepted_by=application.submitted_by,
             application_id=application.id,
+            endpoints=endpoints,
+            rate_limit=rate_limit,
         )
     application.grant_id = grant.id
     application.conditions = data.conditions or None
+    return grant
 
 
 def decide(
@@ -504,6 +533,7 @@ def decide(
     if actor.organization_id != application.provider_id:
         raise Forbidden("只有资源提供部门可以答复共享申请")
     step = _open_step(application, StepKind.DECISION)
+    grant: Grant | None = None
     if not data.approve:
         if not data.reason:
             raise Invalid("不予共享须说明理由", field="reason")
@@ -512,7 +542,7 @@ def decide(
         application.state = ApplicationState.REFUSED
         _finish(step, actor, StepOutcome.REFUSED, data.reason)
     else:
-        _approve(db_session, actor, profile, application, data)
+        grant = _approve(db_session, actor, profile, application, data)
         application.state = ApplicationState.APPROVED
         _finish(step, actor, StepOutcome.APPROVED, data.conditions)
     application.decided_by, application.closed_at = actor.label, clock.now()
@@ -534,6 +564,8 @@ def decide(
             "basis": data.basis,
             "conditions": data.conditions,
             "grant_id": application.grant_id,
+            "endpoints": grant.endpoints if grant else None,
+            "rate_limit": grant.rate_limit if grant else None,
             "late": bool(step.finished_on and step.finished_on > step.due_on),
         },
     )

@@ -16,7 +16,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from govshare.catalog.models import Resource, ResourceVersion, ShareType
 from govshare.core import clock
@@ -102,6 +102,8 @@ def issue(
     conditions: str = "",
     application_id: int | None = None,
     case_id: int | None = None,
+    endpoints: Sequence[str] = (),
+    rate_limit: int | None = None,
 ) -> Grant:
     """Creates a grant with exactly the scope given; the callers have checked it. A consumer
     held back as a stale provider (SHR-6) gets none."""
@@ -120,6 +122,8 @@ def issue(
         fields=list(fields),
         row_filter=dump_filter(row_filter),
         masking=dump_masking(masking),
+        endpoints=list(endpoints),
+        rate_limit=rate_limit,
         purpose=purpose,
         system_name=system_name,
         conditions=conditions,
@@ -152,6 +156,8 @@ def issue(
             "fields": grant.fields,
             "row_filter": grant.row_filter,
             "masking": grant.masking,
+            "endpoints": grant.endpoints,
+            "rate_limit": grant.rate_limit,
             "valid_from": valid_from.isoformat(),
             "valid_until": valid_until.isoformat() if valid_until else None,
             "application_id": application_id,
@@ -383,6 +389,9 @@ def check_access(db_session: Session, *, actor: Actor, resource_id: int) -> Acce
             select(Grant)
             .where(Grant.resource_id == resource_id, Grant.consumer_id == org_id)
             .order_by(Grant.id.desc())
+            # On every data call: load a relationship only if the caller touches it (the
+            # model's eager loads serve the pages and would cost more than the check).
+            .options(lazyload("*"))
         ).scalars()
     )
     usable = next((g for g in grants if g.usable(today)), None)
@@ -528,7 +537,19 @@ def usage(
     return sorted(by_resource.values(), key=lambda u: u.resource.code)
 
 
-def grant_out(grant: Grant) -> GrantOut:
+def _endpoints_label(grant: Grant) -> str:
+    return "、".join(grant.endpoints) if grant.endpoints else "全部"
+
+
+def _rate_limit_label(grant: Grant, default: int | None) -> str:
+    if grant.rate_limit is not None:
+        return f"每分钟 {grant.rate_limit} 次"
+    return f"每分钟 {default} 次（平台默认）" if default is not None else "平台默认"
+
+
+def grant_out(grant: Grant, *, default_rate_limit: int | None = None) -> GrantOut:
+    """The grant as the API and the pages show it; `default_rate_limit` is the platform's
+    (settings.gateway_rate_limit), named where the grant sets none."""
     today = clock.today()
     return GrantOut(
         id=grant.id,
@@ -547,6 +568,10 @@ def grant_out(grant: Grant) -> GrantOut:
         fields=grant.fields,
         row_filter=grant.row_filter,
         masking=grant.masking,
+        endpoints=list(grant.endpoints),
+        endpoints_label=_endpoints_label(grant),
+        rate_limit=grant.rate_limit,
+        rate_limit_label=_rate_limit_label(grant, default_rate_limit),
         purpose=grant.purpose,
         system_name=grant.system_name,
         conditions=grant.conditions,
