@@ -1,5 +1,6 @@
 """The exchange's job queue: Huey, keeping its jobs in the platform database (tables
-`job_task`, `job_schedule`, `job_kv`), worked by `govshare worker`.
+`job_task`, `job_schedule`, `job_kv`, `job_counter`, created by the migrations), worked by
+`govshare worker`.
 
 Huey takes a job off the queue inside a transaction (`FOR UPDATE SKIP LOCKED` on
 PostgreSQL, `BEGIN IMMEDIATE` on SQLite) and deletes it there, so two workers never take one
@@ -34,7 +35,9 @@ SCHEDULER = Actor(label="job:exchange.tick", roles=frozenset({Role.SYSTEM}))
 
 
 class _Storage(SqlStorage):
-    """Huey's SQL storage with its tables prefixed, beside the platform's own."""
+    """Huey's SQL storage with its tables prefixed, beside the platform's own. The tables
+    come from the migrations (0006), never from Huey: creating them on first use, inside a
+    request, would wait on that request's own write lock on SQLite."""
 
     def create_models(self) -> Any:
         models = super().create_models()
@@ -75,6 +78,7 @@ def job_queue(runtime: Runtime) -> JobQueue:
         "govshare",
         storage_class=_Storage,
         database=peewee_database(runtime.settings.database_url),
+        create_tables=False,
         utc=True,
     )
 
