@@ -6,6 +6,7 @@ from __future__ import annotations
 from tests.exchange.delivery_scenarios import DELIVERY_SCENARIOS
 from tests.exchange.file_scenarios import FILE_SCENARIOS
 from tests.exchange.gateway_scenarios import GATEWAY_SCENARIOS
+from tests.exchange.push_scenarios import PUSH_SCENARIOS
 from tests.exchange.run_scenarios import RUN_SCENARIOS
 from tests.scenarios import Reads, Writes
 
@@ -14,4 +15,5 @@ SCENARIOS: dict[str, Writes | Reads] = {
     **DELIVERY_SCENARIOS,
     **FILE_SCENARIOS,
     **GATEWAY_SCENARIOS,
+    **PUSH_SCENARIOS,
 }

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from govshare.exchange.api import connections, delivery, files, interfaces
+from govshare.exchange.api import connections, delivery, files, interfaces, pushes
 
 router = APIRouter()
-for _module in (connections, delivery, files, interfaces):
+for _module in (connections, delivery, files, interfaces, pushes):
     router.include_router(_module.router)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from govshare.exchange.pages import connections, delivery, files, interfaces, overview
+from govshare.exchange.pages import connections, delivery, files, interfaces, overview, pushes
 
 router = APIRouter(include_in_schema=False)
-for _module in (overview, connections, delivery, files, interfaces):
+for _module in (overview, connections, delivery, files, interfaces, pushes):
     router.include_router(_module.router)

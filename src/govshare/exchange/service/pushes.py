@@ -10,43 +10,70 @@ run asks `check_access` first: a suspended or ended grant stops the push at once
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from govshare.core import clock
 from govshare.core.audit.service import record
-from govshare.core.errors import Conflict, Forbidden, Invalid, NotFound
+from govshare.core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from govshare.core.permissions import Actor, Role, require
 from govshare.core.settings import Settings
 from govshare.exchange import engine, scope
 from govshare.exchange.center import Center
-from govshare.exchange.models import ConnectionRole, Push, PushState
+from govshare.exchange.engine import mysql as mysql_engine
+from govshare.exchange.engine import postgres as pg_engine
+from govshare.exchange.engine import sqlite as sqlite_engine
+from govshare.exchange.engine.model import LOAD_SUFFIX, MAX_TABLE_NAME, OLD_SUFFIX, STATE_TABLE
+from govshare.exchange.models import (
+    Connection,
+    ConnectionRole,
+    DatabaseKind,
+    Push,
+    PushState,
+    RunKind,
+    RunTrigger,
+    SyncRun,
+    TableBinding,
+)
 from govshare.exchange.schemas import PushIn
-from govshare.exchange.service import bindings, connections, delivery
+from govshare.exchange.service import bindings, connections, delivery, runs
 from govshare.sharing.models import Grant
 from govshare.sharing.service import grants
+from govshare.sharing.service.common import load_filter, load_masking
 
 MANAGERS = (Role.DATA_OFFICER,)
 VIEWERS = (Role.DATA_OFFICER, Role.DEPARTMENT_HEAD, Role.DEPARTMENT_STAFF, Role.PLATFORM_OPERATOR)
 
 
-def create_push(db_session: Session, *, actor: Actor, data: PushIn) -> Push:
-    """Sets up the push; its first (full) run is due at once."""
+def create_push(
+    db_session: Session, *, actor: Actor, data: PushIn, settings: Settings | None = None
+) -> Push:
+    """Sets up the push; its first (full) run is due at once. With `settings`, the front-end
+    database is asked first whether the target table exists already: a full run replaces
+    the target table whole, so a table of the consumer's own is never taken over."""
     require(actor, *MANAGERS, action="创建前置库推送")
     grant = db_session.get(Grant, data.grant_id)
     if grant is None or grant.consumer_id != actor.organization_id:
-        raise NotFound("本单位没有这项授权")
+        raise NotFound("本单位没有这项授权", field="grant_id")
     decision = grants.check_access(db_session, actor=actor, resource_id=grant.resource_id)
     if not decision.allowed or decision.grant is None or decision.grant.id != grant.id:
         raise Forbidden(
-            decision.reason if not decision.allowed else "该授权不是本单位当前有效的授权"
+            decision.reason if not decision.allowed else "该授权不是本单位当前有效的授权",
+            field="grant_id",
         )
     binding = bindings.binding_of_resource(db_session, grant.resource_id)
     if binding is None:
         raise Invalid("该资源尚未接入库表同步，暂不能推送", field="grant_id")
-    conn = connections.get_connection(db_session, actor=actor, connection_id=data.connection_id)
-    if conn.organization_id != actor.organization_id or conn.role is not ConnectionRole.FRONTEND:
+    conn = db_session.get(Connection, data.connection_id)
+    if conn is None:
+        raise NotFound("数据库连接不存在", field="connection_id")
+    if conn.organization_id != actor.organization_id:
+        raise Forbidden("只能推送到本单位登记的前置交换库连接", field="connection_id")
+    if conn.role is not ConnectionRole.FRONTEND:
         raise Invalid("请选择本单位登记的前置交换库连接", field="connection_id")
+    _check_table_name(data.target_table)
     granted = delivery.grant_scope(binding, grant)
     if missing := [k for k in binding.key_columns if k not in granted.columns]:
         raise Invalid(
@@ -58,6 +85,8 @@ def create_push(db_session: Session, *, actor: Actor, data: PushIn) -> Push:
     ).scalar_one_or_none()
     if clash is not None:
         raise Conflict(f"前置库中的表 {data.target_table} 已用于另一项推送", field="target_table")
+    if settings is not None:
+        _check_table_free(conn, data.target_table, settings)
     push = Push(
         grant_id=grant.id,
         connection_id=conn.id,
@@ -129,6 +158,87 @@ def get_push(db_session: Session, *, actor: Actor, push_id: int) -> Push:
     return push
 
 
+def request_push_run(
+    db_session: Session,
+    *,
+    actor: Actor,
+    push_id: int,
+    kind: RunKind | None = None,
+    enqueue: runs.Enqueue | None = None,
+) -> SyncRun:
+    """Queues a run of the push now (立即推送): by default incremental once a run has
+    succeeded, full before; a key comparison removes rows the grant's share no longer has.
+    One run of a push at a time, and none of a paused or stopped push. A run asked for
+    while a scheduled one is due takes its place."""
+    require(actor, *MANAGERS, Role.PLATFORM_OPERATOR, action="发起前置库推送")
+    push = get_push(db_session, actor=actor, push_id=push_id)
+    if push.state is PushState.PAUSED:
+        raise Conflict("推送已暂停，请先恢复再推送")
+    if push.state is PushState.STOPPED:
+        raise Conflict("推送已停止，不能再推送")
+    if kind is None:
+        succeeded = runs._has_succeeded(db_session, push_id=push.id)
+        kind = RunKind.INCREMENTAL if succeeded else RunKind.FULL
+    # runs._queue is the one place a run is created and its audit entry written
+    run = runs._queue(db_session, actor, kind, RunTrigger.MANUAL, enqueue, push=push)
+    now = clock.now()
+    if push.next_run_at is not None and clock.as_utc(push.next_run_at) <= now:
+        # this run takes the due slot (a new push's first run): the schedule moves on
+        binding = bindings.binding_of_resource(db_session, push.grant.resource_id)
+        push.next_run_at = bindings.next_run_after(binding, now) if binding else None
+        db_session.flush()
+    return run
+
+
+@dataclass(frozen=True)
+class PushColumn:
+    """One column of the target table: the catalog data item, its column, the portable type
+    the target gets (masked values are text), the database type where the target is known,
+    and the grant's masking of it."""
+
+    item: str
+    column: str
+    type: str
+    target_type: str | None
+    mask: str | None
+    key: bool
+
+
+@dataclass(frozen=True)
+class PushScope:
+    """What a push of a grant carries: the target table's columns and the grant's row
+    conditions; `problem` says why the grant cannot be pushed ("" when it can)."""
+
+    grant: Grant
+    binding: TableBinding | None
+    columns: tuple[PushColumn, ...]
+    conditions: tuple[str, ...]
+    problem: str = ""
+
+
+def push_options(db_session: Session, *, actor: Actor) -> list[PushScope]:
+    """The department's grants a push could carry, for the new-push form: each resource's
+    current usable grant on table data, with what it would push or why it cannot."""
+    require(actor, *MANAGERS, action="创建前置库推送")
+    today = clock.today()
+    seen: set[int] = set()
+    out: list[PushScope] = []
+    for grant in grants.my_grants(db_session, actor=actor):  # newest first, as check_access
+        if grant.resource_id in seen or not grant.usable(today):
+            continue
+        if not bindings.is_table_version(grant.version):
+            continue
+        seen.add(grant.resource_id)
+        out.append(_scope(db_session, grant, None))
+    return out
+
+
+def push_scope(db_session: Session, *, actor: Actor, push_id: int) -> PushScope:
+    """What the push carries into its target table, column by column."""
+    push = get_push(db_session, actor=actor, push_id=push_id)
+    return _scope(db_session, push.grant, push.connection.kind)
+
+
 def push_spec(
     db_session: Session, *, push: Push, settings: Settings, center: Center
 ) -> engine.SyncSpec:
@@ -163,4 +273,86 @@ def push_spec(
         key=tuple(binding.key_columns),
         change_column=binding.change_column if binding.change_column in granted.columns else None,
         state_name=f"push:{push.id}",
+    )
+
+
+# --- inside --------------------------------------------------------------------------------
+
+TARGET_TYPES = {
+    DatabaseKind.POSTGRESQL: pg_engine.TYPES,
+    DatabaseKind.MYSQL: mysql_engine.TYPES,
+    DatabaseKind.SQLITE: sqlite_engine.TYPES,
+}
+
+
+def _scope(db_session: Session, grant: Grant, kind: DatabaseKind | None) -> PushScope:
+    binding = bindings.binding_of_resource(db_session, grant.resource_id)
+    conditions = tuple(c.describe() for c in load_filter(grant.row_filter))
+    if binding is None:
+        return PushScope(
+            grant, None, (), conditions, "提供部门尚未把该资源接入库表同步，暂不能推送"
+        )
+    try:
+        granted = delivery.grant_scope(binding, grant)
+    except DomainError as exc:
+        return PushScope(grant, binding, (), conditions, exc.message)
+    masks = {
+        m.field: m.rule.label.replace(" n ", f" {m.n} ") if m.n else m.rule.label
+        for m in load_masking(grant.masking)
+    }
+    types = TARGET_TYPES.get(kind) if kind else None
+    columns = []
+    for field in granted.fields:
+        portable = "text" if field.mask is not None else field.type
+        target = types[portable] if types else None
+        if (
+            kind is DatabaseKind.MYSQL
+            and portable == "text"
+            and field.column in binding.key_columns
+        ):
+            target = mysql_engine.KEY_TEXT  # MySQL keys text as a bounded VARCHAR
+        columns.append(
+            PushColumn(
+                item=field.item,
+                column=field.column,
+                type=portable,
+                target_type=target,
+                mask=masks.get(field.item) if field.mask is not None else None,
+                key=field.column in binding.key_columns,
+            )
+        )
+    problem = ""
+    if missing := [k for k in binding.key_columns if k not in granted.columns]:
+        problem = f"授权的信息项不含主键字段（{', '.join(missing)}），无法保持前置库同步"
+    elif not grant.usable(clock.today()):
+        status = grants.status_label(grant, clock.today())
+        reason = f"：{grant.state_reason}" if grant.state_reason else ""
+        problem = f"授权 {grant.number} {status}{reason}，推送随之停止"
+    return PushScope(grant, binding, tuple(columns), conditions, problem)
+
+
+def _check_table_name(table: str) -> None:
+    """Names the engine would refuse or use for itself are refused here, with the rule."""
+    if len(table) > MAX_TABLE_NAME:
+        raise Invalid(f"表名不能超过 {MAX_TABLE_NAME} 个字符", field="target_table")
+    if table.lower().startswith(STATE_TABLE) or table.lower().endswith((LOAD_SUFFIX, OLD_SUFFIX)):
+        raise Invalid(
+            f"表名不能以 {STATE_TABLE} 开头，也不能以 {LOAD_SUFFIX} 或 {OLD_SUFFIX} 结尾"
+            "（平台同步时自己使用这些表）",
+            field="target_table",
+        )
+
+
+def _check_table_free(conn: Connection, table: str, settings: Settings) -> None:
+    """Refuses a target table the front-end database already has."""
+    try:
+        engine.list_columns(connections.url_of(conn, settings), connections.qualified(conn, table))
+    except engine.SourceFailed:
+        return  # no such table (or none readable as one): the first run creates it
+    except engine.EngineError as exc:
+        raise Invalid(f"无法连接前置交换库：{exc.message}", field="connection_id") from None
+    raise Conflict(
+        f"前置库中已有表 {table}。推送会按授权整表建表并替换同名表，"
+        "为免覆盖本单位已有的数据，请换一个新表名",
+        field="target_table",
     )
