@@ -1,7 +1,9 @@
 """The demo city (示范城市): a city, its county, departments and users for every role.
 
 Each domain adds its demo data as one step in `STEPS`; `build` runs them once, in order,
-in one transaction, as the console actor "demo"."""
+in one transaction, as the console actor "demo". The exchange (`demo.exchange`) comes after
+that transaction: its sync runs work in transactions of their own, as a worker's do, so
+`build_city` runs both on a runtime."""
 
 from __future__ import annotations
 
@@ -11,7 +13,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from govshare.core.permissions import Actor
+from govshare.core.runtime import Runtime
 from govshare.demo import catalog as catalog_demo
+from govshare.demo import exchange as exchange_demo
 from govshare.demo import identity as identity_demo
 from govshare.demo import sharing as sharing_demo
 from govshare.identity.models import Organization
@@ -37,3 +41,18 @@ def build(db_session: Session, *, progress: Callable[[str], None] = lambda _: No
         progress(label)
         step(db_session, actor)
     return True
+
+
+def build_city(
+    runtime: Runtime,
+    *,
+    service_url: str = exchange_demo.service_url(),
+    progress: Callable[[str], None] = lambda _: None,
+) -> bool:
+    """The whole demo city in the runtime's databases: `STEPS` in one transaction, then the
+    exchange (its parts that are missing: a second call adds nothing). Returns whether the
+    city was created now; `service_url` is where the demo company service is published."""
+    with runtime.transaction() as db_session:
+        created = build(db_session, progress=progress)
+    exchange_demo.build(runtime, base_url=service_url, progress=progress)
+    return created

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Annotated
@@ -60,24 +61,30 @@ def _run(host: str, port: int, workers: int) -> None:
 def demo(
     data_dir: Annotated[Path, typer.Option(help="示范城市的数据目录")] = Path("demo-city"),
     port: Annotated[int, typer.Option(help="端口")] = 8000,
+    service_port: Annotated[
+        int, typer.Option(help="演示企业信息服务（经网关发布的上游接口）的端口，0 为任一空闲端口")
+    ] = 8001,
     build_only: Annotated[
         bool, typer.Option("--build-only", help="只创建示范数据，不启动服务")
     ] = False,
 ) -> None:
-    """创建（仅首次）并启动示范城市：一个市、一个县、二十多个部门和各角色用户。"""
+    """创建（仅首次）并启动示范城市：一个市、一个县、二十多个部门和各角色用户，以及数据交换。"""
     if not os.environ.get("GOVSHARE_DATA_DIR"):
         os.environ["GOVSHARE_DATA_DIR"] = str(data_dir)
     os.environ.setdefault("GOVSHARE_POLICY_PROFILE", "shangrao")
     os.environ.setdefault("GOVSHARE_CITY_NAME", "江州市")
     from govshare import demo as demo_city
     from govshare.core.runtime import get_runtime
+    from govshare.demo import exchange as exchange_demo
     from govshare.demo.identity import SIGN_INS
 
     runtime = get_runtime()
     migrate.upgrade(runtime.engine)
-    with runtime.transaction() as session, out.status("正在创建示范城市…") as status:
-        created = demo_city.build(
-            session, progress=lambda label: status.update(f"正在创建示范城市：{label}…")
+    with out.status("正在创建示范城市…") as status:
+        created = demo_city.build_city(
+            runtime,
+            service_url=exchange_demo.service_url(service_port or exchange_demo.SERVICE_PORT),
+            progress=lambda label: status.update(f"正在创建示范城市：{label}…"),
         )
     out.print(
         ("已创建" if created else "已存在") + f"示范城市，数据目录 {runtime.settings.data_dir}"
@@ -87,11 +94,37 @@ def demo(
     )
     if build_only:
         return
-    out.print(
-        f"\n打开 [bold]http://127.0.0.1:{port}/[/bold]  （接口文档 http://127.0.0.1:{port}/api/docs）"
-    )
-    out.print(f"示范账户（密码均为 [bold]{demo_city.DEMO_PASSWORD}[/bold]）：")
-    for username, label in SIGN_INS:
-        out.print(f"  {username:14} {label}")
-    out.print("按 Ctrl+C 停止。\n")
-    _run("127.0.0.1", port, 1)
+    with contextlib.ExitStack() as stack:
+        service_url = _start_demo_service(stack, service_port)
+        exchange_demo.use_service(runtime, service_url)
+        with runtime.transaction() as session:
+            gateway_path = exchange_demo.gateway_path(session)
+        out.print(
+            f"\n打开 [bold]http://127.0.0.1:{port}/[/bold]  （接口文档 http://127.0.0.1:{port}/api/docs）"
+        )
+        out.print(f"示范账户（密码均为 [bold]{demo_city.DEMO_PASSWORD}[/bold]）：")
+        for username, label in SIGN_INS:
+            out.print(f"  {username:14} {label}")
+        if gateway_path is not None:
+            out.print("数据交换示范（数据已同步到数据资源中心）：")
+            out.print(f"  {'mzj_officer':14} 市民政局：在线查询人口基础信息")
+            out.print(f"  {'jyj_officer':14} 市教育局：查询流动人口居住登记（按授权筛选、脱敏）")
+            out.print(
+                f"  {'swj_officer':14} 市税务局：经网关调用企业信息服务（上游 {service_url}），如",
+                soft_wrap=True,
+            )
+            out.print(f"  http://127.0.0.1:{port}{gateway_path}", soft_wrap=True)
+        out.print("按 Ctrl+C 停止。\n")
+        _run("127.0.0.1", port, 1)
+
+
+def _start_demo_service(stack: contextlib.ExitStack, port: int) -> str:
+    """The demo company service in a background thread until the stack closes; its URL."""
+    from govshare.exchange.demo_service import running_demo_service
+
+    try:
+        return stack.enter_context(running_demo_service(port=port))
+    except RuntimeError:
+        raise ConfigError(
+            f"演示企业信息服务无法在端口 {port} 启动（可能已被占用），请用 --service-port 另选端口"
+        ) from None
