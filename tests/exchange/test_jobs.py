@@ -4,6 +4,8 @@ holds SQLite's write lock."""
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import inspect
 
 from govshare.core.runtime import get_runtime
@@ -37,3 +39,24 @@ def test_a_run_requested_in_a_request_is_worked_by_the_real_queue(govshare_cli: 
     with runtime.transaction() as db:
         done = db.get(SyncRun, run_id)
         assert done is not None and done.state is RunState.SUCCEEDED and done.rows_written == 7
+
+
+def test_the_background_worker_works_runs_as_they_are_queued(govshare_cli: Cli) -> None:
+    runtime = get_runtime()
+    with runtime.transaction() as db:
+        x = exchange_world(db, govshare_cli.data_dir, rows=4)
+        officer, binding_id = x.s.provider_officer, x.binding.id
+    queue = jobs.job_queue(runtime)
+    with jobs.background_worker(runtime):
+        with runtime.transaction() as db:
+            run_id = runs.request_run(
+                db, actor=officer, binding_id=binding_id, kind=RunKind.FULL, enqueue=queue.enqueue
+            ).id
+        deadline = time.monotonic() + 30
+        state = RunState.QUEUED
+        while state is not RunState.SUCCEEDED and time.monotonic() < deadline:
+            time.sleep(0.1)
+            with runtime.transaction() as db:
+                state = db.get(SyncRun, run_id).state  # type: ignore[union-attr]
+    assert state is RunState.SUCCEEDED
+    assert queue.huey.pending_count() == 0

@@ -13,13 +13,16 @@ itself a compare-and-set per binding) and recovers runs whose worker died.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import peewee
 from huey import Huey, crontab
+from huey.consumer import Consumer
 from huey.contrib.sql_huey import SqlStorage
 from huey.exceptions import RetryTask
 from sqlalchemy import make_url
@@ -115,9 +118,29 @@ def tick(runtime: Runtime) -> str:
     return f"queued {len(due)}, recovered {len(again)}"
 
 
+class _ThreadConsumer(Consumer):
+    """A consumer started beside other work in the process: the process's own signal
+    handling (Uvicorn's) stays in charge, and `stop` ends it."""
+
+    def _set_signal_handlers(self) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def background_worker(runtime: Runtime, *, workers: int = 1) -> Iterator[None]:
+    """The queue worked by threads of this process while the block runs (the demo city's
+    single process); a deployment runs `govshare worker` processes instead."""
+    consumer = _ThreadConsumer(
+        job_queue(runtime).huey, workers=workers, worker_type="thread", periodic=True
+    )
+    consumer.start()
+    try:
+        yield
+    finally:
+        consumer.stop(graceful=False)
+
+
 def run_worker(runtime: Runtime, *, workers: int = 2) -> None:
     """Works the queue until interrupted (`govshare worker`)."""
-    from huey.consumer import Consumer
-
     queue = job_queue(runtime)
     Consumer(queue.huey, workers=workers, worker_type="thread", periodic=True).run()

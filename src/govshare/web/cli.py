@@ -94,8 +94,11 @@ def demo(
     )
     if build_only:
         return
+    from govshare.exchange.jobs import background_worker
+
     with contextlib.ExitStack() as stack:
         service_url = _start_demo_service(stack, service_port)
+        stack.enter_context(background_worker(runtime))  # 立即同步 and the schedule, in-process
         exchange_demo.use_service(runtime, service_url)
         with runtime.transaction() as session:
             gateway_path = exchange_demo.gateway_path(session)
