@@ -237,7 +237,8 @@ def test_company_rows_are_deterministic() -> None:
 
 
 def _ensure_database(url: sa.URL) -> None:
-    admin_url = url.set(database="postgres" if url.get_backend_name() == "postgresql" else None)
+    # the server's own maintenance database (URL.set(database=None) changes nothing)
+    admin_url = url.set(database="postgres" if url.get_backend_name() == "postgresql" else "mysql")
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
