@@ -117,3 +117,61 @@ def exchange_world(
         ),
     )
     return Exchange(s, settings, source, people, binding)
+
+
+# --- the 15-column population table of the demo data (demo_data.POPULATION_COLUMNS) -------
+
+# Source column → (data item, catalog data type, length), in the table's column order.
+POPULATION_ITEMS: dict[str, tuple[str, str, int | None]] = {
+    "id_number": ("公民身份号码", "C", 18),
+    "name": ("姓名", "C", 50),
+    "gender": ("性别", "C", 2),
+    "birth_date": ("出生日期", "D", None),
+    "ethnicity": ("民族", "C", 10),
+    "phone": ("手机号码", "C", 11),
+    "region_code": ("行政区划代码", "C", 6),
+    "address": ("户籍地址", "C", 200),
+    "household_type": ("户口性质", "C", 10),
+    "marital_status": ("婚姻状况", "C", 10),
+    "education": ("文化程度", "C", 20),
+    "occupation": ("职业", "C", 50),
+    "registered_on": ("户籍登记日期", "D", None),
+    "updated_at": ("更新时间", "T", None),
+    "record_no": ("记录编号", "I", None),
+}
+PERSONAL = ("id_number", "name", "phone", "address")
+
+
+def population_resource(w: Sharing, name: str = "人口基础信息") -> Resource:
+    """A published, conditional table resource with one data item per population column."""
+    from tests.catalog.builders import published
+
+    items = [
+        {"name": item, "data_type": kind, "personal": column in PERSONAL}
+        | ({"length": length} if length else {})
+        for column, (item, kind, length) in POPULATION_ITEMS.items()
+    ]
+    return published(
+        w.db,
+        w.provider_officer,
+        w.op,
+        name=name,
+        summary="本市户籍人口的基础信息",
+        share_type="conditional",
+        share_conditions="仅限办理社会救助、户籍业务的部门使用",
+        legal_basis="《中华人民共和国个人信息保护法》第三十四条",
+        items=items,
+    )
+
+
+def population_binding_in(resource_id: int, connection_id: int, table: str) -> BindingIn:
+    """Every data item mapped to its population column; keyed by ID number, changes by
+    updated_at."""
+    return BindingIn(
+        resource_id=resource_id,
+        connection_id=connection_id,
+        source_table=table,
+        columns=[ColumnMapIn(item=i, column=c) for c, (i, _, _) in POPULATION_ITEMS.items()],
+        key_columns=["id_number"],
+        change_column="updated_at",
+    )

@@ -278,6 +278,9 @@ class PgTarget(Target):
                     f"同步任务“{self.spec.state_name}”正在运行，请等待其结束后再试"
                 ) from None
             conn.execute("RESET lock_timeout")
+            # Two first runs on a new target would race on IF NOT EXISTS (a unique violation
+            # in the catalog): the schema and state table are made under one lock per database.
+            conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('govshare:ddl', 0))")
             if self.spec.target_schema:
                 conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(self.spec.target_schema)}")
             conn.execute(
