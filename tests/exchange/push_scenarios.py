@@ -7,7 +7,7 @@ from govshare.core import clock
 from govshare.exchange.models import RunKind
 from govshare.exchange.service import pushes
 from tests.exchange.run_scenarios import PUSH, _push, world
-from tests.scenarios import Reads, World, Writes
+from tests.scenarios import READ_ONLY, Reads, World, Writes
 from tests.sharing.builders import approved
 
 
@@ -28,6 +28,7 @@ PUSH_SCENARIOS: dict[str, Writes | Reads] = {
             kind=RunKind.FULL,
         ),
     ),
+    PUSH + "row_key_secret": READ_ONLY,  # derives a key from the settings
     PUSH + "push_options": Reads(
         prepare=_options,
         call=lambda w: pushes.push_options(w.db, actor=w.prepared.s.consumer_officer),

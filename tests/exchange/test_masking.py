@@ -28,6 +28,8 @@ from govshare.exchange.masking import (
     mask_expression,
     mask_value,
     register_sqlite_functions,
+    row_key_expression,
+    row_key_value,
     text_form,
 )
 from govshare.exchange.scope import literal_sql
@@ -51,7 +53,8 @@ MASKS = [Mask(rule) for rule in MaskRule if not rule.takes_n] + [
 
 def _ensure_database(url: sa.URL) -> None:
     """Create the test database when missing, from the server's maintenance connection."""
-    admin_url = url.set(database="postgres" if url.get_backend_name() == "postgresql" else None)
+    # the server's own maintenance database (URL.set(database=None) changes nothing)
+    admin_url = url.set(database="postgres" if url.get_backend_name() == "postgresql" else "mysql")
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
@@ -391,6 +394,27 @@ def test_every_rule_agrees_with_the_reference_on_edge_values(mask_engine: Engine
     want = expected(rows, COLUMNS)
     assert_agree(want, bound, "bound parameters")
     assert_agree(want, literal, "literal SQL")
+
+
+@pytest.mark.filterwarnings("ignore:Dialect sqlite\\+pysqlite does \\*not\\* support Decimal")
+def test_row_keys_agree_with_the_reference_and_tell_rows_apart(mask_engine: Engine) -> None:
+    table = sample_table("mask_row_key")
+    rows = [r for r in reset(mask_engine, table, edge_rows()) if r["txt"] is not None]
+    for columns in (("id",), ("txt",), ("id", "txt", "day")):
+        rows_here = [r for r in rows if all(r[c] is not None for c in columns)]
+        expr = row_key_expression(
+            mask_engine.dialect.name, [table.c[c] for c in columns], key=KEY
+        ).label("k")
+        query = sa.select(expr).where(table.c.id.in_([r["id"] for r in rows_here]))
+        bound, literal = run_both(mask_engine, query.order_by(table.c.id))
+        want = [(row_key_value([r[c] for c in columns], key=KEY),) for r in rows_here]
+        assert_agree(want, bound, f"bound parameters {columns}")
+        assert_agree(want, literal, f"literal SQL {columns}")
+        assert len({k for (k,) in want}) == len(want)  # distinct rows, distinct keys
+    # The separator keeps ("ab", "c") and ("a", "bc") apart.
+    assert row_key_value(["ab", "c"], key=KEY) != row_key_value(["a", "bc"], key=KEY)
+    with pytest.raises(ValueError, match="NULL"):
+        row_key_value([None], key=KEY)
 
 
 def test_text_forms_read_back_as_stored(mask_engine: Engine) -> None:

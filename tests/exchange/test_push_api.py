@@ -28,7 +28,7 @@ from govshare.core.permissions import Actor, Role
 from govshare.core.runtime import Runtime
 from govshare.exchange.center import Center
 from govshare.exchange.jobs import JobQueue
-from govshare.exchange.masking import Mask, mask_value
+from govshare.exchange.masking import Mask, mask_value, row_key_value
 from govshare.exchange.models import (
     Connection,
     ConnectionRole,
@@ -40,7 +40,7 @@ from govshare.exchange.models import (
     SyncRun,
 )
 from govshare.exchange.schemas import ConnectionIn
-from govshare.exchange.service import connections, runs
+from govshare.exchange.service import connections, pushes, runs
 from govshare.exchange.service.delivery import masking_key
 from govshare.identity.models import User
 from govshare.sharing.models import Grant, MaskRule
@@ -210,9 +210,13 @@ def test_a_push_created_and_run_through_the_api_holds_exactly_the_grant(
             for c in push["columns"]
         ] == [
             ("name", "text", "TEXT", None, False),
-            ("id_number", "text", "TEXT", "身份证号脱敏", True),  # masked: text whatever it was
+            ("id_number", "text", "TEXT", "身份证号脱敏", False),  # masked: text whatever it was
             ("birth_date", "date", "DATE", None, False),
             ("region_code", "text", "TEXT", None, False),
+            # Masked ID numbers collide, so rows are keyed by a keyed hash of the real one,
+            # and the update time the grant leaves out carries incremental runs.
+            ("govshare_row_key", "text", "TEXT", None, True),
+            ("govshare_changed_at", "timestamp", "TIMESTAMP", None, False),
         ]
         assert push["row_filter"] == [f"行政区划代码 属于其一 {REGION}"]
 
@@ -228,9 +232,26 @@ def test_a_push_created_and_run_through_the_api_holds_exactly_the_grant(
         done = _execute(w.runtime, run["id"])
         assert done.state is RunState.SUCCEEDED, done.error
         names, rows = _front_rows(w.front_path, "rk_share")
-        assert names == ["name", "id_number", "birth_date", "region_code"]
+        assert names == [
+            "name",
+            "id_number",
+            "birth_date",
+            "region_code",
+            "govshare_row_key",
+            "govshare_changed_at",
+        ]
         assert sorted((r[1], r[0], r[2], r[3]) for r in rows) == _expected(w)
         assert done.rows_written == len(rows) == 10
+        secret = pushes.row_key_secret(w.runtime.settings, w.grant)
+        source = {
+            mask_value(p[0], Mask(MaskRule.ID_NUMBER), key=masking_key(w.runtime.settings))
+            + p[1]: p
+            for p in people_rows(40)
+        }
+        for row in rows:
+            person = source[row[1] + row[0]]
+            assert row[4] == row_key_value([person[0]], key=secret)
+            assert row[5] == person[7]  # the center's update time
 
         history = client.get(f"{API}/{push['id']}/runs").json()
         assert [(r["id"], r["state"], r["rows_written"]) for r in history] == [
@@ -269,6 +290,9 @@ def test_a_later_run_follows_the_center_within_the_grant(
         _, rows = _front_rows(w.front_path, "rk")
         names = sorted(r[0] for r in rows)
         assert "赵六" in names and "钱七" not in names and len(rows) == 10
+        # Incremental by the center's update time, which the grant does not carry: only the
+        # changed row inside the grant is read and written.
+        assert (done.rows_read, done.rows_written) == (1, 1)
 
 
 def test_a_push_to_the_real_mariadb_creates_the_table_with_mapped_types(
@@ -297,7 +321,8 @@ def test_a_push_to_the_real_mariadb_creates_the_table_with_mapped_types(
         )
         assert created.status_code == 201, created.text
         types = {c["column"]: c["target_type"] for c in created.json()["columns"]}
-        assert types["id_number"] == "VARCHAR(255) COLLATE utf8mb4_bin"  # a text key
+        assert types["id_number"] == "LONGTEXT"  # masked: no longer the key
+        assert types["govshare_row_key"] == "VARCHAR(255) COLLATE utf8mb4_bin"  # a text key
         assert types["birth_date"] == "DATE"
         run = client.post(f"{API}/{created.json()['id']}/runs", headers=headers).json()
         done = _execute(w.runtime, run["id"])
@@ -319,9 +344,11 @@ def test_a_push_to_the_real_mariadb_creates_the_table_with_mapped_types(
     assert got == _expected(w)
     assert [tuple(c) for c in columns] == [
         ("name", "longtext", ""),
-        ("id_number", "varchar", "PRI"),
+        ("id_number", "longtext", ""),
         ("birth_date", "date", ""),
         ("region_code", "longtext", ""),
+        ("govshare_row_key", "varchar", "PRI"),
+        ("govshare_changed_at", "datetime", ""),
     ]
 
 

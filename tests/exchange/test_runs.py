@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from govshare.core import clock
 from govshare.core.errors import Conflict, Forbidden, Invalid
 from govshare.exchange.center import Center
-from govshare.exchange.masking import Mask, mask_value
+from govshare.exchange.masking import Mask, mask_value, row_key_value
 from govshare.exchange.models import (
     ConnectionRole,
     DatabaseKind,
@@ -28,7 +28,7 @@ from govshare.exchange.models import (
     SyncRun,
 )
 from govshare.exchange.schemas import BindingIn, ColumnMapIn, ConnectionIn, PushIn
-from govshare.exchange.service import bindings, connections, pushes, runs
+from govshare.exchange.service import bindings, connections, delivery, pushes, runs
 from govshare.exchange.service.delivery import masking_key
 from govshare.sharing.models import Grant, MaskRule
 from govshare.sharing.schemas import GrantActionIn
@@ -287,8 +287,14 @@ def test_a_push_delivers_exactly_the_grant_and_stops_with_it(
         names = [d[0] for d in cur.description]
         got = sorted(cur.fetchall())
     mysql.close()
-    assert names == ["name", "id_number", "region_code"]  # the binding's order, granted only
+    # the binding's order, granted only, then the platform's: the ID number is masked, so a
+    # keyed hash of the real one keys the rows, and the update time carries incremental runs
+    assert names == ["name", "id_number", "region_code", "govshare_row_key", "govshare_changed_at"]
     assert sorted((r[1], r[0], r[2]) for r in got) == expected
+    secret = pushes.row_key_secret(x.settings, grant)
+    assert sorted(r[3] for r in got) == sorted(
+        row_key_value([r[0]], key=secret) for r in people_rows(40) if r[5] == "361102"
+    )
 
     grants.suspend_grant(
         db, actor=x.s.provider_officer, grant_id=grant.id, data=GrantActionIn(reason="超范围使用")
@@ -307,3 +313,13 @@ def test_a_push_delivers_exactly_the_grant_and_stops_with_it(
             data=PushIn(grant_id=grant.id, connection_id=front.id, target_table="people_again"),
         )
     assert db.execute(select(SyncRun).where(SyncRun.push_id == push.id)).scalars().all()
+
+
+def test_a_whole_resource_grant_delivers_the_data_items_not_the_kept_change_column(
+    db: Session, data_dir: Path
+) -> None:
+    x = exchange_world(db, data_dir, rows=3)
+    assert {"item": "", "column": "updated_at", "type": "timestamp"} in x.binding.columns
+    whole = Grant(whole_resource=True, fields=[], row_filter=[], masking=[])
+    scope = delivery.grant_scope(x.binding, whole)
+    assert scope.columns == list(PEOPLE_COLUMNS.values())

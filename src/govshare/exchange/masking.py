@@ -59,7 +59,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -524,6 +524,36 @@ def mask_expression(
     return sa.type_coerce(
         sa.case((t.is_(None), sa.null()), else_=_rule_sql(sql, t, mask, key)), sa.String()
     )
+
+
+# --- row keys --------------------------------------------------------------------------------
+
+ROW_KEY_SEPARATOR = "\x1f"  # the unit separator: never inside a key value's text form
+
+
+def row_key_value(values: Sequence[object], *, key: bytes) -> str:
+    """A stable stand-in for a row's key values that reveals none of them: HMAC-SHA256 of
+    their text forms joined by the unit separator, lowercase hex (the reference)."""
+    _check_key(key)
+    texts = [text_form(v) for v in values]
+    if any(t is None for t in texts):
+        raise ValueError("key values cannot be NULL")
+    return hmac_hex(ROW_KEY_SEPARATOR.join(texts), key)  # type: ignore[arg-type]
+
+
+def row_key_expression(
+    dialect: str, columns: Sequence[ColumnElement[Any]], *, key: bytes
+) -> ColumnElement[str]:
+    """`row_key_value` as a SQL expression for `dialect` (NULL if a key value is NULL)."""
+    _check_key(key)
+    if not columns:
+        raise ValueError("a row key needs at least one column")
+    sql = sql_dialect(dialect)
+    parts: list[ColumnElement[Any]] = [sql.text(columns[0])]
+    for column in columns[1:]:
+        parts += [_lit(ROW_KEY_SEPARATOR), sql.text(column)]
+    joined = sql.concat(*parts) if len(parts) > 1 else parts[0]
+    return sa.type_coerce(sql.hmac(joined, key), sa.String())
 
 
 # --- SQLite helpers ------------------------------------------------------------------------

@@ -138,10 +138,13 @@ def masking_key(settings: Settings) -> bytes:
 
 def grant_scope(binding: TableBinding, grant: Grant) -> Scope:
     """The grant's fields, row filter and masking as the binding's center columns. A whole
-    resource grant reads every column, unfiltered and unmasked. A row-filter condition on an
+    resource grant reads every data item's column, unfiltered and unmasked. A row-filter condition on an
     item the center cannot filter fails closed: no data rather than too much."""
     if grant.whole_resource:
-        return Scope(tuple(Field(c["item"], c["column"], c["type"]) for c in binding.columns))
+        # Every data item; not a change column kept only for incremental pushes (no item).
+        return Scope(
+            tuple(Field(c["item"], c["column"], c["type"]) for c in binding.columns if c["item"])
+        )
     masks = {m["field"]: Mask(m["rule"], m.get("n")) for m in grant.masking}
     granted = set(grant.fields)
     fields = tuple(

@@ -10,6 +10,8 @@ run asks `check_access` first: a suspended or ended grant stops the push at once
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -20,7 +22,7 @@ from govshare.core.audit.service import record
 from govshare.core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from govshare.core.permissions import Actor, Role, require
 from govshare.core.settings import Settings
-from govshare.exchange import engine, scope
+from govshare.exchange import engine, masking, scope
 from govshare.exchange.center import Center
 from govshare.exchange.engine import mysql as mysql_engine
 from govshare.exchange.engine import postgres as pg_engine
@@ -44,6 +46,8 @@ from govshare.sharing.service import grants
 from govshare.sharing.service.common import load_filter, load_masking
 
 MANAGERS = (Role.DATA_OFFICER,)
+ROW_KEY = "govshare_row_key"  # added when the grant masks or leaves out a key column
+CHANGED_AT = "govshare_changed_at"  # added when the grant leaves out the change column
 VIEWERS = (Role.DATA_OFFICER, Role.DEPARTMENT_HEAD, Role.DEPARTMENT_STAFF, Role.PLATFORM_OPERATOR)
 
 
@@ -75,11 +79,6 @@ def create_push(
         raise Invalid("请选择本单位登记的前置交换库连接", field="connection_id")
     _check_table_name(data.target_table)
     granted = delivery.grant_scope(binding, grant)
-    if missing := [k for k in binding.key_columns if k not in granted.columns]:
-        raise Invalid(
-            f"授权的信息项不含主键字段（{', '.join(missing)}），无法保持前置库同步",
-            field="grant_id",
-        )
     clash = db_session.execute(
         select(Push.id).where(Push.connection_id == conn.id, Push.target_table == data.target_table)
     ).scalar_one_or_none()
@@ -108,7 +107,7 @@ def create_push(
             "grant": grant.number,
             "connection": conn.name,
             "target_table": push.target_table,
-            "columns": list(granted.columns),
+            "columns": [*granted.columns, *_layout(binding, granted).added],
         },
     )
     return push
@@ -257,9 +256,25 @@ def push_spec(
     if binding is None:
         raise NotFound("资源的库表绑定已不存在")
     granted = delivery.grant_scope(binding, grant)
+    layout = _layout(binding, granted)
     select_ = delivery.scoped_query(center, binding, granted, key=delivery.masking_key(settings))
+    table = select_.get_final_froms()[0]
     types = {c["column"]: c["type"] for c in binding.columns}
     masked = set(granted.masks)
+    columns = [engine.Column(c, "text" if c in masked else types[c]) for c in granted.columns]
+    key, change = tuple(binding.key_columns), binding.change_column
+    if layout.row_key:
+        secret = row_key_secret(settings, grant)
+        expression = masking.row_key_expression(
+            center.dialect, [table.c[k] for k in key], key=secret
+        )
+        select_ = select_.add_columns(expression.label(ROW_KEY))
+        columns.append(engine.Column(ROW_KEY, "text"))
+        key = (ROW_KEY,)
+    if layout.changed_at and change is not None:
+        select_ = select_.add_columns(table.c[change].label(CHANGED_AT))
+        columns.append(engine.Column(CHANGED_AT, types[change]))
+        change = CHANGED_AT
     return engine.SyncSpec(
         source_url=center.url,
         source_query=scope.literal_sql(select_, center.dialect),
@@ -267,12 +282,43 @@ def push_spec(
         target_url=connections.url_of(push.connection, settings),
         target_schema=push.connection.schema or None,
         target_table=push.target_table,
-        columns=tuple(
-            engine.Column(c, "text" if c in masked else types[c]) for c in granted.columns
-        ),
-        key=tuple(binding.key_columns),
-        change_column=binding.change_column if binding.change_column in granted.columns else None,
+        columns=tuple(columns),
+        key=key,
+        change_column=change,
         state_name=f"push:{push.id}",
+    )
+
+
+def row_key_secret(settings: Settings, grant: Grant) -> bytes:
+    """The key of a push's row keys: one per grant, so the same person's rows in two
+    departments' front-end databases cannot be matched by their row keys."""
+    label = f"push row key:{grant.number}".encode()
+    return hmac.new(delivery.masking_key(settings), label, hashlib.sha256).digest()
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """The columns the platform adds to a grant's fields in the target table. `row_key`:
+    the grant masks or leaves out a key column, so rows are keyed by ROW_KEY, a keyed hash of
+    the center's key (masked keys collide: many ID numbers share a masked form). `changed_at`:
+    the grant leaves out (or masks) the change column, which incremental runs need."""
+
+    row_key: bool
+    changed_at: bool
+
+    @property
+    def added(self) -> list[str]:
+        return [name for name, on in ((ROW_KEY, self.row_key), (CHANGED_AT, self.changed_at)) if on]
+
+
+def _layout(binding: TableBinding, granted: delivery.Scope) -> _Layout:
+    def hidden(column: str) -> bool:
+        return column not in granted.columns or column in granted.masks
+
+    change = binding.change_column
+    return _Layout(
+        row_key=any(hidden(k) for k in binding.key_columns),
+        changed_at=change is not None and hidden(change),
     )
 
 
@@ -301,30 +347,46 @@ def _scope(db_session: Session, grant: Grant, kind: DatabaseKind | None) -> Push
         for m in load_masking(grant.masking)
     }
     types = TARGET_TYPES.get(kind) if kind else None
+    layout = _layout(binding, granted)
+    keyed_by = {ROW_KEY} if layout.row_key else set(binding.key_columns)
+
+    def target_type(portable: str, key: bool) -> str | None:
+        if kind is DatabaseKind.MYSQL and portable == "text" and key:
+            return mysql_engine.KEY_TEXT  # MySQL keys text as a bounded VARCHAR
+        return types[portable] if types else None
+
     columns = []
     for field in granted.fields:
         portable = "text" if field.mask is not None else field.type
-        target = types[portable] if types else None
-        if (
-            kind is DatabaseKind.MYSQL
-            and portable == "text"
-            and field.column in binding.key_columns
-        ):
-            target = mysql_engine.KEY_TEXT  # MySQL keys text as a bounded VARCHAR
+        key = field.column in keyed_by
         columns.append(
             PushColumn(
                 item=field.item,
                 column=field.column,
                 type=portable,
-                target_type=target,
+                target_type=target_type(portable, key),
                 mask=masks.get(field.item) if field.mask is not None else None,
-                key=field.column in binding.key_columns,
+                key=key,
+            )
+        )
+    if layout.row_key:
+        columns.append(
+            PushColumn("行标识（平台生成）", ROW_KEY, "text", target_type("text", True), None, True)
+        )
+    if layout.changed_at and binding.change_column is not None:
+        portable = next(c["type"] for c in binding.columns if c["column"] == binding.change_column)
+        columns.append(
+            PushColumn(
+                "更新时间（平台记录）",
+                CHANGED_AT,
+                portable,
+                target_type(portable, False),
+                None,
+                False,
             )
         )
     problem = ""
-    if missing := [k for k in binding.key_columns if k not in granted.columns]:
-        problem = f"授权的信息项不含主键字段（{', '.join(missing)}），无法保持前置库同步"
-    elif not grant.usable(clock.today()):
+    if not grant.usable(clock.today()):
         status = grants.status_label(grant, clock.today())
         reason = f"：{grant.state_reason}" if grant.state_reason else ""
         problem = f"授权 {grant.number} {status}{reason}，推送随之停止"
