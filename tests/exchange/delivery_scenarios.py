@@ -84,11 +84,12 @@ def _stream(w: World) -> bytes:
 
 
 DELIVERY_SCENARIOS: dict[str, Writes | Reads] = {
-    DELIVERY + "query": Writes("exchange.data.query", _query),
-    DELIVERY + "lookup": Writes("exchange.data.lookup", _lookup),
-    DELIVERY + "start_download": Writes("exchange.data.download", _started),
-    DELIVERY + "stream_download": Writes("exchange.data.download_done", _stream),
-    DELIVERY + "masking_key": READ_ONLY,
-    DELIVERY + "grant_scope": READ_ONLY,
-    DELIVERY + "scoped_query": READ_ONLY,  # builds a SELECT; the callers run and audit it
+    DELIVERY + "query.query": Writes("exchange.data.query", _query),
+    DELIVERY + "query.lookup": Writes("exchange.data.lookup", _lookup),
+    DELIVERY + "download.start_download": Writes("exchange.data.download", _started),
+    DELIVERY + "download.stream_download": Writes("exchange.data.download_done", _stream),
+    DELIVERY + "statements.masking_key": READ_ONLY,
+    DELIVERY + "statements.grant_scope": READ_ONLY,
+    # builds a SELECT; the callers run and audit it
+    DELIVERY + "statements.scoped_query": READ_ONLY,
 }

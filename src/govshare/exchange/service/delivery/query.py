@@ -1,0 +1,186 @@
+"""The online query and the keyed lookup (EXC-5)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.orm import Session
+
+from govshare.core.errors import DomainError, Forbidden, Invalid
+from govshare.core.permissions import Actor
+from govshare.core.settings import Settings
+from govshare.exchange.center import Center
+from govshare.exchange.models import TableBinding
+from govshare.exchange.service.delivery.calls import (
+    DataPage,
+    DataRequest,
+    Rejected,
+    _bound,
+    _Call,
+    _check_limit,
+    _columns,
+    _count,
+    _fields,
+    _filters,
+    _granted,
+    _open_cursor,
+    _record,
+    _reject,
+    _row,
+    _seal_cursor,
+    _typed,
+)
+from govshare.exchange.service.delivery.statements import (
+    DEFAULT_LIMIT,
+    Filter,
+    Scope,
+    _key_label,
+    _reader,
+    _statement,
+    grant_scope,
+    masking_key,
+)
+
+# --- online query and lookup --------------------------------------------------------------
+
+
+def query(
+    db_session: Session,
+    *,
+    actor: Actor,
+    settings: Settings,
+    center: Center,
+    resource_code: str,
+    request: DataRequest,
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+    total: bool = False,
+) -> DataPage | Rejected:
+    """One page of the consumer's granted rows matching its filters, ordered by key (EXC-5)."""
+    _check_limit(limit)
+    bound = _bound(db_session, resource_code)
+    binding = bound.binding
+    details = {**request.as_details(), "limit": limit, "cursor": cursor is not None}
+    call = _Call(actor=actor, action="exchange.data.query", bound=bound, details=details)
+    grant = _granted(db_session, call)
+    if isinstance(grant, Rejected):
+        return grant
+    scope: Scope | None = None
+    try:
+        scope = grant_scope(binding, grant)
+        columns = _columns(binding, scope, request)
+        where = _filters(binding, scope, request)
+        after = _open_cursor(settings, bound.code, binding, cursor) if cursor else None
+    except DomainError as error:
+        return _reject(db_session, call, grant, error, scope)
+    mask_key = masking_key(settings)
+    page, values = _statement(
+        center,
+        binding,
+        scope,
+        key=mask_key,
+        columns=columns,
+        where=where,
+        after=after,
+        limit=limit + 1,
+        with_keys=True,
+    )
+    keys = [_key_label(i) for i in range(len(binding.key_columns))]
+    with _reader(center).connect() as conn:
+        found = [r._mapping for r in conn.execute(page, values)]
+        count = None
+        if total:
+            whole, bound_values = _statement(
+                center, binding, scope, key=mask_key, columns=columns, where=where
+            )
+            count = conn.execute(_count(whole), bound_values).scalar_one()
+    more = len(found) > limit
+    rows = [_row(r, columns) for r in found[:limit]]
+    next_cursor = (
+        _seal_cursor(settings, bound.code, [found[limit - 1][k] for k in keys]) if more else None
+    )
+    _record(db_session, call, grant, rows=len(rows), more=more)
+    return DataPage(
+        bound.resource_id,
+        bound.code,
+        bound.name,
+        grant,
+        _fields(scope, columns),
+        rows,
+        next_cursor,
+        count,
+        scope.missing,
+        tuple(binding.key_columns),
+    )
+
+
+def lookup(
+    db_session: Session,
+    *,
+    actor: Actor,
+    settings: Settings,
+    center: Center,
+    resource_code: str,
+    key: str,
+    fields: Sequence[str] = (),
+) -> DataPage | Rejected:
+    """The one record with this key, if the grant admits it (else no rows): "check this
+    citizen's record by ID number", one query on the primary key. A composite key is given
+    as its values joined by commas, in key order."""
+    bound = _bound(db_session, resource_code)
+    binding = bound.binding
+    details = {"key": key, "fields": list(fields)}
+    call = _Call(actor=actor, action="exchange.data.lookup", bound=bound, details=details)
+    grant = _granted(db_session, call)
+    if isinstance(grant, Rejected):
+        return grant
+    scope: Scope | None = None
+    try:
+        scope = grant_scope(binding, grant)
+        columns = _columns(binding, scope, DataRequest(fields=fields))
+        where = _key_filters(binding, scope, key)
+    except DomainError as error:
+        return _reject(db_session, call, grant, error, scope)
+    stmt, values = _statement(
+        center,
+        binding,
+        scope,
+        key=masking_key(settings),
+        columns=columns,
+        where=where,
+        order_by=(),
+        limit=1,
+    )
+    with _reader(center).connect() as conn:
+        rows = [_row(r._mapping, columns) for r in conn.execute(stmt, values)]
+    _record(db_session, call, grant, rows=len(rows))
+    return DataPage(
+        bound.resource_id,
+        bound.code,
+        bound.name,
+        grant,
+        _fields(scope, columns),
+        rows,
+        missing=scope.missing,
+        key_columns=tuple(binding.key_columns),
+    )
+
+
+def _key_filters(binding: TableBinding, scope: Scope, key: str) -> list[Filter]:
+    keys = list(binding.key_columns)
+    values = [key] if len(keys) == 1 else key.split(",")
+    if len(values) != len(keys):
+        raise Invalid(f"主键由 {len(keys)} 个字段组成，请按顺序用逗号分隔给出", field="key")
+    not_granted = [
+        c["item"] for c in binding.columns if c["column"] in keys and not scope.field(c["column"])
+    ]
+    if not_granted:
+        raise Forbidden(
+            f"按主键查询须获授权字段“{'、'.join(not_granted)}”，请改用已授权字段筛选", field="key"
+        )
+    result = []
+    for column, raw in zip(keys, values, strict=True):
+        found = scope.field(column)
+        assert found is not None
+        result.append(Filter(column, "eq", _typed(found.type, raw, "key"), "key"))
+    return result
