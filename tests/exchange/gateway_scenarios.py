@@ -215,10 +215,19 @@ def _with_calls(w: World) -> ServiceWorld:
     return sw
 
 
+def _call_access(w: World) -> grants.CallAccess:
+    sw = _world(w)
+    return grants.check_call_access(sw.db, actor=consumer_system(sw), resource_id=sw.resource.id)
+
+
 GATEWAY_SCENARIOS: dict[str, Writes | Reads] = {
     SERVICE + "register_interface": Writes("exchange.interface.register", _registered),
     SERVICE + "update_interface": Writes("exchange.interface.update", _updated),
     SERVICE + "admit_call": Writes("sharing.grant.access", lambda w: admitted(_world(w))),
+    # The gateway's lean grant check lives in sharing, beside check_access.
+    "govshare.sharing.service.grants.check_call_access": Writes(
+        "sharing.grant.access", _call_access
+    ),
     SERVICE + "log_call": Writes("exchange.gateway.call", _logged),
     SERVICE + "list_interfaces": Reads(
         lambda w: interfaces.list_interfaces(w.db, actor=w.prepared.consumer_officer),

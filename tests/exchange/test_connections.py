@@ -86,6 +86,29 @@ def test_connections_are_tested_and_their_passwords_sealed(
     entries = db.execute(select(AuditEntry).where(AuditEntry.object_type == "connection")).scalars()
     assert all(SECRET not in str(e.details) for e in entries)
 
+    # Saving again without a password keeps the sealed bytes; a new cipher reseals them.
+    pg_in = {"kind": DatabaseKind.POSTGRESQL, "host": pg.host, "port": pg.port}
+    pg_in |= {"database": "postgres", "username": pg.username, "password": None}
+    sealed = conn.secret
+    conn = connections.update_connection(
+        db,
+        actor=s.provider_officer,
+        settings=settings,
+        connection_id=conn.id,
+        data=_mysql_in(**pg_in, cipher=cipher),
+    )
+    assert conn.secret == sealed
+    other = next(c for c in Cipher if c is not cipher)
+    conn = connections.update_connection(
+        db,
+        actor=s.provider_officer,
+        settings=settings,
+        connection_id=conn.id,
+        data=_mysql_in(**pg_in, cipher=other),
+    )
+    assert conn.secret != sealed and credentials.cipher_of(conn.secret) is other
+    assert connections.password_of(conn, settings) == SECRET
+
 
 def test_a_database_that_does_not_answer_is_not_saved(db: Session, data_dir: Path) -> None:
     s = sharing_world(db)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from fastapi import FastAPI
@@ -23,7 +23,10 @@ from govshare.core.permissions import Actor, Role
 from govshare.exchange.models import ServiceInterface
 from govshare.exchange.service import interfaces
 from govshare.exchange.service.interfaces import Admission, EndpointIn, match_endpoint
+from govshare.identity import service as identity_service
 from govshare.identity.models import User
+from govshare.sharing.schemas import GrantActionIn
+from govshare.sharing.service import grants
 from tests.builders import actor_of, organization, user
 from tests.catalog.builders import published
 from tests.exchange.gateway_scenarios import (
@@ -32,10 +35,12 @@ from tests.exchange.gateway_scenarios import (
     ServiceWorld,
     admitted,
     consumer_system,
+    direct_grant,
     interface_in,
     limit_grant,
     service_resource,
     service_world,
+    system_token,
 )
 from tests.http import csrf_for, sign_in
 
@@ -257,6 +262,76 @@ def test_the_most_literal_matching_endpoint_is_chosen() -> None:
     assert match_endpoint(endpoints, "GET", "/items/..") is None
     assert match_endpoint(endpoints, "DELETE", "/items/42") is None
     assert match_endpoint([("GET", "/files/{name}.json")], "GET", "/files/a.json")
+
+
+# --- the gateway's grant check --------------------------------------------------------------
+
+
+def _access_entries(db: Session, count: int) -> list[tuple[str, str, str]]:
+    rows = db.execute(
+        select(AuditEntry.action, AuditEntry.object_id, AuditEntry.details)
+        .order_by(AuditEntry.seq.desc())
+        .limit(count)
+    )
+    return [tuple(row) for row in rows]
+
+
+def _agree(sw: ServiceWorld, actor: Actor) -> grants.CallAccess:
+    """check_call_access and check_access decide alike and record the same entry."""
+    lean = grants.check_call_access(sw.db, actor=actor, resource_id=sw.resource.id)
+    full = grants.check_access(sw.db, actor=actor, resource_id=sw.resource.id)
+    assert (lean.allowed, lean.reason) == (full.allowed, full.reason)
+    if full.grant is None:
+        assert lean.grant is None
+    else:
+        assert lean.grant is not None
+        held = (full.grant.id, full.grant.number, full.grant.endpoints, full.grant.rate_limit)
+        assert (
+            lean.grant.id,
+            lean.grant.number,
+            lean.grant.endpoints,
+            lean.grant.rate_limit,
+        ) == held
+    second, first = _access_entries(sw.db, 2)
+    assert first == second and first[:2] == ("sharing.grant.access", str(sw.resource.id))
+    return lean
+
+
+def test_the_gateways_grant_check_decides_and_records_as_check_access(
+    db: Session, sw: ServiceWorld
+) -> None:
+    system = consumer_system(sw)
+    limit_grant(db, sw.grant, endpoints=["GET /enterprises/{uscc}"], rate_limit=5)
+    allowed = _agree(sw, system)
+    assert allowed.allowed and allowed.grant.endpoints == ["GET /enterprises/{uscc}"]
+    with clock.frozen("2026-08-31T12:00:00+08:00"):  # before the grant's first day
+        assert "起生效" in _agree(sw, system).reason
+    sw.grant.valid_until = date(2026, 12, 31)
+    db.flush()
+    with clock.frozen("2027-01-01T09:00:00+08:00"):
+        assert "到期" in _agree(sw, system).reason
+    grants.suspend_grant(
+        db, actor=sw.provider_officer, grant_id=sw.grant.id, data=GrantActionIn(reason="核查")
+    )
+    assert _agree(sw, system).reason.endswith("已被暂停使用：核查")
+    grants.end_grant(
+        db, actor=sw.provider_officer, grant_id=sw.grant.id, data=GrantActionIn(reason="停用")
+    )
+    assert _agree(sw, system).reason.endswith("已终止：停用")
+    renewed = direct_grant(db, sw.consumer_officer, sw.resource)
+    assert _agree(sw, system).grant.id == renewed.id
+    grants.suspend_grant(
+        db, actor=sw.provider_officer, grant_id=renewed.id, data=GrantActionIn(reason="复核")
+    )
+    assert _agree(sw, system).reason == f"授权 {renewed.number} 已被暂停使用：复核"  # the newest
+    provider_system = identity_service.resolve_api_token(
+        db, token=system_token(db, sw.provider_officer, "市场监管业务系统")
+    )
+    nothing = _agree(sw, provider_system)
+    assert not nothing.allowed and nothing.grant is None
+    for outsider in (Actor.anonymous(), sw.op):
+        with pytest.raises(Forbidden):
+            grants.check_call_access(db, actor=outsider, resource_id=sw.resource.id)
 
 
 # --- statistics and the log --------------------------------------------------------------------

@@ -312,7 +312,6 @@ SCENARIOS: dict[str, Writes | Reads] = {
     **{
         COMMON + name: READ_ONLY
         for name in (
-            "own_organization",
             "oversees",
             "party_to",
             "shared_version",
@@ -321,6 +320,7 @@ SCENARIOS: dict[str, Writes | Reads] = {
             "check_filter",
             "check_masking",
             "sort_key",
+            "parse_number",
             "tighter",
             "check_narrower_filter",
             "dump_filter",

@@ -21,6 +21,7 @@ from govshare.sharing.models import (
 )
 from govshare.sharing.schemas import DecisionIn, PreReviewIn, RenewalIn
 from govshare.sharing.service import applications
+from govshare.sharing.service.common import sort_key
 from tests.sharing.builders import (
     BINZHOU,
     FIELDS,
@@ -529,3 +530,12 @@ def test_permitted_offers_each_form_to_who_may_use_it(w: Sharing) -> None:
         assert applications.permitted(w.provider_officer, application).decide
         assert not applications.permitted(w.provider_staff, application).decide
         assert not applications.permitted(w.op, application).pre_review
+
+
+def test_filter_values_compare_as_exact_numbers_or_as_text() -> None:
+    """The order `exchange.scope` applies in SQL: 18-digit ID numbers stay apart (a float
+    would make them equal), and what is not in the number syntax is text, after numbers."""
+    assert sort_key("110101199001011234") < sort_key("110101199001011235")
+    assert sort_key("10") == sort_key("10.0") and sort_key("9") < sort_key("10")
+    assert sort_key("1e3") > sort_key("2000")  # text, not a thousand
+    assert sort_key("nan") > sort_key("-1") and sort_key(" 1") > sort_key("5")

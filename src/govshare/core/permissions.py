@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from govshare.core.errors import Forbidden
+from govshare.core.errors import Forbidden, Invalid
 
 
 class Role(StrEnum):
@@ -69,6 +69,13 @@ class Actor:
 
     def has(self, *roles: Role) -> bool:
         return bool(self.roles.intersection(roles))
+
+
+def own_organization(actor: Actor) -> int:
+    """The actor's department; a person or system outside every department is refused."""
+    if actor.organization_id is None:
+        raise Invalid("当前用户不属于任何部门", field="organization_id")
+    return actor.organization_id
 
 
 def require(actor: Actor, *roles: Role, action: str = "执行此操作") -> None:

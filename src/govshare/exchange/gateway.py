@@ -218,7 +218,8 @@ def _relaxed_commit(db_session: Session) -> None:
 
 
 def _lazy_relationships(state: ORMExecuteState) -> None:
-    if state.is_select:
+    # Core statements (the call path's) load no relationships and keep their cache key.
+    if state.is_select and state.is_orm_statement:
         state.statement = state.statement.options(lazyload("*"))
 
 

@@ -58,7 +58,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -72,13 +71,12 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from govshare.sharing.models import MaskRule
+from govshare.sharing.service.common import parse_number
 
 DIALECTS = ("postgresql", "mysql", "sqlite")
-NUMBER_PATTERN = "[+-]?[0-9]{1,30}([.][0-9]{1,30})?"
 MAX_N = 64  # the grant schema's bound on keep_first / keep_last
 MIN_KEY_BYTES = 16  # a shorter key makes the hash of an ID number guessable by brute force
 
-_NUMBER = re.compile(NUMBER_PATTERN)
 _HMAC_BLOCK = 64  # SHA-256 block size in bytes
 _STAR = "*"
 
@@ -112,11 +110,6 @@ def text_form(value: object) -> str | None:
     if isinstance(value, date):
         return value.isoformat()
     return str(value)
-
-
-def parse_number(text: str) -> Decimal | None:
-    """The exact number `text` spells in the shared number syntax, None if it is text."""
-    return Decimal(text) if _NUMBER.fullmatch(text) else None
 
 
 def hmac_hex(text: str, key: bytes) -> str:

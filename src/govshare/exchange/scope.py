@@ -8,7 +8,7 @@ MySQL/MariaDB and SQLite. Conditions work on a column value's text form
 as numbers; otherwise a number sorts before any text and texts compare by code point (binary
 collation in SQL: "C" in PostgreSQL, the UTF-8 bytes in MySQL, BINARY in SQLite).
 
-Number syntax (`masking.NUMBER_PATTERN`): optional sign, 1–30 ASCII digits, optionally a point
+Number syntax (`sharing.service.common.NUMBER_PATTERN`): optional sign, 1–30 ASCII digits, optionally a point
 and 1–30 ASCII digits; compared exactly (Decimal, NUMERIC, DECIMAL(65, 30)), never as floats,
 so two 18-digit ID numbers stay apart. Narrower than `float()` on purpose: ``1e3``, `` 1``,
 ``.5``, ``nan``, ``inf`` are text.
@@ -45,18 +45,17 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from govshare.core.errors import Invalid
 from govshare.exchange.masking import (
-    NUMBER_PATTERN,
     Mask,
     Utf8mb4,
     decimal_text,
     mask_expression,
-    parse_number,
     sql_dialect,
     text_expression,
     text_form,
     value_kind,
 )
 from govshare.sharing.models import RowOp
+from govshare.sharing.service.common import NUMBER_PATTERN, parse_number
 
 _INT64 = (-(2**63), 2**63 - 1)
 _ARITY = {RowOp.EQ: (1, 1), RowOp.PREFIX: (1, 1), RowOp.BETWEEN: (2, 2), RowOp.IN: (1, None)}

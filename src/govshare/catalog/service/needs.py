@@ -37,7 +37,7 @@ from govshare.core.audit.service import record
 from govshare.core.calendar import Deadline
 from govshare.core.errors import Conflict, Forbidden, Invalid, NotFound
 from govshare.core.inbox import service as inbox
-from govshare.core.permissions import Actor, Role, require
+from govshare.core.permissions import Actor, Role, own_organization, require
 from govshare.identity.models import Organization
 
 READERS = (*COMPILERS, Role.PLATFORM_OPERATOR)
@@ -60,12 +60,6 @@ class NeedIn(BaseModel):
 def link(need: Need) -> str:
     """Where the need is shown."""
     return f"/catalog/needs/{need.id}"
-
-
-def _own_organization(actor: Actor) -> int:
-    if actor.organization_id is None:
-        raise Invalid("当前用户不属于任何部门", field="organization_id")
-    return actor.organization_id
 
 
 def _need(db_session: Session, actor: Actor, need_id: int) -> Need:
@@ -102,7 +96,7 @@ def state_need(db_session: Session, *, actor: Actor, data: NeedIn) -> Need:
     """A department states a need (for a published resource, or for data not catalogued
     yet); the operator is asked to assign it."""
     require(actor, *COMPILERS, action="提出数据需求")
-    org_id = _own_organization(actor)
+    org_id = own_organization(actor)
     resource: Resource | None = None
     if data.resource_id is not None or data.resource_code:
         resource = _catalogued(db_session, actor, data)
@@ -300,7 +294,7 @@ def list_needs(
     require(actor, *READERS, action="查看数据需求")
     stmt = select(Need)
     if not actor.has(Role.PLATFORM_OPERATOR) or assigned:
-        org_id = _own_organization(actor)
+        org_id = own_organization(actor)
         column = Need.assignee_id if assigned else Need.requester_id
         stmt = stmt.where(column == org_id)
     if open_only:

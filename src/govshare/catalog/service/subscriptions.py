@@ -10,22 +10,20 @@ from govshare.catalog.models import ResourceStatus, Subscription
 from govshare.catalog.service.resources import COMPILERS, READERS, get_resource
 from govshare.core import clock
 from govshare.core.audit.service import record
-from govshare.core.errors import Conflict, Invalid, NotFound
-from govshare.core.permissions import Actor, Role, require
+from govshare.core.errors import Conflict, NotFound
+from govshare.core.permissions import Actor, Role, own_organization, require
 
 SUBSCRIBERS = (*COMPILERS,)
 
 
-def _own_organization(actor: Actor) -> int:
+def _subscriber_organization(actor: Actor) -> int:
     require(actor, *SUBSCRIBERS, action="订阅资源")
-    if actor.organization_id is None:
-        raise Invalid("当前用户不属于任何部门", field="organization_id")
-    return actor.organization_id
+    return own_organization(actor)
 
 
 def subscribe(db_session: Session, *, actor: Actor, resource_id: int) -> Subscription:
     """Subscribes the actor's department to a published resource."""
-    org_id = _own_organization(actor)
+    org_id = _subscriber_organization(actor)
     resource = get_resource(db_session, actor=actor, resource_id=resource_id)
     if resource.status is not ResourceStatus.PUBLISHED:
         raise Conflict("只能订阅已发布的资源", field="resource_id")
@@ -59,7 +57,7 @@ def subscribe(db_session: Session, *, actor: Actor, resource_id: int) -> Subscri
 
 def unsubscribe(db_session: Session, *, actor: Actor, resource_id: int) -> None:
     """Ends the actor's department's subscription."""
-    org_id = _own_organization(actor)
+    org_id = _subscriber_organization(actor)
     subscription = db_session.execute(
         select(Subscription).where(
             Subscription.resource_id == resource_id, Subscription.organization_id == org_id
@@ -82,7 +80,7 @@ def unsubscribe(db_session: Session, *, actor: Actor, resource_id: int) -> None:
 
 def my_subscriptions(db_session: Session, *, actor: Actor) -> list[Subscription]:
     """The actor's department's subscriptions, newest first."""
-    org_id = _own_organization(actor)
+    org_id = _subscriber_organization(actor)
     return list(
         db_session.execute(
             select(Subscription)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from govshare.core import clock
 from govshare.core.audit.service import record
 from govshare.core.errors import Conflict, Forbidden, Invalid, NotFound
-from govshare.core.permissions import Actor, Role, require
+from govshare.core.permissions import Actor, Role, own_organization, require
 from govshare.core.settings import Settings
 from govshare.exchange import credentials, engine
 from govshare.exchange.models import Cipher, Connection, ConnectionRole, DatabaseKind
@@ -35,7 +35,7 @@ def register_connection(
     """Tests the database and, when it answers, saves the connection for the actor's
     department. A database that does not answer is not saved: the error says why."""
     require(actor, *MANAGERS, action="登记数据库连接")
-    org_id = _own(actor)
+    org_id = own_organization(actor)
     _unique_name(db_session, org_id, data.name, None)
     now = clock.now()
     conn = Connection(
@@ -86,9 +86,10 @@ def update_connection(
     conn.last_tested_at = candidate.last_tested_at
     conn.last_test_ok, conn.last_test_message = True, candidate.last_test_message
     _apply(conn, data, settings)
+    recipher = data.cipher is not None and data.cipher != conn.cipher
     if data.cipher is not None:
         conn.cipher = data.cipher
-    if data.password is not None or data.cipher is not None:
+    if data.password is not None or recipher:  # else the sealed bytes stay as they are
         conn.secret = _sealed(conn, settings, password)
     conn.updated_at = clock.now()
     db_session.flush()
@@ -129,7 +130,7 @@ def list_connections(
     require(actor, *VIEWERS, action="查看数据库连接")
     query = select(Connection).order_by(Connection.organization_id, Connection.name)
     if not actor.has(Role.PLATFORM_OPERATOR):
-        query = query.where(Connection.organization_id == _own(actor))
+        query = query.where(Connection.organization_id == own_organization(actor))
     if role is not None:
         query = query.where(Connection.role == role)
     return list(db_session.execute(query).scalars())
@@ -198,12 +199,6 @@ def qualified(conn: Connection, table: str) -> str:
 
 
 # --- inside --------------------------------------------------------------------------------
-
-
-def _own(actor: Actor) -> int:
-    if actor.organization_id is None:
-        raise Invalid("当前用户不属于任何部门", field="organization_id")
-    return actor.organization_id
 
 
 def _visible(db_session: Session, actor: Actor, connection_id: int) -> Connection:

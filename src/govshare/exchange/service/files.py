@@ -31,13 +31,13 @@ from govshare.catalog.service.resources import COMPILERS, get_resource_by_code
 from govshare.core import clock
 from govshare.core.audit.service import record
 from govshare.core.errors import Conflict, Forbidden, Invalid, NotFound
-from govshare.core.permissions import Actor, Role, require
+from govshare.core.permissions import Actor, Role, own_organization, require
 from govshare.exchange import filestore
 from govshare.exchange.filestore import FileStore, Reader
 from govshare.exchange.models import FileVersion
 from govshare.sharing.models import Grant
 from govshare.sharing.service import grants
-from govshare.sharing.service.common import READERS, oversees, own_organization
+from govshare.sharing.service.common import READERS, oversees
 
 log = logging.getLogger("govshare.exchange.files")
 

@@ -21,7 +21,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import ColumnElement, and_, case, delete, func, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -459,6 +470,47 @@ def consumer_grants(db_session: Session, *, actor: Actor, interface_id: int) -> 
 
 
 # --- the gateway's decision and log ---------------------------------------------------------
+#
+# These run on every call. They read and write with Core statements on the tables' columns,
+# built once here: no ORM rows to build, track and flush, and a statement object keeps its
+# cache key, so each execution is a look-up of its compiled form. Nothing is kept between
+# calls: every call reads the token, the interface and the grant afresh.
+
+_RESOURCE = Resource.__table__.c
+_INTERFACE = ServiceInterface.__table__.c
+_ENDPOINT = ServiceEndpoint.__table__.c
+_TARGET = (
+    select(
+        _RESOURCE.id,
+        _RESOURCE.provider_id,
+        _RESOURCE.status,
+        _INTERFACE.id,
+        _INTERFACE.base_url,
+        _INTERFACE.timeout_seconds,
+        _ENDPOINT.method,
+        _ENDPOINT.path,
+    )
+    .outerjoin(ServiceInterface.__table__, _INTERFACE.resource_id == _RESOURCE.id)
+    .outerjoin(ServiceEndpoint.__table__, _ENDPOINT.service_id == _INTERFACE.id)
+    .where(_RESOURCE.code == bindparam("code"))
+    .order_by(_ENDPOINT.id)
+)
+_WINDOW = RateWindow.__table__
+# Parameters grant_id, window and calls=1 come with each execution.
+_COUNT = {
+    dialect: insert(_WINDOW)
+    .on_conflict_do_update(
+        index_elements=[_WINDOW.c.grant_id, _WINDOW.c.window],
+        set_={"calls": _WINDOW.c.calls + 1},
+    )
+    .returning(_WINDOW.c.calls)
+    for dialect, insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
+}
+_CLEAR_WINDOWS = delete(_WINDOW).where(
+    _WINDOW.c.grant_id == bindparam("grant"), _WINDOW.c.window < bindparam("current")
+)
+_CALL = GatewayCall.__table__
+_LOG = insert(_CALL).returning(_CALL.c.id)
 
 
 @dataclass(frozen=True)
@@ -473,22 +525,8 @@ class _Target:
 
 
 def _target(db_session: Session, resource_code: str) -> _Target | None:
-    """The resource and its interface in one lean query: this runs on every call."""
-    rows = db_session.execute(
-        select(
-            Resource.id,
-            Resource.provider_id,
-            Resource.status,
-            ServiceInterface.id,
-            ServiceInterface.base_url,
-            ServiceInterface.timeout_seconds,
-            ServiceEndpoint.method,
-            ServiceEndpoint.path,
-        )
-        .outerjoin(ServiceInterface, ServiceInterface.resource_id == Resource.id)
-        .outerjoin(ServiceEndpoint, ServiceEndpoint.service_id == ServiceInterface.id)
-        .where(Resource.code == resource_code)
-    ).all()
+    """The resource, its interface and the interface's endpoints, in one query."""
+    rows = db_session.execute(_TARGET, {"code": resource_code}).all()
     if not rows:
         return None
     first = rows[0]
@@ -537,17 +575,12 @@ def _count_call(db_session: Session, grant_id: int) -> tuple[int, int]:
     now = int(clock.now().timestamp())
     window = now // 60
     dialect = db_session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(RateWindow).values(grant_id=grant_id, window=window, calls=1)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[RateWindow.grant_id, RateWindow.window],
-        set_={"calls": RateWindow.calls + 1},
-    ).returning(RateWindow.calls)
-    calls = db_session.execute(stmt).scalar_one()
+    upsert = _COUNT["postgresql" if dialect == "postgresql" else "sqlite"]
+    calls = db_session.execute(
+        upsert, {"grant_id": grant_id, "window": window, "calls": 1}
+    ).scalar_one()
     if calls == 1:  # the first call of a minute clears the grant's old windows
-        db_session.execute(
-            delete(RateWindow).where(RateWindow.grant_id == grant_id, RateWindow.window < window)
-        )
+        db_session.execute(_CLEAR_WINDOWS, {"grant": grant_id, "current": window})
     return calls, 60 - now % 60
 
 
@@ -559,7 +592,7 @@ def _decide(
     method: str,
     path: str,
     default_rate_limit: int,
-) -> tuple[Grant | None, str, DomainError | None]:
+) -> tuple[grants.GrantTerms | None, str, DomainError | None]:
     """The grant and endpoint of an allowed call, or the refusal (in the order the consumer
     should fix them: the interface, the grant, the endpoint, the rate)."""
     if target is None or target.interface_id is None:
@@ -571,7 +604,7 @@ def _decide(
             Forbidden(f"资源 {resource_code} 已下架，接口停止服务", field="resource_code"),
         )
     try:
-        decision = grants.check_access(db_session, actor=actor, resource_id=target.resource_id)
+        decision = grants.check_call_access(db_session, actor=actor, resource_id=target.resource_id)
     except DomainError as exc:
         return None, "", exc
     if not decision.allowed:
@@ -606,12 +639,13 @@ def admit_call(
     duration_ms: float = 0.0,
     refusal: DomainError | None = None,
 ) -> Admission:
-    """Decides one gateway call: the interface, the consumer's grant (`check_access`), the
-    endpoint and the grant's endpoints, the rate limit. A refusal — this one's or `refusal`,
-    a reason the gateway already has (bad token, oversized body) — is logged at once, in this
-    transaction, attributed to the interface's provider when the code is known."""
+    """Decides one gateway call: the interface, the consumer's grant (`check_call_access`,
+    `check_access`'s rules and audit entry), the endpoint and the grant's endpoints, the rate
+    limit. A refusal — this one's or `refusal`, a reason the gateway already has (bad token,
+    oversized body) — is logged at once, in this transaction, attributed to the interface's
+    provider when the code is known."""
     target = _target(db_session, resource_code)
-    grant: Grant | None = None
+    grant: grants.GrantTerms | None = None
     endpoint = ""
     if refusal is None:
         grant, endpoint, refusal = _decide(
@@ -651,42 +685,46 @@ def log_call(
     duration_ms: float,
     bytes_out: int = 0,
     error: str = "",
-) -> GatewayCall:
+) -> int:
     """Writes one call to the usage log with its audit entry: forwarded calls once the answer
-    has been streamed, refused ones when they are refused."""
-    call = GatewayCall(
-        at=clock.now(),
-        resource_id=admission.resource_id,
-        provider_id=admission.provider_id,
-        consumer_id=admission.consumer_id,
-        grant_id=admission.grant_id,
-        caller=admission.actor.label[:120],
-        method=admission.method[:10],
-        path=admission.path[:500],
-        endpoint=admission.endpoint[:320],
-        status=status,
-        bytes_out=bytes_out,
-        duration_ms=round(duration_ms, 3),
-        error=error[:300],
-    )
-    db_session.add(call)
-    db_session.flush()
+    has been streamed, refused ones when they are refused. Returns the log row's id."""
+    actor = admission.actor
+    endpoint = admission.endpoint[:320]
+    error = error[:300]
+    call_id: int = db_session.execute(
+        _LOG,
+        {
+            "at": clock.now(),
+            "resource_id": admission.resource_id,
+            "provider_id": admission.provider_id,
+            "consumer_id": admission.consumer_id,
+            "grant_id": admission.grant_id,
+            "caller": actor.label[:120],
+            "method": admission.method[:10],
+            "path": admission.path[:500],
+            "endpoint": endpoint,
+            "status": status,
+            "bytes_out": bytes_out,
+            "duration_ms": round(duration_ms, 3),
+            "error": error,
+        },
+    ).scalar_one()
     record(
         db_session,
-        actor=admission.actor,
-        action="exchange.gateway.call" if admission.allowed else "exchange.gateway.refuse",
+        actor=actor,
+        action="exchange.gateway.call" if admission.refusal is None else "exchange.gateway.refuse",
         object_type="gateway_call",
-        object_id=call.id,
+        object_id=call_id,
         details={
             "resource": admission.resource_code,
             "grant": admission.grant_number,
-            "endpoint": admission.endpoint or f"{admission.method} {admission.path}"[:320],
+            "endpoint": endpoint or f"{admission.method} {admission.path}"[:320],
             "status": status,
             "bytes": bytes_out,
-            "error": error[:300],
+            "error": error,
         },
     )
-    return call
+    return call_id
 
 
 # --- the usage log, as providers, consumers and overseers see it -----------------------------

@@ -26,7 +26,7 @@ from govshare.core import clock
 from govshare.core.audit.service import record
 from govshare.core.errors import Conflict, Forbidden, Invalid, NotFound
 from govshare.core.inbox import service as inbox
-from govshare.core.permissions import Actor, Role, require
+from govshare.core.permissions import Actor, Role, own_organization, require
 from govshare.core.policy import VALUE_LABELS, Profile
 from govshare.core.policy import Attachment as AttachmentKind
 from govshare.exchange.service import interfaces
@@ -67,7 +67,6 @@ from govshare.sharing.service.common import (
     load_filter,
     next_number,
     oversees,
-    own_organization,
     party_to,
     shared_version,
 )

@@ -22,7 +22,7 @@ from govshare.core import clock
 from govshare.core.audit.service import record
 from govshare.core.errors import Conflict, Forbidden, Invalid, NotFound
 from govshare.core.inbox import service as inbox
-from govshare.core.permissions import Actor, Role, require
+from govshare.core.permissions import Actor, Role, own_organization, require
 from govshare.core.policy import Profile
 from govshare.sharing.models import (
     ApplicationState,
@@ -56,7 +56,6 @@ from govshare.sharing.service.common import (
     item_names,
     next_number,
     oversees,
-    own_organization,
     party_to,
     shared_version,
 )

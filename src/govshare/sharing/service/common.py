@@ -4,8 +4,10 @@ fields and filters a resource version admits, and when one scope is narrower tha
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -23,12 +25,11 @@ APPLICANTS = COMPILERS  # a consumer department's people prepare and submit appl
 ANSWERERS = SUBMITTERS  # the provider's data officer or head answers (SR§13)
 OVERSEERS = (Role.PLATFORM_OPERATOR, Role.AUTHORITY, Role.AUDITOR)
 READERS = (*COMPILERS, *OVERSEERS)
-
-
-def own_organization(actor: Actor) -> int:
-    if actor.organization_id is None:
-        raise Invalid("当前用户不属于任何部门", field="organization_id")
-    return actor.organization_id
+# Row filters' number syntax, which the exchange compiles to SQL too: optional sign, 1–30
+# ASCII digits, optionally a point and 1–30 digits. Compared exactly, never as floats, so two
+# 18-digit ID numbers stay apart; "1e3", " 1", ".5", "nan" are text.
+NUMBER_PATTERN = "[+-]?[0-9]{1,30}([.][0-9]{1,30})?"
+_NUMBER = re.compile(NUMBER_PATTERN)
 
 
 def oversees(actor: Actor) -> bool:
@@ -93,12 +94,16 @@ def check_masking(masks: Sequence[Mask], granted: Sequence[str], field: str) -> 
         seen.add(mask.field)
 
 
-def sort_key(value: str) -> tuple[int, float, str]:
-    """Numbers compare as numbers, everything else (ISO dates, codes) as text."""
-    try:
-        return (0, float(value), "")
-    except ValueError:
-        return (1, 0.0, value)
+def parse_number(text: str) -> Decimal | None:
+    """The exact number `text` spells in the row filters' number syntax, None if it is text."""
+    return Decimal(text) if _NUMBER.fullmatch(text) else None
+
+
+def sort_key(value: str) -> tuple[int, Decimal, str]:
+    """Numbers compare as numbers (exactly), everything else (ISO dates, codes) as text, after
+    every number: the order `exchange.scope` applies in SQL."""
+    number = parse_number(value)
+    return (0, number, "") if number is not None else (1, Decimal(0), value)
 
 
 def _within(value: str, low: str, high: str) -> bool:
