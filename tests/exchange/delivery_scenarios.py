@@ -14,7 +14,7 @@ from govshare.core import clock
 from govshare.core.db import make_engine
 from govshare.exchange.center import Center
 from govshare.exchange.service import delivery
-from tests.exchange.test_delivery import (
+from tests.exchange.builders import (
     USED_AT,
     Delivery,
     delivery_world,

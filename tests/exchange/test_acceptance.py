@@ -51,12 +51,14 @@ from govshare.sharing.models import Grant, MaskRule
 from govshare.sharing.schemas import GrantActionIn
 from govshare.sharing.service import grants
 from tests.exchange.builders import (
+    BUILT_AT,
     MYSQL_URL,
     POPULATION_ITEMS,
+    USED_AT,
+    grant_for,
     population_binding_in,
     population_resource,
 )
-from tests.exchange.test_delivery import BUILT_AT, USED_AT, grant_for
 from tests.http import csrf_for, sign_in
 from tests.sharing.builders import Sharing, sharing_world
 

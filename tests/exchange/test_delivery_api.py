@@ -29,7 +29,7 @@ from govshare.sharing.models import MaskRule
 from govshare.sharing.schemas import GrantActionIn
 from govshare.sharing.service import grants
 from tests.builders import actor_of, organization, user
-from tests.exchange.test_delivery import (
+from tests.exchange.builders import (
     BUILT_AT,
     GRANTED,
     GRANTED_COLUMNS,

@@ -52,7 +52,7 @@ CHUNKS = [b"first,", b"second,", b"third"]
 async def _enterprise(request: Request) -> Response:
     return JSONResponse(
         {"uscc": request.path_params["uscc"], "name": "上饶市示例科技有限公司"},
-        headers={"X-Upstream": "yes", "Set-Cookie": "upstream=1"},
+        headers={"X-Upstream": "yes", "Set-Cookie": "upstream=1; Path=/"},
     )
 
 
@@ -465,3 +465,11 @@ def test_calls_queued_behind_a_failing_call_still_go(app: FastAPI, db: Session) 
 
     two, one, three = asyncio.run(one_then_two())
     assert isinstance(two, RuntimeError) and (one, three) == (1, 3)
+
+
+def test_cookies_the_upstream_sets_never_ride_on_later_calls(
+    client: TestClient, db: Session, sw: ServiceWorld
+):
+    assert client.get(_url(sw, f"/enterprises/{USCC}"), headers=_bearer(sw)).status_code == 200
+    echoed = client.post(_url(sw, "/echo"), content=b"{}", headers=_bearer(sw)).json()
+    assert "cookie" not in echoed["headers"]  # one consumer's upstream session is not another's
