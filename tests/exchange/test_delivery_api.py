@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -304,6 +305,10 @@ def test_the_data_page_shows_the_form_masked_rows_downloads_and_api(
     assert f"/api/v1/exchange/data/{d.code}/download?format=xlsx" in html
     assert f"/api/v1/exchange/data/{d.code}/&lt;公民身份号码&gt;" in html  # the lookup example
     assert "Authorization: Bearer" in html and 'id="next-page"' in html
+    # How many rows the grant gives, and which range, before the first page of them.
+    in_range = [r for r in d.rows if r["region_code"] in ("361102", "361103")]
+    assert f"共 {len(in_range):,} 条" in html
+    assert re.search(r'id="grant-range">.*?行政区划代码 属于其一 361102、361103', html, re.S)
 
     citizen = next(r for r in d.rows if r["region_code"] == "361102")
     one = client.get(f"/exchange/data/{d.code}?id_number={citizen['id_number']}&name=")

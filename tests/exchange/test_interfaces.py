@@ -571,5 +571,9 @@ def test_the_interface_page_gives_the_provider_statistics(
     total = re.search(r'<tr id="stats-total">(.*?)</tr>', page.text, re.S)
     assert total is not None
     cells = re.findall(r"<th>(.*?)</th>", total.group(1))
-    assert cells[2:7] == ["4", "0", "1", "4.0 ms", "9.0 ms"]
+    assert cells[2:7] == ["4", "0", "1", "4.0 毫秒", "9.0 毫秒"]
     assert len(re.findall(r'class="call-row"', page.text)) == 4
+    results = re.findall(
+        r'class="call-row" data-status="(\d+)">.*?class="tag[^"]*">([^<]+)<', page.text, re.S
+    )
+    assert ("502", "上游服务出错") in results and ("200", "成功") in results  # words, not codes

@@ -36,6 +36,7 @@ from govshare.exchange.models import (
     SyncRun,
     TableBinding,
 )
+from govshare.exchange.pages.connections import type_label, watermark
 from govshare.exchange.schemas import BindingIn, ConnectionIn
 from govshare.exchange.service import bindings, connections, files, interfaces, runs
 from govshare.identity.models import User
@@ -398,7 +399,7 @@ def test_binding_form_shows_each_error_beside_its_field(
     saved = _post(client, page, "/exchange/bindings", _binding_form(conn.id, world))
     assert saved.status_code == 303, saved.text
     detail = client.get(saved.headers["location"]).text
-    assert "库表绑定已保存" in detail and 'id="binding-state">运行中' in detail
+    assert "库表绑定已保存" in detail and 'id="binding-state">自动同步' in detail
     assert "sfzh" in detail and "r_" in detail
 
 
@@ -463,6 +464,8 @@ def test_run_now_queues_a_job_and_the_run_page_follows_it_to_the_end(
     assert "<dt>读取行数</dt><dd>3</dd>" in shown and "<dt>写入行数</dt><dd>3</dd>" in shown
     assert done.checksum and done.checksum in shown
     assert "没有未写入的行" in shown
+    assert '<a href="/exchange/bindings" class="active"' in shown  # the run's tab, not 概览
+    assert f'href="/exchange/bindings/{binding.id}"' in shown  # back to what it synced
     assert f'href="/exchange/runs/{run.id}"' in client.get(page).text  # the history
 
 
@@ -497,7 +500,7 @@ def test_running_run_shows_its_progress_and_keeps_polling(
     db.commit()
     moving = client.get(url, headers={"HX-Request": "true"}).text
     assert '<progress id="run-bar" style="width:100%">' in moving  # no end known: indeterminate
-    assert 'id="rows-read">2600</strong> 行' in moving and 'hx-trigger="every 2s"' in moving
+    assert 'id="rows-read">2,600</strong> 行' in moving and 'hx-trigger="every 2s"' in moving
 
 
 def test_overview_counts_todays_runs_of_the_department(
@@ -520,7 +523,7 @@ def test_overview_counts_todays_runs_of_the_department(
     overview = client.get("/exchange").text
     assert 'id="today-succeeded">1</span>' in overview
     assert 'id="today-failed">1</span>' in overview
-    assert "运行中 1 个，已暂停 0 个" in overview
+    assert "自动同步 1 个，已暂停 0 个" in overview
     for run in (first, second):
         assert f'href="/exchange/runs/{run.id}"' in overview
     failed = client.get(f"/exchange/runs/{second.id}").text
@@ -530,6 +533,39 @@ def test_overview_counts_todays_runs_of_the_department(
     theirs = client.get("/exchange").text
     assert 'id="today-succeeded">0</span>' in theirs
     assert f'href="/exchange/runs/{first.id}"' not in theirs
+
+
+def test_overview_shows_a_consumer_the_data_it_may_use_and_a_provider_what_to_bind(
+    app: FastAPI, client: TestClient, db: Session, world: Sharing, source: Path
+) -> None:
+    _binding(db, world, _settings(app))
+    application = approved(world, fields=["姓名", "公民身份号码"])
+    db.commit()
+    code = world.conditional.code
+    with clock.frozen(GRANT_IN_FORCE):
+        _as(client, db, world.consumer_officer)
+        theirs = client.get("/exchange").text
+    usable = re.search(r'<section class="card" id="usable-data">(.*?)</section>', theirs, re.S)
+    assert usable is not None, "no 本单位可使用的数据 on the consumer's overview"
+    grant = db.get(Grant, application.grant_id)
+    assert grant is not None and grant.number in usable.group(1)
+    assert f'href="/exchange/data/{code}">在线查询、下载</a>' in usable.group(1)
+
+    _as(client, db, world.provider_officer)
+    own = client.get("/exchange").text
+    assert 'id="usable-data"' in own and "没有有效的共享授权" in own  # it holds no grant
+    others = (world.unconditional, world.not_shared)  # published; only conditional is bound
+    unbound = [r for r in others if bindings.is_table_version(r.current_version)]
+    assert unbound, "the world has no second table resource to leave unbound"
+    assert f'id="unbound-count">{len(unbound)} 个资源待绑定源表' in own
+
+
+def test_page_formats_read_as_a_clerk_reads_them() -> None:
+    assert type_label("bigint") == "整数" and type_label("TIMESTAMP WITH TIME ZONE") == "日期时间"
+    assert type_label("varchar(20)") == "文本" and type_label("interval") == "时间间隔"
+    assert watermark("2026-11-20 22:48:55.000000") == "2026-11-20 22:48:55"
+    assert watermark("2026-11-20 22:48:55.250000") == "2026-11-20 22:48:55.250000"
+    assert watermark("1024") == "1024" and watermark(None) == ""
 
 
 # --- the resource page's panel (BZ§14) ------------------------------------------------------

@@ -280,6 +280,9 @@ def test_a_created_push_runs_now_and_pauses_and_resumes_from_its_page(
         assert [task.args for task in jobs.pending()] == [(run.id,)]
         waiting = client.get(queued.headers["location"]).text
         assert "已发起推送（全量同步）" in waiting
+        assert f'href="/exchange/pushes/{push.id}"' in waiting and "推送任务 #" in waiting
+        assert f'href="/sharing/grants/{w.grant.id}"' in waiting  # the grant it pushes under
+        assert '<a href="/exchange/pushes" class="active"' in waiting  # the pushes' tab
         assert f'hx-get="/exchange/runs/{run.id}/progress"' in waiting
         assert "结束后才能再发起" in client.get(page).text
 

@@ -35,7 +35,7 @@ from govshare.exchange.models import (
     TableBinding,
 )
 from govshare.exchange.schemas import BindingIn, ConnectionIn
-from govshare.exchange.service import bindings, connections, runs
+from govshare.exchange.service import bindings, connections, pushes, runs
 from govshare.web.deps import DB, PageActor, runtime_of
 from govshare.web.forms import PostedForm, field_errors, filled, optional_id
 from govshare.web.templating import redirect, render
@@ -66,9 +66,46 @@ BINDING_FIELDS = (
 # A model-wide rule names its field at the start of its message ("host: …").
 NAMED_FIELD = re.compile(r"^([a-z_]+): (.+)$", re.S)
 KEY_SEPARATORS = re.compile(r"[,，、;；\s]+")
+COLUMN_ROW = re.compile(r"^columns\.(\d+)\.column$")
+ZERO_FRACTION = re.compile(r"(?<=:\d\d)\.0+(?=$|[+-]\d\d:?\d\d$)")
 
 
 # --- shared ---------------------------------------------------------------------------------
+
+# A database column type in words, by the start of its name (the longest prefix first).
+TYPE_WORDS = (
+    ("timestamp", "日期时间"),
+    ("datetime", "日期时间"),
+    ("date", "日期"),
+    ("time", "时间"),
+    ("interval", "时间间隔"),
+    ("bigint", "整数"),
+    ("smallint", "整数"),
+    ("tinyint", "整数"),
+    ("integer", "整数"),
+    ("int", "整数"),
+    ("serial", "整数"),
+    ("numeric", "数值"),
+    ("decimal", "数值"),
+    ("double", "数值"),
+    ("float", "数值"),
+    ("real", "数值"),
+    ("bool", "是/否"),
+    ("character", "文本"),
+    ("varchar", "文本"),
+    ("char", "文本"),
+    ("text", "文本"),
+    ("clob", "文本"),
+    ("json", "JSON 文本"),
+    ("bytea", "二进制"),
+    ("blob", "二进制"),
+)
+
+
+def type_label(column_type: str | None) -> str:
+    """A column type as a clerk reads it: 整数 for bigint, 日期时间 for timestamp…"""
+    name = (column_type or "").strip().lower()
+    return next((words for prefix, words in TYPE_WORDS if name.startswith(prefix)), "")
 
 
 def placed(errors: dict[str, str], known: tuple[str, ...]) -> dict[str, str]:
@@ -159,9 +196,15 @@ def _detail_context(
     used_by = [
         b for b in bindings.list_bindings(db_session, actor=actor) if b.connection_id == conn.id
     ]
+    pushed_by = (
+        [p for p in pushes.list_pushes(db_session, actor=actor) if p.connection_id == conn.id]
+        if conn.role is ConnectionRole.FRONTEND and actor.has(*pushes.VIEWERS)
+        else []
+    )
     return {
         "conn": conn,
         "used_by": used_by,
+        "pushed_by": pushed_by,
         "can_edit": _own_manager(actor, conn.organization_id),
         "can_test": _own_manager(actor, conn.organization_id) or actor.has(Role.PLATFORM_OPERATOR),
         "form": extra.pop("form", None) or _form_of(conn),
@@ -248,7 +291,7 @@ def connection_test(
 # --- bindings -------------------------------------------------------------------------------
 
 
-def _table_resources(db_session: Session, actor: Actor) -> list[Resource]:
+def bindable_resources(db_session: Session, actor: Actor) -> list[Resource]:
     """The department's published table resources, which its data officer may bind."""
     if not actor.has(*bindings.MANAGERS) or actor.organization_id is None:
         return []
@@ -276,7 +319,7 @@ def _last_runs(
 def binding_list(request: Request, db_session: DB, actor: PageActor) -> Response:
     found = bindings.list_bindings(db_session, actor=actor)
     bound = {b.resource_id for b in found}
-    unbound = [r for r in _table_resources(db_session, actor) if r.id not in bound]
+    unbound = [r for r in bindable_resources(db_session, actor) if r.id not in bound]
     return render(
         request,
         "exchange/binding_list.html",
@@ -316,7 +359,7 @@ def _binding_form_of(binding: TableBinding) -> dict[str, Any]:
 def _binding_context(
     db_session: Session, actor: Actor, form: dict[str, Any], errors: dict[str, str]
 ) -> dict[str, Any]:
-    choices = _table_resources(db_session, actor)
+    choices = bindable_resources(db_session, actor)
     wanted = optional_id(form.get("resource_id"))
     chosen = next((r for r in choices if r.id == wanted), None)
     if wanted is not None and chosen is None:
@@ -347,6 +390,9 @@ def binding_new(
     else:
         form = _blank_binding(None) | {"resource_id": str(wanted or "")}
     context = _binding_context(db_session, actor, form, {})
+    sources = [c for c in context["connections"] if c.role is ConnectionRole.SOURCE]
+    if not form["connection_id"] and len(sources) == 1:  # the usual case: one business database
+        form["connection_id"] = str(sources[0].id)
     return render(request, "exchange/binding_form.html", context)
 
 
@@ -392,6 +438,12 @@ def _binding_errors(exc: ValidationError | DomainError, form: dict[str, Any]) ->
         errors["key_columns"] = "请填写主键字段：能唯一确定一行数据的源字段，如 id"
     if "columns" in errors and any(k.startswith("columns.") for k in errors):
         del errors["columns"]  # each row's own message stands beside it
+    items = list(form["columns"])
+    for key, message in errors.items():
+        row = COLUMN_ROW.match(key)
+        if row and message == "必填" and 0 < int(row.group(1)) <= len(items):
+            item = items[int(row.group(1)) - 1]
+            errors[key] = f"必填：请填写“{item}”在源表中的字段名"
     return errors
 
 
@@ -430,6 +482,7 @@ def binding_detail(request: Request, db_session: DB, actor: PageActor, binding_i
             "can_run": _own_manager(actor, provider) or actor.has(Role.PLATFORM_OPERATOR),
             "can_manage": _own_manager(actor, provider),
             "run_kinds": [RunKind.INCREMENTAL, RunKind.FULL, RunKind.COMPARE],
+            "type_label": type_label,
         },
     )
 
@@ -478,9 +531,16 @@ def binding_state(db_session: DB, actor: PageActor, binding_id: int, action: str
 # --- runs ---------------------------------------------------------------------------------
 
 
+def watermark(value: str | None) -> str:
+    """A change column's value as people read it: a timestamp without its zero fraction."""
+    if not value:
+        return ""
+    return ZERO_FRACTION.sub("", value)
+
+
 def progress_context(run: SyncRun) -> dict[str, Any]:
     """What the run's progress block shows: the share done when the rows to read are known,
-    and the time taken so far."""
+    the time taken so far, and where an incremental run started and ended."""
     percent = None
     if run.expected_rows:
         percent = min(100, run.rows_read * 100 // run.expected_rows)
@@ -488,11 +548,17 @@ def progress_context(run: SyncRun) -> dict[str, Any]:
     if elapsed is None and run.started_at is not None:
         end = run.finished_at or clock.now()
         elapsed = (clock.as_utc(end) - clock.as_utc(run.started_at)).total_seconds()
+    if run.binding is not None:
+        change_column = run.binding.change_column
+    else:  # a push follows the center's change column, whatever the grant shows of it
+        change_column = "更新时间" if run.watermark_before or run.watermark_after else None
     return {
         "run": run,
         "percent": percent,
         "elapsed": elapsed,
         "running": run.state is RunState.RUNNING,
+        "change_column": change_column,
+        "watermark": watermark,
     }
 
 
@@ -500,10 +566,12 @@ def progress_context(run: SyncRun) -> dict[str, Any]:
 def run_detail(request: Request, db_session: DB, actor: PageActor, run_id: int) -> Response:
     run = runs.get_run(db_session, actor=actor, run_id=run_id)
     rejected = runs.rejected_rows(db_session, actor=actor, run_id=run_id)
+    # The run belongs to the bindings' or the pushes' tab, not to the overview's.
+    tab = "/exchange/pushes" if run.push_id is not None else "/exchange/bindings"
     return render(
         request,
         "exchange/run_detail.html",
-        {**progress_context(run), "rejected": rejected},
+        {**progress_context(run), "rejected": rejected, "tab_active": tab},
     )
 
 

@@ -12,8 +12,10 @@ from fastapi.responses import HTMLResponse, Response
 
 from govshare.exchange.api import delivery as delivery_api  # registers the resource_code path
 from govshare.exchange.masking import text_form
+from govshare.exchange.pages.connections import type_label
 from govshare.exchange.service import delivery
-from govshare.sharing.models import MaskRule
+from govshare.sharing.models import Grant, MaskRule
+from govshare.sharing.service.common import load_filter
 from govshare.web.deps import DB, PageActor, runtime_of
 from govshare.web.templating import render
 
@@ -50,6 +52,11 @@ def _examples(
     }
 
 
+def _conditions(grant: Grant | None) -> list[str]:
+    """The grant's row filter in words: which rows the page can ever show."""
+    return [c.describe() for c in load_filter(grant.row_filter)] if grant is not None else []
+
+
 @router.get("/exchange/data/{resource_code:resource_code}", response_class=HTMLResponse)
 def data(
     request: Request, db_session: DB, actor: PageActor, resource_code: str, cursor: str = ""
@@ -66,6 +73,7 @@ def data(
         request=delivery.DataRequest(filters=filters),
         limit=PAGE_ROWS,
         cursor=cursor or None,
+        total=not cursor,  # "共 N 条" above the first page; later pages go by the cursor
     )
     context: dict[str, Any] = {
         "code": resource_code,
@@ -74,9 +82,15 @@ def data(
         "download_prefix": f"{API_PREFIX}/{resource_code}/download",
         "text": lambda v: "" if (t := text_form(v)) is None else t,
         "rule_labels": {r.value: r.label for r in MaskRule},
+        "type_label": type_label,
     }
     if isinstance(result, delivery.Rejected):
-        context |= {"error": result.error, "grant": result.grant, "fields": result.fields}
+        context |= {
+            "error": result.error,
+            "grant": result.grant,
+            "conditions": _conditions(result.grant),
+            "fields": result.fields,
+        }
         return render(request, "exchange/delivery/data.html", context, result.error.status)
     next_link = ""
     if result.next_cursor:
@@ -84,6 +98,7 @@ def data(
     context |= {
         "page": result,
         "grant": result.grant,
+        "conditions": _conditions(result.grant),
         "fields": result.fields,
         "next_link": next_link,
         "first_page": not cursor,

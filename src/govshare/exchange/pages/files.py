@@ -13,6 +13,7 @@ from govshare.core.permissions import Actor
 from govshare.exchange import filestore
 from govshare.exchange.api.files import content_response, upload_chunks
 from govshare.exchange.service import files
+from govshare.sharing.service.common import oversees
 from govshare.web.deps import DB, PageActor, runtime_of
 from govshare.web.forms import field_errors
 from govshare.web.templating import redirect, render
@@ -39,7 +40,7 @@ def file_list(request: Request, db_session: DB, actor: PageActor) -> Response:
     return render(
         request,
         "exchange/files/list.html",
-        {"rows": rows, "size_label": size_label, "link": files.link},
+        {"rows": rows, "size_label": size_label, "link": files.link, "oversees": oversees(actor)},
     )
 
 
@@ -58,6 +59,7 @@ def _detail(
         "base": files.link(view.resource),
         "errors": {},
         "form": {},
+        "oversees": oversees(actor),
         **extra,
     }
     return render(request, "exchange/files/detail.html", context, status_code)

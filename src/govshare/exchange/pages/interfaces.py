@@ -44,7 +44,46 @@ def bytes_label(size: int | None) -> str:
 
 
 def ms_label(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1f} ms"
+    """A duration in the clerk's units: 11.2 毫秒, or 1.5 秒 from a second on."""
+    if value is None:
+        return "—"
+    return f"{value:.1f} 毫秒" if value < 1000 else f"{value / 1000:.1f} 秒"
+
+
+# What a gateway answer's status meant to the caller, in words (the number stays beside it).
+STATUS_WORDS = {
+    400: "请求有误",
+    401: "未带令牌或令牌无效",
+    403: "无权调用",
+    404: "不存在",
+    405: "请求方法不对",
+    413: "请求过大",
+    422: "请求参数有误",
+    429: "超过调用频率",
+    502: "上游服务出错",
+    503: "上游服务不可用",
+    504: "上游服务超时",
+}
+
+
+def status_label(status: int) -> str:
+    """A call's status as words: 成功 for 2xx, the reason for a refusal or a failure."""
+    if 200 <= status < 300:
+        return "成功"
+    if status in STATUS_WORDS:
+        return STATUS_WORDS[status]
+    if status >= 500:
+        return "上游服务出错"
+    return "未成功" if status >= 400 else "已转发"
+
+
+def caller_label(caller: str) -> str:
+    """Who called, as the log shows it: a token by its prefix, or no token at all."""
+    if caller in ("", "anonymous"):
+        return "未带令牌"
+    if caller.startswith("token:"):
+        return f"接口令牌 {caller.removeprefix('token:')}"
+    return caller
 
 
 async def _interface_form(request: Request) -> dict[str, Any]:
@@ -235,16 +274,17 @@ def _grant_examples(
     grant: Grant, interface: ServiceInterface, address: str, default_limit: int
 ) -> dict[str, Any]:
     """A grant the viewer's department holds: what it may call, how often, and how."""
-    allowed = [e.signature for e in interface.endpoints]
+    allowed = list(interface.endpoints)
     if grant.endpoints:
-        allowed = [s for s in allowed if s in grant.endpoints]
+        allowed = [e for e in allowed if e.signature in grant.endpoints]
     return {
         "grant": grant,
         "status": grants.status_label(grant, clock.today()),
         "usable": grant.usable(clock.today()),
-        "endpoints": allowed,
+        "endpoints": [e.signature for e in allowed],
         "rate_limit": grant.rate_limit or default_limit,
-        "examples": [example_call(address, s) for s in allowed],
+        "examples": [example_call(address, e.signature) for e in allowed],
+        "summaries": [e.summary or e.signature for e in allowed],
     }
 
 
@@ -285,5 +325,8 @@ def detail(
             ),
             "bytes_label": bytes_label,
             "ms_label": ms_label,
+            "status_label": status_label,
+            "caller_label": caller_label,
+            "oversees": oversees(actor),
         },
     )

@@ -5,6 +5,7 @@ and what the viewer's grant lets that call return."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
 
@@ -24,10 +25,17 @@ from govshare.exchange.models import (
     ServiceInterface,
     TableBinding,
 )
-from govshare.exchange.service import bindings, connections, files, interfaces, runs
+from govshare.exchange.pages.connections import bindable_resources
+from govshare.exchange.service import bindings, connections, files, interfaces, pushes, runs
 from govshare.sharing.models import Grant
 from govshare.sharing.service import grants as sharing_grants
-from govshare.sharing.service.common import APPLICANTS, READERS, load_filter, load_masking
+from govshare.sharing.service.common import (
+    APPLICANTS,
+    READERS,
+    load_filter,
+    load_masking,
+    oversees,
+)
 from govshare.web.deps import DB, PageActor
 from govshare.web.templating import render
 
@@ -44,6 +52,56 @@ def _day_start() -> datetime:
     return datetime.combine(clock.today(), time.min, tzinfo=clock.CITY_TZ)
 
 
+@dataclass
+class UsableData:
+    """A grant the department may use today and where on the platform its data is taken."""
+
+    grant: Grant
+    query: str = ""  # the online query page, when the provider syncs the table
+    file: str = ""  # the file page, for a file resource
+    interface: str = ""  # the service interface page, when the provider published one
+
+
+def usable_data(db_session: Session, actor: Actor) -> list[UsableData]:
+    """The department's grants usable today, each with the pages that deliver its data.
+    Reads the exchange rows directly and writes nothing: listing is not a data access."""
+    if not actor.has(*APPLICANTS) or actor.organization_id is None:
+        return []
+    today = clock.today()
+    held = [g for g in sharing_grants.my_grants(db_session, actor=actor) if g.usable(today)]
+    ids = {g.resource_id for g in held}
+    if not ids:
+        return []
+    bound = set(
+        db_session.execute(
+            select(TableBinding.resource_id).where(TableBinding.resource_id.in_(ids))
+        ).scalars()
+    )
+    services: dict[int, int] = {
+        resource_id: interface_id
+        for resource_id, interface_id in db_session.execute(
+            select(ServiceInterface.resource_id, ServiceInterface.id).where(
+                ServiceInterface.resource_id.in_(ids)
+            )
+        )
+    }
+    out = []
+    for grant in held:
+        resource = grant.resource
+        interface = services.get(resource.id)
+        out.append(
+            UsableData(
+                grant=grant,
+                query=f"/exchange/data/{resource.code}" if resource.id in bound else "",
+                file=files.link(resource)
+                if files.is_file_resource(resource.current_version)
+                else "",
+                interface=f"/exchange/interfaces/{interface}" if interface else "",
+            )
+        )
+    return out
+
+
 def overview_context(db_session: Session, actor: Actor) -> dict[str, Any]:
     """What the exchange overview shows the actor, each count scoped as its list page is."""
     conns = (
@@ -57,17 +115,22 @@ def overview_context(db_session: Session, actor: Actor) -> dict[str, Any]:
         if actor.has(*bindings.VIEWERS)
         else runs.RunSummary({}, [], everyone=False)
     )
+    bound = {b.resource_id for b in found}
     return {
         "connections": conns,
         "failing": [c for c in conns or [] if c.last_tested_at and not c.last_test_ok],
         "bindings": found,
         "active": [b for b in found if b.state is BindingState.ACTIVE],
         "paused": [b for b in found if b.state is BindingState.PAUSED],
+        "unbound": [r for r in bindable_resources(db_session, actor) if r.id not in bound],
         "succeeded": today.count(RunState.SUCCEEDED),
         "failed": today.count(RunState.FAILED),
         "waiting": today.count(RunState.QUEUED, RunState.RUNNING),
         "latest": today.latest,
         "everyone": today.everyone,
+        "usable": usable_data(db_session, actor),
+        "sees_pushes": actor.has(*pushes.VIEWERS),
+        "is_department": actor.organization_id is not None and not oversees(actor),
     }
 
 
@@ -160,7 +223,7 @@ def _service_part(
         (e for e in endpoints if allowed is None or e.signature in allowed),
         endpoints[0] if endpoints else None,
     )
-    return {"registered": True, "endpoints": endpoints, "example": example}
+    return {"registered": True, "id": service.id, "endpoints": endpoints, "example": example}
 
 
 def access_panel_context(db_session: Session, actor: Actor, resource: Resource) -> dict[str, Any]:
