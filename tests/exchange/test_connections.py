@@ -11,10 +11,12 @@ from sqlalchemy.orm import Session
 
 from govshare.core.audit.models import AuditEntry
 from govshare.core.errors import Conflict, Forbidden, Invalid
+from govshare.core.permissions import Role
 from govshare.exchange import credentials
 from govshare.exchange.models import Cipher, ConnectionRole, DatabaseKind
 from govshare.exchange.schemas import ConnectionIn
 from govshare.exchange.service import connections
+from tests.builders import actor_of, organization, user
 from tests.conftest import POSTGRES_URL
 from tests.exchange.builders import MYSQL_URL, people_sqlite, settings_for
 from tests.sharing.builders import sharing_world
@@ -168,6 +170,14 @@ def test_only_the_department_sees_and_changes_its_connections(db: Session, data_
     )
     assert connections.list_connections(db, actor=s.consumer_officer) == []
     assert [c.id for c in connections.list_connections(db, actor=s.op)] == [conn.id]
+    # An auditor reads every department's connections (never a password), and changes none.
+    auditor = actor_of(user(db, organization(db, "市审计局"), [Role.AUDITOR]))
+    assert [c.id for c in connections.list_connections(db, actor=auditor)] == [conn.id]
+    assert connections.get_connection(db, actor=auditor, connection_id=conn.id).id == conn.id
+    with pytest.raises(Forbidden):
+        connections.update_connection(
+            db, actor=auditor, settings=settings, connection_id=conn.id, data=data
+        )
     with pytest.raises(Forbidden):
         connections.get_connection(db, actor=s.consumer_officer, connection_id=conn.id)
     with pytest.raises(Forbidden):

@@ -24,7 +24,8 @@ from govshare.exchange.models import Cipher, Connection, ConnectionRole, Databas
 from govshare.exchange.schemas import ConnectionIn, ConnectionOut
 
 MANAGERS = (Role.DATA_OFFICER,)  # a department's data officer registers its databases
-VIEWERS = (Role.DATA_OFFICER, Role.DEPARTMENT_HEAD, Role.DEPARTMENT_STAFF, Role.PLATFORM_OPERATOR)
+OVERSEERS = (Role.PLATFORM_OPERATOR, Role.AUTHORITY, Role.AUDITOR)  # every department's, to read
+VIEWERS = (Role.DATA_OFFICER, Role.DEPARTMENT_HEAD, Role.DEPARTMENT_STAFF, *OVERSEERS)
 DEFAULT_PORTS = {DatabaseKind.POSTGRESQL: 5432, DatabaseKind.MYSQL: 3306}
 TEST_TIMEOUT_SECONDS = 5.0
 
@@ -129,7 +130,7 @@ def list_connections(
     """The actor's department's connections; the operator sees every department's."""
     require(actor, *VIEWERS, action="查看数据库连接")
     query = select(Connection).order_by(Connection.organization_id, Connection.name)
-    if not actor.has(Role.PLATFORM_OPERATOR):
+    if not actor.has(*OVERSEERS):
         query = query.where(Connection.organization_id == own_organization(actor))
     if role is not None:
         query = query.where(Connection.role == role)
@@ -205,7 +206,7 @@ def _visible(db_session: Session, actor: Actor, connection_id: int) -> Connectio
     conn = db_session.get(Connection, connection_id)
     if conn is None:
         raise NotFound("数据库连接不存在")
-    if not actor.has(Role.PLATFORM_OPERATOR) and conn.organization_id != actor.organization_id:
+    if not actor.has(*OVERSEERS) and conn.organization_id != actor.organization_id:
         raise Forbidden("只能查看本单位的数据库连接")
     return conn
 

@@ -48,7 +48,8 @@ from govshare.sharing.service.common import load_filter, load_masking
 MANAGERS = (Role.DATA_OFFICER,)
 ROW_KEY = "govshare_row_key"  # added when the grant masks or leaves out a key column
 CHANGED_AT = "govshare_changed_at"  # added when the grant leaves out the change column
-VIEWERS = (Role.DATA_OFFICER, Role.DEPARTMENT_HEAD, Role.DEPARTMENT_STAFF, Role.PLATFORM_OPERATOR)
+OVERSEERS = (Role.PLATFORM_OPERATOR, Role.AUTHORITY, Role.AUDITOR)  # every department's, to read
+VIEWERS = (Role.DATA_OFFICER, Role.DEPARTMENT_HEAD, Role.DEPARTMENT_STAFF, *OVERSEERS)
 
 
 def create_push(
@@ -142,7 +143,7 @@ def set_push_state(
 def list_pushes(db_session: Session, *, actor: Actor) -> list[Push]:
     require(actor, *VIEWERS, action="查看前置库推送")
     query = select(Push).join(Grant).order_by(Push.id.desc())
-    if not actor.has(Role.PLATFORM_OPERATOR):
+    if not actor.has(*OVERSEERS):
         query = query.where(Grant.consumer_id == actor.organization_id)
     return list(db_session.execute(query).scalars())
 
@@ -152,7 +153,7 @@ def get_push(db_session: Session, *, actor: Actor, push_id: int) -> Push:
     push = db_session.get(Push, push_id)
     if push is None:
         raise NotFound("前置库推送不存在")
-    if not actor.has(Role.PLATFORM_OPERATOR) and push.grant.consumer_id != actor.organization_id:
+    if not actor.has(*OVERSEERS) and push.grant.consumer_id != actor.organization_id:
         raise Forbidden("只能查看本单位的前置库推送")
     return push
 
