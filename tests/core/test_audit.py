@@ -10,7 +10,7 @@ from datetime import date, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -107,6 +107,17 @@ def test_a_transaction_reading_the_log_sees_its_own_entries(db: Session) -> None
     entry = record_one(db, 7)
     assert db.execute(select(AuditEntry.object_id)).scalars().all() == ["7"]
     assert entry.seq == 1
+
+
+def test_reads_through_joins_and_aliases_see_the_pending_entries(db: Session) -> None:
+    record_one(db, 3)
+    head = AuditHead.__table__
+    entry = AuditEntry.__table__.alias("e")
+    joined = select(entry.c.object_id).select_from(entry.join(head, head.c.last_seq == entry.c.seq))
+    assert db.execute(joined).scalars().all() == ["3"]
+    other = record_one(db, 4)
+    assert other.seq is None  # nothing read the log since
+    assert db.execute(select(func.count()).select_from(entry)).scalar_one() == 2
 
 
 def test_a_rolled_back_savepoint_takes_its_entries_with_it(db: Session) -> None:

@@ -154,7 +154,8 @@ def _chain_before_reading(state: ORMExecuteState) -> None:
         return
     if state.execution_options.get("audit_chaining"):
         return
-    if any(t.name in AUDIT_TABLES for t in find_tables(state.statement, include_joins=True)):
+    tables = find_tables(state.statement, include_aliases=True)
+    if any(getattr(t, "name", None) in AUDIT_TABLES for t in tables):
         chain_pending(state.session)
 
 
