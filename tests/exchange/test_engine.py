@@ -3,13 +3,21 @@ compare-keys runs in every direction, rejected rows, checksums, progress and can
 
 from __future__ import annotations
 
+import gc
+import json
+import signal
 import sqlite3
+import subprocess
+import sys
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pymysql
 import pytest
@@ -31,8 +39,9 @@ from govshare.exchange.engine import (
 )
 from govshare.exchange.engine.copytext import decode_field, escape
 from govshare.exchange.engine.model import RejectLog
-from govshare.exchange.engine.mysql import MySqlTarget
+from govshare.exchange.engine.mysql import MySqlSource, MySqlTarget
 from govshare.exchange.engine.postgres import PgTarget
+from govshare.exchange.engine.sync import _Reader, _Spill
 from tests.exchange.engine_child import (
     MYSQL,
     MYSQL_PERSON,
@@ -50,6 +59,7 @@ from tests.exchange.engine_child import (
     mysql,
     person_rows,
     pg,
+    spec_to_json,
 )
 
 NAMES = ", ".join(c.name for c in PERSON)
@@ -747,3 +757,249 @@ def test_column_names_must_be_plain_identifiers() -> None:
 def test_copy_text_escaping_round_trips_any_text(text: str) -> None:
     assert decode_field(escape(text).encode()) == text
     assert b"\t" not in escape(text).encode() and b"\n" not in escape(text).encode()
+
+
+# --- incremental windows: one transaction read while written, or ordered batches ----------------
+
+
+def _target_url(target: str, tmp_path: Path) -> str:
+    return {"postgresql": PG_DST, "mysql": MYSQL, "sqlite": f"sqlite:///{tmp_path / 'c.db'}"}[
+        target
+    ]
+
+
+def _state_of(spec: SyncSpec) -> tuple | None:
+    if spec.target_url.startswith("postgresql"):
+        return pg_state(spec)
+    sql = "SELECT mode, watermark, watermark_key FROM govshare_sync_state WHERE name = "
+    if spec.target_url.startswith("mysql"):
+        conn = mysql()
+        with conn.cursor() as cur:
+            cur.execute(sql + "%s", (spec.state_name,))
+            row = cur.fetchone()
+        conn.close()
+        return row
+    lite = sqlite3.connect(spec.target_url.removeprefix("sqlite:///"))
+    row = lite.execute(sql + "?", (spec.state_name,)).fetchone()
+    lite.close()
+    return row
+
+
+@pytest.mark.parametrize("target", ["postgresql", "mysql", "sqlite"])
+def test_a_window_within_one_batch_is_written_whole_or_not_at_all(
+    name: str, target: str, tmp_path: Path
+) -> None:
+    pg_source(name, person_rows(150))
+    spec = spec_for(name, target_url=_target_url(target, tmp_path), batch_rows=1000)
+    if target != "postgresql":
+        spec = replace(spec, target_schema=None, target_table=f"{name}_t")
+    run_full(spec)
+    before, state = target_rows(spec), _state_of(spec)
+    touch_pg(name, "record_no % 3 = 0")
+    insert_pg(PG_SRC, name, person_rows(20, start=700, stamp=LATER), NAMES)
+    asked: list[int] = []
+
+    # The first question is asked before the run reads; the second once every row of the
+    # window has been upserted, before the commit.
+    with pytest.raises(Cancelled):
+        run_incremental(spec, cancel=lambda: bool(asked.append(1)) or len(asked) > 1)
+
+    assert len(asked) == 2
+    assert target_rows(spec) == before and _state_of(spec) == state
+    outcome = run_incremental(spec)
+    assert (outcome.mode, outcome.rows_read, outcome.rows_written) == ("incremental", 70, 70)
+    assert _state_of(spec) == ("incremental", LATER, None)
+    assert target_rows(spec) == source_rows(spec)
+
+
+@pytest.mark.parametrize("source", ["mysql", "sqlite"])
+def test_a_window_larger_than_a_batch_is_written_in_ordered_batches(
+    name: str, source: str, tmp_path: Path
+) -> None:
+    """The window is read once unordered, found to exceed a batch, and read again in (change,
+    key) order; the batches then commit one by one, each with its watermark, and what the
+    first reading saw is neither written nor counted."""
+    if source == "mysql":
+        mysql_source(name, person_rows(60))
+        spec = spec_for(name, source_url=MYSQL, batch_rows=8)
+    else:
+        path = tmp_path / "source.db"
+        lite = sqlite3.connect(path)
+        lite.execute(f"CREATE TABLE {name} ({SQLITE_PERSON})")
+        lite.close()
+        insert_sqlite(path, name, person_rows(60), NAMES)
+        spec = spec_for(name, source_url=f"sqlite:///{path}", batch_rows=8)
+    run_full(spec)
+    changed = person_rows(30, start=1, stamp=LATER)  # the first 30 people, changed
+    if source == "mysql":
+        conn = mysql()
+        with conn.cursor() as cur:
+            cur.execute(f"DELETE FROM {name} WHERE record_no <= 30")
+        conn.close()
+        insert_mysql(name, changed, NAMES)
+    else:
+        lite = sqlite3.connect(path)
+        lite.execute(f"DELETE FROM {name} WHERE record_no <= 30")
+        lite.commit()
+        lite.close()
+        insert_sqlite(path, name, changed, NAMES)
+    asked: list[int] = []
+    seen: list[int] = []
+
+    with pytest.raises(Cancelled):
+        run_incremental(
+            spec, progress=seen.append, cancel=lambda: bool(asked.append(1)) or len(asked) > 3
+        )
+
+    mode, watermark, key = _state_of(spec) or ()
+    assert mode == "incremental" and watermark.startswith(LATER) and key  # mid-window
+    assert seen == [8, 16, 24]  # counted from the start of the ordered reading
+    done = sum(1 for r in changed if r[0] <= json.loads(key)[0])
+    assert 0 < done < 30
+    outcome = run_incremental(spec, progress=seen.append)
+    assert outcome.rows_read == outcome.rows_written == 30 - done
+    assert target_rows(spec) == source_rows(spec)
+
+
+def test_rows_rejected_before_a_window_spills_are_counted_once(name: str) -> None:
+    mysql_source(name, person_rows(40))
+    spec = spec_for(name, source_url=MYSQL, batch_rows=8)
+    run_full(spec)
+    nul = ("PNUL", "a\x00b", *person_rows(1, stamp=LATER)[0][2:])
+    insert_mysql(name, [nul, *person_rows(20, start=100, stamp=LATER)], NAMES)
+
+    outcome = run_incremental(spec)
+
+    assert (outcome.rows_read, outcome.rows_written, outcome.rows_rejected) == (21, 20, 1)
+    assert [(r.key, r.reason) for r in outcome.rejected] == [("PNUL", "文本含空字符（\\0）")]
+    assert target_rows(spec) == [r for r in source_rows(spec) if r[0] != "PNUL"]
+
+
+def test_a_killed_one_transaction_window_leaves_the_target_as_it_was(name: str) -> None:
+    """SIGKILL once the whole window is upserted but not committed: nothing of it is kept, the
+    watermark stays, and the next run ends equal to the source."""
+    pg_source(name, person_rows(3000))
+    spec = spec_for(name, batch_rows=5000)
+    run_full(spec)
+    touch_pg(name, "record_no % 2 = 0")
+    old, state = target_rows(spec), pg_state(spec)
+    # The child reports progress once, before the commit, then waits a minute.
+    command = ["-m", "tests.exchange.engine_child", "incremental", spec_to_json(spec), "60"]
+    child = subprocess.Popen(
+        [sys.executable, *command],
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    assert child.stdout.readline() == "rows 1500\n"
+    child.send_signal(signal.SIGKILL)
+    assert child.wait(timeout=30) == -signal.SIGKILL
+
+    assert target_rows(spec) == old and pg_state(spec) == state
+    outcome = run_incremental(spec)
+    assert (outcome.mode, outcome.rows_written) == ("incremental", 1500)
+    assert target_rows(spec) == source_rows(spec)
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+def test_a_mysql_stream_left_early_is_dropped_not_read_to_its_end(name: str) -> None:
+    mysql_source(name, person_rows(5000))
+    source = MySqlSource(spec_for(name, source_url=MYSQL, batch_rows=100), RejectLog())
+    source.begin()
+    stream = source.rows(None)
+    assert len(next(stream)) == 100
+    connection = source.connection
+
+    started = time.monotonic()
+    source.close()
+    stream.close()  # PyMySQL would read the remaining 4,900 rows here, from a closed socket
+    gc.collect()
+
+    assert connection.open is False
+    assert time.monotonic() - started < 5
+
+
+def _reader(blocks: Iterator[list[bytes]], batch_rows: int = 10, then: Any = None) -> _Reader:
+    spec = replace(spec_for("reader"), batch_rows=batch_rows)
+    return _Reader(blocks, spec, then or (lambda: None))
+
+
+def _line(key: str) -> bytes:
+    return f"{key}\tname\t\\N\t\\N\t\\N\t\\N\t\\N\t2024-03-02 09:30:00\t1\n".encode()
+
+
+def test_the_reader_hands_on_rows_while_the_source_still_reads() -> None:
+    first_written = threading.Event()
+    events: list[str] = []
+
+    def blocks() -> Iterator[list[bytes]]:
+        yield [_line("a"), _line("b")]
+        yield [_line("c")]
+        # The caller must get the first rows while this stream is still open.
+        assert first_written.wait(timeout=10)
+        yield [_line("d")]
+
+    reader = _reader(blocks(), then=lambda: events.append("then"))
+    groups = []
+    for group in reader:
+        groups.append(len(group))
+        first_written.set()
+    reader.close(abandon=lambda: events.append("abandoned"))
+
+    assert len(groups) >= 2 and sum(groups) == 4
+    assert events == ["then"]
+
+
+@pytest.mark.parametrize(
+    "blocks",
+    [
+        [[_line(k) for k in "abcd"], [_line(k) for k in "efghij"]],  # a whole batch of 10...
+        [[_line("a"), _line("b")], [_line("c"), _line("a")]],  # a key twice
+    ],
+)
+def test_the_reader_spills_before_the_caller_sees_a_batch(blocks: list[list[bytes]]) -> None:
+    order: list[str] = []
+    handed: list[int] = []
+    caught_up = threading.Event()
+
+    def stream() -> Iterator[list[bytes]]:
+        try:
+            yield from blocks
+            caught_up.wait(timeout=0.5)  # time for the caller to take all it was given
+            yield [_line(k) for k in "xyz"]  # ...and more
+        finally:
+            order.append("stream closed")
+
+    reader = _reader(stream(), then=lambda: order.append("then"))
+    with pytest.raises(_Spill):
+        for group in reader:
+            handed.append(len(group))
+            if sum(handed) == sum(map(len, blocks)):
+                caught_up.set()
+    reader.close(abandon=lambda: order.append("abandoned"))
+
+    assert sum(handed) < 10  # never a whole batch before the spill
+    assert order == ["abandoned", "stream closed"]  # the connection first, then the stream
+
+
+def test_the_reader_hands_on_a_window_of_exactly_one_batch() -> None:
+    events: list[str] = []
+    blocks = iter([[_line(k) for k in "abcd"], [_line(k) for k in "efghij"]])
+
+    reader = _reader(blocks, then=lambda: events.append("then"))
+    handed = [len(group) for group in reader]
+    reader.close(abandon=lambda: events.append("abandoned"))
+
+    assert sum(handed) == 10 and events == ["then"]
+
+
+def test_the_reader_passes_a_source_failure_to_the_caller() -> None:
+    def stream() -> Iterator[list[bytes]]:
+        yield [_line("a")]
+        raise SourceFailed("读取源数据失败")
+
+    reader = _reader(stream())
+    with pytest.raises(SourceFailed):
+        list(reader)
+    reader.close(abandon=lambda: None)

@@ -70,8 +70,12 @@ class Source(abc.ABC):
         return min(BLOCK_ROWS, self.spec.batch_rows)
 
     @abc.abstractmethod
+    def connect(self) -> None:
+        """Connects (once), without a snapshot yet: the run does it while the target opens."""
+
+    @abc.abstractmethod
     def begin(self) -> None:
-        """Opens the snapshot every later read sees."""
+        """Opens the snapshot every later read sees (connecting first if need be)."""
 
     @abc.abstractmethod
     def max_change(self) -> str | None:
@@ -82,8 +86,9 @@ class Source(abc.ABC):
         """Logs the rows the SQL checks keep out of `rows()`; returns how many."""
 
     @abc.abstractmethod
-    def rows(self, window: Window | None) -> Iterator[Lines]:
-        """Blocks of valid rows; in (change, key) order when a window is given."""
+    def rows(self, window: Window | None, *, ordered: bool = True) -> Iterator[Lines]:
+        """Blocks of valid rows; in (change, key) order when a window is given and `ordered`
+        (unordered, a server need not sort the window before sending its first row)."""
 
     @abc.abstractmethod
     def keys(self) -> Iterator[Lines]:
@@ -129,8 +134,11 @@ class Target(abc.ABC):
         before anything commits; its failure aborts the load."""
 
     @abc.abstractmethod
-    def upsert(self, lines: Lines, state: State) -> int:
-        """Upserts one batch and writes `state` in the same transaction."""
+    def upsert(self, batches: Iterable[Lines], state: State) -> int:
+        """Upserts every batch (no key twice among them) and writes `state`, all in one
+        transaction, applying each batch as it comes; returns the rows written. With no row
+        at all it writes nothing, state included. A failure anywhere, in the iterable too,
+        rolls the whole transaction back before it is raised."""
 
     @abc.abstractmethod
     def delete_absent(self, key_batches: Iterable[Lines]) -> int:

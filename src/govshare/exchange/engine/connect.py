@@ -186,7 +186,10 @@ def sqlite(dsn: Dsn, *, must_exist: bool, timeout: float = 30) -> sqlite3.Connec
         raise ConnectionFailed(f"无法连接数据库 {dsn.where}：数据库文件不存在")
     try:
         uri = f"file:{path.resolve()}?mode={'ro' if must_exist else 'rwc'}"
-        conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=timeout)
+        # An incremental run reads its source in a second thread, never two threads at once.
+        conn = sqlite3.connect(
+            uri, uri=True, isolation_level=None, timeout=timeout, check_same_thread=False
+        )
         conn.execute("PRAGMA busy_timeout = 30000")
         register_sqlite_functions(conn)  # what compiled masking and filters call
     except sqlite3.Error as exc:

@@ -190,6 +190,13 @@ class RejectLog:
         self.kept: list[Rejected] = []
         self._lock = threading.Lock()  # the source's rejects are read beside the key build
 
+    def clear(self) -> None:
+        """Forgets everything logged so far (a run that starts its window again)."""
+        with self._lock:
+            self.count = 0
+            self.duplicates = 0
+            self.kept = []
+
     def add(self, rejected: Rejected, *, duplicate: bool = False) -> None:
         with self._lock:
             self.count += 1

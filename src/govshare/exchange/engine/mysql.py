@@ -209,8 +209,13 @@ class MySqlSource(SqlSource):
     def plan(self, column: Column, kind: str) -> ColumnPlan | None:
         return plan_column(column.type, kind)
 
+    def connect(self) -> None:
+        if self.conn is None:
+            self.conn = connect.mysql(self.dsn, streaming=True)
+
     def begin(self) -> None:
-        self.conn = connect.mysql(self.dsn, streaming=True)
+        self.connect()
+        assert self.conn is not None
         with connect.translating("source", self.dsn):
             with self.conn.cursor() as cur:
                 cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
@@ -268,7 +273,7 @@ class MySqlSource(SqlSource):
         fields = ", ".join(values + flags)
         return f"CONCAT({binary_literal(_REJECTED)}, CONCAT_WS({binary_literal(_FIELD)}, {fields}))"
 
-    def rows(self, window: Any) -> Iterator[Lines]:
+    def rows(self, window: Any, *, ordered: bool = True) -> Iterator[Lines]:
         """Every row of the window in one scan: a row passing its checks as a COPY line, a
         row failing one as a marked line of its raw values and check results, sorted out
         here. (A second scan for the rejected rows alone cost MariaDB as much as the first.)"""
@@ -277,7 +282,7 @@ class MySqlSource(SqlSource):
         if checks:
             ok = " AND ".join(sql for _, _, sql in checks)
             line = f"IF({ok}, {line}, {self._rejected_line(checks)})"
-        where = self.condition([], window) + self.order(window)
+        where = self.condition([], window) + (self.order(window) if ordered else "")
         return self._lines(f"SELECT {line} {self.from_clause} WHERE {where}", checks)
 
     def keys(self) -> Iterator[Lines]:
@@ -325,6 +330,12 @@ class MySqlSource(SqlSource):
 
     def close(self) -> None:
         if self.conn is not None:
+            # A stream left unfinished: PyMySQL would read every remaining row before it let
+            # go (and again when the result is collected). Marked finished, the result is
+            # dropped with the socket and the server ends the query.
+            result = getattr(self.conn, "_result", None)
+            if result is not None and getattr(result, "unbuffered_active", False):
+                result.unbuffered_active = False
             with contextlib.suppress(pymysql.Error):
                 self.conn.close()
             self.conn = None
@@ -470,16 +481,23 @@ class MySqlTarget(Target):
             return removed
         return 0
 
-    def upsert(self, lines: Lines, state: State) -> int:
+    def upsert(self, batches: Iterable[Lines], state: State) -> int:
         columns = self.spec.columns
+        insert = self._insert(self.table(), upsert=True)
+        written = 0
         with connect.translating("target", self.dsn), self.connection.cursor() as cur:
-            cur.executemany(
-                self._insert(self.table(), upsert=True),
-                [decode_row(line, columns) for line in lines],
-            )
-            self._write_state(cur, state)
-            self.connection.commit()
-        return len(lines)
+            try:
+                for lines in batches:
+                    cur.executemany(insert, [decode_row(line, columns) for line in lines])
+                    written += len(lines)
+                if written:
+                    self._write_state(cur, state)
+                self.connection.commit()
+            except BaseException:
+                with contextlib.suppress(pymysql.Error):
+                    self.connection.rollback()
+                raise
+        return written
 
     def delete_absent(self, key_batches: Iterable[Lines]) -> int:
         keys = quote("govshare_keys")

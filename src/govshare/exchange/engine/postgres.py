@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import select
 from collections.abc import Callable, Iterable, Iterator
 from queue import Queue
@@ -184,8 +185,13 @@ class PgSource(SqlSource):
         assert self.conn is not None, "begin() first"
         return self.conn
 
+    def connect(self) -> None:
+        if self.conn is None:
+            self.conn = connect.pg(self.dsn)
+
     def begin(self) -> None:
-        self.conn = connect.pg(self.dsn)
+        self.connect()
+        assert self.conn is not None
         with connect.translating("source", self.dsn):
             self.conn.isolation_level = IsolationLevel.REPEATABLE_READ
             self.conn.read_only = True
@@ -224,8 +230,8 @@ class PgSource(SqlSource):
             # the rows themselves are read straight from libpq.
             yield from _copy_rows(self.connection.pgconn, self.block_rows)
 
-    def rows(self, window: Any) -> Iterator[Lines]:
-        return self._copy_out(self.main_select(window))
+    def rows(self, window: Any, *, ordered: bool = True) -> Iterator[Lines]:
+        return self._copy_out(self.main_select(window, ordered=ordered))
 
     def keys(self) -> Iterator[Lines]:
         return self._copy_out(self.key_select())
@@ -239,7 +245,8 @@ class PgSource(SqlSource):
 class PgTarget(Target):
     """Loads with COPY. A full run is one transaction from the load table's creation to the
     swap and the state row, so a run killed anywhere leaves the old table and state as they
-    were; an incremental batch is one transaction of staging COPY, upsert and state row."""
+    were; an incremental window (or batch) is one transaction of staging COPYs, upserts and
+    the state row."""
 
     # A run just killed may hold the lock until its server process notices; wait that long.
     lock_wait = 10.0
@@ -359,7 +366,7 @@ class PgTarget(Target):
             return removed
         return 0
 
-    def upsert(self, lines: Lines, state: State) -> int:
+    def upsert(self, batches: Iterable[Lines], state: State) -> int:
         stage = quote("govshare_stage")
         others = [n for n in self.spec.names if n not in self.spec.key]
         action = (
@@ -367,23 +374,35 @@ class PgTarget(Target):
             if others
             else "DO NOTHING"
         )
+        upsert = (
+            f"INSERT INTO {self.table()} ({self.column_list()}) "
+            f"SELECT {self.column_list()} FROM {stage} "
+            f"ON CONFLICT ({self.column_list(self.spec.key)}) {action}"
+        )
+        written = 0
         with connect.translating("target", self.dsn):
             cur = self.connection.cursor()
-            cur.execute(_NO_FLUSH_WAIT)
-            cur.execute(
-                f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} (LIKE {self.table()}) "
-                "ON COMMIT DELETE ROWS"
-            )
-            with cur.copy(f"COPY {stage} ({self.column_list()}) FROM STDIN") as copy:
-                copy.write(b"".join(lines))
-            cur.execute(
-                f"INSERT INTO {self.table()} ({self.column_list()}) "
-                f"SELECT {self.column_list()} FROM {stage} "
-                f"ON CONFLICT ({self.column_list(self.spec.key)}) {action}"
-            )
-            self._write_state(cur, state)
-            self.connection.commit()
-        return len(lines)
+            try:
+                cur.execute(_NO_FLUSH_WAIT)
+                cur.execute(
+                    f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} (LIKE {self.table()}) "
+                    "ON COMMIT DELETE ROWS"
+                )
+                for lines in batches:
+                    if written:
+                        cur.execute(f"TRUNCATE {stage}")
+                    with cur.copy(f"COPY {stage} ({self.column_list()}) FROM STDIN") as copy:
+                        copy.write(b"".join(lines))
+                    cur.execute(upsert)
+                    written += len(lines)
+                if written:
+                    self._write_state(cur, state)
+                self.connection.commit()
+            except BaseException:
+                with contextlib.suppress(psycopg.Error):
+                    self.connection.rollback()
+                raise
+        return written
 
     def delete_absent(self, key_batches: Iterable[Lines]) -> int:
         keys = quote("govshare_keys")

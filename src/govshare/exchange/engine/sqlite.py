@@ -70,8 +70,13 @@ class SqliteSource(Source):
     def _ref(self, name: str) -> str:
         return f"s.{quote(name)}"
 
+    def connect(self) -> None:
+        if self.conn is None:
+            self.conn = connect.sqlite(self.dsn, must_exist=True)
+
     def begin(self) -> None:
-        self.conn = connect.sqlite(self.dsn, must_exist=True)
+        self.connect()
+        assert self.conn is not None
         with connect.translating("source", self.dsn):
             self.conn.execute("BEGIN")
             cur = self.conn.execute(f"SELECT * {self.from_clause} LIMIT 0")
@@ -99,7 +104,7 @@ class SqliteSource(Source):
         return 0  # checked row by row in rows()
 
     def _select(
-        self, columns: tuple[Column, ...], window: Window | None
+        self, columns: tuple[Column, ...], window: Window | None, *, ordered: bool = True
     ) -> tuple[str, list[object]]:
         refs = ", ".join(self._ref(c.name) for c in columns)
         sql = f"SELECT {refs} {self.from_clause}"
@@ -115,6 +120,8 @@ class SqliteSource(Source):
 
         keys = [self._ref(k) for k in self.spec.key]
         where = keyset(self._ref(change.name), keys, window, placeholder)
+        if not ordered:
+            return f"{sql} WHERE {where}", params
         order = ", ".join([self._ref(change.name), *keys])
         return f"{sql} WHERE {where} ORDER BY {order}", params
 
@@ -127,9 +134,9 @@ class SqliteSource(Source):
         return ("\t".join(fields) + "\n").encode()
 
     def _stream(
-        self, columns: tuple[Column, ...], window: Window | None, *, log: bool
+        self, columns: tuple[Column, ...], window: Window | None, *, log: bool, ordered: bool = True
     ) -> Iterator[Lines]:
-        sql, params = self._select(columns, window)
+        sql, params = self._select(columns, window, ordered=ordered)
         size = self.block_rows
         with connect.translating("source", self.dsn):
             cur = self.connection.execute(sql, params)
@@ -143,8 +150,8 @@ class SqliteSource(Source):
                             self.reject_row([display(v) for v in row], str(exc))
                 yield lines
 
-    def rows(self, window: Window | None) -> Iterator[Lines]:
-        return self._stream(self.spec.columns, window, log=True)
+    def rows(self, window: Window | None, *, ordered: bool = True) -> Iterator[Lines]:
+        return self._stream(self.spec.columns, window, log=True, ordered=ordered)
 
     def keys(self) -> Iterator[Lines]:
         return self._stream(self.spec.key_columns, None, log=False)
@@ -271,23 +278,25 @@ class SqliteTarget(Target):
         cur.execute("RELEASE SAVEPOINT govshare_key")
         return removed
 
-    def upsert(self, lines: Lines, state: State) -> int:
+    def upsert(self, batches: Iterable[Lines], state: State) -> int:
         columns = self.spec.columns
+        insert = self._insert(self.table(), upsert=True)
+        written = 0
         with connect.translating("target", self.dsn):
             cur = self.connection.cursor()
             cur.execute("BEGIN IMMEDIATE")
             try:
-                cur.executemany(
-                    self._insert(self.table(), upsert=True),
-                    [decode_row(line, columns) for line in lines],
-                )
-                self._write_state(cur, state)
+                for lines in batches:
+                    cur.executemany(insert, [decode_row(line, columns) for line in lines])
+                    written += len(lines)
+                if written:
+                    self._write_state(cur, state)
                 cur.execute("COMMIT")
             except BaseException:
                 if self.connection.in_transaction:
                     cur.execute("ROLLBACK")
                 raise
-        return len(lines)
+        return written
 
     def delete_absent(self, key_batches: Iterable[Lines]) -> int:
         keys = quote("govshare_keys")

@@ -136,12 +136,11 @@ class SqlSource(Source):
         refs = [self.ref(self.spec.change_column or ""), *(self.ref(k) for k in self.spec.key)]
         return " ORDER BY " + ", ".join(refs)
 
-    def main_select(self, window: Window | None) -> str:
+    def main_select(self, window: Window | None, *, ordered: bool = True) -> str:
         """The SELECT of the rows that pass every check, in target form."""
         where = self.condition(self.checks(), window)
-        return (
-            f"SELECT {', '.join(self.exprs())} {self.from_clause} WHERE {where}{self.order(window)}"
-        )
+        order = self.order(window) if ordered else ""
+        return f"SELECT {', '.join(self.exprs())} {self.from_clause} WHERE {where}{order}"
 
     def key_select(self) -> str:
         """The SELECT of the key fields of every row whose key columns pass their checks."""

@@ -4,6 +4,12 @@ state), then one snapshot of the source, streams batches from one to the other a
 Exactly once rests on two rules: the watermark lives in the target and changes only in the
 transaction that writes the rows it covers, and every write is keyed (a swap of a complete
 table, or an upsert), so replaying rows already written changes nothing.
+
+An incremental run first tries its window as one transaction, read unordered in a second
+thread and upserted while it is read: the usual window (a share of a table changed since the
+last run) then costs about the slower of the two servers' work instead of their sum. A window
+of more than one batch, or one holding a key twice, is rolled back and read again in (change,
+key) order, in batches that each move the watermark.
 """
 
 from __future__ import annotations
@@ -12,10 +18,12 @@ import contextlib
 import gc
 import json
 import operator
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
+from queue import Empty, Full, Queue
 from typing import Any
 
 from govshare.exchange.engine import connect
@@ -107,6 +115,14 @@ class _Run:
         outcome.seconds = round(time.monotonic() - self.started, 3)
         return outcome
 
+    def restart(self) -> None:
+        """Forgets what was read so far and opens a new source: the window starts again."""
+        self.source.close()
+        self.source = SOURCES[connect.parse(self.spec.source_url).dialect](self.spec, self.log)
+        self.log.clear()
+        self.checksum = Checksum()
+        self.streamed = 0
+
     def close(self) -> None:
         try:
             self.source.close()
@@ -144,14 +160,154 @@ def _continuable(run: _Run, state: State | None) -> bool:
 
 
 def _incremental(run: _Run, before: State) -> SyncOutcome:
-    spec = run.spec
     outcome = run.outcome("incremental", before)
     run.check_cancel()
+    window = _open_window(run, before)
+    if window is None:
+        return outcome
+    try:
+        return _in_one_transaction(run, outcome, window)
+    except _Spill:
+        run.restart()  # nothing was written: the target rolled the transaction back
+    window = _open_window(run, before)
+    if window is not None:
+        _in_batches(run, outcome, window)
+    return outcome
+
+
+def _open_window(run: _Run, before: State) -> Window | None:
+    """Opens the source's snapshot; the window from the watermark to its largest change value
+    (None: the source has no change value at all)."""
     run.source.begin()
     upto = run.source.max_change()
-    if upto is None:
-        return outcome
-    window = Window(before.watermark, before.key_values, upto)
+    return None if upto is None else Window(before.watermark, before.key_values, upto)
+
+
+class _Spill(Exception):
+    """The window holds more than one batch of rows, or a key twice: it is applied in ordered
+    batches instead."""
+
+
+class _Stopped(Exception):
+    """The consumer of a `_Reader` went away."""
+
+
+_END = object()
+
+
+class _Reader:
+    """Reads a window in a thread while the caller writes what has arrived, so both servers
+    work at once. It hands on the blocks that arrived while the caller wrote the previous
+    group, as one group. Past `spec.batch_rows` rows, or on a key seen twice, it stops with
+    `_Spill`; it keeps the block that brings the rows to `batch_rows` until the stream has
+    ended, so a window that spills never reaches a progress report. After the stream it runs
+    `then`, while the caller writes the last group. Progress and cancellation stay in the
+    caller's thread."""
+
+    def __init__(self, blocks: Iterator[Lines], spec: SyncSpec, then: Callable[[], object]):
+        self.blocks = blocks
+        self.limit = spec.batch_rows
+        self.then = then
+        indexes = spec.key_indexes
+        fields = operator.itemgetter(*indexes)
+        self.key_of = lambda line: fields(bytes(line).split(b"\t", max(indexes) + 1))
+        self.exhausted = False
+        self.failure: BaseException | None = None
+        self.queue: Queue[Any] = Queue(maxsize=32)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._read, name="govshare-sync-reader")
+        self.thread.start()
+
+    def _put(self, item: Any) -> None:
+        while not self.stop.is_set():
+            with contextlib.suppress(Full):
+                self.queue.put(item, timeout=0.1)
+                return
+        raise _Stopped
+
+    def _read(self) -> None:
+        try:
+            held: Lines | None = None  # the block that brought the rows to the limit
+            rows = 0
+            seen: set[Any] = set()
+            for lines in self.blocks:
+                if not lines:
+                    continue
+                rows += len(lines)
+                seen.update(map(self.key_of, lines))
+                if rows > self.limit or len(seen) != rows:
+                    raise _Spill
+                if rows < self.limit:
+                    self._put(lines)
+                else:
+                    held = lines
+            self.exhausted = True
+            if held is not None:
+                self._put(held)
+            self.then()
+            self._put(_END)
+        except _Stopped:
+            pass
+        except BaseException as exc:
+            self.failure = exc  # seen before any block still queued is written
+            with contextlib.suppress(_Stopped):
+                self._put(exc)
+
+    def __iter__(self) -> Iterator[Lines]:
+        while True:
+            group: Lines = []
+            item = self.queue.get()
+            while True:
+                if self.failure is not None:
+                    raise self.failure
+                if item is _END:
+                    if group:
+                        yield group
+                    return
+                group.extend(item)
+                try:
+                    item = self.queue.get_nowait()
+                except Empty:
+                    break
+            yield group
+
+    def close(self, abandon: Callable[[], object]) -> None:
+        """Stops and joins the thread. A stream left unfinished is abandoned: `abandon` closes
+        the source's connection first, so the stream's own cleanup cannot read the rest of
+        the rows (PyMySQL would, to the last one) nor wait on the server."""
+        self.stop.set()
+        with contextlib.suppress(Empty):
+            while True:
+                self.queue.get_nowait()
+        self.thread.join()
+        if not self.exhausted:
+            abandon()
+            getattr(self.blocks, "close", lambda: None)()
+
+
+def _in_one_transaction(run: _Run, outcome: SyncOutcome, window: Window) -> SyncOutcome:
+    """The window, read unordered, upserted in one transaction that moves the watermark to the
+    window's bound; `_Spill` (the target rolled back) if it does not fit one batch."""
+    state = _state(run.spec, "incremental", window.upto, None)
+    reader = _Reader(
+        run.source.rows(window, ordered=False),
+        run.spec,
+        then=partial(run.source.rejects, window),
+    )
+    try:
+        # Called at once, so the target prepares its transaction while the source scans.
+        outcome.rows_written = run.target.upsert(run.counted(iter(reader)), state)
+        if outcome.rows_written:  # (an empty window leaves the state as it is)
+            outcome.watermark_after = window.upto
+    finally:
+        reader.close(abandon=run.source.close)
+    return outcome
+
+
+def _in_batches(run: _Run, outcome: SyncOutcome, window: Window) -> None:
+    """The window in (change, key) order, batch by batch, each batch's transaction moving the
+    watermark to its last row."""
+    spec = run.spec
     pending = Rows([], [], [])
     rejects_read = False
     batches = _batches(run.counted(run.source.rows(window)), spec.batch_rows)
@@ -171,7 +327,7 @@ def _incremental(run: _Run, before: State) -> SyncOutcome:
             # while the target applies the last batch. And the window is exhausted, so the
             # watermark becomes its bound with no key: the next run starts past every row of
             # the last tie instead of re-reading them only to skip them.
-            apply_last = partial(_apply, run, outcome, ready, upto)
+            apply_last = partial(_apply, run, outcome, ready, window.upto)
             beside(partial(run.source.rejects, window), apply_last)
             rejects_read = True
         elif cut:
@@ -179,7 +335,6 @@ def _incremental(run: _Run, before: State) -> SyncOutcome:
         current = following
     if not rejects_read:  # no row to apply, yet rows may have been rejected
         run.source.rejects(window)
-    return outcome
 
 
 @dataclass
@@ -279,7 +434,7 @@ def _apply(run: _Run, outcome: SyncOutcome, rows: Rows, closing: str | None) -> 
         state = _state(run.spec, "incremental", last[0], last[1:])
     else:
         state = _state(run.spec, "incremental", closing, None)
-    outcome.rows_written += run.target.upsert(kept, state)
+    outcome.rows_written += run.target.upsert([kept], state)
     outcome.watermark_after = state.watermark
 
 
@@ -298,7 +453,9 @@ def _execute(
 ) -> SyncOutcome:
     run = _Run(spec, progress, cancel)
     try:
-        run.target.open()
+        # The source connects meanwhile; its snapshot starts later, once the target's lock
+        # is held and its state read.
+        beside(run.source.connect, run.target.open)
         before = run.target.state()
         if mode == "compare_keys":
             outcome = _compare(run, before)
@@ -326,8 +483,9 @@ def run_full(
 def run_incremental(
     spec: SyncSpec, *, progress: Progress | None = None, cancel: Cancel | None = None
 ) -> SyncOutcome:
-    """Upserts the rows changed since the watermark, batch by batch; a full run instead when
-    there is no usable watermark (first run, changed columns, missing table)."""
+    """Upserts the rows changed since the watermark: in one transaction when they fit one
+    batch (`batch_rows`), else batch by batch; a full run instead when there is no usable
+    watermark (first run, changed columns, missing table)."""
     return _execute(spec, "incremental", progress, cancel)
 
 
