@@ -18,8 +18,10 @@ row per call and that the audit chain verifies.
 Load comes from wrk (Debian's /usr/bin/wrk), rotating over 100 enterprises: first at
 `--connections` for throughput, then at one connection for unloaded latency, where the
 difference of the p50s is the latency the gateway adds. Targets: proxied throughput ≥ 40 %
-of direct, p50 added latency ≤ 3 ms. It prints a table and, as its last line, one JSON
-object with every figure.
+of direct, p50 added latency ≤ 3 ms. Requests per second move with whatever else the machine
+runs, so the loaded runs also report the CPU time the platform's processes (and its
+PostgreSQL backends) spent per call, read from /proc. It prints a table and, as its last
+line, one JSON object with every figure.
 
 It creates and drops its PostgreSQL database (`govshare_bench_gateway` unless --pg-url names
 another): never point it at a database you keep.
@@ -69,8 +71,9 @@ def say(*parts: object) -> None:
 
 
 @contextlib.contextmanager
-def process(argv: list[str], ready_url: str, env: dict[str, str] | None = None) -> Iterator[None]:
-    """A server in a process group of its own, until it answers `ready_url`; stopped after."""
+def process(argv: list[str], ready_url: str, env: dict[str, str] | None = None) -> Iterator[int]:
+    """A server in a process group of its own, until it answers `ready_url`; stopped after.
+    Yields the group's id."""
     proc = subprocess.Popen(
         argv, env={**os.environ, **(env or {})}, start_new_session=True, stdout=subprocess.DEVNULL
     )
@@ -87,7 +90,7 @@ def process(argv: list[str], ready_url: str, env: dict[str, str] | None = None) 
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{argv} did not answer {ready_url}")
             time.sleep(0.2)
-        yield
+        yield proc.pid
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
@@ -154,25 +157,27 @@ def platform_app() -> Any:
 
 
 def bare_proxy_app() -> Any:
-    """The gateway's forwarding alone — same httpx client settings, streaming, header
-    handling — with no token, grant, rate window or log: the ceiling of any gateway built
-    on this stack, measured in the same run."""
+    """A plain httpx proxy — httpx's AsyncClient as installed, streaming, hop-by-hop headers
+    dropped — with no token, grant, rate window or log. It does not use the platform's code,
+    so it is the same program before and after any change to the gateway: the reference for
+    what the machine gave this run. (The gateway's own forwarding is leaner than httpx's
+    client, so the gateway's CPU per call can come close to it.)"""
     from starlette.applications import Starlette
     from starlette.routing import Route
 
-    from govshare.exchange import gateway
-
     upstream = os.environ["GOVSHARE_BENCH_UPSTREAM"]
+    limits = httpx.Limits(max_connections=1000, max_keepalive_connections=200, keepalive_expiry=30)
+    dropped = {b"connection", b"keep-alive", b"transfer-encoding", b"set-cookie"}
     held: dict[str, httpx.AsyncClient] = {}
 
     class Forward:
         async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
             if "client" not in held:
-                held["client"] = httpx.AsyncClient(limits=gateway.LIMITS, trust_env=False)
+                held["client"] = httpx.AsyncClient(limits=limits, trust_env=False)
             client = held["client"]
             url = f"{upstream}/{scope['path_params']['path']}"
             response = await client.send(client.build_request("GET", url), stream=True)
-            headers = gateway._returned_headers(response)
+            headers = [(k, v) for k, v in response.headers.raw if k.lower() not in dropped]
             await send(
                 {"type": "http.response.start", "status": response.status_code, "headers": headers}
             )
@@ -197,6 +202,87 @@ def serve_platform(port: int, workers: int, factory: str = "platform_app") -> No
         log_level="warning",
         access_log=False,
     )
+
+
+# --- CPU accounting ----------------------------------------------------------------------------
+#
+# Requests per second on a shared 2-core machine move with whatever else runs; the CPU time the
+# platform's processes (and its PostgreSQL backends) spend per call moves much less, and is
+# what the gateway's own work costs.
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_of(pid: int) -> float:
+    """Seconds of CPU (user + system) a process has used, 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _group(pgid: int) -> list[int]:
+    """The processes of a process group (the server and its workers)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            if int(fields[2]) == pgid:
+                pids.append(int(entry.name))
+    return pids
+
+
+def _backends(url: str) -> list[int]:
+    """The PostgreSQL server processes serving the platform's database (none for SQLite)."""
+    if not url.startswith("postgresql"):
+        return []
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return list(
+                conn.execute(
+                    text(
+                        "SELECT pid FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                ).scalars()
+            )
+    finally:
+        engine.dispose()
+
+
+@dataclass
+class CpuMeter:
+    """CPU seconds of the platform's processes and its database backends over a run."""
+
+    pgid: int
+    url: str
+    start: dict[int, float] | None = None
+
+    def _now(self) -> dict[int, float]:
+        return {pid: _cpu_of(pid) for pid in {*_group(self.pgid), *_backends(self.url)}}
+
+    def __enter__(self) -> CpuMeter:
+        self.start = self._now()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        end = self._now()
+        assert self.start is not None
+        database = set(_backends(self.url))
+        self.platform_s = sum(end[p] - self.start.get(p, 0.0) for p in end if p not in database)
+        self.database_s = sum(end[p] - self.start.get(p, 0.0) for p in end if p in database)
+
+    def per_call(self, requests: int) -> dict[str, float]:
+        """Milliseconds of CPU per request."""
+        return {
+            "platform_cpu_ms": round(self.platform_s * 1000 / max(requests, 1), 3),
+            "database_cpu_ms": round(self.database_s * 1000 / max(requests, 1), 3),
+        }
 
 
 # --- the platform's data -----------------------------------------------------------------------
@@ -483,11 +569,13 @@ def measure_bare_proxy(
     direct_paths = [f"/enterprises/{c}" for c in codes]
     bare_paths = [f"/bare/enterprises/{c}" for c in codes]
     say(f"[bare proxy] {args.connections} connections, {args.duration:g} s each")
-    with process(argv, f"{bare}{bare_paths[0]}", {"GOVSHARE_BENCH_UPSTREAM": upstream}):
+    with process(argv, f"{bare}{bare_paths[0]}", {"GOVSHARE_BENCH_UPSTREAM": upstream}) as pgid:
         wrk(bare, bare_paths, connections=args.connections, duration=2, workdir=workdir)
         load = dict(connections=args.connections, duration=args.duration, workdir=workdir)
         direct = wrk(upstream, direct_paths, **load)
-        proxied = wrk(bare, bare_paths, **load)
+        with CpuMeter(pgid, "") as meter:
+            proxied = wrk(bare, bare_paths, **load)
+        proxied |= meter.per_call(proxied["requests"])
         single = dict(connections=1, duration=args.latency_duration, workdir=workdir)
         direct_1 = wrk(upstream, direct_paths, **single)
         proxied_1 = wrk(bare, bare_paths, **single)
@@ -515,14 +603,16 @@ def run_backend(
     argv += ["--workers", str(args.workers)]
     result: dict[str, Any] = {"workers": args.workers}
     try:
-        with process(argv, f"{gateway}/api/v1/health", platform.env):
+        with process(argv, f"{gateway}/api/v1/health", platform.env) as pgid:
             warm = dict(duration=2, workdir=workdir)
             wrk(gateway, proxied_paths, connections=args.connections, headers=bearer, **warm)
             wrk(upstream, direct_paths, connections=args.connections, **warm)
             load = dict(connections=args.connections, duration=args.duration, workdir=workdir)
             say(f"[{backend}] {args.connections} connections, {args.duration:g} s each")
             result["direct"] = wrk(upstream, direct_paths, **load)
-            result["gateway"] = wrk(gateway, proxied_paths, headers=bearer, **load)
+            with CpuMeter(pgid, platform.url) as meter:
+                result["gateway"] = wrk(gateway, proxied_paths, headers=bearer, **load)
+            result["gateway"] |= meter.per_call(result["gateway"]["requests"])
             single = dict(connections=1, duration=args.latency_duration, workdir=workdir)
             result["direct_1"] = wrk(upstream, direct_paths, **single)
             result["gateway_1"] = wrk(gateway, proxied_paths, headers=bearer, **single)
@@ -566,10 +656,11 @@ def report(
         f"1 connection × {args.latency_duration:g} s, {args.workers} platform worker(s), "
         f"{os.cpu_count()} CPUs"
     )
-    print("\nbare httpx proxy: forwarding only, no checks, no log (the stack's ceiling)")
+    print("\nbare httpx proxy: forwarding only, no checks, no log (the machine's reference)")
     rows = [("direct", f"direct ×{n}"), ("bare", f"bare proxy ×{n}")]
     _table(bare, [*rows, ("direct_1", "direct ×1"), ("bare_1", "bare proxy ×1")])
     print(f"  throughput ratio {bare['ratio']:.1%}, added p50 {bare['added_p50_ms']:.2f} ms")
+    print(f"  CPU per call at {n} connections: proxy {bare['bare']['platform_cpu_ms']:.2f} ms")
     for backend, r in results.items():
         print(f"\n{backend}: the gateway, every check and log")
         rows = [("direct", f"direct ×{n}"), ("gateway", f"gateway ×{n}")]
@@ -581,6 +672,11 @@ def report(
             f"  added p50 latency {r['added_p50_ms']:.2f} ms unloaded "
             f"(target ≤ {TARGET_ADDED_P50_MS:g} ms: {added_ok}), "
             f"{r['added_p50_ms_loaded']:.2f} ms at {n} connections"
+        )
+        g = r["gateway"]
+        print(
+            f"  CPU per call at {n} connections: platform {g['platform_cpu_ms']:.2f} ms, "
+            f"database server {g['database_cpu_ms']:.2f} ms"
         )
         parts = [f"{k} {f['wall_ms']:.2f} / {f['cpu_ms']:.2f}" for k, f in r["stages"].items()]
         print(f"  a call alone, in-process, wall / CPU ms: {', '.join(parts)}")

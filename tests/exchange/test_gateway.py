@@ -12,11 +12,14 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 
+import anyio
+import httpcore
+import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -29,6 +32,7 @@ from govshare.core.permissions import Actor
 from govshare.exchange import gateway
 from govshare.exchange.models import GatewayCall, RateWindow
 from govshare.exchange.service import interfaces
+from govshare.exchange.service.interfaces import Admission
 from govshare.identity.models import User
 from govshare.sharing.schemas import GrantActionIn
 from govshare.sharing.service import grants
@@ -88,6 +92,12 @@ async def _fail(request: Request) -> Response:
     return JSONResponse({"error": "数据库维护中"}, status_code=503)
 
 
+async def _peer(request: Request) -> Response:
+    """The port the caller's connection comes from: the same port means the same connection."""
+    assert request.client is not None
+    return JSONResponse({"port": request.client.port})
+
+
 PROVIDER_API = Starlette(
     routes=[
         Route("/api/enterprises/search", _search),
@@ -96,6 +106,7 @@ PROVIDER_API = Starlette(
         Route("/api/slow", _slow),
         Route("/api/stream", _stream),
         Route("/api/fail", _fail),
+        Route("/api/peer", _peer),
     ]
 )
 
@@ -473,3 +484,161 @@ def test_cookies_the_upstream_sets_never_ride_on_later_calls(
     assert client.get(_url(sw, f"/enterprises/{USCC}"), headers=_bearer(sw)).status_code == 200
     echoed = client.post(_url(sw, "/echo"), content=b"{}", headers=_bearer(sw)).json()
     assert "cookie" not in echoed["headers"]  # one consumer's upstream session is not another's
+
+
+# --- the upstream connections ----------------------------------------------------------------
+
+
+def _pool(max_connections: int = 10) -> gateway._Upstreams:
+    return gateway._Upstreams(
+        httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+    )
+
+
+async def _get(pool: gateway._Upstreams, url: str, timeout: float = 5.0) -> tuple[int, bytes]:
+    """GET `url` through the gateway's upstream connections: the status and the body."""
+    parsed = httpx.URL(url)
+    request = gateway.upstream_request(
+        "GET", f"http://{parsed.netloc.decode()}", parsed.raw_path, [], b"", timeout
+    )
+    answer = await pool.send(request)
+    try:
+        return answer.status, b"".join([chunk async for chunk in answer.chunks()])
+    finally:
+        await answer.aclose()
+
+
+def test_the_upstream_request_carries_the_callers_headers_and_only_its_own_framing() -> None:
+    """Host and Content-Length are the gateway's; nothing else is added (an Accept-Encoding
+    the caller did not send would make the upstream compress what is streamed through)."""
+    request = gateway.upstream_request(
+        "POST",
+        "http://10.1.2.3:8080/api",
+        b"/items/42?full=1",
+        [(b"content-type", b"application/json")],
+        b"",
+        2.5,
+    )
+    assert request.headers == [
+        (b"host", b"10.1.2.3:8080"),
+        (b"content-type", b"application/json"),
+        (b"content-length", b"0"),
+    ]
+    assert (request.url.host, request.url.port) == (b"10.1.2.3", 8080)
+    assert request.url.target == b"/api/items/42?full=1"
+    assert request.extensions["timeout"] == dict.fromkeys(("connect", "read", "write", "pool"), 2.5)
+    get = gateway.upstream_request("GET", "https://api.example.gov.cn", b"/x", [], b"", 1.0)
+    assert get.headers == [(b"host", b"api.example.gov.cn")]
+    assert (get.url.scheme, get.url.port, get.url.target) == (b"https", 443, b"/x")
+
+
+def test_the_callers_path_goes_upstream_as_sent_with_raw_bytes_encoded() -> None:
+    scope = {
+        "path": "/gateway/301001/000001/items/a b/%2F/名",
+        "raw_path": "/gateway/301001/000001/items/a b/%2F/名".encode(),
+        "query_string": "q=示 例&page=2".encode(),
+    }
+    target = gateway._upstream_target(scope, "/items/a b/%2F/名")
+    assert target == b"/items/a%20b/%2F/%E5%90%8D?q=%E7%A4%BA%20%E4%BE%8B&page=2"
+
+
+def test_upstream_connections_are_kept_and_reused(upstream: str) -> None:
+    async def ports() -> list[bytes]:
+        pool = _pool()
+        try:
+            return [(await _get(pool, f"{upstream}/peer"))[1] for _ in range(3)]
+        finally:
+            await pool.aclose()
+
+    first, second, third = asyncio.run(ports())
+    assert first == second == third
+
+
+def test_a_connection_the_upstream_closed_while_idle_is_replaced() -> None:
+    """The server hangs up after each answer without saying so (no Connection: close): the
+    next call must not be sent down the dead socket."""
+
+    async def answers() -> list[bytes]:
+        async def answer_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+            await reader.readuntil(b"\r\n\r\n")
+            port = str(writer.get_extra_info("peername")[1]).encode()
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(port), port))
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(answer_once, "127.0.0.1", 0)
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
+        pool = _pool()
+        try:
+            bodies = []
+            for _ in range(3):
+                status, body = await _get(pool, url)
+                assert status == 200
+                bodies.append(body)
+                await asyncio.sleep(0.05)  # the hang-up reaches the idle connection
+            return bodies
+        finally:
+            await pool.aclose()
+            server.close()
+
+    bodies = asyncio.run(answers())
+    assert len(set(bodies)) == 3  # three connections, every call answered
+
+
+def test_failed_and_abandoned_calls_give_their_connection_back(upstream: str) -> None:
+    """With a single connection allowed, every call below must still get it: a refused
+    connection, a read timeout and an answer closed half-read all free it."""
+
+    async def calls() -> list[object]:
+        pool = _pool(max_connections=1)
+        outcomes: list[object] = []
+        try:
+            with anyio.fail_after(10):  # a connection never given back would hang here
+                try:
+                    await _get(pool, f"http://127.0.0.1:{free_port()}/")
+                except httpcore.ConnectError as exc:
+                    outcomes.append(type(exc).__name__)
+                try:
+                    await _get(pool, f"{upstream}/slow", timeout=0.2)
+                except httpcore.ReadTimeout as exc:
+                    outcomes.append(type(exc).__name__)
+                parsed = httpx.URL(f"{upstream}/stream")
+                answer = await pool.send(
+                    gateway.upstream_request(
+                        "GET", f"http://{parsed.netloc.decode()}", parsed.raw_path, [], b"", 5.0
+                    )
+                )
+                async for _ in answer.chunks():
+                    break
+                await answer.aclose()
+                outcomes.append(answer.status)
+                outcomes.append((await _get(pool, f"{upstream}/peer"))[0])
+        finally:
+            await pool.aclose()
+        return outcomes
+
+    assert asyncio.run(calls()) == ["ConnectError", "ReadTimeout", 206, 200]
+
+
+def test_logs_alone_commit_without_waiting_for_the_disk_but_not_with_an_admission(
+    app: FastAPI, db: Session
+) -> None:
+    """Admissions and logs share the group commit; a group holding an admission commits
+    synchronously (the admission is on record before the call goes upstream)."""
+    runtime = app.state.runtime
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("synchronous_commit is PostgreSQL's")
+
+    def step(db_session: Session, settings: object, item: object) -> str:
+        return db_session.execute(text("SHOW synchronous_commit")).scalar_one()
+
+    group = gateway._GroupCommit(runtime.sessions, runtime.settings, step, gateway._begin)
+    admission = Admission(actor=Actor.anonymous(), method="GET", path="/", resource_code="x")
+    outcome = gateway._Outcome(admission, 200, 0, 1.0, "")
+    call = gateway._Call("x", "GET", "/", "", None, None, time.perf_counter(), None)
+
+    async def together(*items: object) -> list[object]:
+        return await asyncio.gather(*(group.run(item) for item in items))
+
+    assert asyncio.run(together(outcome, call)) == ["on", "on"]
+    assert asyncio.run(together(outcome, outcome)) == ["off", "off"]

@@ -752,7 +752,8 @@ def resolve_api_token(db_session: Session, *, token: str, source_ip: str | None 
     if not token.startswith(TOKEN_PREFIX) or "." not in token:
         raise Unauthenticated("接口令牌格式错误")
     prefix, secret = token.removeprefix(TOKEN_PREFIX).split(".", 1)
-    row = db_session.execute(_TOKEN_BY_PREFIX, {"prefix": prefix}).first()
+    # On the session's connection: Session.execute's hooks would cost more than the query.
+    row = db_session.connection().execute(_TOKEN_BY_PREFIX, {"prefix": prefix}).first()
     if row is None or not hmac.compare_digest(row.secret_hash, _sha256(secret)):
         raise Unauthenticated("接口令牌无效")
     now = clock.now()
