@@ -157,6 +157,37 @@ def test_a_binding_is_checked_against_the_real_source(db: Session, data_dir: Pat
             data=data.model_copy(update={"columns": columns[:-1]}),
         )
     assert "手机号码" in str(unmapped.value)
+    with pytest.raises(Invalid) as stray_key:
+        bindings.save_binding(
+            db,
+            actor=x.s.provider_officer,
+            settings=x.settings,
+            data=data.model_copy(update={"key_columns": ["updated_at"]}),
+        )
+    assert stray_key.value.field == "key_columns" and "updated_at" in str(stray_key.value)
+    with pytest.raises(Invalid) as text_change:
+        bindings.save_binding(
+            db,
+            actor=x.s.provider_officer,
+            settings=x.settings,
+            data=data.model_copy(update={"change_column": "name"}),
+        )
+    assert text_change.value.field == "change_column" and "文本" in str(text_change.value)
+
+
+def test_a_run_the_engine_cannot_take_fails_with_the_reason_instead_of_looping(
+    db: Session, data_dir: Path, sessions: sessionmaker[Session], center: Center
+) -> None:
+    x = exchange_world(db, data_dir, rows=3)
+    # A binding changed behind the service's back: its key is no column the run would read.
+    x.binding.key_columns = ["nobody"]
+    run = runs.request_run(
+        db, actor=x.s.provider_officer, binding_id=x.binding.id, kind=RunKind.FULL
+    )
+    db.commit()
+    done = runs.execute_run(sessions, settings=x.settings, center=center, run_id=run.id)
+    assert done is not None and done.state is RunState.FAILED
+    assert "同步配置无效" in done.error and "nobody" in done.error
 
 
 def test_due_runs_are_queued_once_and_claimed_once(

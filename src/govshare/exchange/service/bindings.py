@@ -28,6 +28,7 @@ from govshare.core.errors import Forbidden, Invalid, NotFound
 from govshare.core.permissions import Actor, Role, require
 from govshare.core.settings import Settings
 from govshare.exchange import engine
+from govshare.exchange.engine.model import CHANGE_TYPES
 from govshare.exchange.models import BindingState, TableBinding
 from govshare.exchange.schemas import BindingIn
 from govshare.exchange.service import connections
@@ -76,6 +77,7 @@ def save_binding(
     for column in [*mapped.values(), *([data.change_column] if data.change_column else [])]:
         if column not in source_types:
             raise Invalid(f"源表 {data.source_table} 中没有字段 {column}", field="columns")
+    _check_key_and_change(data, set(mapped.values()), source_types)
     binding = db_session.execute(
         select(TableBinding).where(TableBinding.resource_id == resource.id)
     ).scalar_one_or_none()
@@ -203,6 +205,22 @@ def _own_table_resource(db_session: Session, actor: Actor, resource_id: int) -> 
             field="resource_id",
         )
     return resource
+
+
+def _check_key_and_change(data: BindingIn, mapped: set[str], source_types: dict[str, str]) -> None:
+    """What the sync engine would refuse at every run, refused now with the field named."""
+    if stray := [k for k in data.key_columns if k not in mapped]:
+        raise Invalid(f"主键字段 {stray[0]} 须是已对应到信息项的源字段之一", field="key_columns")
+    change = data.change_column
+    if change and source_types[change] not in CHANGE_TYPES:
+        raise Invalid(
+            f"更新标识字段 {change} 是{TYPE_WORDS.get(source_types[change], source_types[change])}"
+            "，须为日期时间、日期或整数（递增编号）字段，才能按它增量同步",
+            field="change_column",
+        )
+
+
+TYPE_WORDS = {"text": "文本", "double": "小数（浮点）", "boolean": "是否"}
 
 
 def _source_columns(conn: connections.Connection, settings: Settings, table: str) -> dict[str, str]:

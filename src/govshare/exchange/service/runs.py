@@ -202,6 +202,9 @@ def execute_run(
         except (Forbidden, NotFound, Conflict, engine.EngineError) as exc:
             plan = None
             failure = str(exc)
+        except ValueError as exc:  # a spec the engine refuses: fail the run, never loop on it
+            plan = None
+            failure = f"同步配置无效，请检查库表绑定或推送的表名、字段名：{exc}"
     if plan is None:
         return _finish_failed(sessions, run_id, failure)
     progress = _Progress(sessions, run_id)
