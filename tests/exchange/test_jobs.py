@@ -5,9 +5,11 @@ holds SQLite's write lock."""
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 from sqlalchemy import inspect
 
+from govshare.core import clock
 from govshare.core.runtime import get_runtime
 from govshare.exchange import jobs
 from govshare.exchange.models import RunKind, RunState, SyncRun
@@ -46,6 +48,8 @@ def test_the_background_worker_works_runs_as_they_are_queued(govshare_cli: Cli) 
     with runtime.transaction() as db:
         x = exchange_world(db, govshare_cli.data_dir, rows=4)
         officer, binding_id = x.s.provider_officer, x.binding.id
+        # Not due: the worker's minute tick must not queue the binding's scheduled run first.
+        x.binding.next_run_at = clock.now() + timedelta(days=1)
     queue = jobs.job_queue(runtime)
     with jobs.background_worker(runtime):
         with runtime.transaction() as db:
