@@ -51,24 +51,6 @@ PLATFORM_DB, CENTER_DB = "gs_lookup_platform", "gs_lookup_center"
 CENTER_TABLE = "r_population"
 PASSWORD = "bench2026pw"
 
-# demo_data's population columns as catalog data items (name, catalog type, length).
-ITEMS: dict[str, tuple[str, str, int | None]] = {
-    "id_number": ("公民身份号码", "C", 18),
-    "name": ("姓名", "C", 50),
-    "gender": ("性别", "C", 2),
-    "birth_date": ("出生日期", "D", None),
-    "ethnicity": ("民族", "C", 20),
-    "phone": ("手机号码", "C", 11),
-    "region_code": ("行政区划代码", "C", 6),
-    "address": ("户籍地址", "C", 200),
-    "household_type": ("户口类别", "C", 20),
-    "marital_status": ("婚姻状况", "C", 10),
-    "education": ("文化程度", "C", 20),
-    "occupation": ("职业", "C", 50),
-    "registered_on": ("登记日期", "D", None),
-    "updated_at": ("更新时间", "T", None),
-    "record_no": ("档案编号", "I", None),
-}
 GRANTED = ["id_number", "name", "gender", "birth_date", "region_code", "address", "phone"]
 MASKED = {"id_number": "id_number", "name": "name", "address": "address", "phone": "mobile"}
 REGIONS = ["361102", "361103", "361104", "361123", "361181"]
@@ -166,7 +148,7 @@ def build_world(env: dict[str, str]) -> World:
     from govshare.core.permissions import Actor, Role
     from govshare.core.runtime import build_runtime
     from govshare.core.settings import load_settings
-    from govshare.exchange.demo_data import POPULATION_COLUMNS
+    from govshare.exchange.demo_data import POPULATION_COLUMNS, POPULATION_ITEMS
     from govshare.exchange.models import (
         BindingState,
         Cipher,
@@ -212,9 +194,8 @@ def build_world(env: dict[str, str]) -> World:
             people.append((org_id, identity.actor_for_user(account)))
         (_, op), (provider_id, provider), (consumer_id, consumer) = people
         items = [
-            {"name": ITEMS[c][0], "data_type": ITEMS[c][1]}
-            | ({"length": ITEMS[c][2]} if ITEMS[c][2] else {})
-            for c, _ in POPULATION_COLUMNS
+            {"name": name, "data_type": kind} | ({"length": length} if length else {})
+            for name, kind, length in POPULATION_ITEMS.values()
         ]
         resource = resources.create_resource(
             db,
@@ -263,7 +244,8 @@ def build_world(env: dict[str, str]) -> World:
             connection_id=source.id,
             source_table="population",
             columns=[
-                {"item": ITEMS[c][0], "column": c, "type": kind} for c, kind in POPULATION_COLUMNS
+                {"item": POPULATION_ITEMS[c][0], "column": c, "type": kind}
+                for c, kind in POPULATION_COLUMNS
             ],
             key_columns=["id_number"],
             change_column="updated_at",
@@ -292,9 +274,9 @@ def build_world(env: dict[str, str]) -> World:
             resource=resource,
             version=resource.current_version,
             consumer_id=consumer_id,
-            fields=[ITEMS[c][0] for c in GRANTED],
+            fields=[POPULATION_ITEMS[c][0] for c in GRANTED],
             row_filter=[Condition(field="行政区划代码", op="in", values=REGIONS)],
-            masking=[Mask(field=ITEMS[c][0], rule=rule) for c, rule in MASKED.items()],
+            masking=[Mask(field=POPULATION_ITEMS[c][0], rule=rule) for c, rule in MASKED.items()],
             purpose="核对最低生活保障申请人的户籍和身份信息",
             system_name="社会救助信息系统",
             valid_from=clock.today(),

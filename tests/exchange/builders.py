@@ -27,6 +27,7 @@ from govshare.core.db import unit_of_work
 from govshare.core.permissions import Actor
 from govshare.core.settings import Settings, load_settings
 from govshare.exchange.center import Center
+from govshare.exchange.demo_data import POPULATION_ITEMS
 from govshare.exchange.masking import Mask, mask_value, text_form
 from govshare.exchange.models import (
     BindingState,
@@ -147,24 +148,6 @@ def exchange_world(
 
 # --- the 15-column population table of the demo data (demo_data.POPULATION_COLUMNS) -------
 
-# Source column → (data item, catalog data type, length), in the table's column order.
-POPULATION_ITEMS: dict[str, tuple[str, str, int | None]] = {
-    "id_number": ("公民身份号码", "C", 18),
-    "name": ("姓名", "C", 50),
-    "gender": ("性别", "C", 2),
-    "birth_date": ("出生日期", "D", None),
-    "ethnicity": ("民族", "C", 10),
-    "phone": ("手机号码", "C", 11),
-    "region_code": ("行政区划代码", "C", 6),
-    "address": ("户籍地址", "C", 200),
-    "household_type": ("户口性质", "C", 10),
-    "marital_status": ("婚姻状况", "C", 10),
-    "education": ("文化程度", "C", 20),
-    "occupation": ("职业", "C", 50),
-    "registered_on": ("户籍登记日期", "D", None),
-    "updated_at": ("更新时间", "T", None),
-    "record_no": ("记录编号", "I", None),
-}
 PERSONAL = ("id_number", "name", "phone", "address")
 
 

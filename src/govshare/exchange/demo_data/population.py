@@ -174,6 +174,24 @@ POPULATION_COLUMNS: tuple[tuple[str, str], ...] = (
     ("updated_at", "timestamp"),
     ("record_no", "bigint"),
 )
+# The columns as catalog data items: column → (item name, catalog data type, length).
+POPULATION_ITEMS: dict[str, tuple[str, str, int | None]] = {
+    "id_number": ("公民身份号码", "C", 18),
+    "name": ("姓名", "C", 50),
+    "gender": ("性别", "C", 2),
+    "birth_date": ("出生日期", "D", None),
+    "ethnicity": ("民族", "C", 10),
+    "phone": ("手机号码", "C", 11),
+    "region_code": ("行政区划代码", "C", 6),
+    "address": ("户籍地址", "C", 200),
+    "household_type": ("户口性质", "C", 10),
+    "marital_status": ("婚姻状况", "C", 10),
+    "education": ("文化程度", "C", 20),
+    "occupation": ("职业", "C", 50),
+    "registered_on": ("户籍登记日期", "D", None),
+    "updated_at": ("更新时间", "T", None),
+    "record_no": ("记录编号", "I", None),
+}
 RECORD_NO_BASE = 3_611_000_000_000
 UPDATE_WINDOW = timedelta(days=3 * 365)  # updated_at falls in the three years before as_of
 
