@@ -48,6 +48,21 @@ def _fresh_postgres(url: str) -> None:
     admin.dispose()
 
 
+# The instant the suite's clock starts from: a working Tuesday in a year the calendar library
+# knows. Every test runs on this clock (or one it freezes itself), never on the real date, so
+# no test can depend on the day it runs: the real clock is not mixed into the platform's.
+TEST_EPOCH = "2026-12-15T10:00:00+08:00"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def platform_clock() -> Iterator[None]:
+    """The platform's clock for the whole run, inherited by the processes tests start."""
+    from govshare.core import clock
+
+    with clock.running_from(TEST_EPOCH):
+        yield
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def engine(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory

@@ -370,14 +370,16 @@ def _every_kind_of_call(client: TestClient, db: Session, sw: ServiceWorld) -> li
             client.get(good, headers=_bearer(sw)),
             client.get(good, headers=_bearer(sw)),
         ]
-    grants.suspend_grant(
-        db,
-        actor=sw.provider_officer,
-        grant_id=sw.grant.id,
-        data=GrantActionIn(reason="核查"),
-    )
-    db.commit()
-    answers.append(client.get(good, headers=_bearer(sw)))
+    # The whole story happens on one day, on a clock of its own: never the real date.
+    with clock.frozen("2026-11-21T10:01:30+08:00"):
+        grants.suspend_grant(
+            db,
+            actor=sw.provider_officer,
+            grant_id=sw.grant.id,
+            data=GrantActionIn(reason="核查"),
+        )
+        db.commit()
+        answers.append(client.get(good, headers=_bearer(sw)))
     return [a.status_code for a in answers]
 
 
@@ -390,10 +392,16 @@ def test_every_call_is_in_the_providers_usage_log(client: TestClient, db: Sessio
         db, actor=sw.provider_officer, interface_id=sw.interface.id, limit=100
     )
     assert [c.status for c in log.calls] == list(reversed(EXPECTED))
-    stats = interfaces.call_stats(
-        db, actor=sw.provider_officer, interface_id=sw.interface.id, days=7
-    )
+    with clock.frozen("2026-11-27T18:00:00+08:00"):  # the seventh day after the calls
+        stats = interfaces.call_stats(
+            db, actor=sw.provider_officer, interface_id=sw.interface.id, days=7
+        )
     assert (stats.total.calls, stats.total.refused, stats.total.errors) == (8, 5, 1)
+    with clock.frozen("2026-11-28T18:00:00+08:00"):  # and a week later they have left it
+        stats = interfaces.call_stats(
+            db, actor=sw.provider_officer, interface_id=sw.interface.id, days=7
+        )
+    assert stats.total.calls == 0
     # The consumer sees its own calls; the unidentified caller's call is the provider's.
     mine = interfaces.call_log(db, actor=sw.consumer_officer, interface_id=sw.interface.id)
     assert len(mine.calls) == 7

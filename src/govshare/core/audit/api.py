@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
+from govshare.core import clock
 from govshare.core.audit import service as audit_service
 from govshare.core.permissions import require
 from govshare.web.deps import DB, SignedIn, runtime_of
@@ -111,6 +112,6 @@ def stream_export(
             yield from audit_service.iter_export(session, criteria=criteria, fmt=fmt)
 
     media = "text/csv; charset=utf-8" if fmt == "csv" else "application/x-ndjson; charset=utf-8"
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    stamp = clock.to_city(clock.now()).strftime("%Y%m%d-%H%M%S")
     headers = {"Content-Disposition": f'attachment; filename="audit-{stamp}.{fmt}"'}
     return StreamingResponse(rows(), media_type=media, headers=headers)

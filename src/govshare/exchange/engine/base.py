@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from govshare.core import clock
 from govshare.exchange.engine.copytext import display
 from govshare.exchange.engine.model import (
     LOAD_SUFFIX,
@@ -183,6 +184,8 @@ class Target(abc.ABC):
         )
 
     def state_values(self, state: State) -> tuple[str | None, ...]:
+        """The state row's values, its update time last: the platform's clock in UTC, never
+        the database server's, so the state agrees with the run that wrote it."""
         return (
             state.name,
             state.target_table,
@@ -190,6 +193,7 @@ class Target(abc.ABC):
             state.watermark,
             state.watermark_key,
             state.signature,
+            clock.now().strftime("%Y-%m-%d %H:%M:%S.%f"),
         )
 
     def read_state(self, cursor: Any) -> State | None:

@@ -423,7 +423,7 @@ class MySqlTarget(Target):
         cur.execute(
             f"INSERT INTO {self.state_table} (name, target_table, mode, watermark, "
             "watermark_key, signature, updated_at) VALUES (%s, %s, %s, %s, %s, %s, "
-            "UTC_TIMESTAMP(6)) ON DUPLICATE KEY UPDATE target_table = VALUES(target_table), "
+            "%s) ON DUPLICATE KEY UPDATE target_table = VALUES(target_table), "
             "mode = VALUES(mode), watermark = VALUES(watermark), "
             "watermark_key = VALUES(watermark_key), signature = VALUES(signature), "
             "updated_at = VALUES(updated_at)",

@@ -313,7 +313,7 @@ class PgTarget(Target):
         cur.execute(
             f"INSERT INTO {self.state_table} (name, target_table, mode, watermark, "
             "watermark_key, signature, updated_at) VALUES (%s, %s, %s, %s, %s, %s, "
-            "now() AT TIME ZONE 'UTC') ON CONFLICT (name) DO UPDATE SET "
+            "%s) ON CONFLICT (name) DO UPDATE SET "
             "target_table = EXCLUDED.target_table, mode = EXCLUDED.mode, "
             "watermark = EXCLUDED.watermark, watermark_key = EXCLUDED.watermark_key, "
             "signature = EXCLUDED.signature, updated_at = EXCLUDED.updated_at",

@@ -216,7 +216,7 @@ class SqliteTarget(Target):
         cur.execute(
             f"INSERT INTO {self.state_table} (name, target_table, mode, watermark, "
             "watermark_key, signature, updated_at) VALUES (?, ?, ?, ?, ?, ?, "
-            "strftime('%Y-%m-%d %H:%M:%f', 'now')) ON CONFLICT (name) DO UPDATE SET "
+            "?) ON CONFLICT (name) DO UPDATE SET "
             "target_table = excluded.target_table, mode = excluded.mode, "
             "watermark = excluded.watermark, watermark_key = excluded.watermark_key, "
             "signature = excluded.signature, updated_at = excluded.updated_at",
