@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -47,6 +48,11 @@ def _fresh_postgres(url: str) -> None:
         conn.execute(text(f'CREATE DATABASE "{target.database}"'))
     admin.dispose()
 
+
+# Speed is measured by bench/, never asserted by a test: no example has a time limit, so a
+# busy machine cannot fail a property test.
+hypothesis_settings.register_profile("govshare", deadline=None)
+hypothesis_settings.load_profile("govshare")
 
 # The instant the suite's clock starts from: a working Tuesday in a year the calendar library
 # knows. Every test runs on this clock (or one it freezes itself), never on the real date, so
