@@ -15,7 +15,7 @@ does the gateway's full work — token, interface, grant check, rate window (lim
 call log and audit entries — so the run also checks afterwards that the usage log holds one
 row per call and that the audit chain verifies.
 
-Load comes from wrk (Debian's /usr/bin/wrk), rotating over 100 enterprises: first at
+Load comes from wrk (Debian's /usr/bin/wrk, installed when missing), rotating over 100 enterprises: first at
 `--connections` for throughput, then at one connection for unloaded latency, where the
 difference of the p50s is the latency the gateway adds. Targets: proxied throughput ≥ 40 %
 of direct, p50 added latency ≤ 3 ms. Requests per second move with whatever else the machine
@@ -34,7 +34,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -46,6 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import apt_tools  # bench/apt_tools.py
 import httpx
 from sqlalchemy import create_engine, func, make_url, select, text
 
@@ -710,8 +710,7 @@ def main(argv: list[str] | None = None) -> None:
         return serve_platform(args.port, args.workers)
     if args.serve_bare:
         return serve_platform(args.port, args.workers, "bare_proxy_app")
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk is needed: apt-get install wrk")
+    apt_tools.require("wrk")  # both sides are measured by wrk, so neither is dropped
     if args.quick:
         args.duration, args.latency_duration, args.stage_calls = 4.0, 3.0, 100
     results: dict[str, dict[str, Any]] = {}

@@ -14,8 +14,8 @@ under Uvicorn (`govshare.web.main:app`, several worker processes) and measures
 `GET /api/v1/exchange/data/{code}/{id_number}` for random ID numbers inside the grant:
 
 1. sequentially (one client, no contention): p50/p95 latency of a lone lookup;
-2. under load (wrk with a Lua script picking random IDs, or httpx with N concurrent
-   clients when wrk is missing): lookups/s and p50/p95/p99.
+2. under load (wrk with a Lua script picking random IDs, installed from Debian when missing;
+   or, with --loader httpx, N concurrent httpx clients): lookups/s and p50/p95/p99.
 
 It checks that answers are right (masked exactly as `mask_value` says) and counts the audit
 entries written. The last line of output is one JSON object with every figure.
@@ -43,6 +43,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import apt_tools  # bench/apt_tools.py
 import httpx
 from sqlalchemy import create_engine, func, select, text
 
@@ -529,12 +530,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=2, help="Uvicorn worker processes")
     parser.add_argument("--sequential", type=int, default=500, help="lone lookups timed")
     parser.add_argument(
-        "--loader", choices=("wrk", "httpx"), default="wrk" if shutil.which("wrk") else "httpx"
+        "--loader",
+        choices=("wrk", "httpx"),
+        default="wrk",
+        help="load generator: wrk (installed when missing) or httpx clients in this process",
     )
     parser.add_argument("--keep", action="store_true", help="keep the two databases")
     args = parser.parse_args(argv)
     if args.rows < 1000:
         parser.error("--rows must be at least 1000")
+    if args.loader == "wrk":
+        apt_tools.require("wrk")
 
     work = Path(tempfile.mkdtemp(prefix="govshare-lookup-"))
     mask_key = secrets.token_hex(32)

@@ -10,7 +10,8 @@ Builds a population table (人口基础信息, 15 columns, realistic rows from
       built by `exchange.scope.scoped_select`), against the physical limit in the same run:
       COPY (the same SELECT) TO STDOUT piped straight into COPY … FROM STDIN. Target ≥ 0.6.
   (b) MariaDB → PostgreSQL full sync of the unmasked table against pgloader on the same
-      table. Target: faster than pgloader.
+      table. Target: faster than pgloader. Debian's pgloader is installed when missing
+      (`bench/apt_tools.py`); a run that cannot have it, or whose pgloader fails, stops.
   (c) incremental sync after 1% of the rows changed (right after (a), --repeat times, a
       different 1% each time), against (a)'s full sync. Target ≤ 5%. The 1% are scattered
       (every 100th record_no), so both servers touch thousands of pages, each for the first
@@ -43,7 +44,6 @@ import argparse
 import json
 import os
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -52,6 +52,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+import apt_tools  # bench/apt_tools.py
 import psycopg
 import pymysql
 import sqlalchemy as sa
@@ -301,11 +302,8 @@ def timed(action: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - started, result
 
 
-def pgloader(db: Databases) -> float | None:
-    """pgloader's time for the MariaDB table into PostgreSQL (schema pgloader), or None."""
-    binary = shutil.which("pgloader")
-    if binary is None:
-        return None
+def pgloader(db: Databases, binary: str) -> float:
+    """pgloader's time for the MariaDB table into PostgreSQL (schema pgloader)."""
     src, dst = make_url(db.mysql), make_url(db.dst)
 
     def auth(url: URL) -> str:
@@ -327,7 +325,7 @@ def pgloader(db: Databases) -> float | None:
         )
     if done.returncode != 0:
         print(done.stdout[-2000:], done.stderr[-2000:], file=sys.stderr)
-        return None
+        raise SystemExit(f"pgloader failed (exit {done.returncode}): comparison (b) has no figure")
     return seconds
 
 
@@ -405,21 +403,18 @@ def report(figures: dict[str, Any]) -> None:
             "",
         ),
     ]
-    if figures["b_pgloader_s"] is not None:
-        lines += [
-            (
-                "    pgloader",
-                f"{figures['b_pgloader_s']:.2f} s  ({rows / figures['b_pgloader_s']:,.0f} rows/s)",
-                "",
-            ),
-            (
-                "    ratio pgloader / engine",
-                f"{figures['b_ratio']:.2f}",
-                f"target > 1: {'met' if figures['b_met'] else 'NOT met'}",
-            ),
-        ]
-    else:
-        lines.append(("    pgloader", "not available", ""))
+    lines += [
+        (
+            "    pgloader",
+            f"{figures['b_pgloader_s']:.2f} s  ({rows / figures['b_pgloader_s']:,.0f} rows/s)",
+            "",
+        ),
+        (
+            "    ratio pgloader / engine",
+            f"{figures['b_ratio']:.2f}",
+            f"target > 1: {'met' if figures['b_met'] else 'NOT met'}",
+        ),
+    ]
     lines += [
         (
             "(c) incremental, 1% changed",
@@ -461,6 +456,7 @@ def main() -> None:
     if args.child:
         child_main(args.child)
         return
+    pgloader_binary = apt_tools.require("pgloader")  # before minutes of work, not after
     src = make_url(args.pg_url)
     db = Databases(
         src=src.render_as_string(hide_password=False),
@@ -524,14 +520,11 @@ def main() -> None:
     figures["b_engine_s"] = round(seconds, 3)
     print("(b) pgloader …", flush=True)
     quiesce(db)
-    loader = pgloader(db)
-    figures["b_pgloader_s"] = None if loader is None else round(loader, 3)
-    if loader is not None:
-        assert count(db, "pgloader.population") == rows
-        figures["b_ratio"] = round(loader / seconds, 3)
-        figures["b_met"] = loader > seconds
-    else:
-        figures["b_ratio"], figures["b_met"] = None, None
+    loader = pgloader(db, pgloader_binary)
+    figures["b_pgloader_s"] = round(loader, 3)
+    assert count(db, "pgloader.population") == rows
+    figures["b_ratio"] = round(loader / seconds, 3)
+    figures["b_met"] = loader > seconds
 
     print("(d) peak RSS in child processes …", flush=True)
     small = max(rows // 10, 1)
