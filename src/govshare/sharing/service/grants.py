@@ -5,6 +5,8 @@ A grant comes from direct access to an unconditional resource (the whole resourc
 review), an approved application, or an agreed coordination case. Its consumer accepts the
 use restrictions when it is created. The provider or the operator can suspend it for misuse
 (with a reason, reported to the authority) — access stops at once — resume it, or end it.
+When a resource's retirement takes effect its grants end with the retirement's reason, and
+`check_access` refuses the retired resource whatever a grant says (CAT-6).
 Consumers report the effect of their use; providers see who uses their data and how.
 """
 
