@@ -16,6 +16,7 @@ from govshare.catalog.service import (
     themes,
 )
 from govshare.catalog.service import search as catalog_search
+from govshare.core import clock
 from govshare.core.inbox import service as inbox
 from govshare.core.permissions import Actor, Role
 from tests.builders import actor_of, organization, user
@@ -82,6 +83,14 @@ def scheduled_update(w: World):
     return version
 
 
+def applied_when_due(w: World):
+    """A change approved on 2 November under Shangrao, made effective on 2 December."""
+    with clock.frozen("2026-11-02T10:00:00+08:00"):
+        scheduled_update(w)
+    with clock.frozen("2026-12-02T00:30:00+08:00"):
+        return resources.apply_due_changes(w.db, actor=w.op)
+
+
 SCENARIOS: dict[str, Writes | Reads] = {
     RES + "create_resource": Writes("catalog.resource.create", draft),
     RES + "update_draft": Writes(
@@ -115,13 +124,7 @@ SCENARIOS: dict[str, Writes | Reads] = {
             w.db, actor=w.op, resource_id=retirement_submitted(w).id, decision=APPROVE, rules=RULES
         ),
     ),
-    RES + "apply_due_changes": Writes(
-        "catalog.version.publish",
-        lambda w: (
-            scheduled_update(w),
-            resources.apply_due_changes(w.db, actor=w.op, today=date(2099, 1, 1)),
-        ),
-    ),
+    RES + "apply_due_changes": Writes("catalog.version.publish", applied_when_due),
     RES + "get_resource": Reads(
         lambda w: resources.get_resource(w.db, actor=w.op, resource_id=w.prepared.id), live
     ),

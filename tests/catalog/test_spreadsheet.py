@@ -8,7 +8,6 @@ import csv
 import io
 import json
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -73,17 +72,37 @@ def city(db: Session) -> City:
 
 def _build_catalog(db: Session, city: City) -> list[Resource]:
     """Five published resources of two departments, one of them at its second version."""
-    marriage = published(
-        db,
-        city.mz_officer,
-        city.op,
-        share_type="conditional",
-        share_conditions="仅限婚姻登记相关业务",
-        legal_basis="《婚姻登记条例》第二条",
-        share_methods=["table", "service"],
-        share_scope="市级政务部门",
-        timeliness="T+1",
-    )
+    # Published a month before the export, its second version in effect since: the export
+    # carries the current one.
+    with clock.frozen("2026-10-01T09:00:00+08:00"):
+        marriage = published(
+            db,
+            city.mz_officer,
+            city.op,
+            share_type="conditional",
+            share_conditions="仅限婚姻登记相关业务",
+            legal_basis="《婚姻登记条例》第二条",
+            share_methods=["table", "service"],
+            share_scope="市级政务部门",
+            timeliness="T+1",
+        )
+        version = resources.start_revision(db, actor=city.mz_officer, resource_id=marriage.id)
+        changed = resources.version_input(version) | {
+            "summary": "本市婚姻登记机关办理的全部登记信息"
+        }
+        resources.update_draft(
+            db,
+            actor=city.mz_officer,
+            version_id=version.id,
+            data=resources.VersionIn.model_validate(changed | {"change_note": "扩充摘要"}),
+            rules=RULES,
+        )
+        resources.submit_version(db, actor=city.mz_officer, version_id=version.id, rules=RULES)
+        resources.review_version(
+            db, actor=city.op, version_id=version.id, decision=ReviewIn(approve=True), rules=RULES
+        )
+    with clock.frozen("2026-11-01T00:30:00+08:00"):  # the daily job
+        resources.apply_due_changes(db, actor=city.op)
     population = published(
         db,
         city.mz_officer,
@@ -128,21 +147,6 @@ def _build_catalog(db: Session, city: City) -> list[Resource]:
             {"name": "公民身份号码", "data_type": "C", "length": 18, "personal": True},
         ],
     )
-    # A second version, in effect: the export carries the current one.
-    version = resources.start_revision(db, actor=city.mz_officer, resource_id=marriage.id)
-    changed = resources.version_input(version) | {"summary": "本市婚姻登记机关办理的全部登记信息"}
-    resources.update_draft(
-        db,
-        actor=city.mz_officer,
-        version_id=version.id,
-        data=resources.VersionIn.model_validate(changed | {"change_note": "扩充摘要"}),
-        rules=RULES,
-    )
-    resources.submit_version(db, actor=city.mz_officer, version_id=version.id, rules=RULES)
-    resources.review_version(
-        db, actor=city.op, version_id=version.id, decision=ReviewIn(approve=True), rules=RULES
-    )
-    resources.apply_due_changes(db, actor=city.op, today=date(2099, 1, 1))
     adoption = published(db, city.mz_officer, city.op, name="收养登记信息", summary="收养登记信息")
     # A draft is no part of the published catalog.
     resources.create_resource(
@@ -600,15 +604,17 @@ def test_the_command_line_imports_and_exports(govshare_cli: Cli, tmp_path: Path)
 def test_a_relation_to_a_retired_resource_is_left_out_of_the_export(
     db: Session, city: City
 ) -> None:
-    old = published(db, city.mz_officer, city.op, name="旧婚姻登记信息")
-    new = published(db, city.mz_officer, city.op, related_codes=[old.code])
-    resources.request_retirement(
-        db, actor=city.mz_officer, resource_id=old.id, data=RetirementIn(reason="并入新资源")
-    )
-    resources.review_retirement(
-        db, actor=city.op, resource_id=old.id, decision=ReviewIn(approve=True), rules=RULES
-    )
-    resources.apply_due_changes(db, actor=city.op, today=date(2099, 1, 1))
+    with clock.frozen("2026-11-02T09:00:00+08:00"):
+        old = published(db, city.mz_officer, city.op, name="旧婚姻登记信息")
+        new = published(db, city.mz_officer, city.op, related_codes=[old.code])
+        resources.request_retirement(
+            db, actor=city.mz_officer, resource_id=old.id, data=RetirementIn(reason="并入新资源")
+        )
+        resources.review_retirement(
+            db, actor=city.op, resource_id=old.id, decision=ReviewIn(approve=True), rules=RULES
+        )
+    with clock.frozen("2026-12-02T00:30:00+08:00"):
+        resources.apply_due_changes(db, actor=city.op)
     assert old.status is ResourceStatus.RETIRED
     exported = json.loads(spreadsheet.export_catalog(db, actor=city.op, fmt="json").content)
     assert [(r["code"], r["related_codes"]) for r in exported] == [(new.code, [])]

@@ -3,7 +3,8 @@ backend: the generated 15-column population table is bound and synchronised into
 a consumer holding a grant of 5 of the 15 fields, one county and ID-number masking gets exactly
 those fields, rows and masked values by online query, by download (CSV, Excel, JSON Lines) and
 by push into its front-end database on the real MariaDB; a field outside the grant is refused
-naming it; a suspended grant stops query, download and push at once.
+naming it; a suspended grant stops query, download and push at once; after a retirement takes
+effect every path refuses the resource with the retirement's reason.
 
 Expected rows are computed here from the generated source rows with the reference masking
 (`masking.mask_value`), never through the delivery code. The source is a SQLite file in the
@@ -35,8 +36,12 @@ from openpyxl import load_workbook
 from sqlalchemy import Engine, make_url, text
 from sqlalchemy.orm import Session
 
+from govshare.catalog import jobs as catalog_jobs
 from govshare.catalog.models import Resource
+from govshare.catalog.schemas import RetirementIn, ReviewIn
+from govshare.catalog.service import resources
 from govshare.core import clock
+from govshare.core.inbox import service as inbox
 from govshare.core.permissions import Actor
 from govshare.core.settings import derived_key
 from govshare.exchange import jobs
@@ -60,7 +65,7 @@ from tests.exchange.builders import (
     population_resource,
 )
 from tests.http import csrf_for, sign_in
-from tests.sharing.builders import Sharing, sharing_world
+from tests.sharing.builders import SHANGRAO, Sharing, sharing_world
 
 API = "/api/v1/exchange"
 PROBLEM = "application/problem+json"
@@ -72,6 +77,8 @@ GRANTED = [POPULATION_ITEMS[c][0] for c in GRANTED_COLUMNS]
 COLUMNS = [name for name, _ in POPULATION_COLUMNS]
 REASON = "超出申请用途向第三方提供数据"
 NEXT_DAY = "2026-10-13T10:00:00+08:00"  # the push's next scheduled run
+RETIREMENT = "人口基础信息改由市大数据中心统一提供"
+RETIRED = f"资源已下架：{RETIREMENT}"
 
 
 # --- the world ------------------------------------------------------------------------------
@@ -485,3 +492,90 @@ def test_a_suspended_grant_stops_query_download_and_push_at_once(
         assert f"已被暂停使用：{REASON}" in run["error"]
     _, after = frontend_table(acc.frontend)
     assert sorted(after) == sorted(before)  # nothing new reached the front-end database
+
+
+def test_after_retirement_every_path_refuses_the_resource_with_its_reason(
+    app: FastAPI, client: TestClient, db: Session, acc: Acceptance
+) -> None:
+    """CAT-6, SR§9: announced a month ahead to the grant holder, the retirement then ends its
+    grant, and access check, query, lookup, downloads and pushes refuse with the reason."""
+    data, access = f"{API}/data/{acc.code}", f"/api/v1/sharing/access/{acc.code}"
+    with clock.frozen("2026-10-13T09:00:00+08:00"):
+        resources.request_retirement(
+            db,
+            actor=acc.w.provider_officer,
+            resource_id=acc.resource.id,
+            data=RetirementIn(reason=RETIREMENT),
+        )
+        resources.review_retirement(
+            db,
+            actor=acc.w.op,
+            resource_id=acc.resource.id,
+            decision=ReviewIn(approve=True),
+            rules=SHANGRAO.rules,
+        )
+        db.commit()
+        assert acc.resource.retires_on == date(2026, 11, 13)
+        # The consumer holds a grant and never subscribed: it is told a month ahead.
+        told = [n.title for n in inbox.list_notifications(db, actor=acc.w.consumer_officer).rows]
+        assert "下架预告：人口基础信息 将于 2026-11-13 下架" in told
+        usable = client.get(access, headers=acc.token)
+        assert usable.status_code == 200 and usable.json()["usable"] is True
+        assert client.get(data, headers=acc.token).status_code == 200
+    _, before = frontend_table(acc.frontend)
+
+    with clock.frozen("2026-11-13T00:30:00+08:00"):
+        assert catalog_jobs.apply_due(app.state.runtime).retired == [acc.code]
+
+    with clock.frozen("2026-11-13T09:00:00+08:00"):
+        refused = client.get(access, headers=acc.token)
+        assert refused.status_code == 403, refused.text
+        body = _problem(refused)
+        assert body["detail"] == RETIRED
+        assert body["grant_state"] == "ended" and body["grant_id"] == acc.grant.id
+        citizen = next(r for r in acc.rows if r["region_code"] == REGION)
+        for path in (
+            "",
+            "?limit=5",
+            f"/{citizen['id_number']}",
+            "/download?format=csv",
+            "/download?format=xlsx",
+            "/download?format=jsonl",
+        ):
+            refused = client.get(data + path, headers=acc.token)
+            assert refused.status_code == 403, (path, refused.text)
+            assert _problem(refused)["detail"] == RETIRED, path
+
+        # The consumer's 立即推送 is refused with the reason, or queued and failing with it.
+        headers = as_user(client, app, db, acc.w.consumer_officer)
+        asked = client.post(f"{API}/pushes/{acc.push_id}/runs", json={}, headers=headers)
+        if asked.status_code == 202:
+            [outcome] = work(app, acc.sent)
+            assert outcome == f"run {asked.json()['id']}: failed {RETIRED}", outcome
+        else:
+            assert asked.status_code in (403, 409), asked.text
+            assert asked.json()["detail"] == RETIRED
+        client.cookies.clear()
+
+    with clock.frozen("2026-11-14T10:00:00+08:00"):  # so is the scheduled one
+        tick(app, acc.sent)
+        outcomes = work(app, acc.sent)
+        headers = as_user(client, app, db, acc.w.consumer_officer)
+        pushed = client.get(f"{API}/pushes/{acc.push_id}/runs", headers=headers).json()
+    last = pushed[0]
+    assert last["trigger"] == "schedule", last
+    # The provider's scheduled sync stops too, failing with why instead of crashing.
+    assert any(
+        o.endswith("failed 资源已下架，不再同步到数据资源中心，请暂停该库表同步") for o in outcomes
+    )
+    assert f"run {last['id']}: failed {last['error']}" in outcomes
+    for run in pushed[:-1]:  # every run after the first
+        assert run["state"] == "failed" and run["rows_written"] == 0
+        assert RETIRED in run["error"]
+    _, after = frontend_table(acc.frontend)
+    assert sorted(after) == sorted(before)  # nothing reached the front-end database
+
+
+def _problem(response: Any) -> dict[str, Any]:
+    assert response.headers["content-type"] == PROBLEM, response.text
+    return response.json()

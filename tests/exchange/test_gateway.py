@@ -26,6 +26,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from govshare.catalog import jobs as catalog_jobs
+from govshare.catalog.schemas import RetirementIn, ReviewIn
+from govshare.catalog.service import resources
 from govshare.core import clock
 from govshare.core.audit.models import AuditEntry
 from govshare.core.permissions import Actor
@@ -36,6 +39,7 @@ from govshare.exchange.service.interfaces import Admission
 from govshare.identity.models import User
 from govshare.sharing.schemas import GrantActionIn
 from govshare.sharing.service import grants
+from tests.catalog.builders import RULES
 from tests.exchange.gateway_scenarios import (
     USCC,
     ServiceWorld,
@@ -279,6 +283,38 @@ def test_a_suspended_grant_stops_calls_at_once(client: TestClient, db: Session, 
     response = client.get(_url(sw, f"/enterprises/{USCC}"), headers=_bearer(sw))
     assert response.status_code == 403
     assert _problem(response)["detail"] == f"授权 {sw.grant.number} 已被暂停使用：超出用途调用"
+    assert [c.status for c in _calls(db)] == [200, 403]
+
+
+def test_a_retired_resource_is_refused_with_the_retirements_reason(
+    client: TestClient, db: Session, sw: ServiceWorld
+):
+    reason = "企业登记信息改由省市场监管一体化平台提供"
+    with clock.frozen("2026-09-02T10:00:00+08:00"):
+        resources.request_retirement(
+            db,
+            actor=sw.provider_officer,
+            resource_id=sw.resource.id,
+            data=RetirementIn(reason=reason),
+        )
+        resources.review_retirement(
+            db,
+            actor=sw.op,
+            resource_id=sw.resource.id,
+            decision=ReviewIn(approve=True),
+            rules=RULES,
+        )
+        db.commit()
+    assert sw.resource.retires_on is not None
+    with clock.frozen("2026-10-01T17:00:00+08:00"):  # inside the notice period: served
+        assert client.get(_url(sw, f"/enterprises/{USCC}"), headers=_bearer(sw)).status_code == 200
+    with clock.frozen("2026-10-02T00:30:00+08:00"):
+        assert resources.apply_due_changes(db, actor=catalog_jobs.SCHEDULER).retired == [sw.code]
+        db.commit()
+    with clock.frozen("2026-10-02T09:00:00+08:00"):
+        response = client.get(_url(sw, f"/enterprises/{USCC}"), headers=_bearer(sw))
+    assert response.status_code == 403
+    assert _problem(response)["detail"] == f"资源已下架：{reason}，接口停止服务"
     assert [c.status for c in _calls(db)] == [200, 403]
 
 

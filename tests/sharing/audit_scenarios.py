@@ -220,6 +220,12 @@ SCENARIOS: dict[str, Writes | Reads] = {
             *with_grant(w)
         ),
     ),
+    GRANTS + "end_for_retirement": Writes(
+        "sharing.grant.end",
+        lambda w: (
+            lambda s, g: grants.end_for_retirement(s.db, actor=s.op, resource=s.unconditional)
+        )(*with_grant(w)),
+    ),
     GRANTS + "extend": Writes("sharing.grant.renew", _extend),
     GRANTS + "check_access": Writes(
         "sharing.grant.access",
@@ -263,6 +269,7 @@ SCENARIOS: dict[str, Writes | Reads] = {
     ),
     GRANTS + "link": READ_ONLY,
     GRANTS + "status_label": READ_ONLY,
+    GRANTS + "retired_reason": READ_ONLY,
     GRANTS + "grant_out": READ_ONLY,
     # deadlines
     DEADLINES + "send_reminders": Writes("sharing.reminders.send", _remind),

@@ -109,7 +109,7 @@ def test_compile_review_publish_revise_and_diff(live_server: LiveServer) -> None
             f"{resource_url}/versions/2/review",
             data={"csrf_token": op_token, "decision": "approve"},
         )
-        assert "生效并已通知订阅部门" in scheduled.text  # Shangrao: a month's notice
+        assert "生效并已通知使用部门和订阅部门" in scheduled.text  # Shangrao: a month's notice
 
         diff = officer.get(f"{resource_url}/diff", params={"a": 1, "b": 2}).text
         rows = re.findall(r'<tr data-field="([a-z_]+)">', diff)

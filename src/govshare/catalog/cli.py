@@ -32,14 +32,15 @@ def apply_due(
         date | None, typer.Option(help="按此日期执行（默认今天）", formats=["%Y-%m-%d"])
     ] = None,
 ) -> None:
-    """使到期的目录更新和下架生效（每日定时执行，可重复执行）。"""
+    """使到期的目录更新和下架生效（每日定时执行，可重复执行；可补执行过去的日期，不能提前）。"""
+    day = today.date() if isinstance(today, datetime) else today
     runtime = get_runtime()
-    with runtime.transaction() as db_session:
-        result = resources.apply_due_changes(
-            db_session,
-            actor=console_actor(),
-            today=today.date() if isinstance(today, datetime) else today,
-        )
+    try:
+        with runtime.transaction() as db_session:
+            result = resources.apply_due_changes(db_session, actor=console_actor(), today=day)
+    except Invalid as exc:  # one line, however narrow the terminal
+        err.print(f"错误: {exc.message}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
     out.print(f"发布新版本 {len(result.published)} 个，下架资源 {len(result.retired)} 个")
     for line in result.published:
         out.print(f"  发布 {line}")

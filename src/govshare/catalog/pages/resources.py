@@ -430,7 +430,7 @@ def review(
     if version.state is VersionState.SCHEDULED:
         return redirect(
             "/catalog/review",
-            f"已通过：{version.name}，将于 {version.effective_on} 生效并已通知订阅部门",
+            f"已通过：{version.name}，将于 {version.effective_on} 生效并已通知使用部门和订阅部门",
         )
     return redirect("/catalog/review", f"已通过并发布：{version.name}")
 

@@ -3,8 +3,10 @@
 A department compiles a draft, its data officer or head submits it, the operator approves or
 returns it with reasons. The first version is published on approval; a later version of a
 published resource, and a retirement, take effect on a date at least the profile's notice
-period ahead (SR§9), every subscriber hearing of it at once; `apply_due_changes` (a daily
-job) makes them effective on that date. Published versions are never edited.
+period ahead (SR§9), every department holding a grant on it and every subscriber hearing of
+it at once; `apply_due_changes` (a daily job) makes them effective on that date, never
+earlier, and a version is published on its effective date. A retirement that takes effect
+ends the resource's grants with its reason. Published versions are never edited.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from govshare.core.inbox import service as inbox
 from govshare.core.permissions import Actor, Role, require
 from govshare.core.policy import VALUE_LABELS, BaseTopic, Rules
 from govshare.identity.models import Organization
+from govshare.sharing.models import Grant, GrantState
 
 COMPILERS = (Role.DATA_OFFICER, Role.DEPARTMENT_HEAD, Role.DEPARTMENT_STAFF)
 SUBMITTERS = (Role.DATA_OFFICER, Role.DEPARTMENT_HEAD)
@@ -263,11 +266,18 @@ def _provider_users(db_session: Session, resource: Resource) -> set[int]:
     return inbox.recipients(db_session, organization_ids=[resource.provider_id])
 
 
-def _subscriber_users(db_session: Session, resource: Resource) -> set[int]:
-    orgs = db_session.execute(
+def _users_told(db_session: Session, resource: Resource) -> set[int]:
+    """Who hears of a change or retirement (CAT-6, SR§9 通知信息资源使用部门): the people of
+    every department holding a grant on the resource (not ended), and of every subscriber."""
+    subscribers = db_session.execute(
         select(Subscription.organization_id).where(Subscription.resource_id == resource.id)
     ).scalars()
-    return inbox.recipients(db_session, organization_ids=set(orgs))
+    holders = db_session.execute(
+        select(Grant.consumer_id).where(
+            Grant.resource_id == resource.id, Grant.state != GrantState.ENDED
+        )
+    ).scalars()
+    return inbox.recipients(db_session, organization_ids={*subscribers, *holders})
 
 
 def _link(resource: Resource) -> str:
@@ -530,7 +540,7 @@ def withdraw_version(
     db_session: Session, *, actor: Actor, version_id: int, reason: str = ""
 ) -> ResourceVersion:
     """Abandons a version that has not taken effect; a scheduled change is called off and
-    its subscribers told."""
+    its grant holders and subscribers told."""
     version = _version(db_session, actor, version_id)
     resource = version.resource
     _require_compiler(actor, resource, "撤回资源版本")
@@ -551,7 +561,7 @@ def withdraw_version(
     if was_scheduled:
         inbox.notify(
             db_session,
-            user_ids=_subscriber_users(db_session, resource),
+            user_ids=_users_told(db_session, resource),
             notice=inbox.Notice(
                 "catalog.change",
                 f"变更取消：{version.name}",
@@ -624,10 +634,9 @@ def review_version(
                 "comment": decision.comment,
             },
         )
-        subscribers = _subscriber_users(db_session, resource)
         inbox.notify(
             db_session,
-            user_ids=subscribers,
+            user_ids=_users_told(db_session, resource),
             notice=inbox.Notice(
                 "catalog.change",
                 f"变更预告：{version.name} 将于 {version.effective_on} 更新",
@@ -708,7 +717,7 @@ def _publish(
     if previous is not None:
         inbox.notify(
             db_session,
-            user_ids=_subscriber_users(db_session, resource),
+            user_ids=_users_told(db_session, resource),
             notice=inbox.Notice(
                 "catalog.change",
                 f"已更新：{version.name}（第 {version.number} 版生效）",
@@ -835,7 +844,7 @@ def review_retirement(
     body = f"下架原因：{resource.retirement_reason}。{resource.retires_on} 前仍可正常使用。"
     inbox.notify(
         db_session,
-        user_ids=_subscriber_users(db_session, resource) | _provider_users(db_session, resource),
+        user_ids=_users_told(db_session, resource) | _provider_users(db_session, resource),
         notice=inbox.Notice(
             "catalog.change",
             f"下架预告：{name} 将于 {resource.retires_on} 下架",
@@ -849,6 +858,10 @@ def review_retirement(
 
 
 def _retire(db_session: Session, actor: Actor, resource: Resource) -> None:
+    """The retirement takes effect: the resource leaves the catalog, its grants end with the
+    retirement's reason (each consumer told), and every data path refuses it (CAT-6)."""
+    from govshare.sharing.service import grants  # sharing builds on the catalog services
+
     resource.status = ResourceStatus.RETIRED
     resource.retirement_state = RetirementState.DONE
     resource.retired_at = clock.now()
@@ -861,11 +874,12 @@ def _retire(db_session: Session, actor: Actor, resource: Resource) -> None:
         object_id=resource.code,
         details={"retires_on": resource.retires_on.isoformat() if resource.retires_on else None},
     )
+    grants.end_for_retirement(db_session, actor=actor, resource=resource)
     _refresh_search(db_session, resource)
     name = resource.current_version.name if resource.current_version else resource.code
     inbox.notify(
         db_session,
-        user_ids=_subscriber_users(db_session, resource),
+        user_ids=_users_told(db_session, resource),
         notice=inbox.Notice(
             "catalog.change", f"已下架：{name}", resource.retirement_reason or "", _link(resource)
         ),
@@ -884,7 +898,14 @@ def apply_due_changes(db_session: Session, *, actor: Actor, today: date | None =
     """Makes scheduled versions and retirements effective once their date has come (the
     daily job; safe to run any number of times)."""
     require(actor, Role.PLATFORM_OPERATOR, Role.SYSTEM, action="执行到期的目录变更")
-    today = today or clock.today()
+    real = clock.today()
+    if today is not None and today > real:
+        raise Invalid(
+            f"执行日期 {today} 晚于今天（{real}）：已公告的变更和下架须满公告期、到生效日期"
+            "才生效，不能提前执行",
+            field="today",
+        )
+    today = today or real
     result = DueResult()
     due_versions = db_session.execute(
         select(ResourceVersion)
@@ -895,7 +916,7 @@ def apply_due_changes(db_session: Session, *, actor: Actor, today: date | None =
         .with_for_update(of=ResourceVersion)
     ).scalars()
     for version in list(due_versions):
-        _publish(db_session, actor, version)
+        _publish(db_session, actor, version, on=version.effective_on)
         result.published.append(f"{version.resource.code}#{version.number}")
     due_retirements = db_session.execute(
         select(Resource)

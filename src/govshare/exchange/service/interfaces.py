@@ -490,6 +490,7 @@ _TARGET = (
         _INTERFACE.timeout_seconds,
         _ENDPOINT.method,
         _ENDPOINT.path,
+        _RESOURCE.retirement_reason,
     )
     .outerjoin(ServiceInterface.__table__, _INTERFACE.resource_id == _RESOURCE.id)
     .outerjoin(ServiceEndpoint.__table__, _ENDPOINT.service_id == _INTERFACE.id)
@@ -527,6 +528,7 @@ class _Target:
     resource_id: int
     provider_id: int
     published: bool
+    retirement_reason: str | None  # of a retired resource
     interface_id: int | None
     base_url: str
     timeout_seconds: float
@@ -543,6 +545,7 @@ def _target(db_session: Session, resource_code: str) -> _Target | None:
         resource_id=first[0],
         provider_id=first[1],
         published=first[2] == ResourceStatus.PUBLISHED,
+        retirement_reason=(first[8] or "") if first[2] == ResourceStatus.RETIRED else None,
         interface_id=first[3],
         base_url=first[4] or "",
         timeout_seconds=first[5] or 0.0,
@@ -607,11 +610,12 @@ def _decide(
     if target is None or target.interface_id is None:
         return None, "", NotFound(f"资源 {resource_code} 未发布服务接口", field="resource_code")
     if not target.published:
-        return (
-            None,
-            "",
-            Forbidden(f"资源 {resource_code} 已下架，接口停止服务", field="resource_code"),
+        why = (
+            grants.retired_reason(target.retirement_reason)
+            if target.retirement_reason is not None
+            else f"资源 {resource_code} 未发布"
         )
+        return None, "", Forbidden(f"{why}，接口停止服务", field="resource_code")
     try:
         decision = grants.check_call_access(db_session, actor=actor, resource_id=target.resource_id)
     except DomainError as exc:

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from govshare.catalog.models import Resource
+from govshare.catalog.models import Resource, ResourceStatus
 from govshare.core import clock
 from govshare.core.audit.service import record
 from govshare.core.db import unit_of_work
@@ -421,6 +421,8 @@ def _plan(db_session: Session, run: SyncRun, *, settings: Settings, center: Cent
         from govshare.exchange.service import connections
 
         binding = run.binding
+        if binding.resource.status is ResourceStatus.RETIRED:  # no one may use it (CAT-6)
+            raise Conflict("资源已下架，不再同步到数据资源中心，请暂停该库表同步")
         spec = engine.SyncSpec(
             source_url=connections.url_of(binding.connection, settings),
             source_query=None,

@@ -5,6 +5,8 @@ A grant comes from direct access to an unconditional resource (the whole resourc
 review), an approved application, or an agreed coordination case. Its consumer accepts the
 use restrictions when it is created. The provider or the operator can suspend it for misuse
 (with a reason, reported to the authority) — access stops at once — resume it, or end it.
+When a resource's retirement takes effect its grants end with the retirement's reason, and
+`check_access` refuses the retired resource whatever a grant says (CAT-6).
 Consumers report the effect of their use; providers see who uses their data and how.
 """
 
@@ -18,7 +20,7 @@ from typing import Any, TypeVar
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, lazyload
 
-from govshare.catalog.models import Resource, ResourceVersion, ShareType
+from govshare.catalog.models import Resource, ResourceStatus, ResourceVersion, ShareType
 from govshare.core import clock
 from govshare.core.audit.service import record
 from govshare.core.errors import Conflict, Forbidden, Invalid, NotFound
@@ -79,6 +81,11 @@ def _authority_users(db_session: Session) -> set[int]:
     return inbox.recipients(db_session, roles=[Role.AUTHORITY])
 
 
+def retired_reason(reason: str | None) -> str:
+    """Why every data path refuses a retired resource (CAT-6), as consumers read it."""
+    return f"资源已下架：{reason}" if reason else "资源已下架"
+
+
 def issue(
     db_session: Session,
     *,
@@ -105,7 +112,15 @@ def issue(
     rate_limit: int | None = None,
 ) -> Grant:
     """Creates a grant with exactly the scope given; the callers have checked it. A consumer
-    held back as a stale provider (SHR-6) gets none."""
+    held back as a stale provider (SHR-6) gets none, nor does anyone on a resource no longer
+    published (an application answered after its resource was retired)."""
+    if resource.status is not ResourceStatus.PUBLISHED:
+        refusal = (
+            retired_reason(resource.retirement_reason)
+            if resource.status is ResourceStatus.RETIRED
+            else "资源尚未发布"
+        )
+        raise Conflict(f"{refusal}，不能再授权", field="resource_id")
     freshness.require_not_restricted(db_session, rules, consumer_id)
     now = clock.now()
     grant = Grant(
@@ -335,6 +350,31 @@ def end_grant(db_session: Session, *, actor: Actor, grant_id: int, data: GrantAc
     return grant
 
 
+def end_for_retirement(db_session: Session, *, actor: Actor, resource: Resource) -> list[Grant]:
+    """Ends every grant on a resource whose retirement takes effect (CAT-6, SR§9), the
+    retirement's reason recorded on each and its consumer told (the catalog's daily job, or
+    the operator approving a retirement without notice period)."""
+    require(actor, Role.PLATFORM_OPERATOR, Role.SYSTEM, action="下架资源时终止授权")
+    reason = retired_reason(resource.retirement_reason)
+    held = db_session.execute(
+        select(Grant)
+        .where(Grant.resource_id == resource.id, Grant.state != GrantState.ENDED)
+        .order_by(Grant.id)
+    ).scalars()
+    ended = list(held)
+    for grant in ended:
+        grant.state, grant.state_reason = GrantState.ENDED, reason
+        _act(
+            db_session,
+            actor,
+            grant,
+            GrantActionKind.END,
+            GrantActionIn(reason=reason, report_to_authority=False),
+            retirement=True,
+        )
+    return ended
+
+
 def extend(db_session: Session, *, actor: Actor, grant: Grant, valid_until: date) -> None:
     """An approved renewal moves the grant's end date (called by the application's decision)."""
     previous = grant.valid_until
@@ -461,7 +501,15 @@ def check_access(db_session: Session, *, actor: Actor, resource_id: int) -> Acce
             .options(lazyload("*"))
         ).scalars()
     )
-    decision = AccessDecision(*_decide_access(grants, clock.today()))
+    retired = db_session.execute(
+        select(Resource.retirement_reason).where(
+            Resource.id == resource_id, Resource.status == ResourceStatus.RETIRED
+        )
+    ).first()
+    if retired is not None:  # whatever a grant says: its resource is gone (CAT-6)
+        decision = AccessDecision(False, grants[0] if grants else None, retired_reason(retired[0]))
+    else:
+        decision = AccessDecision(*_decide_access(grants, clock.today()))
     _record_access(db_session, actor, resource_id, decision)
     return decision
 
