@@ -288,6 +288,21 @@ def test_help_loads_no_domain_and_no_database(tmp_path: Path) -> None:
     assert "sqlalchemy" not in modules
 
 
+@pytest.fixture(scope="module")
+def upgraded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory at the newest schema: the calendar commands' everyday start."""
+    data_dir = tmp_path_factory.mktemp("upgraded") / "data"
+    ran = subprocess.run(
+        [sys.executable, "-m", "govshare", "db", "upgrade"],
+        env=_fresh_environment(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert ran.returncode == 0, ran.stderr
+    return data_dir
+
+
 @pytest.mark.parametrize(
     "args",
     [
@@ -299,16 +314,7 @@ def test_help_loads_no_domain_and_no_database(tmp_path: Path) -> None:
     ],
     ids=lambda args: " ".join(args),
 )
-def test_the_calendar_commands_load_the_calendar_alone(args: list[str], tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
-    upgraded = subprocess.run(
-        [sys.executable, "-m", "govshare", "db", "upgrade"],
-        env=_fresh_environment(data_dir),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert upgraded.returncode == 0, upgraded.stderr
-    modules = _imported(args, data_dir)
+def test_the_calendar_commands_load_the_calendar_alone(args: list[str], upgraded: Path) -> None:
+    modules = _imported(args, upgraded)
     assert "govshare.core.calendar.cli" in modules
     assert _heavy(modules) == []
