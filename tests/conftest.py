@@ -172,12 +172,9 @@ class Cli:
 @pytest.fixture
 def govshare_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
     """The real `govshare` command over a fresh SQLite data directory, migrated through it."""
-    import govshare.cli
     from govshare.core.runtime import get_runtime
     from govshare.core.settings import get_settings
 
-    if not govshare.cli.app.registered_groups:
-        govshare.cli._register()
     for name in (
         "GOVSHARE_CONFIG",
         "GOVSHARE_DATABASE_URL",

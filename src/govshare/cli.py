@@ -1,71 +1,144 @@
-"""The `govshare` command. Each domain contributes its sub-commands here, in one place."""
+"""The `govshare` command. Each domain contributes its sub-commands here, in one place.
+
+A domain's CLI module is imported only when one of its commands runs: `govshare --help`
+lists the commands from the table below, and `govshare workdays add` loads the calendar, not
+the web application, the search index or the exchange engine. A test holds each line's help
+text to the loaded command's own.
+"""
 
 from __future__ import annotations
 
 import functools
+import importlib
 import sys
-from collections.abc import Callable
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+from typer.core import TyperCommand, TyperGroup
 
-from govshare.core.db import AuditMissing
-from govshare.core.errors import ConfigError, DomainError
+from govshare.core import cli_support
 
-F = TypeVar("F", bound=Callable[..., Any])
+
+@dataclass(frozen=True)
+class Entry:
+    """A top-level command: where it lives, its help line, and whether it uses the database."""
+
+    target: str  # "module:attribute", a Typer app (a command group) or a command function
+    help: str
+    database: bool = True
+
+
+COMMANDS: dict[str, Entry] = {
+    "worker": Entry(
+        "govshare.exchange.cli:worker",
+        "启动交换任务工作进程：按更新周期同步库表、推送前置库（可在多台服务器上各启动一个）。",
+    ),
+    "serve": Entry("govshare.web.cli:serve", "启动平台（网页和接口）。"),
+    "demo": Entry(  # builds the database in its own data directory
+        "govshare.web.cli:demo",
+        "创建（仅首次）并启动示范城市：一个市、一个县、二十多个部门和各角色用户，以及数据交换。",
+        database=False,
+    ),
+    "db": Entry("govshare.core.cli:db_app", "数据库结构迁移", database=False),
+    "policy": Entry("govshare.core.cli:policy_app", "政策配置（各市规则参数）", database=False),
+    "audit": Entry("govshare.core.cli:audit_app", "审计日志：校验、导出、清理"),
+    "workdays": Entry("govshare.core.calendar.cli:app", "工作日：期限计算与节假日安排录入"),
+    "org": Entry("govshare.identity.cli:org_app", "组织机构"),
+    "user": Entry("govshare.identity.cli:user_app", "用户账户"),
+    "catalog": Entry("govshare.catalog.cli:app", "资源目录：到期变更、导入导出、检索"),
+    "sharing": Entry("govshare.sharing.cli:app", "资源共享：期限提醒、督办队列"),
+    "exchange": Entry("govshare.exchange.cli:app", "数据交换：库表同步、同步记录"),
+}
+
+
+def load(name: str) -> TyperCommand | TyperGroup:
+    """The click command of the top-level command `name`, importing its module."""
+    entry = COMMANDS[name]
+    module, attribute = entry.target.split(":")
+    found = getattr(importlib.import_module(module), attribute)
+    if isinstance(found, typer.Typer):
+        command: Any = typer.main.get_group(found)
+    else:
+        single = typer.Typer(add_completion=False)
+        single.command(name)(found)
+        command = typer.main.get_command(single)
+    command.name = name
+    if entry.database:
+        for leaf in _leaves(command):
+            leaf.callback = _database_first(leaf.callback)
+    return command
+
+
+def _leaves(command: Any) -> list[Any]:
+    if isinstance(command, TyperGroup):
+        return [leaf for sub in command.commands.values() for leaf in _leaves(sub)]
+    return [command]
+
+
+def _database_first(callback: Any) -> Any:
+    """Runs the command once its arguments are parsed (not for --help), on a database that
+    exists: the embedded SQLite database is created on a fresh data directory's first use."""
+
+    @functools.wraps(callback)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from govshare.core.runtime import get_runtime, migrate_on_first_use
+
+        runtime = get_runtime()
+        if migrate_on_first_use(runtime):
+            cli_support.say(f"已创建数据库 {runtime.settings.data_dir / 'govshare.db'}（首次使用）")
+        return callback(*args, **kwargs)
+
+    return wrapper
+
+
+class LazyGroup(TyperGroup):
+    """The root group: lists commands from `COMMANDS`, imports one only to run it, and turns
+    any unexpected failure into one line (see `cli_support.fail`)."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*super().list_commands(ctx), *COMMANDS]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name in self.commands or cmd_name not in COMMANDS:
+            return super().get_command(ctx, cmd_name)
+        # For the help listing: a stand-in with the help line. Running resolves the real one.
+        return TyperCommand(name=cmd_name, help=COMMANDS[cmd_name].help)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        if args and args[0] in COMMANDS:
+            return args[0], load(args[0]), args[1:]
+        return super().resolve_command(ctx, args)
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise
+        except Exception as exc:
+            cli_support.fail(exc)
+
 
 app = typer.Typer(
+    cls=LazyGroup,
     help="govshare — 政务信息资源共享交换平台",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True)
 
 
-def fails_cleanly(func: F) -> F:
-    """Turns domain and configuration errors into one line on stderr and exit code 2."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except (DomainError, ConfigError) as exc:
-            field = getattr(exc, "field", None)
-            err.print(f"错误: {field + ': ' if field else ''}{exc}", markup=False, highlight=False)
-            raise typer.Exit(2) from None
-        except AuditMissing as exc:  # a bug, but never a silent one
-            err.print(f"内部错误: {exc}", markup=False)
-            raise typer.Exit(70) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _register() -> None:
-    from govshare.catalog import cli as catalog_cli
-    from govshare.core import cli as core_cli
-    from govshare.core.calendar import cli as calendar_cli
-    from govshare.exchange import cli as exchange_cli
-    from govshare.identity import cli as identity_cli
-    from govshare.sharing import cli as sharing_cli
-    from govshare.web import cli as web_cli
-
-    app.add_typer(core_cli.db_app, name="db")
-    app.add_typer(core_cli.policy_app, name="policy")
-    app.add_typer(core_cli.audit_app, name="audit")
-    app.add_typer(calendar_cli.app, name="workdays")
-    app.add_typer(identity_cli.org_app, name="org")
-    app.add_typer(identity_cli.user_app, name="user")
-    app.add_typer(catalog_cli.app, name="catalog")
-    app.add_typer(sharing_cli.app, name="sharing")
-    app.add_typer(exchange_cli.app, name="exchange")
-    app.command("worker")(exchange_cli.worker)
-    web_cli.register(app)
+@app.callback()
+def root(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="出错时显示完整的调用栈（也可设置 GOVSHARE_DEBUG=1）")
+    ] = False,
+) -> None:
+    """govshare — 政务信息资源共享交换平台"""
+    cli_support.set_debug(debug)
 
 
 def main() -> None:
-    _register()
     app(prog_name="govshare")
 
 

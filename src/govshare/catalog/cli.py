@@ -14,8 +14,7 @@ from sqlalchemy.orm import Session
 
 from govshare.catalog.service import resources, search, spreadsheet
 from govshare.catalog.workbook import MAX_BYTES
-from govshare.cli import err, fails_cleanly
-from govshare.core.cli import console_actor
+from govshare.core.cli_support import console_actor, err, fails_cleanly
 from govshare.core.errors import Invalid
 from govshare.core.permissions import Actor
 from govshare.core.runtime import get_runtime

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import getpass
 import sys
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -12,22 +10,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from govshare.cli import fails_cleanly
 from govshare.core import migrate, policy
 from govshare.core.audit import service as audit_service
+from govshare.core.cli_support import console_actor, fails_cleanly, parse_date
 from govshare.core.errors import Invalid
-from govshare.core.permissions import Actor
 from govshare.core.runtime import get_runtime
 
 out = Console(highlight=False)
 db_app = typer.Typer(help="数据库结构迁移", no_args_is_help=True)
 policy_app = typer.Typer(help="政策配置（各市规则参数）", no_args_is_help=True)
 audit_app = typer.Typer(help="审计日志：校验、导出、清理", no_args_is_help=True)
-
-
-def console_actor() -> Actor:
-    """The person at the server's console, named in the audit log."""
-    return Actor.command_line(getpass.getuser())
 
 
 @db_app.command("upgrade")
@@ -136,7 +128,7 @@ def audit_prune(
             session,
             actor=console_actor(),
             retention_months=months,
-            before=_parse_date(before, "--before") if before else None,
+            before=parse_date(before, "--before") if before else None,
         )
     out.print(f"已清理 {result.cutoff_on} 之前的审计记录 {result.removed} 条")
 
@@ -155,8 +147,8 @@ def audit_export(
     """导出审计日志（CSV 或 JSON Lines）。"""
     criteria = audit_service.AuditFilter(
         action=action,
-        since=_parse_date(since, "--since") if since else None,
-        until=_parse_date(until, "--until") if until else None,
+        since=parse_date(since, "--since") if since else None,
+        until=parse_date(until, "--until") if until else None,
     )
     runtime = get_runtime()
     with runtime.transaction() as session:
@@ -169,10 +161,3 @@ def audit_export(
     finally:
         if output:
             target.close()
-
-
-def _parse_date(value: str, name: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise Invalid(f"日期格式应为 YYYY-MM-DD，收到 {value!r}", field=name) from None

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine
+if TYPE_CHECKING:  # alembic is imported when a migration runs, not by every command
+    from alembic.config import Config
+    from sqlalchemy import Engine
 
 JOB_TABLE_PREFIX = "job_"
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -22,6 +24,8 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Brings the database to `revision` inside one transaction."""
+    from alembic import command
+
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
@@ -34,6 +38,18 @@ def current(engine: Engine) -> str | None:
 
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+def head() -> str | None:
+    """The newest revision the code knows."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def is_current(engine: Engine) -> bool:
+    """Whether the database's schema is the code's newest."""
+    return current(engine) == head()
 
 
 def modelled(obj: Any, name: str | None, type_: str, reflected: bool, _compare_to: Any) -> bool:

@@ -12,8 +12,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from govshare.catalog.models import Resource
-from govshare.cli import fails_cleanly
-from govshare.core.cli import console_actor
+from govshare.core.cli_support import console_actor, fails_cleanly
 from govshare.core.errors import NotFound
 from govshare.core.runtime import get_runtime
 from govshare.exchange import jobs

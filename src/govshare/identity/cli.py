@@ -9,8 +9,7 @@ from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from govshare.cli import fails_cleanly
-from govshare.core.cli import console_actor
+from govshare.core.cli_support import console_actor, fails_cleanly
 from govshare.core.errors import Invalid
 from govshare.core.permissions import Role
 from govshare.core.runtime import get_runtime

@@ -6,8 +6,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from govshare.cli import fails_cleanly
-from govshare.core.cli import console_actor
+from govshare.core.cli_support import console_actor, fails_cleanly
 from govshare.core.runtime import get_runtime
 from govshare.sharing import jobs
 from govshare.sharing.service import deadlines

@@ -10,16 +10,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from govshare.cli import fails_cleanly
 from govshare.core import migrate
+from govshare.core.cli_support import fails_cleanly
 from govshare.core.errors import ConfigError
 
 out = Console(highlight=False)
-
-
-def register(app: typer.Typer) -> None:
-    app.command("serve")(serve)
-    app.command("demo")(demo)
 
 
 @fails_cleanly
@@ -37,10 +32,7 @@ def serve(
 
 
 def _require_current_schema(engine: object) -> None:
-    from alembic.script import ScriptDirectory
-
-    head = ScriptDirectory.from_config(migrate.alembic_config("sqlite://")).get_current_head()
-    if migrate.current(engine) != head:  # type: ignore[arg-type]
+    if not migrate.is_current(engine):  # type: ignore[arg-type]
         raise ConfigError("数据库结构不是最新版本，请先运行 govshare db upgrade")
 
 

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes
 from sqlalchemy import Select, delete, event, func, select
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 from sqlalchemy.sql.util import find_tables
@@ -34,6 +33,8 @@ def digest(algorithm: str, payload: bytes) -> str:
     if algorithm == "sha256":
         return hashlib.sha256(payload).hexdigest()
     if algorithm == "sm3":
+        from cryptography.hazmat.primitives import hashes  # only deployments choosing SM3 pay
+
         h = hashes.Hash(hashes.SM3())
         h.update(payload)
         return h.finalize().hex()

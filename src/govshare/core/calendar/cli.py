@@ -2,30 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from govshare.cli import fails_cleanly
 from govshare.core import clock
 from govshare.core.calendar import service
-from govshare.core.cli import console_actor
+from govshare.core.cli_support import console_actor, fails_cleanly, parse_date
 from govshare.core.errors import Invalid
 from govshare.core.runtime import get_runtime
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 app = typer.Typer(help="工作日：期限计算与节假日安排录入", no_args_is_help=True)
-out = Console(highlight=False)
 
 
-def _parse_date(value: str, name: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise Invalid(f"日期格式应为 YYYY-MM-DD，收到 {value!r}", field=name) from None
+def _out() -> Console:
+    """The console for tables and notices; rich is imported only by the commands that print
+    through it, so `add`, `between` and `is` start fast."""
+    from rich.console import Console
+
+    return Console(highlight=False)
 
 
 def _calendar() -> service.WorkingCalendar:
@@ -40,7 +39,7 @@ def add(
     n: Annotated[int, typer.Argument(metavar="N", help="工作日数")],
 ) -> None:
     """起算日之后第 N 个工作日。"""
-    deadline = _calendar().add_working_days(_parse_date(start, "DATE"), n)
+    deadline = _calendar().add_working_days(parse_date(start, "DATE"), n)
     # stdout carries the date alone, so scripts can use it; the caveat goes to stderr.
     typer.echo(deadline.on.isoformat())
     if deadline.provisional:
@@ -60,7 +59,7 @@ def between(
 ) -> None:
     """A 之后到 B（含）之间的工作日数；B 早于 A 时为负数。"""
     calendar = _calendar()
-    first, last = _parse_date(a, "A"), _parse_date(b, "B")
+    first, last = parse_date(a, "A"), parse_date(b, "B")
     typer.echo(str(calendar.working_days_between(first, last)))
     pending = sorted(
         y
@@ -77,7 +76,7 @@ def between(
 def is_(day: Annotated[str, typer.Argument(metavar="DATE", help="日期 YYYY-MM-DD")]) -> None:
     """该日是工作日还是休息日。"""
     calendar = _calendar()
-    when = _parse_date(day, "DATE")
+    when = parse_date(day, "DATE")
     kind = "工作日" if calendar.is_working_day(when) else "休息日"
     name = calendar.day_name(when)
     typer.echo(f"{kind}（{name}）" if name else kind)
@@ -107,7 +106,7 @@ def import_file(
     with get_runtime().transaction() as session:
         service.import_year(session, actor=console_actor(), year=year, days=days, source=source)
     holidays = sum(not working for _, working, _ in days)
-    out.print(
+    _out().print(
         f"已录入 {year} 年节假日安排：{len(days)} 天"
         f"（节假日 {holidays} 天，调休上班 {len(days) - holidays} 天），依据：{source}",
         soft_wrap=True,
@@ -130,6 +129,8 @@ def status(
             *service.entered_years(session),
         ]
         rows = service.year_statuses(session, wanted)
+    from rich.table import Table
+
     table = Table("年份", "状态", "依据", "节假日", "调休上班", "录入人", "录入时间")
     for row in rows:
         table.add_row(
@@ -141,4 +142,4 @@ def status(
             row.entered_by or "",
             clock.to_city(row.entered_at).strftime("%Y-%m-%d %H:%M") if row.entered_at else "",
         )
-    out.print(table)
+    _out().print(table)
