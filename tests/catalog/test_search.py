@@ -26,6 +26,7 @@ from govshare.core.permissions import Actor, Role
 from govshare.core.policy import load_profile
 from tests.builders import actor_of, operator, organization, user
 from tests.catalog.builders import published, resource_in
+from tests.http import form_sign_in
 
 BINZHOU = load_profile("binzhou").rules  # changes and retirements take effect on approval
 
@@ -507,7 +508,6 @@ def signed_in(tmp_path) -> Any:
     from govshare.core.runtime import build_runtime
     from govshare.core.settings import load_settings
     from govshare.web.app import create_app
-    from tests.builders import PASSWORD
 
     settings = load_settings(
         environ={"GOVSHARE_DATA_DIR": str(tmp_path), "GOVSHARE_POLICY_PROFILE": "shangrao"}
@@ -521,7 +521,7 @@ def signed_in(tmp_path) -> Any:
         make(db, mz, op, "殡葬服务信息", summary="火化<死亡>人员", domain="social_security")
         make(db, mz, op, "养老机构信息", items=items("机构名称"), domain="social_security")
     with TestClient(create_app(runtime)) as client:
-        client.post("/login", data={"username": "mz_officer", "password": PASSWORD})
+        form_sign_in(client, "mz_officer")
         yield client
     runtime.engine.dispose()
 

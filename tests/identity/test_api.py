@@ -19,7 +19,7 @@ from govshare.identity.models import Organization, User
 from govshare.identity.schemas import ApiTokenIn
 from govshare.web.deps import CSRF_HEADER, SESSION_COOKIE
 from tests.builders import PASSWORD, count, credit_code, operator, organization, user
-from tests.http import csrf_for, sign_in
+from tests.http import csrf_for, form_sign_in, login_token, sign_in
 
 PROBLEM = "application/problem+json"
 BAD_USCC = "91350100M000100Y44"  # check character should be 3
@@ -204,9 +204,7 @@ def test_home_without_a_session_redirects_to_login(client: TestClient) -> None:
 def test_failed_form_sign_in_shows_the_reason_and_commits_the_failure(
     client: TestClient, db: Session, op: Actor
 ) -> None:
-    response = client.post(
-        "/login", data={"username": "operator", "password": "wrong-password1", "next": "/"}
-    )
+    response = form_sign_in(client, "operator", "wrong-password1", next="/")
     assert response.status_code == 401
     assert "用户名或密码错误" in response.text
     assert failed_sign_ins(db, "operator") == 1
@@ -215,7 +213,12 @@ def test_failed_form_sign_in_shows_the_reason_and_commits_the_failure(
 def test_form_sign_in_opens_the_home_page(client: TestClient, op: Actor) -> None:
     response = client.post(
         "/login",
-        data={"username": "operator", "password": PASSWORD, "next": "/"},
+        data={
+            "username": "operator",
+            "password": PASSWORD,
+            "next": "/",
+            "csrf_token": login_token(client),
+        },
         follow_redirects=False,
     )
     assert response.status_code == 303 and response.headers["location"] == "/"

@@ -93,8 +93,18 @@ def page(browser: object, live_server: LiveServer) -> Iterator[object]:
     context = browser.new_context(base_url=live_server.url, locale="zh-CN")  # type: ignore[attr-defined]
     page = context.new_page()
     page.set_default_timeout(10_000)
+    # The pages' Content-Security-Policy must not block anything they use: Chromium reports
+    # each refused script, style or frame on the console.
+    refused: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     yield page
     context.close()
+    assert refused == [], f"the page's own content broke its policy: {refused}"
 
 
 def sign_in(page: object, username: str, password: str = demo.DEMO_PASSWORD) -> None:

@@ -10,6 +10,7 @@ from contextlib import closing
 import httpx
 
 from govshare import demo
+from tests.http import form_sign_in
 from tests.web.conftest import LiveServer
 
 FORM = {
@@ -35,7 +36,7 @@ FORM = {
 
 def _client(server: LiveServer, username: str) -> httpx.Client:
     client = httpx.Client(base_url=server.url, follow_redirects=True, timeout=15)
-    response = client.post("/login", data={"username": username, "password": demo.DEMO_PASSWORD})
+    response = form_sign_in(client, username, demo.DEMO_PASSWORD)
     assert response.status_code == 200, response.text[:200]
     return client
 

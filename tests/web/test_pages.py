@@ -10,12 +10,13 @@ import pytest
 
 from govshare import demo
 from govshare.demo.identity import SIGN_INS
+from tests.http import form_sign_in
 from tests.web.conftest import LiveServer
 
 
 def _signed_in(server: LiveServer, username: str) -> httpx.Client:
     client = httpx.Client(base_url=server.url, follow_redirects=True, timeout=10)
-    response = client.post("/login", data={"username": username, "password": demo.DEMO_PASSWORD})
+    response = form_sign_in(client, username, demo.DEMO_PASSWORD)
     assert response.status_code == 200 and "您好" in response.text, response.text[:300]
     return client
 

@@ -9,16 +9,43 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from govshare.core.errors import Forbidden
 from govshare.identity import schemas
 from govshare.identity import service as identity_service
-from govshare.web.deps import DB, SESSION_COOKIE, SignedIn, client_ip, runtime_of
+from govshare.web.deps import (
+    CSRF_HEADER,
+    DB,
+    LOGIN_REFUSED,
+    SESSION_COOKIE,
+    CrossSiteSignIn,
+    CurrentActor,
+    SignedIn,
+    check_same_origin,
+    clear_session_cookie,
+    client_ip,
+    csrf_token,
+    runtime_of,
+    set_session_cookie,
+)
 from govshare.web.errors import problem_response
 
 router = APIRouter(tags=["身份与组织"])
 
 
-@router.post("/session", summary="登录（浏览器会话）")
+@router.post(
+    "/session",
+    summary="登录（浏览器会话）",
+    description=(
+        "成功时设置会话 Cookie（HttpOnly；经 HTTPS 访问时带 Secure），并在响应头 "
+        f"`{CSRF_HEADER}` 中返回本会话的防跨站令牌：以 Cookie 身份发出的修改类请求须带此请求头。"
+        "浏览器从其他站点发起的登录请求被拒绝（403）。"
+    ),
+)
 def sign_in(request: Request, db_session: DB, data: schemas.SignInIn) -> Response:
+    try:
+        check_same_origin(request)
+    except CrossSiteSignIn:
+        raise Forbidden(LOGIN_REFUSED) from None
     settings = runtime_of(request).settings
     result = identity_service.sign_in(
         db_session,
@@ -36,13 +63,30 @@ def sign_in(request: Request, db_session: DB, data: schemas.SignInIn) -> Respons
     response = JSONResponse(
         schemas.UserOut.model_validate(_user_dict(result.user)).model_dump(mode="json")
     )
-    response.set_cookie(
-        SESSION_COOKIE,
-        result.session_token or "",
-        httponly=True,
-        samesite="lax",
-        max_age=settings.session_hours * 3600,
-    )
+    set_session_cookie(request, response, result.session_token or "")
+    response.headers[CSRF_HEADER] = csrf_token(request, result.session_token or "")
+    return response
+
+
+@router.delete(
+    "/session",
+    status_code=204,
+    summary="退出登录（结束浏览器会话）",
+    description=(
+        "结束会话 Cookie 所属的服务端会话并清除该 Cookie，记入审计日志（与页面上的“退出”相同）。"
+        f"以 Cookie 身份调用时须带请求头 `{CSRF_HEADER}`。没有有效会话时同样返回 204。"
+    ),
+    responses={
+        204: {"description": "已退出（或本来就没有有效会话）"},
+        403: {"description": "缺少或错误的防跨站令牌"},
+    },
+)
+def sign_out(request: Request, db_session: DB, actor: CurrentActor) -> Response:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token and actor.user_id is not None and actor.token_id is None:
+        identity_service.sign_out(db_session, actor=actor, token=token)
+    response = Response(status_code=204)
+    clear_session_cookie(request, response)
     return response
 
 

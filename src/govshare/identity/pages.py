@@ -15,7 +15,23 @@ from govshare.core.permissions import PERSON_ROLES, Actor, Role, require
 from govshare.identity import schemas
 from govshare.identity import service as identity_service
 from govshare.identity.models import Level, OrganizationKind
-from govshare.web.deps import DB, SESSION_COOKIE, CurrentActor, PageActor, client_ip, runtime_of
+from govshare.web.deps import (
+    DB,
+    LOGIN_REFUSED,
+    SESSION_COOKIE,
+    CrossSiteSignIn,
+    CurrentActor,
+    PageActor,
+    check_login_form,
+    clear_login_cookie,
+    clear_session_cookie,
+    client_ip,
+    login_field_token,
+    login_nonce,
+    runtime_of,
+    set_login_cookie,
+    set_session_cookie,
+)
 from govshare.web.forms import PostedForm, field_errors, filled
 from govshare.web.templating import redirect, render
 
@@ -29,11 +45,20 @@ def _safe_next(value: str | None) -> str:
 # --- sign-in ---------------------------------------------------------------------------
 
 
+def _login_page(request: Request, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+    """The sign-in form, its hidden field paired with the visitor's pre-session cookie."""
+    nonce = login_nonce(request)
+    context = context | {"login_token": login_field_token(request, nonce)}
+    response = render(request, "identity/login.html", context, status_code)
+    set_login_cookie(request, response, nonce)
+    return response
+
+
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, actor: CurrentActor, next: str = "/") -> Response:
     if actor.user_id is not None:
         return redirect(_safe_next(next))
-    return render(request, "identity/login.html", {"next": _safe_next(next)})
+    return _login_page(request, {"next": _safe_next(next)})
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -43,7 +68,13 @@ def login(
     username: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/",
+    csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
+    try:
+        check_login_form(request, csrf_token)
+    except CrossSiteSignIn:  # before the password is looked at: a forged post counts nothing
+        context = {"error": LOGIN_REFUSED, "username": "", "next": _safe_next(next)}
+        return _login_page(request, context, status_code=403)
     settings = runtime_of(request).settings
     policy = identity_service.SignInPolicy(
         settings.login_max_failures, settings.login_lock_minutes, settings.session_hours
@@ -58,16 +89,10 @@ def login(
     )
     if result.failure is not None:
         context = {"error": result.failure.message, "username": username, "next": _safe_next(next)}
-        return render(request, "identity/login.html", context, status_code=result.failure.status)
+        return _login_page(request, context, status_code=result.failure.status)
     response = redirect(_safe_next(next))
-    response.set_cookie(
-        SESSION_COOKIE,
-        result.session_token or "",
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-        max_age=settings.session_hours * 3600,
-    )
+    set_session_cookie(request, response, result.session_token or "")
+    clear_login_cookie(request, response)
     return response
 
 
@@ -77,7 +102,7 @@ def logout(request: Request, db_session: DB, actor: CurrentActor) -> Response:
     if token and actor.user_id is not None:
         identity_service.sign_out(db_session, actor=actor, token=token)
     response = redirect("/login", "您已安全退出")
-    response.delete_cookie(SESSION_COOKIE)
+    clear_session_cookie(request, response)
     return response
 
 
@@ -104,12 +129,16 @@ def change_password(
         )
     try:
         identity_service.change_password(
-            db_session, actor=actor, current_password=current_password, new_password=new_password
+            db_session,
+            actor=actor,
+            current_password=current_password,
+            new_password=new_password,
+            current_session=request.cookies.get(SESSION_COOKIE),
         )
     except DomainError as exc:
         db_session.rollback()
         return render(request, "identity/password.html", {"errors": field_errors(exc)}, exc.status)
-    return redirect("/", "密码已修改")
+    return redirect("/", "密码已修改，您在其他设备或浏览器上的登录已全部退出")
 
 
 # --- organisations ---------------------------------------------------------------------

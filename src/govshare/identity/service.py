@@ -228,7 +228,7 @@ def update_user(db_session: Session, *, actor: Actor, user_id: int, data: UserUp
             details[key] = [str(getattr(user, key)), str(value)]
             setattr(user, key, value)
     if changes.get("active") is False:
-        _end_sessions(db_session, user.id)
+        details["sessions_ended"] = _end_sessions(db_session, user.id)
     if changes.get("active") is False or Role.DATA_OFFICER not in user.roles:
         ended = _end_data_officer_term(db_session, user)
         if ended is not None:
@@ -272,32 +272,43 @@ def reset_password(db_session: Session, *, actor: Actor, user_id: int, new_passw
     require(actor, Role.PLATFORM_OPERATOR, action="重置密码")
     user = _user(db_session, user_id)
     _set_password(user, new_password)
-    _end_sessions(db_session, user.id)
+    ended = _end_sessions(db_session, user.id)
     record(
         db_session,
         actor=actor,
         action="identity.user.reset_password",
         object_type="user",
         object_id=user.id,
+        details={"sessions_ended": ended},
     )
     return user
 
 
 def change_password(
-    db_session: Session, *, actor: Actor, current_password: str, new_password: str
+    db_session: Session,
+    *,
+    actor: Actor,
+    current_password: str,
+    new_password: str,
+    current_session: str | None = None,
 ) -> User:
-    """Changes the signed-in user's own password after checking the current one."""
+    """Changes the signed-in user's own password after checking the current one, and ends
+    every other session of theirs: whoever knew the old password is signed out. The session
+    whose token is `current_session` (the one making the change) stays open."""
     _require_signed_in(actor)
     user = _user(db_session, actor.user_id or 0)
     if not _password_matches(user.password_hash, current_password):
         raise Invalid("当前密码不正确", field="current_password")
     _set_password(user, new_password)
+    keep = _sha256(current_session) if current_session else None
+    ended = _end_sessions(db_session, user.id, keep=keep)
     record(
         db_session,
         actor=actor,
         action="identity.user.change_password",
         object_type="user",
         object_id=user.id,
+        details={"sessions_ended": ended},
     )
     return user
 
@@ -647,12 +658,20 @@ def sign_out(db_session: Session, *, actor: Actor, token: str) -> None:
     )
 
 
-def _end_sessions(db_session: Session, user_id: int) -> None:
-    sessions = db_session.execute(
-        select(WebSession).where(WebSession.user_id == user_id, WebSession.revoked_at.is_(None))
-    ).scalars()
+def _end_sessions(db_session: Session, user_id: int, *, keep: str | None = None) -> int:
+    """Revokes the user's open sessions (all but the one whose id is `keep`); how many."""
+    stmt = select(WebSession).where(
+        WebSession.user_id == user_id,
+        WebSession.revoked_at.is_(None),
+        WebSession.expires_at > clock.now(),
+    )
+    if keep is not None:
+        stmt = stmt.where(WebSession.id != keep)
+    sessions = list(db_session.execute(stmt).scalars())
     for web_session in sessions:
         web_session.revoked_at = clock.now()
+    db_session.flush()
+    return len(sessions)
 
 
 # --- API tokens for departments' systems ----------------------------------------------

@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from govshare import __version__
 from govshare.core.runtime import Runtime, get_runtime
 from govshare.web import errors
+from govshare.web.headers import SecurityHeaders
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -43,6 +44,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     )
     app.state.runtime = runtime or get_runtime()
     errors.install(app)
+    app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.router.routes.append(exchange_gateway.route)  # /gateway/{code}/…: service interfaces
     for router in (

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from sqlalchemy.orm import Session
 
 from govshare.core.db import unit_of_work
@@ -24,6 +25,8 @@ from govshare.core.runtime import Runtime
 from govshare.identity import service as identity_service
 
 SESSION_COOKIE = "gs_session"
+LOGIN_COOKIE = "gs_login"  # the sign-in form's pre-session token, for anonymous visitors
+LOGIN_PATH = "/login"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -140,3 +143,106 @@ def _check_csrf(request: Request, session_token: str, form_csrf: str | None) -> 
     sent = request.headers.get(CSRF_HEADER) or form_csrf
     if not sent or not hmac.compare_digest(sent, csrf_token(request, session_token)):
         raise Forbidden("页面已过期或请求来源不明，请刷新页面后重试", field=CSRF_FIELD)
+
+
+# --- cookies ---------------------------------------------------------------------------
+# Cookies carry a Max-Age, never an absolute Expires: the expiry a browser computes from
+# Max-Age does not depend on the server's clock agreeing with the browser's, and the
+# server-side session has its own expiry anyway.
+
+
+def cookie_secure(request: Request) -> bool:
+    """Whether cookies are sent only over TLS: when the request came in over https, directly
+    or through a trusted proxy's X-Forwarded-Proto (uvicorn's proxy headers)."""
+    return request.url.scheme == "https"
+
+
+def set_session_cookie(request: Request, response: Response, token: str) -> None:
+    """The browser session's cookie, the same for the pages and the API."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=runtime_of(request).settings.session_hours * 3600,
+        httponly=True,
+        samesite="lax",
+        secure=cookie_secure(request),
+    )
+
+
+def clear_session_cookie(request: Request, response: Response) -> None:
+    response.delete_cookie(
+        SESSION_COOKIE, httponly=True, samesite="lax", secure=cookie_secure(request)
+    )
+
+
+# --- the sign-in form: CSRF for a visitor who has no session yet ----------------------
+
+
+class CrossSiteSignIn(Exception):
+    """A sign-in posted from another site or without the form's token; refused with 403."""
+
+
+LOGIN_REFUSED = (
+    "登录请求来源不明或登录页面已过期，已拒绝。请在本平台的登录页面重新输入用户名和密码。"
+)
+
+
+def login_nonce(request: Request) -> str:
+    """The visitor's pre-session token: kept if they have one (several open tabs all work),
+    else a new one."""
+    nonce = request.cookies.get(LOGIN_COOKIE) or ""
+    return nonce if 32 <= len(nonce) <= 64 else secrets.token_urlsafe(32)
+
+
+def login_field_token(request: Request, nonce: str) -> str:
+    """The sign-in form's hidden field for a pre-session token. A forged cross-site post has
+    neither: the cookie is SameSite=Strict and only this site's pages carry the field."""
+    key = runtime_of(request).settings.secret_key.encode()
+    return hmac.new(key, b"login:" + nonce.encode(), "sha256").hexdigest()
+
+
+def set_login_cookie(request: Request, response: Response, nonce: str) -> None:
+    response.set_cookie(
+        LOGIN_COOKIE,
+        nonce,
+        max_age=runtime_of(request).settings.session_hours * 3600,
+        path=LOGIN_PATH,
+        httponly=True,
+        samesite="strict",
+        secure=cookie_secure(request),
+    )
+
+
+def clear_login_cookie(request: Request, response: Response) -> None:
+    response.delete_cookie(
+        LOGIN_COOKIE,
+        path=LOGIN_PATH,
+        httponly=True,
+        samesite="strict",
+        secure=cookie_secure(request),
+    )
+
+
+def check_same_origin(request: Request) -> None:
+    """Refuses a request a browser says came from another site (Sec-Fetch-Site), or, from a
+    browser too old to say, whose Origin is not this host. Clients that are not browsers
+    send neither header and pass."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        if site not in ("same-origin", "none"):
+            raise CrossSiteSignIn
+        return
+    origin = request.headers.get("origin")
+    if origin is None:
+        return
+    host = request.headers.get("host", "")
+    if origin == "null" or origin.split("://", 1)[-1] != host:
+        raise CrossSiteSignIn
+
+
+def check_login_form(request: Request, field: str | None) -> None:
+    """The sign-in form's CSRF check: same origin, and the field matches the cookie."""
+    check_same_origin(request)
+    nonce = request.cookies.get(LOGIN_COOKIE)
+    if not nonce or not field or not hmac.compare_digest(field, login_field_token(request, nonce)):
+        raise CrossSiteSignIn
