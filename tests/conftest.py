@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.exc import OperationalError
@@ -51,7 +52,9 @@ def _fresh_postgres(url: str) -> None:
 
 # Speed is measured by bench/, never asserted by a test: no example has a time limit, so a
 # busy machine cannot fail a property test.
-hypothesis_settings.register_profile("govshare", deadline=None)
+hypothesis_settings.register_profile(
+    "govshare", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 hypothesis_settings.load_profile("govshare")
 
 # The instant the suite's clock starts from: a working Tuesday in a year the calendar library
