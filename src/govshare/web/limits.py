@@ -26,15 +26,17 @@ EXEMPT = ("/gateway/",)
 NUL = "\x00"
 
 
-def _megabytes(size: int) -> str:
-    return f"{size / 1024 / 1024:g} MB"
+def _size(size: int) -> str:
+    if size >= 1024 * 1024:
+        return f"{size / 1024 / 1024:.4g} MB"
+    return f"{size / 1024:.4g} KB"
 
 
 class BodyTooLarge(HTTPException):
     """A request body past its limit (413)."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(413, f"请求体超过 {_megabytes(limit)} 的上限")
+        super().__init__(413, f"请求体超过 {_size(limit)} 的上限")
 
 
 class BodyLimit:
@@ -91,7 +93,7 @@ async def _refuse(scope: Scope, receive: Receive, send: Send, limit: int) -> Non
             "type": "about:blank",
             "title": "请求体过大",
             "status": 413,
-            "detail": f"请求体超过 {_megabytes(limit)} 的上限",
+            "detail": f"请求体超过 {_size(limit)} 的上限",
             "instance": scope["path"],
         },
         ensure_ascii=False,
