@@ -18,6 +18,7 @@ from govshare.catalog.models import (
     ShareType,
     UpdateFrequency,
 )
+from govshare.core.inputs import Code, Id
 
 CODE = re.compile(r"^\d{1,9}/\d{6}$")
 
@@ -60,7 +61,7 @@ class VersionIn(BaseModel):
     open_type: OpenType = OpenType.NOT_OPEN
     open_conditions: str = Field(default="", max_length=2000)
     domain: Domain
-    related_codes: list[str] = Field(default_factory=list)
+    related_codes: list[Code] = Field(default_factory=list, max_length=200)
     items: list[DataItemIn] = Field(default_factory=list)
     change_note: str = Field(default="", max_length=2000)
     narrowing_justification: str = Field(default="", max_length=2000)
@@ -85,9 +86,9 @@ class ResourceIn(VersionIn):
     """A new resource: its fixed identity and its first version."""
 
     catalog_kind: CatalogKind
-    provider_id: int | None = None  # the operator compiles on a department's behalf
+    provider_id: Id | None = None  # the operator compiles on a department's behalf
     base_topic: str | None = None
-    theme_id: int | None = None
+    theme_id: Id | None = None
     item_code: str = Field(default="01", pattern=r"^\d{2}$")
     group_code: str = Field(default="001", pattern=r"^\d{3}$")
     subgroup_code: str | None = Field(default=None, pattern=r"^\d{3}$")
@@ -123,8 +124,8 @@ class ThemeIn(BaseModel):
 
     name: str = Field(min_length=2, max_length=100)
     description: str = Field(default="", max_length=2000)
-    lead_organization_id: int
-    contributor_ids: list[int] = Field(default_factory=list)
+    lead_organization_id: Id
+    contributor_ids: list[Id] = Field(default_factory=list)
 
 
 class ChangeEventIn(BaseModel):
@@ -132,7 +133,7 @@ class ChangeEventIn(BaseModel):
 
     model_config = ConfigDict(str_strip_whitespace=True)
 
-    organization_id: int | None = None  # the operator records for a department
+    organization_id: Id | None = None  # the operator records for a department
     cause: str
     description: str = Field(min_length=4, max_length=2000)
     occurred_on: date

@@ -53,6 +53,9 @@ class Settings(BaseModel):
     s3_secret_key: str = ""
     gateway_rate_limit: int = 600  # calls per minute per grant unless the grant says otherwise
     gateway_timeout_seconds: float = 10.0  # the default upstream timeout of a service interface
+    # Request bodies past these sizes are refused (413) before they are read or parsed.
+    max_body_bytes: int = 4 * 1024 * 1024  # JSON and posted forms
+    max_upload_bytes: int = 100 * 1024 * 1024  # multipart uploads and attachments
 
     @property
     def zone(self) -> ZoneInfo:
@@ -104,6 +107,11 @@ def _complete(settings: Settings) -> Settings:
         raise ConfigError(f"GOVSHARE_TIMEZONE: 未知的时区 {settings.timezone!r}") from exc
     if settings.audit_hash not in ("sha256", "sm3"):
         raise ConfigError("GOVSHARE_AUDIT_HASH: 只能是 sha256 或 sm3")
+    if settings.max_body_bytes < 1024 or settings.max_upload_bytes < settings.max_body_bytes:
+        raise ConfigError(
+            "GOVSHARE_MAX_BODY_BYTES / GOVSHARE_MAX_UPLOAD_BYTES: 请求体上限至少 1024 字节，"
+            "上传上限不得小于请求体上限"
+        )
     if settings.login_max_failures < 1 or settings.login_lock_minutes < 1:
         raise ConfigError("GOVSHARE_LOGIN_MAX_FAILURES / GOVSHARE_LOGIN_LOCK_MINUTES: 必须为正整数")
     _check_exchange(settings)

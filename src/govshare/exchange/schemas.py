@@ -9,6 +9,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from govshare.core.inputs import Entry, Id
 from govshare.exchange.models import (
     ChangeKind,
     Cipher,
@@ -98,11 +99,11 @@ class BindingIn(BaseModel):
 
     model_config = ConfigDict(str_strip_whitespace=True)
 
-    resource_id: int
-    connection_id: int
+    resource_id: Id
+    connection_id: Id
     source_table: str = Field(min_length=1, max_length=200)
     columns: list[ColumnMapIn] = Field(min_length=1, max_length=500)
-    key_columns: list[str] = Field(min_length=1, max_length=10)
+    key_columns: list[Entry] = Field(min_length=1, max_length=10)
     change_column: str | None = Field(default=None, max_length=100)
     change_kind: ChangeKind | None = None
 
@@ -147,8 +148,8 @@ class PushIn(BaseModel):
 
     model_config = ConfigDict(str_strip_whitespace=True)
 
-    grant_id: int
-    connection_id: int
+    grant_id: Id
+    connection_id: Id
     target_table: str = Field(min_length=1, max_length=60)
 
     _table = field_validator("target_table")(classmethod(lambda cls, v: _identifier(v)))

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from govshare.core.errors import Forbidden
+from govshare.core.inputs import Id
 from govshare.identity import schemas
 from govshare.identity import service as identity_service
 from govshare.web.deps import (
@@ -113,7 +114,7 @@ def create_organization(
 
 @router.get("/organizations/{organization_id}", summary="组织机构详情")
 def get_organization(
-    db_session: DB, actor: SignedIn, organization_id: int
+    db_session: DB, actor: SignedIn, organization_id: Id
 ) -> schemas.OrganizationOut:
     org = identity_service.get_organization(
         db_session, actor=actor, organization_id=organization_id
@@ -123,7 +124,7 @@ def get_organization(
 
 @router.put("/organizations/{organization_id}", summary="修改组织机构")
 def update_organization(
-    db_session: DB, actor: SignedIn, organization_id: int, data: schemas.OrganizationIn
+    db_session: DB, actor: SignedIn, organization_id: Id, data: schemas.OrganizationIn
 ) -> schemas.OrganizationOut:
     org = identity_service.update_organization(
         db_session, actor=actor, organization_id=organization_id, data=data
@@ -132,7 +133,7 @@ def update_organization(
 
 
 class DataOfficerIn(BaseModel):
-    user_id: int
+    user_id: Id
     started_on: date | None = None
 
 
@@ -145,9 +146,7 @@ class DataOfficerTermOut(BaseModel):
 
 
 @router.get("/organizations/{organization_id}/data-officers", summary="数据专员任职记录")
-def data_officers(
-    db_session: DB, actor: SignedIn, organization_id: int
-) -> list[DataOfficerTermOut]:
+def data_officers(db_session: DB, actor: SignedIn, organization_id: Id) -> list[DataOfficerTermOut]:
     terms = identity_service.data_officer_history(
         db_session, actor=actor, organization_id=organization_id
     )
@@ -167,7 +166,7 @@ def data_officers(
     "/organizations/{organization_id}/data-officers", status_code=201, summary="任命数据专员"
 )
 def appoint_data_officer(
-    db_session: DB, actor: SignedIn, organization_id: int, data: DataOfficerIn
+    db_session: DB, actor: SignedIn, organization_id: Id, data: DataOfficerIn
 ) -> DataOfficerTermOut:
     term = identity_service.appoint_data_officer(
         db_session,
@@ -187,7 +186,7 @@ def appoint_data_officer(
 
 @router.get("/users", summary="用户列表")
 def list_users(
-    db_session: DB, actor: SignedIn, organization_id: int | None = None
+    db_session: DB, actor: SignedIn, organization_id: Id | None = None
 ) -> list[schemas.UserOut]:
     users = identity_service.list_users(db_session, actor=actor, organization_id=organization_id)
     return [schemas.UserOut.model_validate(_user_dict(u)) for u in users]
@@ -200,7 +199,7 @@ def create_user(db_session: DB, actor: SignedIn, data: schemas.UserIn) -> schema
 
 
 @router.get("/users/{user_id}", summary="用户详情")
-def get_user(db_session: DB, actor: SignedIn, user_id: int) -> schemas.UserOut:
+def get_user(db_session: DB, actor: SignedIn, user_id: Id) -> schemas.UserOut:
     return schemas.UserOut.model_validate(
         _user_dict(identity_service.get_user(db_session, actor=actor, user_id=user_id))
     )
@@ -208,14 +207,14 @@ def get_user(db_session: DB, actor: SignedIn, user_id: int) -> schemas.UserOut:
 
 @router.patch("/users/{user_id}", summary="修改用户")
 def update_user(
-    db_session: DB, actor: SignedIn, user_id: int, data: schemas.UserUpdate
+    db_session: DB, actor: SignedIn, user_id: Id, data: schemas.UserUpdate
 ) -> schemas.UserOut:
     user = identity_service.update_user(db_session, actor=actor, user_id=user_id, data=data)
     return schemas.UserOut.model_validate(_user_dict(user))
 
 
 @router.post("/users/{user_id}/unlock", summary="解除锁定")
-def unlock_user(db_session: DB, actor: SignedIn, user_id: int) -> schemas.UserOut:
+def unlock_user(db_session: DB, actor: SignedIn, user_id: Id) -> schemas.UserOut:
     user = identity_service.unlock_user(db_session, actor=actor, user_id=user_id)
     return schemas.UserOut.model_validate(_user_dict(user))
 
@@ -226,7 +225,7 @@ class AgreementOut(schemas.ConfidentialityAgreementIn):
 
 
 @router.get("/users/{user_id}/confidentiality-agreements", summary="保密协议")
-def agreements(db_session: DB, actor: SignedIn, user_id: int) -> list[AgreementOut]:
+def agreements(db_session: DB, actor: SignedIn, user_id: Id) -> list[AgreementOut]:
     rows = identity_service.list_confidentiality_agreements(
         db_session, actor=actor, user_id=user_id
     )
@@ -235,7 +234,7 @@ def agreements(db_session: DB, actor: SignedIn, user_id: int) -> list[AgreementO
 
 @router.post("/users/{user_id}/confidentiality-agreements", status_code=201, summary="登记保密协议")
 def record_agreement(
-    db_session: DB, actor: SignedIn, user_id: int, data: schemas.ConfidentialityAgreementIn
+    db_session: DB, actor: SignedIn, user_id: Id, data: schemas.ConfidentialityAgreementIn
 ) -> AgreementOut:
     row = identity_service.record_confidentiality_agreement(
         db_session, actor=actor, user_id=user_id, data=data
@@ -260,7 +259,7 @@ def issue_token(db_session: DB, actor: SignedIn, data: schemas.ApiTokenIn) -> sc
 
 
 @router.delete("/api-tokens/{token_id}", summary="吊销接口令牌")
-def revoke_token(db_session: DB, actor: SignedIn, token_id: int) -> schemas.ApiTokenOut:
+def revoke_token(db_session: DB, actor: SignedIn, token_id: Id) -> schemas.ApiTokenOut:
     return schemas.ApiTokenOut.model_validate(
         identity_service.revoke_api_token(db_session, actor=actor, token_id=token_id)
     )

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from govshare.core import clock
 from govshare.core.errors import DomainError
+from govshare.core.inputs import Id
 from govshare.core.permissions import PERSON_ROLES, Actor, Role, require
 from govshare.identity import schemas
 from govshare.identity import service as identity_service
@@ -187,7 +188,7 @@ def organization_create(
 
 @router.get("/admin/organizations/{organization_id}", response_class=HTMLResponse)
 def organization_detail(
-    request: Request, db_session: DB, actor: PageActor, organization_id: int
+    request: Request, db_session: DB, actor: PageActor, organization_id: Id
 ) -> Response:
     return render(
         request,
@@ -226,7 +227,7 @@ def my_organization(request: Request, db_session: DB, actor: PageActor) -> Respo
 
 @router.get("/admin/organizations/{organization_id}/edit", response_class=HTMLResponse)
 def organization_edit(
-    request: Request, db_session: DB, actor: PageActor, organization_id: int
+    request: Request, db_session: DB, actor: PageActor, organization_id: Id
 ) -> Response:
     require(actor, Role.PLATFORM_OPERATOR, action="修改组织机构")
     org = identity_service.get_organization(
@@ -244,7 +245,7 @@ def organization_edit(
 
 @router.post("/admin/organizations/{organization_id}/edit", response_class=HTMLResponse)
 def organization_update(
-    request: Request, db_session: DB, actor: PageActor, form: PostedForm, organization_id: int
+    request: Request, db_session: DB, actor: PageActor, form: PostedForm, organization_id: Id
 ) -> Response:
     try:
         org = identity_service.update_organization(
@@ -265,7 +266,7 @@ def appoint_data_officer(
     request: Request,
     db_session: DB,
     actor: PageActor,
-    organization_id: int,
+    organization_id: Id,
     user_id: Annotated[int, Form()],
     started_on: Annotated[date | None, Form()] = None,
 ) -> Response:
@@ -291,7 +292,7 @@ def appoint_data_officer(
 
 @router.get("/admin/users", response_class=HTMLResponse)
 def users(
-    request: Request, db_session: DB, actor: PageActor, organization_id: int | None = None
+    request: Request, db_session: DB, actor: PageActor, organization_id: Id | None = None
 ) -> Response:
     require(actor, Role.PLATFORM_OPERATOR, action="管理用户")
     rows = identity_service.list_users(db_session, actor=actor, organization_id=organization_id)
@@ -339,7 +340,7 @@ def user_create(request: Request, db_session: DB, actor: PageActor, form: Posted
 
 
 @router.get("/admin/users/{user_id}", response_class=HTMLResponse)
-def user_detail(request: Request, db_session: DB, actor: PageActor, user_id: int) -> Response:
+def user_detail(request: Request, db_session: DB, actor: PageActor, user_id: Id) -> Response:
     return render(request, "identity/user.html", _user_context(db_session, actor, user_id))
 
 
@@ -361,7 +362,7 @@ def _user_context(db_session: DB, actor: Actor, user_id: int, **extra: Any) -> d
 
 @router.post("/admin/users/{user_id}", response_class=HTMLResponse)
 def user_update(
-    request: Request, db_session: DB, actor: PageActor, form: PostedForm, user_id: int
+    request: Request, db_session: DB, actor: PageActor, form: PostedForm, user_id: Id
 ) -> Response:
     try:
         data = schemas.UserUpdate(
@@ -384,7 +385,7 @@ def user_update(
 
 
 @router.post("/admin/users/{user_id}/unlock")
-def user_unlock(db_session: DB, actor: PageActor, user_id: int) -> Response:
+def user_unlock(db_session: DB, actor: PageActor, user_id: Id) -> Response:
     identity_service.unlock_user(db_session, actor=actor, user_id=user_id)
     return redirect(f"/admin/users/{user_id}", "账户已解锁")
 
@@ -394,7 +395,7 @@ def user_reset_password(
     request: Request,
     db_session: DB,
     actor: PageActor,
-    user_id: int,
+    user_id: Id,
     new_password: Annotated[str, Form()] = "",
 ) -> Response:
     try:
@@ -414,7 +415,7 @@ def user_reset_password(
 
 @router.post("/admin/users/{user_id}/agreements", response_class=HTMLResponse)
 def user_agreement(
-    request: Request, db_session: DB, actor: PageActor, form: PostedForm, user_id: int
+    request: Request, db_session: DB, actor: PageActor, form: PostedForm, user_id: Id
 ) -> Response:
     try:
         data = schemas.ConfidentialityAgreementIn(**filled(form))
@@ -475,6 +476,6 @@ def token_issue(request: Request, db_session: DB, actor: PageActor, form: Posted
 
 
 @router.post("/tokens/{token_id}/revoke")
-def token_revoke(db_session: DB, actor: PageActor, token_id: int) -> Response:
+def token_revoke(db_session: DB, actor: PageActor, token_id: Id) -> Response:
     token = identity_service.revoke_api_token(db_session, actor=actor, token_id=token_id)
     return redirect("/tokens", f"令牌 {token.name} 已吊销")

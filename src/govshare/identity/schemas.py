@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from govshare.core.inputs import Id
 from govshare.core.permissions import PERSON_ROLES, Role
 from govshare.identity import uscc
 from govshare.identity.models import Level, OrganizationKind
@@ -48,7 +49,7 @@ class OrganizationIn(BaseModel):
     uscc: str
     level: Level
     kind: OrganizationKind = OrganizationKind.GOVERNMENT
-    parent_id: int | None = None
+    parent_id: Id | None = None
 
     @field_validator("uscc")
     @classmethod
@@ -81,7 +82,7 @@ class UserIn(BaseModel):
     username: str
     real_name: str = Field(min_length=2, max_length=40)
     mobile: str
-    organization_id: int
+    organization_id: Id
     roles: list[Role] = Field(min_length=1)
     password: str
 
@@ -115,7 +116,7 @@ class UserUpdate(BaseModel):
 
     real_name: str | None = Field(default=None, min_length=2, max_length=40)
     mobile: str | None = None
-    organization_id: int | None = None
+    organization_id: Id | None = None
     roles: list[Role] | None = None
     active: bool | None = None
 
@@ -152,7 +153,7 @@ class ConfidentialityAgreementIn(BaseModel):
 
 class ApiTokenIn(BaseModel):
     name: str = Field(min_length=2, max_length=80)
-    organization_id: int
+    organization_id: Id
     valid_days: int = Field(default=365, ge=1, le=730)
 
 

@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from govshare.core.inputs import Entry, Id
 from govshare.sharing.models import CaseParty, MaskRule, Rating, RowOp
 
 TEXT_MAX = 4000
@@ -31,7 +32,7 @@ class Condition(BaseModel):
 
     field: str = Field(min_length=1, max_length=100)
     op: RowOp
-    values: list[str] = Field(min_length=1, max_length=200)
+    values: list[Entry] = Field(min_length=1, max_length=200)
 
     @field_validator("values")
     @classmethod
@@ -103,10 +104,10 @@ class ApplicationIn(Period):
 
     model_config = ConfigDict(str_strip_whitespace=True)
 
-    resource_id: int
+    resource_id: Id
     purpose: str = Field(min_length=10, max_length=TEXT_MAX)  # 使用用途
     system_name: str = Field(min_length=2, max_length=100)  # 使用的信息系统名称
-    fields: list[str] = Field(min_length=1, max_length=500)
+    fields: list[Entry] = Field(min_length=1, max_length=500)
     row_filter: list[Condition] = Field(default_factory=list, max_length=20)
     contact: str = Field(default="", max_length=100)
     accept_restrictions: bool = False  # the use restrictions (SHR-5), accepted on submission
@@ -114,7 +115,7 @@ class ApplicationIn(Period):
     @field_validator("fields")
     @classmethod
     def _unique(cls, value: list[str]) -> list[str]:
-        return list(dict.fromkeys(v.strip() for v in value if v.strip()))
+        return list(dict.fromkeys(value))
 
 
 class Upload(BaseModel):
@@ -147,19 +148,21 @@ class DecisionIn(BaseModel):
     approve: bool
     reason: str = Field(default="", max_length=TEXT_MAX)
     basis: str = Field(default="", max_length=TEXT_MAX)  # 法律政策依据
-    fields: list[str] | None = None
+    fields: list[Entry] | None = Field(default=None, max_length=500)
     row_filter: list[Condition] | None = None
     masking: list[Mask] = Field(default_factory=list, max_length=500)
     valid_from: date | None = None
     valid_until: date | None = None
     conditions: str = Field(default="", max_length=TEXT_MAX)
-    endpoints: list[str] = Field(
+    endpoints: list[Entry] = Field(
         default_factory=list,
         max_length=500,
         description='可调用的接口，如 "GET /enterprises/{uscc}"；不填表示全部接口',
     )
     rate_limit: int | None = Field(
         default=None,
+        ge=1,
+        le=RATE_LIMIT_MAX,
         description=f"调用频率上限（每分钟次数，1 至 {RATE_LIMIT_MAX}）；不填按平台默认",
     )
 
@@ -201,7 +204,7 @@ class DirectAccessIn(BaseModel):
 
     model_config = ConfigDict(str_strip_whitespace=True)
 
-    resource_id: int
+    resource_id: Id
     purpose: str = Field(min_length=4, max_length=TEXT_MAX)
     system_name: str = Field(min_length=2, max_length=100)
     accept_restrictions: bool = False
@@ -249,8 +252,8 @@ class CaseIn(BaseModel):
 
     model_config = ConfigDict(str_strip_whitespace=True)
 
-    resource_id: int | None = None
-    application_id: int | None = None
+    resource_id: Id | None = None
+    application_id: Id | None = None
     subject: str = Field(default="", max_length=200)
     request: str = Field(min_length=10, max_length=TEXT_MAX)
     accept_restrictions: bool = False  # the use restrictions bind any grant the case produces
@@ -273,7 +276,7 @@ class ScopeIn(Period):
 
     model_config = ConfigDict(str_strip_whitespace=True)
 
-    fields: list[str] = Field(min_length=1, max_length=500)
+    fields: list[Entry] = Field(min_length=1, max_length=500)
     row_filter: list[Condition] = Field(default_factory=list, max_length=20)
     masking: list[Mask] = Field(default_factory=list, max_length=500)
     purpose: str = Field(min_length=4, max_length=TEXT_MAX)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from govshare import __version__
 from govshare.core.runtime import Runtime, get_runtime
-from govshare.web import errors
+from govshare.web import errors, limits
 from govshare.web.headers import SecurityHeaders
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -41,10 +41,18 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         docs_url="/api/docs",
         redoc_url=None,
         openapi_url="/api/openapi.json",
+        dependencies=[Depends(limits.refuse_nul)],
+        responses=errors.PROBLEM_RESPONSES,
     )
     app.state.runtime = runtime or get_runtime()
     errors.install(app)
-    app.add_middleware(SecurityHeaders)
+    settings = app.state.runtime.settings
+    app.add_middleware(
+        limits.BodyLimit,
+        max_body=settings.max_body_bytes,
+        max_upload=settings.max_upload_bytes,
+    )
+    app.add_middleware(SecurityHeaders)  # outermost: every answer carries the headers, a 413 too
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.router.routes.append(exchange_gateway.route)  # /gateway/{code}/…: service interfaces
     for router in (

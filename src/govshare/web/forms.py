@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from pydantic import ValidationError
 
 from govshare.core.errors import DomainError
+from govshare.core.inputs import parse_id
 from govshare.web.deps import CSRF_FIELD
 
 MULTI_VALUED = frozenset({"roles"})
@@ -49,6 +50,14 @@ MESSAGES = {
     "less_than_equal": "不能大于 {le}",
     "enum": "请从列表中选择",
     "bool_parsing": "须为是或否",
+    "int_type": "须为整数",
+    "string_type": "须为文字",
+    "list_type": "须为列表",
+    "greater_than": "须大于 {gt}",
+    "less_than": "须小于 {lt}",
+    "json_invalid": "不是合法的 JSON",
+    "model_attributes_type": "须为对象",
+    "dict_type": "须为对象",
 }
 
 
@@ -90,5 +99,6 @@ def field_errors(exc: ValidationError | DomainError) -> dict[str, str]:
 
 
 def optional_id(value: str | None) -> int | None:
-    """An id from a select or the query string; the empty choice means "none" or "all"."""
-    return int(value) if value and value.strip().isdigit() else None
+    """An id from a select or the query string; the empty choice means "none" or "all",
+    and a number no row can have (past an INTEGER column) means none too."""
+    return parse_id(value)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from govshare.catalog.models import ChangeEvent
 from govshare.catalog.schemas import ChangeEventIn
 from govshare.catalog.service import changes
+from govshare.core.inputs import Code, Id
 from govshare.web.deps import DB, SignedIn, runtime_of
 
 router = APIRouter(prefix="/catalog", tags=["资源目录"])
@@ -71,7 +72,7 @@ def record_event(
 
 @router.get("/change-events", summary="目录更新事项")
 def list_events(
-    db_session: DB, actor: SignedIn, organization_id: int | None = None, open_only: bool = False
+    db_session: DB, actor: SignedIn, organization_id: Id | None = None, open_only: bool = False
 ) -> list[ChangeEventOut]:
     rows = changes.list_change_events(
         db_session, actor=actor, organization_id=organization_id, open_only=open_only
@@ -95,17 +96,17 @@ def overdue(db_session: DB, actor: SignedIn) -> list[dict[str, object]]:
 
 
 @router.get("/change-events/{event_id}", summary="目录更新事项详情")
-def get_event(db_session: DB, actor: SignedIn, event_id: int) -> ChangeEventOut:
+def get_event(db_session: DB, actor: SignedIn, event_id: Id) -> ChangeEventOut:
     return _out(changes.get_change_event(db_session, actor=actor, event_id=event_id))
 
 
 class CloseIn(BaseModel):
-    updated_codes: list[str] = Field(default_factory=list, max_length=500)
+    updated_codes: list[Code] = Field(default_factory=list, max_length=500)
     note: str = Field(default="", max_length=2000)
 
 
 @router.post("/change-events/{event_id}/close", summary="办结目录更新事项（需备案的同时报备案）")
-def close_event(db_session: DB, actor: SignedIn, event_id: int, data: CloseIn) -> ChangeEventOut:
+def close_event(db_session: DB, actor: SignedIn, event_id: Id, data: CloseIn) -> ChangeEventOut:
     event = changes.close_change_event(
         db_session,
         actor=actor,

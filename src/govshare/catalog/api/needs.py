@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from govshare.catalog.models import Need
 from govshare.catalog.service import needs
 from govshare.catalog.service.needs import NeedIn
+from govshare.core.inputs import Id
 from govshare.web.deps import DB, SignedIn
 
 router = APIRouter(prefix="/catalog", tags=["资源目录"])
@@ -69,17 +70,17 @@ def list_all(
 
 
 @router.get("/needs/{need_id}", summary="数据需求详情")
-def get(db_session: DB, actor: SignedIn, need_id: int) -> NeedOut:
+def get(db_session: DB, actor: SignedIn, need_id: Id) -> NeedOut:
     return _out(needs.get_need(db_session, actor=actor, need_id=need_id))
 
 
 class AssignIn(BaseModel):
-    organization_id: int
+    organization_id: Id
     note: str = Field(default="", max_length=2000)
 
 
 @router.post("/needs/{need_id}/assign", summary="分派数据需求")
-def assign(db_session: DB, actor: SignedIn, need_id: int, data: AssignIn) -> NeedOut:
+def assign(db_session: DB, actor: SignedIn, need_id: Id, data: AssignIn) -> NeedOut:
     found = needs.assign_need(
         db_session,
         actor=actor,
@@ -97,7 +98,7 @@ class AnswerIn(BaseModel):
 
 
 @router.post("/needs/{need_id}/answer", summary="答复数据需求（已满足或无法满足）")
-def answer(db_session: DB, actor: SignedIn, need_id: int, data: AnswerIn) -> NeedOut:
+def answer(db_session: DB, actor: SignedIn, need_id: Id, data: AnswerIn) -> NeedOut:
     found = needs.answer_need(
         db_session,
         actor=actor,
@@ -122,7 +123,7 @@ class ResponsibilityOut(BaseModel):
 
 @router.get("/responsibilities", summary="责任清单：本单位应办事项")
 def responsibilities(
-    db_session: DB, actor: SignedIn, organization_id: int | None = None
+    db_session: DB, actor: SignedIn, organization_id: Id | None = None
 ) -> list[ResponsibilityOut]:
     rows = needs.responsibility_list(db_session, actor=actor, organization_id=organization_id)
     return [

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from govshare.catalog.models import ItProject, ProjectStage
 from govshare.catalog.service import projects
 from govshare.catalog.service.projects import ProjectIn
+from govshare.core.inputs import Id
 from govshare.web.deps import DB, SignedIn
 
 router = APIRouter(prefix="/catalog", tags=["资源目录"])
@@ -91,7 +92,7 @@ def create(db_session: DB, actor: SignedIn, data: ProjectIn) -> ProjectOut:
 def list_all(
     db_session: DB,
     actor: SignedIn,
-    organization_id: int | None = None,
+    organization_id: Id | None = None,
     stage: ProjectStage | None = None,
 ) -> list[ProjectOut]:
     rows = projects.list_projects(
@@ -101,12 +102,12 @@ def list_all(
 
 
 @router.get("/projects/{project_id}", summary="信息化项目详情（含能否立项、能否验收）")
-def get(db_session: DB, actor: SignedIn, project_id: int) -> ProjectOut:
+def get(db_session: DB, actor: SignedIn, project_id: Id) -> ProjectOut:
     return _out(projects.get_project(db_session, actor=actor, project_id=project_id))
 
 
 @router.put("/projects/{project_id}", summary="修改信息化项目")
-def update(db_session: DB, actor: SignedIn, project_id: int, data: ProjectIn) -> ProjectOut:
+def update(db_session: DB, actor: SignedIn, project_id: Id, data: ProjectIn) -> ProjectOut:
     found = projects.update_project(db_session, actor=actor, project_id=project_id, data=data)
     return _out(found)
 
@@ -116,7 +117,7 @@ def update(db_session: DB, actor: SignedIn, project_id: int, data: ProjectIn) ->
     status_code=201,
     summary="将本单位资源列入项目信息资源目录",
 )
-def add_resource(db_session: DB, actor: SignedIn, project_id: int, resource_id: int) -> ProjectOut:
+def add_resource(db_session: DB, actor: SignedIn, project_id: Id, resource_id: Id) -> ProjectOut:
     found = projects.add_project_resource(
         db_session, actor=actor, project_id=project_id, resource_id=resource_id
     )
@@ -124,9 +125,7 @@ def add_resource(db_session: DB, actor: SignedIn, project_id: int, resource_id: 
 
 
 @router.delete("/projects/{project_id}/resources/{resource_id}", summary="移出项目信息资源目录")
-def remove_resource(
-    db_session: DB, actor: SignedIn, project_id: int, resource_id: int
-) -> ProjectOut:
+def remove_resource(db_session: DB, actor: SignedIn, project_id: Id, resource_id: Id) -> ProjectOut:
     found = projects.remove_project_resource(
         db_session, actor=actor, project_id=project_id, resource_id=resource_id
     )
@@ -139,7 +138,7 @@ class StageIn(BaseModel):
 
 
 @router.post("/projects/{project_id}/stage", summary="登记立项、开始建设或验收")
-def advance(db_session: DB, actor: SignedIn, project_id: int, data: StageIn) -> ProjectOut:
+def advance(db_session: DB, actor: SignedIn, project_id: Id, data: StageIn) -> ProjectOut:
     found = projects.advance_stage(
         db_session, actor=actor, project_id=project_id, to=data.to, note=data.note
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
@@ -14,6 +16,7 @@ from govshare.catalog.schemas import (
     VersionOut,
 )
 from govshare.catalog.service import resources, subscriptions
+from govshare.core.inputs import Id, Number
 from govshare.core.policy import Rules
 from govshare.web.deps import DB, SignedIn, runtime_of
 
@@ -41,7 +44,7 @@ def create(request: Request, db_session: DB, actor: SignedIn, data: ResourceIn) 
 
 
 @router.get("/resources/{resource_id}", summary="资源详情")
-def get(db_session: DB, actor: SignedIn, resource_id: int) -> ResourceOut:
+def get(db_session: DB, actor: SignedIn, resource_id: Id) -> ResourceOut:
     return _out(resources.get_resource(db_session, actor=actor, resource_id=resource_id))
 
 
@@ -51,13 +54,13 @@ def by_code(db_session: DB, actor: SignedIn, code: str) -> ResourceOut:
 
 
 @router.get("/resources/{resource_id}/versions", summary="资源的各个版本")
-def versions(db_session: DB, actor: SignedIn, resource_id: int) -> list[VersionOut]:
+def versions(db_session: DB, actor: SignedIn, resource_id: Id) -> list[VersionOut]:
     rows = resources.list_versions(db_session, actor=actor, resource_id=resource_id)
     return [VersionOut.model_validate(v) for v in rows]
 
 
 @router.get("/resources/{resource_id}/versions/{number}", summary="资源的某一版本")
-def version(db_session: DB, actor: SignedIn, resource_id: int, number: int) -> VersionOut:
+def version(db_session: DB, actor: SignedIn, resource_id: Id, number: Number) -> VersionOut:
     found = resources.get_version(db_session, actor=actor, resource_id=resource_id, number=number)
     return VersionOut.model_validate(found)
 
@@ -84,7 +87,7 @@ class DiffOut(BaseModel):
 
 
 @router.get("/resources/{resource_id}/diff", summary="两个版本逐字段比较")
-def diff(db_session: DB, actor: SignedIn, resource_id: int, a: int, b: int) -> DiffOut:
+def diff(db_session: DB, actor: SignedIn, resource_id: Id, a: Number, b: Number) -> DiffOut:
     found = resources.diff_versions(db_session, actor=actor, resource_id=resource_id, a=a, b=b)
     return DiffOut(
         code=found.resource.code,
@@ -102,7 +105,7 @@ def diff(db_session: DB, actor: SignedIn, resource_id: int, a: int, b: int) -> D
 
 @router.put("/versions/{version_id}", summary="修改草稿或被退回的版本")
 def update(
-    request: Request, db_session: DB, actor: SignedIn, version_id: int, data: VersionIn
+    request: Request, db_session: DB, actor: SignedIn, version_id: Id, data: VersionIn
 ) -> VersionOut:
     found = resources.update_draft(
         db_session, actor=actor, version_id=version_id, data=data, rules=_rules(request)
@@ -111,13 +114,13 @@ def update(
 
 
 @router.post("/resources/{resource_id}/revisions", status_code=201, summary="新建版本（修订）")
-def revise(db_session: DB, actor: SignedIn, resource_id: int) -> VersionOut:
+def revise(db_session: DB, actor: SignedIn, resource_id: Id) -> VersionOut:
     found = resources.start_revision(db_session, actor=actor, resource_id=resource_id)
     return VersionOut.model_validate(found)
 
 
 @router.post("/versions/{version_id}/submit", summary="提交审核")
-def submit(request: Request, db_session: DB, actor: SignedIn, version_id: int) -> VersionOut:
+def submit(request: Request, db_session: DB, actor: SignedIn, version_id: Id) -> VersionOut:
     found = resources.submit_version(
         db_session, actor=actor, version_id=version_id, rules=_rules(request)
     )
@@ -129,7 +132,7 @@ class WithdrawIn(BaseModel):
 
 
 @router.post("/versions/{version_id}/withdraw", summary="撤回未生效的版本")
-def withdraw(db_session: DB, actor: SignedIn, version_id: int, data: WithdrawIn) -> VersionOut:
+def withdraw(db_session: DB, actor: SignedIn, version_id: Id, data: WithdrawIn) -> VersionOut:
     found = resources.withdraw_version(
         db_session, actor=actor, version_id=version_id, reason=data.reason
     )
@@ -138,7 +141,7 @@ def withdraw(db_session: DB, actor: SignedIn, version_id: int, data: WithdrawIn)
 
 @router.post("/versions/{version_id}/review", summary="审核（通过或退回）")
 def review(
-    request: Request, db_session: DB, actor: SignedIn, version_id: int, data: ReviewIn
+    request: Request, db_session: DB, actor: SignedIn, version_id: Id, data: ReviewIn
 ) -> VersionOut:
     found = resources.review_version(
         db_session, actor=actor, version_id=version_id, decision=data, rules=_rules(request)
@@ -147,7 +150,7 @@ def review(
 
 
 @router.post("/resources/{resource_id}/retirement", summary="申请下架")
-def retire(db_session: DB, actor: SignedIn, resource_id: int, data: RetirementIn) -> ResourceOut:
+def retire(db_session: DB, actor: SignedIn, resource_id: Id, data: RetirementIn) -> ResourceOut:
     found = resources.request_retirement(
         db_session, actor=actor, resource_id=resource_id, data=data
     )
@@ -156,7 +159,7 @@ def retire(db_session: DB, actor: SignedIn, resource_id: int, data: RetirementIn
 
 @router.post("/resources/{resource_id}/retirement/review", summary="审核下架申请")
 def review_retirement(
-    request: Request, db_session: DB, actor: SignedIn, resource_id: int, data: ReviewIn
+    request: Request, db_session: DB, actor: SignedIn, resource_id: Id, data: ReviewIn
 ) -> ResourceOut:
     found = resources.review_retirement(
         db_session, actor=actor, resource_id=resource_id, decision=data, rules=_rules(request)
@@ -179,14 +182,14 @@ def queue(db_session: DB, actor: SignedIn) -> QueueOut:
 
 
 @router.get("/my-resources", summary="本单位编制的资源（含草稿）")
-def mine(db_session: DB, actor: SignedIn, organization_id: int | None = None) -> list[ResourceOut]:
+def mine(db_session: DB, actor: SignedIn, organization_id: Id | None = None) -> list[ResourceOut]:
     rows = resources.department_resources(db_session, actor=actor, organization_id=organization_id)
     return [_out(row.resource) for row in rows]
 
 
 class DuplicatesIn(BaseModel):
-    item_names: list[str] = Field(max_length=500)
-    provider_id: int | None = None
+    item_names: list[Annotated[str, Field(max_length=100)]] = Field(max_length=500)
+    provider_id: Id | None = None
 
 
 class DuplicateOut(BaseModel):
@@ -207,13 +210,13 @@ def duplicates(db_session: DB, actor: SignedIn, data: DuplicatesIn) -> list[Dupl
 
 
 @router.post("/resources/{resource_id}/subscription", status_code=201, summary="订阅资源")
-def subscribe(db_session: DB, actor: SignedIn, resource_id: int) -> dict[str, object]:
+def subscribe(db_session: DB, actor: SignedIn, resource_id: Id) -> dict[str, object]:
     found = subscriptions.subscribe(db_session, actor=actor, resource_id=resource_id)
     return {"resource_id": found.resource_id, "organization_id": found.organization_id}
 
 
 @router.delete("/resources/{resource_id}/subscription", status_code=204, summary="取消订阅")
-def unsubscribe(db_session: DB, actor: SignedIn, resource_id: int) -> None:
+def unsubscribe(db_session: DB, actor: SignedIn, resource_id: Id) -> None:
     subscriptions.unsubscribe(db_session, actor=actor, resource_id=resource_id)
 
 

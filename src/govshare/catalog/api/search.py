@@ -17,6 +17,7 @@ from govshare.catalog.models import (
     UpdateFrequency,
 )
 from govshare.catalog.service import search
+from govshare.core.inputs import Id, Page
 from govshare.web.deps import DB, SignedIn
 
 router = APIRouter(prefix="/catalog", tags=["资源目录"])
@@ -63,7 +64,7 @@ def search_catalog(
     q: Annotated[
         str, Query(max_length=200, description="检索词，多个词以空格分隔（须同时命中）")
     ] = "",
-    provider_id: int | None = None,
+    provider_id: Id | None = None,
     catalog_kind: CatalogKind | None = None,
     domain: Domain | None = None,
     share_type: ShareType | None = None,
@@ -73,7 +74,7 @@ def search_catalog(
     sort: Annotated[
         str | None, Query(description="relevance（有检索词时默认）、published、name")
     ] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Page = 1,
     page_size: Annotated[int, Query(ge=1, le=search.MAX_PAGE_SIZE)] = 20,
 ) -> SearchOut:
     query = search.SearchQuery(

@@ -14,6 +14,7 @@ from govshare.catalog.service import spreadsheet
 from govshare.catalog.workbook import MAX_BYTES
 from govshare.core import clock
 from govshare.core.errors import Invalid
+from govshare.core.inputs import Id
 from govshare.web.deps import DB, SignedIn, runtime_of
 
 router = APIRouter(prefix="/catalog", tags=["资源目录"])
@@ -40,7 +41,7 @@ def export(
     db_session: DB,
     actor: SignedIn,
     fmt: Literal["xlsx", "csv", "json"] = "xlsx",
-    organization_id: int | None = None,
+    organization_id: Id | None = None,
 ) -> Response:
     found = spreadsheet.export_catalog(
         db_session,
@@ -72,7 +73,7 @@ def import_(
     actor: SignedIn,
     file: Annotated[UploadFile, File(description="按模板填写的 .xlsx 文件")],
     publish: Annotated[bool, Form(description="平台管理单位：导入即发布")] = False,
-    organization_id: Annotated[int | None, Form(description="只导入该部门的资源")] = None,
+    organization_id: Annotated[Id | None, Form(description="只导入该部门的资源")] = None,
 ) -> ImportOut:
     result = spreadsheet.import_catalog(
         db_session,

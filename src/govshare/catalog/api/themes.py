@@ -8,6 +8,7 @@ from pydantic import BaseModel
 from govshare.catalog.models import Theme
 from govshare.catalog.schemas import ThemeIn
 from govshare.catalog.service import themes
+from govshare.core.inputs import Id
 from govshare.web.deps import DB, SignedIn
 
 router = APIRouter(prefix="/catalog", tags=["资源目录"])
@@ -44,5 +45,5 @@ def theme_create(db_session: DB, actor: SignedIn, data: ThemeIn) -> ThemeOut:
 
 
 @router.put("/themes/{theme_id}", summary="修改主题目录")
-def theme_update(db_session: DB, actor: SignedIn, theme_id: int, data: ThemeIn) -> ThemeOut:
+def theme_update(db_session: DB, actor: SignedIn, theme_id: Id, data: ThemeIn) -> ThemeOut:
     return _out(themes.update_theme(db_session, actor=actor, theme_id=theme_id, data=data))

@@ -13,6 +13,7 @@ from govshare.catalog.schemas import ChangeEventIn
 from govshare.catalog.service import changes, resources
 from govshare.core import clock
 from govshare.core.errors import DomainError
+from govshare.core.inputs import Id
 from govshare.core.permissions import Actor, Role
 from govshare.identity import service as identity_service
 from govshare.web.deps import DB, PageActor, runtime_of
@@ -107,7 +108,7 @@ def _detail_context(db_session: DB, actor: Actor, event_id: int, **extra: Any) -
 
 
 @router.get("/catalog/changes/{event_id}", response_class=HTMLResponse)
-def change_detail(request: Request, db_session: DB, actor: PageActor, event_id: int) -> Response:
+def change_detail(request: Request, db_session: DB, actor: PageActor, event_id: Id) -> Response:
     return render(
         request, "catalog/changes_detail.html", _detail_context(db_session, actor, event_id)
     )
@@ -118,7 +119,7 @@ def change_close(
     request: Request,
     db_session: DB,
     actor: PageActor,
-    event_id: int,
+    event_id: Id,
     updated_codes: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI copies defaults)
     note: Annotated[str, Form()] = "",
 ) -> Response:

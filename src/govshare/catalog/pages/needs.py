@@ -13,6 +13,7 @@ from govshare.catalog.service import needs, resources
 from govshare.catalog.service.needs import NeedIn
 from govshare.core import clock
 from govshare.core.errors import DomainError, Invalid
+from govshare.core.inputs import Id
 from govshare.core.permissions import Actor, Role
 from govshare.identity import service as identity_service
 from govshare.web.deps import DB, PageActor
@@ -101,7 +102,7 @@ def _detail_context(db_session: DB, actor: Actor, need_id: int, **extra: Any) ->
 
 
 @router.get("/catalog/needs/{need_id}", response_class=HTMLResponse)
-def need_detail(request: Request, db_session: DB, actor: PageActor, need_id: int) -> Response:
+def need_detail(request: Request, db_session: DB, actor: PageActor, need_id: Id) -> Response:
     return render(request, "catalog/needs_detail.html", _detail_context(db_session, actor, need_id))
 
 
@@ -110,7 +111,7 @@ def need_assign(
     request: Request,
     db_session: DB,
     actor: PageActor,
-    need_id: int,
+    need_id: Id,
     organization_id: Annotated[str, Form()] = "",
     note: Annotated[str, Form()] = "",
 ) -> Response:
@@ -136,7 +137,7 @@ def need_answer(
     request: Request,
     db_session: DB,
     actor: PageActor,
-    need_id: int,
+    need_id: Id,
     outcome: Annotated[str, Form()] = "",
     answer: Annotated[str, Form()] = "",
     resource_code: Annotated[str, Form()] = "",

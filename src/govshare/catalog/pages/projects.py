@@ -12,6 +12,7 @@ from govshare.catalog.models import ItProject, ProjectStage, ResourceStatus
 from govshare.catalog.service import projects, resources
 from govshare.catalog.service.projects import ProjectIn
 from govshare.core.errors import DomainError
+from govshare.core.inputs import Id
 from govshare.core.permissions import Actor, Role
 from govshare.identity import service as identity_service
 from govshare.web.deps import DB, PageActor
@@ -131,7 +132,7 @@ def _detail_context(db_session: DB, actor: Actor, project_id: int, **extra: Any)
 
 
 @router.get("/catalog/projects/{project_id}", response_class=HTMLResponse)
-def project_detail(request: Request, db_session: DB, actor: PageActor, project_id: int) -> Response:
+def project_detail(request: Request, db_session: DB, actor: PageActor, project_id: Id) -> Response:
     return render(
         request, "catalog/projects_detail.html", _detail_context(db_session, actor, project_id)
     )
@@ -139,7 +140,7 @@ def project_detail(request: Request, db_session: DB, actor: PageActor, project_i
 
 @router.post("/catalog/projects/{project_id}", response_class=HTMLResponse)
 def project_update(
-    request: Request, db_session: DB, actor: PageActor, project_id: int, form: PostedForm
+    request: Request, db_session: DB, actor: PageActor, project_id: Id, form: PostedForm
 ) -> Response:
     try:
         projects.update_project(
@@ -167,7 +168,7 @@ def _act(db_session: DB, project_id: int, done: str, call: Any) -> Response:
 def project_add_resource(
     db_session: DB,
     actor: PageActor,
-    project_id: int,
+    project_id: Id,
     resource_id: Annotated[str, Form()] = "",
 ) -> Response:
     chosen = optional_id(resource_id)
@@ -183,7 +184,7 @@ def project_add_resource(
 
 @router.post("/catalog/projects/{project_id}/resources/{resource_id}/remove")
 def project_remove_resource(
-    db_session: DB, actor: PageActor, project_id: int, resource_id: int
+    db_session: DB, actor: PageActor, project_id: Id, resource_id: Id
 ) -> Response:
     return _act(
         db_session,
@@ -199,7 +200,7 @@ def project_remove_resource(
 def project_stage(
     db_session: DB,
     actor: PageActor,
-    project_id: int,
+    project_id: Id,
     to: Annotated[str, Form()] = "",
     note: Annotated[str, Form()] = "",
 ) -> Response:

@@ -27,6 +27,7 @@ from govshare.catalog.schemas import ResourceIn, RetirementIn, ReviewIn, Version
 from govshare.catalog.service import resources, subscriptions, themes
 from govshare.core import clock
 from govshare.core.errors import DomainError
+from govshare.core.inputs import Id, Number
 from govshare.core.permissions import Actor, Role
 from govshare.core.policy import VALUE_LABELS, Rules
 from govshare.exchange.pages.overview import access_panel_context
@@ -139,7 +140,7 @@ def _version_form(version: Any) -> dict[str, Any]:
 
 @router.get("/catalog/mine", response_class=HTMLResponse)
 def mine(
-    request: Request, db_session: DB, actor: PageActor, organization_id: int | None = None
+    request: Request, db_session: DB, actor: PageActor, organization_id: Id | None = None
 ) -> Response:
     rows = resources.department_resources(db_session, actor=actor, organization_id=organization_id)
     subs = (
@@ -196,7 +197,7 @@ async def create(request: Request, db_session: DB, actor: PageActor) -> Response
 
 @router.get("/catalog/resources/{resource_id}/versions/{number}/edit", response_class=HTMLResponse)
 def edit(
-    request: Request, db_session: DB, actor: PageActor, resource_id: int, number: int
+    request: Request, db_session: DB, actor: PageActor, resource_id: Id, number: Number
 ) -> Response:
     version = resources.get_version(db_session, actor=actor, resource_id=resource_id, number=number)
     context = _form_context(
@@ -207,7 +208,7 @@ def edit(
 
 @router.post("/catalog/resources/{resource_id}/versions/{number}/edit", response_class=HTMLResponse)
 async def save(
-    request: Request, db_session: DB, actor: PageActor, resource_id: int, number: int
+    request: Request, db_session: DB, actor: PageActor, resource_id: Id, number: Number
 ) -> Response:
     form = await _resource_form(request)
     version = resources.get_version(db_session, actor=actor, resource_id=resource_id, number=number)
@@ -320,7 +321,7 @@ def resource_context(
 
 
 @router.get("/catalog/resources/{resource_id}", response_class=HTMLResponse)
-def resource_page(request: Request, db_session: DB, actor: PageActor, resource_id: int) -> Response:
+def resource_page(request: Request, db_session: DB, actor: PageActor, resource_id: Id) -> Response:
     return render(
         request, "catalog/resource.html", resource_context(db_session, actor, resource_id, None)
     )
@@ -328,7 +329,7 @@ def resource_page(request: Request, db_session: DB, actor: PageActor, resource_i
 
 @router.get("/catalog/resources/{resource_id}/versions/{number}", response_class=HTMLResponse)
 def version_page(
-    request: Request, db_session: DB, actor: PageActor, resource_id: int, number: int
+    request: Request, db_session: DB, actor: PageActor, resource_id: Id, number: Number
 ) -> Response:
     return render(
         request, "catalog/resource.html", resource_context(db_session, actor, resource_id, number)
@@ -343,7 +344,7 @@ def by_code(db_session: DB, actor: PageActor, code: str) -> Response:
 
 @router.get("/catalog/resources/{resource_id}/diff", response_class=HTMLResponse)
 def diff_page(
-    request: Request, db_session: DB, actor: PageActor, resource_id: int, a: int, b: int
+    request: Request, db_session: DB, actor: PageActor, resource_id: Id, a: Number, b: Number
 ) -> Response:
     found = resources.diff_versions(db_session, actor=actor, resource_id=resource_id, a=a, b=b)
     versions = resources.list_versions(db_session, actor=actor, resource_id=resource_id)
@@ -363,7 +364,7 @@ def _act(db_session: DB, target: str, done: str, call: Any) -> Response:
 
 
 @router.post("/catalog/resources/{resource_id}/revise")
-def revise(db_session: DB, actor: PageActor, resource_id: int) -> Response:
+def revise(db_session: DB, actor: PageActor, resource_id: Id) -> Response:
     try:
         version = resources.start_revision(db_session, actor=actor, resource_id=resource_id)
     except DomainError as exc:
@@ -377,7 +378,7 @@ def revise(db_session: DB, actor: PageActor, resource_id: int) -> Response:
 
 @router.post("/catalog/resources/{resource_id}/versions/{number}/submit")
 def submit(
-    request: Request, db_session: DB, actor: PageActor, resource_id: int, number: int
+    request: Request, db_session: DB, actor: PageActor, resource_id: Id, number: Number
 ) -> Response:
     version = resources.get_version(db_session, actor=actor, resource_id=resource_id, number=number)
     target = f"/catalog/resources/{resource_id}/versions/{number}"
@@ -393,7 +394,7 @@ def submit(
 
 @router.post("/catalog/resources/{resource_id}/versions/{number}/withdraw")
 def withdraw(
-    db_session: DB, actor: PageActor, resource_id: int, number: int, form: PostedForm
+    db_session: DB, actor: PageActor, resource_id: Id, number: Number, form: PostedForm
 ) -> Response:
     version = resources.get_version(db_session, actor=actor, resource_id=resource_id, number=number)
     return _act(
@@ -411,8 +412,8 @@ def review(
     request: Request,
     db_session: DB,
     actor: PageActor,
-    resource_id: int,
-    number: int,
+    resource_id: Id,
+    number: Number,
     form: PostedForm,
 ) -> Response:
     version = resources.get_version(db_session, actor=actor, resource_id=resource_id, number=number)
@@ -436,7 +437,7 @@ def review(
 
 
 @router.post("/catalog/resources/{resource_id}/retire")
-def retire(db_session: DB, actor: PageActor, resource_id: int, form: PostedForm) -> Response:
+def retire(db_session: DB, actor: PageActor, resource_id: Id, form: PostedForm) -> Response:
     target = f"/catalog/resources/{resource_id}"
     try:
         data = RetirementIn.model_validate({k: v for k, v in form.items() if v})
@@ -454,7 +455,7 @@ def retire(db_session: DB, actor: PageActor, resource_id: int, form: PostedForm)
 
 @router.post("/catalog/resources/{resource_id}/retirement/review")
 def review_retirement(
-    request: Request, db_session: DB, actor: PageActor, resource_id: int, form: PostedForm
+    request: Request, db_session: DB, actor: PageActor, resource_id: Id, form: PostedForm
 ) -> Response:
     decision = ReviewIn(approve=form.get("decision") == "approve", comment=form.get("comment", ""))
     return _act(
@@ -472,7 +473,7 @@ def review_retirement(
 
 
 @router.post("/catalog/resources/{resource_id}/subscribe")
-def subscribe(db_session: DB, actor: PageActor, resource_id: int) -> Response:
+def subscribe(db_session: DB, actor: PageActor, resource_id: Id) -> Response:
     return _act(
         db_session,
         f"/catalog/resources/{resource_id}",
@@ -482,7 +483,7 @@ def subscribe(db_session: DB, actor: PageActor, resource_id: int) -> Response:
 
 
 @router.post("/catalog/resources/{resource_id}/unsubscribe")
-def unsubscribe(db_session: DB, actor: PageActor, resource_id: int) -> Response:
+def unsubscribe(db_session: DB, actor: PageActor, resource_id: Id) -> Response:
     return _act(
         db_session,
         f"/catalog/resources/{resource_id}",

@@ -14,6 +14,7 @@ from markupsafe import Markup, escape
 
 from govshare.catalog.service import search
 from govshare.core.errors import Invalid
+from govshare.core.inputs import MAX_PAGE, parse_id
 from govshare.web.deps import DB, PageActor
 from govshare.web.templating import render
 
@@ -84,12 +85,12 @@ def _groups(result: search.SearchResult, params: dict[str, str]) -> list[FacetGr
 def _query(params: dict[str, str]) -> search.SearchQuery:
     values: dict[str, Any] = {f: params.get(f) or None for f in search.FACETS}
     if values["provider_id"] is not None:
-        if not values["provider_id"].isdigit():
+        values["provider_id"] = parse_id(values["provider_id"])
+        if values["provider_id"] is None:
             raise Invalid("提供部门参数无效", field="provider_id")
-        values["provider_id"] = int(values["provider_id"])
     page = params.get("page") or "1"
-    if not page.isdigit():
-        raise Invalid("页码应为正整数", field="page")
+    if not (page.isascii() and page.isdigit() and 1 <= int(page) <= MAX_PAGE):
+        raise Invalid(f"页码应为 1 至 {MAX_PAGE} 之间的整数", field="page")
     return search.SearchQuery(
         text=params.get("q", ""), sort=params.get("sort") or None, page=int(page), **values
     )

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from govshare.catalog.schemas import ThemeIn
 from govshare.catalog.service import themes
 from govshare.core.errors import DomainError
+from govshare.core.inputs import parse_id
 from govshare.core.permissions import Actor, Role
 from govshare.identity import service as identity_service
 from govshare.web.deps import DB, PageActor
@@ -44,13 +45,13 @@ async def theme_create(
 ) -> Response:
     posted = await request.form()
     contributors = [
-        int(v) for v in posted.getlist("contributor_ids") if isinstance(v, str) and v.isdigit()
+        found for v in posted.getlist("contributor_ids") if (found := parse_id(v)) is not None
     ]
     try:
         data = ThemeIn(
             name=form.get("name", ""),
             description=form.get("description", ""),
-            lead_organization_id=int(form.get("lead_organization_id") or 0),
+            lead_organization_id=form.get("lead_organization_id") or 0,
             contributor_ids=contributors,
         )
         theme = themes.create_theme(db_session, actor=actor, data=data)

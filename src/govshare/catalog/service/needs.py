@@ -37,6 +37,7 @@ from govshare.core.audit.service import record
 from govshare.core.calendar import Deadline
 from govshare.core.errors import Conflict, Forbidden, Invalid, NotFound
 from govshare.core.inbox import service as inbox
+from govshare.core.inputs import Id
 from govshare.core.permissions import Actor, Role, own_organization, require
 from govshare.identity.models import Organization
 
@@ -50,11 +51,11 @@ class NeedIn(BaseModel):
 
     model_config = ConfigDict(str_strip_whitespace=True)
 
-    resource_id: int | None = None
+    resource_id: Id | None = None
     resource_code: str | None = None
     title: str = Field(default="", max_length=200)
     description: str = Field(min_length=4, max_length=4000)  # what is needed, and for what
-    expected_provider_id: int | None = None
+    expected_provider_id: Id | None = None
 
 
 def link(need: Need) -> str:

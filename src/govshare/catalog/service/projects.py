@@ -38,6 +38,7 @@ from govshare.core import clock
 from govshare.core.audit.service import record
 from govshare.core.errors import Conflict, Forbidden, Invalid, NotFound
 from govshare.core.inbox import service as inbox
+from govshare.core.inputs import Id
 from govshare.core.permissions import Actor, Role, require
 from govshare.identity.models import Organization
 
@@ -65,7 +66,7 @@ class ProjectIn(BaseModel):
 
     model_config = ConfigDict(str_strip_whitespace=True)
 
-    organization_id: int | None = None  # the operator registers for a department
+    organization_id: Id | None = None  # the operator registers for a department
     name: str = Field(min_length=2, max_length=200)
     project_number: str = Field(min_length=2, max_length=60)
     budget: Decimal = Field(gt=0, max_digits=14, decimal_places=2)  # 元

@@ -6,25 +6,28 @@ from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from govshare.core import clock
 from govshare.core.audit import service as audit_service
+from govshare.core.inputs import Id, Page
 from govshare.core.permissions import require
 from govshare.web.deps import DB, SignedIn, runtime_of
 
 router = APIRouter(tags=["审计日志"])
+PerPage = Annotated[int, Query(ge=1, le=500)]
+Text = Annotated[str | None, Query(max_length=200)]
 
 
 def audit_filter(
-    actor_label: str | None = None,
-    user_id: int | None = None,
-    organization_id: int | None = None,
-    object_type: str | None = None,
-    object_id: str | None = None,
-    action: str | None = None,
+    actor_label: Text = None,
+    user_id: Id | None = None,
+    organization_id: Id | None = None,
+    object_type: Text = None,
+    object_id: Text = None,
+    action: Text = None,
     since: date | None = None,
     until: date | None = None,
 ) -> audit_service.AuditFilter:
@@ -68,7 +71,7 @@ class AuditPageOut(BaseModel):
 
 @router.get("/audit", summary="查询审计日志")
 def search(
-    db_session: DB, actor: SignedIn, criteria: Criteria, page: int = 1, per_page: int = 50
+    db_session: DB, actor: SignedIn, criteria: Criteria, page: Page = 1, per_page: PerPage = 50
 ) -> AuditPageOut:
     result = audit_service.search(
         db_session, actor=actor, criteria=criteria, page=page, per_page=per_page

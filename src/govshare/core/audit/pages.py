@@ -7,6 +7,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from govshare.core.audit import service as audit_service
 from govshare.core.audit.api import Criteria, stream_export
+from govshare.core.inputs import Page
 from govshare.core.permissions import require
 from govshare.identity import service as identity_service
 from govshare.web.deps import DB, PageActor
@@ -17,7 +18,7 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/audit", response_class=HTMLResponse)
 def audit_log(
-    request: Request, db_session: DB, actor: PageActor, criteria: Criteria, page: int = 1
+    request: Request, db_session: DB, actor: PageActor, criteria: Criteria, page: Page = 1
 ) -> Response:
     result = audit_service.search(
         db_session, actor=actor, criteria=criteria, page=page, per_page=50

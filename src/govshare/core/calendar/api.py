@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from govshare.core import calendar
+from govshare.core.calendar.service import FIRST_YEAR, LAST_YEAR, MAX_WORKING_DAYS
 from govshare.web.deps import DB, SignedIn
 
 router = APIRouter(tags=["工作日历"])
+WorkingDays = Annotated[int, Query(ge=1, le=MAX_WORKING_DAYS, description="工作日数")]
+Year = Annotated[int | None, Query(ge=FIRST_YEAR, le=LAST_YEAR)]
 
 
 class DeadlineOut(BaseModel):
@@ -22,7 +26,7 @@ class DeadlineOut(BaseModel):
 
 
 @router.get("/workdays/add", summary="计算 N 个工作日后的日期")
-def add(db_session: DB, actor: SignedIn, start: date, n: int) -> DeadlineOut:
+def add(db_session: DB, actor: SignedIn, start: date, n: WorkingDays) -> DeadlineOut:
     deadline = calendar.load(db_session).add_working_days(start, n)
     return DeadlineOut(
         start=start,
@@ -33,9 +37,10 @@ def add(db_session: DB, actor: SignedIn, start: date, n: int) -> DeadlineOut:
     )
 
 
-@router.get("/workdays/between", summary="两个日期之间的工作日数")
+@router.get("/workdays/between", summary="两个日期之间的工作日数（相隔不超过十年）")
 def between(db_session: DB, actor: SignedIn, start: date, end: date) -> dict[str, object]:
     cal = calendar.load(db_session)
+    working_days = cal.working_days_between(start, end)  # refuses a span too long first
     provisional = any(
         cal.year_status(y) == "provisional"
         for y in range(min(start, end).year, max(start, end).year + 1)
@@ -43,14 +48,14 @@ def between(db_session: DB, actor: SignedIn, start: date, end: date) -> dict[str
     return {
         "start": start,
         "end": end,
-        "working_days": cal.working_days_between(start, end),
+        "working_days": working_days,
         "provisional": provisional,
     }
 
 
 @router.get("/workdays/years", summary="各年份节假日数据来源")
 def years(
-    db_session: DB, actor: SignedIn, first: int | None = None, last: int | None = None
+    db_session: DB, actor: SignedIn, first: Year = None, last: Year = None
 ) -> list[dict[str, object]]:
     from govshare.core import clock
 

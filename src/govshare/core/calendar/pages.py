@@ -6,11 +6,16 @@ import calendar as stdlib_calendar
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from govshare.core import calendar, clock
-from govshare.core.calendar.service import WorkingCalendar
+from govshare.core.calendar.service import (
+    FIRST_YEAR,
+    LAST_YEAR,
+    MAX_WORKING_DAYS,
+    WorkingCalendar,
+)
 from govshare.core.errors import DomainError, Invalid
 from govshare.core.permissions import Role
 from govshare.web.deps import DB, PageActor
@@ -65,9 +70,9 @@ def calendar_page(
     request: Request,
     db_session: DB,
     actor: PageActor,
-    year: int | None = None,
+    year: Annotated[int | None, Query(ge=FIRST_YEAR, le=LAST_YEAR)] = None,
     start: date | None = None,
-    n: int | None = None,
+    n: Annotated[int | None, Query(ge=1, le=MAX_WORKING_DAYS)] = None,
 ) -> Response:
     extra: dict[str, Any] = {}
     if start is not None and n is not None:

@@ -55,6 +55,10 @@ NAME_MAX = 40  # CalendarDay.name
 SOURCE_MAX = 200  # CalendarYear.source
 WEEKDAYS = "一二三四五六日"
 FIRST_YEAR, LAST_YEAR = 1949, 2200  # bounds for entered years; a typo beyond them is refused
+# Bounds on one question, so that none costs more than a few milliseconds: three years of
+# working days is longer than any period a regulation counts, ten years any span compared.
+MAX_WORKING_DAYS = 366 * 3
+MAX_SPAN_DAYS = 366 * 10
 
 
 @functools.cache
@@ -128,6 +132,9 @@ class WorkingCalendar:
         """The n-th working day after `start` (which does not count)."""
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise Invalid(f"工作日数必须是正整数，收到 {n!r}", field="n")
+        if n > MAX_WORKING_DAYS:
+            raise Invalid(f"工作日数不能超过 {MAX_WORKING_DAYS}，收到 {n}", field="n")
+        _check_day(start, "start")
         day, counted, pending = start, 0, set()
         while counted < n:
             day += timedelta(days=1)
@@ -141,6 +148,10 @@ class WorkingCalendar:
         """Working days d with a < d <= b; negative when b is before a."""
         if b < a:
             return -self.working_days_between(b, a)
+        _check_day(a, "start")
+        _check_day(b, "end")
+        if (b - a).days > MAX_SPAN_DAYS:
+            raise Invalid(f"两个日期相隔不能超过 {MAX_SPAN_DAYS} 天（约十年）", field="end")
         return sum(self.is_working_day(a + timedelta(days=i)) for i in range(1, (b - a).days + 1))
 
 
@@ -173,6 +184,11 @@ def load(db_session: Session) -> WorkingCalendar:
 def _check_year(year: int) -> None:
     if isinstance(year, bool) or not isinstance(year, int) or not FIRST_YEAR <= year <= LAST_YEAR:
         raise Invalid(f"年份应在 {FIRST_YEAR} 到 {LAST_YEAR} 之间，收到 {year!r}", field="year")
+
+
+def _check_day(day: date, field: str) -> None:
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise Invalid(f"日期应在 {FIRST_YEAR} 到 {LAST_YEAR} 年之间，收到 {day}", field=field)
 
 
 def _year_range(year: int) -> tuple[date, date]:

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
 from govshare.core.inbox import service
+from govshare.core.inputs import Id, Page
 from govshare.web.deps import DB, SignedIn
 
 router = APIRouter(prefix="/inbox", tags=["站内消息"])
@@ -34,7 +35,7 @@ class InboxOut(BaseModel):
 
 
 @router.get("", summary="我的消息")
-def inbox(db_session: DB, actor: SignedIn, page: int = 1, unread_only: bool = False) -> InboxOut:
+def inbox(db_session: DB, actor: SignedIn, page: Page = 1, unread_only: bool = False) -> InboxOut:
     found = service.list_notifications(db_session, actor=actor, page=page, unread_only=unread_only)
     return InboxOut(
         rows=[NotificationOut.model_validate(n) for n in found.rows],
@@ -46,7 +47,7 @@ def inbox(db_session: DB, actor: SignedIn, page: int = 1, unread_only: bool = Fa
 
 
 @router.post("/{notification_id}/read", summary="标记为已读")
-def read_one(db_session: DB, actor: SignedIn, notification_id: int) -> dict[str, int]:
+def read_one(db_session: DB, actor: SignedIn, notification_id: Id) -> dict[str, int]:
     return {"marked": service.mark_read(db_session, actor=actor, notification_id=notification_id)}
 
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from govshare.core.inbox import service
+from govshare.core.inputs import Id, Page
 from govshare.web.deps import DB, PageActor
 from govshare.web.templating import redirect, render
 
@@ -16,14 +17,14 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/inbox", response_class=HTMLResponse)
 def inbox(
-    request: Request, db_session: DB, actor: PageActor, page: int = 1, unread: bool = False
+    request: Request, db_session: DB, actor: PageActor, page: Page = 1, unread: bool = False
 ) -> Response:
     found = service.list_notifications(db_session, actor=actor, page=page, unread_only=unread)
     return render(request, "inbox/inbox.html", {"inbox": found, "unread_only": unread})
 
 
 @router.post("/inbox/{notification_id}/open")
-def open_notice(db_session: DB, actor: PageActor, notification_id: int) -> Response:
+def open_notice(db_session: DB, actor: PageActor, notification_id: Id) -> Response:
     notice = service.get_notification(db_session, actor=actor, notification_id=notification_id)
     target = notice.link or "/inbox"
     if notice.read_at is None:

@@ -7,6 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
+from govshare.core.inputs import Id
 from govshare.exchange.jobs import JobQueue, job_queue
 from govshare.exchange.models import BindingState, RunKind, SyncRun, TableBinding
 from govshare.exchange.schemas import BindingIn, ConnectionIn, ConnectionOut, RunIn
@@ -127,7 +128,7 @@ def register(
 
 @router.put("/connections/{connection_id}", summary="修改数据库连接（密码留空则不变）")
 def update(
-    request: Request, db_session: DB, actor: SignedIn, connection_id: int, data: ConnectionIn
+    request: Request, db_session: DB, actor: SignedIn, connection_id: Id, data: ConnectionIn
 ) -> ConnectionOut:
     conn = connections.update_connection(
         db_session,
@@ -140,7 +141,7 @@ def update(
 
 
 @router.post("/connections/{connection_id}/test", summary="重新测试数据库连接")
-def test(request: Request, db_session: DB, actor: SignedIn, connection_id: int) -> ConnectionOut:
+def test(request: Request, db_session: DB, actor: SignedIn, connection_id: Id) -> ConnectionOut:
     conn = connections.test_connection(
         db_session, actor=actor, settings=runtime_of(request).settings, connection_id=connection_id
     )
@@ -161,7 +162,7 @@ def save_binding(request: Request, db_session: DB, actor: SignedIn, data: Bindin
 
 
 @router.get("/bindings/{binding_id}", summary="库表绑定详情")
-def get_binding(db_session: DB, actor: SignedIn, binding_id: int) -> BindingOut:
+def get_binding(db_session: DB, actor: SignedIn, binding_id: Id) -> BindingOut:
     return binding_out(bindings.get_binding(db_session, actor=actor, binding_id=binding_id))
 
 
@@ -169,7 +170,7 @@ def get_binding(db_session: DB, actor: SignedIn, binding_id: int) -> BindingOut:
     "/bindings/{binding_id}/runs", status_code=202, summary="立即同步（全量、增量或主键比对）"
 )
 def request_run(
-    request: Request, db_session: DB, actor: SignedIn, binding_id: int, data: RunIn
+    request: Request, db_session: DB, actor: SignedIn, binding_id: Id, data: RunIn
 ) -> RunOut:
     queue = queue_of(request)
     run = runs.request_run(
@@ -179,7 +180,7 @@ def request_run(
 
 
 @router.post("/bindings/{binding_id}/pause", summary="暂停按更新周期的自动同步")
-def pause(db_session: DB, actor: SignedIn, binding_id: int) -> BindingOut:
+def pause(db_session: DB, actor: SignedIn, binding_id: Id) -> BindingOut:
     binding = bindings.set_binding_state(
         db_session, actor=actor, binding_id=binding_id, state=BindingState.PAUSED
     )
@@ -187,7 +188,7 @@ def pause(db_session: DB, actor: SignedIn, binding_id: int) -> BindingOut:
 
 
 @router.post("/bindings/{binding_id}/resume", summary="恢复自动同步（立即运行一次）")
-def resume(db_session: DB, actor: SignedIn, binding_id: int) -> BindingOut:
+def resume(db_session: DB, actor: SignedIn, binding_id: Id) -> BindingOut:
     binding = bindings.set_binding_state(
         db_session, actor=actor, binding_id=binding_id, state=BindingState.ACTIVE
     )
@@ -195,16 +196,16 @@ def resume(db_session: DB, actor: SignedIn, binding_id: int) -> BindingOut:
 
 
 @router.get("/bindings/{binding_id}/runs", summary="同步记录")
-def binding_runs(db_session: DB, actor: SignedIn, binding_id: int) -> list[RunOut]:
+def binding_runs(db_session: DB, actor: SignedIn, binding_id: Id) -> list[RunOut]:
     return [run_out(r) for r in runs.list_runs(db_session, actor=actor, binding_id=binding_id)]
 
 
 @router.get("/runs/{run_id}", summary="一次同步：进度、行数、校验和、水位")
-def get_run(db_session: DB, actor: SignedIn, run_id: int) -> RunOut:
+def get_run(db_session: DB, actor: SignedIn, run_id: Id) -> RunOut:
     return run_out(runs.get_run(db_session, actor=actor, run_id=run_id))
 
 
 @router.get("/runs/{run_id}/rejected", summary="未写入的行及原因")
-def rejected(db_session: DB, actor: SignedIn, run_id: int) -> list[RejectedOut]:
+def rejected(db_session: DB, actor: SignedIn, run_id: Id) -> list[RejectedOut]:
     rows = runs.rejected_rows(db_session, actor=actor, run_id=run_id)
     return [RejectedOut(row_key=r.row_key, reason=r.reason, row_text=r.row_text) for r in rows]

@@ -7,17 +7,17 @@ convertor of their own; every other segment is plain.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel
 from starlette.convertors import Convertor, register_url_convertor
 
 from govshare.exchange.service import delivery
 from govshare.web.deps import DB, SignedIn, runtime_of
-from govshare.web.errors import problem_response
+from govshare.web.errors import problem_doc, problem_response
 
 
 class ResourceCodeConvertor(Convertor[str]):
@@ -98,8 +98,8 @@ def _request(request: Request, fields: str | None) -> delivery.DataRequest:
 
 
 REFUSALS: dict[int | str, dict[str, Any]] = {
-    403: {"description": "无有效授权（detail 说明原因，如已被暂停及其理由），或字段不在授权范围内"},
-    422: {"description": "筛选值、字段名、每页条数或游标无效；field 指出是哪一个"},
+    403: problem_doc("无有效授权（detail 说明原因，如已被暂停及其理由），或字段不在授权范围内"),
+    422: problem_doc("筛选值、字段名、每页条数或游标无效；field 指出是哪一个"),
 }
 
 
@@ -154,7 +154,7 @@ def download(
         "授权的数据范围内时返回 404。复合主键按顺序用逗号分隔。`fields=` 选择返回的字段。"
     ),
     response_model=DataPageOut,
-    responses={404: {"description": "没有这条记录，或不在授权的数据范围内"}, **REFUSALS},
+    responses={404: problem_doc("没有这条记录，或不在授权的数据范围内"), **REFUSALS},
 )
 def lookup(
     request: Request,
@@ -206,7 +206,7 @@ def query(
     db_session: DB,
     actor: SignedIn,
     resource_code: str,
-    limit: int = delivery.DEFAULT_LIMIT,
+    limit: Annotated[int, Query(ge=1, le=delivery.MAX_LIMIT)] = delivery.DEFAULT_LIMIT,
     cursor: str | None = None,
     total: bool = False,
     fields: str | None = None,

@@ -12,15 +12,16 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel
 
+from govshare.core.inputs import Number
 from govshare.exchange import filestore
 from govshare.exchange.models import FileVersion
 from govshare.exchange.service import files
 from govshare.web.deps import DB, SignedIn, runtime_of
-from govshare.web.errors import problem_response
+from govshare.web.errors import problem_doc, problem_response
 
 router = APIRouter(prefix="/exchange/files", tags=["数据交换"])
 PREFIX = "/api/v1/exchange/files"
-REFUSAL = {403: {"description": "无有效授权：detail 说明原因（如授权已被暂停及其理由）"}}
+REFUSAL = {403: problem_doc("无有效授权：detail 说明原因（如授权已被暂停及其理由）")}
 
 
 class FileVersionOut(BaseModel):
@@ -137,7 +138,7 @@ def _download(
     responses=REFUSAL,
 )
 def content(
-    request: Request, db_session: DB, actor: SignedIn, resource_code: str, number: int
+    request: Request, db_session: DB, actor: SignedIn, resource_code: str, number: Number
 ) -> StreamingResponse | JSONResponse:
     return _download(request, db_session, actor, resource_code, number)
 

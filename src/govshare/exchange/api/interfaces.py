@@ -5,11 +5,12 @@ gateway's usage log. The gateway itself is `govshare.exchange.gateway` (outside 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
+from govshare.core.inputs import Id
 from govshare.core.permissions import Actor
 from govshare.exchange.gateway import gateway_address
 from govshare.exchange.models import GatewayCall, ServiceInterface
@@ -18,10 +19,12 @@ from govshare.exchange.service.interfaces import CallStat, InterfaceIn
 from govshare.web.deps import DB, SignedIn, runtime_of
 
 router = APIRouter(prefix="/exchange", tags=["数据交换"])
+StatDays = Annotated[int, Query(ge=1, le=max(interfaces.STAT_PERIODS))]
+CallsLimit = Annotated[int, Query(ge=1, le=500)]
 
 
 class RegisterIn(InterfaceIn):
-    resource_id: int
+    resource_id: Id
 
 
 class EndpointOut(BaseModel):
@@ -95,14 +98,14 @@ def list_all(request: Request, db_session: DB, actor: SignedIn) -> list[Interfac
 
 
 @router.get("/interfaces/{interface_id}", summary="服务接口详情：接口列表和网关地址")
-def show(request: Request, db_session: DB, actor: SignedIn, interface_id: int) -> InterfaceOut:
+def show(request: Request, db_session: DB, actor: SignedIn, interface_id: Id) -> InterfaceOut:
     interface = interfaces.get_interface(db_session, actor=actor, interface_id=interface_id)
     return interface_out(request, actor, interface)
 
 
 @router.put("/interfaces/{interface_id}", summary="修改服务接口：基础地址、超时、接口列表")
 def update(
-    request: Request, db_session: DB, actor: SignedIn, interface_id: int, data: InterfaceIn
+    request: Request, db_session: DB, actor: SignedIn, interface_id: Id, data: InterfaceIn
 ) -> InterfaceOut:
     interface = interfaces.update_interface(
         db_session,
@@ -118,7 +121,7 @@ def update(
     "/interfaces/{interface_id}/openapi",
     summary="接口文档（OpenAPI），服务器地址已换成网关地址",
 )
-def openapi(request: Request, db_session: DB, actor: SignedIn, interface_id: int) -> dict[str, Any]:
+def openapi(request: Request, db_session: DB, actor: SignedIn, interface_id: Id) -> dict[str, Any]:
     interface = interfaces.get_interface(db_session, actor=actor, interface_id=interface_id)
     address = gateway_address(str(request.base_url), interface.resource.code)
     if interface.openapi is None:
@@ -162,7 +165,7 @@ def _stat_out(stat: CallStat) -> CallStatOut:
     "/interfaces/{interface_id}/stats",
     summary="调用统计：各使用部门、各接口的调用次数、失败、耗时 p50/p95、流量（近 7 或 30 天）",
 )
-def stats(db_session: DB, actor: SignedIn, interface_id: int, days: int = 7) -> CallStatsOut:
+def stats(db_session: DB, actor: SignedIn, interface_id: Id, days: StatDays = 7) -> CallStatsOut:
     result = interfaces.call_stats(db_session, actor=actor, interface_id=interface_id, days=days)
     return CallStatsOut(
         days=result.days,
@@ -220,10 +223,10 @@ def _calls_out(log: interfaces.CallLog) -> list[CallOut]:
 def calls(
     db_session: DB,
     actor: SignedIn,
-    interface_id: int,
-    limit: int = 50,
-    before_id: int | None = None,
-    consumer_id: int | None = None,
+    interface_id: Id,
+    limit: CallsLimit = 50,
+    before_id: Id | None = None,
+    consumer_id: Id | None = None,
 ) -> list[CallOut]:
     log = interfaces.call_log(
         db_session,
@@ -243,9 +246,9 @@ def calls(
 def gateway_calls(
     db_session: DB,
     actor: SignedIn,
-    limit: int = 50,
-    before_id: int | None = None,
-    consumer_id: int | None = None,
+    limit: CallsLimit = 50,
+    before_id: Id | None = None,
+    consumer_id: Id | None = None,
 ) -> list[CallOut]:
     log = interfaces.call_log(
         db_session, actor=actor, consumer_id=consumer_id, limit=limit, before_id=before_id

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from govshare.core.inputs import Id
 from govshare.core.permissions import Actor
 from govshare.exchange.api.connections import RunOut, queue_of, run_out
 from govshare.exchange.models import Push, PushState, RunKind
@@ -128,14 +129,12 @@ def create(request: Request, db_session: DB, actor: SignedIn, data: PushIn) -> P
 
 
 @router.get("/{push_id}", summary="前置库推送详情：推送的字段、类型、脱敏和数据范围")
-def get(db_session: DB, actor: SignedIn, push_id: int) -> PushDetailOut:
+def get(db_session: DB, actor: SignedIn, push_id: Id) -> PushDetailOut:
     return _detail(db_session, actor, pushes.get_push(db_session, actor=actor, push_id=push_id))
 
 
 @router.post("/{push_id}/pause", summary="暂停推送（不再自动推送）")
-def pause(
-    db_session: DB, actor: SignedIn, push_id: int, data: PushStateIn | None = None
-) -> PushOut:
+def pause(db_session: DB, actor: SignedIn, push_id: Id, data: PushStateIn | None = None) -> PushOut:
     push = pushes.set_push_state(
         db_session,
         actor=actor,
@@ -148,7 +147,7 @@ def pause(
 
 @router.post("/{push_id}/resume", summary="恢复推送（立即推送一次）")
 def resume(
-    db_session: DB, actor: SignedIn, push_id: int, data: PushStateIn | None = None
+    db_session: DB, actor: SignedIn, push_id: Id, data: PushStateIn | None = None
 ) -> PushOut:
     push = pushes.set_push_state(
         db_session,
@@ -162,7 +161,7 @@ def resume(
 
 @router.post("/{push_id}/runs", status_code=202, summary="立即推送（增量、全量或主键比对）")
 def request_run(
-    request: Request, db_session: DB, actor: SignedIn, push_id: int, data: PushRunIn | None = None
+    request: Request, db_session: DB, actor: SignedIn, push_id: Id, data: PushRunIn | None = None
 ) -> RunOut:
     run = pushes.request_push_run(
         db_session,
@@ -175,5 +174,5 @@ def request_run(
 
 
 @router.get("/{push_id}/runs", summary="推送记录")
-def push_runs(db_session: DB, actor: SignedIn, push_id: int) -> list[RunOut]:
+def push_runs(db_session: DB, actor: SignedIn, push_id: Id) -> list[RunOut]:
     return [run_out(r) for r in runs.list_runs(db_session, actor=actor, push_id=push_id)]

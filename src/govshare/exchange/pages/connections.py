@@ -19,6 +19,7 @@ from govshare.catalog.models import Resource, ResourceStatus
 from govshare.catalog.service import resources as catalog_resources
 from govshare.core import clock
 from govshare.core.errors import DomainError, Invalid
+from govshare.core.inputs import Id
 from govshare.core.permissions import Actor, Role, require
 from govshare.core.settings import Settings
 from govshare.exchange.api.connections import queue_of
@@ -242,7 +243,7 @@ def connection_register(
 
 @router.get("/exchange/connections/{connection_id}", response_class=HTMLResponse)
 def connection_detail(
-    request: Request, db_session: DB, actor: PageActor, connection_id: int
+    request: Request, db_session: DB, actor: PageActor, connection_id: Id
 ) -> Response:
     context = _detail_context(request, db_session, actor, connection_id)
     return render(request, "exchange/connection_detail.html", context)
@@ -250,7 +251,7 @@ def connection_detail(
 
 @router.post("/exchange/connections/{connection_id}", response_class=HTMLResponse)
 def connection_update(
-    request: Request, db_session: DB, actor: PageActor, connection_id: int, form: PostedForm
+    request: Request, db_session: DB, actor: PageActor, connection_id: Id, form: PostedForm
 ) -> Response:
     """Changes a connection; an empty password keeps the stored one."""
     try:
@@ -273,7 +274,7 @@ def connection_update(
 
 @router.post("/exchange/connections/{connection_id}/test", response_class=HTMLResponse)
 def connection_test(
-    request: Request, db_session: DB, actor: PageActor, connection_id: int
+    request: Request, db_session: DB, actor: PageActor, connection_id: Id
 ) -> Response:
     target = f"/exchange/connections/{connection_id}"
     try:
@@ -467,7 +468,7 @@ async def binding_save(request: Request, db_session: DB, actor: PageActor) -> Re
 
 
 @router.get("/exchange/bindings/{binding_id}", response_class=HTMLResponse)
-def binding_detail(request: Request, db_session: DB, actor: PageActor, binding_id: int) -> Response:
+def binding_detail(request: Request, db_session: DB, actor: PageActor, binding_id: Id) -> Response:
     binding = bindings.get_binding(db_session, actor=actor, binding_id=binding_id)
     history = runs.list_runs(db_session, actor=actor, binding_id=binding_id)
     provider = binding.resource.provider_id
@@ -489,7 +490,7 @@ def binding_detail(request: Request, db_session: DB, actor: PageActor, binding_i
 
 @router.post("/exchange/bindings/{binding_id}/runs", response_class=HTMLResponse)
 def binding_run(
-    request: Request, db_session: DB, actor: PageActor, binding_id: int, form: PostedForm
+    request: Request, db_session: DB, actor: PageActor, binding_id: Id, form: PostedForm
 ) -> Response:
     """立即同步: queues a run and hands it to the job queue once the request has committed."""
     try:
@@ -511,7 +512,7 @@ def binding_run(
 
 
 @router.post("/exchange/bindings/{binding_id}/{action}", response_class=HTMLResponse)
-def binding_state(db_session: DB, actor: PageActor, binding_id: int, action: str) -> Response:
+def binding_state(db_session: DB, actor: PageActor, binding_id: Id, action: str) -> Response:
     """暂停 or 恢复 the binding's runs by its update frequency."""
     states = {"pause": BindingState.PAUSED, "resume": BindingState.ACTIVE}
     if action not in states:
@@ -563,7 +564,7 @@ def progress_context(run: SyncRun) -> dict[str, Any]:
 
 
 @router.get("/exchange/runs/{run_id}", response_class=HTMLResponse)
-def run_detail(request: Request, db_session: DB, actor: PageActor, run_id: int) -> Response:
+def run_detail(request: Request, db_session: DB, actor: PageActor, run_id: Id) -> Response:
     run = runs.get_run(db_session, actor=actor, run_id=run_id)
     rejected = runs.rejected_rows(db_session, actor=actor, run_id=run_id)
     # The run belongs to the bindings' or the pushes' tab, not to the overview's.
@@ -576,7 +577,7 @@ def run_detail(request: Request, db_session: DB, actor: PageActor, run_id: int) 
 
 
 @router.get("/exchange/runs/{run_id}/progress", response_class=HTMLResponse)
-def run_progress(request: Request, db_session: DB, actor: PageActor, run_id: int) -> Response:
+def run_progress(request: Request, db_session: DB, actor: PageActor, run_id: Id) -> Response:
     """The progress block alone, polled every 2 s while the run goes. When the run has just
     finished, htmx reloads the whole page to show the rows it did not write."""
     run = runs.get_run(db_session, actor=actor, run_id=run_id)

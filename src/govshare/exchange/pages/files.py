@@ -9,6 +9,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from govshare.core.errors import DomainError
+from govshare.core.inputs import Number
 from govshare.core.permissions import Actor
 from govshare.exchange import filestore
 from govshare.exchange.api.files import content_response, upload_chunks
@@ -100,7 +101,7 @@ def upload(
 
 @router.get("/exchange/files/{resource_code:path}/versions/{number}/download")
 def download(
-    request: Request, db_session: DB, actor: PageActor, resource_code: str, number: int
+    request: Request, db_session: DB, actor: PageActor, resource_code: str, number: Number
 ) -> Response:
     try:
         opened = files.open_version(

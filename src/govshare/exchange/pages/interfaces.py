@@ -9,13 +9,14 @@ import json
 from typing import Annotated, Any
 
 import yaml
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from govshare.core import clock
 from govshare.core.errors import DomainError, Forbidden, Invalid
+from govshare.core.inputs import Id
 from govshare.core.permissions import Actor
 from govshare.exchange.gateway import example_call, gateway_address
 from govshare.exchange.models import ServiceInterface
@@ -240,7 +241,7 @@ def _edit_form(interface: ServiceInterface) -> dict[str, Any]:
 
 
 @router.get("/exchange/interfaces/{interface_id}/edit", response_class=HTMLResponse)
-def edit_form(request: Request, db_session: DB, actor: PageActor, interface_id: int) -> Response:
+def edit_form(request: Request, db_session: DB, actor: PageActor, interface_id: Id) -> Response:
     interface = interfaces.get_interface(db_session, actor=actor, interface_id=interface_id)
     if not interfaces.can_manage(actor, interface):  # the form shows the provider's address
         raise Forbidden("只有资源提供部门或平台管理单位可以修改服务接口")
@@ -250,7 +251,7 @@ def edit_form(request: Request, db_session: DB, actor: PageActor, interface_id: 
 
 @router.post("/exchange/interfaces/{interface_id}/edit", response_class=HTMLResponse)
 def update(
-    request: Request, db_session: DB, actor: PageActor, interface_id: int, form: InterfaceForm
+    request: Request, db_session: DB, actor: PageActor, interface_id: Id, form: InterfaceForm
 ) -> Response:
     interface = interfaces.get_interface(db_session, actor=actor, interface_id=interface_id)
     if not interfaces.can_manage(actor, interface):
@@ -290,7 +291,11 @@ def _grant_examples(
 
 @router.get("/exchange/interfaces/{interface_id}", response_class=HTMLResponse)
 def detail(
-    request: Request, db_session: DB, actor: PageActor, interface_id: int, days: int = 7
+    request: Request,
+    db_session: DB,
+    actor: PageActor,
+    interface_id: Id,
+    days: Annotated[int, Query(ge=1, le=max(STAT_PERIODS))] = 7,
 ) -> Response:
     interface = interfaces.get_interface(db_session, actor=actor, interface_id=interface_id)
     settings = runtime_of(request).settings

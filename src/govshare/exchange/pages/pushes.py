@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from govshare.core.errors import DomainError, Invalid
+from govshare.core.inputs import Id
 from govshare.core.permissions import Actor, Role
 from govshare.exchange.api.connections import queue_of
 from govshare.exchange.models import ConnectionRole, Push, PushState, RunKind, SyncRun
@@ -138,7 +139,7 @@ def push_create(request: Request, db_session: DB, actor: PageActor, form: Posted
 
 
 @router.get("/exchange/pushes/{push_id}", response_class=HTMLResponse)
-def push_detail(request: Request, db_session: DB, actor: PageActor, push_id: int) -> Response:
+def push_detail(request: Request, db_session: DB, actor: PageActor, push_id: Id) -> Response:
     push = pushes.get_push(db_session, actor=actor, push_id=push_id)
     history = runs.list_runs(db_session, actor=actor, push_id=push_id)
     grant = push.grant
@@ -162,7 +163,7 @@ def push_detail(request: Request, db_session: DB, actor: PageActor, push_id: int
 
 @router.post("/exchange/pushes/{push_id}/runs", response_class=HTMLResponse)
 def push_run(
-    request: Request, db_session: DB, actor: PageActor, push_id: int, form: PostedForm
+    request: Request, db_session: DB, actor: PageActor, push_id: Id, form: PostedForm
 ) -> Response:
     """立即推送: queues a run and hands it to the job queue once the request has committed."""
     chosen = form.get("kind", "")
@@ -184,7 +185,7 @@ def push_run(
 
 @router.post("/exchange/pushes/{push_id}/{action}", response_class=HTMLResponse)
 def push_state(
-    db_session: DB, actor: PageActor, push_id: int, action: str, form: PostedForm
+    db_session: DB, actor: PageActor, push_id: Id, action: str, form: PostedForm
 ) -> Response:
     """暂停 or 恢复 the push."""
     states = {"pause": PushState.PAUSED, "resume": PushState.ACTIVE}

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from govshare.core.errors import Invalid
+from govshare.core.inputs import Id
 from govshare.sharing.schemas import (
     ApplicationIn,
     ApplicationOut,
@@ -85,14 +86,14 @@ def to_decide(db_session: DB, actor: SignedIn) -> list[ApplicationOut]:
 
 
 @router.get("/applications/{application_id}", summary="共享申请详情，含各环节期限")
-def get(db_session: DB, actor: SignedIn, application_id: int) -> ApplicationOut:
+def get(db_session: DB, actor: SignedIn, application_id: Id) -> ApplicationOut:
     found = applications.get_application(db_session, actor=actor, application_id=application_id)
     return applications.application_out(found)
 
 
 @router.post("/applications/{application_id}/pre-review", summary="平台预审：转提供部门或退回补正")
 def pre_review(
-    db_session: DB, actor: SignedIn, application_id: int, data: PreReviewIn
+    db_session: DB, actor: SignedIn, application_id: Id, data: PreReviewIn
 ) -> ApplicationOut:
     found = applications.pre_review(
         db_session, actor=actor, application_id=application_id, data=data
@@ -106,7 +107,7 @@ def pre_review(
     "调用频率）或不予共享（须说明理由和依据）",
 )
 def decide(
-    request: Request, db_session: DB, actor: SignedIn, application_id: int, data: DecisionIn
+    request: Request, db_session: DB, actor: SignedIn, application_id: Id, data: DecisionIn
 ) -> ApplicationOut:
     found = applications.decide(
         db_session,
@@ -124,7 +125,7 @@ class WithdrawIn(BaseModel):
 
 @router.post("/applications/{application_id}/withdraw", summary="撤回共享申请")
 def withdraw(
-    db_session: DB, actor: SignedIn, application_id: int, data: WithdrawIn
+    db_session: DB, actor: SignedIn, application_id: Id, data: WithdrawIn
 ) -> ApplicationOut:
     found = applications.withdraw_application(
         db_session, actor=actor, application_id=application_id, reason=data.reason
@@ -134,7 +135,7 @@ def withdraw(
 
 @router.post("/applications/{application_id}/resubmit", summary="补正后重新提交被退回的申请")
 def resubmit(
-    db_session: DB, actor: SignedIn, application_id: int, data: ApplicationSubmitIn
+    db_session: DB, actor: SignedIn, application_id: Id, data: ApplicationSubmitIn
 ) -> ApplicationOut:
     found = applications.resubmit_application(
         db_session,
@@ -152,7 +153,7 @@ def resubmit(
     response_class=Response,
     responses={200: {"content": {"application/pdf": {}, "image/png": {}, "image/jpeg": {}}}},
 )
-def attachment(db_session: DB, actor: SignedIn, attachment_id: int) -> Response:
+def attachment(db_session: DB, actor: SignedIn, attachment_id: Id) -> Response:
     found = applications.get_attachment(db_session, actor=actor, attachment_id=attachment_id)
     return Response(
         found.content,

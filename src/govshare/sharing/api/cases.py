@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
+from govshare.core.inputs import Id
 from govshare.sharing.schemas import (
     TEXT_MAX,
     CaseIn,
@@ -31,12 +32,12 @@ def list_cases(db_session: DB, actor: SignedIn, open_only: bool = False) -> list
 
 
 @router.get("/cases/{case_id}", summary="协调事项详情，含协商记录")
-def get_case(db_session: DB, actor: SignedIn, case_id: int) -> CaseOut:
+def get_case(db_session: DB, actor: SignedIn, case_id: Id) -> CaseOut:
     return cases.case_out(cases.get_case(db_session, actor=actor, case_id=case_id))
 
 
 @router.post("/cases/{case_id}/messages", status_code=201, summary="在协调事项中发表意见")
-def post_message(db_session: DB, actor: SignedIn, case_id: int, data: MessageIn) -> CaseMessageOut:
+def post_message(db_session: DB, actor: SignedIn, case_id: Id, data: MessageIn) -> CaseMessageOut:
     return cases.message_out(
         cases.post_message(db_session, actor=actor, case_id=case_id, data=data)
     )
@@ -47,7 +48,7 @@ class EscalationIn(BaseModel):
 
 
 @router.post("/cases/{case_id}/escalate", summary="提请主管部门协调（平台管理单位）")
-def escalate(db_session: DB, actor: SignedIn, case_id: int, data: EscalationIn) -> CaseOut:
+def escalate(db_session: DB, actor: SignedIn, case_id: Id, data: EscalationIn) -> CaseOut:
     found = cases.escalate_case(db_session, actor=actor, case_id=case_id, reason=data.reason)
     return cases.case_out(found)
 
@@ -57,7 +58,7 @@ def escalate(db_session: DB, actor: SignedIn, case_id: int, data: EscalationIn) 
     summary="协调结案：达成一致的写明提供范围，备案并生成授权；未达成一致的记录结果",
 )
 def settle(
-    request: Request, db_session: DB, actor: SignedIn, case_id: int, data: SettlementIn
+    request: Request, db_session: DB, actor: SignedIn, case_id: Id, data: SettlementIn
 ) -> CaseOut:
     found = cases.settle_case(
         db_session,

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from govshare.catalog.models import Resource
 from govshare.core.errors import Forbidden, NotFound
+from govshare.core.inputs import Id
 from govshare.sharing.models import Feedback, Grant
 from govshare.sharing.schemas import (
     ApplicationOut,
@@ -51,7 +52,7 @@ def mine(request: Request, db_session: DB, actor: SignedIn) -> list[GrantOut]:
 
 
 @router.get("/grants/{grant_id}", summary="授权详情：范围、使用约定、状态")
-def get(request: Request, db_session: DB, actor: SignedIn, grant_id: int) -> GrantOut:
+def get(request: Request, db_session: DB, actor: SignedIn, grant_id: Id) -> GrantOut:
     return _out(request, grants.get_grant(db_session, actor=actor, grant_id=grant_id))
 
 
@@ -83,7 +84,7 @@ def access(
 
 @router.post("/grants/{grant_id}/suspend", summary="暂停授权（违规使用），原因必填，可报告主管部门")
 def suspend(
-    request: Request, db_session: DB, actor: SignedIn, grant_id: int, data: GrantActionIn
+    request: Request, db_session: DB, actor: SignedIn, grant_id: Id, data: GrantActionIn
 ) -> GrantOut:
     grant = grants.suspend_grant(db_session, actor=actor, grant_id=grant_id, data=data)
     return _out(request, grant)
@@ -91,7 +92,7 @@ def suspend(
 
 @router.post("/grants/{grant_id}/resume", summary="恢复被暂停的授权")
 def resume(
-    request: Request, db_session: DB, actor: SignedIn, grant_id: int, data: GrantActionIn
+    request: Request, db_session: DB, actor: SignedIn, grant_id: Id, data: GrantActionIn
 ) -> GrantOut:
     grant = grants.resume_grant(db_session, actor=actor, grant_id=grant_id, data=data)
     return _out(request, grant)
@@ -99,7 +100,7 @@ def resume(
 
 @router.post("/grants/{grant_id}/end", summary="终止授权")
 def end(
-    request: Request, db_session: DB, actor: SignedIn, grant_id: int, data: GrantActionIn
+    request: Request, db_session: DB, actor: SignedIn, grant_id: Id, data: GrantActionIn
 ) -> GrantOut:
     grant = grants.end_grant(db_session, actor=actor, grant_id=grant_id, data=data)
     return _out(request, grant)
@@ -107,7 +108,7 @@ def end(
 
 @router.post("/grants/{grant_id}/renewal", status_code=201, summary="申请授权续期")
 def renew(
-    request: Request, db_session: DB, actor: SignedIn, grant_id: int, data: RenewalIn
+    request: Request, db_session: DB, actor: SignedIn, grant_id: Id, data: RenewalIn
 ) -> ApplicationOut:
     application = applications.request_renewal(
         db_session, actor=actor, profile=runtime_of(request).profile, grant_id=grant_id, data=data
@@ -140,13 +141,13 @@ def _feedback_out(item: Feedback) -> FeedbackOut:
 
 
 @router.post("/grants/{grant_id}/feedback", status_code=201, summary="反馈使用成效")
-def feedback(db_session: DB, actor: SignedIn, grant_id: int, data: FeedbackIn) -> FeedbackOut:
+def feedback(db_session: DB, actor: SignedIn, grant_id: Id, data: FeedbackIn) -> FeedbackOut:
     item = grants.record_feedback(db_session, actor=actor, grant_id=grant_id, data=data)
     return _feedback_out(item)
 
 
 @router.get("/grants/{grant_id}/feedback", summary="授权的使用成效反馈")
-def feedback_list(db_session: DB, actor: SignedIn, grant_id: int) -> list[FeedbackOut]:
+def feedback_list(db_session: DB, actor: SignedIn, grant_id: Id) -> list[FeedbackOut]:
     return [
         _feedback_out(f) for f in grants.feedback_of(db_session, actor=actor, grant_id=grant_id)
     ]
@@ -162,7 +163,7 @@ class UsageOut(BaseModel):
 
 @router.get("/usage", summary="谁在用我的数据：本单位各资源的授权、用途和使用反馈")
 def usage(
-    request: Request, db_session: DB, actor: SignedIn, organization_id: int | None = None
+    request: Request, db_session: DB, actor: SignedIn, organization_id: Id | None = None
 ) -> list[UsageOut]:
     rows = grants.usage(db_session, actor=actor, organization_id=organization_id)
     return [
@@ -190,7 +191,7 @@ class DataUpdateOut(BaseModel):
     summary="登记资源数据已更新（提供部门或其接入系统）",
 )
 def data_update(
-    db_session: DB, actor: SignedIn, resource_id: int, data: DataUpdateIn
+    db_session: DB, actor: SignedIn, resource_id: Id, data: DataUpdateIn
 ) -> DataUpdateOut:
     update = freshness.record_data_update(
         db_session, actor=actor, resource_id=resource_id, data=data

@@ -24,6 +24,7 @@ from starlette.datastructures import UploadFile
 from govshare.core import calendar as working_days
 from govshare.core import clock
 from govshare.core.errors import DomainError, Invalid
+from govshare.core.inputs import Id
 from govshare.core.permissions import Actor
 from govshare.core.policy import VALUE_LABELS, Profile
 from govshare.exchange.service import interfaces
@@ -403,7 +404,7 @@ def _status(exc: ValidationError | DomainError) -> int:
 
 @router.get("/sharing/applications/{application_id}/resubmit", response_class=HTMLResponse)
 def resubmit_form(
-    request: Request, db_session: DB, actor: PageActor, application_id: int
+    request: Request, db_session: DB, actor: PageActor, application_id: Id
 ) -> Response:
     application = applications.get_application(
         db_session, actor=actor, application_id=application_id
@@ -425,7 +426,7 @@ def resubmit_form(
 
 @router.post("/sharing/applications/{application_id}/resubmit", response_class=HTMLResponse)
 async def resubmit(
-    request: Request, db_session: DB, actor: PageActor, application_id: int
+    request: Request, db_session: DB, actor: PageActor, application_id: Id
 ) -> Response:
     data, uploads = await read_form(request)
     application = applications.get_application(
@@ -541,7 +542,7 @@ def _detail_context(
 
 
 @router.get("/sharing/applications/{application_id}", response_class=HTMLResponse)
-def detail(request: Request, db_session: DB, actor: PageActor, application_id: int) -> Response:
+def detail(request: Request, db_session: DB, actor: PageActor, application_id: Id) -> Response:
     context = _detail_context(db_session, actor, application_id, _default_rate_limit(request))
     return render(request, "sharing/application_detail.html", context)
 
@@ -573,7 +574,7 @@ def _failed(
 
 @router.post("/sharing/applications/{application_id}/pre-review", response_class=HTMLResponse)
 async def pre_review(
-    request: Request, db_session: DB, actor: PageActor, application_id: int
+    request: Request, db_session: DB, actor: PageActor, application_id: Id
 ) -> Response:
     data, _ = await read_form(request)
     forward = data.get("outcome") == "forward"
@@ -604,7 +605,7 @@ async def pre_review(
 
 @router.post("/sharing/applications/{application_id}/decide", response_class=HTMLResponse)
 async def decide(
-    request: Request, db_session: DB, actor: PageActor, application_id: int
+    request: Request, db_session: DB, actor: PageActor, application_id: Id
 ) -> Response:
     data, _ = await read_form(request)
     application = applications.get_application(
@@ -629,7 +630,7 @@ async def decide(
 
 @router.post("/sharing/applications/{application_id}/withdraw", response_class=HTMLResponse)
 async def withdraw(
-    request: Request, db_session: DB, actor: PageActor, application_id: int
+    request: Request, db_session: DB, actor: PageActor, application_id: Id
 ) -> Response:
     data, _ = await read_form(request)
     try:
@@ -644,7 +645,7 @@ async def withdraw(
 
 
 @router.get("/sharing/attachments/{attachment_id}")
-def attachment(db_session: DB, actor: PageActor, attachment_id: int) -> Response:
+def attachment(db_session: DB, actor: PageActor, attachment_id: Id) -> Response:
     found = applications.get_attachment(db_session, actor=actor, attachment_id=attachment_id)
     fallback = "attachment" + (mimetypes.guess_extension(found.content_type) or "")
     disposition = f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(found.filename)}"

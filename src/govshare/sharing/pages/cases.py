@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from govshare.catalog.models import ShareType
 from govshare.catalog.service import resources
 from govshare.core.errors import DomainError, Invalid
+from govshare.core.inputs import Id
 from govshare.core.permissions import Actor
 from govshare.sharing.models import (
     USE_RESTRICTIONS,
@@ -351,7 +352,7 @@ def _detail_context(
 
 
 @router.get("/sharing/cases/{case_id}", response_class=HTMLResponse)
-def case_detail(request: Request, db_session: DB, actor: PageActor, case_id: int) -> Response:
+def case_detail(request: Request, db_session: DB, actor: PageActor, case_id: Id) -> Response:
     return render(request, "sharing/case_detail.html", _detail_context(db_session, actor, case_id))
 
 
@@ -373,7 +374,7 @@ def _failed(
 
 @router.post("/sharing/cases/{case_id}/messages", response_class=HTMLResponse)
 def case_message(
-    request: Request, db_session: DB, actor: PageActor, case_id: int, form: PostedForm
+    request: Request, db_session: DB, actor: PageActor, case_id: Id, form: PostedForm
 ) -> Response:
     try:
         data = _validate(MessageIn, {"body": form.get("body", "")})
@@ -385,7 +386,7 @@ def case_message(
 
 @router.post("/sharing/cases/{case_id}/escalate", response_class=HTMLResponse)
 def case_escalate(
-    request: Request, db_session: DB, actor: PageActor, case_id: int, form: PostedForm
+    request: Request, db_session: DB, actor: PageActor, case_id: Id, form: PostedForm
 ) -> Response:
     try:
         cases.escalate_case(db_session, actor=actor, case_id=case_id, reason=form.get("reason", ""))
@@ -395,7 +396,7 @@ def case_escalate(
 
 
 @router.post("/sharing/cases/{case_id}/settle", response_class=HTMLResponse)
-async def case_settle(request: Request, db_session: DB, actor: PageActor, case_id: int) -> Response:
+async def case_settle(request: Request, db_session: DB, actor: PageActor, case_id: Id) -> Response:
     form = await read_scope_form(request)
     try:
         agreed = form.get("agreed", "")

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from govshare.catalog.pages.resources import resource_context
 from govshare.core import clock
 from govshare.core.errors import DomainError, Invalid, NotFound
+from govshare.core.inputs import Id
 from govshare.core.permissions import Actor, Role
 from govshare.exchange.service import interfaces
 from govshare.identity import service as identity_service
@@ -103,7 +104,7 @@ def _detail_context(
 
 
 @router.get("/sharing/grants/{grant_id}", response_class=HTMLResponse)
-def detail(request: Request, db_session: DB, actor: PageActor, grant_id: int) -> Response:
+def detail(request: Request, db_session: DB, actor: PageActor, grant_id: Id) -> Response:
     return render(
         request, "sharing/grant_detail.html", _detail_context(request, db_session, actor, grant_id)
     )
@@ -136,7 +137,7 @@ def _action_in(form: dict[str, Any]) -> GrantActionIn:
 
 @router.post("/sharing/grants/{grant_id}/{action}", response_class=HTMLResponse)
 def act(
-    request: Request, db_session: DB, actor: PageActor, grant_id: int, action: str, form: PostedForm
+    request: Request, db_session: DB, actor: PageActor, grant_id: Id, action: str, form: PostedForm
 ) -> Response:
     """Suspend, resume or end a grant (SHR-5), ask to renew it, or report use feedback."""
     if action not in GRANT_FORMS:
