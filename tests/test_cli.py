@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from pathlib import Path
 
 import pytest
 
+from govshare.core import clock
 from govshare.core.audit.service import entry_hash
 from tests.conftest import Cli
 
@@ -105,6 +107,50 @@ def test_policy_show_prints_rules_with_their_articles(govshare_cli: Cli) -> None
     result = govshare_cli("policy", "show", "shaoyang")
     assert result.exit_code == 0, result.output
     assert "邵阳市" in result.output and "第二十一条" in result.output
+
+
+def _use_profile(monkeypatch: pytest.MonkeyPatch, code: str) -> None:
+    from govshare.core.runtime import get_runtime
+    from govshare.core.settings import get_settings
+
+    monkeypatch.setenv("GOVSHARE_POLICY_PROFILE", code)
+    get_settings.cache_clear()
+    get_runtime.cache_clear()
+
+
+def test_policy_show_warns_when_the_active_regulation_has_expired(
+    govshare_cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _use_profile(monkeypatch, "binzhou")
+    with clock.frozen("2022-11-05T12:00:00+08:00"):
+        result = govshare_cli("policy", "show")
+    assert result.exit_code == 0, result.output
+    assert "2017-12-06起施行，有效期至 2022-11-05（第三十三條）" in result.output
+    assert "警告" not in result.output
+    with clock.frozen("2022-11-06T09:00:00+08:00"):
+        result = govshare_cli("policy", "show")
+    assert result.exit_code == 0, result.output
+    assert "警告" in result.output and "已经失效" in result.output
+
+
+def test_serve_logs_a_warning_at_start_when_the_regulation_has_expired(
+    govshare_cli: Cli, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import govshare.web.cli
+
+    served: list[tuple[str, int, int]] = []
+    # Not the web server itself: what `serve` decides before it starts one.
+    monkeypatch.setattr(govshare.web.cli, "_run", lambda *args: served.append(args))
+    _use_profile(monkeypatch, "binzhou")
+    with caplog.at_level(logging.WARNING, logger="govshare.policy"):
+        with clock.frozen("2026-12-01T09:00:00+08:00"):
+            assert govshare_cli("serve").exit_code == 0
+        assert served and "有效期至 2022-11-05" in caplog.text
+        caplog.clear()
+        _use_profile(monkeypatch, "shangrao")
+        with clock.frozen("2026-12-01T09:00:00+08:00"):
+            assert govshare_cli("serve").exit_code == 0
+        assert len(served) == 2 and caplog.text == ""
 
 
 def test_unknown_profile_fails_at_start_naming_the_setting(

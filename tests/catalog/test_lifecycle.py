@@ -273,3 +273,21 @@ def test_the_effective_date_is_the_request_but_never_inside_the_notice_period() 
     assert resources.effective_date(today, 1, date(2026, 2, 1)) == date(2026, 2, 28)
     assert resources.effective_date(today, 1, date(2026, 4, 1)) == date(2026, 4, 1)
     assert resources.effective_date(today, 0, None) == today
+
+
+@pytest.mark.parametrize("topic", ["e_licence", "social_credit"])
+def test_xiangtan_base_topics_are_an_open_list(db: Session, world, topic: str) -> None:
+    _, _, staff, _ = world
+    base = {"catalog_kind": "base", "base_topic": topic}
+    xiangtan = load_profile("xiangtan").rules  # 人口、法人、地理空间等
+    resource = resources.create_resource(db, actor=staff, data=resource_in(**base), rules=xiangtan)
+    assert resource.base_topic == topic
+    shangrao = load_profile("shangrao").rules  # four topics, a closed list
+    if topic == "social_credit":
+        with pytest.raises(Invalid) as refused:
+            resources.create_resource(db, actor=staff, data=resource_in(**base), rules=shangrao)
+        assert refused.value.field == "base_topic"
+    with pytest.raises(Invalid) as unknown:
+        data = resource_in(catalog_kind="base", base_topic="weather")
+        resources.create_resource(db, actor=staff, data=data, rules=xiangtan)
+    assert unknown.value.field == "base_topic"

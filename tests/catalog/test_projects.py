@@ -9,15 +9,31 @@ from decimal import Decimal
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from govshare.catalog.models import ItProject, ProjectStage, Resource
 from govshare.catalog.schemas import ReviewIn
 from govshare.catalog.service import projects, resources
 from govshare.catalog.service.projects import ProjectIn
+from govshare.core import clock
 from govshare.core.errors import Conflict, Forbidden, Invalid, NotFound
 from govshare.core.inbox import service as inbox
 from govshare.core.permissions import Actor, Role
+from govshare.exchange.models import (
+    BindingState,
+    Cipher,
+    Connection,
+    ConnectionRole,
+    DatabaseKind,
+    FileVersion,
+    RunKind,
+    RunState,
+    RunTrigger,
+    ServiceInterface,
+    SyncRun,
+    TableBinding,
+)
 from govshare.identity.models import Organization
 from tests.builders import actor_of, operator, organization, user
 from tests.catalog.builders import RULES, published, resource_in
@@ -105,6 +121,14 @@ def test_readiness_for_approval_and_acceptance(db: Session, people: People) -> N
     resources.review_version(
         db, actor=people.op, version_id=version.id, decision=ReviewIn(approve=True), rules=RULES
     )
+    # Published, but its data is not on the platform (WH§16 未数据归集).
+    with pytest.raises(Conflict) as no_data:
+        projects.advance_stage(db, actor=people.op, project_id=project.id, to="accepted")
+    assert no_data.value.message == (
+        f"项目不能验收：社会救助对象信息（{resource.code}）：数据未归集到平台（库表尚未绑定）"
+    )
+    assert no_data.value.extra["blocking"] == [resource.code]
+    synced(db, resource, people.mz_officer)
     assert projects.project_readiness(project).may_accept
     projects.advance_stage(db, actor=people.op, project_id=project.id, to="accepted")
     assert project.stage is ProjectStage.ACCEPTED
@@ -112,6 +136,142 @@ def test_readiness_for_approval_and_acceptance(db: Session, people: People) -> N
         projects.remove_project_resource(
             db, actor=people.mz_officer, project_id=project.id, resource_id=resource.id
         )
+
+
+def _connection(db: Session, resource: Resource, actor: Actor) -> Connection:
+    now = clock.now()
+    connection = Connection(
+        organization_id=resource.provider_id,
+        name=f"业务库只读副本 {resource.code}",
+        role=ConnectionRole.SOURCE,
+        kind=DatabaseKind.SQLITE,
+        database="sources/people.db",
+        cipher=Cipher.AES_GCM,
+        created_at=now,
+        created_by=actor.label,
+        updated_at=now,
+    )
+    db.add(connection)
+    return connection
+
+
+def bound(db: Session, resource: Resource, actor: Actor) -> TableBinding:
+    """The resource bound to a source table (the rows the exchange's binding service writes)."""
+    now = clock.now()
+    binding = TableBinding(
+        resource_id=resource.id,
+        connection=_connection(db, resource, actor),
+        source_table="people",
+        columns=[{"item": "姓名", "column": "name", "type": "text"}],
+        key_columns=["name"],
+        center_table=f"r_{resource.id}",
+        state=BindingState.ACTIVE,
+        created_at=now,
+        created_by=actor.label,
+        updated_at=now,
+    )
+    db.add(binding)
+    db.flush()
+    return binding
+
+
+def run_of(db: Session, binding: TableBinding, state: RunState) -> SyncRun:
+    run = SyncRun(
+        binding_id=binding.id,
+        kind=RunKind.FULL,
+        trigger=RunTrigger.MANUAL,
+        state=state,
+        queued_at=clock.now(),
+        queued_by="test",
+    )
+    db.add(run)
+    db.flush()
+    return run
+
+
+def synced(db: Session, resource: Resource, actor: Actor) -> None:
+    run_of(db, bound(db, resource, actor), RunState.SUCCEEDED)
+
+
+def ready_to_accept(db: Session, people: People, resources_: list[Resource]) -> ItProject:
+    project = projects.create_project(db, actor=people.mz_officer, data=project_in())
+    for resource in resources_:
+        projects.add_project_resource(
+            db, actor=people.mz_officer, project_id=project.id, resource_id=resource.id
+        )
+    projects.advance_stage(db, actor=people.op, project_id=project.id, to="approved")
+    projects.advance_stage(db, actor=people.op, project_id=project.id, to="building")
+    return project
+
+
+def test_acceptance_checks_the_data_of_every_kind_of_resource(db: Session, people: People) -> None:
+    table = published(db, people.mz_officer, people.op, name="婚姻登记信息")
+    files = published(
+        db,
+        people.mz_officer,
+        people.op,
+        name="社会组织年检报告",
+        format="electronic_file",
+        format_detail="PDF",
+        share_methods=["file"],
+        items=[],
+    )
+    service = published(
+        db,
+        people.mz_officer,
+        people.op,
+        name="低保对象核验服务",
+        format="service_interface",
+        format_detail="REST",
+        share_methods=["service"],
+        items=[],
+    )
+    project = ready_to_accept(db, people, [table, files, service])
+    readiness = projects.project_readiness(project)
+    assert not readiness.may_accept
+    assert {r.resource.code: r.data for r in readiness.resources} == {
+        table.code: "库表尚未绑定",
+        files.code: "尚未上传文件",
+        service.code: "尚未注册服务接口",
+    }
+    # A binding whose runs all failed has no data in the center yet.
+    run_of(db, bound(db, table, people.mz_officer), RunState.FAILED)
+    db.add(
+        FileVersion(
+            resource_id=files.id,
+            number=1,
+            filename="2026年检.pdf",
+            content_type="application/pdf",
+            size=3,
+            sha256="0" * 64,
+            storage_key="k",
+            uploaded_at=clock.now(),
+            uploaded_by=people.mz_officer.label,
+        )
+    )
+    now = clock.now()
+    db.add(
+        ServiceInterface(
+            resource_id=service.id,
+            base_url="http://10.0.0.8/api",
+            created_at=now,
+            created_by=people.mz_officer.label,
+            updated_at=now,
+        )
+    )
+    db.flush()
+    with pytest.raises(Conflict) as refused:
+        projects.advance_stage(db, actor=people.authority, project_id=project.id, to="accepted")
+    assert refused.value.extra["blocking"] == [table.code]
+    assert f"婚姻登记信息（{table.code}）：数据未归集到平台（库表已绑定，尚无成功的同步）" in (
+        refused.value.message
+    )
+    assert files.code not in refused.value.message and service.code not in refused.value.message
+    binding = db.execute(select(TableBinding).where(TableBinding.resource_id == table.id)).scalar()
+    assert binding is not None
+    run_of(db, binding, RunState.SUCCEEDED)
+    projects.advance_stage(db, actor=people.authority, project_id=project.id, to="accepted")
+    assert project.stage is ProjectStage.ACCEPTED
 
 
 def test_a_resource_with_only_withdrawn_versions_is_not_compiled(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,7 @@ EXPECTED: dict[str, tuple[Any, ...]] = {
     "real_name_required":             (False, False, False, False,  True),
     "audit_retention_months":         (6,     6,     6,     6,      6),
     "base_catalog_topics":            (FIVE,  FOUR,  FOUR,  THREE,  FOUR),
+    "base_catalog_topics_open":       (False, True,  True,  True,   False),
     "stale_provider_restriction":     (False, True,  False, False,  False),
 }  # fmt: skip
 
@@ -64,6 +66,7 @@ CITED = {
         "catalog_update_days",
         "catalog_update_filing_required",
         "base_catalog_topics",
+        "base_catalog_topics_open",
     },
     "binzhou": {
         "application_decision_days",
@@ -71,10 +74,16 @@ CITED = {
         "catalog_update_filing_required",
         "certificate_required",
         "base_catalog_topics",
+        "base_catalog_topics_open",
         "stale_provider_restriction",
     },
-    "wuhai": {"application_decision_days", "catalog_update_days", "base_catalog_topics"},
-    "xiangtan": {"application_attachments", "base_catalog_topics"},
+    "wuhai": {
+        "application_decision_days",
+        "catalog_update_days",
+        "base_catalog_topics",
+        "base_catalog_topics_open",
+    },
+    "xiangtan": {"application_attachments", "base_catalog_topics", "base_catalog_topics_open"},
     "shangrao": {
         "application_pre_review_days",
         "application_decision_days",
@@ -95,17 +104,21 @@ EVIDENCE = {
     ("shaoyang", "catalog_update_days"): "15个工作日内更新",
     ("shaoyang", "catalog_update_filing_required"): "备案",
     ("shaoyang", "base_catalog_topics"): "社会信用和电子证照共五类",
+    ("shaoyang", "base_catalog_topics_open"): "共五类",
     ("binzhou", "application_decision_days"): "5個工作日內予以答覆",
     ("binzhou", "catalog_update_days"): "15個工作日內更新",
     ("binzhou", "catalog_update_filing_required"): "備案",
     ("binzhou", "certificate_required"): "統一的數字證書進行身份認證",
     ("binzhou", "base_catalog_topics"): "法人單位信息、自然資源和空間地理信息、電子證照信息",
     ("binzhou", "stale_provider_restriction"): "必要的限制",
+    ("binzhou", "base_catalog_topics_open"): "電子證照信息等基礎資料庫",
     ("wuhai", "application_decision_days"): "5个工作日内予以答复",
     ("wuhai", "catalog_update_days"): "15个工作日内更新",
     ("wuhai", "base_catalog_topics"): "法人单位信息、自然资源和空间地理信息、电子证照信息",
+    ("wuhai", "base_catalog_topics_open"): "电子证照信息等基础信息资源",
     ("xiangtan", "application_attachments"): "《湘潭市政务信息资源使用承诺函》",
     ("xiangtan", "base_catalog_topics"): "人口、法人、地理空间等基础信息资源目录",
+    ("xiangtan", "base_catalog_topics_open"): "地理空间等基础信息资源目录",
     ("shangrao", "application_pre_review_days"): "3个工作日内完成申请的初步审核",
     ("shangrao", "application_decision_days"): "10个工作日内予以答复",
     ("shangrao", "application_attachments"): "加盖公章的信息资源使用申请函",
@@ -283,6 +296,70 @@ def test_citations_appear_in_seed(code: str) -> None:
     if profile.issued_on:
         d = profile.issued_on
         assert f"{d.year}年{d.month}月{d.day}日" in seed
+
+
+# The period each seed regulation is in force (REQUIREMENTS §9): (from, until, the words of
+# the cited article that set it, or None where the profile explains it in a note instead).
+IN_FORCE = {
+    "shaoyang": (date(2022, 2, 14), None, "本办法自印发之日起施行"),
+    "binzhou": (
+        date(2017, 12, 6),
+        date(2022, 11, 5),
+        "自2017年12月6日起施行,有效期至2022年11月5日",
+    ),
+    "wuhai": (None, None, "本办法自发布之日起施行"),
+    "xiangtan": (date(2021, 4, 30), None, None),
+    "shangrao": (date(2020, 12, 7), None, "本办法自印发之日起施行"),
+}
+
+
+@pytest.mark.parametrize("code", sorted(SEEDS))
+def test_profile_records_the_period_its_regulation_is_in_force(code: str) -> None:
+    profile = policy.load_profile(code)
+    start, end, words = IN_FORCE[code]
+    assert profile.in_force is not None
+    assert (profile.in_force.effective_from, profile.in_force.effective_until) == (start, end)
+    if not SEED_DIR.is_dir():
+        pytest.skip(f"seed texts not present at {SEED_DIR}; citations cannot be checked")
+    seed = (SEED_DIR / SEEDS[code]).read_text(encoding="utf-8")
+    if words is None:
+        assert profile.in_force.article is None and profile.in_force.note
+    else:
+        assert words in _cited_text(seed, profile.in_force.article or "")
+    if start is not None:
+        assert f"{start.year}年{start.month}月{start.day}日" in seed
+
+
+def test_binzhou_expires_after_2022_11_05_and_the_others_do_not() -> None:
+    binzhou = policy.load_profile("binzhou")
+    assert not binzhou.expired(date(2022, 11, 5))
+    assert binzhou.expiry_warning(date(2022, 11, 5)) is None
+    assert binzhou.expired(date(2022, 11, 6))
+    warning = binzhou.expiry_warning(date(2026, 12, 1))
+    assert warning is not None
+    assert "2022-11-05" in warning and "第三十三條" in warning and "已经失效" in warning
+    for code in ("shaoyang", "wuhai", "xiangtan", "shangrao"):
+        assert not policy.load_profile(code).expired(date(2040, 1, 1)), code
+
+
+def test_a_period_without_source_or_backwards_is_refused() -> None:
+    data = _shipped_data("binzhou")
+    data["in_force"] = {"effective_from": "2017-12-06"}
+    assert "in_force" in _refused(data)
+    data["in_force"] = {
+        "effective_from": "2022-12-06",
+        "effective_until": "2017-11-05",
+        "article": "第三十三條",
+    }
+    assert "effective_until" in _refused(data)
+
+
+def test_open_base_topics_accept_every_base_topic() -> None:
+    xiangtan = policy.load_profile("xiangtan").rules
+    assert xiangtan.accepted_base_topics()[:3] == [P, L, N]
+    assert set(xiangtan.accepted_base_topics()) == set(BaseTopic)
+    shangrao = policy.load_profile("shangrao").rules
+    assert shangrao.accepted_base_topics() == [P, L, N, E]
 
 
 def test_citation_parser_refuses_wrong_places() -> None:

@@ -8,6 +8,7 @@ from tests.exchange.file_scenarios import FILE_SCENARIOS
 from tests.exchange.gateway_scenarios import GATEWAY_SCENARIOS
 from tests.exchange.push_scenarios import PUSH_SCENARIOS
 from tests.exchange.run_scenarios import RUN_SCENARIOS
+from tests.exchange.usage_scenarios import USAGE_SCENARIOS
 from tests.scenarios import Reads, Writes
 
 SCENARIOS: dict[str, Writes | Reads] = {
@@ -16,4 +17,5 @@ SCENARIOS: dict[str, Writes | Reads] = {
     **FILE_SCENARIOS,
     **GATEWAY_SCENARIOS,
     **PUSH_SCENARIOS,
+    **USAGE_SCENARIOS,
 }

@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ from govshare.catalog.schemas import RetirementIn, ReviewIn
 from govshare.catalog.service import resources
 from govshare.core import clock
 from govshare.core.inbox import service as inbox
-from govshare.core.permissions import Actor
+from govshare.core.permissions import Actor, Role
 from govshare.core.settings import derived_key
 from govshare.exchange import jobs
 from govshare.exchange.demo_data import POPULATION_COLUMNS, load_table, population_rows
@@ -55,6 +56,7 @@ from govshare.identity.schemas import ApiTokenIn
 from govshare.sharing.models import Grant, MaskRule
 from govshare.sharing.schemas import GrantActionIn
 from govshare.sharing.service import grants
+from tests.builders import actor_of, organization, user
 from tests.exchange.builders import (
     BUILT_AT,
     MYSQL_URL,
@@ -579,3 +581,117 @@ def test_after_retirement_every_path_refuses_the_resource_with_its_reason(
 def _problem(response: Any) -> dict[str, Any]:
     assert response.headers["content-type"] == PROBLEM, response.text
     return response.json()
+
+
+# --- what the provider sees (SR§25, SHR-7) ----------------------------------------------------
+
+USE_COUNT = re.compile(
+    r'<tr class="use-count" data-kind="(\w+)"><td>[^<]*</td>'
+    r'<td class="num">(\d+)</td><td class="num">(\d+)</td><td class="num">(\d+)</td>'
+)
+
+
+def counts_on(page: str, number: str) -> dict[str, tuple[int, int, int]]:
+    """The use counts the usage page shows for one grant: kind → (7 days, 30 days, total)."""
+    start = page.index(f'data-grant="{number}"')
+    end = page.find('class="grant-usage"', start)
+    block = page[start : end if end > 0 else len(page)]
+    return {k: (int(a), int(b), int(c)) for k, a, b, c in USE_COUNT.findall(block)}
+
+
+def test_the_provider_sees_every_use_of_its_data_and_no_one_else_does(
+    app: FastAPI, client: TestClient, db: Session, acc: Acceptance
+) -> None:
+    data = f"{API}/data/{acc.code}"
+    citizen = next(r for r in acc.rows if r["region_code"] == REGION)
+    assert client.get(f"{data}?limit=10", headers=acc.token).status_code == 200
+    assert client.get(f"{data}?limit=10&行政区划代码=361102", headers=acc.token).status_code == 200
+    assert client.get(f"{data}/{citizen['id_number']}", headers=acc.token).status_code == 200
+    for fmt in ("csv", "xlsx", "jsonl"):
+        assert client.get(f"{data}/download?format={fmt}", headers=acc.token).status_code == 200
+    refused = client.get(f"{data}?手机号码=13800000000", headers=acc.token)
+    assert refused.status_code == 403  # refused: logged, but no use of data
+    county = len(expected(acc, key_of(app)))
+
+    # The provider's page: per grant, counts by kind (the push ran in the fixture).
+    as_user(client, app, db, acc.w.provider_officer)
+    page = client.get("/sharing/usage")
+    assert page.status_code == 200, page.text
+    want = {
+        "query": (2, 2, 2),
+        "lookup": (1, 1, 1),
+        "download_csv": (1, 1, 1),
+        "download_xlsx": (1, 1, 1),
+        "download_jsonl": (1, 1, 1),
+        "push": (1, 1, 1),
+    }
+    assert counts_on(page.text, acc.grant.number) == want
+    assert "最近 7 次使用" in page.text and "市民政局" in page.text
+
+    # The same through the API, with the rows each use delivered, newest first.
+    uses = client.get(f"/api/v1/sharing/grants/{acc.grant.id}/uses").json()
+    assert {c["kind"]: (c["last_7_days"], c["total"]) for c in uses["counts"]} == {
+        k: (v[0], v[2]) for k, v in want.items()
+    }
+    delivered = sorted((u["kind"], u["rows"]) for u in uses["latest"])
+    assert delivered == sorted(
+        [
+            ("push", county),
+            ("query", 10),
+            ("query", 0),
+            ("lookup", 1),
+            ("download_csv", county),
+            ("download_xlsx", county),
+            ("download_jsonl", county),
+        ]
+    )
+    listed = client.get("/api/v1/sharing/uses", params={"side": "provider"}).json()
+    assert len(listed) == 7 and {u["consumer"] for u in listed} == {"市民政局"}
+
+    # Exported as CSV, one line per use.
+    exported = client.get("/sharing/usage/export.csv")
+    assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
+    table = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    assert table[0][:3] == ["时间", "资源代码", "授权编号"]
+    assert sorted(r[5] for r in table[1:]) == sorted(
+        [
+            "在线查询",
+            "在线查询",
+            "按主键查询",
+            "下载 CSV",
+            "下载 Excel",
+            "下载 JSON Lines",
+            "推送前置库",
+        ]
+    )
+    assert {(r[1], r[2], r[4]) for r in table[1:]} == {(acc.code, acc.grant.number, "市民政局")}
+
+    # The consumer sees its own uses on its grant page.
+    as_user(client, app, db, acc.w.consumer_officer)
+    grant_page = client.get(f"/sharing/grants/{acc.grant.id}")
+    assert grant_page.status_code == 200
+    assert 'id="use-counts"' in grant_page.text and "最近 7 次使用" in grant_page.text
+    mine = client.get("/api/v1/sharing/uses", params={"side": "consumer"}).json()
+    assert len(mine) == 7
+
+    # Another department sees none of it, however it asks.
+    other = organization(db, "市教育局")
+    officer = actor_of(user(db, other, [Role.DATA_OFFICER]))
+    db.commit()
+    as_user(client, app, db, officer)
+    page = client.get("/sharing/usage", params={"organization_id": acc.w.provider.id})
+    assert page.status_code == 200 and acc.grant.number not in page.text
+    assert client.get(f"/api/v1/sharing/grants/{acc.grant.id}/uses").status_code == 404
+    peek = client.get("/api/v1/sharing/uses", params={"organization_id": acc.w.provider.id})
+    assert peek.status_code == 403
+    assert client.get("/api/v1/sharing/uses").json() == []
+    exported = client.get(
+        "/sharing/usage/export.csv", params={"organization_id": acc.w.provider.id}
+    )
+    assert len(list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))) == 1
+
+    # The operator sees every department's (BZ§27).
+    as_user(client, app, db, acc.w.op)
+    page = client.get("/sharing/usage", params={"organization_id": "all"})
+    assert counts_on(page.text, acc.grant.number) == want
+    assert len(client.get("/api/v1/sharing/uses").json()) == 7

@@ -20,8 +20,8 @@ from govshare.core import clock
 from govshare.core.audit.models import AuditEntry
 from govshare.core.errors import Conflict, Forbidden, Invalid, NotFound
 from govshare.core.permissions import Actor, Role
-from govshare.exchange.models import ServiceInterface
-from govshare.exchange.service import interfaces
+from govshare.exchange.models import ServiceInterface, UseKind
+from govshare.exchange.service import interfaces, usage
 from govshare.exchange.service.interfaces import Admission, EndpointIn, match_endpoint
 from govshare.identity import service as identity_service
 from govshare.identity.models import User
@@ -577,3 +577,27 @@ def test_the_interface_page_gives_the_provider_statistics(
         r'class="call-row" data-status="(\d+)">.*?class="tag[^"]*">([^<]+)<', page.text, re.S
     )
     assert ("502", "上游服务出错") in results and ("200", "成功") in results  # words, not codes
+
+
+def test_gateway_calls_are_uses_of_the_grant_and_refusals_are_not(
+    db: Session, sw: ServiceWorld
+) -> None:
+    with clock.frozen("2026-11-20T10:00:00+08:00"):
+        one = admitted(sw)
+        _log(sw, one, 1.0, 2.0)
+        _log(sw, one, 30000.0, status=504)  # the upstream failed: the data path was used
+        refused = admitted(sw, "/nowhere")  # refused and logged: no use of data
+        assert refused.refusal is not None
+    with clock.frozen("2026-12-10T10:00:00+08:00"):  # 20 days later
+        _log(sw, admitted(sw), 3.0)
+        found = usage.uses_of_grants(db, actor=sw.provider_officer, grants=[sw.grant])
+        counts, latest = found.of(sw.grant.id)
+        assert [(k.kind, k.last_7, k.last_30, k.total) for k in counts.kinds] == [
+            (UseKind.GATEWAY, 1, 4, 4)
+        ]
+        assert [(u.kind, u.rows, u.consumer) for u in latest[:1]] == [
+            (UseKind.GATEWAY, None, "市行政审批局")
+        ]
+        assert len(latest) == 4
+        stranger = actor_of(user(db, organization(db, "市林业局"), [Role.DATA_OFFICER]))
+        assert usage.uses_of_grants(db, actor=stranger, grants=[sw.grant]).counts == {}

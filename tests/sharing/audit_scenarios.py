@@ -304,6 +304,10 @@ SCENARIOS: dict[str, Writes | Reads] = {
     FRESH + "stale_resources": Reads(
         prepare=cast, call=lambda w: freshness.stale_resources(w.db, w.prepared.provider.id)
     ),
+    FRESH + "freshness_of": Reads(
+        prepare=cast,
+        call=lambda w: freshness.freshness_of(w.db, organization_id=w.prepared.provider.id),
+    ),
     FRESH + "restriction": Reads(
         prepare=cast,
         call=lambda w: freshness.restriction(w.db, SHANGRAO.rules, w.prepared.provider.id),

@@ -230,6 +230,10 @@ def test_feedback_and_who_uses_my_data(w: Sharing) -> None:
         assert grants.usage(w.db, actor=w.op, organization_id=w.provider.id)
         assert grants.usage(w.db, actor=w.consumer_officer) == []
         assert any("使用成效反馈" in t for t in _inbox(w, w.provider.id))
+        # BZ§27: the effect of use is reported to the operator too.
+        operator = w.db.get(User, w.op.user_id)
+        assert operator is not None
+        assert any("使用成效反馈" in t for t in _inbox(w, operator.organization_id))
         assert [g.id for g in grants.my_grants(w.db, actor=w.consumer_officer)] == [
             direct.id,
             grant.id,

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from govshare.core import migrate, policy
+from govshare.core import clock, migrate, policy
 from govshare.core.audit import service as audit_service
 from govshare.core.cli_support import console_actor, fails_cleanly, parse_date
 from govshare.core.errors import Invalid
@@ -45,6 +45,10 @@ def policy_show(
     out.print(
         f"依据: {profile.regulation}" + (f"（{profile.issued_on}）" if profile.issued_on else "")
     )
+    if period := profile.period_label():
+        out.print(f"施行期间: {period}")
+    if warning := profile.expiry_warning(clock.today()):
+        Console(stderr=True).print(f"[bold red]警告：[/bold red]{warning}", highlight=False)
     table = Table("规则", "取值", "出处")
     for key, rule in profile.rules:
         shown = policy.describe_value(rule.value)

@@ -78,7 +78,16 @@ class Rules(BaseModel):
     real_name_required: Rule[bool]
     audit_retention_months: Rule[int]
     base_catalog_topics: Rule[list[BaseTopic]]
+    base_catalog_topics_open: Rule[bool]
     stale_provider_restriction: Rule[bool]
+
+    def accepted_base_topics(self) -> list[BaseTopic]:
+        """The topics a base resource may have: those the regulation names, and where it
+        names them as an open list (人口、法人、地理空间等) every other base topic too."""
+        named = list(self.base_catalog_topics.value)
+        if not self.base_catalog_topics_open.value:
+            return named
+        return named + [t for t in BaseTopic if t not in named]
 
     @model_validator(mode="after")
     def _bounds(self) -> Rules:
@@ -102,6 +111,27 @@ class Rules(BaseModel):
         return self
 
 
+class InForce(BaseModel):
+    """The period the regulation is in force (施行期间), with the article that sets it; either
+    end may be unknown or open."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    effective_from: date | None = None
+    effective_until: date | None = None
+    article: str | None = None
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _sourced(self) -> InForce:
+        if not self.article and not self.note:
+            raise ValueError("施行期间必须写明出处 (article)，或以 note 说明依据")
+        start, end = self.effective_from, self.effective_until
+        if start and end and end < start:
+            raise ValueError("effective_until 不能早于 effective_from")
+        return self
+
+
 class Profile(BaseModel):
     """A city's policy profile."""
 
@@ -113,7 +143,35 @@ class Profile(BaseModel):
     regulation: str
     issued_on: date | None = None
     source: str | None = None
+    in_force: InForce | None = None
     rules: Rules
+
+    def period_label(self) -> str:
+        """The period in force in the interface's words ("" where the profile does not say)."""
+        if self.in_force is None:
+            return ""
+        start = self.in_force.effective_from
+        end = self.in_force.effective_until
+        text = f"{start or '施行日期未载明'}起施行" + (f"，有效期至 {end}" if end else "")
+        return text + (f"（{self.in_force.article}）" if self.in_force.article else "")
+
+    def expired(self, today: date) -> bool:
+        """Whether the regulation's period in force ended before `today`."""
+        until = self.in_force.effective_until if self.in_force else None
+        return until is not None and until < today
+
+    def expiry_warning(self, today: date) -> str | None:
+        """What the operator must be told when the active profile's regulation has lapsed."""
+        if not self.expired(today):
+            return None
+        assert self.in_force is not None
+        article = f"（{self.in_force.article}）" if self.in_force.article else ""
+        return (
+            f"当前政策配置“{self.city}”（{self.code}）依据的《{self.regulation}》"
+            f"有效期至 {self.in_force.effective_until}{article}，已经失效。"
+            "平台仍按其规则运行：请核实本市现行办法，选用或编写相应的政策配置"
+            "（GOVSHARE_POLICY_PROFILE 或 GOVSHARE_POLICY_FILE）。"
+        )
 
 
 def available_profiles() -> list[str]:
@@ -190,5 +248,6 @@ RULE_LABELS = {
     "real_name_required": "用户须实名认证",
     "audit_retention_months": "审计日志保存期（月）",
     "base_catalog_topics": "基础信息资源目录主题",
+    "base_catalog_topics_open": "基础目录主题为开放列举（“等”）",
     "stale_provider_restriction": "未按时更新数据的部门限制使用共享数据",
 }

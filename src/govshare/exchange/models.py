@@ -17,6 +17,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -85,6 +86,19 @@ class PushState(Labelled):
     STOPPED = "stopped"
 
 
+class UseKind(Labelled):
+    """How a consumer used data under its grant (SR§25): what the usage pages count."""
+
+    QUERY = "query"
+    LOOKUP = "lookup"
+    DOWNLOAD_CSV = "download_csv"
+    DOWNLOAD_XLSX = "download_xlsx"
+    DOWNLOAD_JSONL = "download_jsonl"
+    FILE = "file"
+    PUSH = "push"
+    GATEWAY = "gateway"  # kept in the gateway's own log, `GatewayCall`
+
+
 LABELS: dict[str, dict[str, str]] = {
     "DatabaseKind": {"postgresql": "PostgreSQL", "mysql": "MySQL / MariaDB", "sqlite": "SQLite"},
     "ConnectionRole": {"source": "业务库只读副本", "frontend": "前置交换库"},
@@ -95,6 +109,16 @@ LABELS: dict[str, dict[str, str]] = {
     "RunState": {"queued": "排队中", "running": "运行中", "succeeded": "成功", "failed": "失败"},
     "RunTrigger": {"schedule": "按更新周期", "manual": "手动"},
     "PushState": {"active": "同步中", "paused": "已暂停", "stopped": "已停止"},
+    "UseKind": {
+        "query": "在线查询",
+        "lookup": "按主键查询",
+        "download_csv": "下载 CSV",
+        "download_xlsx": "下载 Excel",
+        "download_jsonl": "下载 JSON Lines",
+        "file": "下载文件",
+        "push": "推送前置库",
+        "gateway": "接口调用",
+    },
 }
 
 
@@ -303,6 +327,29 @@ class GatewayCall(Base):
     bytes_out: Mapped[int] = mapped_column(BigInteger, default=0)
     duration_ms: Mapped[float] = mapped_column()
     error: Mapped[str] = mapped_column(String(300), default="")
+
+
+class DataUse(Base):
+    """One use of shared data under a grant (数据使用记录, SR§25, SHR-7): a query, a lookup,
+    a download, a file download or a push run, written with its audit entry. Gateway calls
+    are facts of the same kind kept in `GatewayCall`; the usage views read both."""
+
+    __tablename__ = "exchange_data_use"
+    __table_args__ = (
+        Index("ix_exchange_data_use_grant_at", "grant_id", "at"),
+        Index("ix_exchange_data_use_provider_at", "provider_id", "at"),
+        Index("ix_exchange_data_use_consumer_at", "consumer_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    grant_id: Mapped[int] = mapped_column(ForeignKey("sharing_grant.id"))
+    resource_id: Mapped[int] = mapped_column(ForeignKey("catalog_resource.id"))
+    provider_id: Mapped[int] = mapped_column(ForeignKey("organization.id"))
+    consumer_id: Mapped[int] = mapped_column(ForeignKey("organization.id"))
+    kind: Mapped[UseKind] = mapped_column(str_enum(UseKind, 16))
+    rows: Mapped[int | None] = mapped_column(BigInteger)  # rows delivered; None: not counted
+    caller: Mapped[str] = mapped_column(String(120))  # the actor label: a person or a system
 
 
 class RateWindow(Base):

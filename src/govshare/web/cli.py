@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -13,6 +14,9 @@ from rich.console import Console
 from govshare.core import migrate
 from govshare.core.cli_support import fails_cleanly
 from govshare.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from govshare.core.policy import Profile
 
 out = Console(highlight=False)
 
@@ -28,7 +32,16 @@ def serve(
 
     runtime = get_runtime()
     _require_current_schema(runtime.engine)
+    warn_if_expired(runtime.profile)
     _run(host, port, workers)
+
+
+def warn_if_expired(profile: Profile) -> None:
+    """A log warning at start when the active profile's regulation is no longer in force."""
+    from govshare.core import clock
+
+    if warning := profile.expiry_warning(clock.today()):
+        logging.getLogger("govshare.policy").warning(warning)
 
 
 def _require_current_schema(engine: object) -> None:

@@ -51,6 +51,13 @@ templates.env.filters["action_label"] = action_label
 templates.env.globals["Role"] = Role
 
 
+def _policy_warning(request: Request, user: Any) -> str | None:
+    """The operator is told on every page when the active profile's regulation has expired."""
+    if user is None or Role.PLATFORM_OPERATOR not in user.roles:
+        return None
+    return request.app.state.runtime.profile.expiry_warning(clock.today())
+
+
 def render(
     request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200
 ) -> HTMLResponse:
@@ -72,6 +79,7 @@ def render(
         "tab_active": active(tabs, path),
         "city": request.app.state.runtime.city_name,
         "path": path,
+        "policy_warning": _policy_warning(request, user),
     }
     response = templates.TemplateResponse(
         request, name, base | (context or {}), status_code=status_code

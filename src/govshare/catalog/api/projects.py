@@ -24,6 +24,8 @@ class ProjectResourceOut(BaseModel):
     state: str
     compiled: bool
     published: bool
+    has_data: bool = Field(description="数据已归集到平台：库表已同步、文件已上传或服务接口已注册")
+    missing_data: str = Field(description="缺少的数据（has_data 为 true 时为空）")
 
 
 class ReadinessOut(BaseModel):
@@ -71,6 +73,8 @@ def _out(project: ItProject) -> ProjectOut:
                 state=r.state,
                 compiled=r.compiled,
                 published=r.published,
+                has_data=r.has_data,
+                missing_data=r.data,
             )
             for r in readiness.resources
         ],

@@ -33,6 +33,7 @@ from govshare.core.policy import VALUE_LABELS, Rules
 from govshare.exchange.pages.overview import access_panel_context
 from govshare.identity import service as identity_service
 from govshare.sharing.models import USE_RESTRICTIONS, GrantState
+from govshare.sharing.service import freshness
 from govshare.sharing.service import grants as sharing_grants
 from govshare.web.deps import DB, PageActor, runtime_of
 from govshare.web.forms import PostedForm, field_errors
@@ -107,7 +108,7 @@ def _form_context(
         "domains": list(Domain),
         "data_types": list(DataType),
         "base_topics": [
-            (t.value, VALUE_LABELS.get(t.value, t.value)) for t in rules.base_catalog_topics.value
+            (t.value, VALUE_LABELS.get(t.value, t.value)) for t in rules.accepted_base_topics()
         ],
         "themes": [t for t, _ in themes.list_themes(db_session, actor=actor)],
         "providers": identity_service.list_organizations(db_session, actor=actor)
@@ -149,13 +150,20 @@ def mine(
         else []
     )
     counts = subscriptions.subscriber_counts(db_session, [r.resource.id for r in rows])
+    fresh = freshness.freshness_of(db_session, resource_ids=[r.resource.id for r in rows])
     states: dict[str, int] = {}
     for row in rows:
         states[row.latest.state.label] = states.get(row.latest.state.label, 0) + 1
     return render(
         request,
         "catalog/mine.html",
-        {"rows": rows, "subscriptions": subs, "counts": counts, "states": states},
+        {
+            "rows": rows,
+            "subscriptions": subs,
+            "counts": counts,
+            "states": states,
+            "freshness": fresh,
+        },
     )
 
 
@@ -317,6 +325,9 @@ def resource_context(
         "topic_label": VALUE_LABELS.get(resource.base_topic or "", resource.base_topic),
         "sharing": _sharing_panel(db_session, actor, resource),
         "access": access_panel_context(db_session, actor, resource),
+        "freshness": freshness.freshness_of(db_session, resource_ids=[resource.id]).get(
+            resource.id
+        ),
     }
 
 

@@ -4,7 +4,10 @@ SY§10, BZ§28, WH§16: a government IT project funded by the budget pre-compile
 resource catalog (项目信息资源目录) before approval (立项), and has it on the platform at
 acceptance (验收). A project moves planning → approved → building → accepted; the project
 page shows whether it may go to approval (every resource in the catalog compiled) and to
-acceptance (every resource published).
+acceptance (every resource published with its data on the platform: WH§16 does not accept a
+project whose data is not aggregated, 未数据归集 — a table resource bound and synced into
+the data resource center, a file resource with a file uploaded, an interface resource
+registered at the gateway).
 
 Who does what: the department's data officer or head registers its projects, keeps their
 details and their resource catalog, and records the start of construction; the operator may
@@ -40,6 +43,10 @@ from govshare.core.errors import Conflict, Forbidden, Invalid, NotFound
 from govshare.core.inbox import service as inbox
 from govshare.core.inputs import Id
 from govshare.core.permissions import Actor, Role, require
+from govshare.exchange.models import FileVersion, RunState, ServiceInterface, SyncRun, TableBinding
+from govshare.exchange.service.bindings import is_table_version
+from govshare.exchange.service.files import is_file_resource
+from govshare.exchange.service.interfaces import offers_service
 from govshare.identity.models import Organization
 
 SUPERVISORS = (Role.PLATFORM_OPERATOR, Role.AUTHORITY)
@@ -276,6 +283,11 @@ class ResourceReadiness:
     state: str  # in the interface's words
     compiled: bool  # a live version exists (pre-compiled)
     published: bool  # on the platform
+    data: str = ""  # what is missing of its data on the platform ("" when it is there)
+
+    @property
+    def has_data(self) -> bool:
+        return self.published and not self.data
 
     @property
     def title(self) -> str:
@@ -293,9 +305,68 @@ class Readiness:
     resources: list[ResourceReadiness] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _Data:
+    """Which of the resources have their data on the platform, in each way."""
+
+    bound: set[int] = field(default_factory=set)
+    synced: set[int] = field(default_factory=set)
+    files: set[int] = field(default_factory=set)
+    interfaces: set[int] = field(default_factory=set)
+
+
+def _data_on_platform(db_session: Session | None, ids: list[int]) -> _Data:
+    """Three queries, whatever the size of the catalog."""
+    if not ids or db_session is None:
+        return _Data()
+    bound = db_session.execute(
+        select(TableBinding.id, TableBinding.resource_id).where(TableBinding.resource_id.in_(ids))
+    ).all()
+    synced = db_session.execute(
+        select(TableBinding.resource_id)
+        .join(SyncRun, SyncRun.binding_id == TableBinding.id)
+        .where(TableBinding.resource_id.in_(ids), SyncRun.state == RunState.SUCCEEDED)
+        .distinct()
+    ).scalars()
+    files = db_session.execute(
+        select(FileVersion.resource_id).where(FileVersion.resource_id.in_(ids)).distinct()
+    ).scalars()
+    interfaces = db_session.execute(
+        select(ServiceInterface.resource_id).where(ServiceInterface.resource_id.in_(ids))
+    ).scalars()
+    return _Data({r for _, r in bound}, set(synced), set(files), set(interfaces))
+
+
+def _missing_data(found: _Data, resource: Resource) -> str:
+    """What a published resource lacks of its data on the platform, in the interface's
+    words ("" when it has it). A resource shared in several ways (a spreadsheet: a table or
+    files) needs one of them; one that names none of the three needs any."""
+    version = resource.current_version
+    rid = resource.id
+    missing: list[str] = []
+    if version is None or is_table_version(version):
+        if rid in found.synced:
+            return ""
+        missing.append("库表已绑定，尚无成功的同步" if rid in found.bound else "库表尚未绑定")
+    if version is None or is_file_resource(version):
+        if rid in found.files:
+            return ""
+        missing.append("尚未上传文件")
+    if version is None or offers_service(version):
+        if rid in found.interfaces:
+            return ""
+        missing.append("尚未注册服务接口")
+    if missing:
+        return "；".join(missing)
+    # Shared only offline, or in a format none of the three carries: any of them will do.
+    if rid in found.synced or rid in found.files or rid in found.interfaces:
+        return ""
+    return "没有同步的库表、上传的文件或注册的服务接口"
+
+
 def project_readiness(project: ItProject) -> Readiness:
     """Approval needs at least one resource and every resource compiled (a version that was
-    not withdrawn); acceptance needs every resource published."""
+    not withdrawn); acceptance needs every resource published, with its data on the platform."""
     db_session = object_session(project)
     ids = [row.resource_id for row in project.resource_rows]
     names: dict[int, str] = {}  # the latest version's name
@@ -310,6 +381,7 @@ def project_readiness(project: ItProject) -> Readiness:
             names[rid] = version_name
             if version_state is not VersionState.WITHDRAWN:
                 live[rid] = version_state
+    found = _data_on_platform(db_session, ids)
     rows: list[ResourceReadiness] = []
     for row in sorted(project.resource_rows, key=lambda r: r.resource.code):
         resource = row.resource
@@ -324,7 +396,8 @@ def project_readiness(project: ItProject) -> Readiness:
             words, compiled, published = f"已编制·{state.label}", True, False
         else:
             words, compiled, published = "仅有已撤回的版本", False, False
-        rows.append(ResourceReadiness(resource, name, words, compiled, published))
+        missing = _missing_data(found, resource) if published else ""
+        rows.append(ResourceReadiness(resource, name, words, compiled, published, missing))
     approve: list[str] = []
     accept: list[str] = []
     if not rows:
@@ -335,6 +408,8 @@ def project_readiness(project: ItProject) -> Readiness:
             approve.append(f"{r.title}：{r.state}，不算已编制")
         if not r.published:
             accept.append(f"{r.title}：{r.state}，尚未在平台发布")
+        elif r.data:
+            accept.append(f"{r.title}：数据未归集到平台（{r.data}）")
     return Readiness(not approve, not accept, approve, accept, rows)
 
 
@@ -364,7 +439,7 @@ def advance_stage(
         blocking = [r.resource.code for r in readiness.resources if not r.compiled]
     elif target is ProjectStage.ACCEPTED:
         blockers = readiness.accept_blockers
-        blocking = [r.resource.code for r in readiness.resources if not r.published]
+        blocking = [r.resource.code for r in readiness.resources if not r.has_data]
     else:
         blockers, blocking = [], []
     if blockers:

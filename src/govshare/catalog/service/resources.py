@@ -158,7 +158,7 @@ def rule_problems(
     problems: list[tuple[str, str]] = []
     share = data.share_type
     if kind is CatalogKind.BASE:
-        topics = [t.value for t in rules.base_catalog_topics.value]
+        topics = [t.value for t in rules.accepted_base_topics()]
         if base_topic not in topics:
             labels = "、".join(LABELS_TOPIC.get(t, t) for t in topics)
             problems.append(("base_topic", f"基础信息资源须选择基础目录主题（{labels}）"))

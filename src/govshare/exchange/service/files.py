@@ -34,7 +34,8 @@ from govshare.core.errors import Conflict, Forbidden, Invalid, NotFound
 from govshare.core.permissions import Actor, Role, own_organization, require
 from govshare.exchange import filestore
 from govshare.exchange.filestore import FileStore, Reader
-from govshare.exchange.models import FileVersion
+from govshare.exchange.models import FileVersion, UseKind
+from govshare.exchange.service.usage import record_use
 from govshare.sharing.models import Grant
 from govshare.sharing.service import grants
 from govshare.sharing.service.common import READERS, oversees
@@ -413,6 +414,8 @@ def open_version(
             "as_provider": grant is None,
         },
     )
+    if grant is not None:
+        record_use(db_session, actor=actor, grant=grant, kind=UseKind.FILE, rows=None)
     return Download(version, reader)
 
 

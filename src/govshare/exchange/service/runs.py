@@ -41,8 +41,9 @@ from govshare.exchange.models import (
     RunTrigger,
     SyncRun,
     TableBinding,
+    UseKind,
 )
-from govshare.exchange.service import bindings
+from govshare.exchange.service import bindings, usage
 
 STALL_AFTER = timedelta(minutes=10)  # no heartbeat for this long: the worker is gone
 REQUEUE_AFTER = timedelta(minutes=2)  # queued this long without a worker taking it: enqueue again
@@ -513,6 +514,14 @@ def _finish_ok(
         )
         if run.binding_id is not None:
             _record_freshness(db_session, actor, plan.resource_id, run)
+        elif run.push is not None:  # a push delivers the grant's rows: a use of the data
+            usage.record_use(
+                db_session,
+                actor=actor,
+                grant=run.push.grant,
+                kind=UseKind.PUSH,
+                rows=run.rows_written,
+            )
         db_session.flush()
         return run
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from govshare.sharing.api import applications, cases, grants
+from govshare.sharing.api import applications, cases, grants, usage
 
 router = APIRouter()
-for _module in (applications, grants, cases):
+for _module in (applications, grants, usage, cases):
     router.include_router(_module.router)

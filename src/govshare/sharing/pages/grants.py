@@ -5,9 +5,10 @@ access to unconditional resources, and who uses a provider's data."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from pydantic import ValidationError
 
 from govshare.catalog.pages.resources import resource_context
@@ -16,6 +17,7 @@ from govshare.core.errors import DomainError, Invalid, NotFound
 from govshare.core.inputs import Id
 from govshare.core.permissions import Actor, Role
 from govshare.exchange.service import interfaces
+from govshare.exchange.service import usage as usage_service
 from govshare.identity import service as identity_service
 from govshare.sharing.models import USE_RESTRICTIONS, Grant, GrantState, Rating
 from govshare.sharing.pages.applications import (
@@ -89,6 +91,9 @@ def _detail_context(
         else None,
         "restrictions": USE_RESTRICTIONS,
         "feedback": grants.feedback_of(db_session, actor=actor, grant_id=grant_id),
+        "uses": usage_service.uses_of_grants(db_session, actor=actor, grants=[grant], latest=20).of(
+            grant.id
+        ),
         "manager": manager,
         "can_suspend": manager and grant.state is GrantState.ACTIVE,
         "can_resume": manager and grant.state is GrantState.SUSPENDED,
@@ -203,30 +208,70 @@ def direct(request: Request, db_session: DB, actor: PageActor, form: PostedForm)
     return redirect(grants.link(grant), f"已获得授权 {grant.number}，请在授权范围内使用")
 
 
+EVERY = "all"  # the usage page's choice of every provider, for those who oversee sharing
+
+
+def _usage_choice(actor: Actor, organization_id: str) -> tuple[int | None, bool]:
+    """The provider the usage page shows (None: the actor's own), or every provider."""
+    if not oversees(actor):
+        return None, False
+    if organization_id == EVERY:
+        return None, True
+    return optional_id(organization_id), False
+
+
 @router.get("/sharing/usage", response_class=HTMLResponse)
 def usage(
     request: Request, db_session: DB, actor: PageActor, organization_id: str = ""
 ) -> Response:
-    """Who uses the provider's data and what they report (SHR-7)."""
-    chosen = optional_id(organization_id) if oversees(actor) else None
+    """Who uses the provider's data, how often and how, and what they report (SHR-7, SR§25);
+    overseers choose a provider or all of them (BZ§27)."""
+    chosen, every = _usage_choice(actor, organization_id)
     rows = (
-        grants.usage(db_session, actor=actor, organization_id=chosen)
-        if chosen is not None or actor.organization_id is not None
+        grants.usage(db_session, actor=actor, organization_id=chosen, every_provider=every)
+        if every or chosen is not None or actor.organization_id is not None
         else []
+    )
+    uses = usage_service.uses_of_grants(
+        db_session, actor=actor, grants=[g for row in rows for g in row.grants]
     )
     organizations = (
         identity_service.list_organizations(db_session, actor=actor) if oversees(actor) else []
     )
-    shown = chosen or actor.organization_id
+    shown = None if every else (chosen or actor.organization_id)
     return render(
         request,
         "sharing/usage.html",
         {
             "rows": rows,
+            "uses": uses,
+            "every": every,
             "organizations": organizations,
             "shown": next((o for o in organizations if o.id == shown), None),
             "shown_id": shown,
+            "export": f"/sharing/usage/export.csv?organization_id={EVERY if every else shown or ''}",
             "status": _status,
             "scope_of": scope_of,
         },
+    )
+
+
+@router.get("/sharing/usage/export.csv")
+def usage_export(
+    request: Request, db_session: DB, actor: PageActor, organization_id: str = ""
+) -> StreamingResponse:
+    """Every use of the provider's data as CSV (every provider's, for overseers who ask)."""
+    chosen, every = _usage_choice(actor, organization_id)
+    scope = usage_service.export_scope(
+        db_session,
+        actor=actor,
+        side="provider",
+        organization_id=None if every else (chosen or actor.organization_id),
+    )
+    lines = usage_service.export_uses(scope, transaction=runtime_of(request).transaction)
+    name = quote(f"数据使用记录-{clock.today().isoformat()}.csv")
+    return StreamingResponse(
+        (line.encode() for line in lines),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"},
     )

@@ -1,14 +1,17 @@
-"""Stale providers (SHR-6, BZ§21): data refreshed later than its declared update frequency.
+"""Stale data (SHR-6, SUP-2, BZ§21): data refreshed later than its declared update frequency.
 
-A provider records each refresh of a resource's data (the exchange's sync runs will record
-one per run). A published resource is stale when its latest refresh — or its first
-publication, before any — is older than its frequency allows. Where the profile enables the
-restriction, a department with stale resources gets no new grants until it catches up, and
-is told which resources hold it back.
+A provider records each refresh of a resource's data, and every successful sync run into the
+data resource center records one. A published resource is stale when its latest refresh — or
+its first publication, before any — is older than its frequency (更新周期) allows. Stale data
+is shown as such (数据已过期) on the resource's page and in its provider's list under every
+profile; where the profile also enables the restriction (Binzhou), a department with stale
+resources gets no new grants until it catches up, and is told which resources hold it back.
+Both read the one computation, `freshness_of`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -29,19 +32,27 @@ RECORDERS = (*ANSWERERS, Role.DEPARTMENT_STAFF, Role.SYSTEM)
 
 
 @dataclass(frozen=True)
-class Stale:
-    """A published resource whose data is older than its update frequency allows."""
+class Freshness:
+    """A published resource's data against its update frequency: when it was last refreshed
+    and when the next refresh is due; `stale` once that day has passed."""
 
     resource_id: int
     code: str
     name: str
     frequency: UpdateFrequency
     last_updated_on: date
-    due_on: date  # when the next refresh was due
+    due_on: date  # when the next refresh is due
+
+    @property
+    def stale(self) -> bool:
+        return self.due_on < clock.today()
 
     @property
     def days_late(self) -> int:
         return (clock.today() - self.due_on).days
+
+
+Stale = Freshness  # a resource `stale_resources` lists: one whose `stale` holds
 
 
 def record_data_update(
@@ -78,33 +89,48 @@ def record_data_update(
     return update
 
 
-def stale_resources(db_session: Session, organization_id: int) -> list[Stale]:
-    """The department's published resources that are overdue for a refresh, most late first."""
+def freshness_of(
+    db_session: Session,
+    *,
+    organization_id: int | None = None,
+    resource_ids: Sequence[int] | None = None,
+) -> dict[int, Freshness]:
+    """By resource id: the freshness of a department's (or of the given) published resources
+    that declare a regular update frequency."""
     latest = (
         select(DataUpdate.resource_id, func.max(DataUpdate.updated_on).label("on"))
         .group_by(DataUpdate.resource_id)
         .subquery()
     )
-    rows = db_session.execute(
+    stmt = (
         select(
             Resource.id, Resource.code, Resource.first_published_on, ResourceVersion, latest.c.on
         )
         .join(ResourceVersion, ResourceVersion.id == Resource.current_version_id)
         .outerjoin(latest, latest.c.resource_id == Resource.id)
-        .where(Resource.provider_id == organization_id, Resource.status == ResourceStatus.PUBLISHED)
-    ).all()
-    today, found = clock.today(), []
-    for resource_id, code, published_on, version, updated_on in rows:
+        .where(Resource.status == ResourceStatus.PUBLISHED)
+    )
+    if organization_id is not None:
+        stmt = stmt.where(Resource.provider_id == organization_id)
+    if resource_ids is not None:
+        stmt = stmt.where(Resource.id.in_(list(resource_ids)))
+    found: dict[int, Freshness] = {}
+    for resource_id, code, published_on, version, updated_on in db_session.execute(stmt).all():
         max_age = version.update_frequency.max_age_days
         last = updated_on or published_on
         if max_age is None or last is None:
             continue
         due = last + timedelta(days=max_age)
-        if due < today:
-            found.append(
-                Stale(resource_id, code, version.name, version.update_frequency, last, due)
-            )
-    return sorted(found, key=lambda s: s.due_on)
+        found[resource_id] = Freshness(
+            resource_id, code, version.name, version.update_frequency, last, due
+        )
+    return found
+
+
+def stale_resources(db_session: Session, organization_id: int) -> list[Stale]:
+    """The department's published resources that are overdue for a refresh, most late first."""
+    known = freshness_of(db_session, organization_id=organization_id)
+    return sorted((f for f in known.values() if f.stale), key=lambda s: s.due_on)
 
 
 def restriction(db_session: Session, rules: Rules, organization_id: int) -> list[Stale]:

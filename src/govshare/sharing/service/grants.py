@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, true
 from sqlalchemy.orm import Session, lazyload
 
 from govshare.catalog.models import Resource, ResourceStatus, ResourceVersion, ShareType
@@ -588,9 +588,12 @@ def record_feedback(
             "effect": data.effect,
         },
     )
+    # To the provider, and to the operator: BZ§27 sends the effect of use to 市大数据中心.
+    readers = inbox.recipients(db_session, organization_ids=[grant.provider_id])
+    readers |= inbox.recipients(db_session, roles=[Role.PLATFORM_OPERATOR])
     inbox.notify(
         db_session,
-        user_ids=inbox.recipients(db_session, organization_ids=[grant.provider_id]),
+        user_ids=readers,
         notice=inbox.Notice(
             "sharing.feedback",
             f"使用成效反馈：{grant.consumer.name} — {grant.version.name}",
@@ -625,15 +628,25 @@ class ResourceUsage:
 
 
 def usage(
-    db_session: Session, *, actor: Actor, organization_id: int | None = None
+    db_session: Session,
+    *,
+    actor: Actor,
+    organization_id: int | None = None,
+    every_provider: bool = False,
 ) -> list[ResourceUsage]:
-    """Who uses a provider's data (SHR-7, XT): its own for a department; any for overseers."""
+    """Who uses a provider's data (SHR-7, XT): its own for a department; any for overseers,
+    or every department's at once (`every_provider`, BZ§27)."""
     require(actor, *READERS, action="查看数据使用情况")
-    org_id = organization_id if organization_id is not None else own_organization(actor)
-    if org_id != actor.organization_id and not oversees(actor):
-        raise Forbidden("只能查看本单位资源的使用情况")
+    if every_provider and not oversees(actor):
+        raise Forbidden("只有平台管理单位、主管部门和审计员可以查看全部部门的数据使用情况")
+    mine = true()
+    if not every_provider:
+        org_id = organization_id if organization_id is not None else own_organization(actor)
+        if org_id != actor.organization_id and not oversees(actor):
+            raise Forbidden("只能查看本单位资源的使用情况")
+        mine = Grant.provider_id == org_id
     grants = db_session.execute(
-        select(Grant).where(Grant.provider_id == org_id).order_by(Grant.resource_id, Grant.id)
+        select(Grant).where(mine).order_by(Grant.resource_id, Grant.id)
     ).scalars()
     by_resource: dict[int, ResourceUsage] = {}
     for grant in grants:
@@ -644,7 +657,7 @@ def usage(
         feedback = db_session.execute(
             select(Feedback)
             .join(Grant, Grant.id == Feedback.grant_id)
-            .where(Grant.provider_id == org_id)
+            .where(mine)
             .order_by(Feedback.id.desc())
         ).scalars()
         for item in feedback:

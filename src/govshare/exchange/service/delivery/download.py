@@ -27,6 +27,7 @@ from govshare.core.permissions import Actor
 from govshare.core.settings import Settings
 from govshare.exchange.center import Center
 from govshare.exchange.masking import text_form
+from govshare.exchange.models import UseKind
 from govshare.exchange.service.delivery.calls import (
     DataRequest,
     Rejected,
@@ -51,8 +52,15 @@ from govshare.exchange.service.delivery.statements import (
     grant_scope,
     masking_key,
 )
+from govshare.exchange.service.usage import UseGrant, record_use
 
 log = logging.getLogger("govshare.exchange.delivery")
+
+DOWNLOAD_KINDS = {
+    "csv": UseKind.DOWNLOAD_CSV,
+    "xlsx": UseKind.DOWNLOAD_XLSX,
+    "jsonl": UseKind.DOWNLOAD_JSONL,
+}
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,7 @@ class Download:
     resource_code: str
     name: str
     grant_number: str
+    grant: UseGrant  # whose use the download is, recorded when it ends
     format: str
     fields: tuple[Field, ...]
     statement: sa.Select[Any]
@@ -118,6 +127,7 @@ def start_download(
         resource_code=bound.code,
         name=bound.name,
         grant_number=grant.number,
+        grant=UseGrant.of(grant),
         format=fmt,
         fields=_fields(scope, columns),
         statement=statement,
@@ -171,6 +181,13 @@ def stream_download(
                     "outcome": outcome,
                     "download": download.download_id,
                 },
+            )
+            record_use(
+                session,
+                actor=download.actor,
+                grant=download.grant,
+                kind=DOWNLOAD_KINDS[download.format],
+                rows=counter.rows,
             )
 
 

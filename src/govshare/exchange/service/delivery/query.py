@@ -10,7 +10,7 @@ from govshare.core.errors import DomainError, Forbidden, Invalid
 from govshare.core.permissions import Actor
 from govshare.core.settings import Settings
 from govshare.exchange.center import Center
-from govshare.exchange.models import TableBinding
+from govshare.exchange.models import TableBinding, UseKind
 from govshare.exchange.service.delivery.calls import (
     DataPage,
     DataRequest,
@@ -40,6 +40,7 @@ from govshare.exchange.service.delivery.statements import (
     grant_scope,
     masking_key,
 )
+from govshare.exchange.service.usage import record_use
 
 # --- online query and lookup --------------------------------------------------------------
 
@@ -100,6 +101,7 @@ def query(
         _seal_cursor(settings, bound.code, [found[limit - 1][k] for k in keys]) if more else None
     )
     _record(db_session, call, grant, rows=len(rows), more=more)
+    record_use(db_session, actor=actor, grant=grant, kind=UseKind.QUERY, rows=len(rows))
     return DataPage(
         bound.resource_id,
         bound.code,
@@ -154,6 +156,7 @@ def lookup(
     with _reader(center).connect() as conn:
         rows = [_row(r._mapping, columns) for r in conn.execute(stmt, values)]
     _record(db_session, call, grant, rows=len(rows))
+    record_use(db_session, actor=actor, grant=grant, kind=UseKind.LOOKUP, rows=len(rows))
     return DataPage(
         bound.resource_id,
         bound.code,
