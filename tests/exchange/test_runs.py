@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from govshare.core import clock
 from govshare.core.errors import Conflict, Forbidden, Invalid
+from govshare.exchange import runlock
 from govshare.exchange.center import Center
 from govshare.exchange.masking import Mask, mask_value, row_key_value
 from govshare.exchange.models import (
@@ -232,17 +233,47 @@ def test_the_run_summary_shows_a_department_its_own_runs_and_overseers_all(
     assert later.count(RunState.QUEUED) == 0 and len(later.latest) == 1
 
 
-def test_a_stalled_run_is_failed_and_queued_again(db: Session, data_dir: Path) -> None:
+def test_a_running_run_whose_lock_is_free_is_failed_and_queued_again(
+    db: Session, data_dir: Path
+) -> None:
     x = exchange_world(db, data_dir, rows=5)
     run = runs.request_run(
         db, actor=x.s.provider_officer, binding_id=x.binding.id, kind=RunKind.FULL
     )
-    run.state, run.heartbeat_at = RunState.RUNNING, clock.now() - timedelta(minutes=30)
+    run.state, run.heartbeat_at = RunState.RUNNING, clock.now()  # a fresh heartbeat: no matter
     db.flush()
     [again] = runs.recover_stalled(db, actor=JOB)
     db.refresh(run)
-    assert run.state is RunState.FAILED and "心跳" in run.error
+    assert run.state is RunState.FAILED and run.error.startswith(runs.OWNER_DEAD)
     assert again.state is RunState.QUEUED and again.kind is RunKind.FULL
+
+
+def test_a_running_run_whose_lock_is_held_is_left_alone(db: Session, data_dir: Path) -> None:
+    x = exchange_world(db, data_dir, rows=5)
+    run = runs.request_run(
+        db, actor=x.s.provider_officer, binding_id=x.binding.id, kind=RunKind.FULL
+    )
+    run.state, run.heartbeat_at = RunState.RUNNING, clock.now() - timedelta(hours=3)
+    db.flush()
+    target = runlock.Target("binding", x.binding.id)
+    with runlock.holding(db.get_bind(), target) as lock:
+        assert lock is not None
+        assert runlock.is_held(db, target)
+        assert runs.recover_stalled(db, actor=JOB) == []
+        with pytest.raises(Conflict, match="正在排队或运行中"):
+            runs.request_run(
+                db, actor=x.s.provider_officer, binding_id=x.binding.id, kind=RunKind.FULL
+            )
+        assert runlock.acquire(db.get_bind(), target) is None  # one holder at a time
+    assert not runlock.is_held(db, target)
+    db.refresh(run)
+    assert run.state is RunState.RUNNING
+    rerun = runs.request_run(
+        db, actor=x.s.provider_officer, binding_id=x.binding.id, kind=RunKind.FULL
+    )
+    db.refresh(run)
+    assert run.state is RunState.FAILED and run.error == runs.OWNER_DEAD
+    assert rerun.state is RunState.QUEUED
 
 
 @pytest.fixture
