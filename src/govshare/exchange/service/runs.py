@@ -11,12 +11,19 @@ watermark in the target that advances only with its data). So a "running" run wh
 free belongs to a dead process: a rerun fails it and starts at once, and the workers' tick
 (`recover_stalled`) fails it and queues it again.
 
+Incremental runs carry changes, not deletes. So a scheduled run is a key comparison (changes,
+then deletes: `RunKind.COMPARE`) when deletes may be owed: a binding's at least once every
+`SWEEP_EVERY`; a push's as well, and at once after the center lost rows (a full sync, or a
+comparison that deleted) since the push last compared, so rows deleted at the source leave
+the consumers' front-end tables at the next scheduled push.
+
 Runs move data, so they are audited at start and at finish; progress counters are updated
 with plain statements while the run goes, for the pages' progress bars.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 from collections.abc import Callable
@@ -51,6 +58,8 @@ from govshare.exchange.service import bindings
 
 REQUEUE_AFTER = timedelta(minutes=2)  # queued this long without a worker taking it: enqueue again
 OWNER_DEAD = "运行进程已终止"
+SWEEP_EVERY = timedelta(days=1)  # a scheduled run compares keys (carries deletes) this often
+SWEEPING = (RunKind.FULL, RunKind.COMPARE)  # the kinds that leave no deleted row behind
 PROGRESS_EVERY_SECONDS = 1.0
 KEPT_REJECTS = 1000
 OVERSEERS = (Role.PLATFORM_OPERATOR, Role.AUTHORITY, Role.AUDITOR)  # see every department's runs
@@ -108,11 +117,7 @@ def schedule_due(
             binding.next_run_at,
             bindings.next_run_after(binding, now),
         ) and not _busy(db_session, actor, binding_id=binding.id):
-            kind = (
-                RunKind.INCREMENTAL
-                if _has_succeeded(db_session, binding_id=binding.id)
-                else RunKind.FULL
-            )
+            kind = _scheduled_kind(db_session, now, binding_id=binding.id)
             queued.append(
                 _queue(db_session, actor, kind, RunTrigger.SCHEDULE, enqueue, binding=binding)
             )
@@ -123,8 +128,8 @@ def schedule_due(
         if _claim_slot(db_session, Push, push.id, push.next_run_at, following) and not _busy(
             db_session, actor, push_id=push.id
         ):
-            kind = (
-                RunKind.INCREMENTAL if _has_succeeded(db_session, push_id=push.id) else RunKind.FULL
+            kind = _scheduled_kind(
+                db_session, now, push_id=push.id, center_id=binding.id if binding else None
             )
             queued.append(_queue(db_session, actor, kind, RunTrigger.SCHEDULE, enqueue, push=push))
     return queued
@@ -218,7 +223,7 @@ def _execute_locked(
         elif plan.kind is RunKind.INCREMENTAL:
             outcome = engine.run_incremental(plan.spec, progress=progress)
         else:
-            outcome = engine.run_compare_keys(plan.spec, progress=progress)
+            outcome = _compare(plan.spec, progress)
     except engine.EngineError as exc:
         return _finish_failed(sessions, run_id, str(exc))
     return _finish_ok(sessions, run_id, outcome, plan)
@@ -417,6 +422,54 @@ def _abandon(db_session: Session, actor: Actor, run: SyncRun, error: str) -> boo
         },
     )
     return True
+
+
+def _compare(spec: engine.SyncSpec, progress: _Progress) -> engine.SyncOutcome:
+    """A key comparison: the changes (incremental), then the rows whose key the source no
+    longer has deleted. A full run in the first step (no usable watermark) needs no second."""
+    changes = engine.run_incremental(spec, progress=progress)
+    if changes.mode == "full":
+        return changes
+    deletes = engine.run_compare_keys(spec, progress=progress)
+    return dataclasses.replace(
+        changes,
+        mode=deletes.mode,
+        rows_deleted=deletes.rows_deleted,
+        seconds=changes.seconds + deletes.seconds,
+    )
+
+
+def _scheduled_kind(
+    db_session: Session,
+    now: datetime,
+    *,
+    binding_id: int | None = None,
+    push_id: int | None = None,
+    center_id: int | None = None,
+) -> RunKind:
+    """The kind of a scheduled run: full first, a key comparison when deletes may be owed
+    (see the module's docstring), else incremental. `center_id`: a push's binding."""
+    if not _has_succeeded(db_session, binding_id=binding_id, push_id=push_id):
+        return RunKind.FULL
+    target = _of_target(runlock.target_of(binding_id=binding_id, push_id=push_id))
+    swept = db_session.execute(
+        select(func.max(SyncRun.started_at)).where(
+            target, SyncRun.state == RunState.SUCCEEDED, SyncRun.kind.in_(SWEEPING)
+        )
+    ).scalar_one()
+    if swept is None or clock.as_utc(swept) < now - SWEEP_EVERY:
+        return RunKind.COMPARE
+    if center_id is not None:
+        center_lost = db_session.execute(
+            select(func.max(SyncRun.finished_at)).where(
+                SyncRun.binding_id == center_id,
+                SyncRun.state == RunState.SUCCEEDED,
+                (SyncRun.kind == RunKind.FULL) | (SyncRun.rows_deleted > 0),
+            )
+        ).scalar_one()
+        if center_lost is not None and clock.as_utc(center_lost) > clock.as_utc(swept):
+            return RunKind.COMPARE
+    return RunKind.INCREMENTAL
 
 
 def _has_succeeded(
