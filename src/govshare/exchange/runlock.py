@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import os
 import threading
 import time
@@ -27,8 +28,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 
 # The first key of the two-key advisory lock names what the second one counts ("gs" + kind),
 # so the platform's locks never collide with another program's on the same database.
@@ -131,10 +133,18 @@ def _try_acquire(engine: Engine, target: Target) -> HeldLock | None:
     return _file_acquire(folder, target)
 
 
+@functools.cache
+def _unpooled(url: str) -> Engine:
+    """Lock connections are opened apart from the platform's pool: a worker running many
+    runs at once would otherwise hold a pooled connection per run and starve its requests."""
+    return create_engine(url, poolclass=NullPool)
+
+
 def _pg_acquire(engine: Engine, target: Target) -> HeldLock | None:
     # A connection of its own in autocommit: the lock outlives transactions, and the
     # connection never sits idle in one for the length of a run.
-    conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    locks = _unpooled(engine.url.render_as_string(hide_password=False))
+    conn = locks.connect().execution_options(isolation_level="AUTOCOMMIT")
     keys = {"space": _PG_NAMESPACE[target.kind], "id": target.id}
     try:
         got = conn.execute(text("SELECT pg_try_advisory_lock(:space, :id)"), keys).scalar_one()
