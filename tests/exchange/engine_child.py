@@ -1,9 +1,15 @@
 """The databases the sync engine tests use, small builders for their tables, and — run as a
 script — the child process the kill test SIGKILLs part-way.
 
-    python tests/exchange/engine_child.py full|incremental SPEC_JSON DELAY_SECONDS
+    python -m tests.exchange.engine_child full|incremental SPEC_JSON DELAY_SECONDS
 
 prints "rows N" after every batch (flushed), so the parent knows the run is mid-way.
+
+    python -m tests.exchange.engine_child cli RESOURCE_CODE DELAY_SECONDS BATCH_ROWS [GO_FILE]
+
+runs the real `govshare exchange sync RESOURCE_CODE --kind full` (the platform named by the
+GOVSHARE_* environment), its batches made `BATCH_ROWS` rows and slowed by `DELAY_SECONDS`
+until GO_FILE exists, printing "rows N" to stderr after every batch.
 """
 
 from __future__ import annotations
@@ -233,7 +239,35 @@ def spec_to_json(spec: SyncSpec) -> str:
     return json.dumps(data)
 
 
+def cli_sync(code: str, delay: float, batch_rows: int, go: Path | None = None) -> None:
+    """`govshare exchange sync CODE --kind full`, in small, slow batches."""
+    import dataclasses
+
+    from govshare import cli
+    from govshare.exchange.service import runs
+
+    plan, report = runs._plan, runs._Progress.__call__
+
+    def small_batches(*args: Any, **kwargs: Any) -> runs.Plan:
+        made = plan(*args, **kwargs)
+        return dataclasses.replace(made, spec=dataclasses.replace(made.spec, batch_rows=batch_rows))
+
+    def slowly(self: runs._Progress, rows: int) -> None:
+        print(f"rows {rows}", file=sys.stderr, flush=True)
+        if go is None or not go.exists():
+            time.sleep(delay)
+        report(self, rows)
+
+    runs._plan = small_batches  # type: ignore[assignment]
+    runs._Progress.__call__ = slowly  # type: ignore[method-assign]
+    sys.argv = ["govshare", "exchange", "sync", code, "--kind", "full"]
+    cli.main()
+
+
 def main(argv: list[str]) -> int:
+    if argv[1] == "cli":
+        cli_sync(argv[2], float(argv[3]), int(argv[4]), Path(argv[5]) if argv[5:] else None)
+        return 0
     mode, spec_json, delay = argv[1], argv[2], float(argv[3])
 
     def progress(rows: int) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pymysql
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from govshare.core import clock
 from govshare.core.errors import Conflict, Forbidden, Invalid
+from govshare.exchange import runlock
 from govshare.exchange.center import Center
 from govshare.exchange.masking import Mask, mask_value, row_key_value
 from govshare.exchange.models import (
@@ -232,17 +233,47 @@ def test_the_run_summary_shows_a_department_its_own_runs_and_overseers_all(
     assert later.count(RunState.QUEUED) == 0 and len(later.latest) == 1
 
 
-def test_a_stalled_run_is_failed_and_queued_again(db: Session, data_dir: Path) -> None:
+def test_a_running_run_whose_lock_is_free_is_failed_and_queued_again(
+    db: Session, data_dir: Path
+) -> None:
     x = exchange_world(db, data_dir, rows=5)
     run = runs.request_run(
         db, actor=x.s.provider_officer, binding_id=x.binding.id, kind=RunKind.FULL
     )
-    run.state, run.heartbeat_at = RunState.RUNNING, clock.now() - timedelta(minutes=30)
+    run.state, run.heartbeat_at = RunState.RUNNING, clock.now()  # a fresh heartbeat: no matter
     db.flush()
     [again] = runs.recover_stalled(db, actor=JOB)
     db.refresh(run)
-    assert run.state is RunState.FAILED and "心跳" in run.error
+    assert run.state is RunState.FAILED and run.error.startswith(runs.OWNER_DEAD)
     assert again.state is RunState.QUEUED and again.kind is RunKind.FULL
+
+
+def test_a_running_run_whose_lock_is_held_is_left_alone(db: Session, data_dir: Path) -> None:
+    x = exchange_world(db, data_dir, rows=5)
+    run = runs.request_run(
+        db, actor=x.s.provider_officer, binding_id=x.binding.id, kind=RunKind.FULL
+    )
+    run.state, run.heartbeat_at = RunState.RUNNING, clock.now() - timedelta(hours=3)
+    db.flush()
+    target = runlock.Target("binding", x.binding.id)
+    with runlock.holding(db.get_bind(), target) as lock:
+        assert lock is not None
+        assert runlock.is_held(db, target)
+        assert runs.recover_stalled(db, actor=JOB) == []
+        with pytest.raises(Conflict, match="正在排队或运行中"):
+            runs.request_run(
+                db, actor=x.s.provider_officer, binding_id=x.binding.id, kind=RunKind.FULL
+            )
+        assert runlock.acquire(db.get_bind(), target) is None  # one holder at a time
+    assert not runlock.is_held(db, target)
+    db.refresh(run)
+    assert run.state is RunState.RUNNING
+    rerun = runs.request_run(
+        db, actor=x.s.provider_officer, binding_id=x.binding.id, kind=RunKind.FULL
+    )
+    db.refresh(run)
+    assert run.state is RunState.FAILED and run.error == runs.OWNER_DEAD
+    assert rerun.state is RunState.QUEUED
 
 
 @pytest.fixture
@@ -354,3 +385,97 @@ def test_a_whole_resource_grant_delivers_the_data_items_not_the_kept_change_colu
     whole = Grant(whole_resource=True, fields=[], row_filter=[], masking=[])
     scope = delivery.grant_scope(x.binding, whole)
     assert scope.columns == list(PEOPLE_COLUMNS.values())
+
+
+def test_a_row_deleted_at_the_source_leaves_the_pushed_table_at_the_next_scheduled_push(
+    db: Session,
+    data_dir: Path,
+    sessions: sessionmaker[Session],
+    center: Center,
+    frontend_db: str,
+) -> None:
+    start = datetime.fromisoformat("2026-10-12T10:00:00+08:00")  # inside the grant's period
+    url = make_url(MYSQL_URL)
+
+    def front_ids() -> list[str]:
+        mysql = pymysql.connect(
+            host=url.host, port=url.port or 3306, user=url.username, database=frontend_db
+        )
+        with mysql.cursor() as cur:
+            cur.execute("SELECT id_number FROM people_share")
+            ids = sorted(r[0] for r in cur.fetchall())
+        mysql.close()
+        return ids
+
+    def work(queued: list[SyncRun]) -> dict[str, RunKind]:
+        """Executes the queued runs, the center's first; the kind of each, by target."""
+        db.commit()
+        kinds = {}
+        for run in sorted(queued, key=lambda r: r.binding_id is None):
+            done = runs.execute_run(sessions, settings=x.settings, center=center, run_id=run.id)
+            assert done is not None and done.state is RunState.SUCCEEDED, done and done.error
+            kinds["binding" if run.binding_id else "push"] = run.kind
+        db.expire_all()
+        return kinds
+
+    with clock.frozen(start):
+        x = exchange_world(db, data_dir, rows=40)
+        assert _run(x, db, sessions, center, RunKind.FULL).state is RunState.SUCCEEDED
+        grant_id = approved(
+            x.s,
+            fields=["公民身份号码", "姓名", "行政区划代码"],
+            row_filter=[{"field": "行政区划代码", "op": "in", "values": ["361102"]}],
+        ).grant_id
+        front = connections.register_connection(
+            db,
+            actor=x.s.consumer_officer,
+            settings=x.settings,
+            data=ConnectionIn(
+                name="民政前置库",
+                role=ConnectionRole.FRONTEND,
+                kind=DatabaseKind.MYSQL,
+                host=url.host or "",
+                port=url.port,
+                database=frontend_db,
+                username=url.username or "",
+            ),
+        )
+        push = pushes.create_push(
+            db,
+            actor=x.s.consumer_officer,
+            data=PushIn(grant_id=grant_id, connection_id=front.id, target_table="people_share"),
+        )
+        assert work(runs.schedule_due(db, actor=JOB))["push"] is RunKind.FULL
+    shared = sorted(r[0] for r in people_rows(40) if r[5] == "361102")
+    assert front_ids() == shared
+
+    # Deleted at the source: gone from the front-end table after the next scheduled sync of
+    # the center and the next scheduled push (a day on: both compare keys).
+    with _source(x) as src:
+        src.execute("DELETE FROM people WHERE id_number = ?", (shared[0],))
+    with clock.frozen(start + timedelta(days=1, minutes=1)):
+        kinds = work(runs.schedule_due(db, actor=JOB))
+    assert kinds == {"binding": RunKind.COMPARE, "push": RunKind.COMPARE}
+    assert front_ids() == shared[1:]
+
+    # Rows the center loses reach a push at its very next run, however soon (a realtime
+    # resource pushes every five minutes), not only at the daily comparison.
+    with _source(x) as src:
+        src.execute("DELETE FROM people WHERE id_number = ?", (shared[1],))
+    with clock.frozen(start + timedelta(days=1, minutes=5)):
+        compared = _run(x, db, sessions, center, RunKind.COMPARE)
+        assert compared.state is RunState.SUCCEEDED and compared.rows_deleted == 1
+    with clock.frozen(start + timedelta(days=1, minutes=10)):
+        push.next_run_at = clock.now()
+        db.flush()
+        assert work([r for r in runs.schedule_due(db, actor=JOB) if r.push_id]) == {
+            "push": RunKind.COMPARE
+        }
+    assert front_ids() == shared[2:]
+    with clock.frozen(start + timedelta(days=1, minutes=15)):
+        push.next_run_at = clock.now()
+        db.flush()
+        assert work([r for r in runs.schedule_due(db, actor=JOB) if r.push_id]) == {
+            "push": RunKind.INCREMENTAL  # nothing owed: changes only
+        }
+    assert front_ids() == shared[2:]

@@ -1,7 +1,7 @@
 """Scheduled catalog work: announced changes and retirements take effect on their date.
 
-`govshare catalog apply-due` runs it once (for cron); a served platform also runs it every
-hour through `govshare.core.scheduler`. It is idempotent and safe when several processes run
+`govshare catalog apply-due` runs it once (for cron); the job workers run it every hour
+(`govshare.core.scheduler`). It is idempotent and safe when several processes run
 it at once: due rows are locked, and a row already made effective no longer matches.
 """
 

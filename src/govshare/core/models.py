@@ -6,6 +6,7 @@ from govshare.core.audit import models as audit_models
 from govshare.core.calendar import models as calendar_models
 from govshare.core.db import Base
 from govshare.core.inbox import models as inbox_models
+from govshare.core.scheduler import models as scheduler_models
 from govshare.exchange import models as exchange_models
 from govshare.identity import models as identity_models
 from govshare.sharing import models as sharing_models
@@ -19,5 +20,6 @@ __all__ = [
     "exchange_models",
     "identity_models",
     "inbox_models",
+    "scheduler_models",
     "sharing_models",
 ]

@@ -27,7 +27,7 @@ app = typer.Typer(help="数据交换：库表同步、同步记录", no_args_is_
 def worker(
     workers: int = typer.Option(2, "--workers", min=1, max=32, help="并行执行的任务数"),
 ) -> None:
-    """启动交换任务工作进程：按更新周期同步库表、推送前置库（可在多台服务器上各启动一个）。"""
+    """启动任务工作进程：按更新周期同步库表、推送前置库，执行目录变更生效、共享提醒等定时任务（可在多台服务器上各启动一个）。"""
     out.print(f"工作进程启动，并行任务数 {workers}；按 Ctrl+C 停止")
     jobs.run_worker(get_runtime(), workers=workers)
 

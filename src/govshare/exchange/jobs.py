@@ -1,14 +1,17 @@
-"""The exchange's job queue: Huey, keeping its jobs in the platform database (tables
+"""The platform's job queue: Huey, keeping its jobs in the platform database (tables
 `job_task`, `job_schedule`, `job_kv`, `job_counter`, created by the migrations), worked by
-`govshare worker`.
+`govshare worker`. It carries the exchange's runs and every periodic task of the platform
+(`govshare.core.scheduler.TASKS`).
 
 Huey takes a job off the queue inside a transaction (`FOR UPDATE SKIP LOCKED` on
 PostgreSQL, `BEGIN IMMEDIATE` on SQLite) and deletes it there, so two workers never take one
 job. A run is further claimed by a compare-and-set on its state (`runs.execute_run`), so a
 job handed out twice — after a lost enqueue was repeated — still runs once.
 
-Every worker ticks each minute: it queues the runs whose time has come (`runs.schedule_due`,
-itself a compare-and-set per binding) and recovers runs whose worker died.
+Each minute the exchange ticks: it queues the runs whose time has come (`runs.schedule_due`,
+itself a compare-and-set per binding) and recovers runs whose process died (their run lock is
+free). Huey's scheduler runs in every worker; `scheduler.run` claims each tick in the
+database, so a periodic task runs once per tick however many workers there are.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from huey.contrib.sql_huey import SqlStorage
 from huey.exceptions import RetryTask
 from sqlalchemy import make_url
 
+from govshare.core import scheduler
 from govshare.core.migrate import JOB_TABLE_PREFIX
 from govshare.core.permissions import Actor, Role
 from govshare.core.runtime import Runtime
@@ -89,11 +93,18 @@ def job_queue(runtime: Runtime) -> JobQueue:
     def run_task(run_id: int) -> str:
         return execute(runtime, run_id)
 
-    @huey.periodic_task(crontab(minute="*"), name="exchange.tick")
-    def tick_task() -> str:
-        return tick(runtime)
-
+    for periodic in scheduler.TASKS:
+        _register_periodic(huey, runtime, periodic)
     return JobQueue(huey, run_task)
+
+
+def _register_periodic(huey: Huey, runtime: Runtime, task: scheduler.PeriodicTask) -> None:
+    when = crontab(minute="*") if task.every == "minute" else crontab(minute=str(task.minute))
+
+    def periodic() -> str:
+        return scheduler.run(runtime, task)
+
+    huey.periodic_task(when, name=task.name)(periodic)
 
 
 def execute(runtime: Runtime, run_id: int) -> str:
@@ -110,7 +121,7 @@ def execute(runtime: Runtime, run_id: int) -> str:
 
 
 def tick(runtime: Runtime) -> str:
-    """Queues due runs and recovers stalled ones (each minute, on every worker)."""
+    """Queues due runs and recovers those whose process died (each minute, once)."""
     queue = job_queue(runtime)
     with runtime.transaction() as db_session:
         due = runs.schedule_due(db_session, actor=SCHEDULER, enqueue=queue.enqueue)
@@ -128,8 +139,9 @@ class _ThreadConsumer(Consumer):
 
 @contextlib.contextmanager
 def background_worker(runtime: Runtime, *, workers: int = 1) -> Iterator[None]:
-    """The queue worked by threads of this process while the block runs (the demo city's
-    single process); a deployment runs `govshare worker` processes instead."""
+    """The queue worked by threads of this process while the block runs, periodic tasks
+    included (the demo city's single process); a deployment runs `govshare worker`
+    processes instead."""
     consumer = _ThreadConsumer(
         job_queue(runtime).huey, workers=workers, worker_type="thread", periodic=True
     )

@@ -1,7 +1,7 @@
 """Scheduled sharing work: deadline reminders, overdue notices, grants about to expire.
 
-`govshare sharing remind` runs it once (for cron); a served platform runs it every hour
-through `govshare.core.scheduler`. Each reminder is sent once: the step or grant records
+`govshare sharing remind` runs it once (for cron); the job workers run it every hour
+(`govshare.core.scheduler`). Each reminder is sent once: the step or grant records
 the day it went out, under a row lock.
 """
 

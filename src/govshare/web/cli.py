@@ -27,12 +27,15 @@ def serve(
     port: Annotated[int, typer.Option(help="端口")] = 8000,
     workers: Annotated[int, typer.Option(help="进程数（多进程共用同一数据库）")] = 1,
 ) -> None:
-    """启动平台（网页和接口）。"""
+    """启动平台（网页和接口）。定时任务（库表同步、目录变更生效、共享提醒）由 govshare worker 执行。"""
     from govshare.core.runtime import get_runtime
 
     runtime = get_runtime()
     _require_current_schema(runtime.engine)
     warn_if_expired(runtime.profile)
+    out.print(
+        "定时任务（库表同步与推送、目录变更生效、共享提醒）由 govshare worker 执行，请另行启动"
+    )
     _run(host, port, workers)
 
 

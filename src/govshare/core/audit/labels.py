@@ -66,7 +66,7 @@ ACTION_LABELS = {
     "exchange.run.fail": "同步失败",
     "exchange.run.finish": "同步完成",
     "exchange.run.queue": "发起同步任务",
-    "exchange.run.stalled": "同步中断（工作进程失联）",
+    "exchange.run.stalled": "同步中断（运行进程已终止）",
     "exchange.run.start": "开始同步",
     "identity.api_token.issue": "签发接口令牌",
     "identity.api_token.revoke": "吊销接口令牌",

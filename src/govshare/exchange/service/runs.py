@@ -1,11 +1,21 @@
 """Sync runs (同步任务): one run copies a binding's source table into the center, or a grant's
 share of a center table into the consumer's front-end database (a push).
 
-A run is queued in the platform database and executed by a worker (`govshare worker`). The
-worker claims it with a compare-and-set on its state, so two workers never run one run; the
-engine underneath keeps the target exactly equal to the source even when a worker is killed
-(keyed upserts and a watermark in the target that advances only with its data). A worker that
-dies leaves a run whose heartbeat stops: `recover_stalled` marks it failed and queues it again.
+A run is queued in the platform database and executed by a worker (`govshare worker`) or by
+`govshare exchange sync` in its own process. The executing process holds the run lock of the
+binding or push (`exchange.runlock`) from before it claims the run (a compare-and-set on its
+state, so two workers never run one run) until after its end is committed; the database
+server or the kernel releases that lock when the process dies. The engine underneath keeps
+the target exactly equal to the source even when the process is killed (keyed upserts and a
+watermark in the target that advances only with its data). So a "running" run whose lock is
+free belongs to a dead process: a rerun fails it and starts at once, and the workers' tick
+(`recover_stalled`) fails it and queues it again.
+
+Incremental runs carry changes, not deletes. So a scheduled run is a key comparison (changes,
+then deletes: `RunKind.COMPARE`) when deletes may be owed: a binding's at least once every
+`SWEEP_EVERY`; a push's as well, and at once after the center lost rows (a full sync, or a
+comparison that deleted) since the push last compared, so rows deleted at the source leave
+the consumers' front-end tables at the next scheduled push.
 
 Runs move data, so they are audited at start and at finish; progress counters are updated
 with plain statements while the run goes, for the pages' progress bars.
@@ -13,11 +23,13 @@ with plain statements while the run goes, for the pages' progress bars.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,7 +41,7 @@ from govshare.core.db import unit_of_work
 from govshare.core.errors import Conflict, Forbidden, NotFound
 from govshare.core.permissions import Actor, Role, require
 from govshare.core.settings import Settings
-from govshare.exchange import engine
+from govshare.exchange import engine, runlock
 from govshare.exchange.center import Center
 from govshare.exchange.models import (
     BindingState,
@@ -45,8 +57,10 @@ from govshare.exchange.models import (
 )
 from govshare.exchange.service import bindings, usage
 
-STALL_AFTER = timedelta(minutes=10)  # no heartbeat for this long: the worker is gone
 REQUEUE_AFTER = timedelta(minutes=2)  # queued this long without a worker taking it: enqueue again
+OWNER_DEAD = "运行进程已终止"
+SWEEP_EVERY = timedelta(days=1)  # a scheduled run compares keys (carries deletes) this often
+SWEEPING = (RunKind.FULL, RunKind.COMPARE)  # the kinds that leave no deleted row behind
 PROGRESS_EVERY_SECONDS = 1.0
 KEPT_REJECTS = 1000
 OVERSEERS = (Role.PLATFORM_OPERATOR, Role.AUTHORITY, Role.AUDITOR)  # see every department's runs
@@ -103,12 +117,8 @@ def schedule_due(
             binding.id,
             binding.next_run_at,
             bindings.next_run_after(binding, now),
-        ) and not _busy(db_session, binding_id=binding.id):
-            kind = (
-                RunKind.INCREMENTAL
-                if _has_succeeded(db_session, binding_id=binding.id)
-                else RunKind.FULL
-            )
+        ) and not _busy(db_session, actor, binding_id=binding.id):
+            kind = _scheduled_kind(db_session, now, binding_id=binding.id)
             queued.append(
                 _queue(db_session, actor, kind, RunTrigger.SCHEDULE, enqueue, binding=binding)
             )
@@ -117,10 +127,10 @@ def schedule_due(
         binding = bindings.binding_of_resource(db_session, push.grant.resource_id)
         following = bindings.next_run_after(binding, now) if binding else None
         if _claim_slot(db_session, Push, push.id, push.next_run_at, following) and not _busy(
-            db_session, push_id=push.id
+            db_session, actor, push_id=push.id
         ):
-            kind = (
-                RunKind.INCREMENTAL if _has_succeeded(db_session, push_id=push.id) else RunKind.FULL
+            kind = _scheduled_kind(
+                db_session, now, push_id=push.id, center_id=binding.id if binding else None
             )
             queued.append(_queue(db_session, actor, kind, RunTrigger.SCHEDULE, enqueue, push=push))
     return queued
@@ -129,39 +139,16 @@ def schedule_due(
 def recover_stalled(
     db_session: Session, *, actor: Actor, enqueue: Enqueue | None = None
 ) -> list[SyncRun]:
-    """Fails runs whose worker stopped beating and queues each again; hands queued runs no
-    worker took back to the queue. Returns the runs queued again."""
+    """Fails runs whose process died (their run lock is free) and queues each again; hands
+    queued runs no worker took back to the queue. Returns the runs queued again."""
     require(actor, Role.SYSTEM, Role.PLATFORM_OPERATOR, action="恢复中断的同步任务")
     now = clock.now()
     again: list[SyncRun] = []
-    stalled = select(SyncRun).where(
-        SyncRun.state == RunState.RUNNING, SyncRun.heartbeat_at < now - STALL_AFTER
-    )
-    for run in db_session.execute(stalled).scalars().all():
-        claimed = db_session.execute(
-            update(SyncRun)
-            .where(
-                SyncRun.id == run.id,
-                SyncRun.state == RunState.RUNNING,
-                SyncRun.heartbeat_at == run.heartbeat_at,
-            )
-            .values(
-                state=RunState.FAILED, finished_at=now, error="工作进程中断（心跳超时），已重新排队"
-            )
-        ).rowcount
-        if claimed:
-            db_session.refresh(run)
-            record(
-                db_session,
-                actor=actor,
-                action="exchange.run.stalled",
-                object_type="run",
-                object_id=run.id,
-                details={
-                    "worker": run.worker,
-                    "heartbeat_at": run.heartbeat_at.isoformat() if run.heartbeat_at else None,
-                },
-            )
+    running = select(SyncRun).where(SyncRun.state == RunState.RUNNING).order_by(SyncRun.id)
+    for run in db_session.execute(running).scalars().all():
+        if runlock.is_held(db_session, _target(run)):
+            continue
+        if _abandon(db_session, actor, run, f"{OWNER_DEAD}，已重新排队"):
             again.append(
                 _queue(
                     db_session,
@@ -195,6 +182,28 @@ def execute_run(
     records the failure."""
     worker = worker or f"{socket.gethostname()}:{os.getpid()}"
     with unit_of_work(sessions) as db_session:
+        queued = db_session.get(SyncRun, run_id)
+        if queued is None or queued.state is not RunState.QUEUED:
+            return None
+        target = _target(queued)
+    lock = runlock.acquire(sessions.kw["bind"], target)
+    if lock is None:  # a live process is running this binding or push
+        return None
+    try:
+        return _execute_locked(sessions, lock, settings, center, run_id, worker)
+    finally:
+        lock.release()
+
+
+def _execute_locked(
+    sessions: sessionmaker[Session],
+    lock: runlock.HeldLock,
+    settings: Settings,
+    center: Center,
+    run_id: int,
+    worker: str,
+) -> SyncRun | None:
+    with unit_of_work(sessions) as db_session:
         run = _claim(db_session, run_id, worker)
         if run is None:
             return None
@@ -208,14 +217,14 @@ def execute_run(
             failure = f"同步配置无效，请检查库表绑定或推送的表名、字段名：{exc}"
     if plan is None:
         return _finish_failed(sessions, run_id, failure)
-    progress = _Progress(sessions, run_id)
+    progress = _Progress(sessions, run_id, lock)
     try:
         if plan.kind is RunKind.FULL:
             outcome = engine.run_full(plan.spec, progress=progress)
         elif plan.kind is RunKind.INCREMENTAL:
             outcome = engine.run_incremental(plan.spec, progress=progress)
         else:
-            outcome = engine.run_compare_keys(plan.spec, progress=progress)
+            outcome = _compare(plan.spec, progress)
     except engine.EngineError as exc:
         return _finish_failed(sessions, run_id, str(exc))
     return _finish_ok(sessions, run_id, outcome, plan)
@@ -317,7 +326,10 @@ def _queue(
     push: Push | None = None,
 ) -> SyncRun:
     if _busy(
-        db_session, binding_id=binding.id if binding else None, push_id=push.id if push else None
+        db_session,
+        actor,
+        binding_id=binding.id if binding else None,
+        push_id=push.id if push else None,
     ):
         raise Conflict("该同步任务正在排队或运行中，请等它结束后再发起")
     run = SyncRun(
@@ -356,19 +368,109 @@ def _after_commit(db_session: Session, enqueue: Enqueue, run_id: int) -> None:
 
 
 def _busy(
-    db_session: Session, *, binding_id: int | None = None, push_id: int | None = None
+    db_session: Session,
+    actor: Actor,
+    *,
+    binding_id: int | None = None,
+    push_id: int | None = None,
 ) -> bool:
-    query = (
-        select(func.count())
-        .select_from(SyncRun)
-        .where(SyncRun.state.in_((RunState.QUEUED, RunState.RUNNING)))
+    """Whether a run of the binding or push is queued, or running in a live process. A run
+    left "running" by a dead process (its lock is free) is failed on the way."""
+    target = runlock.target_of(binding_id=binding_id, push_id=push_id)
+    query = select(SyncRun).where(
+        SyncRun.state.in_((RunState.QUEUED, RunState.RUNNING)), _of_target(target)
     )
-    query = (
-        query.where(SyncRun.binding_id == binding_id)
-        if binding_id
-        else query.where(SyncRun.push_id == push_id)
+    busy = False
+    for run in db_session.execute(query).scalars().all():
+        if run.state is RunState.QUEUED or runlock.is_held(db_session, target):
+            busy = True
+        elif not _abandon(db_session, actor, run, OWNER_DEAD):
+            db_session.refresh(run)  # changed meanwhile: it counts as it now stands
+            busy = busy or run.state in (RunState.QUEUED, RunState.RUNNING)
+    return busy
+
+
+def _target(run: SyncRun) -> runlock.Target:
+    return runlock.target_of(binding_id=run.binding_id, push_id=run.push_id)
+
+
+def _of_target(target: runlock.Target) -> Any:
+    column = SyncRun.binding_id if target.kind == "binding" else SyncRun.push_id
+    return column == target.id
+
+
+def _abandon(db_session: Session, actor: Actor, run: SyncRun, error: str) -> bool:
+    """Fails a "running" run whose process is gone, with its audit entry. False when the run
+    had left "running" meanwhile (it finished after all)."""
+    failed = db_session.execute(
+        update(SyncRun)
+        .where(SyncRun.id == run.id, SyncRun.state == RunState.RUNNING)
+        .values(state=RunState.FAILED, finished_at=clock.now(), error=error)
+    ).rowcount
+    if not failed:
+        return False
+    db_session.refresh(run)
+    record(
+        db_session,
+        actor=actor,
+        action="exchange.run.stalled",
+        object_type="run",
+        object_id=run.id,
+        details={
+            "worker": run.worker,
+            "heartbeat_at": run.heartbeat_at.isoformat() if run.heartbeat_at else None,
+            "error": error,
+        },
     )
-    return bool(db_session.execute(query).scalar_one())
+    return True
+
+
+def _compare(spec: engine.SyncSpec, progress: _Progress) -> engine.SyncOutcome:
+    """A key comparison: the changes (incremental), then the rows whose key the source no
+    longer has deleted. A full run in the first step (no usable watermark) needs no second."""
+    changes = engine.run_incremental(spec, progress=progress)
+    if changes.mode == "full":
+        return changes
+    deletes = engine.run_compare_keys(spec, progress=progress)
+    return dataclasses.replace(
+        changes,
+        mode=deletes.mode,
+        rows_deleted=deletes.rows_deleted,
+        seconds=changes.seconds + deletes.seconds,
+    )
+
+
+def _scheduled_kind(
+    db_session: Session,
+    now: datetime,
+    *,
+    binding_id: int | None = None,
+    push_id: int | None = None,
+    center_id: int | None = None,
+) -> RunKind:
+    """The kind of a scheduled run: full first, a key comparison when deletes may be owed
+    (see the module's docstring), else incremental. `center_id`: a push's binding."""
+    if not _has_succeeded(db_session, binding_id=binding_id, push_id=push_id):
+        return RunKind.FULL
+    target = _of_target(runlock.target_of(binding_id=binding_id, push_id=push_id))
+    swept = db_session.execute(
+        select(func.max(SyncRun.started_at)).where(
+            target, SyncRun.state == RunState.SUCCEEDED, SyncRun.kind.in_(SWEEPING)
+        )
+    ).scalar_one()
+    if swept is None or clock.as_utc(swept) < now - SWEEP_EVERY:
+        return RunKind.COMPARE
+    if center_id is not None:
+        center_lost = db_session.execute(
+            select(func.max(SyncRun.finished_at)).where(
+                SyncRun.binding_id == center_id,
+                SyncRun.state == RunState.SUCCEEDED,
+                (SyncRun.kind == RunKind.FULL) | (SyncRun.rows_deleted > 0),
+            )
+        ).scalar_one()
+        if center_lost is not None and clock.as_utc(center_lost) > clock.as_utc(swept):
+            return RunKind.COMPARE
+    return RunKind.INCREMENTAL
 
 
 def _has_succeeded(
@@ -406,6 +508,12 @@ def _claim(db_session: Session, run_id: int, worker: str) -> SyncRun | None:
     run = db_session.get(SyncRun, run_id)
     assert run is not None
     db_session.refresh(run)
+    # This process holds the run lock: any other "running" run of the target is a dead one.
+    others = select(SyncRun).where(
+        SyncRun.state == RunState.RUNNING, SyncRun.id != run_id, _of_target(_target(run))
+    )
+    for dead in db_session.execute(others).scalars().all():
+        _abandon(db_session, _worker_actor(worker), dead, OWNER_DEAD)
     record(
         db_session,
         actor=_worker_actor(worker),
@@ -448,10 +556,13 @@ def _plan(db_session: Session, run: SyncRun, *, settings: Settings, center: Cent
 
 class _Progress:
     """Writes the rows read so far and a heartbeat at most once a second, each in its own
-    short transaction, so a page polling the run sees it move."""
+    short transaction, so a page polling the run sees it move; and checks the run lock is
+    still held (a run whose lock connection broke stops, since another may start)."""
 
-    def __init__(self, sessions: sessionmaker[Session], run_id: int) -> None:
-        self.sessions, self.run_id, self.last = sessions, run_id, 0.0
+    def __init__(
+        self, sessions: sessionmaker[Session], run_id: int, lock: runlock.HeldLock
+    ) -> None:
+        self.sessions, self.run_id, self.lock, self.last = sessions, run_id, lock, 0.0
 
     def __call__(self, rows_read: int) -> None:
         import time
@@ -460,6 +571,12 @@ class _Progress:
         if now - self.last < PROGRESS_EVERY_SECONDS:
             return
         self.last = now
+        try:
+            self.lock.check()
+        except Exception as exc:
+            raise engine.EngineError(
+                f"运行锁丢失（与平台数据库的连接中断），同步已中止：{exc}"
+            ) from exc
         with unit_of_work(self.sessions) as db_session:
             db_session.execute(
                 update(SyncRun)

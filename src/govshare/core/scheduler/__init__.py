@@ -1,0 +1,93 @@
+"""The platform's periodic work, in one list: each task, how often it runs, and where.
+
+Every periodic task runs on the job workers (`govshare worker`, Huey periodic tasks on the
+platform database; `govshare demo` works the queue in-process), never in the web processes,
+so a city with several app processes runs each task once. Huey's scheduler runs in every
+worker and would enqueue a task once per worker, so a tick is claimed first: a row per
+(task, tick) in `periodic_tick`, whose primary key lets one insert win. A worker that loses
+the claim skips the tick. Each task is idempotent and catches up on what is due, so a tick
+lost to a crash is made good by the next. Each also has a CLI command for cron.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from govshare.core import clock
+from govshare.core.runtime import Runtime
+from govshare.core.scheduler.models import PeriodicTick
+
+log = logging.getLogger(__name__)
+KEEP_TICKS = timedelta(days=2)  # claims older than this are pruned as new ones are made
+
+
+@dataclass(frozen=True)
+class PeriodicTask:
+    """A periodic task: its name (the job's and the tick's), its period and its function, a
+    `module:function` taking the runtime (imported when it runs, so core imports no domain)."""
+
+    name: str
+    every: str  # "minute" or "hour"
+    function: str
+    minute: int = 0  # for hourly tasks: the minute past the hour it runs at
+
+    def load(self) -> Callable[[Runtime], object]:
+        module, _, name = self.function.partition(":")
+        return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+
+
+TASKS: tuple[PeriodicTask, ...] = (
+    # queue due syncs and pushes, recover runs whose process died
+    PeriodicTask("exchange.tick", "minute", "govshare.exchange.jobs:tick"),
+    # announced catalog changes and retirements take effect (`govshare catalog apply-due`)
+    PeriodicTask("catalog.apply_due", "hour", "govshare.catalog.jobs:apply_due", minute=1),
+    # deadline reminders, overdue notices, grants about to expire (`govshare sharing remind`)
+    PeriodicTask("sharing.reminders", "hour", "govshare.sharing.jobs:send_reminders", minute=2),
+)
+
+
+def tick_of(task: PeriodicTask, moment: datetime) -> datetime:
+    """The tick a moment belongs to: the start of its minute, or of its hour."""
+    moment = clock.as_utc(moment).replace(second=0, microsecond=0)
+    return moment.replace(minute=0) if task.every == "hour" else moment
+
+
+def claim(db_session: Session, task: PeriodicTask, tick_at: datetime, worker: str) -> bool:
+    """Claims the tick for this worker; False when another worker claimed it first."""
+    dialect = db_session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    claimed = db_session.execute(
+        insert(PeriodicTick.__table__)
+        .values(task=task.name, tick_at=tick_at, claimed_at=clock.now(), claimed_by=worker)
+        .on_conflict_do_nothing()
+        .returning(PeriodicTick.__table__.c.task)
+    ).first()
+    db_session.execute(
+        delete(PeriodicTick).where(
+            PeriodicTick.task == task.name, PeriodicTick.tick_at < tick_at - KEEP_TICKS
+        )
+    )
+    return claimed is not None
+
+
+def run(runtime: Runtime, task: PeriodicTask, *, worker: str | None = None) -> str:
+    """One tick of the task: claimed in its own transaction, then run (the task opens its
+    own). Returns what happened, for the worker's log."""
+    worker = worker or f"{socket.gethostname()}:{os.getpid()}"
+    tick_at = tick_of(task, clock.now())
+    with runtime.transaction() as db_session:
+        if not claim(db_session, task, tick_at, worker):
+            return f"{task.name} {tick_at:%Y-%m-%d %H:%M}: already run by another worker"
+    result = task.load()(runtime)
+    log.info("%s: %s", task.name, result)
+    return f"{task.name} {tick_at:%Y-%m-%d %H:%M}: {result}"
