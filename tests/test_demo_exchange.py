@@ -256,7 +256,7 @@ def test_a_narrowed_grant_gets_its_rows_and_fields_with_the_id_masked(city: City
         id_number: (name, reason)
         for id_number, name, reason in _provider_rows(
             city,
-            "provider/gaj.db",
+            "provider/gaj/gaj.db",
             "SELECT id_number, name, reason FROM residence_permit WHERE reason IN ('务工', '经商')",
         )
     }
