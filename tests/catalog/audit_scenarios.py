@@ -164,6 +164,7 @@ SCENARIOS: dict[str, Writes | Reads] = {
     RES + "add_months": READ_ONLY,
     RES + "next_sequence": READ_ONLY,  # its counter row is part of the caller's change
     RES + "can_see_unpublished": READ_ONLY,
+    RES + "may_submit": READ_ONLY,
     RES + "version_input": READ_ONLY,
     RES + "narrowing_reasons": READ_ONLY,
     RES + "display": READ_ONLY,
