@@ -156,6 +156,10 @@ def test_a_file_swapped_for_a_link_is_refused_when_opened(db: Session, data_dir:
     with pytest.raises(Forbidden) as refused:
         connections.url_of(x.source, x.settings)
     assert "之外" in refused.value.message and refused.value.field == "database"
+    tested = connections.test_connection(
+        db, actor=x.s.provider_officer, settings=x.settings, connection_id=x.source.id
+    )
+    assert not tested.last_test_ok and "之外" in tested.last_test_message
 
 
 def test_source_directories_are_the_operators_to_assign(db: Session, data_dir: Path) -> None:

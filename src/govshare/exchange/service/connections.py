@@ -310,6 +310,8 @@ def _run_test(
         version = engine.test_connection(url, timeout=TEST_TIMEOUT_SECONDS)
     except engine.EngineError as exc:
         conn.last_test_ok, conn.last_test_message = False, str(exc)
+    except (Forbidden, Invalid) as exc:  # the file went away, or is no longer its own
+        conn.last_test_ok, conn.last_test_message = False, exc.message
     else:
         conn.last_test_ok, conn.last_test_message = True, f"连接成功：{version}"
 
