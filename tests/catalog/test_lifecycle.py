@@ -162,9 +162,7 @@ def test_retirement_under_shangrao_is_announced_a_month_ahead(db: Session, world
     assert count(db, Notification) > 0
 
 
-def test_staff_neither_submit_nor_ask_for_retirement_one_rule_for_both(
-    db: Session, world
-) -> None:
+def test_staff_neither_submit_nor_ask_for_retirement_one_rule_for_both(db: Session, world) -> None:
     """Staff compile drafts; only the data officer or head commits the department, whether
     by submitting a version or by asking for the resource's retirement."""
     op, officer, staff, gaj_officer = world

@@ -26,7 +26,7 @@ from govshare.exchange.schemas import ConnectionIn
 from govshare.exchange.service import connections, source_directories
 from govshare.identity.models import User
 from tests.builders import organization
-from tests.conftest import POSTGRES_URL
+from tests.conftest import POSTGRES_URL, Cli
 from tests.exchange.builders import (
     exchange_world,
     people_sqlite,
@@ -360,3 +360,19 @@ def _population_file(path: Path, name: str) -> None:
     at = [c for c, _ in POPULATION_COLUMNS].index("name")
     rows = [(*r[:at], name, *r[at + 1 :]) for r in population_rows(5)]
     load_table(f"sqlite:///{path}", "population", POPULATION_COLUMNS, rows, key="id_number")
+
+
+def test_the_operator_assigns_a_directory_from_the_console(govshare_cli: Cli) -> None:
+    from govshare.identity.uscc import check_character
+
+    first17 = "11369000MB0000001"
+    added = govshare_cli("org", "add", "江州市公安局", first17 + check_character(first17))
+    assert added.exit_code == 0, added.output
+    assigned = govshare_cli("exchange", "source-dir", "1", "sources/gaj")
+    assert assigned.exit_code == 0, assigned.output
+    assert "已为 江州市公安局 分配源库目录" in assigned.output
+    assert (govshare_cli.data_dir / "sources" / "gaj").is_dir()
+    refused = govshare_cli("exchange", "source-dir", "1", "../elsewhere")
+    assert refused.exit_code == 2 and "平台数据目录之下的子目录" in refused.output
+    platform = govshare_cli("exchange", "source-dir", "1", ".")
+    assert platform.exit_code == 2 and "path" in platform.output
