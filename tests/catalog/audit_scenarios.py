@@ -70,7 +70,7 @@ def revision(w: World):
 def retirement_submitted(w: World):
     resource = live(w)
     resources.request_retirement(
-        w.db, actor=w.staff_actor, resource_id=resource.id, data=RetirementIn(reason="职能调整")
+        w.db, actor=officer(w), resource_id=resource.id, data=RetirementIn(reason="职能调整")
     )
     return resource
 
