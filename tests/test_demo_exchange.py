@@ -173,7 +173,7 @@ def test_the_center_holds_the_population_register_after_the_build(city: City) ->
     county = demo_data.COUNTY_NAMES[first[0][:6]]
     assert tuple(stored) == (first[1], f"江西省上饶市{county}")
     # the source file is in the data directory, as the connection rules demand
-    assert (city.data_dir / "provider" / "gaj.db").is_file()
+    assert (city.data_dir / "provider" / "gaj" / "gaj.db").is_file()
 
 
 def test_every_bound_resource_was_synchronised_once(city: City) -> None:
@@ -256,7 +256,7 @@ def test_a_narrowed_grant_gets_its_rows_and_fields_with_the_id_masked(city: City
         id_number: (name, reason)
         for id_number, name, reason in _provider_rows(
             city,
-            "provider/gaj.db",
+            "provider/gaj/gaj.db",
             "SELECT id_number, name, reason FROM residence_permit WHERE reason IN ('务工', '经商')",
         )
     }

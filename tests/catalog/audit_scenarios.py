@@ -71,7 +71,7 @@ def revision(w: World):
 def retirement_submitted(w: World):
     resource = live(w)
     resources.request_retirement(
-        w.db, actor=w.staff_actor, resource_id=resource.id, data=RetirementIn(reason="职能调整")
+        w.db, actor=officer(w), resource_id=resource.id, data=RetirementIn(reason="职能调整")
     )
     return resource
 
@@ -167,6 +167,7 @@ SCENARIOS: dict[str, Writes | Reads] = {
     RES + "add_months": READ_ONLY,
     RES + "next_sequence": READ_ONLY,  # its counter row is part of the caller's change
     RES + "can_see_unpublished": READ_ONLY,
+    RES + "may_submit": READ_ONLY,
     RES + "version_input": READ_ONLY,
     RES + "narrowing_reasons": READ_ONLY,
     RES + "display": READ_ONLY,

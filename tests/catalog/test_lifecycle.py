@@ -162,6 +162,31 @@ def test_retirement_under_shangrao_is_announced_a_month_ahead(db: Session, world
     assert count(db, Notification) > 0
 
 
+def test_staff_neither_submit_nor_ask_for_retirement_one_rule_for_both(db: Session, world) -> None:
+    """Staff compile drafts; only the data officer or head commits the department, whether
+    by submitting a version or by asking for the resource's retirement."""
+    op, officer, staff, gaj_officer = world
+    resource = published(db, officer, op)
+    draft = resources.start_revision(db, actor=staff, resource_id=resource.id)
+    with pytest.raises(Forbidden, match="数据专员或部门负责人"):
+        resources.submit_version(db, actor=staff, version_id=draft.id, rules=RULES)
+    resources.withdraw_version(db, actor=staff, version_id=draft.id, reason="改为下架")
+    retire = RetirementIn(reason="职能划转至市政务服务中心")
+    with pytest.raises(Forbidden, match="数据专员或部门负责人"):
+        resources.request_retirement(db, actor=staff, resource_id=resource.id, data=retire)
+    with pytest.raises(Forbidden):  # another department's officer neither
+        resources.request_retirement(db, actor=gaj_officer, resource_id=resource.id, data=retire)
+    assert resource.retirement_state is None
+    assert [resources.may_submit(a, resource) for a in (op, officer, staff, gaj_officer)] == [
+        True,
+        True,
+        False,
+        False,
+    ]
+    resources.request_retirement(db, actor=officer, resource_id=resource.id, data=retire)
+    assert resource.retirement_state is not None
+
+
 def test_rules_name_their_field(db: Session, world) -> None:
     _, _, staff, _ = world
     cases = {

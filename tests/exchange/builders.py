@@ -39,7 +39,7 @@ from govshare.exchange.models import (
 )
 from govshare.exchange.schemas import BindingIn, ColumnMapIn, ConnectionIn
 from govshare.exchange.scope import Condition, row_matches
-from govshare.exchange.service import bindings, connections, delivery
+from govshare.exchange.service import bindings, connections, delivery, source_directories
 from govshare.sharing.models import Grant, MaskRule
 from govshare.sharing.schemas import DecisionIn
 from govshare.sharing.service import applications
@@ -102,6 +102,17 @@ def people_sqlite(path: Path, count: int = 40) -> Path:
     return path
 
 
+def source_directory(db: Session, settings: Settings, organization_id: int, path: str) -> str:
+    """The platform operator assigns the department its source directory (relative path)."""
+    return source_directories.assign_source_directory(
+        db,
+        actor=Actor.command_line("test"),
+        settings=settings,
+        organization_id=organization_id,
+        path=path,
+    ).path
+
+
 @dataclass
 class Exchange:
     s: Sharing
@@ -117,6 +128,7 @@ def exchange_world(
     """The sharing cast, the provider's SQLite source registered, and a bound table resource."""
     s = sharing_world(db, op)
     settings = settings_for(data_dir)
+    source_directory(db, settings, s.provider.id, "sources")
     people_sqlite(data_dir / "sources" / "gaj.db", rows)
     source = connections.register_connection(
         db,

@@ -14,8 +14,8 @@ from govshare.core.permissions import Actor, Role
 from govshare.exchange.center import Center
 from govshare.exchange.models import BindingState, ConnectionRole, DatabaseKind, PushState, RunKind
 from govshare.exchange.schemas import ConnectionIn, PushIn
-from govshare.exchange.service import bindings, connections, pushes, runs
-from tests.exchange.builders import Exchange, exchange_world, people_sqlite
+from govshare.exchange.service import bindings, connections, pushes, runs, source_directories
+from tests.exchange.builders import Exchange, exchange_world, people_sqlite, source_directory
 from tests.scenarios import READ_ONLY, Reads, World, Writes
 from tests.sharing.builders import approved
 
@@ -23,6 +23,7 @@ CONN = "govshare.exchange.service.connections."
 BIND = "govshare.exchange.service.bindings."
 RUNS = "govshare.exchange.service.runs."
 PUSH = "govshare.exchange.service.pushes."
+SRC = "govshare.exchange.service.source_directories."
 JOB = Actor(label="job:test", roles=frozenset({Role.SYSTEM}))
 
 
@@ -43,9 +44,12 @@ def _sessions(w: World) -> sessionmaker:
 
 def _register(w: World):
     x = world(w)
-    people_sqlite(x.settings.data_dir / "other.db")
+    people_sqlite(x.settings.data_dir / "sources" / "other.db")
     data = ConnectionIn(
-        name="另一个库", role=ConnectionRole.SOURCE, kind=DatabaseKind.SQLITE, database="other.db"
+        name="另一个库",
+        role=ConnectionRole.SOURCE,
+        kind=DatabaseKind.SQLITE,
+        database="sources/other.db",
     )
     return connections.register_connection(
         w.db, actor=x.s.provider_officer, settings=x.settings, data=data
@@ -85,12 +89,13 @@ def _stalled(w: World):
 
 
 def _front(x: Exchange):
-    people_sqlite(x.settings.data_dir / "front.db", 0)
+    source_directory(x.s.db, x.settings, x.s.consumer.id, "front")
+    people_sqlite(x.settings.data_dir / "front" / "front.db", 0)
     data = ConnectionIn(
         name="民政前置库",
         role=ConnectionRole.FRONTEND,
         kind=DatabaseKind.SQLITE,
-        database="front.db",
+        database="front/front.db",
     )
     return connections.register_connection(
         x.s.db, actor=x.s.consumer_officer, settings=x.settings, data=data
@@ -147,6 +152,18 @@ RUN_SCENARIOS: dict[str, Writes | Reads] = {
     CONN + "password_of": READ_ONLY,
     CONN + "url_of": READ_ONLY,
     CONN + "qualified": READ_ONLY,
+    SRC + "assign_source_directory": Writes(
+        "exchange.source_directory.assign",
+        lambda w: source_directory(
+            w.db, (x := world(w)).settings, x.s.consumer.id, "consumer-sources"
+        ),
+    ),
+    SRC + "list_source_directories": Reads(
+        prepare=world,
+        call=lambda w: source_directories.list_source_directories(
+            w.db, actor=w.prepared.s.provider_officer
+        ),
+    ),
     BIND + "save_binding": Writes("exchange.binding.save", world),
     BIND + "set_binding_state": Writes(
         "exchange.binding.pause",

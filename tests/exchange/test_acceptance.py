@@ -65,6 +65,7 @@ from tests.exchange.builders import (
     grant_for,
     population_binding_in,
     population_resource,
+    source_directory,
 )
 from tests.http import csrf_for, sign_in
 from tests.sharing.builders import SHANGRAO, Sharing, sharing_world
@@ -209,6 +210,8 @@ def acc(
     load_table(src.url, "population", POPULATION_COLUMNS, rows, key="id_number")
     with clock.frozen(BUILT_AT):
         w = sharing_world(db)
+        if connection["kind"] == "sqlite":  # the operator gives 公安局 its source directory
+            source_directory(db, app.state.runtime.settings, w.provider.id, "sources")
         resource = population_resource(w)
         grant = grant_for(
             w,

@@ -18,7 +18,7 @@ from govshare.exchange.schemas import ConnectionIn
 from govshare.exchange.service import connections
 from tests.builders import actor_of, organization, user
 from tests.conftest import POSTGRES_URL
-from tests.exchange.builders import MYSQL_URL, people_sqlite, settings_for
+from tests.exchange.builders import MYSQL_URL, people_sqlite, settings_for, source_directory
 from tests.sharing.builders import sharing_world
 
 SECRET = "s3cret-口令-2026"
@@ -126,14 +126,24 @@ def test_a_database_that_does_not_answer_is_not_saved(db: Session, data_dir: Pat
     assert connections.list_connections(db, actor=s.provider_officer) == []
 
 
-def test_sqlite_files_must_lie_in_the_data_directory(
+def test_sqlite_files_must_lie_in_the_departments_source_directory(
     db: Session, data_dir: Path, tmp_path: Path
 ) -> None:
     s = sharing_world(db)
     settings = settings_for(data_dir)
     outside = people_sqlite(tmp_path / "elsewhere.db")
     sqlite_in = {"name": "本地库", "role": ConnectionRole.SOURCE, "kind": DatabaseKind.SQLITE}
-    with pytest.raises(Invalid) as refused:
+    people_sqlite(data_dir / "sources" / "src.db")
+    with pytest.raises(Forbidden) as unassigned:  # no directory assigned yet: nothing at all
+        connections.register_connection(
+            db,
+            actor=s.provider_officer,
+            settings=settings,
+            data=ConnectionIn.model_validate(sqlite_in | {"database": "sources/src.db"}),
+        )
+    assert unassigned.value.field == "database" and "尚未分配源库目录" in str(unassigned.value)
+    source_directory(db, settings, s.provider.id, "sources")
+    with pytest.raises(Forbidden) as refused:
         connections.register_connection(
             db,
             actor=s.provider_officer,
@@ -141,29 +151,32 @@ def test_sqlite_files_must_lie_in_the_data_directory(
             data=ConnectionIn.model_validate(sqlite_in | {"database": str(outside)}),
         )
     assert refused.value.field == "database"
-    people_sqlite(data_dir / "src.db")
     conn = connections.register_connection(
         db,
         actor=s.provider_officer,
         settings=settings,
-        data=ConnectionIn.model_validate(sqlite_in | {"database": "src.db"}),
+        data=ConnectionIn.model_validate(sqlite_in | {"database": "sources/src.db"}),
     )
-    assert conn.last_test_ok and conn.database == str((data_dir / "src.db").resolve())
+    assert conn.last_test_ok and conn.database == str((data_dir / "sources/src.db").resolve())
     with pytest.raises(Conflict):
         connections.register_connection(
             db,
             actor=s.provider_officer,
             settings=settings,
-            data=ConnectionIn.model_validate(sqlite_in | {"database": "src.db"}),
+            data=ConnectionIn.model_validate(sqlite_in | {"database": "sources/src.db"}),
         )
 
 
 def test_only_the_department_sees_and_changes_its_connections(db: Session, data_dir: Path) -> None:
     s = sharing_world(db)
     settings = settings_for(data_dir)
-    people_sqlite(data_dir / "src.db")
+    source_directory(db, settings, s.provider.id, "sources")
+    people_sqlite(data_dir / "sources" / "src.db")
     data = ConnectionIn(
-        name="人口库", role=ConnectionRole.SOURCE, kind=DatabaseKind.SQLITE, database="src.db"
+        name="人口库",
+        role=ConnectionRole.SOURCE,
+        kind=DatabaseKind.SQLITE,
+        database="sources/src.db",
     )
     conn = connections.register_connection(
         db, actor=s.provider_officer, settings=settings, data=data

@@ -47,7 +47,13 @@ from govshare.sharing.models import Grant, MaskRule
 from govshare.sharing.schemas import DecisionIn
 from govshare.sharing.service import applications
 from tests.builders import actor_of, count, organization, user
-from tests.exchange.builders import MYSQL_URL, Exchange, exchange_world, people_rows
+from tests.exchange.builders import (
+    MYSQL_URL,
+    Exchange,
+    exchange_world,
+    people_rows,
+    source_directory,
+)
 from tests.http import csrf_for, sign_in
 from tests.sharing.builders import SHANGRAO, deciding
 
@@ -88,6 +94,10 @@ def _sync_center(db: Session, w: World, kind: RunKind = RunKind.FULL) -> None:
 
 
 def _frontend(db: Session, w: Exchange, actor: Actor, name: str, path: Path) -> Connection:
+    """A front-end SQLite file in the directory the operator assigned to the actor's
+    department (the file's own directory)."""
+    assert actor.organization_id is not None
+    source_directory(db, w.settings, actor.organization_id, str(path.parent))
     sqlite3.connect(path).close()
     return connections.register_connection(
         db,
@@ -139,7 +149,7 @@ def w(app: FastAPI, db: Session, center: Center) -> Iterator[World]:
         )
         grant = db.get(Grant, decided.grant_id)
         assert grant is not None
-        path = runtime.settings.data_dir / "front.db"
+        path = runtime.settings.data_dir / "front" / "front.db"
         front = _frontend(db, x, x.s.consumer_officer, "民政前置库", path)
         db.commit()
         world = World(x, runtime, grant, front, path)
@@ -409,7 +419,9 @@ def test_another_departments_grant_or_connection_is_refused_naming_the_field(
     other_org = organization(db, "市人社局")
     other = actor_of(user(db, other_org, [Role.DATA_OFFICER]))
     with clock.frozen(USED_AT):
-        theirs = _frontend(db, w.x, other, "人社前置库", w.runtime.settings.data_dir / "rs.db")
+        theirs = _frontend(
+            db, w.x, other, "人社前置库", w.runtime.settings.data_dir / "rs" / "rs.db"
+        )
         db.commit()
         headers = _as(client, app, db, w.x.s.consumer_officer)
         body = {"grant_id": w.grant.id, "target_table": "rk"}

@@ -52,6 +52,7 @@ from tests.exchange.builders import (
     population_binding_in,
     population_resource,
     settings_for,
+    source_directory,
 )
 from tests.sharing.builders import sharing_world
 
@@ -232,6 +233,7 @@ def test_two_workers_run_each_queued_run_exactly_once(
     runtime = Runtime(settings=settings, engine=engine, sessions=make_sessionmaker(engine))
     with Session(engine, expire_on_commit=False) as db:
         w = sharing_world(db)
+        source_directory(db, settings, w.provider.id, "sources")
         source = connections.register_connection(
             db,
             actor=w.provider_officer,

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from govshare.core.permissions import Actor
 from govshare.identity import service as identity_service
-from govshare.identity.models import Organization, User
+from govshare.identity.models import ApiToken, Organization, User
 from govshare.identity.schemas import ApiTokenIn
 from govshare.web.deps import CSRF_HEADER, SESSION_COOKIE
 from tests.builders import PASSWORD, count, credit_code, operator, organization, user
@@ -226,3 +226,20 @@ def test_form_sign_in_opens_the_home_page(client: TestClient, op: Actor) -> None
     home = client.get("/")
     assert home.status_code == 200
     assert "组织机构" in home.text
+
+
+@pytest.mark.parametrize("name", ["", "  ", "\u3000\u3000\t", "系统\u202e名"])
+def test_a_token_without_a_real_name_is_refused_naming_the_field(
+    app: FastAPI, client: TestClient, db: Session, op: Actor, name: str
+) -> None:
+    assert sign_in(client, "operator").status_code == 200
+    response = client.post(
+        "/api/v1/api-tokens",
+        json={"name": name, "organization_id": op.organization_id},
+        headers=csrf_for(app, client),
+    )
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["field"] == "name"
+    assert "令牌名称" in response.json()["detail"]
+    assert count(db, ApiToken) == 0

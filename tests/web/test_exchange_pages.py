@@ -44,6 +44,7 @@ from govshare.sharing.models import Grant
 from tests.builders import count
 from tests.catalog.builders import published
 from tests.conftest import POSTGRES_URL
+from tests.exchange.builders import source_directory
 from tests.http import sign_in
 from tests.sharing.builders import PDF, PEOPLE_ITEMS, Sharing, approved, sharing_world
 
@@ -80,10 +81,12 @@ def world(db: Session) -> Iterator[Sharing]:
 
 
 @pytest.fixture
-def source(tmp_path: Path) -> Path:
-    """The provider's business database: a SQLite file inside the app's data directory."""
+def source(app: FastAPI, db: Session, world: Sharing, tmp_path: Path) -> Path:
+    """The provider's business database: a SQLite file in the source directory the operator
+    assigned to the provider inside the app's data directory."""
+    source_directory(db, _settings(app), world.provider.id, "source")
+    db.commit()
     path = tmp_path / "source" / "people.db"
-    path.parent.mkdir()
     conn = sqlite3.connect(path)
     conn.execute(
         "CREATE TABLE person (id INTEGER PRIMARY KEY, xm TEXT, sfzh TEXT, xb TEXT, csrq TEXT,"
@@ -133,6 +136,7 @@ def _settings(app: FastAPI) -> Settings:
 
 
 def _connection(db: Session, w: Sharing, settings: Settings) -> Connection:
+    source_directory(db, settings, w.provider.id, "source")
     return connections.register_connection(
         db,
         actor=w.provider_officer,
@@ -300,8 +304,13 @@ def test_invalid_connection_form_shows_the_rule_beside_the_field(
     outside = tmp_path.parent / "outside.db"
     sqlite3.connect(outside).close()
     elsewhere = _register(client, typed | {"kind": "sqlite", "database": str(outside)})
-    assert elsewhere.status_code == 422
-    assert _beside(elsewhere.text, "database", "SQLite 数据库文件必须位于平台数据目录")
+    assert elsewhere.status_code == 403
+    assert _beside(elsewhere.text, "database", "本单位尚未分配源库目录")
+    source_directory(db, _settings(app), world.provider.id, "source")
+    db.commit()
+    elsewhere = _register(client, typed | {"kind": "sqlite", "database": str(outside)})
+    assert elsewhere.status_code == 403
+    assert _beside(elsewhere.text, "database", "SQLite 数据库文件必须位于本单位的源库目录")
 
     unnamed = _register(client, typed | {"name": "", "kind": "sqlite", "database": "x.db"})
     assert unnamed.status_code == 422 and _beside(unnamed.text, "name", "必填")

@@ -48,7 +48,7 @@ from govshare.sharing.schemas import GrantActionIn
 from govshare.sharing.service import grants
 from govshare.web.app import create_app
 from tests.builders import PASSWORD, count
-from tests.exchange.builders import Exchange, exchange_world
+from tests.exchange.builders import Exchange, exchange_world, source_directory
 from tests.http import sign_in
 from tests.sharing.builders import approved
 from tests.web.conftest import _free_port
@@ -99,7 +99,8 @@ def w(app: FastAPI, db: Session) -> Iterator[World]:
         application = approved(x.s, masking=[{"field": "公民身份号码", "rule": "id_number"}])
         grant = db.get(Grant, application.grant_id)
         assert grant is not None
-        path = runtime.settings.data_dir / "front.db"
+        source_directory(db, x.settings, x.s.consumer.id, "front")
+        path = runtime.settings.data_dir / "front" / "front.db"
         with sqlite3.connect(path) as front:
             front.execute("CREATE TABLE dibao (id TEXT PRIMARY KEY)")
         conn = connections.register_connection(
@@ -339,7 +340,8 @@ def push_city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PushCity]:
     with clock.frozen(USED_AT), runtime.transaction() as db:
         x = exchange_world(db, data_dir, rows=40)
         approved(x.s, masking=[{"field": "公民身份号码", "rule": "id_number"}])
-        front_path = data_dir / "front.db"
+        source_directory(db, x.settings, x.s.consumer.id, "front")
+        front_path = data_dir / "front" / "front.db"
         sqlite3.connect(front_path).close()
         connections.register_connection(
             db,

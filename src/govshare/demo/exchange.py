@@ -54,7 +54,14 @@ from govshare.exchange.models import (
     SyncRun,
 )
 from govshare.exchange.schemas import BindingIn, ColumnMapIn, ConnectionIn
-from govshare.exchange.service import bindings, connections, files, interfaces, runs
+from govshare.exchange.service import (
+    bindings,
+    connections,
+    files,
+    interfaces,
+    runs,
+    source_directories,
+)
 from govshare.identity.models import User
 from govshare.identity.service import actor_for_user
 
@@ -93,7 +100,7 @@ class Database:
 
     department: str  # the demo's department key
     connection: str  # the connection's name on the platform
-    path: str  # relative to the data directory
+    path: str  # relative to the data directory, in the department's own source directory
     tables: tuple[Table, ...]
 
 
@@ -294,9 +301,9 @@ ENTERPRISE = Table(
 
 DATABASES = (
     Database(
-        "gaj", "人口管理信息系统业务库（只读副本）", "provider/gaj.db", (POPULATION, RESIDENCE)
+        "gaj", "人口管理信息系统业务库（只读副本）", "provider/gaj/gaj.db", (POPULATION, RESIDENCE)
     ),
-    Database("scjg", "市场主体登记系统业务库（只读副本）", "provider/scjg.db", (ENTERPRISE,)),
+    Database("scjg", "市场主体登记系统业务库（只读副本）", "provider/scjg/scjg.db", (ENTERPRISE,)),
 )
 
 
@@ -408,6 +415,14 @@ def _connect(runtime: Runtime, db_session: Session, database: Database) -> tuple
     )
     if existing is not None:
         return existing.id, False
+    # The platform operator gives each department a source directory of its own first.
+    source_directories.assign_source_directory(
+        db_session,
+        actor=Actor.command_line("demo"),
+        settings=runtime.settings,
+        organization_id=actor.organization_id,  # type: ignore[arg-type]
+        path=str(Path(database.path).parent),
+    )
     write_database(runtime.settings.data_dir, database)
     conn = connections.register_connection(
         db_session,

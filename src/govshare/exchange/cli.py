@@ -17,7 +17,7 @@ from govshare.core.errors import NotFound
 from govshare.core.runtime import get_runtime
 from govshare.exchange import jobs
 from govshare.exchange.models import RunKind, RunState, SyncRun
-from govshare.exchange.service import bindings, runs
+from govshare.exchange.service import bindings, runs, source_directories
 
 out = Console(highlight=False)
 app = typer.Typer(help="数据交换：库表同步、同步记录", no_args_is_help=True)
@@ -90,6 +90,29 @@ def _failed(run: SyncRun | None) -> int:
     message = "同步任务已被其他工作进程领取" if run is None else f"同步失败：{run.error}"
     Console(stderr=True, highlight=False).print(message, markup=False)
     return 1
+
+
+@app.command("source-dir")
+@fails_cleanly
+def source_dir(
+    organization_id: int = typer.Argument(..., help="单位编号（govshare org list）"),
+    path: str = typer.Argument(..., help="平台数据目录之下的相对路径，如 sources/gaj"),
+) -> None:
+    """为单位分配源库目录：该单位登记的 SQLite 源库文件只能放在其中。"""
+    runtime = get_runtime()
+    with runtime.transaction() as db_session:
+        assigned = source_directories.assign_source_directory(
+            db_session,
+            actor=console_actor(),
+            settings=runtime.settings,
+            organization_id=organization_id,
+            path=path,
+        )
+        out.print(
+            f"已为 {assigned.organization.name} 分配源库目录 "
+            f"{runtime.settings.data_dir / assigned.path}",
+            markup=False,
+        )
 
 
 @app.command("runs")

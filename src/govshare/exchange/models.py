@@ -151,6 +151,21 @@ class Connection(Base):
     organization: Mapped[Organization] = relationship(lazy="joined")
 
 
+class SourceDirectory(Base):
+    """The directory, under the platform's data directory, assigned by the platform operator
+    to a department for its embedded SQLite databases (源库目录). A department's SQLite
+    connection may name only a file inside its own directory."""
+
+    __tablename__ = "exchange_source_directory"
+
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), primary_key=True)
+    path: Mapped[str] = mapped_column(String(300), unique=True)  # relative to the data directory
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    assigned_by: Mapped[str] = mapped_column(String(120))
+
+    organization: Mapped[Organization] = relationship(lazy="joined")
+
+
 class TableBinding(Base):
     """A published table resource bound to its source table or view (库表绑定, EXC-2).
     `columns` maps each catalog data item to a source column: [{item, column, type}]."""

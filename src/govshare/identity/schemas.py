@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from govshare.core.filenames import DIRECTION_CONTROLS
 from govshare.core.inputs import Id
 from govshare.core.permissions import PERSON_ROLES, Role
 from govshare.identity import uscc
@@ -155,6 +156,18 @@ class ApiTokenIn(BaseModel):
     name: str = Field(min_length=2, max_length=80)
     organization_id: Id
     valid_days: int = Field(default=365, ge=1, le=730)
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _named(cls, value: object) -> object:
+        """The name says which system holds the token: blank or whitespace says nothing."""
+        if isinstance(value, str):
+            value = value.strip()
+            if not value:
+                raise ValueError("令牌名称不能为空，请填写使用该令牌的系统名称")
+            if any(ord(c) < 32 or 127 <= ord(c) < 160 or c in DIRECTION_CONTROLS for c in value):
+                raise ValueError("令牌名称不能包含控制字符或文字方向控制字符")
+        return value
 
 
 class ApiTokenOut(BaseModel):

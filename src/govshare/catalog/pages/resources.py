@@ -308,8 +308,7 @@ def resource_context(
         "working": working,
         "scheduled": scheduled,
         "can_compile": own,
-        "can_submit": actor.has(Role.PLATFORM_OPERATOR)
-        or (actor.has(*resources.SUBMITTERS) and actor.organization_id == resource.provider_id),
+        "can_submit": resources.may_submit(actor, resource),
         "is_operator": actor.has(Role.PLATFORM_OPERATOR),
         "can_subscribe": actor.has(*subscriptions.SUBSCRIBERS)
         and actor.organization_id not in (None, resource.provider_id)

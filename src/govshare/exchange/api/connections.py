@@ -5,13 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from govshare.core.inputs import Id
 from govshare.exchange.jobs import JobQueue, job_queue
-from govshare.exchange.models import BindingState, RunKind, SyncRun, TableBinding
+from govshare.exchange.models import (
+    BindingState,
+    RunKind,
+    SourceDirectory,
+    SyncRun,
+    TableBinding,
+)
 from govshare.exchange.schemas import BindingIn, ConnectionIn, ConnectionOut, RunIn
-from govshare.exchange.service import bindings, connections, runs
+from govshare.exchange.service import bindings, connections, runs, source_directories
 from govshare.web.deps import DB, SignedIn, runtime_of
 
 router = APIRouter(prefix="/exchange", tags=["数据交换"])
@@ -52,6 +58,18 @@ class RunOut(BaseModel):
     watermark_after: str | None
     seconds: float | None
     error: str
+
+
+class SourceDirectoryIn(BaseModel):
+    path: str = Field(min_length=1, max_length=300, description="平台数据目录之下的相对路径")
+
+
+class SourceDirectoryOut(BaseModel):
+    organization_id: int
+    organization: str
+    path: str
+    assigned_at: datetime
+    assigned_by: str
 
 
 class RejectedOut(BaseModel):
@@ -146,6 +164,43 @@ def test(request: Request, db_session: DB, actor: SignedIn, connection_id: Id) -
         db_session, actor=actor, settings=runtime_of(request).settings, connection_id=connection_id
     )
     return connections.connection_out(conn)
+
+
+def source_directory_out(assigned: SourceDirectory) -> SourceDirectoryOut:
+    return SourceDirectoryOut(
+        organization_id=assigned.organization_id,
+        organization=assigned.organization.name,
+        path=assigned.path,
+        assigned_at=assigned.assigned_at,
+        assigned_by=assigned.assigned_by,
+    )
+
+
+@router.get("/source-directories", summary="各单位的源库目录（SQLite 源库文件只能放在其中）")
+def list_source_directories(db_session: DB, actor: SignedIn) -> list[SourceDirectoryOut]:
+    found = source_directories.list_source_directories(db_session, actor=actor)
+    return [source_directory_out(d) for d in found]
+
+
+@router.put(
+    "/source-directories/{organization_id}",
+    summary="为单位分配源库目录（平台管理员；目录在平台数据目录之下，不存在则创建）",
+)
+def assign_source_directory(
+    request: Request,
+    db_session: DB,
+    actor: SignedIn,
+    organization_id: int,
+    data: SourceDirectoryIn,
+) -> SourceDirectoryOut:
+    assigned = source_directories.assign_source_directory(
+        db_session,
+        actor=actor,
+        settings=runtime_of(request).settings,
+        organization_id=organization_id,
+        path=data.path,
+    )
+    return source_directory_out(assigned)
 
 
 @router.get("/bindings", summary="库表资源的同步绑定")

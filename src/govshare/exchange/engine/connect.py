@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,7 +186,10 @@ def sqlite(dsn: Dsn, *, must_exist: bool, timeout: float = 30) -> sqlite3.Connec
     if must_exist and not path.is_file():
         raise ConnectionFailed(f"无法连接数据库 {dsn.where}：数据库文件不存在")
     try:
-        uri = f"file:{path.resolve()}?mode={'ro' if must_exist else 'rwc'}"
+        # The path is quoted, so no character of it becomes a URI parameter; a source is
+        # opened read-only and never through a link swapped in after it was checked.
+        mode = "ro&nofollow=1" if must_exist else "rwc"
+        uri = f"file:{urllib.parse.quote(str(path.resolve()))}?mode={mode}"
         # An incremental run reads its source in a second thread, never two threads at once.
         conn = sqlite3.connect(
             uri, uri=True, isolation_level=None, timeout=timeout, check_same_thread=False

@@ -36,7 +36,7 @@ from govshare.exchange.models import (
     TableBinding,
 )
 from govshare.exchange.schemas import BindingIn, ConnectionIn
-from govshare.exchange.service import bindings, connections, pushes, runs
+from govshare.exchange.service import bindings, connections, pushes, runs, source_directories
 from govshare.web.deps import DB, PageActor, runtime_of
 from govshare.web.forms import PostedForm, field_errors, filled, optional_id
 from govshare.web.templating import redirect, render
@@ -141,13 +141,21 @@ def _own_manager(actor: Actor, organization_id: int) -> bool:
 # --- connections ----------------------------------------------------------------------------
 
 
-def _connection_choices(settings: Settings) -> dict[str, Any]:
+def _connection_choices(
+    db_session: Session, actor: Actor, settings: Settings, organization_id: int | None
+) -> dict[str, Any]:
+    own = [
+        d
+        for d in source_directories.list_source_directories(db_session, actor=actor)
+        if d.organization_id == organization_id
+    ]
     return {
         "roles": ConnectionRole.choices(),
         "kinds": DatabaseKind.choices(),
         "ciphers": Cipher.choices(),
         "default_cipher": Cipher(settings.credential_cipher).label,
-        "data_dir": str(settings.data_dir),
+        # where the department's SQLite files may live (empty: none assigned yet)
+        "data_dir": str(settings.data_dir / own[0].path) if own else "",
     }
 
 
@@ -185,7 +193,7 @@ def _list_context(
         "is_operator": actor.has(Role.PLATFORM_OPERATOR),
         "form": extra.pop("form", {"role": "source", "kind": "postgresql"}),
         "errors": extra.pop("errors", {}),
-        **_connection_choices(_settings(request)),
+        **_connection_choices(db_session, actor, _settings(request), actor.organization_id),
         **extra,
     }
 
@@ -210,7 +218,7 @@ def _detail_context(
         "can_test": _own_manager(actor, conn.organization_id) or actor.has(Role.PLATFORM_OPERATOR),
         "form": extra.pop("form", None) or _form_of(conn),
         "errors": extra.pop("errors", {}),
-        **_connection_choices(_settings(request)),
+        **_connection_choices(db_session, actor, _settings(request), conn.organization_id),
         **extra,
     }
 

@@ -2,9 +2,11 @@
 replica or its front-end exchange database (前置交换库); the platform tests it before saving.
 
 The password is encrypted with the platform's key (AES-GCM, or SM4-GCM when the deployment
-chooses 国密), never shown again and never written to the audit log. A SQLite connection
-must name a file inside the platform's data directory: a department cannot point the
-platform at any other file on its server.
+chooses 国密), never shown again and never written to the audit log. A connection reaches
+only what its department owns (`exchange.reach`): a SQLite file inside the source directory
+the platform operator assigned to the department, never one of the platform's own files, and
+never the platform's own database or the data resource center on a server. Checked on saving
+and again every time the platform opens the connection.
 """
 
 from __future__ import annotations
@@ -12,15 +14,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from sqlalchemy import URL, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from govshare.core import clock
 from govshare.core.audit.service import record
 from govshare.core.errors import Conflict, Forbidden, Invalid, NotFound
 from govshare.core.permissions import Actor, Role, own_organization, require
 from govshare.core.settings import Settings
-from govshare.exchange import credentials, engine
-from govshare.exchange.models import Cipher, Connection, ConnectionRole, DatabaseKind
+from govshare.exchange import credentials, engine, reach
+from govshare.exchange.models import (
+    Cipher,
+    Connection,
+    ConnectionRole,
+    DatabaseKind,
+    SourceDirectory,
+)
 from govshare.exchange.schemas import ConnectionIn, ConnectionOut
 
 MANAGERS = (Role.DATA_OFFICER,)  # a department's data officer registers its databases
@@ -49,8 +57,8 @@ def register_connection(
         created_by=actor.label,
         updated_at=now,
     )
-    _apply(conn, data, settings)
-    _test_or_refuse(conn, settings, _plain(data))  # before anything is written
+    _apply(db_session, conn, data, settings)
+    _test_or_refuse(db_session, conn, settings, _plain(data))  # before anything is written
     db_session.add(conn)
     db_session.flush()
     _seal_password(conn, data, settings)
@@ -79,14 +87,20 @@ def update_connection(
         and data.kind is not DatabaseKind.SQLITE
     ):
         raise Invalid("更换数据库类型时请重新填写密码", field="password")
-    candidate = Connection(id=conn.id, name=data.name, role=data.role, kind=data.kind)
-    _apply(candidate, data, settings)
+    candidate = Connection(
+        id=conn.id,
+        organization_id=conn.organization_id,
+        name=data.name,
+        role=data.role,
+        kind=data.kind,
+    )
+    _apply(db_session, candidate, data, settings)
     password = _plain(data) if data.password is not None else password_of(conn, settings)
-    _test_or_refuse(candidate, settings, password)  # before anything changes
+    _test_or_refuse(db_session, candidate, settings, password)  # before anything changes
     conn.name, conn.role, conn.kind = data.name, data.role, data.kind
     conn.last_tested_at = candidate.last_tested_at
     conn.last_test_ok, conn.last_test_message = True, candidate.last_test_message
-    _apply(conn, data, settings)
+    _apply(db_session, conn, data, settings)
     recipher = data.cipher is not None and data.cipher != conn.cipher
     if data.cipher is not None:
         conn.cipher = data.cipher
@@ -111,7 +125,7 @@ def test_connection(
     """Tests a saved connection again and keeps the result (shown on its page)."""
     require(actor, *MANAGERS, Role.PLATFORM_OPERATOR, action="测试数据库连接")
     conn = _visible(db_session, actor, connection_id)
-    _run_test(conn, settings)
+    _run_test(db_session, conn, settings)
     db_session.flush()
     record(
         db_session,
@@ -171,11 +185,25 @@ def password_of(conn: Connection, settings: Settings) -> str:
     )
 
 
-def url_of(conn: Connection, settings: Settings, password: str | None = None) -> str:
+def url_of(
+    conn: Connection,
+    settings: Settings,
+    password: str | None = None,
+    *,
+    db_session: Session | None = None,
+) -> str:
     """The SQLAlchemy URL of the connection, password included: for the engine only, never
-    for display or logs."""
+    for display or logs. What the connection reaches is checked again first (Forbidden when
+    it is no longer the department's own): a file may have been swapped for a link."""
+    db_session = db_session or object_session(conn)
+    if db_session is None:
+        raise RuntimeError("url_of needs the session the connection belongs to")
     if conn.kind is DatabaseKind.SQLITE:
-        return f"sqlite:///{conn.database}"
+        path = _sqlite_file(db_session, settings, conn.organization_id, conn.database)
+        return f"sqlite:///{path}"
+    reach.refuse_platform_server(
+        settings, kind=conn.kind.value, host=conn.host, port=conn.port, database=conn.database
+    )
     driver = {
         DatabaseKind.POSTGRESQL: "postgresql+psycopg",
         DatabaseKind.MYSQL: "mysql+pymysql",
@@ -226,12 +254,16 @@ def _unique_name(db_session: Session, org_id: int, name: str, own_id: int | None
         raise Conflict(f"本单位已有名为“{name}”的连接", field="name")
 
 
-def _apply(conn: Connection, data: ConnectionIn, settings: Settings) -> None:
+def _apply(db_session: Session, conn: Connection, data: ConnectionIn, settings: Settings) -> None:
     if data.kind is DatabaseKind.SQLITE:
         conn.host, conn.port, conn.username, conn.schema = "", None, "", ""
-        conn.database = str(_sqlite_path(data.database, settings))
+        path = _sqlite_file(db_session, settings, conn.organization_id, data.database)
+        conn.database = str(path)
         conn.secret = None
         return
+    reach.refuse_platform_server(
+        settings, kind=data.kind.value, host=data.host, port=data.port, database=data.database
+    )
     conn.host = data.host
     conn.port = data.port or DEFAULT_PORTS[data.kind]
     conn.database = data.database
@@ -239,18 +271,14 @@ def _apply(conn: Connection, data: ConnectionIn, settings: Settings) -> None:
     conn.username = data.username
 
 
-def _sqlite_path(given: str, settings: Settings) -> Path:
-    path = Path(given)
-    if not path.is_absolute():
-        path = settings.data_dir / path
-    path = path.resolve()
-    if not path.is_relative_to(settings.data_dir):
-        raise Invalid(
-            f"SQLite 数据库文件必须位于平台数据目录（{settings.data_dir}）之内", field="database"
-        )
-    if not path.is_file():
-        raise Invalid(f"SQLite 数据库文件不存在：{path}", field="database")
-    return path
+def _sqlite_file(db_session: Session, settings: Settings, organization_id: int, given: str) -> Path:
+    """The department's SQLite file, checked against its source directory and everyone
+    else's (`exchange.reach.sqlite_file`)."""
+    rows = db_session.execute(select(SourceDirectory.organization_id, SourceDirectory.path))
+    assigned = {org_id: path for org_id, path in rows}
+    own = assigned.pop(organization_id, None)
+    others = [settings.data_dir / p for p in assigned.values()]
+    return reach.sqlite_file(settings, own, given, others)
 
 
 def _context(conn: Connection) -> str:
@@ -273,19 +301,25 @@ def _seal_password(conn: Connection, data: ConnectionIn, settings: Settings) -> 
     conn.secret = _sealed(conn, settings, _plain(data))
 
 
-def _run_test(conn: Connection, settings: Settings, password: str | None = None) -> None:
+def _run_test(
+    db_session: Session, conn: Connection, settings: Settings, password: str | None = None
+) -> None:
     conn.last_tested_at = clock.now()
     try:
-        url = url_of(conn, settings, password)
+        url = url_of(conn, settings, password, db_session=db_session)
         version = engine.test_connection(url, timeout=TEST_TIMEOUT_SECONDS)
     except engine.EngineError as exc:
         conn.last_test_ok, conn.last_test_message = False, str(exc)
+    except (Forbidden, Invalid) as exc:  # the file went away, or is no longer its own
+        conn.last_test_ok, conn.last_test_message = False, exc.message
     else:
         conn.last_test_ok, conn.last_test_message = True, f"连接成功：{version}"
 
 
-def _test_or_refuse(conn: Connection, settings: Settings, password: str) -> None:
-    _run_test(conn, settings, password)
+def _test_or_refuse(
+    db_session: Session, conn: Connection, settings: Settings, password: str
+) -> None:
+    _run_test(db_session, conn, settings, password)
     if not conn.last_test_ok:
         raise Invalid(f"连接测试未通过，未保存：{conn.last_test_message}", field="host")
 

@@ -31,6 +31,7 @@ from govshare.catalog.service.resources import COMPILERS, get_resource_by_code
 from govshare.core import clock
 from govshare.core.audit.service import record
 from govshare.core.errors import Conflict, Forbidden, Invalid, NotFound
+from govshare.core.filenames import check_filename
 from govshare.core.permissions import Actor, Role, own_organization, require
 from govshare.exchange import filestore
 from govshare.exchange.filestore import FileStore, Reader
@@ -241,17 +242,8 @@ def file_resources(db_session: Session, *, actor: Actor) -> list[FileResource]:
 
 
 def _clean_filename(filename: str) -> str:
-    """The file's own name: browsers may send a path; control characters are refused."""
-    name = re.split(r"[/\\]", filename or "")[-1].strip()
-    if not name:
-        raise Invalid("请选择要上传的文件（文件名为空）", field="file")
-    if name in (".", ".."):
-        raise Invalid(f"文件名“{name}”无效", field="file")
-    if any(ord(c) < 32 or ord(c) == 127 for c in name):
-        raise Invalid("文件名不能包含控制字符", field="file")
-    if len(name) > MAX_FILENAME:
-        raise Invalid(f"文件名不能超过 {MAX_FILENAME} 个字符（现为 {len(name)} 个）", field="file")
-    return name
+    """The file's own name, by the platform's one rule for uploaded file names."""
+    return check_filename(filename, field="file", max_length=MAX_FILENAME)
 
 
 def _media_type(content_type: str, filename: str) -> str:

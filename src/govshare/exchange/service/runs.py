@@ -38,7 +38,7 @@ from govshare.catalog.models import Resource, ResourceStatus
 from govshare.core import clock
 from govshare.core.audit.service import record
 from govshare.core.db import unit_of_work
-from govshare.core.errors import Conflict, Forbidden, NotFound
+from govshare.core.errors import Conflict, DomainError, Forbidden, NotFound
 from govshare.core.permissions import Actor, Role, require
 from govshare.core.settings import Settings
 from govshare.exchange import engine, runlock
@@ -209,7 +209,7 @@ def _execute_locked(
             return None
         try:
             plan = _plan(db_session, run, settings=settings, center=center)
-        except (Forbidden, NotFound, Conflict, engine.EngineError) as exc:
+        except (DomainError, engine.EngineError) as exc:  # e.g. a source no longer its own
             plan = None
             failure = str(exc)
         except ValueError as exc:  # a spec the engine refuses: fail the run, never loop on it

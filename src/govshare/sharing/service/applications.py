@@ -25,6 +25,7 @@ from govshare.core import calendar as working_days
 from govshare.core import clock
 from govshare.core.audit.service import record
 from govshare.core.errors import Conflict, Forbidden, Invalid, NotFound
+from govshare.core.filenames import check_filename
 from govshare.core.inbox import service as inbox
 from govshare.core.permissions import Actor, Role, own_organization, require
 from govshare.core.policy import VALUE_LABELS, Profile
@@ -113,6 +114,7 @@ def check_uploads(uploads: Sequence[Upload], required: Sequence[str]) -> None:
         if upload.kind not in {a.value for a in AttachmentKind}:
             raise Invalid(f"未知的附件类型“{upload.kind}”", field=where)
         label = VALUE_LABELS[upload.kind]
+        check_filename(upload.filename, field=where, max_length=200)
         if not upload.content:
             raise Invalid(f"{label}“{upload.filename}”是空文件", field=where)
         if len(upload.content) > MAX_ATTACHMENT_BYTES:
