@@ -32,9 +32,13 @@ class Entry:
 COMMANDS: dict[str, Entry] = {
     "worker": Entry(
         "govshare.exchange.cli:worker",
-        "启动交换任务工作进程：按更新周期同步库表、推送前置库（可在多台服务器上各启动一个）。",
+        "启动任务工作进程：按更新周期同步库表、推送前置库，执行目录变更生效、共享提醒等定时任务"
+        "（可在多台服务器上各启动一个）。",
     ),
-    "serve": Entry("govshare.web.cli:serve", "启动平台（网页和接口）。"),
+    "serve": Entry(
+        "govshare.web.cli:serve",
+        "启动平台（网页和接口）。定时任务（库表同步、目录变更生效、共享提醒）由 govshare worker 执行。",
+    ),
     "demo": Entry(  # builds the database in its own data directory
         "govshare.web.cli:demo",
         "创建（仅首次）并启动示范城市：一个市、一个县、二十多个部门和各角色用户，以及数据交换。",

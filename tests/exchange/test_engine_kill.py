@@ -44,7 +44,7 @@ from govshare.exchange.service import bindings, connections, runs
 from govshare.identity.models import User
 from govshare.web.app import create_app
 from tests.conftest import BACKENDS, POSTGRES_URL
-from tests.exchange.builders import population_binding_in, population_resource
+from tests.exchange.builders import population_binding_in, population_resource, source_directory
 from tests.exchange.engine_child import PERSON, PG_DST, PG_SRC, ensure_pg, pg, spec_to_json
 from tests.http import csrf_for, sign_in
 from tests.sharing.builders import sharing_world
@@ -263,6 +263,7 @@ def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Platfor
     load_table(source_url, "population", POPULATION_COLUMNS, source_rows(10), key="id_number")
     with runtime.transaction() as db:
         w = sharing_world(db)
+        source_directory(db, settings, w.provider.id, "sources")
         source = connections.register_connection(
             db,
             actor=w.provider_officer,

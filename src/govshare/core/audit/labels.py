@@ -47,6 +47,7 @@ ACTION_LABELS = {
     "exchange.binding.resume": "恢复库表自动同步",
     "exchange.binding.save": "绑定库表资源",
     "exchange.connection.register": "登记数据库连接",
+    "exchange.source_directory.assign": "分配源库目录",
     "exchange.connection.test": "测试数据库连接",
     "exchange.connection.update": "修改数据库连接",
     "exchange.data.download": "批量下载共享数据",

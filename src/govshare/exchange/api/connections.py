@@ -190,7 +190,7 @@ def assign_source_directory(
     request: Request,
     db_session: DB,
     actor: SignedIn,
-    organization_id: int,
+    organization_id: Id,
     data: SourceDirectoryIn,
 ) -> SourceDirectoryOut:
     assigned = source_directories.assign_source_directory(

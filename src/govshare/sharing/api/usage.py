@@ -13,6 +13,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from govshare.core import clock
+from govshare.core.inputs import Id
 from govshare.exchange.service import usage
 from govshare.sharing.service import grants
 from govshare.web.deps import DB, SignedIn, runtime_of
@@ -88,7 +89,7 @@ def _use(u: usage.Use) -> UseOut:
 def grant_uses(
     db_session: DB,
     actor: SignedIn,
-    grant_id: int,
+    grant_id: Id,
     latest: int = Query(20, ge=1, le=usage.MAX_LIMIT, description="返回最近多少次使用"),
 ) -> GrantUsesOut:
     grant = grants.get_grant(db_session, actor=actor, grant_id=grant_id)
@@ -102,8 +103,8 @@ def uses(
     db_session: DB,
     actor: SignedIn,
     side: Side = Query("provider", description=SIDE_HELP),
-    organization_id: int | None = Query(None, ge=1, le=2**31 - 1, description=ORG_HELP),
-    grant_id: int | None = Query(None, ge=1, le=2**31 - 1),
+    organization_id: Id | None = Query(None, description=ORG_HELP),
+    grant_id: Id | None = Query(None),
     since: datetime | None = Query(None, description="只列此时刻以后的使用（须带时区）"),
     limit: int = Query(100, ge=1, le=usage.MAX_LIMIT),
 ) -> list[UseOut]:
@@ -130,7 +131,7 @@ def export(
     db_session: DB,
     actor: SignedIn,
     side: Side = Query("provider", description=SIDE_HELP),
-    organization_id: int | None = Query(None, ge=1, le=2**31 - 1, description=ORG_HELP),
+    organization_id: Id | None = Query(None, description=ORG_HELP),
     since: datetime | None = Query(None, description="只导出此时刻以后的使用（须带时区）"),
 ) -> StreamingResponse:
     scope = usage.export_scope(
