@@ -28,7 +28,7 @@ from starlette.routing import Route
 
 from govshare.catalog import jobs as catalog_jobs
 from govshare.catalog.schemas import RetirementIn, ReviewIn
-from govshare.catalog.service import resources
+from govshare.catalog.service import retirements
 from govshare.core import clock
 from govshare.core.audit.models import AuditEntry
 from govshare.core.permissions import Actor
@@ -291,13 +291,13 @@ def test_a_retired_resource_is_refused_with_the_retirements_reason(
 ):
     reason = "企业登记信息改由省市场监管一体化平台提供"
     with clock.frozen("2026-09-02T10:00:00+08:00"):
-        resources.request_retirement(
+        retirements.request_retirement(
             db,
             actor=sw.provider_officer,
             resource_id=sw.resource.id,
             data=RetirementIn(reason=reason),
         )
-        resources.review_retirement(
+        retirements.review_retirement(
             db,
             actor=sw.op,
             resource_id=sw.resource.id,
@@ -309,7 +309,7 @@ def test_a_retired_resource_is_refused_with_the_retirements_reason(
     with clock.frozen("2026-10-01T17:00:00+08:00"):  # inside the notice period: served
         assert client.get(_url(sw, f"/enterprises/{USCC}"), headers=_bearer(sw)).status_code == 200
     with clock.frozen("2026-10-02T00:30:00+08:00"):
-        assert resources.apply_due_changes(db, actor=catalog_jobs.SCHEDULER).retired == [sw.code]
+        assert retirements.apply_due_changes(db, actor=catalog_jobs.SCHEDULER).retired == [sw.code]
         db.commit()
     with clock.frozen("2026-10-02T09:00:00+08:00"):
         response = client.get(_url(sw, f"/enterprises/{USCC}"), headers=_bearer(sw))

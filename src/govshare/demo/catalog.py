@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from govshare.catalog.models import Resource, ResourceVersion, RetirementState, VersionState
 from govshare.catalog.schemas import ResourceIn, RetirementIn, ReviewIn, ThemeIn, VersionIn
-from govshare.catalog.service import resources, subscriptions, themes
+from govshare.catalog.service import contents, resources, retirements, subscriptions, themes
 from govshare.core import clock
 from govshare.core.permissions import Actor
 from govshare.core.policy import Rules, load_profile
@@ -242,7 +242,7 @@ class _Builder:
             with clock.frozen(when):
                 step()
         # today's run of the daily job, on the real clock
-        resources.apply_due_changes(self.db, actor=self.console)
+        retirements.apply_due_changes(self.db, actor=self.console)
 
     def daily_jobs(self, until: date) -> None:
         """The daily job (`apply_due_changes`) on each past day something fell due."""
@@ -263,7 +263,7 @@ class _Builder:
             if not due:
                 return
             with clock.frozen(datetime.combine(due[0], time(0, 30), tzinfo=clock.CITY_TZ)):
-                resources.apply_due_changes(self.db, actor=self.console)
+                retirements.apply_due_changes(self.db, actor=self.console)
             self.jobs_run_to = due[0]
 
     # steps
@@ -330,7 +330,7 @@ class _Builder:
     def revise(self, key: str, revision: Revision) -> None:
         actor = self.officer(self.specs[key].dept)
         version = resources.start_revision(self.db, actor=actor, resource_id=self.resources[key].id)
-        data = resources.version_input(version)
+        data = contents.version_input(version)
         data["items"] = [*data["items"], *parse_items(revision.add)]
         data |= revision.changes
         data["change_note"] = revision.note
@@ -357,7 +357,7 @@ class _Builder:
         )
 
     def request_retirement(self, key: str, reason: str) -> None:
-        resources.request_retirement(
+        retirements.request_retirement(
             self.db,
             actor=self.officer(self.specs[key].dept),
             resource_id=self.resources[key].id,
@@ -365,7 +365,7 @@ class _Builder:
         )
 
     def approve_retirement(self, key: str) -> None:
-        resources.review_retirement(
+        retirements.review_retirement(
             self.db,
             actor=self.operator,
             resource_id=self.resources[key].id,

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from govshare.catalog.service import resources
+from govshare.catalog.service import overview
 from govshare.core import calendar, clock
 from govshare.core.permissions import Actor, Role
 from govshare.identity import service as identity_service
@@ -28,7 +28,7 @@ def home(db_session: Session, *, actor: Actor) -> dict[str, Any]:
     today = clock.today()
     cal = calendar.load(db_session)
     cards: list[Card] = []
-    catalog = resources.catalog_summary(db_session, actor=actor)
+    catalog = overview.catalog_summary(db_session, actor=actor)
     cards.append(
         Card("资源目录", "/catalog", "已发布的政务信息资源，可检索、订阅", catalog.published)
     )
