@@ -25,7 +25,7 @@ from govshare.core.inbox import service as inbox
 from govshare.core.permissions import Actor, Role
 from govshare.sharing.models import Grant, GrantActionKind, GrantState
 from govshare.sharing.schemas import DecisionIn, DirectAccessIn, GrantActionIn
-from govshare.sharing.service import applications, grants
+from govshare.sharing.service import decisions, grants
 from tests.builders import actor_of, organization, user
 from tests.catalog.builders import RULES
 from tests.sharing.builders import SHANGRAO, Sharing, deciding, sharing_world, submitted
@@ -201,7 +201,7 @@ def test_an_application_open_when_the_resource_retires_cannot_be_approved(
         jobs_result = retirements.apply_due_changes(db, actor=jobs.SCHEDULER)
         assert jobs_result.retired == [w.conditional.code]
         with pytest.raises(Conflict) as refused:
-            applications.decide(
+            decisions.decide(
                 db,
                 actor=w.provider_officer,
                 profile=SHANGRAO,

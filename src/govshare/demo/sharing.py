@@ -55,7 +55,7 @@ from govshare.sharing.schemas import (
     SettlementIn,
     Upload,
 )
-from govshare.sharing.service import applications, cases, deadlines, freshness, grants
+from govshare.sharing.service import applications, cases, deadlines, decisions, freshness, grants
 
 PROFILE = catalog_demo.PROFILE  # Shangrao: pre-review 3 working days, decision 10, sealed letter
 PROVIDERS = {spec.key: spec.dept for spec in catalog_demo.RESOURCES}  # resource → department
@@ -749,7 +749,7 @@ class _Builder:
         )
 
     def forward(self, key: str, comment: str = "材料齐全，转提供部门答复") -> None:
-        applications.pre_review(
+        decisions.pre_review(
             self.db,
             actor=self.operator,
             application_id=self.applications[key].id,
@@ -757,7 +757,7 @@ class _Builder:
         )
 
     def send_back(self, key: str) -> None:
-        applications.pre_review(
+        decisions.pre_review(
             self.db,
             actor=self.operator,
             application_id=self.applications[key].id,
@@ -768,7 +768,7 @@ class _Builder:
         return PROVIDERS[ASKS[key].resource]
 
     def approve(self, key: str) -> None:
-        application = applications.decide(
+        application = decisions.decide(
             self.db,
             actor=self.officer(self.provider(key)),
             profile=self.profile,
@@ -781,7 +781,7 @@ class _Builder:
 
     def refuse(self, key: str) -> None:
         reason, basis = REFUSALS[key]
-        applications.decide(
+        decisions.decide(
             self.db,
             actor=self.officer(self.provider(key)),
             profile=self.profile,

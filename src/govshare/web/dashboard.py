@@ -12,7 +12,7 @@ from govshare.core import calendar, clock
 from govshare.core.permissions import Actor, Role
 from govshare.identity import service as identity_service
 from govshare.sharing.models import ApplicationState
-from govshare.sharing.service import applications, deadlines, grants
+from govshare.sharing.service import application_views, applications, deadlines, grants
 
 
 @dataclass(frozen=True)
@@ -88,10 +88,10 @@ def _sharing_cards(db_session: Session, actor: Actor) -> list[Card]:
     if actor.has(Role.DATA_OFFICER, Role.DEPARTMENT_HEAD, Role.DEPARTMENT_STAFF):
         waiting = [
             a
-            for a in applications.to_decide(db_session, actor=actor)
+            for a in application_views.to_decide(db_session, actor=actor)
             if a.state is ApplicationState.DECIDING
         ]
-        mine = applications.my_applications(db_session, actor=actor)
+        mine = application_views.my_applications(db_session, actor=actor)
         returned = sum(a.state is ApplicationState.RETURNED for a in mine)
         open_ = sum(a.state in applications.OPEN_STATES for a in mine)
         held = grants.my_grants(db_session, actor=actor)
