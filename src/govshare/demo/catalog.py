@@ -35,13 +35,13 @@ from govshare.identity.models import User
 from govshare.identity.service import actor_for_user
 
 
-def _load(name: str) -> dict[str, Any]:
+def load_data(name: str) -> dict[str, Any]:
     """One of the demo's data files (shipped inside the package)."""
     text = (package_files.files("govshare.demo") / "data" / name).read_text(encoding="utf-8")
     return yaml.safe_load(text)
 
 
-_VOCABULARY = _load("catalog.yaml")
+_VOCABULARY = load_data("catalog.yaml")
 PROFILE: str = _VOCABULARY["profile"]  # Shangrao: a month's change notice
 # Laws cited as the basis of conditional and not-shared resources (CAT-4), and share scopes;
 # the other files name them as {PIPL}, {CONDITIONAL_SCOPE}, …
@@ -138,7 +138,9 @@ def parse_items(text: str) -> list[dict[str, Any]]:
     return out
 
 
-RESOURCES: list[Spec] = [Spec.from_data(r) for r in _load("catalog_resources.yaml")["resources"]]
+RESOURCES: list[Spec] = [
+    Spec.from_data(r) for r in load_data("catalog_resources.yaml")["resources"]
+]
 
 
 # --- stories: what happened to the resources -------------------------------------------
@@ -168,7 +170,7 @@ class Revision:
         return cls(**(data | {"changes": changes}))
 
 
-_STORIES = _load("catalog_stories.yaml")
+_STORIES = load_data("catalog_stories.yaml")
 # Compiled, never submitted: key → day compiled.
 DRAFTS: dict[str, int] = {k: v["compiled"] for k, v in _STORIES["drafts"].items()}
 # Submitted and waiting for review: key → (compiled, submitted).
