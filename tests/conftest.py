@@ -111,11 +111,11 @@ def cheap_password_hashing() -> Iterator[None]:
     """Argon2 at its lowest cost: the same code paths, without 0.2 s per password."""
     from argon2 import PasswordHasher
 
-    from govshare.identity import service as identity_service
+    from govshare.identity.service import common as identity_common
 
     with pytest.MonkeyPatch.context() as patch:
         cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-        patch.setattr(identity_service, "_hasher", cheap)
+        patch.setattr(identity_common, "_hasher", cheap)
         yield
 
 

@@ -117,80 +117,85 @@ def _agreement(w: World) -> None:
     )
 
 
-IDENTITY = "govshare.identity.service."
+ORGANIZATIONS = "govshare.identity.service.organizations."
+USERS = "govshare.identity.service.users."
+SESSIONS = "govshare.identity.service.sessions."
+TOKENS = "govshare.identity.service.tokens."
 AUDIT = "govshare.core.audit.service."
 CALENDAR = "govshare.core.calendar.service."
 CRITERIA = audit_service.AuditFilter()
 
 SCENARIOS: dict[str, Writes | Reads] = {
     # identity
-    IDENTITY + "create_organization": Writes("identity.organization.create", _create_organization),
-    IDENTITY + "update_organization": Writes("identity.organization.update", _update_organization),
-    IDENTITY + "create_user": Writes("identity.user.create", _create_user),
-    IDENTITY + "update_user": Writes(
+    ORGANIZATIONS + "create_organization": Writes(
+        "identity.organization.create", _create_organization
+    ),
+    ORGANIZATIONS + "update_organization": Writes(
+        "identity.organization.update", _update_organization
+    ),
+    USERS + "create_user": Writes("identity.user.create", _create_user),
+    USERS + "update_user": Writes(
         "identity.user.update",
         lambda w: identity_service.update_user(
             w.db, actor=w.op, user_id=w.staff.id, data=UserUpdate(mobile="13700137000")
         ),
     ),
-    IDENTITY + "reset_password": Writes(
+    USERS + "reset_password": Writes(
         "identity.user.reset_password",
         lambda w: identity_service.reset_password(
             w.db, actor=w.op, user_id=w.staff.id, new_password="another2027"
         ),
     ),
-    IDENTITY + "change_password": Writes(
+    USERS + "change_password": Writes(
         "identity.user.change_password",
         lambda w: identity_service.change_password(
             w.db, actor=w.staff_actor, current_password=PASSWORD, new_password="another2027"
         ),
     ),
-    IDENTITY + "unlock_user": Writes(
+    USERS + "unlock_user": Writes(
         "identity.user.unlock",
         lambda w: identity_service.unlock_user(w.db, actor=w.op, user_id=w.staff.id),
     ),
-    IDENTITY + "appoint_data_officer": Writes(
+    USERS + "appoint_data_officer": Writes(
         "identity.data_officer.appoint",
         lambda w: identity_service.appoint_data_officer(
             w.db, actor=w.op, organization_id=w.dept.id, user_id=w.staff.id
         ),
     ),
-    IDENTITY + "record_confidentiality_agreement": Writes(
+    USERS + "record_confidentiality_agreement": Writes(
         "identity.confidentiality.record", _agreement
     ),
-    IDENTITY + "sign_in": Writes("identity.sign_in", _sign_in),
-    IDENTITY + "sign_out": Writes("identity.sign_out", _sign_out),
-    IDENTITY + "issue_api_token": Writes("identity.api_token.issue", _issue),
-    IDENTITY + "revoke_api_token": Writes("identity.api_token.revoke", _revoke),
-    IDENTITY + "list_organizations": Reads(
+    SESSIONS + "sign_in": Writes("identity.sign_in", _sign_in),
+    SESSIONS + "sign_out": Writes("identity.sign_out", _sign_out),
+    TOKENS + "issue_api_token": Writes("identity.api_token.issue", _issue),
+    TOKENS + "revoke_api_token": Writes("identity.api_token.revoke", _revoke),
+    ORGANIZATIONS + "list_organizations": Reads(
         lambda w: identity_service.list_organizations(w.db, actor=w.op)
     ),
-    IDENTITY + "get_organization": Reads(
+    ORGANIZATIONS + "get_organization": Reads(
         lambda w: identity_service.get_organization(w.db, actor=w.op, organization_id=w.dept.id)
     ),
-    IDENTITY + "organization_depths": READ_ONLY,
-    IDENTITY + "list_users": Reads(lambda w: identity_service.list_users(w.db, actor=w.op)),
-    IDENTITY + "get_user": Reads(
+    ORGANIZATIONS + "organization_depths": READ_ONLY,
+    USERS + "list_users": Reads(lambda w: identity_service.list_users(w.db, actor=w.op)),
+    USERS + "get_user": Reads(
         lambda w: identity_service.get_user(w.db, actor=w.op, user_id=w.staff.id)
     ),
-    IDENTITY + "data_officer_history": Reads(
+    USERS + "data_officer_history": Reads(
         lambda w: identity_service.data_officer_history(w.db, actor=w.op, organization_id=w.dept.id)
     ),
-    IDENTITY + "list_confidentiality_agreements": Reads(
+    USERS + "list_confidentiality_agreements": Reads(
         lambda w: identity_service.list_confidentiality_agreements(
             w.db, actor=w.op, user_id=w.staff.id
         )
     ),
-    IDENTITY + "actor_for_user": READ_ONLY,
+    SESSIONS + "actor_for_user": READ_ONLY,
     # The two resolvers may touch a last-seen time (bookkeeping, at most once a minute).
-    IDENTITY + "resolve_session": Reads(
+    SESSIONS + "resolve_session": Reads(
         lambda w: identity_service.resolve_session(w.db, token="unknown")
     ),
-    IDENTITY + "resolve_api_token": READ_ONLY,
-    IDENTITY + "list_api_tokens": Reads(
-        lambda w: identity_service.list_api_tokens(w.db, actor=w.op)
-    ),
-    IDENTITY + "directory_summary": Reads(
+    TOKENS + "resolve_api_token": READ_ONLY,
+    TOKENS + "list_api_tokens": Reads(lambda w: identity_service.list_api_tokens(w.db, actor=w.op)),
+    ORGANIZATIONS + "directory_summary": Reads(
         lambda w: identity_service.directory_summary(w.db, actor=w.op)
     ),
     # audit

@@ -8,9 +8,12 @@ from govshare.catalog import workbook
 from govshare.catalog.schemas import ChangeEventIn, RetirementIn, ReviewIn, ThemeIn, VersionIn
 from govshare.catalog.service import (
     changes,
+    diffs,
     needs,
+    overview,
     projects,
     resources,
+    retirements,
     spreadsheet,
     subscriptions,
     themes,
@@ -24,6 +27,11 @@ from tests.catalog.builders import RULES, published, resource_in
 from tests.scenarios import READ_ONLY, Reads, World, Writes
 
 RES = "govshare.catalog.service.resources."
+CONTENTS = "govshare.catalog.service.contents."
+COMMON = "govshare.catalog.service.common."
+RETIRE = "govshare.catalog.service.retirements."
+DIFFS = "govshare.catalog.service.diffs."
+OVERVIEW = "govshare.catalog.service.overview."
 SUB = "govshare.catalog.service.subscriptions."
 INBOX = "govshare.core.inbox.service."
 THEMES = "govshare.catalog.service.themes."
@@ -70,7 +78,7 @@ def revision(w: World):
 
 def retirement_submitted(w: World):
     resource = live(w)
-    resources.request_retirement(
+    retirements.request_retirement(
         w.db, actor=officer(w), resource_id=resource.id, data=RetirementIn(reason="职能调整")
     )
     return resource
@@ -88,7 +96,7 @@ def applied_when_due(w: World):
     with clock.frozen("2026-11-02T10:00:00+08:00"):
         scheduled_update(w)
     with clock.frozen("2026-12-02T00:30:00+08:00"):
-        return resources.apply_due_changes(w.db, actor=w.op)
+        return retirements.apply_due_changes(w.db, actor=w.op)
 
 
 SCENARIOS: dict[str, Writes | Reads] = {
@@ -117,14 +125,14 @@ SCENARIOS: dict[str, Writes | Reads] = {
             w.db, actor=w.op, version_id=submitted(w).id, decision=APPROVE, rules=RULES
         ),
     ),
-    RES + "request_retirement": Writes("catalog.retirement.request", retirement_submitted),
-    RES + "review_retirement": Writes(
+    RETIRE + "request_retirement": Writes("catalog.retirement.request", retirement_submitted),
+    RETIRE + "review_retirement": Writes(
         "catalog.retirement.approve",
-        lambda w: resources.review_retirement(
+        lambda w: retirements.review_retirement(
             w.db, actor=w.op, resource_id=retirement_submitted(w).id, decision=APPROVE, rules=RULES
         ),
     ),
-    RES + "apply_due_changes": Writes("catalog.version.publish", applied_when_due),
+    RETIRE + "apply_due_changes": Writes("catalog.version.publish", applied_when_due),
     RES + "get_resource": Reads(
         lambda w: resources.get_resource(w.db, actor=w.op, resource_id=w.prepared.id), live
     ),
@@ -142,20 +150,22 @@ SCENARIOS: dict[str, Writes | Reads] = {
         lambda w: resources.working_version(w.db, actor=w.op, resource_id=w.prepared.resource_id),
         revision,
     ),
-    RES + "diff_versions": Reads(
-        lambda w: resources.diff_versions(
+    DIFFS + "diff_versions": Reads(
+        lambda w: diffs.diff_versions(
             w.db, actor=w.op, resource_id=w.prepared.resource_id, a=1, b=2
         ),
         revision,
     ),
-    RES + "department_resources": Reads(
-        lambda w: resources.department_resources(w.db, actor=w.staff_actor)
+    OVERVIEW + "department_resources": Reads(
+        lambda w: overview.department_resources(w.db, actor=w.staff_actor)
     ),
-    RES + "review_queue": Reads(lambda w: resources.review_queue(w.db, actor=w.op)),
-    RES + "find_duplicates": Reads(
-        lambda w: resources.find_duplicates(w.db, actor=w.op, item_names=["身份证号"])
+    OVERVIEW + "review_queue": Reads(lambda w: overview.review_queue(w.db, actor=w.op)),
+    OVERVIEW + "find_duplicates": Reads(
+        lambda w: overview.find_duplicates(w.db, actor=w.op, item_names=["身份证号"])
     ),
-    RES + "catalog_summary": Reads(lambda w: resources.catalog_summary(w.db, actor=w.staff_actor)),
+    OVERVIEW + "catalog_summary": Reads(
+        lambda w: overview.catalog_summary(w.db, actor=w.staff_actor)
+    ),
     RES + "publish_imported": Writes(
         "catalog.version.publish",
         lambda w: resources.publish_imported(
@@ -163,14 +173,14 @@ SCENARIOS: dict[str, Writes | Reads] = {
         ),
     ),
     RES + "effective_date": READ_ONLY,
-    RES + "rule_problems": READ_ONLY,
+    CONTENTS + "rule_problems": READ_ONLY,
     RES + "add_months": READ_ONLY,
-    RES + "next_sequence": READ_ONLY,  # its counter row is part of the caller's change
-    RES + "can_see_unpublished": READ_ONLY,
-    RES + "may_submit": READ_ONLY,
-    RES + "version_input": READ_ONLY,
-    RES + "narrowing_reasons": READ_ONLY,
-    RES + "display": READ_ONLY,
+    COMMON + "next_sequence": READ_ONLY,  # its counter row is part of the caller's change
+    COMMON + "can_see_unpublished": READ_ONLY,
+    COMMON + "may_submit": READ_ONLY,
+    CONTENTS + "version_input": READ_ONLY,
+    CONTENTS + "narrowing_reasons": READ_ONLY,
+    DIFFS + "display": READ_ONLY,
     SUB + "subscribe": Writes(
         "catalog.subscription.create",
         lambda w: subscriptions.subscribe(w.db, actor=consumer(w), resource_id=live(w).id),

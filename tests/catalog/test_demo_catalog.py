@@ -20,7 +20,7 @@ from govshare.catalog.models import (
     Theme,
     VersionState,
 )
-from govshare.catalog.service import resources
+from govshare.catalog.service import retirements
 from govshare.core import clock
 from govshare.core.audit import service as audit
 from govshare.core.inbox.models import Notification
@@ -67,7 +67,7 @@ def test_the_demo_catalog_shows_every_state(db: Session) -> None:
 
     # Nothing is left for today's run of the daily job, and the chain verifies.
     console = Actor.command_line("test")
-    assert resources.apply_due_changes(db, actor=console).published == []
+    assert retirements.apply_due_changes(db, actor=console).published == []
     assert audit.verify(db).ok
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from govshare.catalog import jobs
 from govshare.catalog.models import ResourceVersion, VersionState
 from govshare.catalog.schemas import ReviewIn
-from govshare.catalog.service import resources
+from govshare.catalog.service import resources, retirements
 from govshare.core import clock
 from govshare.core.errors import Invalid
 from govshare.core.runtime import get_runtime
@@ -90,7 +90,7 @@ def test_the_service_refuses_a_day_after_today(govshare_cli: Cli) -> None:
     runtime = get_runtime()
     with clock.frozen("2026-11-20T09:00:00+08:00"), runtime.transaction() as db:
         with pytest.raises(Invalid) as refused:
-            resources.apply_due_changes(db, actor=jobs.SCHEDULER, today=date(2026, 12, 2))
+            retirements.apply_due_changes(db, actor=jobs.SCHEDULER, today=date(2026, 12, 2))
         assert refused.value.field == "today"
     assert _versions(runtime)[-1] == (VersionState.SCHEDULED, None)
 

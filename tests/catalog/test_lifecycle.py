@@ -11,7 +11,15 @@ from sqlalchemy.orm import Session
 
 from govshare.catalog.models import Resource, ResourceStatus, VersionState
 from govshare.catalog.schemas import RetirementIn, ReviewIn, VersionIn
-from govshare.catalog.service import resources, subscriptions
+from govshare.catalog.service import (
+    common,
+    contents,
+    diffs,
+    overview,
+    resources,
+    retirements,
+    subscriptions,
+)
 from govshare.core import clock
 from govshare.core.errors import Conflict, Forbidden, Invalid, NotFound
 from govshare.core.inbox import service as inbox
@@ -81,7 +89,7 @@ def test_the_acceptance_path(db: Session, world) -> None:
         assert "摘要未说明数据覆盖年份" in inbox_page.rows[0].body
 
         fixed = VersionIn.model_validate(
-            resources.version_input(v1) | {"summary": "本市2003年以来办理的结婚、离婚登记信息"}
+            contents.version_input(v1) | {"summary": "本市2003年以来办理的结婚、离婚登记信息"}
         )
         resources.update_draft(db, actor=staff, version_id=v1.id, data=fixed, rules=RULES)
         resources.submit_version(db, actor=officer, version_id=v1.id, rules=RULES)
@@ -93,10 +101,10 @@ def test_the_acceptance_path(db: Session, world) -> None:
             resources.update_draft(db, actor=staff, version_id=v1.id, data=fixed, rules=RULES)
 
         v2 = resources.start_revision(db, actor=staff, resource_id=resource.id)
-        changed = resources.version_input(v2) | {
+        changed = contents.version_input(v2) | {
             "update_frequency": "weekly",
             "items": [
-                *resources.version_input(v2)["items"],
+                *contents.version_input(v2)["items"],
                 {"name": "登记日期", "data_type": "D"},
             ],
         }
@@ -111,12 +119,12 @@ def test_the_acceptance_path(db: Session, world) -> None:
         assert resource.current_version.number == 1
 
     with clock.frozen("2026-12-02T01:00:00+08:00"):
-        result = resources.apply_due_changes(db, actor=op)
+        result = retirements.apply_due_changes(db, actor=op)
     assert result.published == [f"{resource.code}#2"]
     assert resource.current_version.number == 2
     assert v1.state is VersionState.SUPERSEDED
 
-    diff = resources.diff_versions(db, actor=officer, resource_id=resource.id, a=1, b=2)
+    diff = diffs.diff_versions(db, actor=officer, resource_id=resource.id, a=1, b=2)
     assert [(c.field, c.before, c.after) for c in diff.fields] == [
         ("update_frequency", "每日", "每周")
     ]
@@ -139,7 +147,7 @@ def test_retirement_under_shangrao_is_announced_a_month_ahead(db: Session, world
     with clock.frozen("2026-11-02T09:00:00+08:00"):
         resource = published(db, officer, op)
         subscriptions.subscribe(db, actor=gaj_officer, resource_id=resource.id)
-        resources.request_retirement(
+        retirements.request_retirement(
             db,
             actor=officer,
             resource_id=resource.id,
@@ -147,17 +155,17 @@ def test_retirement_under_shangrao_is_announced_a_month_ahead(db: Session, world
                 reason="职能划转至市政务服务中心", requested_effective_on=date(2026, 11, 10)
             ),
         )
-        resources.review_retirement(
+        retirements.review_retirement(
             db, actor=op, resource_id=resource.id, decision=APPROVE, rules=RULES
         )
         assert resource.retires_on == date(2026, 12, 2)  # not the requested 11-10: a month's notice
         notices = inbox.list_notifications(db, actor=gaj_officer).rows
         assert any("将于 2026-12-02 下架" in n.title for n in notices)
     with clock.frozen("2026-12-01T23:00:00+08:00"):
-        assert resources.apply_due_changes(db, actor=op).retired == []
+        assert retirements.apply_due_changes(db, actor=op).retired == []
         assert resource.status is ResourceStatus.PUBLISHED
     with clock.frozen("2026-12-02T00:30:00+08:00"):
-        assert resources.apply_due_changes(db, actor=op).retired == [resource.code]
+        assert retirements.apply_due_changes(db, actor=op).retired == [resource.code]
     assert resource.status is ResourceStatus.RETIRED
     assert count(db, Notification) > 0
 
@@ -173,17 +181,17 @@ def test_staff_neither_submit_nor_ask_for_retirement_one_rule_for_both(db: Sessi
     resources.withdraw_version(db, actor=staff, version_id=draft.id, reason="改为下架")
     retire = RetirementIn(reason="职能划转至市政务服务中心")
     with pytest.raises(Forbidden, match="数据专员或部门负责人"):
-        resources.request_retirement(db, actor=staff, resource_id=resource.id, data=retire)
+        retirements.request_retirement(db, actor=staff, resource_id=resource.id, data=retire)
     with pytest.raises(Forbidden):  # another department's officer neither
-        resources.request_retirement(db, actor=gaj_officer, resource_id=resource.id, data=retire)
+        retirements.request_retirement(db, actor=gaj_officer, resource_id=resource.id, data=retire)
     assert resource.retirement_state is None
-    assert [resources.may_submit(a, resource) for a in (op, officer, staff, gaj_officer)] == [
+    assert [common.may_submit(a, resource) for a in (op, officer, staff, gaj_officer)] == [
         True,
         True,
         False,
         False,
     ]
-    resources.request_retirement(db, actor=officer, resource_id=resource.id, data=retire)
+    retirements.request_retirement(db, actor=officer, resource_id=resource.id, data=retire)
     assert resource.retirement_state is not None
 
 
@@ -236,7 +244,7 @@ def test_narrowing_needs_justification_and_reaches_the_authority(db: Session, wo
     authority = actor_of(user(db, authority_org, [Role.AUTHORITY], "authority"))
     resource = published(db, officer, op)
     v2 = resources.start_revision(db, actor=staff, resource_id=resource.id)
-    narrower = resources.version_input(v2) | {
+    narrower = contents.version_input(v2) | {
         "share_type": "conditional",
         "share_conditions": "仅限民政业务",
         "legal_basis": "《个人信息保护法》第十三条",
@@ -254,7 +262,7 @@ def test_narrowing_needs_justification_and_reaches_the_authority(db: Session, wo
     resources.submit_version(db, actor=officer, version_id=v2.id, rules=RULES)
     assert v2.narrowing
     assert inbox.unread_count(db, actor=authority) == 1
-    assert resources.review_queue(db, actor=authority).narrowings == [v2]
+    assert overview.review_queue(db, actor=authority).narrowings == [v2]
 
 
 def test_codes_are_never_reused(db: Session, world) -> None:
@@ -283,13 +291,13 @@ def test_drafts_are_seen_by_their_department_and_the_operator_only(db: Session, 
 def test_duplicate_items_are_found_through_synonyms(db: Session, world) -> None:
     op, officer, _, gaj_officer = world
     resource = published(db, officer, op)
-    matches = resources.find_duplicates(
+    matches = overview.find_duplicates(
         db, actor=gaj_officer, item_names=["公民身份号码", "车牌号码"]
     )
     assert [(m.item, m.existing_item, m.resource_code) for m in matches] == [
         ("公民身份号码", "身份证号", resource.code)
     ]
-    assert resources.find_duplicates(db, actor=officer, item_names=["公民身份号码"]) == []
+    assert overview.find_duplicates(db, actor=officer, item_names=["公民身份号码"]) == []
 
 
 def test_the_effective_date_is_the_request_but_never_inside_the_notice_period() -> None:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from govshare.catalog import jobs
 from govshare.catalog.models import ResourceStatus, VersionState
 from govshare.catalog.schemas import RetirementIn, ReviewIn
-from govshare.catalog.service import resources, subscriptions
+from govshare.catalog.service import resources, retirements, subscriptions
 from govshare.core import clock
 from govshare.core.audit.models import AuditEntry
 from govshare.core.errors import Conflict
@@ -25,7 +25,7 @@ from govshare.core.inbox import service as inbox
 from govshare.core.permissions import Actor, Role
 from govshare.sharing.models import Grant, GrantActionKind, GrantState
 from govshare.sharing.schemas import DecisionIn, DirectAccessIn, GrantActionIn
-from govshare.sharing.service import applications, grants
+from govshare.sharing.service import decisions, grants
 from tests.builders import actor_of, organization, user
 from tests.catalog.builders import RULES
 from tests.sharing.builders import SHANGRAO, Sharing, deciding, sharing_world, submitted
@@ -91,7 +91,7 @@ def test_an_update_is_announced_to_grant_holders_and_subscribers(db: Session, us
     assert ahead not in titles(db, users.former)  # its grant had ended
 
     with clock.frozen("2026-10-02T00:30:00+08:00"):
-        resources.apply_due_changes(db, actor=jobs.SCHEDULER)
+        retirements.apply_due_changes(db, actor=jobs.SCHEDULER)
     assert v2.state is VersionState.PUBLISHED and v2.published_on == date(2026, 10, 2)
     done = "已更新：户籍办理指南信息（第 2 版生效）"
     assert done in titles(db, w.consumer_officer)
@@ -103,10 +103,10 @@ def test_a_retirement_is_announced_and_ends_every_grant_with_its_reason(db: Sess
     w, grant = users.w, users.grant
     resource = w.unconditional
     with clock.frozen("2026-10-05T10:00:00+08:00"):
-        resources.request_retirement(
+        retirements.request_retirement(
             db, actor=w.provider_officer, resource_id=resource.id, data=RetirementIn(reason=REASON)
         )
-        resources.review_retirement(
+        retirements.review_retirement(
             db, actor=w.op, resource_id=resource.id, decision=APPROVE, rules=RULES
         )
     assert resource.retires_on == date(2026, 11, 5)  # a month's notice
@@ -118,7 +118,7 @@ def test_a_retirement_is_announced_and_ends_every_grant_with_its_reason(db: Sess
     with clock.frozen("2026-11-04T18:00:00+08:00"):  # the last day: still usable
         assert grants.check_access(db, actor=w.consumer_officer, resource_id=resource.id).allowed
     with clock.frozen("2026-11-05T00:30:00+08:00"):
-        assert resources.apply_due_changes(db, actor=jobs.SCHEDULER).retired == [resource.code]
+        assert retirements.apply_due_changes(db, actor=jobs.SCHEDULER).retired == [resource.code]
         assert resource.status is ResourceStatus.RETIRED
 
         # The grant ended with the reason, as an action on the grant and in the audit log.
@@ -165,17 +165,17 @@ def test_the_check_refuses_a_retired_resource_even_where_a_grant_was_left_active
     """Defence in depth: whatever state a grant is in, the resource's retirement decides."""
     w, grant = users.w, users.grant
     with clock.frozen("2026-10-05T10:00:00+08:00"):
-        resources.request_retirement(
+        retirements.request_retirement(
             db,
             actor=w.provider_officer,
             resource_id=w.unconditional.id,
             data=RetirementIn(reason=REASON),
         )
-        resources.review_retirement(
+        retirements.review_retirement(
             db, actor=w.op, resource_id=w.unconditional.id, decision=APPROVE, rules=RULES
         )
     with clock.frozen("2026-11-05T00:30:00+08:00"):
-        resources.apply_due_changes(db, actor=jobs.SCHEDULER)
+        retirements.apply_due_changes(db, actor=jobs.SCHEDULER)
         grant.state = GrantState.ACTIVE  # as if restored by hand in the database
         db.flush()
         decision = grants.check_access(db, actor=w.consumer_officer, resource_id=w.unconditional.id)
@@ -188,20 +188,20 @@ def test_an_application_open_when_the_resource_retires_cannot_be_approved(
     w = users.w
     with clock.frozen("2026-10-05T10:00:00+08:00"):
         application = deciding(w)
-        resources.request_retirement(
+        retirements.request_retirement(
             db,
             actor=w.provider_officer,
             resource_id=w.conditional.id,
             data=RetirementIn(reason=REASON),
         )
-        resources.review_retirement(
+        retirements.review_retirement(
             db, actor=w.op, resource_id=w.conditional.id, decision=APPROVE, rules=RULES
         )
     with clock.frozen("2026-11-05T09:00:00+08:00"):
-        jobs_result = resources.apply_due_changes(db, actor=jobs.SCHEDULER)
+        jobs_result = retirements.apply_due_changes(db, actor=jobs.SCHEDULER)
         assert jobs_result.retired == [w.conditional.code]
         with pytest.raises(Conflict) as refused:
-            applications.decide(
+            decisions.decide(
                 db,
                 actor=w.provider_officer,
                 profile=SHANGRAO,

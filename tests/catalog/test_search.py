@@ -16,7 +16,7 @@ from govshare.catalog import search_index
 from govshare.catalog.models import ResourceStatus
 from govshare.catalog.schemas import RetirementIn, ReviewIn, VersionIn
 from govshare.catalog.search_index import SearchEntry, SearchFacet, SearchText
-from govshare.catalog.service import resources
+from govshare.catalog.service import contents, resources, retirements
 from govshare.catalog.service import search as catalog_search
 from govshare.catalog.service.search import FACETS, SearchQuery
 from govshare.core import clock
@@ -106,10 +106,10 @@ def test_drafts_and_retired_resources_are_not_found(db: Session, world) -> None:
     retired = make(db, mz, op, rules=BINZHOU, name="婚姻登记旧表")
     make(db, mz, op, rules=BINZHOU, name="婚姻登记现行表")
     assert run(db, op, "婚姻登记").total == 2
-    resources.request_retirement(
+    retirements.request_retirement(
         db, actor=mz, resource_id=retired.id, data=RetirementIn(reason="已并入现行表")
     )
-    resources.review_retirement(
+    retirements.review_retirement(
         db, actor=op, resource_id=retired.id, decision=ReviewIn(approve=True), rules=BINZHOU
     )
     assert retired.status is ResourceStatus.RETIRED
@@ -124,7 +124,7 @@ def test_a_new_version_replaces_what_is_found(db: Session, world) -> None:
     op, mz, _ = world
     resource = make(db, mz, op, rules=BINZHOU, name="殡葬服务信息", domain="health")
     revision = resources.start_revision(db, actor=mz, resource_id=resource.id)
-    data = resources.version_input(revision) | {"name": "殡葬管理信息", "domain": "culture"}
+    data = contents.version_input(revision) | {"name": "殡葬管理信息", "domain": "culture"}
     resources.update_draft(
         db, actor=mz, version_id=revision.id, data=VersionIn.model_validate(data), rules=BINZHOU
     )

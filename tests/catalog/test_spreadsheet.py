@@ -31,7 +31,7 @@ from govshare.catalog.models import (
     VersionState,
 )
 from govshare.catalog.schemas import RetirementIn, ReviewIn, ThemeIn
-from govshare.catalog.service import resources, spreadsheet, themes
+from govshare.catalog.service import contents, overview, resources, retirements, spreadsheet, themes
 from govshare.core import clock
 from govshare.core.audit.models import AuditEntry
 from govshare.core.errors import Forbidden, Invalid
@@ -87,7 +87,7 @@ def _build_catalog(db: Session, city: City) -> list[Resource]:
             timeliness="T+1",
         )
         version = resources.start_revision(db, actor=city.mz_officer, resource_id=marriage.id)
-        changed = resources.version_input(version) | {
+        changed = contents.version_input(version) | {
             "summary": "本市婚姻登记机关办理的全部登记信息"
         }
         resources.update_draft(
@@ -102,7 +102,7 @@ def _build_catalog(db: Session, city: City) -> list[Resource]:
             db, actor=city.op, version_id=version.id, decision=ReviewIn(approve=True), rules=RULES
         )
     with clock.frozen("2026-11-01T00:30:00+08:00"):  # the daily job
-        resources.apply_due_changes(db, actor=city.op)
+        retirements.apply_due_changes(db, actor=city.op)
     population = published(
         db,
         city.mz_officer,
@@ -168,7 +168,7 @@ def _snapshot(resource: Resource) -> dict[str, Any]:
         "classification": resource.classification,
         "status": resource.status,
         "published_on": version.published_on,
-        **{name: getattr(version, name) for name in resources.VERSION_FIELDS},
+        **{name: getattr(version, name) for name in contents.VERSION_FIELDS},
         "items": [
             (i.position, i.name, i.data_type, i.length, i.description, i.personal)
             for i in version.items
@@ -369,7 +369,7 @@ def test_a_department_imports_its_own_catalog_as_drafts(db: Session, city: City)
     )
     result = spreadsheet.import_catalog(db, actor=city.mz_officer, content=content, rules=RULES)
     assert result.codes == ["301001/000001", "301001/000002"] and result.items == 6
-    rows = resources.department_resources(db, actor=city.mz_officer)
+    rows = overview.department_resources(db, actor=city.mz_officer)
     assert [(r.resource.provider_id, r.latest.state) for r in rows] == [
         (city.mz.id, VersionState.DRAFT)
     ] * 2
@@ -607,14 +607,14 @@ def test_a_relation_to_a_retired_resource_is_left_out_of_the_export(
     with clock.frozen("2026-11-02T09:00:00+08:00"):
         old = published(db, city.mz_officer, city.op, name="旧婚姻登记信息")
         new = published(db, city.mz_officer, city.op, related_codes=[old.code])
-        resources.request_retirement(
+        retirements.request_retirement(
             db, actor=city.mz_officer, resource_id=old.id, data=RetirementIn(reason="并入新资源")
         )
-        resources.review_retirement(
+        retirements.review_retirement(
             db, actor=city.op, resource_id=old.id, decision=ReviewIn(approve=True), rules=RULES
         )
     with clock.frozen("2026-12-02T00:30:00+08:00"):
-        resources.apply_due_changes(db, actor=city.op)
+        retirements.apply_due_changes(db, actor=city.op)
     assert old.status is ResourceStatus.RETIRED
     exported = json.loads(spreadsheet.export_catalog(db, actor=city.op, fmt="json").content)
     assert [(r["code"], r["related_codes"]) for r in exported] == [(new.code, [])]

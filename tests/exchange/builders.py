@@ -42,7 +42,7 @@ from govshare.exchange.scope import Condition, row_matches
 from govshare.exchange.service import bindings, connections, delivery, source_directories
 from govshare.sharing.models import Grant, MaskRule
 from govshare.sharing.schemas import DecisionIn
-from govshare.sharing.service import applications
+from govshare.sharing.service import decisions
 from tests.catalog.builders import published
 from tests.sharing.builders import SHANGRAO, Sharing, deciding, sharing_world
 
@@ -348,7 +348,7 @@ def grant_for(
     """The consumer's grant from an approved application with exactly this scope."""
     w.conditional = resource  # the sharing builders apply for the world's conditional resource
     application = deciding(w, fields=fields, row_filter=row_filter)
-    decided = applications.decide(
+    decided = decisions.decide(
         w.db,
         actor=w.provider_officer,
         profile=SHANGRAO,

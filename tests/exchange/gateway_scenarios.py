@@ -1,6 +1,6 @@
 """Service interfaces and the gateway: the test cast (built through the services) and the audit
-scenarios of `govshare.exchange.service.interfaces` (see tests/test_audit_coverage.py),
-merged into tests/exchange/audit_scenarios.py as GATEWAY_SCENARIOS."""
+scenarios of `govshare.exchange.service.interfaces`, `gateway_admission` and `gateway_log`
+(see tests/test_audit_coverage.py), merged into tests/exchange/audit_scenarios.py as GATEWAY_SCENARIOS."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from govshare.core import clock
 from govshare.core.audit.service import record
 from govshare.core.permissions import Actor, Role
 from govshare.exchange.models import ServiceInterface
-from govshare.exchange.service import interfaces
-from govshare.exchange.service.interfaces import Admission, InterfaceIn
+from govshare.exchange.service import gateway_admission, gateway_log, interfaces
+from govshare.exchange.service.gateway_admission import Admission
+from govshare.exchange.service.interfaces import InterfaceIn
 from govshare.identity import service as identity_service
 from govshare.identity.models import Organization
 from govshare.identity.schemas import ApiTokenIn
@@ -161,7 +162,7 @@ def consumer_system(sw: ServiceWorld) -> Actor:
 
 
 def admitted(sw: ServiceWorld, path: str = f"/enterprises/{USCC}") -> Admission:
-    return interfaces.admit_call(
+    return gateway_admission.admit_call(
         sw.db,
         actor=consumer_system(sw),
         resource_code=sw.code,
@@ -174,6 +175,8 @@ def admitted(sw: ServiceWorld, path: str = f"/enterprises/{USCC}") -> Admission:
 # --- audit scenarios -----------------------------------------------------------------------
 
 SERVICE = "govshare.exchange.service.interfaces."
+ADMISSION = "govshare.exchange.service.gateway_admission."
+CALL_LOG = "govshare.exchange.service.gateway_log."
 
 
 def _world(w: World) -> ServiceWorld:
@@ -205,12 +208,14 @@ def _updated(w: World) -> ServiceInterface:
 
 def _logged(w: World) -> Any:
     sw = _world(w)
-    return interfaces.log_call(sw.db, admission=admitted(sw), status=200, duration_ms=3.5)
+    return gateway_admission.log_call(sw.db, admission=admitted(sw), status=200, duration_ms=3.5)
 
 
 def _with_calls(w: World) -> ServiceWorld:
     sw = _world(w)
-    interfaces.log_call(sw.db, admission=admitted(sw), status=200, duration_ms=3.5, bytes_out=9)
+    gateway_admission.log_call(
+        sw.db, admission=admitted(sw), status=200, duration_ms=3.5, bytes_out=9
+    )
     admitted(sw, "/nowhere")  # refused and logged
     return sw
 
@@ -223,12 +228,12 @@ def _call_access(w: World) -> grants.CallAccess:
 GATEWAY_SCENARIOS: dict[str, Writes | Reads] = {
     SERVICE + "register_interface": Writes("exchange.interface.register", _registered),
     SERVICE + "update_interface": Writes("exchange.interface.update", _updated),
-    SERVICE + "admit_call": Writes("sharing.grant.access", lambda w: admitted(_world(w))),
+    ADMISSION + "admit_call": Writes("sharing.grant.access", lambda w: admitted(_world(w))),
     # The gateway's lean grant check lives in sharing, beside check_access.
     "govshare.sharing.service.grants.check_call_access": Writes(
         "sharing.grant.access", _call_access
     ),
-    SERVICE + "log_call": Writes("exchange.gateway.call", _logged),
+    ADMISSION + "log_call": Writes("exchange.gateway.call", _logged),
     SERVICE + "list_interfaces": Reads(
         lambda w: interfaces.list_interfaces(w.db, actor=w.prepared.consumer_officer),
         prepare=_world,
@@ -251,12 +256,12 @@ GATEWAY_SCENARIOS: dict[str, Writes | Reads] = {
         ),
         prepare=_world,
     ),
-    SERVICE + "call_log": Reads(
-        lambda w: interfaces.call_log(w.db, actor=w.prepared.provider_officer),
+    CALL_LOG + "call_log": Reads(
+        lambda w: gateway_log.call_log(w.db, actor=w.prepared.provider_officer),
         prepare=_with_calls,
     ),
-    SERVICE + "call_stats": Reads(
-        lambda w: interfaces.call_stats(
+    CALL_LOG + "call_stats": Reads(
+        lambda w: gateway_log.call_stats(
             w.db,
             actor=w.prepared.provider_officer,
             interface_id=w.prepared.interface.id,
@@ -274,5 +279,5 @@ GATEWAY_SCENARIOS: dict[str, Writes | Reads] = {
     SERVICE + "offers_service": READ_ONLY,
     SERVICE + "can_manage": READ_ONLY,
     SERVICE + "sees_upstream": READ_ONLY,
-    SERVICE + "match_endpoint": READ_ONLY,
+    ADMISSION + "match_endpoint": READ_ONLY,
 }

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from govshare.core import clock
 from govshare.exchange.models import RunKind
-from govshare.exchange.service import pushes
-from tests.exchange.run_scenarios import PUSH, _push, world
+from govshare.exchange.service import pushes, runs
+from tests.exchange.run_scenarios import PUSH, RUNS, _push, world
 from tests.scenarios import READ_ONLY, Reads, World, Writes
 from tests.sharing.builders import approved
 
@@ -19,9 +19,9 @@ def _options(w: World):
 
 
 PUSH_SCENARIOS: dict[str, Writes | Reads] = {
-    PUSH + "request_push_run": Writes(
+    RUNS + "request_push_run": Writes(
         "exchange.run.queue",
-        lambda w: pushes.request_push_run(
+        lambda w: runs.request_push_run(
             w.db,
             actor=(p := _push(w))[0].s.consumer_officer,
             push_id=p[1].id,

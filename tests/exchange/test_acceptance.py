@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 from govshare.catalog import jobs as catalog_jobs
 from govshare.catalog.models import Resource
 from govshare.catalog.schemas import RetirementIn, ReviewIn
-from govshare.catalog.service import resources
+from govshare.catalog.service import retirements
 from govshare.core import clock
 from govshare.core.inbox import service as inbox
 from govshare.core.permissions import Actor, Role
@@ -506,13 +506,13 @@ def test_after_retirement_every_path_refuses_the_resource_with_its_reason(
     grant, and access check, query, lookup, downloads and pushes refuse with the reason."""
     data, access = f"{API}/data/{acc.code}", f"/api/v1/sharing/access/{acc.code}"
     with clock.frozen("2026-10-13T09:00:00+08:00"):
-        resources.request_retirement(
+        retirements.request_retirement(
             db,
             actor=acc.w.provider_officer,
             resource_id=acc.resource.id,
             data=RetirementIn(reason=RETIREMENT),
         )
-        resources.review_retirement(
+        retirements.review_retirement(
             db,
             actor=acc.w.op,
             resource_id=acc.resource.id,

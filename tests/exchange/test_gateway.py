@@ -28,14 +28,14 @@ from starlette.routing import Route
 
 from govshare.catalog import jobs as catalog_jobs
 from govshare.catalog.schemas import RetirementIn, ReviewIn
-from govshare.catalog.service import resources
+from govshare.catalog.service import retirements
 from govshare.core import clock
 from govshare.core.audit.models import AuditEntry
 from govshare.core.permissions import Actor
 from govshare.exchange import gateway
 from govshare.exchange.models import GatewayCall, RateWindow
-from govshare.exchange.service import interfaces
-from govshare.exchange.service.interfaces import Admission
+from govshare.exchange.service import gateway_log, interfaces
+from govshare.exchange.service.gateway_admission import Admission
 from govshare.identity.models import User
 from govshare.sharing.schemas import GrantActionIn
 from govshare.sharing.service import grants
@@ -291,13 +291,13 @@ def test_a_retired_resource_is_refused_with_the_retirements_reason(
 ):
     reason = "企业登记信息改由省市场监管一体化平台提供"
     with clock.frozen("2026-09-02T10:00:00+08:00"):
-        resources.request_retirement(
+        retirements.request_retirement(
             db,
             actor=sw.provider_officer,
             resource_id=sw.resource.id,
             data=RetirementIn(reason=reason),
         )
-        resources.review_retirement(
+        retirements.review_retirement(
             db,
             actor=sw.op,
             resource_id=sw.resource.id,
@@ -309,7 +309,7 @@ def test_a_retired_resource_is_refused_with_the_retirements_reason(
     with clock.frozen("2026-10-01T17:00:00+08:00"):  # inside the notice period: served
         assert client.get(_url(sw, f"/enterprises/{USCC}"), headers=_bearer(sw)).status_code == 200
     with clock.frozen("2026-10-02T00:30:00+08:00"):
-        assert resources.apply_due_changes(db, actor=catalog_jobs.SCHEDULER).retired == [sw.code]
+        assert retirements.apply_due_changes(db, actor=catalog_jobs.SCHEDULER).retired == [sw.code]
         db.commit()
     with clock.frozen("2026-10-02T09:00:00+08:00"):
         response = client.get(_url(sw, f"/enterprises/{USCC}"), headers=_bearer(sw))
@@ -424,22 +424,22 @@ EXPECTED = [200, 401, 403, 404, 504, 200, 429, 403]
 
 def test_every_call_is_in_the_providers_usage_log(client: TestClient, db: Session, sw):
     assert _every_kind_of_call(client, db, sw) == EXPECTED
-    log = interfaces.call_log(
+    log = gateway_log.call_log(
         db, actor=sw.provider_officer, interface_id=sw.interface.id, limit=100
     )
     assert [c.status for c in log.calls] == list(reversed(EXPECTED))
     with clock.frozen("2026-11-27T18:00:00+08:00"):  # the seventh day after the calls
-        stats = interfaces.call_stats(
+        stats = gateway_log.call_stats(
             db, actor=sw.provider_officer, interface_id=sw.interface.id, days=7
         )
     assert (stats.total.calls, stats.total.refused, stats.total.errors) == (8, 5, 1)
     with clock.frozen("2026-11-28T18:00:00+08:00"):  # and a week later they have left it
-        stats = interfaces.call_stats(
+        stats = gateway_log.call_stats(
             db, actor=sw.provider_officer, interface_id=sw.interface.id, days=7
         )
     assert stats.total.calls == 0
     # The consumer sees its own calls; the unidentified caller's call is the provider's.
-    mine = interfaces.call_log(db, actor=sw.consumer_officer, interface_id=sw.interface.id)
+    mine = gateway_log.call_log(db, actor=sw.consumer_officer, interface_id=sw.interface.id)
     assert len(mine.calls) == 7
 
 

@@ -21,8 +21,9 @@ from govshare.core.audit.models import AuditEntry
 from govshare.core.errors import Conflict, Forbidden, Invalid, NotFound
 from govshare.core.permissions import Actor, Role
 from govshare.exchange.models import ServiceInterface, UseKind
-from govshare.exchange.service import interfaces, usage
-from govshare.exchange.service.interfaces import Admission, EndpointIn, match_endpoint
+from govshare.exchange.service import gateway_admission, gateway_log, interfaces, usage
+from govshare.exchange.service.gateway_admission import Admission, match_endpoint
+from govshare.exchange.service.interfaces import EndpointIn
 from govshare.identity import service as identity_service
 from govshare.identity.models import User
 from govshare.sharing.schemas import GrantActionIn
@@ -251,7 +252,7 @@ def test_consumers_see_their_interfaces_but_never_the_providers_address(
     auditor = actor_of(user(db, organization(db, "市审计局"), [Role.AUDITOR]))
     assert interfaces.get_interface(db, actor=auditor, interface_id=sw.interface.id)
     with pytest.raises(Forbidden, match="调用统计只向资源提供部门和监管单位提供"):
-        interfaces.call_stats(db, actor=sw.consumer_officer, interface_id=sw.interface.id)
+        gateway_log.call_stats(db, actor=sw.consumer_officer, interface_id=sw.interface.id)
 
 
 def test_the_most_literal_matching_endpoint_is_chosen() -> None:
@@ -339,7 +340,7 @@ def test_the_gateways_grant_check_decides_and_records_as_check_access(
 
 def _log(sw: ServiceWorld, admission: Admission, *durations: float, status: int = 200) -> None:
     for duration in durations:
-        interfaces.log_call(sw.db, admission=admission, status=status, duration_ms=duration)
+        gateway_admission.log_call(sw.db, admission=admission, status=status, duration_ms=duration)
 
 
 def test_statistics_per_consumer_and_endpoint_with_nearest_rank_percentiles(
@@ -353,7 +354,7 @@ def test_statistics_per_consumer_and_endpoint_with_nearest_rank_percentiles(
     _log(sw, one, 30000.0, status=504)
     _log(sw, search, 5.0, 7.0)
     admitted(sw, "/nowhere")  # refused (404) and logged, not in the percentiles
-    stats = interfaces.call_stats(db, actor=sw.provider_officer, interface_id=sw.interface.id)
+    stats = gateway_log.call_stats(db, actor=sw.provider_officer, interface_id=sw.interface.id)
     by_endpoint = {r.endpoint: r for r in stats.rows}
     row = by_endpoint["GET /enterprises/{uscc}"]
     assert (row.calls, row.refused, row.errors) == (21, 0, 1)
@@ -361,28 +362,28 @@ def test_statistics_per_consumer_and_endpoint_with_nearest_rank_percentiles(
     assert row.consumer == "市行政审批局"
     assert (by_endpoint["GET /enterprises/search"].p50_ms, by_endpoint[""].refused) == (5.0, 1)
     assert (stats.total.calls, stats.total.refused, stats.total.errors) == (24, 1, 1)
-    month = interfaces.call_stats(
+    month = gateway_log.call_stats(
         db, actor=sw.provider_officer, interface_id=sw.interface.id, days=30
     )
     assert month.total.calls == 25 and month.total.p95_ms == 1000.0
     with pytest.raises(Invalid, match="统计周期只能是 7 或 30 天"):
-        interfaces.call_stats(db, actor=sw.op, interface_id=sw.interface.id, days=90)
+        gateway_log.call_stats(db, actor=sw.op, interface_id=sw.interface.id, days=90)
 
 
 def test_the_log_pages_back_and_is_scoped(db: Session, sw: ServiceWorld) -> None:
     one = admitted(sw)
     _log(sw, one, 1.0, 2.0, 3.0)
-    first = interfaces.call_log(db, actor=sw.provider_officer, limit=2)
+    first = gateway_log.call_log(db, actor=sw.provider_officer, limit=2)
     assert [c.duration_ms for c in first.calls] == [3.0, 2.0]
     assert first.name(sw.consumer.id) == "市行政审批局"
-    older = interfaces.call_log(
+    older = gateway_log.call_log(
         db, actor=sw.provider_officer, limit=2, before_id=first.calls[-1].id
     )
     assert [c.duration_ms for c in older.calls] == [1.0]
     system = consumer_system(sw)
-    assert len(interfaces.call_log(db, actor=system).calls) == 3  # its own calls
+    assert len(gateway_log.call_log(db, actor=system).calls) == 3  # its own calls
     stranger = actor_of(user(db, organization(db, "市林业局"), [Role.DATA_OFFICER]))
-    assert interfaces.call_log(db, actor=stranger).calls == []
+    assert gateway_log.call_log(db, actor=stranger).calls == []
 
 
 # --- JSON API ----------------------------------------------------------------------------------
@@ -560,7 +561,7 @@ def test_the_interface_page_gives_the_provider_statistics(
     app: FastAPI, client: TestClient, db: Session, sw: ServiceWorld
 ) -> None:
     _log(sw, admitted(sw), 2.0, 4.0, 6.0)
-    interfaces.log_call(
+    gateway_admission.log_call(
         db, admission=admitted(sw, f"/enterprises/{USCC}"), status=502, duration_ms=9.0
     )
     db.commit()

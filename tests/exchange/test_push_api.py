@@ -45,7 +45,7 @@ from govshare.exchange.service.delivery import masking_key
 from govshare.identity.models import User
 from govshare.sharing.models import Grant, MaskRule
 from govshare.sharing.schemas import DecisionIn
-from govshare.sharing.service import applications
+from govshare.sharing.service import decisions
 from tests.builders import actor_of, count, organization, user
 from tests.exchange.builders import (
     MYSQL_URL,
@@ -138,7 +138,7 @@ def w(app: FastAPI, db: Session, center: Center) -> Iterator[World]:
             "row_filter": [{"field": "行政区划代码", "op": "in", "values": [REGION]}],
         }
         asked = deciding(x.s, **scope)
-        decided = applications.decide(
+        decided = decisions.decide(
             db,
             actor=x.s.provider_officer,
             profile=SHANGRAO,

@@ -16,7 +16,14 @@ from govshare.sharing.schemas import (
     PreReviewIn,
     RenewalIn,
 )
-from govshare.sharing.service import applications, deadlines, freshness, grants
+from govshare.sharing.service import (
+    application_views,
+    applications,
+    deadlines,
+    decisions,
+    freshness,
+    grants,
+)
 from tests.scenarios import READ_ONLY, Reads, World, Writes
 from tests.sharing.builders import (
     SHANGRAO,
@@ -30,6 +37,8 @@ from tests.sharing.builders import (
 from tests.sharing.case_scenarios import CASE_SCENARIOS
 
 APP = "govshare.sharing.service.applications."
+DECISIONS = "govshare.sharing.service.decisions."
+APP_VIEWS = "govshare.sharing.service.application_views."
 GRANTS = "govshare.sharing.service.grants."
 DEADLINES = "govshare.sharing.service.deadlines."
 FRESH = "govshare.sharing.service.freshness."
@@ -76,7 +85,7 @@ def _returned(w: World):
     s = cast(w)
     with clock.frozen(SEPT):
         application = submitted(s)
-        applications.pre_review(
+        decisions.pre_review(
             s.db,
             actor=s.op,
             application_id=application.id,
@@ -94,7 +103,7 @@ def _decide(w: World):
     s = cast(w)
     with clock.frozen(SEPT):
         application = deciding(s)
-        return applications.decide(
+        return decisions.decide(
             s.db,
             actor=s.provider_officer,
             profile=SHANGRAO,
@@ -172,8 +181,8 @@ SCENARIOS: dict[str, Writes | Reads] = {
     # applications
     APP + "submit_application": Writes("sharing.application.submit", lambda w: submitted(cast(w))),
     APP + "resubmit_application": Writes("sharing.application.resubmit", _returned),
-    APP + "pre_review": Writes("sharing.application.pre_review", lambda w: deciding(cast(w))),
-    APP + "decide": Writes("sharing.application.decide", _decide),
+    DECISIONS + "pre_review": Writes("sharing.application.pre_review", lambda w: deciding(cast(w))),
+    DECISIONS + "decide": Writes("sharing.application.decide", _decide),
     APP + "withdraw_application": Writes(
         "sharing.application.withdraw",
         lambda w: (
@@ -190,19 +199,19 @@ SCENARIOS: dict[str, Writes | Reads] = {
             w.db, actor=w.prepared.op, application_id=w.prepared.prepared_application.id
         ),
     ),
-    APP + "my_applications": Reads(
+    APP_VIEWS + "my_applications": Reads(
         prepare=_prepared_application,
-        call=lambda w: applications.my_applications(w.db, actor=w.prepared.consumer_officer),
+        call=lambda w: application_views.my_applications(w.db, actor=w.prepared.consumer_officer),
     ),
-    APP + "to_decide": Reads(
+    APP_VIEWS + "to_decide": Reads(
         prepare=_prepared_application,
-        call=lambda w: applications.to_decide(w.db, actor=w.prepared.provider_officer),
+        call=lambda w: application_views.to_decide(w.db, actor=w.prepared.provider_officer),
     ),
     APP + "link": READ_ONLY,
     APP + "permitted": READ_ONLY,
     APP + "check_uploads": READ_ONLY,
-    APP + "steps_out": READ_ONLY,
-    APP + "application_out": READ_ONLY,
+    APP_VIEWS + "steps_out": READ_ONLY,
+    APP_VIEWS + "application_out": READ_ONLY,
     APP + "period_default": READ_ONLY,
     # grants
     GRANTS + "issue": Writes("sharing.grant.issue", _issue),

@@ -15,7 +15,7 @@ from govshare.core.policy import Profile, load_profile
 from govshare.identity.models import Organization
 from govshare.sharing.models import Application
 from govshare.sharing.schemas import ApplicationIn, DecisionIn, Upload
-from govshare.sharing.service import applications
+from govshare.sharing.service import applications, decisions
 from tests.builders import actor_of, operator, organization, user
 from tests.catalog.builders import published
 
@@ -155,7 +155,7 @@ def deciding(w: Sharing, profile: Profile = SHANGRAO, **kw: Any) -> Application:
 
     application = submitted(w, profile, **kw)
     if application.pre_review_days:
-        applications.pre_review(
+        decisions.pre_review(
             w.db, actor=w.op, application_id=application.id, data=PreReviewIn(forward=True)
         )
     return application
@@ -164,7 +164,7 @@ def deciding(w: Sharing, profile: Profile = SHANGRAO, **kw: Any) -> Application:
 def approved(w: Sharing, profile: Profile = SHANGRAO, **decision: Any) -> Application:
     """An approved application (and so a grant), with the decision's scope."""
     application = deciding(w, profile)
-    return applications.decide(
+    return decisions.decide(
         w.db,
         actor=w.provider_officer,
         profile=profile,

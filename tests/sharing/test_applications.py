@@ -20,7 +20,7 @@ from govshare.sharing.models import (
     StepOutcome,
 )
 from govshare.sharing.schemas import DecisionIn, PreReviewIn, RenewalIn
-from govshare.sharing.service import applications
+from govshare.sharing.service import application_views, applications, decisions
 from govshare.sharing.service.common import sort_key
 from tests.sharing.builders import (
     BINZHOU,
@@ -68,7 +68,7 @@ def test_shangrao_deadlines_skip_national_day_and_count_the_swapped_saturday(w: 
     assert decision.due_on == date(2026, 10, 20) and not decision.started
     assert application.state is ApplicationState.PRE_REVIEW
     with clock.frozen("2026-09-29T10:00:00+08:00"):
-        applications.pre_review(
+        decisions.pre_review(
             w.db, actor=w.op, application_id=application.id, data=PreReviewIn(forward=True)
         )
     # Forwarded a day early: the provider's ten days run from 29 Sep.
@@ -108,7 +108,7 @@ def test_switching_the_profile_changes_new_applications_only(w: Sharing) -> None
     )
     # The first application keeps its deadlines and its pre-review under the new profile.
     with clock.frozen("2026-09-28T10:00:00+08:00"):
-        applications.pre_review(
+        decisions.pre_review(
             w.db, actor=w.op, application_id=first.id, data=PreReviewIn(forward=True)
         )
     assert first.steps[1].days == 10 and first.steps[1].due_on == date(2026, 10, 16)
@@ -140,8 +140,8 @@ def test_an_application_crossing_into_2027_is_provisional_until_2027_is_entered(
         pre, decision = application.steps
         assert pre.due_on == date(2026, 12, 29) and not pre.due_provisional
         assert decision.due_provisional
-        assert "暂定" in applications.steps_out(application)[1].due.label
-        assert "2027" in applications.steps_out(application)[1].due.label
+        assert "暂定" in application_views.steps_out(application)[1].due.label
+        assert "2027" in application_views.steps_out(application)[1].due.label
         provisional_due = decision.due_on  # weekends only: 1 Jan counted as a working day
         assert provisional_due == date(2027, 1, 12)
         calendar_service.import_year(
@@ -238,7 +238,7 @@ def test_a_refusal_needs_reason_and_legal_basis(w: Sharing) -> None:
             (DecisionIn(approve=False, reason="超出履职需要"), "basis"),
         ):
             with pytest.raises(Invalid) as refused:
-                applications.decide(
+                decisions.decide(
                     w.db,
                     actor=w.provider_officer,
                     profile=SHANGRAO,
@@ -247,7 +247,7 @@ def test_a_refusal_needs_reason_and_legal_basis(w: Sharing) -> None:
                 )
             assert refused.value.field == field
         assert application.state is ApplicationState.DECIDING
-        applications.decide(
+        decisions.decide(
             w.db,
             actor=w.provider_officer,
             profile=SHANGRAO,
@@ -318,7 +318,7 @@ def test_an_approval_may_narrow_but_never_widen(
     with clock.frozen(SEPT_25):
         application = deciding(w)
         with pytest.raises(Invalid) as refused:
-            applications.decide(
+            decisions.decide(
                 w.db,
                 actor=w.provider_officer,
                 profile=SHANGRAO,
@@ -338,7 +338,7 @@ def test_tighter_row_filters_are_accepted(w: Sharing) -> None:
                 {"field": "行政区划代码", "op": "prefix", "values": ["3611"]},
             ],
         )
-        applications.decide(
+        decisions.decide(
             w.db,
             actor=w.provider_officer,
             profile=SHANGRAO,
@@ -359,25 +359,25 @@ def test_only_the_provider_decides_and_only_the_operator_pre_reviews(w: Sharing)
     with clock.frozen(SEPT_25):
         application = submitted(w)
         with pytest.raises(Forbidden):
-            applications.pre_review(
+            decisions.pre_review(
                 w.db,
                 actor=w.provider_officer,
                 application_id=application.id,
                 data=PreReviewIn(forward=True),
             )
         with pytest.raises(Conflict):  # still in pre-review
-            applications.decide(
+            decisions.decide(
                 w.db,
                 actor=w.provider_officer,
                 profile=SHANGRAO,
                 application_id=application.id,
                 data=DecisionIn(approve=True),
             )
-        applications.pre_review(
+        decisions.pre_review(
             w.db, actor=w.op, application_id=application.id, data=PreReviewIn(forward=True)
         )
         with pytest.raises(Forbidden):
-            applications.decide(
+            decisions.decide(
                 w.db,
                 actor=w.provider_staff,  # staff, not the data officer or head
                 profile=SHANGRAO,
@@ -385,7 +385,7 @@ def test_only_the_provider_decides_and_only_the_operator_pre_reviews(w: Sharing)
                 data=DecisionIn(approve=True),
             )
         with pytest.raises(Forbidden):
-            applications.decide(
+            decisions.decide(
                 w.db,
                 actor=w.consumer_officer,
                 profile=SHANGRAO,
@@ -398,11 +398,11 @@ def test_a_returned_application_is_corrected_and_starts_again(w: Sharing) -> Non
     with clock.frozen(SEPT_25):
         application = submitted(w)
         with pytest.raises(Invalid) as no_comment:
-            applications.pre_review(
+            decisions.pre_review(
                 w.db, actor=w.op, application_id=application.id, data=PreReviewIn(forward=False)
             )
         assert no_comment.value.field == "comment"
-        applications.pre_review(
+        decisions.pre_review(
             w.db,
             actor=w.op,
             application_id=application.id,
@@ -464,10 +464,10 @@ def test_renewal_extends_the_grant_after_the_providers_decision(w: Sharing) -> N
             data=RenewalIn(valid_until=date(2028, 9, 30), reason="继续开展低保复核"),
         )
         assert renewal.fields == grant.fields and renewal.required_attachments == []
-        applications.pre_review(
+        decisions.pre_review(
             w.db, actor=w.op, application_id=renewal.id, data=PreReviewIn(forward=True)
         )
-        applications.decide(
+        decisions.decide(
             w.db,
             actor=w.provider_officer,
             profile=SHANGRAO,
@@ -489,16 +489,16 @@ def test_readers_see_only_their_own(w: Sharing, db) -> None:
         stranger = actor_of(user(db, organization(db), [Role.DATA_OFFICER]))
         with pytest.raises(NotFound):
             applications.get_application(db, actor=stranger, application_id=application.id)
-        assert applications.my_applications(db, actor=stranger) == []
+        assert application_views.my_applications(db, actor=stranger) == []
         assert applications.get_application(db, actor=w.authority, application_id=application.id)
-        assert [a.id for a in applications.my_applications(db, actor=w.consumer_officer)] == [
+        assert [a.id for a in application_views.my_applications(db, actor=w.consumer_officer)] == [
             application.id
         ]
-        assert applications.to_decide(db, actor=w.provider_officer) == []  # still pre-review
-        applications.pre_review(
+        assert application_views.to_decide(db, actor=w.provider_officer) == []  # still pre-review
+        decisions.pre_review(
             db, actor=w.op, application_id=application.id, data=PreReviewIn(forward=True)
         )
-        assert [a.id for a in applications.to_decide(db, actor=w.provider_officer)] == [
+        assert [a.id for a in application_views.to_decide(db, actor=w.provider_officer)] == [
             application.id
         ]
         attachment = applications.get_attachment(
@@ -524,7 +524,7 @@ def test_permitted_offers_each_form_to_who_may_use_it(w: Sharing) -> None:
         }
         assert offered["op"].pre_review and not offered["provider"].decide
         assert offered["consumer"].withdraw and not offered["consumer"].resubmit
-        applications.pre_review(
+        decisions.pre_review(
             w.db, actor=w.op, application_id=application.id, data=PreReviewIn(forward=True)
         )
         assert applications.permitted(w.provider_officer, application).decide

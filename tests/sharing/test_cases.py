@@ -35,7 +35,7 @@ from govshare.sharing.models import (
     GrantState,
 )
 from govshare.sharing.schemas import CaseIn, DecisionIn, MessageIn, ScopeIn, SettlementIn
-from govshare.sharing.service import applications, cases
+from govshare.sharing.service import cases, decisions
 from tests.builders import actor_of, count, organization, user
 from tests.http import csrf_for, sign_in
 from tests.sharing.builders import SHANGRAO, Sharing, deciding, sharing_world
@@ -69,7 +69,7 @@ def open_for(w: Sharing, actor: Actor | None = None, **kw: Any) -> Case:
 
 def refused(w: Sharing) -> Application:
     application = deciding(w)
-    return applications.decide(
+    return decisions.decide(
         w.db,
         actor=w.provider_officer,
         profile=SHANGRAO,

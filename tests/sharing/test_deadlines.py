@@ -13,7 +13,7 @@ from govshare.core.inbox.models import Notification
 from govshare.core.permissions import Actor, Role
 from govshare.identity.models import User
 from govshare.sharing.schemas import DecisionIn, PreReviewIn
-from govshare.sharing.service import applications, deadlines
+from govshare.sharing.service import applications, deadlines, decisions
 from govshare.sharing.service.deadlines import Urgency
 from tests.sharing.builders import SHANGRAO, Sharing, approved, sharing_world, submitted
 
@@ -53,7 +53,7 @@ def test_reminder_the_working_day_before_and_overdue_notice_once(w: Sharing) -> 
         assert row.urgency is Urgency.OVERDUE and row.working_days_left == -1
         assert deadlines.send_reminders(w.db, actor=JOB).overdue == 1
         assert deadlines.send_reminders(w.db, actor=JOB).overdue == 0
-        applications.pre_review(
+        decisions.pre_review(
             w.db, actor=w.op, application_id=application.id, data=PreReviewIn(forward=True)
         )
     assert application.steps[0].late
@@ -66,7 +66,7 @@ def test_reminder_the_working_day_before_and_overdue_notice_once(w: Sharing) -> 
 def test_the_queue_colours_and_the_count_against_each_department(w: Sharing) -> None:
     with clock.frozen("2026-10-12T09:00:00+08:00"):
         late = submitted(w)
-        applications.pre_review(
+        decisions.pre_review(
             w.db, actor=w.op, application_id=late.id, data=PreReviewIn(forward=True)
         )
     with clock.frozen("2026-10-13T09:00:00+08:00"):
@@ -90,7 +90,7 @@ def test_the_queue_colours_and_the_count_against_each_department(w: Sharing) -> 
         records = {r.name: r for r in deadlines.department_records(w.db, actor=w.authority)}
         provider = records[w.provider.name]
         assert (provider.answered, provider.answered_late, provider.open_overdue) == (0, 0, 1)
-        applications.decide(
+        decisions.decide(
             w.db,
             actor=w.provider_officer,
             profile=SHANGRAO,

@@ -27,7 +27,7 @@ from govshare.exchange.service import interfaces
 from govshare.identity.models import User
 from govshare.sharing.models import Application, ApplicationState, Grant
 from govshare.sharing.schemas import DecisionIn, PreReviewIn
-from govshare.sharing.service import applications, grants
+from govshare.sharing.service import applications, decisions, grants
 from tests.catalog.builders import published
 from tests.exchange.gateway_scenarios import (
     ENDPOINTS,
@@ -103,14 +103,14 @@ def _deciding(sw: ServiceWorld, resource: Resource) -> Application:
         uploads=uploads,
     )
     if application.pre_review_days:
-        applications.pre_review(
+        decisions.pre_review(
             sw.db, actor=sw.op, application_id=application.id, data=PreReviewIn(forward=True)
         )
     return application
 
 
 def _decide(sw: ServiceWorld, application: Application, **decision: Any) -> Application:
-    return applications.decide(
+    return decisions.decide(
         sw.db,
         actor=sw.provider_officer,
         profile=SHANGRAO,

@@ -184,7 +184,7 @@ def test_the_list_shows_each_push_with_its_last_run(
         assert "还没有前置库推送" in empty and 'href="/exchange/pushes/new"' in empty
 
         push = _push(db, w)
-        run = pushes.request_push_run(db, actor=w.x.s.consumer_officer, push_id=push.id)
+        run = runs.request_push_run(db, actor=w.x.s.consumer_officer, push_id=push.id)
         db.commit()
         assert _execute(w.runtime, run.id).state is RunState.SUCCEEDED
         html = client.get("/exchange/pushes").text

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import Progress
 from sqlalchemy.orm import Session
 
-from govshare.catalog.service import resources, search, spreadsheet
+from govshare.catalog.service import retirements, search, spreadsheet
 from govshare.catalog.workbook import MAX_BYTES
 from govshare.core.cli_support import console_actor, err, fails_cleanly
 from govshare.core.errors import Invalid
@@ -36,7 +36,7 @@ def apply_due(
     runtime = get_runtime()
     try:
         with runtime.transaction() as db_session:
-            result = resources.apply_due_changes(db_session, actor=console_actor(), today=day)
+            result = retirements.apply_due_changes(db_session, actor=console_actor(), today=day)
     except Invalid as exc:  # one line, however narrow the terminal
         err.print(f"错误: {exc.message}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None

@@ -7,14 +7,14 @@ it at once: due rows are locked, and a row already made effective no longer matc
 
 from __future__ import annotations
 
-from govshare.catalog.service import resources
+from govshare.catalog.service import retirements
 from govshare.core.permissions import Actor, Role
 from govshare.core.runtime import Runtime
 
 SCHEDULER = Actor(label="job:catalog.apply_due", roles=frozenset({Role.SYSTEM}))
 
 
-def apply_due(runtime: Runtime) -> resources.DueResult:
+def apply_due(runtime: Runtime) -> retirements.DueResult:
     """One run, in its own transaction."""
     with runtime.transaction() as db_session:
-        return resources.apply_due_changes(db_session, actor=SCHEDULER)
+        return retirements.apply_due_changes(db_session, actor=SCHEDULER)

@@ -39,7 +39,7 @@ from govshare.catalog.models import (
     ShareType,
     UpdateFrequency,
 )
-from govshare.catalog.service.resources import LABELS_TOPIC
+from govshare.catalog.service.contents import LABELS_TOPIC
 from govshare.core.errors import Invalid
 
 MAX_BYTES = 20 * 1024 * 1024

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from govshare.catalog.models import Resource, ResourceVersion, RetirementState, VersionState
 from govshare.catalog.schemas import ResourceIn, RetirementIn, ReviewIn, ThemeIn, VersionIn
-from govshare.catalog.service import resources, subscriptions, themes
+from govshare.catalog.service import contents, resources, retirements, subscriptions, themes
 from govshare.core import clock
 from govshare.core.permissions import Actor
 from govshare.core.policy import Rules, load_profile
@@ -35,13 +35,13 @@ from govshare.identity.models import User
 from govshare.identity.service import actor_for_user
 
 
-def _load(name: str) -> dict[str, Any]:
+def load_data(name: str) -> dict[str, Any]:
     """One of the demo's data files (shipped inside the package)."""
     text = (package_files.files("govshare.demo") / "data" / name).read_text(encoding="utf-8")
     return yaml.safe_load(text)
 
 
-_VOCABULARY = _load("catalog.yaml")
+_VOCABULARY = load_data("catalog.yaml")
 PROFILE: str = _VOCABULARY["profile"]  # Shangrao: a month's change notice
 # Laws cited as the basis of conditional and not-shared resources (CAT-4), and share scopes;
 # the other files name them as {PIPL}, {CONDITIONAL_SCOPE}, …
@@ -138,7 +138,9 @@ def parse_items(text: str) -> list[dict[str, Any]]:
     return out
 
 
-RESOURCES: list[Spec] = [Spec.from_data(r) for r in _load("catalog_resources.yaml")["resources"]]
+RESOURCES: list[Spec] = [
+    Spec.from_data(r) for r in load_data("catalog_resources.yaml")["resources"]
+]
 
 
 # --- stories: what happened to the resources -------------------------------------------
@@ -168,7 +170,7 @@ class Revision:
         return cls(**(data | {"changes": changes}))
 
 
-_STORIES = _load("catalog_stories.yaml")
+_STORIES = load_data("catalog_stories.yaml")
 # Compiled, never submitted: key → day compiled.
 DRAFTS: dict[str, int] = {k: v["compiled"] for k, v in _STORIES["drafts"].items()}
 # Submitted and waiting for review: key → (compiled, submitted).
@@ -242,7 +244,7 @@ class _Builder:
             with clock.frozen(when):
                 step()
         # today's run of the daily job, on the real clock
-        resources.apply_due_changes(self.db, actor=self.console)
+        retirements.apply_due_changes(self.db, actor=self.console)
 
     def daily_jobs(self, until: date) -> None:
         """The daily job (`apply_due_changes`) on each past day something fell due."""
@@ -263,7 +265,7 @@ class _Builder:
             if not due:
                 return
             with clock.frozen(datetime.combine(due[0], time(0, 30), tzinfo=clock.CITY_TZ)):
-                resources.apply_due_changes(self.db, actor=self.console)
+                retirements.apply_due_changes(self.db, actor=self.console)
             self.jobs_run_to = due[0]
 
     # steps
@@ -330,7 +332,7 @@ class _Builder:
     def revise(self, key: str, revision: Revision) -> None:
         actor = self.officer(self.specs[key].dept)
         version = resources.start_revision(self.db, actor=actor, resource_id=self.resources[key].id)
-        data = resources.version_input(version)
+        data = contents.version_input(version)
         data["items"] = [*data["items"], *parse_items(revision.add)]
         data |= revision.changes
         data["change_note"] = revision.note
@@ -357,7 +359,7 @@ class _Builder:
         )
 
     def request_retirement(self, key: str, reason: str) -> None:
-        resources.request_retirement(
+        retirements.request_retirement(
             self.db,
             actor=self.officer(self.specs[key].dept),
             resource_id=self.resources[key].id,
@@ -365,7 +367,7 @@ class _Builder:
         )
 
     def approve_retirement(self, key: str) -> None:
-        resources.review_retirement(
+        retirements.review_retirement(
             self.db,
             actor=self.operator,
             resource_id=self.resources[key].id,

@@ -53,8 +53,8 @@ from govshare.core.errors import DomainError, Unauthenticated
 from govshare.core.permissions import Actor
 from govshare.core.runtime import Runtime
 from govshare.core.settings import Settings
-from govshare.exchange.service import interfaces
-from govshare.exchange.service.interfaces import Admission
+from govshare.exchange.service import gateway_admission
+from govshare.exchange.service.gateway_admission import Admission
 from govshare.identity import service as identity_service
 from govshare.web.deps import SESSION_COOKIE
 
@@ -189,7 +189,7 @@ def _identify(db_session: Session, call: _Call) -> tuple[Actor, DomainError | No
 
 def _admit(db_session: Session, settings: Settings, call: _Call) -> Admission:
     actor, refusal = _identify(db_session, call)
-    return interfaces.admit_call(
+    return gateway_admission.admit_call(
         db_session,
         actor=actor,
         resource_code=call.resource_code,
@@ -202,7 +202,7 @@ def _admit(db_session: Session, settings: Settings, call: _Call) -> Admission:
 
 
 def _log(db_session: Session, settings: Settings, outcome: _Outcome) -> None:
-    interfaces.log_call(
+    gateway_admission.log_call(
         db_session,
         admission=outcome.admission,
         status=outcome.status,

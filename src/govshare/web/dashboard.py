@@ -7,12 +7,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from govshare.catalog.service import resources
+from govshare.catalog.service import overview
 from govshare.core import calendar, clock
 from govshare.core.permissions import Actor, Role
 from govshare.identity import service as identity_service
 from govshare.sharing.models import ApplicationState
-from govshare.sharing.service import applications, deadlines, grants
+from govshare.sharing.service import application_views, applications, deadlines, grants
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ def home(db_session: Session, *, actor: Actor) -> dict[str, Any]:
     today = clock.today()
     cal = calendar.load(db_session)
     cards: list[Card] = []
-    catalog = resources.catalog_summary(db_session, actor=actor)
+    catalog = overview.catalog_summary(db_session, actor=actor)
     cards.append(
         Card("资源目录", "/catalog", "已发布的政务信息资源，可检索、订阅", catalog.published)
     )
@@ -88,10 +88,10 @@ def _sharing_cards(db_session: Session, actor: Actor) -> list[Card]:
     if actor.has(Role.DATA_OFFICER, Role.DEPARTMENT_HEAD, Role.DEPARTMENT_STAFF):
         waiting = [
             a
-            for a in applications.to_decide(db_session, actor=actor)
+            for a in application_views.to_decide(db_session, actor=actor)
             if a.state is ApplicationState.DECIDING
         ]
-        mine = applications.my_applications(db_session, actor=actor)
+        mine = application_views.my_applications(db_session, actor=actor)
         returned = sum(a.state is ApplicationState.RETURNED for a in mine)
         open_ = sum(a.state in applications.OPEN_STATES for a in mine)
         held = grants.my_grants(db_session, actor=actor)

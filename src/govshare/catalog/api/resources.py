@@ -15,7 +15,7 @@ from govshare.catalog.schemas import (
     VersionIn,
     VersionOut,
 )
-from govshare.catalog.service import resources, subscriptions
+from govshare.catalog.service import diffs, overview, resources, retirements, subscriptions
 from govshare.core.inputs import Id, Number
 from govshare.core.policy import Rules
 from govshare.web.deps import DB, SignedIn, runtime_of
@@ -88,7 +88,7 @@ class DiffOut(BaseModel):
 
 @router.get("/resources/{resource_id}/diff", summary="两个版本逐字段比较")
 def diff(db_session: DB, actor: SignedIn, resource_id: Id, a: Number, b: Number) -> DiffOut:
-    found = resources.diff_versions(db_session, actor=actor, resource_id=resource_id, a=a, b=b)
+    found = diffs.diff_versions(db_session, actor=actor, resource_id=resource_id, a=a, b=b)
     return DiffOut(
         code=found.resource.code,
         a=a,
@@ -151,7 +151,7 @@ def review(
 
 @router.post("/resources/{resource_id}/retirement", summary="申请下架")
 def retire(db_session: DB, actor: SignedIn, resource_id: Id, data: RetirementIn) -> ResourceOut:
-    found = resources.request_retirement(
+    found = retirements.request_retirement(
         db_session, actor=actor, resource_id=resource_id, data=data
     )
     return _out(found)
@@ -161,7 +161,7 @@ def retire(db_session: DB, actor: SignedIn, resource_id: Id, data: RetirementIn)
 def review_retirement(
     request: Request, db_session: DB, actor: SignedIn, resource_id: Id, data: ReviewIn
 ) -> ResourceOut:
-    found = resources.review_retirement(
+    found = retirements.review_retirement(
         db_session, actor=actor, resource_id=resource_id, decision=data, rules=_rules(request)
     )
     return _out(found)
@@ -174,7 +174,7 @@ class QueueOut(BaseModel):
 
 @router.get("/review-queue", summary="待审核的目录和下架申请")
 def queue(db_session: DB, actor: SignedIn) -> QueueOut:
-    found = resources.review_queue(db_session, actor=actor)
+    found = overview.review_queue(db_session, actor=actor)
     return QueueOut(
         versions=[VersionOut.model_validate(v) for v in found.versions],
         retirements=[_out(r) for r in found.retirements],
@@ -183,7 +183,7 @@ def queue(db_session: DB, actor: SignedIn) -> QueueOut:
 
 @router.get("/my-resources", summary="本单位编制的资源（含草稿）")
 def mine(db_session: DB, actor: SignedIn, organization_id: Id | None = None) -> list[ResourceOut]:
-    rows = resources.department_resources(db_session, actor=actor, organization_id=organization_id)
+    rows = overview.department_resources(db_session, actor=actor, organization_id=organization_id)
     return [_out(row.resource) for row in rows]
 
 
@@ -203,7 +203,7 @@ class DuplicateOut(BaseModel):
 
 @router.post("/duplicates", summary="重复采集检查：其他部门已提供的信息项")
 def duplicates(db_session: DB, actor: SignedIn, data: DuplicatesIn) -> list[DuplicateOut]:
-    found = resources.find_duplicates(
+    found = overview.find_duplicates(
         db_session, actor=actor, item_names=data.item_names, provider_id=data.provider_id
     )
     return [DuplicateOut(**vars(m)) for m in found]

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from govshare.catalog.models import ChangeCause
 from govshare.catalog.schemas import ChangeEventIn
-from govshare.catalog.service import changes, resources
+from govshare.catalog.service import changes, common, overview
 from govshare.core import clock
 from govshare.core.errors import DomainError
 from govshare.core.inputs import Id
@@ -43,7 +43,7 @@ def _list_context(
         ),
         "overdue": changes.overdue_departments(db_session, actor=actor) if supervisor else [],
         "supervisor": supervisor,
-        "can_record": actor.has(*resources.COMPILERS, Role.PLATFORM_OPERATOR),
+        "can_record": actor.has(*common.COMPILERS, Role.PLATFORM_OPERATOR),
         "is_operator": actor.has(Role.PLATFORM_OPERATOR),
         "organizations": identity_service.list_organizations(db_session, actor=actor),
         "organization_id": organization_id,
@@ -91,10 +91,10 @@ def _detail_context(db_session: DB, actor: Actor, event_id: int, **extra: Any) -
     event = changes.get_change_event(db_session, actor=actor, event_id=event_id)
     can_close = (
         event.closed_at is None
-        and actor.has(*resources.SUBMITTERS)
+        and actor.has(*common.SUBMITTERS)
         and actor.organization_id == event.organization_id
     )
-    own = resources.department_resources(db_session, actor=actor) if can_close else []
+    own = overview.department_resources(db_session, actor=actor) if can_close else []
     return {
         "event": event,
         "deadline": changes.deadline(event),

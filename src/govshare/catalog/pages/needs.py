@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from govshare.catalog.models import NeedState, ResourceStatus
-from govshare.catalog.service import needs, resources
+from govshare.catalog.service import common, needs, overview
 from govshare.catalog.service.needs import NeedIn
 from govshare.core import clock
 from govshare.core.errors import DomainError, Invalid
@@ -27,7 +27,7 @@ def _list_context(
     db_session: DB, actor: Actor, open_only: bool = False, **extra: Any
 ) -> dict[str, Any]:
     operator = actor.has(Role.PLATFORM_OPERATOR)
-    department = actor.has(*resources.COMPILERS) and actor.organization_id is not None
+    department = actor.has(*common.COMPILERS) and actor.organization_id is not None
     return {
         "is_operator": operator,
         "can_state": department,
@@ -75,13 +75,13 @@ def _detail_context(db_session: DB, actor: Actor, need_id: int, **extra: Any) ->
     operator = actor.has(Role.PLATFORM_OPERATOR)
     can_answer = (
         need.state is NeedState.ASSIGNED
-        and actor.has(*resources.SUBMITTERS)
+        and actor.has(*common.SUBMITTERS)
         and actor.organization_id == need.assignee_id
     )
     published = (
         [
             row
-            for row in resources.department_resources(db_session, actor=actor)
+            for row in overview.department_resources(db_session, actor=actor)
             if row.resource.status is ResourceStatus.PUBLISHED
         ]
         if can_answer

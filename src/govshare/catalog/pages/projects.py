@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from govshare.catalog.models import ItProject, ProjectStage, ResourceStatus
-from govshare.catalog.service import projects, resources
+from govshare.catalog.service import common, overview, projects
 from govshare.catalog.service.projects import ProjectIn
 from govshare.core.errors import DomainError
 from govshare.core.inputs import Id
@@ -41,7 +41,7 @@ def _list_context(
         "rows": [(p, projects.project_readiness(p)) for p in rows],
         "supervisor": supervisor,
         "is_operator": actor.has(Role.PLATFORM_OPERATOR),
-        "can_create": actor.has(*resources.SUBMITTERS, Role.PLATFORM_OPERATOR),
+        "can_create": actor.has(*common.SUBMITTERS, Role.PLATFORM_OPERATOR),
         "organizations": identity_service.list_organizations(db_session, actor=actor),
         "organization_id": organization_id,
         "stage": chosen.value if chosen else "",
@@ -105,7 +105,7 @@ def _detail_context(db_session: DB, actor: Actor, project_id: int, **extra: Any)
     candidates = (
         [
             row
-            for row in resources.department_resources(
+            for row in overview.department_resources(
                 db_session, actor=actor, organization_id=project.organization_id
             )
             if row.resource.id not in listed and row.resource.status is not ResourceStatus.RETIRED

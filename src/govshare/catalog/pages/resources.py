@@ -24,7 +24,16 @@ from govshare.catalog.models import (
     VersionState,
 )
 from govshare.catalog.schemas import ResourceIn, RetirementIn, ReviewIn, VersionIn
-from govshare.catalog.service import resources, subscriptions, themes
+from govshare.catalog.service import (
+    common,
+    contents,
+    diffs,
+    overview,
+    resources,
+    retirements,
+    subscriptions,
+    themes,
+)
 from govshare.core import clock
 from govshare.core.errors import DomainError
 from govshare.core.inputs import Id, Number
@@ -120,7 +129,7 @@ def _form_context(
 
 
 def _version_form(version: Any) -> dict[str, Any]:
-    data = resources.version_input(version)
+    data = contents.version_input(version)
     data["items"] = [
         {
             **i,
@@ -143,7 +152,7 @@ def _version_form(version: Any) -> dict[str, Any]:
 def mine(
     request: Request, db_session: DB, actor: PageActor, organization_id: Id | None = None
 ) -> Response:
-    rows = resources.department_resources(db_session, actor=actor, organization_id=organization_id)
+    rows = overview.department_resources(db_session, actor=actor, organization_id=organization_id)
     subs = (
         subscriptions.my_subscriptions(db_session, actor=actor)
         if actor.has(*subscriptions.SUBSCRIBERS) and actor.organization_id
@@ -247,7 +256,7 @@ async def duplicates(request: Request, db_session: DB, actor: PageActor) -> Resp
     names = [v for v in form.getlist("item_name") if isinstance(v, str) and v.strip()]
     provider = form.get("provider_id")
     provider_id = int(provider) if isinstance(provider, str) and provider.isdigit() else None
-    matches = resources.find_duplicates(
+    matches = overview.find_duplicates(
         db_session, actor=actor, item_names=names, provider_id=provider_id
     )
     return render(request, "catalog/_duplicates.html", {"matches": matches})
@@ -263,7 +272,7 @@ def _sharing_panel(db_session: DB, actor: Actor, resource: Resource) -> dict[str
     if (
         resource.status is not ResourceStatus.PUBLISHED
         or version is None
-        or not actor.has(*resources.COMPILERS)
+        or not actor.has(*common.COMPILERS)
         or actor.organization_id in (None, resource.provider_id)
     ):
         return None
@@ -299,8 +308,8 @@ def resource_context(
         shown = resource.current_version or versions[0]
     working = resources.working_version(db_session, actor=actor, resource_id=resource_id)
     scheduled = next((v for v in versions if v.state is VersionState.SCHEDULED), None)
-    own = resources.can_see_unpublished(actor, resource)
-    published_numbers = [v.number for v in versions if v.state in resources.VISIBLE_TO_ALL]
+    own = common.can_see_unpublished(actor, resource)
+    published_numbers = [v.number for v in versions if v.state in common.VISIBLE_TO_ALL]
     return {
         "resource": resource,
         "shown": shown,
@@ -308,7 +317,7 @@ def resource_context(
         "working": working,
         "scheduled": scheduled,
         "can_compile": own,
-        "can_submit": resources.may_submit(actor, resource),
+        "can_submit": common.may_submit(actor, resource),
         "is_operator": actor.has(Role.PLATFORM_OPERATOR),
         "can_subscribe": actor.has(*subscriptions.SUBSCRIBERS)
         and actor.organization_id not in (None, resource.provider_id)
@@ -319,8 +328,8 @@ def resource_context(
         or actor.organization_id == resource.provider_id
         else [],
         "diff_choices": sorted(published_numbers or [v.number for v in versions]),
-        "fields": resources.VERSION_FIELDS,
-        "display": resources.display,
+        "fields": contents.VERSION_FIELDS,
+        "display": diffs.display,
         "topic_label": VALUE_LABELS.get(resource.base_topic or "", resource.base_topic),
         "sharing": _sharing_panel(db_session, actor, resource),
         "access": access_panel_context(db_session, actor, resource),
@@ -356,7 +365,7 @@ def by_code(db_session: DB, actor: PageActor, code: str) -> Response:
 def diff_page(
     request: Request, db_session: DB, actor: PageActor, resource_id: Id, a: Number, b: Number
 ) -> Response:
-    found = resources.diff_versions(db_session, actor=actor, resource_id=resource_id, a=a, b=b)
+    found = diffs.diff_versions(db_session, actor=actor, resource_id=resource_id, a=a, b=b)
     versions = resources.list_versions(db_session, actor=actor, resource_id=resource_id)
     return render(
         request, "catalog/diff.html", {"diff": found, "versions": versions, "a": a, "b": b}
@@ -457,7 +466,7 @@ def retire(db_session: DB, actor: PageActor, resource_id: Id, form: PostedForm) 
         db_session,
         target,
         "下架申请已提交平台管理单位审核",
-        lambda: resources.request_retirement(
+        lambda: retirements.request_retirement(
             db_session, actor=actor, resource_id=resource_id, data=data
         ),
     )
@@ -472,7 +481,7 @@ def review_retirement(
         db_session,
         "/catalog/review",
         "下架申请已办理",
-        lambda: resources.review_retirement(
+        lambda: retirements.review_retirement(
             db_session,
             actor=actor,
             resource_id=resource_id,
@@ -507,7 +516,7 @@ def unsubscribe(db_session: DB, actor: PageActor, resource_id: Id) -> Response:
 
 @router.get("/catalog/review", response_class=HTMLResponse)
 def review_queue(request: Request, db_session: DB, actor: PageActor) -> Response:
-    queue = resources.review_queue(db_session, actor=actor)
+    queue = overview.review_queue(db_session, actor=actor)
     previous = {
         v.id: v.resource.current_version.number
         for v in queue.versions

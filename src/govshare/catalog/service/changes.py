@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from govshare.catalog.models import ChangeCause, ChangeEvent, Resource
 from govshare.catalog.schemas import ChangeEventIn
-from govshare.catalog.service.resources import COMPILERS, SUBMITTERS
+from govshare.catalog.service.common import COMPILERS, SUBMITTERS
 from govshare.core import calendar, clock
 from govshare.core.audit.service import record
 from govshare.core.calendar import Deadline

@@ -31,7 +31,8 @@ from govshare.catalog.models import (
     VersionState,
 )
 from govshare.catalog.service import changes, projects
-from govshare.catalog.service.resources import COMPILERS, SUBMITTERS, get_resource
+from govshare.catalog.service.common import COMPILERS, SUBMITTERS
+from govshare.catalog.service.resources import get_resource
 from govshare.core import clock
 from govshare.core.audit.service import record
 from govshare.core.calendar import Deadline

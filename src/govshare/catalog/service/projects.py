@@ -36,7 +36,7 @@ from govshare.catalog.models import (
     ResourceVersion,
     VersionState,
 )
-from govshare.catalog.service.resources import COMPILERS, SUBMITTERS
+from govshare.catalog.service.common import COMPILERS, SUBMITTERS
 from govshare.core import clock
 from govshare.core.audit.service import record
 from govshare.core.errors import Conflict, Forbidden, Invalid, NotFound

@@ -57,7 +57,7 @@ from govshare.catalog.models import (
     UpdateFrequency,
 )
 from govshare.catalog.search_index import STAMP, SearchEntry, SearchFacet, SearchText, new_stamp
-from govshare.catalog.service.resources import READERS
+from govshare.catalog.service.common import READERS
 from govshare.core import clock
 from govshare.core.audit.service import record
 from govshare.core.errors import Invalid

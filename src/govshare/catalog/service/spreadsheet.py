@@ -39,7 +39,7 @@ from govshare.catalog.models import (
     UpdateFrequency,
 )
 from govshare.catalog.schemas import CODE, DataItemIn, ResourceIn
-from govshare.catalog.service import resources
+from govshare.catalog.service import common, contents, resources
 from govshare.core import clock
 from govshare.core.audit.service import record
 from govshare.core.errors import Forbidden, Invalid, NotFound
@@ -52,9 +52,9 @@ FORMATS = {
     "csv": "text/csv; charset=utf-8",
     "json": "application/json",
 }
-IMPORTERS = (*resources.SUBMITTERS, Role.PLATFORM_OPERATOR)
+IMPORTERS = (*common.SUBMITTERS, Role.PLATFORM_OPERATOR)
 RES, ITEMS = wb.RESOURCE_SHEET, wb.ITEM_SHEET
-TOPIC_VALUES = {label: value for value, label in resources.LABELS_TOPIC.items()}
+TOPIC_VALUES = {label: value for value, label in contents.LABELS_TOPIC.items()}
 # Where a schema or rule problem on a ResourceIn field shows in the resource sheet.
 FIELD_COLUMN = {"provider_id": "provider_uscc", "theme_id": "theme", "items": "format"}
 TEXT_FIELDS = (
@@ -110,7 +110,7 @@ def _resource_row(resource: Resource, live: set[str]) -> dict[str, Any]:
         "provider": resource.provider.name,
         "provider_uscc": resource.provider.uscc,
         "catalog_kind": resource.catalog_kind.label,
-        "base_topic": resources.LABELS_TOPIC.get(resource.base_topic or "", resource.base_topic),
+        "base_topic": contents.LABELS_TOPIC.get(resource.base_topic or "", resource.base_topic),
         "theme": resource.theme.name if resource.theme else None,
         "item_code": resource.item_code,
         "group_code": resource.group_code,
@@ -160,7 +160,7 @@ def _json(found: list[Resource], live: set[str]) -> bytes:
                 "base_topic": r.base_topic,
                 "theme": r.theme.name if r.theme else None,
                 "classification": r.classification,
-                **{name: getattr(v, name) for name in resources.VERSION_FIELDS},
+                **{name: getattr(v, name) for name in contents.VERSION_FIELDS},
                 "related_codes": [c for c in v.related_codes if c in live],
                 "published_on": v.published_on.isoformat() if v.published_on else None,
                 "version": v.number,
@@ -205,7 +205,7 @@ def export_catalog(
 ) -> CatalogExport:
     """The city catalog (every published resource) or one department's published catalog,
     as xlsx, csv or json, with its data items; an export is a data access and is audited."""
-    require(actor, *resources.READERS, action="导出资源目录")
+    require(actor, *common.READERS, action="导出资源目录")
     if fmt not in FORMATS:
         raise Invalid("导出格式须为 xlsx、csv 或 json", field="fmt")
     title = f"{city_name}政务信息资源目录"
@@ -463,7 +463,7 @@ class _Checker:
                     self.add(row, key, wb.schema_message(error))
             return None
         items_ok = all(i.data is not None for i in items)
-        problems = resources.rule_problems(
+        problems = contents.rule_problems(
             self.db, kind=data.catalog_kind, data=data, rules=self.rules, base_topic=data.base_topic
         )
         for name, message in problems:
@@ -493,7 +493,7 @@ class _Checker:
         if "catalog_kind" in fields and not classification & self.problems.flagged(RES, row.number):
             expected = "".join(
                 (
-                    resources.CLASS_CODES[fields["catalog_kind"]],
+                    contents.CLASS_CODES[fields["catalog_kind"]],
                     fields.get("item_code", "01"),
                     fields.get("group_code", "001"),
                     fields.get("subgroup_code") or "",

@@ -7,7 +7,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from govshare.catalog.models import ResourceStatus, Subscription
-from govshare.catalog.service.resources import COMPILERS, READERS, get_resource
+from govshare.catalog.service.common import COMPILERS, READERS
+from govshare.catalog.service.resources import get_resource
 from govshare.core import clock
 from govshare.core.audit.service import record
 from govshare.core.errors import Conflict, NotFound

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from govshare.catalog.models import Resource, Theme, ThemeContributor
 from govshare.catalog.schemas import ThemeIn
-from govshare.catalog.service.resources import READERS
+from govshare.catalog.service.common import READERS
 from govshare.core import clock
 from govshare.core.audit.service import record
 from govshare.core.errors import Conflict, Invalid, NotFound

@@ -14,8 +14,9 @@ from govshare.core.inputs import Id
 from govshare.core.permissions import Actor
 from govshare.exchange.gateway import gateway_address
 from govshare.exchange.models import GatewayCall, ServiceInterface
-from govshare.exchange.service import interfaces
-from govshare.exchange.service.interfaces import CallStat, InterfaceIn
+from govshare.exchange.service import gateway_log, interfaces
+from govshare.exchange.service.gateway_log import CallStat
+from govshare.exchange.service.interfaces import InterfaceIn
 from govshare.web.deps import DB, SignedIn, runtime_of
 
 router = APIRouter(prefix="/exchange", tags=["数据交换"])
@@ -166,7 +167,7 @@ def _stat_out(stat: CallStat) -> CallStatOut:
     summary="调用统计：各使用部门、各接口的调用次数、失败、耗时 p50/p95、流量（近 7 或 30 天）",
 )
 def stats(db_session: DB, actor: SignedIn, interface_id: Id, days: StatDays = 7) -> CallStatsOut:
-    result = interfaces.call_stats(db_session, actor=actor, interface_id=interface_id, days=days)
+    result = gateway_log.call_stats(db_session, actor=actor, interface_id=interface_id, days=days)
     return CallStatsOut(
         days=result.days,
         since=result.since,
@@ -193,7 +194,7 @@ class CallOut(BaseModel):
     error: str
 
 
-def _calls_out(log: interfaces.CallLog) -> list[CallOut]:
+def _calls_out(log: gateway_log.CallLog) -> list[CallOut]:
     def one(call: GatewayCall) -> CallOut:
         return CallOut(
             id=call.id,
@@ -228,7 +229,7 @@ def calls(
     before_id: Id | None = None,
     consumer_id: Id | None = None,
 ) -> list[CallOut]:
-    log = interfaces.call_log(
+    log = gateway_log.call_log(
         db_session,
         actor=actor,
         interface_id=interface_id,
@@ -250,7 +251,7 @@ def gateway_calls(
     before_id: Id | None = None,
     consumer_id: Id | None = None,
 ) -> list[CallOut]:
-    log = interfaces.call_log(
+    log = gateway_log.call_log(
         db_session, actor=actor, consumer_id=consumer_id, limit=limit, before_id=before_id
     )
     return _calls_out(log)

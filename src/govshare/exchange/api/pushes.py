@@ -163,7 +163,7 @@ def resume(
 def request_run(
     request: Request, db_session: DB, actor: SignedIn, push_id: Id, data: PushRunIn | None = None
 ) -> RunOut:
-    run = pushes.request_push_run(
+    run = runs.request_push_run(
         db_session,
         actor=actor,
         push_id=push_id,

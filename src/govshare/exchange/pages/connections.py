@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from govshare.catalog.models import Resource, ResourceStatus
-from govshare.catalog.service import resources as catalog_resources
+from govshare.catalog.service import overview as catalog_overview
 from govshare.core import clock
 from govshare.core.errors import DomainError, Invalid
 from govshare.core.inputs import Id
@@ -304,7 +304,7 @@ def bindable_resources(db_session: Session, actor: Actor) -> list[Resource]:
     """The department's published table resources, which its data officer may bind."""
     if not actor.has(*bindings.MANAGERS) or actor.organization_id is None:
         return []
-    rows = catalog_resources.department_resources(db_session, actor=actor)
+    rows = catalog_overview.department_resources(db_session, actor=actor)
     return [
         r.resource
         for r in rows

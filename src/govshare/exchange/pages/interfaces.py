@@ -20,7 +20,7 @@ from govshare.core.inputs import Id
 from govshare.core.permissions import Actor
 from govshare.exchange.gateway import example_call, gateway_address
 from govshare.exchange.models import ServiceInterface
-from govshare.exchange.service import interfaces
+from govshare.exchange.service import gateway_log, interfaces
 from govshare.exchange.service.interfaces import MANAGERS, METHODS, STAT_PERIODS, InterfaceIn
 from govshare.sharing.models import Grant
 from govshare.sharing.service import grants
@@ -320,12 +320,12 @@ def detail(
             else "",
             "days": days,
             "periods": STAT_PERIODS,
-            "stats": interfaces.call_stats(
+            "stats": gateway_log.call_stats(
                 db_session, actor=actor, interface_id=interface_id, days=days
             )
             if upstream
             else None,
-            "log": interfaces.call_log(
+            "log": gateway_log.call_log(
                 db_session, actor=actor, interface_id=interface_id, limit=50
             ),
             "bytes_label": bytes_label,

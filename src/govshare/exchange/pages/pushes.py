@@ -170,7 +170,7 @@ def push_run(
     if chosen not in RUN_KINDS:
         raise Invalid("请选择推送方式：立即推送、全量重推或主键比对", field="kind")
     try:
-        run = pushes.request_push_run(
+        run = runs.request_push_run(
             db_session,
             actor=actor,
             push_id=push_id,

@@ -27,7 +27,8 @@ from govshare.catalog.models import (
     ResourceVersion,
     ShareMethod,
 )
-from govshare.catalog.service.resources import COMPILERS, get_resource_by_code
+from govshare.catalog.service.common import COMPILERS
+from govshare.catalog.service.resources import get_resource_by_code
 from govshare.core import clock
 from govshare.core.audit.service import record
 from govshare.core.errors import Conflict, Forbidden, Invalid, NotFound

@@ -34,13 +34,10 @@ from govshare.exchange.models import (
     DatabaseKind,
     Push,
     PushState,
-    RunKind,
-    RunTrigger,
-    SyncRun,
     TableBinding,
 )
 from govshare.exchange.schemas import PushIn
-from govshare.exchange.service import bindings, connections, delivery, runs
+from govshare.exchange.service import bindings, connections, delivery
 from govshare.sharing.models import Grant
 from govshare.sharing.service import grants
 from govshare.sharing.service.common import load_filter, load_masking
@@ -156,38 +153,6 @@ def get_push(db_session: Session, *, actor: Actor, push_id: int) -> Push:
     if not actor.has(*OVERSEERS) and push.grant.consumer_id != actor.organization_id:
         raise Forbidden("只能查看本单位的前置库推送")
     return push
-
-
-def request_push_run(
-    db_session: Session,
-    *,
-    actor: Actor,
-    push_id: int,
-    kind: RunKind | None = None,
-    enqueue: runs.Enqueue | None = None,
-) -> SyncRun:
-    """Queues a run of the push now (立即推送): by default incremental once a run has
-    succeeded, full before; a key comparison removes rows the grant's share no longer has.
-    One run of a push at a time, and none of a paused or stopped push. A run asked for
-    while a scheduled one is due takes its place."""
-    require(actor, *MANAGERS, Role.PLATFORM_OPERATOR, action="发起前置库推送")
-    push = get_push(db_session, actor=actor, push_id=push_id)
-    if push.state is PushState.PAUSED:
-        raise Conflict("推送已暂停，请先恢复再推送")
-    if push.state is PushState.STOPPED:
-        raise Conflict("推送已停止，不能再推送")
-    if kind is None:
-        succeeded = runs._has_succeeded(db_session, push_id=push.id)
-        kind = RunKind.INCREMENTAL if succeeded else RunKind.FULL
-    # runs._queue is the one place a run is created and its audit entry written
-    run = runs._queue(db_session, actor, kind, RunTrigger.MANUAL, enqueue, push=push)
-    now = clock.now()
-    if push.next_run_at is not None and clock.as_utc(push.next_run_at) <= now:
-        # this run takes the due slot (a new push's first run): the schedule moves on
-        binding = bindings.binding_of_resource(db_session, push.grant.resource_id)
-        push.next_run_at = bindings.next_run_after(binding, now) if binding else None
-        db_session.flush()
-    return run
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,7 @@ from govshare.exchange.models import (
     TableBinding,
     UseKind,
 )
-from govshare.exchange.service import bindings, usage
+from govshare.exchange.service import bindings, pushes, usage
 
 REQUEUE_AFTER = timedelta(minutes=2)  # queued this long without a worker taking it: enqueue again
 OWNER_DEAD = "运行进程已终止"
@@ -96,6 +96,38 @@ def request_run(
     ):
         raise Forbidden("只能同步本单位资源的库表")
     return _queue(db_session, actor, kind, RunTrigger.MANUAL, enqueue, binding=binding)
+
+
+def request_push_run(
+    db_session: Session,
+    *,
+    actor: Actor,
+    push_id: int,
+    kind: RunKind | None = None,
+    enqueue: Enqueue | None = None,
+) -> SyncRun:
+    """Queues a run of the push now (立即推送): by default incremental once a run has
+    succeeded, full before; a key comparison removes rows the grant's share no longer has.
+    One run of a push at a time, and none of a paused or stopped push. A run asked for
+    while a scheduled one is due takes its place."""
+    require(actor, *pushes.MANAGERS, Role.PLATFORM_OPERATOR, action="发起前置库推送")
+    push = pushes.get_push(db_session, actor=actor, push_id=push_id)
+    if push.state is PushState.PAUSED:
+        raise Conflict("推送已暂停，请先恢复再推送")
+    if push.state is PushState.STOPPED:
+        raise Conflict("推送已停止，不能再推送")
+    if kind is None:
+        succeeded = _has_succeeded(db_session, push_id=push.id)
+        kind = RunKind.INCREMENTAL if succeeded else RunKind.FULL
+    # _queue is the one place a run is created and its audit entry written
+    run = _queue(db_session, actor, kind, RunTrigger.MANUAL, enqueue, push=push)
+    now = clock.now()
+    if push.next_run_at is not None and clock.as_utc(push.next_run_at) <= now:
+        # this run takes the due slot (a new push's first run): the schedule moves on
+        binding = bindings.binding_of_resource(db_session, push.grant.resource_id)
+        push.next_run_at = bindings.next_run_after(binding, now) if binding else None
+        db_session.flush()
+    return run
 
 
 def schedule_due(
@@ -243,8 +275,6 @@ def list_runs(
         bindings.get_binding(db_session, actor=actor, binding_id=binding_id)
         where = SyncRun.binding_id == binding_id
     elif push_id is not None:
-        from govshare.exchange.service import pushes
-
         pushes.get_push(db_session, actor=actor, push_id=push_id)
         where = SyncRun.push_id == push_id
     else:
@@ -299,8 +329,6 @@ def get_run(db_session: Session, *, actor: Actor, run_id: int) -> SyncRun:
     if run.binding_id is not None:
         bindings.get_binding(db_session, actor=actor, binding_id=run.binding_id)
     else:
-        from govshare.exchange.service import pushes
-
         pushes.get_push(db_session, actor=actor, push_id=run.push_id or 0)
     return run
 
@@ -546,8 +574,6 @@ def _plan(db_session: Session, run: SyncRun, *, settings: Settings, center: Cent
         )
         resource = binding.resource
         return Plan(spec, run.kind, resource.id, resource.provider_id)
-    from govshare.exchange.service import pushes
-
     assert run.push is not None
     spec = pushes.push_spec(db_session, push=run.push, settings=settings, center=center)
     grant = run.push.grant

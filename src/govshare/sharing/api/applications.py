@@ -20,7 +20,7 @@ from govshare.sharing.schemas import (
     StepOut,
     Upload,
 )
-from govshare.sharing.service import applications, deadlines
+from govshare.sharing.service import application_views, applications, deadlines, decisions
 from govshare.web.deps import DB, SignedIn, runtime_of
 
 router = APIRouter(prefix="/sharing", tags=["资源共享"])
@@ -70,35 +70,33 @@ def submit(
         data=ApplicationIn.model_validate(data.model_dump(exclude={"attachments"})),
         uploads=_uploads(data.attachments),
     )
-    return applications.application_out(found)
+    return application_views.application_out(found)
 
 
 @router.get("/applications", summary="本单位提出的共享申请")
 def mine(db_session: DB, actor: SignedIn) -> list[ApplicationOut]:
-    rows = applications.my_applications(db_session, actor=actor)
-    return [applications.application_out(a) for a in rows]
+    rows = application_views.my_applications(db_session, actor=actor)
+    return [application_views.application_out(a) for a in rows]
 
 
 @router.get("/decisions", summary="待本单位答复（及已答复）的共享申请，待答复的按期限排在前面")
 def to_decide(db_session: DB, actor: SignedIn) -> list[ApplicationOut]:
-    rows = applications.to_decide(db_session, actor=actor)
-    return [applications.application_out(a) for a in rows]
+    rows = application_views.to_decide(db_session, actor=actor)
+    return [application_views.application_out(a) for a in rows]
 
 
 @router.get("/applications/{application_id}", summary="共享申请详情，含各环节期限")
 def get(db_session: DB, actor: SignedIn, application_id: Id) -> ApplicationOut:
     found = applications.get_application(db_session, actor=actor, application_id=application_id)
-    return applications.application_out(found)
+    return application_views.application_out(found)
 
 
 @router.post("/applications/{application_id}/pre-review", summary="平台预审：转提供部门或退回补正")
 def pre_review(
     db_session: DB, actor: SignedIn, application_id: Id, data: PreReviewIn
 ) -> ApplicationOut:
-    found = applications.pre_review(
-        db_session, actor=actor, application_id=application_id, data=data
-    )
-    return applications.application_out(found)
+    found = decisions.pre_review(db_session, actor=actor, application_id=application_id, data=data)
+    return application_views.application_out(found)
 
 
 @router.post(
@@ -109,14 +107,14 @@ def pre_review(
 def decide(
     request: Request, db_session: DB, actor: SignedIn, application_id: Id, data: DecisionIn
 ) -> ApplicationOut:
-    found = applications.decide(
+    found = decisions.decide(
         db_session,
         actor=actor,
         profile=runtime_of(request).profile,
         application_id=application_id,
         data=data,
     )
-    return applications.application_out(found)
+    return application_views.application_out(found)
 
 
 class WithdrawIn(BaseModel):
@@ -130,7 +128,7 @@ def withdraw(
     found = applications.withdraw_application(
         db_session, actor=actor, application_id=application_id, reason=data.reason
     )
-    return applications.application_out(found)
+    return application_views.application_out(found)
 
 
 @router.post("/applications/{application_id}/resubmit", summary="补正后重新提交被退回的申请")
@@ -144,7 +142,7 @@ def resubmit(
         data=ApplicationIn.model_validate(data.model_dump(exclude={"attachments"})),
         uploads=_uploads(data.attachments),
     )
-    return applications.application_out(found)
+    return application_views.application_out(found)
 
 
 @router.get(
@@ -178,7 +176,7 @@ def queue(db_session: DB, actor: SignedIn) -> list[QueueRowOut]:
     rows = deadlines.queue(db_session, actor=actor)
     out = []
     for row in rows:
-        steps = applications.steps_out(row.application)
+        steps = application_views.steps_out(row.application)
         step = next(s for s, m in zip(steps, row.application.steps, strict=True) if m is row.step)
         out.append(
             QueueRowOut(

@@ -23,7 +23,7 @@ from govshare.sharing.schemas import (
     GrantOut,
     RenewalIn,
 )
-from govshare.sharing.service import applications, freshness, grants
+from govshare.sharing.service import application_views, applications, freshness, grants
 from govshare.web.deps import DB, SignedIn, runtime_of
 from govshare.web.errors import problem_response
 
@@ -113,7 +113,7 @@ def renew(
     application = applications.request_renewal(
         db_session, actor=actor, profile=runtime_of(request).profile, grant_id=grant_id, data=data
     )
-    return applications.application_out(application)
+    return application_views.application_out(application)
 
 
 class FeedbackOut(BaseModel):

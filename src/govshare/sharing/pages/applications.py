@@ -45,7 +45,7 @@ from govshare.sharing.schemas import (
     PreReviewIn,
     Upload,
 )
-from govshare.sharing.service import applications, deadlines
+from govshare.sharing.service import application_views, applications, deadlines, decisions
 from govshare.sharing.service.applications import ATTACHMENT_TYPES
 from govshare.sharing.service.common import (
     APPLICANTS,
@@ -269,7 +269,7 @@ def _upload_errors(errors: dict[str, str], uploads: list[Upload]) -> dict[str, s
 
 @router.get("/sharing/applications", response_class=HTMLResponse)
 def my_list(request: Request, db_session: DB, actor: PageActor) -> Response:
-    rows = applications.my_applications(db_session, actor=actor)
+    rows = application_views.my_applications(db_session, actor=actor)
     return render(
         request,
         "sharing/application_list.html",
@@ -284,7 +284,7 @@ def my_list(request: Request, db_session: DB, actor: PageActor) -> Response:
 
 @router.get("/sharing/decide", response_class=HTMLResponse)
 def to_decide(request: Request, db_session: DB, actor: PageActor) -> Response:
-    rows = applications.to_decide(db_session, actor=actor)
+    rows = application_views.to_decide(db_session, actor=actor)
     waiting = [a for a in rows if a.state is ApplicationState.DECIDING]
     return render(
         request,
@@ -582,7 +582,7 @@ async def pre_review(
         if data.get("outcome") not in ("forward", "return"):
             raise Invalid("请选择“预审通过，转提供部门”或“退回补正”", field="outcome")
         data_in = PreReviewIn(forward=forward, comment=data.get("comment", ""))
-        application = applications.pre_review(
+        application = decisions.pre_review(
             db_session, actor=actor, application_id=application_id, data=data_in
         )
     except (ValidationError, DomainError) as exc:
@@ -612,7 +612,7 @@ async def decide(
         db_session, actor=actor, application_id=application_id
     )
     try:
-        application = applications.decide(
+        application = decisions.decide(
             db_session,
             actor=actor,
             profile=profile_of(request),

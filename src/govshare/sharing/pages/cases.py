@@ -36,7 +36,7 @@ from govshare.sharing.schemas import (
     ScopeIn,
     SettlementIn,
 )
-from govshare.sharing.service import applications, cases
+from govshare.sharing.service import application_views, applications, cases
 from govshare.sharing.service.common import APPLICANTS, load_filter
 from govshare.web.deps import DB, PageActor, runtime_of
 from govshare.web.forms import PostedForm, field_errors, message_of, optional_id
@@ -231,7 +231,7 @@ def _new_context(
     elif actor.has(*APPLICANTS):
         refused = [
             a
-            for a in applications.my_applications(db_session, actor=actor)
+            for a in application_views.my_applications(db_session, actor=actor)
             if a.state is ApplicationState.REFUSED
         ]
     return {

@@ -14,7 +14,7 @@ from govshare.core.permissions import Actor, Role
 from govshare.core.policy import Profile
 from govshare.sharing.models import ApplicationState, GrantState
 from govshare.sharing.pages.applications import profile_of, urgencies
-from govshare.sharing.service import applications, deadlines, freshness, grants
+from govshare.sharing.service import application_views, deadlines, freshness, grants
 from govshare.sharing.service.applications import OPEN_STATES
 from govshare.sharing.service.common import APPLICANTS, oversees
 from govshare.web.deps import DB, PageActor
@@ -27,8 +27,8 @@ QUEUE_READERS = (Role.PLATFORM_OPERATOR, Role.AUTHORITY)
 def _department(db_session: Session, actor: Actor, profile: Profile) -> dict[str, Any]:
     """The department's side of sharing, in counts with where to act."""
     assert actor.organization_id is not None
-    mine = applications.my_applications(db_session, actor=actor)
-    answers = applications.to_decide(db_session, actor=actor)
+    mine = application_views.my_applications(db_session, actor=actor)
+    answers = application_views.to_decide(db_session, actor=actor)
     waiting = [a for a in answers if a.state is ApplicationState.DECIDING]
     nearest = deadlines.open_step(waiting[0]) if waiting else None
     held = grants.my_grants(db_session, actor=actor)

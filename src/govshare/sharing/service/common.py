@@ -14,7 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from govshare.catalog.models import DataItem, Resource, ResourceStatus, ResourceVersion
-from govshare.catalog.service.resources import COMPILERS, SUBMITTERS, get_resource, next_sequence
+from govshare.catalog.service.common import COMPILERS, SUBMITTERS, next_sequence
+from govshare.catalog.service.resources import get_resource
 from govshare.core import clock
 from govshare.core.errors import Conflict, Invalid
 from govshare.core.permissions import Actor, Role
