@@ -376,3 +376,25 @@ def test_the_operator_assigns_a_directory_from_the_console(govshare_cli: Cli) ->
     assert refused.exit_code == 2 and "平台数据目录之下的子目录" in refused.output
     platform = govshare_cli("exchange", "source-dir", "1", ".")
     assert platform.exit_code == 2 and "path" in platform.output
+
+
+def test_overlong_hosts_and_paths_are_refused_not_server_errors(
+    app: FastAPI, client: TestClient, db: Session
+) -> None:
+    """A host name label past 63 characters, or a path past the file system's limit, is bad
+    input: 422 or 403 naming the field, never a 500."""
+    w = sharing_world(db)
+    db.commit()
+    headers = _as(client, app, db, w.op.user_id)
+    client.put(f"{API}/source-directories/{w.provider.id}", json={"path": "depts/gaj"}, headers=headers)
+    headers = _as(client, app, db, w.provider_officer.user_id)
+    attempts = [
+        {"name": "长主机名", "role": "source", "kind": "postgresql", "host": "a" * 70 + ".example",
+         "port": 5432, "database": "db", "username": "u", "password": "p"},
+        {"name": "长路径", "role": "source", "kind": "sqlite", "database": "depts/gaj/" + "x" * 300 + ".db"},
+        {"name": "长路径", "role": "source", "kind": "sqlite", "database": "depts/gaj/" + "y/" * 150 + "z.db"},
+    ]
+    for body in attempts:
+        answer = client.post(f"{API}/connections", json=body, headers=headers)
+        assert answer.status_code in (403, 422), (body["name"], answer.status_code, answer.text)
+        assert answer.headers["content-type"] == PROBLEM

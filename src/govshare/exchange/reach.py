@@ -86,6 +86,11 @@ def sqlite_file(
     _check_directory(settings, data_dir, own, others, field="database")
     path = Path(text)
     named = path if path.is_absolute() else data_dir / path
+    if any(len(part.encode()) > 255 for part in path.parts) or len(str(named).encode()) >= 4096:
+        raise Invalid(
+            "SQLite 数据库文件路径过长：每一级名称不超过 255 字节，全路径不超过 4096 字节",
+            field="database",
+        )
     resolved = Path(os.path.realpath(named))
     shown = _shown(own, data_dir)
     if not resolved.is_relative_to(own) or resolved == own:
@@ -104,9 +109,12 @@ def sqlite_file(
     for kept in platform_paths(settings):
         if resolved == kept or resolved.is_relative_to(kept):
             raise Forbidden("SQLite 数据库文件是平台自身的文件，不能使用", field="database")
-    if not resolved.is_file():
+    try:
+        stat = resolved.stat()
+    except OSError:
+        stat = None
+    if stat is None or not resolved.is_file():
         raise Invalid(f"SQLite 数据库文件不存在：{text}（在源库目录 {shown} 中）", field="database")
-    stat = resolved.stat()
     if stat.st_nlink > 1 or (stat.st_dev, stat.st_ino) in _identities(platform_paths(settings)):
         # A hard link shares its bytes with another name that no path check can see.
         raise Forbidden(
