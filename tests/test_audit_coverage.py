@@ -241,7 +241,6 @@ SCENARIOS: dict[str, Writes | Reads] = {
     CALENDAR + "year_statuses": Reads(lambda w: calendar_service.year_statuses(w.db, [2026])),
     CALENDAR + "entered_years": Reads(lambda w: calendar_service.entered_years(w.db)),
     CALENDAR + "entered_days": Reads(lambda w: calendar_service.entered_days(w.db, 2026)),
-    CALENDAR + "official_covers": READ_ONLY,
     CALENDAR + "parse_schedule": READ_ONLY,
 }
 

@@ -318,3 +318,6 @@ def test_the_calendar_commands_load_the_calendar_alone(args: list[str], upgraded
     modules = _imported(args, upgraded)
     assert "govshare.core.calendar.cli" in modules
     assert _heavy(modules) == []
+    if args[1] in ("add", "between", "is"):
+        # The counting commands read the embedded database with the standard library.
+        assert "sqlalchemy" not in modules

@@ -86,11 +86,16 @@ def _database_first(callback: Any) -> Any:
 
     @functools.wraps(callback)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from govshare.core.runtime import get_runtime, migrate_on_first_use
+        from govshare.core import embedded
+        from govshare.core.settings import get_settings
 
-        runtime = get_runtime()
-        if migrate_on_first_use(runtime):
-            cli_support.say(f"已创建数据库 {runtime.settings.data_dir / 'govshare.db'}（首次使用）")
+        # Asked without SQLAlchemy, so that a command that needs no engine starts fast.
+        path = embedded.database_file(get_settings())
+        if path is not None and not embedded.has_schema(path):
+            from govshare.core.runtime import get_runtime, migrate_on_first_use
+
+            if migrate_on_first_use(get_runtime()):
+                cli_support.say(f"已创建数据库 {path}（首次使用）")
         return callback(*args, **kwargs)
 
     return wrapper

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import date
 from importlib import resources
 from pathlib import Path
@@ -291,6 +292,32 @@ def test_cli_import_then_count(govshare_cli: Cli, tmp_path: Path) -> None:
     status = govshare_cli("workdays", "status", "2026", "2027", "2028")
     assert status.exit_code == 0, status.output
     assert "已录入" in status.stdout and "官方数据" in status.stdout and "暂定" in status.stdout
+
+
+def test_cli_counts_with_the_entries_of_a_configured_database(
+    govshare_cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the embedded database the counting commands read the entries with sqlite3; on one
+    the operator configured, through the runtime. Both see the same entries."""
+    from govshare.core.runtime import get_runtime
+    from govshare.core.settings import get_settings
+
+    monkeypatch.setenv("GOVSHARE_DATABASE_URL", f"sqlite:///{tmp_path / 'configured.db'}")
+    get_settings.cache_clear()
+    get_runtime.cache_clear()
+    assert govshare_cli("db", "upgrade").exit_code == 0
+    schedule = tmp_path / "2027.yaml"
+    schedule.write_text(sample_2027(), encoding="utf-8")
+    assert govshare_cli("workdays", "import", str(schedule)).exit_code == 0
+    try:
+        added = govshare_cli("workdays", "add", "2027-09-30", "1")
+        assert (added.stdout, added.stderr) == ("2027-10-08\n", "")
+        assert govshare_cli("workdays", "is", "2027-10-09").stdout == "工作日（国庆节调休上班）\n"
+        # The entries went to the configured database, not to the embedded one beside it.
+        with sqlite3.connect(govshare_cli.data_dir / "govshare.db") as embedded:
+            assert embedded.execute("SELECT count(*) FROM calendar_year").fetchone() == (0,)
+    finally:
+        get_runtime().engine.dispose()
 
 
 def test_cli_is_names_official_holiday(govshare_cli: Cli) -> None:

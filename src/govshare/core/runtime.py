@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from govshare.core import clock, policy
+from govshare.core import clock, embedded, policy
 from govshare.core.audit import service as audit_service
 from govshare.core.db import make_engine, make_sessionmaker, unit_of_work
 from govshare.core.settings import Settings, get_settings
@@ -59,35 +57,17 @@ def build_runtime(settings: Settings) -> Runtime:
     return Runtime(settings=settings, engine=engine, sessions=make_sessionmaker(engine))
 
 
-def embedded_database(settings: Settings) -> Path | None:
-    """The SQLite file in the data directory, when the platform runs on its embedded database
-    (no GOVSHARE_DATABASE_URL); None for any database the operator configured."""
-    path = settings.data_dir / "govshare.db"
-    return path if settings.database_url == f"sqlite:///{path}" else None
-
-
 def migrate_on_first_use(runtime: Runtime) -> bool:
     """Creates the embedded database's tables the first time a command needs them, so a
     newcomer's first command just works; True if it did. A database the operator configured
     (PostgreSQL) is only ever migrated by `govshare db upgrade`, never implicitly."""
-    path = embedded_database(runtime.settings)
-    if path is None or _has_schema(path):
+    path = embedded.database_file(runtime.settings)
+    if path is None or embedded.has_schema(path):
         return False
     from govshare.core import migrate
 
     migrate.upgrade(runtime.engine)  # under SQLite's write lock: a racing process waits
     return True
-
-
-def _has_schema(path: Path) -> bool:
-    """Whether the SQLite file has been migrated; asked without SQLAlchemy, on every command."""
-    if not path.exists():
-        return False
-    with contextlib.closing(sqlite3.connect(path, timeout=30)) as conn:
-        found = conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
-        ).fetchone()
-    return found is not None
 
 
 @functools.cache

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from govshare.core import calendar
-from govshare.core.calendar.service import FIRST_YEAR, LAST_YEAR, MAX_WORKING_DAYS
+from govshare.core.calendar.rules import FIRST_YEAR, LAST_YEAR, MAX_WORKING_DAYS
 from govshare.web.deps import DB, SignedIn
 
 router = APIRouter(tags=["工作日历"])

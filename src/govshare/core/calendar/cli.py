@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from govshare.core import clock
-from govshare.core.calendar import service
+from govshare.core.calendar import rules
 from govshare.core.cli_support import console_actor, fails_cleanly, parse_date
 from govshare.core.errors import Invalid
-from govshare.core.runtime import get_runtime
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -27,9 +27,29 @@ def _out() -> Console:
     return Console(highlight=False)
 
 
-def _calendar() -> service.WorkingCalendar:
-    with get_runtime().transaction() as session:
-        return service.load(session)
+def _calendar() -> rules.WorkingCalendar:
+    """The calendar with the operator's entries. On the embedded database they are read with
+    the standard library's sqlite3, so that `add`, `between` and `is` answer without loading
+    SQLAlchemy; any other database through the runtime and `service.load`."""
+    from govshare.core import embedded
+    from govshare.core.settings import get_settings
+
+    settings = get_settings()
+    path = embedded.database_file(settings)
+    if path is None:
+        from govshare.core.calendar import service
+        from govshare.core.runtime import get_runtime
+
+        with get_runtime().transaction() as session:
+            return service.load(session)
+    clock.set_city_zone(settings.zone)
+    with embedded.reading(path) as conn:
+        years = [year for (year,) in conn.execute("SELECT year FROM calendar_year")]
+        days = conn.execute("SELECT day, is_working, name FROM calendar_day").fetchall()
+    return rules.WorkingCalendar(
+        entered_years=frozenset(years),
+        days={date.fromisoformat(day): (bool(working), name) for day, working, name in days},
+    )
 
 
 @app.command("add")
@@ -102,6 +122,9 @@ def import_file(
             text = raw.decode("gb18030")
         except UnicodeDecodeError:
             raise Invalid(f"{file.name} 既不是 UTF-8 也不是 GBK 编码", field="FILE") from None
+    from govshare.core.calendar import service
+    from govshare.core.runtime import get_runtime
+
     year, days, source = service.parse_schedule(text, file.name)
     with get_runtime().transaction() as session:
         service.import_year(session, actor=console_actor(), year=year, days=days, source=source)
@@ -122,6 +145,9 @@ def status(
     ] = None,
 ) -> None:
     """各年份节假日安排的来源：官方数据、已录入或暂定。"""
+    from govshare.core.calendar import service
+    from govshare.core.runtime import get_runtime
+
     with get_runtime().transaction() as session:
         wanted = years or [
             clock.today().year,

@@ -10,7 +10,7 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from govshare.core import calendar, clock
-from govshare.core.calendar.service import (
+from govshare.core.calendar.rules import (
     FIRST_YEAR,
     LAST_YEAR,
     MAX_WORKING_DAYS,

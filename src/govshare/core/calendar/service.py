@@ -1,25 +1,18 @@
-"""Working-day rules (工作日): official holidays, operator-entered years, provisional years.
-
-Which rule decides a day, first match wins:
-1. an operator-entered day (节假日 or 调休上班) for that date;
-2. a year the operator entered: its entries plus Monday–Friday;
-3. a year `chinesecalendar` knows (official holidays and swapped working weekends);
-4. otherwise Monday–Friday alone, and any deadline counted over such a day is provisional.
-"""
+"""The working-day calendar (工作日) in the database: reading the operator's entries into a
+`WorkingCalendar` (the rules are in `rules`), entering a year's schedule, and reading
+schedule files."""
 
 from __future__ import annotations
 
 import csv
-import functools
 import io
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import MAXYEAR, MINYEAR, date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import PurePath
-from typing import Any, Literal
+from typing import Any
 
-import chinese_calendar
 import yaml
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -27,133 +20,20 @@ from sqlalchemy.orm import Session
 from govshare.core import clock
 from govshare.core.audit import service as audit_service
 from govshare.core.calendar.models import CalendarDay, CalendarYear
+from govshare.core.calendar.rules import (
+    FIRST_YEAR,
+    LAST_YEAR,
+    NAME_MAX,
+    SOURCE_MAX,
+    STATUS_LABELS,
+    WEEKDAYS,
+    ScheduleDay,
+    WorkingCalendar,
+    YearStatusCode,
+    is_weekend,
+)
 from govshare.core.errors import Invalid
 from govshare.core.permissions import Actor, Role, require
-
-YearStatusCode = Literal["official", "entered", "provisional"]
-ScheduleDay = tuple[date, bool, str | None]
-
-STATUS_LABELS: dict[str, str] = {
-    "official": "官方数据",
-    "entered": "已录入",
-    "provisional": "暂定（未录入，仅按周末计算）",
-}
-
-# chinesecalendar names its holidays in English; the platform speaks Chinese.
-OFFICIAL_NAMES = {
-    "New Year's Day": "元旦",
-    "Spring Festival": "春节",
-    "Tomb-sweeping Day": "清明节",
-    "Labour Day": "劳动节",
-    "Dragon Boat Festival": "端午节",
-    "National Day": "国庆节",
-    "Mid-autumn Festival": "中秋节",
-    "Anti-Fascist 70th Day": "抗战胜利70周年纪念日",
-}
-
-NAME_MAX = 40  # CalendarDay.name
-SOURCE_MAX = 200  # CalendarYear.source
-WEEKDAYS = "一二三四五六日"
-FIRST_YEAR, LAST_YEAR = 1949, 2200  # bounds for entered years; a typo beyond them is refused
-# Bounds on one question, so that none costs more than a few milliseconds: three years of
-# working days is longer than any period a regulation counts, ten years any span compared.
-MAX_WORKING_DAYS = 366 * 3
-MAX_SPAN_DAYS = 366 * 10
-
-
-@functools.cache
-def official_covers(year: int) -> bool:
-    """Whether chinesecalendar has the official schedule of `year` (it raises for others)."""
-    if not MINYEAR <= year <= MAXYEAR:
-        return False
-    try:
-        chinese_calendar.is_workday(date(year, 1, 1))
-    except NotImplementedError:
-        return False
-    return True
-
-
-def _is_weekend(day: date) -> bool:
-    return day.weekday() >= 5
-
-
-@dataclass(frozen=True)
-class Deadline:
-    """A deadline date (期限), provisional when counted over a year whose holidays are unknown."""
-
-    on: date
-    provisional: bool
-    pending_years: tuple[int, ...] = ()  # the provisional years walked over, for the label
-
-    @property
-    def label(self) -> str:
-        """The date, with the reason when it is provisional."""
-        if not self.provisional:
-            return self.on.isoformat()
-        years = "、".join(str(y) for y in (self.pending_years or (self.on.year,)))
-        return f"{self.on.isoformat()}（暂定：{years}年节假日安排尚未录入）"
-
-
-@dataclass(frozen=True)
-class WorkingCalendar:
-    """Answers working-day questions from the operator's entries and the official data."""
-
-    entered_years: frozenset[int] = frozenset()
-    days: dict[date, tuple[bool, str | None]] = field(default_factory=dict)
-
-    def year_status(self, year: int) -> YearStatusCode:
-        """Where the rules for `year` come from."""
-        if year in self.entered_years:
-            return "entered"
-        if official_covers(year):
-            return "official"
-        return "provisional"
-
-    def is_working_day(self, day: date) -> bool:
-        """Whether government offices work on `day`."""
-        entry = self.days.get(day)
-        if entry is not None:
-            return entry[0]
-        if self.year_status(day.year) == "official":
-            return bool(chinese_calendar.is_workday(day))
-        return not _is_weekend(day)
-
-    def day_name(self, day: date) -> str | None:
-        """The holiday or swap a day belongs to (e.g. 国庆节), if any is known."""
-        entry = self.days.get(day)
-        if entry is not None:
-            return entry[1]
-        if self.year_status(day.year) != "official":
-            return None
-        _, name = chinese_calendar.get_holiday_detail(day)
-        return OFFICIAL_NAMES.get(name, name) if name else None
-
-    def add_working_days(self, start: date, n: int) -> Deadline:
-        """The n-th working day after `start` (which does not count)."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise Invalid(f"工作日数必须是正整数，收到 {n!r}", field="n")
-        if n > MAX_WORKING_DAYS:
-            raise Invalid(f"工作日数不能超过 {MAX_WORKING_DAYS}，收到 {n}", field="n")
-        _check_day(start, "start")
-        day, counted, pending = start, 0, set()
-        while counted < n:
-            day += timedelta(days=1)
-            if self.year_status(day.year) == "provisional":
-                pending.add(day.year)
-            if self.is_working_day(day):
-                counted += 1
-        return Deadline(on=day, provisional=bool(pending), pending_years=tuple(sorted(pending)))
-
-    def working_days_between(self, a: date, b: date) -> int:
-        """Working days d with a < d <= b; negative when b is before a."""
-        if b < a:
-            return -self.working_days_between(b, a)
-        _check_day(a, "start")
-        _check_day(b, "end")
-        if (b - a).days > MAX_SPAN_DAYS:
-            raise Invalid(f"两个日期相隔不能超过 {MAX_SPAN_DAYS} 天（约十年）", field="end")
-        return sum(self.is_working_day(a + timedelta(days=i)) for i in range(1, (b - a).days + 1))
-
 
 # Domains that store deadlines register here to recount them when the operator enters a
 # year: a deadline counted provisionally over that year becomes exact (or moves).
@@ -184,11 +64,6 @@ def load(db_session: Session) -> WorkingCalendar:
 def _check_year(year: int) -> None:
     if isinstance(year, bool) or not isinstance(year, int) or not FIRST_YEAR <= year <= LAST_YEAR:
         raise Invalid(f"年份应在 {FIRST_YEAR} 到 {LAST_YEAR} 之间，收到 {year!r}", field="year")
-
-
-def _check_day(day: date, field: str) -> None:
-    if not FIRST_YEAR <= day.year <= LAST_YEAR:
-        raise Invalid(f"日期应在 {FIRST_YEAR} 到 {LAST_YEAR} 年之间，收到 {day}", field=field)
 
 
 def _year_range(year: int) -> tuple[date, date]:
@@ -223,9 +98,9 @@ def import_year(
             raise Invalid(f"{where} 重复出现", field="days")
         seen.add(day)
         weekday = f"星期{WEEKDAYS[day.weekday()]}"
-        if is_working and not _is_weekend(day):
+        if is_working and not is_weekend(day):
             raise Invalid(f"{where} 是{weekday}，本来就上班，无需列为调休上班日", field="days")
-        if not is_working and _is_weekend(day):
+        if not is_working and is_weekend(day):
             raise Invalid(f"{where} 是{weekday}，本来就休息，无需列为节假日", field="days")
         if name is not None and len(name) > NAME_MAX:
             raise Invalid(f"{where} 的名称不得超过 {NAME_MAX} 个字", field="days")
