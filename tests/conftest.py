@@ -25,12 +25,15 @@ from govshare.core.db import make_engine
 from govshare.core.runtime import Runtime
 from govshare.core.settings import load_settings
 from govshare.web.app import create_app
+from tests.worker_db import own
 
 BACKENDS = [
     b.strip() for b in os.environ.get("GOVSHARE_TEST_BACKENDS", "sqlite,postgresql").split(",")
 ]
-POSTGRES_URL = os.environ.get(
-    "GOVSHARE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/govshare_test"
+POSTGRES_URL = own(
+    os.environ.get(
+        "GOVSHARE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/govshare_test"
+    )
 )
 
 

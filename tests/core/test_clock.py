@@ -108,7 +108,11 @@ def test_the_city_date_is_not_the_utc_date() -> None:
 def test_a_child_process_inherits_the_running_clock() -> None:
     with clock.running_from("2031-05-06T10:00:00+08:00"):
         printed = subprocess.run(
-            [sys.executable, "-c", "from govshare.core import clock; print(clock.now().isoformat())"],
+            [
+                sys.executable,
+                "-c",
+                "from govshare.core import clock; print(clock.now().isoformat())",
+            ],
             capture_output=True,
             text=True,
             check=True,

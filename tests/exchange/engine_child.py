@@ -31,15 +31,20 @@ from sqlalchemy.engine import make_url
 
 from govshare.exchange.engine import Column, SyncSpec, run_full, run_incremental
 from govshare.exchange.engine.copytext import timestamp_text
+from tests.worker_db import own
 
-PG_SRC = os.environ.get(
-    "GOVSHARE_TEST_ENGINE_PG_SRC", "postgresql+psycopg://postgres@127.0.0.1:5432/gs_engine_src"
+PG_SRC = own(
+    os.environ.get(
+        "GOVSHARE_TEST_ENGINE_PG_SRC", "postgresql+psycopg://postgres@127.0.0.1:5432/gs_engine_src"
+    )
 )
-PG_DST = os.environ.get(
-    "GOVSHARE_TEST_ENGINE_PG_DST", "postgresql+psycopg://postgres@127.0.0.1:5432/gs_engine_dst"
+PG_DST = own(
+    os.environ.get(
+        "GOVSHARE_TEST_ENGINE_PG_DST", "postgresql+psycopg://postgres@127.0.0.1:5432/gs_engine_dst"
+    )
 )
-MYSQL = os.environ.get(
-    "GOVSHARE_TEST_ENGINE_MYSQL", "mysql+pymysql://root@127.0.0.1:3306/gs_engine"
+MYSQL = own(
+    os.environ.get("GOVSHARE_TEST_ENGINE_MYSQL", "mysql+pymysql://root@127.0.0.1:3306/gs_engine")
 )
 
 # A person table covering every portable type.

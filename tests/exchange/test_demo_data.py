@@ -31,13 +31,16 @@ from govshare.exchange.demo_data import (
     valid_id_number,
 )
 from govshare.identity import uscc
+from tests.worker_db import own
 
 AS_OF = datetime(2026, 7, 1)
-PG_URL = os.environ.get(
-    "GOVSHARE_TEST_DEMO_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/gs_demo_data"
+PG_URL = own(
+    os.environ.get(
+        "GOVSHARE_TEST_DEMO_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/gs_demo_data"
+    )
 )
-MYSQL_URL = os.environ.get(
-    "GOVSHARE_TEST_DEMO_MYSQL", "mysql+pymysql://root@127.0.0.1:3306/gs_demo_data"
+MYSQL_URL = own(
+    os.environ.get("GOVSHARE_TEST_DEMO_MYSQL", "mysql+pymysql://root@127.0.0.1:3306/gs_demo_data")
 )
 POPULATION = [name for name, _ in POPULATION_COLUMNS]
 COMPANY = [name for name, _ in COMPANY_COLUMNS]

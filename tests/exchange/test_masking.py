@@ -34,12 +34,13 @@ from govshare.exchange.masking import (
 )
 from govshare.exchange.scope import literal_sql
 from govshare.sharing.models import MaskRule
+from tests.worker_db import own
 
-PG_URL = os.environ.get(
-    "GOVSHARE_TEST_MASK_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/gs_mask"
+PG_URL = own(
+    os.environ.get("GOVSHARE_TEST_MASK_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/gs_mask")
 )
-MYSQL_URL = os.environ.get(
-    "GOVSHARE_TEST_MASK_MYSQL", "mysql+pymysql://root@127.0.0.1:3306/gs_mask"
+MYSQL_URL = own(
+    os.environ.get("GOVSHARE_TEST_MASK_MYSQL", "mysql+pymysql://root@127.0.0.1:3306/gs_mask")
 )
 DIALECTS = ["postgresql", "mysql", "sqlite"]
 KEY = b"exchange-test-key-0123456789"

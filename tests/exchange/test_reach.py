@@ -386,13 +386,33 @@ def test_overlong_hosts_and_paths_are_refused_not_server_errors(
     w = sharing_world(db)
     db.commit()
     headers = _as(client, app, db, w.op.user_id)
-    client.put(f"{API}/source-directories/{w.provider.id}", json={"path": "depts/gaj"}, headers=headers)
+    client.put(
+        f"{API}/source-directories/{w.provider.id}", json={"path": "depts/gaj"}, headers=headers
+    )
     headers = _as(client, app, db, w.provider_officer.user_id)
     attempts = [
-        {"name": "长主机名", "role": "source", "kind": "postgresql", "host": "a" * 70 + ".example",
-         "port": 5432, "database": "db", "username": "u", "password": "p"},
-        {"name": "长路径", "role": "source", "kind": "sqlite", "database": "depts/gaj/" + "x" * 300 + ".db"},
-        {"name": "长路径", "role": "source", "kind": "sqlite", "database": "depts/gaj/" + "y/" * 150 + "z.db"},
+        {
+            "name": "长主机名",
+            "role": "source",
+            "kind": "postgresql",
+            "host": "a" * 70 + ".example",
+            "port": 5432,
+            "database": "db",
+            "username": "u",
+            "password": "p",
+        },
+        {
+            "name": "长路径",
+            "role": "source",
+            "kind": "sqlite",
+            "database": "depts/gaj/" + "x" * 300 + ".db",
+        },
+        {
+            "name": "长路径",
+            "role": "source",
+            "kind": "sqlite",
+            "database": "depts/gaj/" + "y/" * 150 + "z.db",
+        },
     ]
     for body in attempts:
         answer = client.post(f"{API}/connections", json=body, headers=headers)

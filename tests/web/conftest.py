@@ -82,8 +82,12 @@ def browser() -> Iterator[object]:
         )
     from playwright.sync_api import sync_playwright
 
+    # Under scripts/test-dates the Python processes keep the real monotonic clock (see
+    # scripts/faketime/sitecustomize.py); Chromium gets libfaketime's default, both clocks
+    # shifted, with which it starts and keeps time.
+    env = {k: v for k, v in os.environ.items() if k != "FAKETIME_DONT_FAKE_MONOTONIC"}
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, env=env)
         yield chromium
         chromium.close()
 

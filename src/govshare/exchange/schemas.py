@@ -50,8 +50,10 @@ class ConnectionIn(BaseModel):
     def _host(cls, value: str) -> str:
         if value and not HOST.match(value):
             raise ValueError("主机名只能包含字母、数字、点、连字符（或 IPv6 地址）")
-        if value and ":" not in value and any(
-            not 1 <= len(label) <= 63 for label in value.rstrip(".").split(".")
+        if (
+            value
+            and ":" not in value
+            and any(not 1 <= len(label) <= 63 for label in value.rstrip(".").split("."))
         ):
             raise ValueError("主机名的每一段（以点分隔）须为 1 到 63 个字符")
         return value
