@@ -23,7 +23,14 @@ from govshare.core.audit.models import AuditEntry
 from govshare.core.errors import Conflict
 from govshare.core.inbox import service as inbox
 from govshare.core.permissions import Actor, Role
-from govshare.sharing.models import Grant, GrantActionKind, GrantState
+from govshare.sharing.models import (
+    ApplicationState,
+    Grant,
+    GrantActionKind,
+    GrantState,
+    StepKind,
+    StepOutcome,
+)
 from govshare.sharing.schemas import DecisionIn, DirectAccessIn, GrantActionIn
 from govshare.sharing.service import decisions, grants
 from tests.builders import actor_of, organization, user
@@ -182,7 +189,7 @@ def test_the_check_refuses_a_retired_resource_even_where_a_grant_was_left_active
         assert (decision.allowed, decision.reason, decision.grant) == (False, REFUSAL, grant)
 
 
-def test_an_application_open_when_the_resource_retires_cannot_be_approved(
+def test_an_application_open_when_the_resource_retires_is_closed_with_the_reason(
     db: Session, users
 ) -> None:
     w = users.w
@@ -200,7 +207,20 @@ def test_an_application_open_when_the_resource_retires_cannot_be_approved(
     with clock.frozen("2026-11-05T09:00:00+08:00"):
         jobs_result = retirements.apply_due_changes(db, actor=jobs.SCHEDULER)
         assert jobs_result.retired == [w.conditional.code]
-        with pytest.raises(Conflict) as refused:
+        db.refresh(application)
+        assert application.state is ApplicationState.CLOSED
+        [step] = [s for s in application.steps if s.kind is StepKind.DECISION]
+        assert (step.outcome, step.comment) == (StepOutcome.CLOSED, REFUSAL)
+        assert step.finished_on == date(2026, 11, 5)
+        closed = f"共享申请已终止：{application.number}"
+        assert closed in titles(db, w.consumer_officer)
+        assert closed in titles(db, w.provider_officer)
+        entry = db.execute(
+            select(AuditEntry).where(AuditEntry.action == "sharing.application.close")
+        ).scalar_one()
+        assert entry.object_id == str(application.id)
+        assert json.loads(entry.details)["reason"] == REFUSAL
+        with pytest.raises(Conflict):  # it cannot be answered any more
             decisions.decide(
                 db,
                 actor=w.provider_officer,
@@ -208,6 +228,6 @@ def test_an_application_open_when_the_resource_retires_cannot_be_approved(
                 application_id=application.id,
                 data=DecisionIn(approve=True),
             )
-        assert refused.value.message == f"{REFUSAL}，不能再授权"
-        with pytest.raises(Conflict):  # nor can a new application be made
+        with pytest.raises(Conflict) as refused:  # nor can a new application be made
             submitted(w)
+        assert REFUSAL in refused.value.message

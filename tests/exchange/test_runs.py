@@ -16,12 +16,15 @@ import pytest
 from sqlalchemy import make_url, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from govshare.catalog.schemas import RetirementIn, ReviewIn
+from govshare.catalog.service import retirements
 from govshare.core import clock
 from govshare.core.errors import Conflict, Forbidden, Invalid
 from govshare.exchange import runlock
 from govshare.exchange.center import Center
 from govshare.exchange.masking import Mask, mask_value, row_key_value
 from govshare.exchange.models import (
+    BindingState,
     ConnectionRole,
     DatabaseKind,
     RunKind,
@@ -34,6 +37,7 @@ from govshare.exchange.service.delivery import masking_key
 from govshare.sharing.models import Grant, MaskRule
 from govshare.sharing.schemas import GrantActionIn
 from govshare.sharing.service import grants
+from tests.catalog.builders import RULES
 from tests.exchange.builders import MYSQL_URL, PEOPLE_COLUMNS, Exchange, exchange_world, people_rows
 from tests.sharing.builders import approved
 
@@ -189,6 +193,28 @@ def test_a_run_the_engine_cannot_take_fails_with_the_reason_instead_of_looping(
     done = runs.execute_run(sessions, settings=x.settings, center=center, run_id=run.id)
     assert done is not None and done.state is RunState.FAILED
     assert "同步配置无效" in done.error and "nobody" in done.error
+
+
+def test_a_retired_resources_binding_is_never_due(db: Session, data_dir: Path) -> None:
+    """After its retirement no one may use the data (CAT-6): the schedule stops syncing it,
+    rather than failing a run at every period."""
+    with clock.frozen("2026-10-05T10:00:00+08:00"):
+        x = exchange_world(db, data_dir, rows=3)
+        retirements.request_retirement(
+            db,
+            actor=x.s.provider_officer,
+            resource_id=x.people.id,
+            data=RetirementIn(reason="数据改由市数据局统一提供"),
+        )
+        retirements.review_retirement(
+            db, actor=x.s.op, resource_id=x.people.id, decision=ReviewIn(approve=True), rules=RULES
+        )
+    with clock.frozen("2026-11-20T09:00:00+08:00"):
+        assert retirements.apply_due_changes(db, actor=JOB).retired == [x.people.code]
+        db.refresh(x.binding)
+        assert x.binding.state is BindingState.ACTIVE
+        assert clock.as_utc(x.binding.next_run_at) <= clock.now()  # it would be due
+        assert [r for r in runs.schedule_due(db, actor=JOB) if r.binding_id] == []
 
 
 def test_due_runs_are_queued_once_and_claimed_once(

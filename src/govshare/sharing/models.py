@@ -33,6 +33,7 @@ class ApplicationState(Labelled):
     APPROVED = "approved"
     REFUSED = "refused"
     WITHDRAWN = "withdrawn"
+    CLOSED = "closed"  # 已终止: the resource retired while the application was open (CAT-6)
 
 
 class StepKind(Labelled):
@@ -46,6 +47,7 @@ class StepOutcome(Labelled):
     APPROVED = "approved"
     REFUSED = "refused"
     WITHDRAWN = "withdrawn"
+    CLOSED = "closed"
 
 
 class RowOp(Labelled):
@@ -131,6 +133,7 @@ LABELS: dict[str, dict[str, str]] = {
         "approved": "已同意",
         "refused": "不予共享",
         "withdrawn": "已撤回",
+        "closed": "已终止（资源下架）",
     },
     "StepKind": {"pre_review": "平台预审", "decision": "提供部门答复"},
     "StepOutcome": {
@@ -139,6 +142,7 @@ LABELS: dict[str, dict[str, str]] = {
         "approved": "同意",
         "refused": "不予共享",
         "withdrawn": "申请撤回",
+        "closed": "资源下架，申请终止",
     },
     "RowOp": {"eq": "等于", "in": "属于其一", "between": "介于", "prefix": "以…开头"},
     "MaskRule": {

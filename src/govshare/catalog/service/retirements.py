@@ -154,9 +154,11 @@ def review_retirement(
 
 
 def _retire(db_session: Session, actor: Actor, resource: Resource) -> None:
-    """The retirement takes effect: the resource leaves the catalog, its grants end with the
-    retirement's reason (each consumer told), and every data path refuses it (CAT-6)."""
-    from govshare.sharing.service import grants  # sharing builds on the catalog services
+    """The retirement takes effect: the resource leaves the catalog, its grants end and its
+    open applications close with the retirement's reason (each department told), and every
+    data path refuses it (CAT-6)."""
+    # sharing builds on the catalog services
+    from govshare.sharing.service import applications, grants
 
     resource.status = ResourceStatus.RETIRED
     resource.retirement_state = RetirementState.DONE
@@ -171,6 +173,12 @@ def _retire(db_session: Session, actor: Actor, resource: Resource) -> None:
         details={"retires_on": resource.retires_on.isoformat() if resource.retires_on else None},
     )
     grants.end_for_retirement(db_session, actor=actor, resource=resource)
+    applications.close_for_retirement(
+        db_session,
+        actor=actor,
+        resource=resource,
+        reason=grants.retired_reason(resource.retirement_reason),
+    )
     _refresh_search(db_session, resource)
     name = resource.current_version.name if resource.current_version else resource.code
     inbox.notify(

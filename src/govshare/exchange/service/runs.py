@@ -139,8 +139,13 @@ def schedule_due(
     require(actor, Role.SYSTEM, Role.PLATFORM_OPERATOR, action="安排同步任务")
     now = clock.now()
     queued: list[SyncRun] = []
+    # A retired resource's binding is never due: no one may use its data (CAT-6).
     due = select(TableBinding).where(
-        TableBinding.state == BindingState.ACTIVE, TableBinding.next_run_at <= now
+        TableBinding.state == BindingState.ACTIVE,
+        TableBinding.next_run_at <= now,
+        TableBinding.resource_id.in_(
+            select(Resource.id).where(Resource.status != ResourceStatus.RETIRED)
+        ),
     )
     for binding in db_session.execute(due).scalars().all():
         if _claim_slot(

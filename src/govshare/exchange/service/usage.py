@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 
 from govshare.catalog.models import Resource
 from govshare.core import clock
+from govshare.core.audit.service import record
 from govshare.core.errors import Forbidden, Invalid
 from govshare.core.permissions import Actor, Role, own_organization, require
 from govshare.exchange.models import DataUse, GatewayCall, UseKind
@@ -362,8 +363,19 @@ def export_scope(
     organization_id: int | None = None,
     since: datetime | None = None,
 ) -> Scope:
-    """Checks what the caller may export (as `list_uses`) before the first byte is sent."""
-    return _scope(actor, side, organization_id, None, since)
+    """Checks what the caller may export (as `list_uses`) before the first byte is sent, and
+    records the export: a whole department's use log leaves the platform."""
+    scope = _scope(actor, side, organization_id, None, since)
+    department = scope.provider_id if side == "provider" else scope.consumer_id
+    record(
+        db_session,
+        actor=actor,
+        action="exchange.usage.export",
+        object_type="organization",
+        object_id=department,  # None: every department's, for an overseer
+        details={"side": side, "since": since.isoformat() if since else None},
+    )
+    return scope
 
 
 def export_uses(

@@ -50,6 +50,7 @@ def to_decide(db_session: Session, *, actor: Actor) -> list[Application]:
                         ApplicationState.DECIDING,
                         ApplicationState.APPROVED,
                         ApplicationState.REFUSED,
+                        ApplicationState.CLOSED,
                     )
                 ),
             )

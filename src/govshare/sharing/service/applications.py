@@ -16,7 +16,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from govshare.catalog.models import ShareType
+from govshare.catalog.models import Resource, ShareType
 from govshare.core import calendar as working_days
 from govshare.core import clock
 from govshare.core.audit.service import record
@@ -413,6 +413,44 @@ def withdraw_application(
         link(application),
     )
     return application
+
+
+def close_for_retirement(
+    db_session: Session, *, actor: Actor, resource: Resource, reason: str
+) -> list[Application]:
+    """Closes (终止) every application still open on a resource whose retirement takes effect:
+    nothing is left to grant (CAT-6), so none stays on a provider's list or runs to a deadline.
+    Both departments are told why."""
+    require(actor, Role.PLATFORM_OPERATOR, Role.SYSTEM, action="下架资源时终止共享申请")
+    still_open = db_session.execute(
+        select(Application)
+        .where(Application.resource_id == resource.id, Application.state.in_(OPEN_STATES))
+        .order_by(Application.id)
+    ).scalars()
+    closed = list(still_open)
+    for application in closed:
+        for step in application.steps:
+            if step.finished_at is None:
+                _finish(step, actor, StepOutcome.CLOSED, reason)
+        application.state, application.closed_at = ApplicationState.CLOSED, clock.now()
+        db_session.flush()
+        record(
+            db_session,
+            actor=actor,
+            action="sharing.application.close",
+            object_type="application",
+            object_id=application.id,
+            details={"number": application.number, "reason": reason},
+        )
+        _notify_orgs(
+            db_session,
+            [application.consumer_id, application.provider_id],
+            "sharing.application",
+            f"共享申请已终止：{application.number}",
+            reason,
+            link(application),
+        )
+    return closed
 
 
 def request_renewal(

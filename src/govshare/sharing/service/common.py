@@ -48,11 +48,18 @@ def next_number(db_session: Session, prefix: str) -> str:
     return f"{key}{next_sequence(db_session, key):06d}"
 
 
+def retired_reason(reason: str | None) -> str:
+    """Why every data path refuses a retired resource (CAT-6), as consumers read it."""
+    return f"资源已下架：{reason}" if reason else "资源已下架"
+
+
 def shared_version(
     db_session: Session, actor: Actor, resource_id: int, field: str = "resource_id"
 ) -> tuple[Resource, ResourceVersion]:
     """A published resource and the version consumers get."""
     resource = get_resource(db_session, actor=actor, resource_id=resource_id)
+    if resource.status is ResourceStatus.RETIRED:
+        raise Conflict(retired_reason(resource.retirement_reason), field=field)
     if resource.status is not ResourceStatus.PUBLISHED or resource.current_version is None:
         raise Conflict("只能使用已发布的资源", field=field)
     return resource, resource.current_version

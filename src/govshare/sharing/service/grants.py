@@ -56,6 +56,7 @@ from govshare.sharing.service.common import (
     next_number,
     oversees,
     party_to,
+    retired_reason,
     shared_version,
 )
 
@@ -79,11 +80,6 @@ def status_label(grant: Grant, today: date) -> str:
 
 def _authority_users(db_session: Session) -> set[int]:
     return inbox.recipients(db_session, roles=[Role.AUTHORITY])
-
-
-def retired_reason(reason: str | None) -> str:
-    """Why every data path refuses a retired resource (CAT-6), as consumers read it."""
-    return f"资源已下架：{reason}" if reason else "资源已下架"
 
 
 def issue(
