@@ -23,7 +23,6 @@ from sqlalchemy import create_engine, make_url, select, text, update
 from sqlalchemy.orm import Session
 
 from govshare.core import clock
-from govshare.core.permissions import Actor
 from govshare.core.runtime import Runtime
 from govshare.core.settings import Settings
 from govshare.exchange.filestore import LocalStore
@@ -39,13 +38,12 @@ from govshare.exchange.models import (
 from govshare.exchange.pages.connections import type_label, watermark
 from govshare.exchange.schemas import BindingIn, ConnectionIn
 from govshare.exchange.service import bindings, connections, files, interfaces, runs
-from govshare.identity.models import User
 from govshare.sharing.models import Grant
 from tests.builders import count
 from tests.catalog.builders import published
 from tests.conftest import POSTGRES_URL
 from tests.exchange.builders import source_directory
-from tests.http import sign_in
+from tests.http import form_token, post_page_form, sign_in_as
 from tests.sharing.builders import PDF, PEOPLE_ITEMS, Sharing, approved, sharing_world
 
 NOW = "2026-09-25T10:00:00+08:00"
@@ -174,33 +172,9 @@ def _execute(app: FastAPI, run_id: int) -> SyncRun:
     return run
 
 
-def _as(client: TestClient, db: Session, actor: Actor) -> None:
-    client.cookies.clear()
-    account = db.get(User, actor.user_id)
-    assert account is not None
-    assert sign_in(client, account.username).status_code == 200
-
-
-def _token(html: str, action: str) -> str:
-    """The CSRF field of the page's form posting to `action` (failing if there is none)."""
-    found = re.search(
-        rf'<form method="post" action="{re.escape(action)}"[^>]*>\s*'
-        r'<input type="hidden" name="csrf_token" value="([^"]+)"',
-        html,
-    )
-    assert found is not None, f"no form posting to {action} with a CSRF field"
-    return found.group(1)
-
-
-def _post(client: TestClient, page: str, action: str, data: dict[str, Any]) -> Any:
-    """Posts the form found on `page` as a browser would, CSRF field included."""
-    token = _token(client.get(page).text, action)
-    return client.post(action, data={**data, "csrf_token": token}, follow_redirects=False)
-
-
 def _register(client: TestClient, data: dict[str, Any]) -> Any:
     """The list page's registration form, posted."""
-    return _post(client, "/exchange/connections", "/exchange/connections", data)
+    return post_page_form(client, "/exchange/connections", "/exchange/connections", data)
 
 
 def _beside(html: str, input_id: str, message: str) -> bool:
@@ -224,8 +198,8 @@ def _panel(html: str) -> str:
 def test_sqlite_connection_is_tested_saved_and_listed(
     app: FastAPI, client: TestClient, db: Session, world: Sharing, source: Path
 ) -> None:
-    _as(client, db, world.provider_officer)
-    saved = _post(
+    sign_in_as(client, db, world.provider_officer)
+    saved = post_page_form(
         client,
         "/exchange/connections",
         "/exchange/connections",
@@ -264,7 +238,7 @@ def test_password_is_encrypted_and_never_shown_on_any_page(
         "password": PG_PASSWORD,
         "cipher": "sm4-gcm",
     }
-    _as(client, db, world.provider_officer)
+    sign_in_as(client, db, world.provider_officer)
     saved = _register(client, form)
     assert saved.status_code == 303, saved.text
     page = saved.headers["location"]
@@ -275,7 +249,7 @@ def test_password_is_encrypted_and_never_shown_on_any_page(
     assert all(PG_PASSWORD not in html for html in shown)
     assert 'id="password" name="password" value=""' in shown[0]
 
-    kept = _post(client, page, page, {**form, "name": "前置交换库（新）", "password": ""})
+    kept = post_page_form(client, page, page, {**form, "name": "前置交换库（新）", "password": ""})
     assert kept.status_code == 303, kept.text
     db.expire_all()
     conn = db.execute(select(Connection)).scalar_one()
@@ -283,7 +257,7 @@ def test_password_is_encrypted_and_never_shown_on_any_page(
     assert connections.password_of(conn, _settings(app)) == PG_PASSWORD  # the old one kept
 
     typed = "Typed-but-refused-99"
-    refused = _post(client, page, page, {**form, "port": "99999", "password": typed})
+    refused = post_page_form(client, page, page, {**form, "port": "99999", "password": typed})
     assert refused.status_code == 422
     assert _beside(refused.text, "port", "不能大于 65535")
     assert typed not in refused.text and PG_PASSWORD not in refused.text
@@ -293,7 +267,7 @@ def test_password_is_encrypted_and_never_shown_on_any_page(
 def test_invalid_connection_form_shows_the_rule_beside_the_field(
     app: FastAPI, client: TestClient, db: Session, world: Sharing, tmp_path: Path
 ) -> None:
-    _as(client, db, world.provider_officer)
+    sign_in_as(client, db, world.provider_officer)
     typed = {"name": "户籍业务库", "role": "source", "kind": "postgresql", "database": "hj"}
     no_host = _register(client, typed | {"password": "Typed-secret-1"})
     assert no_host.status_code == 422
@@ -320,7 +294,7 @@ def test_invalid_connection_form_shows_the_rule_beside_the_field(
 def test_database_that_does_not_answer_is_not_saved_and_the_reason_is_shown(
     app: FastAPI, client: TestClient, db: Session, world: Sharing
 ) -> None:
-    _as(client, db, world.provider_officer)
+    sign_in_as(client, db, world.provider_officer)
     closed = {"host": "127.0.0.1", "port": "1", "username": "reader", "password": "x"}
     refused = _register(
         client,
@@ -337,9 +311,9 @@ def test_test_button_reports_a_database_that_went_away(
     conn = _connection(db, world, _settings(app))
     db.commit()
     source.unlink()
-    _as(client, db, world.provider_officer)
+    sign_in_as(client, db, world.provider_officer)
     page = f"/exchange/connections/{conn.id}"
-    tested = _post(client, page, f"{page}/test", {})
+    tested = post_page_form(client, page, f"{page}/test", {})
     assert tested.status_code == 303
     shown = client.get(page).text
     assert "测试未通过：" in shown and "不存在" in shown  # the flash, with the reason
@@ -370,7 +344,7 @@ def test_binding_form_shows_each_error_beside_its_field(
 ) -> None:
     conn = _connection(db, world, _settings(app))
     db.commit()
-    _as(client, db, world.provider_officer)
+    sign_in_as(client, db, world.provider_officer)
     page = f"/exchange/bindings/new?resource_id={world.conditional.id}"
     form = client.get(page).text
     assert form.count('name="item"') == len(PEOPLE_ITEMS)
@@ -379,14 +353,14 @@ def test_binding_form_shows_each_error_beside_its_field(
     columns = list(MAPPING.values())
     columns[2] = ""
     typed = _binding_form(conn.id, world, source_table="person; drop", column=columns)
-    bad = _post(client, page, "/exchange/bindings", typed | {"key_columns": ""})
+    bad = post_page_form(client, page, "/exchange/bindings", typed | {"key_columns": ""})
     assert bad.status_code == 422
     assert _beside(bad.text, "source_table", "表名格式为 表名 或 模式名.表名")
     assert _beside(bad.text, "column_3", "必填")
     assert _beside(bad.text, "key_columns", "请填写主键字段")
     assert 'id="column_1" name="column" value="xm"' in bad.text  # typed values kept
 
-    missing = _post(
+    missing = post_page_form(
         client, page, "/exchange/bindings", _binding_form(conn.id, world, source_table="persons")
     )
     assert missing.status_code == 422
@@ -394,18 +368,20 @@ def test_binding_form_shows_each_error_beside_its_field(
 
     columns = list(MAPPING.values())
     columns[0] = "xm_typo"
-    typo = _post(client, page, "/exchange/bindings", _binding_form(conn.id, world, column=columns))
+    typo = post_page_form(
+        client, page, "/exchange/bindings", _binding_form(conn.id, world, column=columns)
+    )
     assert typo.status_code == 422
     assert re.search(r'role="alert">源表 person 中没有字段 xm_typo</div>\s*</fieldset>', typo.text)
 
-    unmapped = _post(
+    unmapped = post_page_form(
         client, page, "/exchange/bindings", _binding_form(conn.id, world, key_columns="id")
     )
     assert unmapped.status_code == 422
     assert _beside(unmapped.text, "key_columns", "主键字段 id 必须是已对应的字段")
     assert count(db, TableBinding) == 0
 
-    saved = _post(client, page, "/exchange/bindings", _binding_form(conn.id, world))
+    saved = post_page_form(client, page, "/exchange/bindings", _binding_form(conn.id, world))
     assert saved.status_code == 303, saved.text
     detail = client.get(saved.headers["location"]).text
     assert "库表绑定已保存" in detail and 'id="binding-state">自动同步' in detail
@@ -417,9 +393,9 @@ def test_pausing_stops_the_schedule_and_resuming_runs_at_once(
 ) -> None:
     binding = _binding(db, world, _settings(app))
     db.commit()
-    _as(client, db, world.provider_officer)
+    sign_in_as(client, db, world.provider_officer)
     page = f"/exchange/bindings/{binding.id}"
-    assert _post(client, page, f"{page}/pause", {}).status_code == 303
+    assert post_page_form(client, page, f"{page}/pause", {}).status_code == 303
     shown = client.get(page).text
     assert "已暂停自动同步" in shown and 'id="binding-state">已暂停' in shown
     db.expire_all()
@@ -427,13 +403,13 @@ def test_pausing_stops_the_schedule_and_resuming_runs_at_once(
     assert paused is not None and paused.state is BindingState.PAUSED
     assert paused.next_run_at is None
 
-    assert _post(client, page, f"{page}/resume", {}).status_code == 303
+    assert post_page_form(client, page, f"{page}/resume", {}).status_code == 303
     db.expire_all()
     resumed = db.get(TableBinding, binding.id)
     assert resumed is not None and resumed.state is BindingState.ACTIVE
     assert resumed.next_run_at is not None
 
-    _as(client, db, world.consumer_officer)
+    sign_in_as(client, db, world.consumer_officer)
     assert client.get(page).status_code == 403  # another department's binding
 
 
@@ -445,9 +421,9 @@ def test_run_now_queues_a_job_and_the_run_page_follows_it_to_the_end(
 ) -> None:
     binding = _binding(db, world, _settings(app))
     db.commit()
-    _as(client, db, world.provider_officer)
+    sign_in_as(client, db, world.provider_officer)
     page = f"/exchange/bindings/{binding.id}"
-    queued = _post(client, page, f"{page}/runs", {"kind": "full"})
+    queued = post_page_form(client, page, f"{page}/runs", {"kind": "full"})
     assert queued.status_code == 303, queued.text
     run = db.execute(select(SyncRun)).scalar_one()
     assert queued.headers["location"] == f"/exchange/runs/{run.id}"
@@ -458,7 +434,7 @@ def test_run_now_queues_a_job_and_the_run_page_follows_it_to_the_end(
 
     busy = client.get(page).text
     assert "结束后才能再发起" in busy
-    token = _token(busy, f"{page}/pause")
+    token = form_token(busy, f"{page}/pause")
     again = client.post(f"{page}/runs", data={"kind": "incremental", "csrf_token": token})
     assert "未能发起同步：该同步任务正在排队或运行中" in again.text
     assert count(db, SyncRun) == 1
@@ -497,7 +473,7 @@ def test_running_run_shows_its_progress_and_keeps_polling(
         )
     )
     db.commit()
-    _as(client, db, world.provider_officer)
+    sign_in_as(client, db, world.provider_officer)
     url = f"/exchange/runs/{run.id}/progress"
     known = client.get(url, headers={"HX-Request": "true"})
     assert "HX-Refresh" not in known.headers
@@ -528,7 +504,7 @@ def test_overview_counts_todays_runs_of_the_department(
     db.commit()
     assert _execute(app, second.id).state is RunState.FAILED
 
-    _as(client, db, world.provider_officer)
+    sign_in_as(client, db, world.provider_officer)
     overview = client.get("/exchange").text
     assert 'id="today-succeeded">1</span>' in overview
     assert 'id="today-failed">1</span>' in overview
@@ -538,7 +514,7 @@ def test_overview_counts_todays_runs_of_the_department(
     failed = client.get(f"/exchange/runs/{second.id}").text
     assert 'id="run-error">失败原因：' in failed
 
-    _as(client, db, world.consumer_officer)
+    sign_in_as(client, db, world.consumer_officer)
     theirs = client.get("/exchange").text
     assert 'id="today-succeeded">0</span>' in theirs
     assert f'href="/exchange/runs/{first.id}"' not in theirs
@@ -552,7 +528,7 @@ def test_overview_shows_a_consumer_the_data_it_may_use_and_a_provider_what_to_bi
     db.commit()
     code = world.conditional.code
     with clock.frozen(GRANT_IN_FORCE):
-        _as(client, db, world.consumer_officer)
+        sign_in_as(client, db, world.consumer_officer)
         theirs = client.get("/exchange").text
     usable = re.search(r'<section class="card" id="usable-data">(.*?)</section>', theirs, re.S)
     assert usable is not None, "no 本单位可使用的数据 on the consumer's overview"
@@ -560,7 +536,7 @@ def test_overview_shows_a_consumer_the_data_it_may_use_and_a_provider_what_to_bi
     assert grant is not None and grant.number in usable.group(1)
     assert f'href="/exchange/data/{code}">在线查询、下载</a>' in usable.group(1)
 
-    _as(client, db, world.provider_officer)
+    sign_in_as(client, db, world.provider_officer)
     own = client.get("/exchange").text
     assert 'id="usable-data"' in own and "没有有效的共享授权" in own  # it holds no grant
     others = (world.unconditional, world.not_shared)  # published; only conditional is bound
@@ -595,7 +571,7 @@ def test_resource_panel_shows_the_data_addresses_and_the_grant_scope(
     assert grant is not None
     code = world.conditional.code
     with clock.frozen(GRANT_IN_FORCE):
-        _as(client, db, world.consumer_officer)
+        sign_in_as(client, db, world.consumer_officer)
         panel = _panel(client.get(f"/catalog/resources/{world.conditional.id}").text)
     assert f"GET http://testserver/api/v1/exchange/data/{code}?姓名=…" in panel
     assert f"GET http://testserver/api/v1/exchange/data/{code}/{{主键值}}" in panel
@@ -613,7 +589,7 @@ def test_resource_panel_without_a_grant_points_to_the_application(
 ) -> None:
     _binding(db, world, _settings(app))
     db.commit()
-    _as(client, db, world.consumer_officer)
+    sign_in_as(client, db, world.consumer_officer)
     panel = _panel(client.get(f"/catalog/resources/{world.conditional.id}").text)
     assert "本单位还没有该资源的共享授权" in panel
     assert f'href="/sharing/applications/new?resource={world.conditional.id}">申请使用' in panel
@@ -623,7 +599,7 @@ def test_resource_panel_without_a_grant_points_to_the_application(
 def test_resource_panel_of_an_unbound_table_says_it_is_not_online_yet(
     app: FastAPI, client: TestClient, db: Session, world: Sharing
 ) -> None:
-    _as(client, db, world.consumer_officer)
+    sign_in_as(client, db, world.consumer_officer)
     panel = _panel(client.get(f"/catalog/resources/{world.unconditional.id}").text)
     assert "尚未把该资源接入交换系统" in panel
     assert "/api/v1/exchange/data/" not in panel
@@ -656,7 +632,7 @@ def test_resource_panel_of_a_service_interface_shows_the_gateway_call(
         default_timeout=10.0,
     )
     db.commit()
-    _as(client, db, world.consumer_officer)
+    sign_in_as(client, db, world.consumer_officer)
     panel = _panel(client.get(f"/catalog/resources/{api.id}").text)
     assert f"http://testserver/gateway/{api.code}/…" in panel
     assert (
@@ -687,7 +663,7 @@ def test_resource_panel_of_a_file_resource_links_its_latest_file(
         chunks=[PDF],
     )
     db.commit()
-    _as(client, db, world.consumer_officer)
+    sign_in_as(client, db, world.consumer_officer)
     panel = _panel(client.get(f"/catalog/resources/{report.id}").text)
     assert f"GET http://testserver/api/v1/exchange/files/{report.code}/content" in panel
     assert f'href="/exchange/files/{report.code}"' in panel

@@ -55,6 +55,7 @@ SHARING_TABS: Links = [
 EXCHANGE_TABS: Links = [
     ("交换概览", "/exchange", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
     ("数据库连接", "/exchange/connections", (*DEPARTMENT, Role.PLATFORM_OPERATOR)),
+    ("源库目录", "/exchange/source-directories", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
     ("库表同步", "/exchange/bindings", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
     ("前置库推送", "/exchange/pushes", (*DEPARTMENT, Role.PLATFORM_OPERATOR)),
     ("文件资源", "/exchange/files", (*DEPARTMENT, Role.PLATFORM_OPERATOR)),
