@@ -284,6 +284,10 @@ SCENARIOS: dict[str, Writes | Reads] = {
         prepare=with_grant,
         call=lambda w: grants.usage(w.db, actor=w.prepared[0].provider_officer),
     ),
+    GRANTS + "usage_page": Reads(
+        prepare=with_grant,
+        call=lambda w: grants.usage_page(w.db, actor=w.prepared[0].op, every_provider=True),
+    ),
     GRANTS + "all_grants": Reads(
         prepare=with_grant, call=lambda w: grants.all_grants(w.db, actor=w.prepared[0].op)
     ),

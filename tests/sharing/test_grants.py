@@ -229,6 +229,21 @@ def test_feedback_and_who_uses_my_data(w: Sharing) -> None:
             grants.usage(w.db, actor=w.consumer_officer, organization_id=w.provider.id)
         assert grants.usage(w.db, actor=w.op, organization_id=w.provider.id)
         assert grants.usage(w.db, actor=w.consumer_officer) == []
+        # A page at a time, by resource code; a page past the last shows the last.
+        paged = [
+            grants.usage_page(w.db, actor=w.op, every_provider=True, page=n, per_page=1)
+            for n in (1, 2, 3)
+        ]
+        assert [(p.page, p.pages, p.resources) for p in paged] == [(1, 2, 2), (2, 2, 2), (2, 2, 2)]
+        by_code = sorted(rows, key=lambda r: r.resource.code)
+        assert [[r.resource.id for r in p.rows] for p in paged] == [
+            [by_code[0].resource.id],
+            [by_code[1].resource.id],
+            [by_code[1].resource.id],
+        ]
+        assert paged[0].rows[0].grants == by_code[0].grants
+        with pytest.raises(Forbidden):
+            grants.usage_page(w.db, actor=w.provider_officer, every_provider=True)
         assert any("使用成效反馈" in t for t in _inbox(w, w.provider.id))
         # BZ§27: the effect of use is reported to the operator too.
         operator = w.db.get(User, w.op.user_id)

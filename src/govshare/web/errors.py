@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -150,4 +150,16 @@ def install(app: FastAPI) -> None:
             "status": 500,
             "detail": "服务器内部错误，操作未完成，数据未改变。请稍后重试或联系平台管理员。",
         }
-        return problem_response(request, body) if _wants_json(request) else JSONResponse(body, 500)
+        if _wants_json(request):
+            return problem_response(request, body)
+        error = DomainError(str(body["detail"]))
+        error.status = 500
+        try:  # a page gets a page, in the layout when it can still be rendered
+            return render(request, "error.html", {"error": error}, status_code=500)
+        except Exception:
+            log.exception("the error page failed too on %s", request.url.path)
+            return HTMLResponse(
+                '<!doctype html><html lang="zh-CN"><meta charset="utf-8">'
+                f"<title>{body['title']}</title><p>{body['detail']}</p></html>",
+                status_code=500,
+            )

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from govshare.catalog.pages.resources import resource_context
 from govshare.core import clock
 from govshare.core.errors import DomainError, Invalid, NotFound
-from govshare.core.inputs import Id
+from govshare.core.inputs import Id, Page
 from govshare.core.permissions import Actor, Role
 from govshare.exchange.service import interfaces
 from govshare.exchange.service import usage as usage_service
@@ -222,16 +222,19 @@ def _usage_choice(actor: Actor, organization_id: str) -> tuple[int | None, bool]
 
 @router.get("/sharing/usage", response_class=HTMLResponse)
 def usage(
-    request: Request, db_session: DB, actor: PageActor, organization_id: str = ""
+    request: Request, db_session: DB, actor: PageActor, organization_id: str = "", page: Page = 1
 ) -> Response:
     """Who uses the provider's data, how often and how, and what they report (SHR-7, SR§25);
-    overseers choose a provider or all of them (BZ§27)."""
+    overseers choose a provider or all of them (BZ§27). A page at a time, by resource."""
     chosen, every = _usage_choice(actor, organization_id)
-    rows = (
-        grants.usage(db_session, actor=actor, organization_id=chosen, every_provider=every)
+    result = (
+        grants.usage_page(
+            db_session, actor=actor, organization_id=chosen, every_provider=every, page=page
+        )
         if every or chosen is not None or actor.organization_id is not None
-        else []
+        else grants.UsagePage(rows=[], page=1, pages=1, resources=0)
     )
+    rows = result.rows
     uses = usage_service.uses_of_grants(
         db_session, actor=actor, grants=[g for row in rows for g in row.grants]
     )
@@ -250,6 +253,8 @@ def usage(
             "shown": next((o for o in organizations if o.id == shown), None),
             "shown_id": shown,
             "export": f"/sharing/usage/export.csv?organization_id={EVERY if every else shown or ''}",
+            "result": result,
+            "page_url": f"/sharing/usage?organization_id={EVERY if every else shown or ''}&page=",
             "status": _status,
             "scope_of": scope_of,
         },

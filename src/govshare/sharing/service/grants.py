@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, select, true
+from sqlalchemy import and_, bindparam, func, select, true
 from sqlalchemy.orm import Session, lazyload
 
 from govshare.catalog.models import Resource, ResourceStatus, ResourceVersion, ShareType
@@ -623,6 +623,20 @@ class ResourceUsage:
         return self.resource.current_version.name if self.resource.current_version else ""
 
 
+# Resources per page of the usage page: every department's grants at once can be thousands.
+USAGE_PAGE_SIZE = 20
+
+
+@dataclass(frozen=True)
+class UsagePage:
+    """A page of `usage`, by resource code."""
+
+    rows: list[ResourceUsage]
+    page: int
+    pages: int
+    resources: int  # resources with grants, on every page
+
+
 def usage(
     db_session: Session,
     *,
@@ -632,15 +646,45 @@ def usage(
 ) -> list[ResourceUsage]:
     """Who uses a provider's data (SHR-7, XT): its own for a department; any for overseers,
     or every department's at once (`every_provider`, BZ§27)."""
+    return _usage_of(db_session, _usage_scope(actor, organization_id, every_provider))
+
+
+def usage_page(
+    db_session: Session,
+    *,
+    actor: Actor,
+    organization_id: int | None = None,
+    every_provider: bool = False,
+    page: int = 1,
+    per_page: int = USAGE_PAGE_SIZE,
+) -> UsagePage:
+    """`usage` a page of resources at a time (by code); a page past the last shows the last."""
+    mine = _usage_scope(actor, organization_id, every_provider)
+    used = select(Resource.id).where(Resource.id.in_(select(Grant.resource_id).where(mine)))
+    total = db_session.execute(select(func.count()).select_from(used.subquery())).scalar_one()
+    pages = max(1, -(-total // per_page))
+    page = min(max(page, 1), pages)
+    shown = db_session.execute(
+        used.order_by(Resource.code).offset((page - 1) * per_page).limit(per_page)
+    ).scalars()
+    rows = _usage_of(db_session, and_(mine, Grant.resource_id.in_(list(shown))))
+    return UsagePage(rows=rows, page=page, pages=pages, resources=total)
+
+
+def _usage_scope(actor: Actor, organization_id: int | None, every_provider: bool) -> Any:
+    """The grants whose use the caller may see, as a condition on `Grant`."""
     require(actor, *READERS, action="查看数据使用情况")
     if every_provider and not oversees(actor):
         raise Forbidden("只有平台管理单位、主管部门和审计员可以查看全部部门的数据使用情况")
-    mine = true()
-    if not every_provider:
-        org_id = organization_id if organization_id is not None else own_organization(actor)
-        if org_id != actor.organization_id and not oversees(actor):
-            raise Forbidden("只能查看本单位资源的使用情况")
-        mine = Grant.provider_id == org_id
+    if every_provider:
+        return true()
+    org_id = organization_id if organization_id is not None else own_organization(actor)
+    if org_id != actor.organization_id and not oversees(actor):
+        raise Forbidden("只能查看本单位资源的使用情况")
+    return Grant.provider_id == org_id
+
+
+def _usage_of(db_session: Session, mine: Any) -> list[ResourceUsage]:
     grants = db_session.execute(
         select(Grant).where(mine).order_by(Grant.resource_id, Grant.id)
     ).scalars()
