@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -151,9 +150,9 @@ def test_a_nul_in_a_sign_in_is_422_not_a_database_error(client: TestClient) -> N
 def test_adding_two_to_the_thirty_first_working_days_is_refused_at_once(
     signed_in: TestClient,
 ) -> None:
-    started = time.perf_counter()
+    # Refused by its bound before any day is counted (counting would answer 200, after
+    # seconds of CPU).
     found = signed_in.get("/api/v1/workdays/add", params={"start": "2026-10-08", "n": 2**31})
-    assert time.perf_counter() - started < 2
     assert_refused(found, 422, "n")
     assert (
         signed_in.get("/api/v1/workdays/add", params={"start": "2026-10-08", "n": 1098}).status_code

@@ -15,7 +15,8 @@ from tests.web.conftest import LiveServer
 
 
 def _signed_in(server: LiveServer, username: str) -> httpx.Client:
-    client = httpx.Client(base_url=server.url, follow_redirects=True, timeout=10)
+    # A generous timeout: it guards against a hang, not a slow page on a busy machine.
+    client = httpx.Client(base_url=server.url, follow_redirects=True, timeout=60)
     response = form_sign_in(client, username, demo.DEMO_PASSWORD)
     assert response.status_code == 200 and "您好" in response.text, response.text[:300]
     return client
