@@ -26,7 +26,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from govshare.core import clock, migrate
-from govshare.core.permissions import Actor
 from govshare.core.runtime import Runtime, build_runtime
 from govshare.core.settings import load_settings
 from govshare.exchange.jobs import JobQueue, execute
@@ -49,7 +48,7 @@ from govshare.sharing.service import grants
 from govshare.web.app import create_app
 from tests.builders import PASSWORD, count
 from tests.exchange.builders import Exchange, exchange_world, source_directory
-from tests.http import sign_in
+from tests.http import post_page_form, sign_in_as
 from tests.sharing.builders import approved
 from tests.web.conftest import _free_port
 from tests.web.conftest import sign_in as browser_sign_in
@@ -122,29 +121,6 @@ def w(app: FastAPI, db: Session) -> Iterator[World]:
         yield World(x, runtime, grant, conn, path)
 
 
-def _as(client: TestClient, db: Session, actor: Actor) -> None:
-    client.cookies.clear()
-    account = db.get(User, actor.user_id)
-    assert account is not None
-    assert sign_in(client, account.username).status_code == 200
-
-
-def _token(html: str, action: str) -> str:
-    found = re.search(
-        rf'<form method="post" action="{re.escape(action)}"[^>]*>\s*'
-        r'<input type="hidden" name="csrf_token" value="([^"]+)"',
-        html,
-    )
-    assert found is not None, f"no form posting to {action} with a CSRF field"
-    return found.group(1)
-
-
-def _post(client: TestClient, page: str, action: str, data: dict[str, Any]) -> Any:
-    """Posts the form found on `page` as a browser would, CSRF field included."""
-    token = _token(client.get(page).text, action)
-    return client.post(action, data={**data, "csrf_token": token}, follow_redirects=False)
-
-
 def _beside(html: str, input_id: str, message: str) -> bool:
     """Whether `message` is the error shown right after the input (or select) `input_id`."""
     pattern = (
@@ -179,7 +155,7 @@ def test_the_list_shows_each_push_with_its_last_run(
     client: TestClient, db: Session, w: World
 ) -> None:
     with clock.frozen(USED_AT):
-        _as(client, db, w.x.s.consumer_officer)
+        sign_in_as(client, db, w.x.s.consumer_officer)
         empty = client.get("/exchange/pushes").text
         assert "还没有前置库推送" in empty and 'href="/exchange/pushes/new"' in empty
 
@@ -196,7 +172,7 @@ def test_the_list_shows_each_push_with_its_last_run(
     assert f'href="/exchange/runs/{run.id}"' in cells and 'data-state="succeeded"' in cells
     assert "写入 20 行" in cells  # two of the four regions, by the grant's row filter
 
-    _as(client, db, w.x.s.provider_officer)  # the provider sees no push of the consumer's
+    sign_in_as(client, db, w.x.s.provider_officer)  # the provider sees no push of the consumer's
     assert "还没有前置库推送" in client.get("/exchange/pushes").text
 
 
@@ -207,7 +183,7 @@ def test_the_form_explains_the_push_and_shows_what_each_grant_would_push(
     client: TestClient, db: Session, w: World
 ) -> None:
     with clock.frozen(USED_AT):
-        _as(client, db, w.x.s.consumer_officer)
+        sign_in_as(client, db, w.x.s.consumer_officer)
         html = client.get(NEW).text
     assert "推送会做什么" in html and "脱敏规则同样执行" in html and "对应建好" in html
     option = re.search(r'<tr class="grant-option">(.*?)</tr>', html, re.S)
@@ -225,9 +201,9 @@ def test_form_errors_stand_beside_their_field_and_the_input_is_kept(
     client: TestClient, db: Session, w: World
 ) -> None:
     with clock.frozen(USED_AT):
-        _as(client, db, w.x.s.consumer_officer)
+        sign_in_as(client, db, w.x.s.consumer_officer)
         typed = {"grant_id": "", "connection_id": str(w.front.id), "target_table": "1rk"}
-        bad = _post(client, NEW, "/exchange/pushes", typed)
+        bad = post_page_form(client, NEW, "/exchange/pushes", typed)
         assert bad.status_code == 422
         assert _grant_error(bad.text) == "请选择要推送的授权"
         assert _beside(bad.text, "target_table", "只能包含英文字母、数字和下划线，且不以数字开头")
@@ -235,18 +211,20 @@ def test_form_errors_stand_beside_their_field_and_the_input_is_kept(
         assert f'<option value="{w.front.id}" selected>' in bad.text
 
         chosen = {"grant_id": str(w.grant.id), "connection_id": "", "target_table": "dibao"}
-        no_conn = _post(client, NEW, "/exchange/pushes", chosen)
+        no_conn = post_page_form(client, NEW, "/exchange/pushes", chosen)
         assert no_conn.status_code == 422
         assert _beside(no_conn.text, "connection_id", "请选择本单位的前置交换库连接")
         assert f'id="grant_{w.grant.id}" checked>' in no_conn.text
 
-        taken = _post(client, NEW, "/exchange/pushes", chosen | {"connection_id": str(w.front.id)})
+        taken = post_page_form(
+            client, NEW, "/exchange/pushes", chosen | {"connection_id": str(w.front.id)}
+        )
         assert taken.status_code == 409
         assert _beside(taken.text, "target_table", "前置库中已有表 dibao。")
         assert 'value="dibao"' in taken.text
 
         source = chosen | {"connection_id": str(w.x.source.id), "target_table": "rk"}
-        foreign = _post(client, NEW, "/exchange/pushes", source)
+        foreign = post_page_form(client, NEW, "/exchange/pushes", source)
         assert foreign.status_code == 403
         assert _beside(foreign.text, "connection_id", "只能推送到本单位登记的前置交换库连接")
     assert count(db, Push) == 0
@@ -259,9 +237,9 @@ def test_a_created_push_runs_now_and_pauses_and_resumes_from_its_page(
     client: TestClient, db: Session, w: World, jobs: MemoryHuey
 ) -> None:
     with clock.frozen(USED_AT):
-        _as(client, db, w.x.s.consumer_officer)
+        sign_in_as(client, db, w.x.s.consumer_officer)
         form = {"grant_id": str(w.grant.id), "connection_id": str(w.front.id)}
-        saved = _post(client, NEW, "/exchange/pushes", form | {"target_table": "rk_share"})
+        saved = post_page_form(client, NEW, "/exchange/pushes", form | {"target_table": "rk_share"})
         assert saved.status_code == 303, saved.text
         push = db.execute(select(Push)).scalar_one()
         page = f"/exchange/pushes/{push.id}"
@@ -274,7 +252,7 @@ def test_a_created_push_runs_now_and_pauses_and_resumes_from_its_page(
         assert "TEXT" in columns.group(1) and "phone" not in columns.group(1)
         assert "还没有推送记录" in detail
 
-        queued = _post(client, page, f"{page}/runs", {"kind": ""})
+        queued = post_page_form(client, page, f"{page}/runs", {"kind": ""})
         assert queued.status_code == 303, queued.text
         run = db.execute(select(SyncRun).where(SyncRun.push_id == push.id)).scalar_one()
         assert queued.headers["location"] == f"/exchange/runs/{run.id}"
@@ -293,7 +271,7 @@ def test_a_created_push_runs_now_and_pauses_and_resumes_from_its_page(
         history = client.get(page).text
         assert f'href="/exchange/runs/{run.id}"' in history and 'data-state="succeeded"' in history
 
-        paused = _post(client, page, f"{page}/pause", {"reason": "前置库迁移"})
+        paused = post_page_form(client, page, f"{page}/pause", {"reason": "前置库迁移"})
         assert paused.status_code == 303
         shown = client.get(page).text
         assert "已暂停推送" in shown and 'id="push-state">已暂停' in shown
@@ -301,7 +279,7 @@ def test_a_created_push_runs_now_and_pauses_and_resumes_from_its_page(
         db.expire_all()
         assert db.get(Push, push.id).state is PushState.PAUSED  # type: ignore[union-attr]
 
-        assert _post(client, page, f"{page}/resume", {}).status_code == 303
+        assert post_page_form(client, page, f"{page}/resume", {}).status_code == 303
         assert 'id="push-state">同步中' in client.get(page).text
         db.expire_all()
         assert db.get(Push, push.id).state is PushState.ACTIVE  # type: ignore[union-attr]
@@ -310,7 +288,7 @@ def test_a_created_push_runs_now_and_pauses_and_resumes_from_its_page(
 def test_another_department_cannot_open_the_push(client: TestClient, db: Session, w: World) -> None:
     with clock.frozen(USED_AT):
         push = _push(db, w)
-        _as(client, db, w.x.s.provider_officer)
+        sign_in_as(client, db, w.x.s.provider_officer)
         assert client.get(f"/exchange/pushes/{push.id}").status_code == 403
         own = client.get(NEW)  # the provider holds no grant itself
         assert own.status_code == 200 and "本单位目前没有可推送的授权" in own.text
@@ -447,7 +425,7 @@ def test_the_push_page_says_when_the_grant_is_suspended(
             data=GrantActionIn(reason="超范围使用"),
         )
         db.commit()
-        _as(client, db, w.x.s.consumer_officer)
+        sign_in_as(client, db, w.x.s.consumer_officer)
         html = client.get(f"/exchange/pushes/{push.id}").text
         problem = re.search(r'id="push-problem">([^<]*)</div>', html)
         assert problem is not None

@@ -381,6 +381,43 @@ def resubmit_application(
     return application
 
 
+# How an open application ends without an answer: its state, its open steps' outcome, and
+# the audited action.
+_ENDINGS = {
+    ApplicationState.WITHDRAWN: (StepOutcome.WITHDRAWN, "sharing.application.withdraw"),
+    ApplicationState.CLOSED: (StepOutcome.CLOSED, "sharing.application.close"),
+}
+
+
+def _close(
+    db_session: Session,
+    actor: Actor,
+    application: Application,
+    state: ApplicationState,
+    reason: str,
+    *,
+    told: Sequence[int],
+    title: str,
+) -> None:
+    """Ends an open application without an answer (withdrawn, or closed by a retirement):
+    its open steps finish with the reason, audited, the departments `told` notified."""
+    outcome, action = _ENDINGS[state]
+    for step in application.steps:
+        if step.finished_at is None:
+            _finish(step, actor, outcome, reason)
+    application.state, application.closed_at = state, clock.now()
+    db_session.flush()
+    record(
+        db_session,
+        actor=actor,
+        action=action,
+        object_type="application",
+        object_id=application.id,
+        details={"number": application.number, "reason": reason},
+    )
+    _notify_orgs(db_session, told, "sharing.application", title, reason, link(application))
+
+
 def withdraw_application(
     db_session: Session, *, actor: Actor, application_id: int, reason: str = ""
 ) -> Application:
@@ -391,26 +428,14 @@ def withdraw_application(
         raise Forbidden("只有申请部门可以撤回申请")
     if application.state not in OPEN_STATES:
         raise Conflict(f"申请{application.state.label}，不能撤回", field="state")
-    for step in application.steps:
-        if step.finished_at is None:
-            _finish(step, actor, StepOutcome.WITHDRAWN, reason)
-    application.state, application.closed_at = ApplicationState.WITHDRAWN, clock.now()
-    db_session.flush()
-    record(
+    _close(
         db_session,
-        actor=actor,
-        action="sharing.application.withdraw",
-        object_type="application",
-        object_id=application.id,
-        details={"number": application.number, "reason": reason},
-    )
-    _notify_orgs(
-        db_session,
-        [application.provider_id],
-        "sharing.application",
-        f"共享申请已撤回：{application.number}",
+        actor,
+        application,
+        ApplicationState.WITHDRAWN,
         reason,
-        link(application),
+        told=[application.provider_id],
+        title=f"共享申请已撤回：{application.number}",
     )
     return application
 
@@ -429,26 +454,14 @@ def close_for_retirement(
     ).scalars()
     closed = list(still_open)
     for application in closed:
-        for step in application.steps:
-            if step.finished_at is None:
-                _finish(step, actor, StepOutcome.CLOSED, reason)
-        application.state, application.closed_at = ApplicationState.CLOSED, clock.now()
-        db_session.flush()
-        record(
+        _close(
             db_session,
-            actor=actor,
-            action="sharing.application.close",
-            object_type="application",
-            object_id=application.id,
-            details={"number": application.number, "reason": reason},
-        )
-        _notify_orgs(
-            db_session,
-            [application.consumer_id, application.provider_id],
-            "sharing.application",
-            f"共享申请已终止：{application.number}",
+            actor,
+            application,
+            ApplicationState.CLOSED,
             reason,
-            link(application),
+            told=[application.consumer_id, application.provider_id],
+            title=f"共享申请已终止：{application.number}",
         )
     return closed
 
