@@ -32,7 +32,7 @@ from govshare.sharing.models import (
     StepOutcome,
 )
 from govshare.sharing.schemas import DecisionIn, DirectAccessIn, GrantActionIn
-from govshare.sharing.service import decisions, grants
+from govshare.sharing.service import deadlines, decisions, grants
 from tests.builders import actor_of, organization, user
 from tests.catalog.builders import RULES
 from tests.sharing.builders import SHANGRAO, Sharing, deciding, sharing_world, submitted
@@ -212,6 +212,10 @@ def test_an_application_open_when_the_resource_retires_is_closed_with_the_reason
         [step] = [s for s in application.steps if s.kind is StepKind.DECISION]
         assert (step.outcome, step.comment) == (StepOutcome.CLOSED, REFUSAL)
         assert step.finished_on == date(2026, 11, 5)
+        # Not an answer of the provider's: its record counts no answered step for it.
+        records = {r.organization: r for r in deadlines.department_records(db, actor=w.op)}
+        provider = records.get(w.provider)
+        assert provider is None or (provider.answered, provider.open_overdue) == (0, 0)
         closed = f"共享申请已终止：{application.number}"
         assert closed in titles(db, w.consumer_officer)
         assert closed in titles(db, w.provider_officer)

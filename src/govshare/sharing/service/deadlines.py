@@ -185,7 +185,10 @@ def department_records(db_session: Session, *, actor: Actor) -> list[DepartmentR
     steps = db_session.execute(
         select(ApplicationStep).where(
             ApplicationStep.started.is_(True),
-            ApplicationStep.outcome.is_(None) | (ApplicationStep.outcome != StepOutcome.WITHDRAWN),
+            # A step the consumer withdrew or a retirement closed was never the department's
+            # to answer.
+            ApplicationStep.outcome.is_(None)
+            | ApplicationStep.outcome.notin_((StepOutcome.WITHDRAWN, StepOutcome.CLOSED)),
         )
     ).scalars()
     tally: dict[int | None, list[int]] = {}
