@@ -9,12 +9,14 @@ from govshare.catalog.schemas import ChangeEventIn, RetirementIn, ReviewIn, Them
 from govshare.catalog.service import (
     changes,
     diffs,
+    indexing,
     needs,
     overview,
     projects,
     resources,
     retirements,
-    spreadsheet,
+    spreadsheet_export,
+    spreadsheet_import,
     subscriptions,
     themes,
 )
@@ -38,8 +40,10 @@ THEMES = "govshare.catalog.service.themes."
 CHG = "govshare.catalog.service.changes."
 NEEDS = "govshare.catalog.service.needs."
 PROJ = "govshare.catalog.service.projects."
-SHEET = "govshare.catalog.service.spreadsheet."
+EXPORT = "govshare.catalog.service.spreadsheet_export."
+IMPORT = "govshare.catalog.service.spreadsheet_import."
 SEARCH = "govshare.catalog.service.search."
+INDEXING = "govshare.catalog.service.indexing."
 APPROVE = ReviewIn(approve=True)
 
 
@@ -202,16 +206,16 @@ SCENARIOS: dict[str, Writes | Reads] = {
     SUB + "subscriber_counts": Reads(
         lambda w: subscriptions.subscriber_counts(w.db, [w.prepared.id]), live
     ),
-    "govshare.catalog.service.search.refresh": READ_ONLY,  # part of publication's audited change
+    INDEXING + "refresh": READ_ONLY,  # part of publication's audited change
     SEARCH + "search": Reads(
         lambda w: catalog_search.search(
             w.db, actor=w.staff_actor, query=catalog_search.SearchQuery(text="公民身份")
         ),
         live,
     ),
-    SEARCH + "reindex_all": Writes(
+    INDEXING + "reindex_all": Writes(
         "catalog.search.reindex",
-        lambda w: (live(w), catalog_search.reindex_all(w.db, actor=w.op)),
+        lambda w: (live(w), indexing.reindex_all(w.db, actor=w.op)),
     ),
     THEMES + "create_theme": Writes("catalog.theme.create", lambda w: theme(w)),
     THEMES + "update_theme": Writes(
@@ -290,16 +294,16 @@ SCENARIOS: dict[str, Writes | Reads] = {
     ),
     PROJ + "can_manage": READ_ONLY,
     PROJ + "link": READ_ONLY,
-    SHEET + "export_catalog": Writes(
-        "catalog.export", lambda w: spreadsheet.export_catalog(w.db, actor=w.staff_actor)
+    EXPORT + "export_catalog": Writes(
+        "catalog.export", lambda w: spreadsheet_export.export_catalog(w.db, actor=w.staff_actor)
     ),
-    SHEET + "import_catalog": Writes(
+    IMPORT + "import_catalog": Writes(
         "catalog.import",
-        lambda w: spreadsheet.import_catalog(
+        lambda w: spreadsheet_import.import_catalog(
             w.db, actor=w.op, content=catalog_file(w), rules=RULES, publish=True
         ),
     ),
-    SHEET + "template": READ_ONLY,
+    IMPORT + "template": READ_ONLY,
     INBOX + "recipients": READ_ONLY,
     INBOX + "notify": READ_ONLY,  # part of the caller's audited change; writes no entry itself
     INBOX + "unread_count": Reads(lambda w: inbox.unread_count(w.db, actor=w.staff_actor)),

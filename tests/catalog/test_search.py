@@ -16,7 +16,7 @@ from govshare.catalog import search_index
 from govshare.catalog.models import ResourceStatus
 from govshare.catalog.schemas import RetirementIn, ReviewIn, VersionIn
 from govshare.catalog.search_index import SearchEntry, SearchFacet, SearchText
-from govshare.catalog.service import contents, resources, retirements
+from govshare.catalog.service import contents, indexing, resources, retirements
 from govshare.catalog.service import search as catalog_search
 from govshare.catalog.service.search import FACETS, SearchQuery
 from govshare.core import clock
@@ -273,14 +273,14 @@ def test_reindexing_rebuilds_the_same_index_and_is_audited(db: Session, world) -
     make(db, gaj, op, "户籍人口信息", domain="safety")
     draft = resources.create_resource(db, actor=mz, data=resource_in(name="草稿"), rules=BINZHOU)
     before = _snapshot(db)
-    assert catalog_search.reindex_all(db, actor=op) == 2
+    assert indexing.reindex_all(db, actor=op) == 2
     assert _snapshot(db) == before
     assert db.get(SearchEntry, draft.id) is None
     action = db.execute(select(AuditEntry.action).order_by(AuditEntry.seq.desc())).scalar()
     assert action == "catalog.search.reindex"
     assert names(run(db, op, "公民身份")) == ["婚姻登记信息"]
     with pytest.raises(Forbidden):
-        catalog_search.reindex_all(db, actor=mz)
+        indexing.reindex_all(db, actor=mz)
 
 
 def _snapshot(db: Session) -> tuple[Any, ...]:

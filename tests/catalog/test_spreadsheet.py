@@ -31,7 +31,15 @@ from govshare.catalog.models import (
     VersionState,
 )
 from govshare.catalog.schemas import RetirementIn, ReviewIn, ThemeIn
-from govshare.catalog.service import contents, overview, resources, retirements, spreadsheet, themes
+from govshare.catalog.service import (
+    contents,
+    overview,
+    resources,
+    retirements,
+    spreadsheet_export,
+    spreadsheet_import,
+    themes,
+)
 from govshare.core import clock
 from govshare.core.audit.models import AuditEntry
 from govshare.core.errors import Forbidden, Invalid
@@ -188,7 +196,7 @@ def test_city_catalog_round_trips_through_excel_into_an_empty_platform(
     catalog = db.begin_nested()  # the catalog part, rolled back to leave an empty platform
     with clock.frozen("2026-11-02T09:00:00+08:00"):
         built = _build_catalog(db, city)
-        exported = spreadsheet.export_catalog(
+        exported = spreadsheet_export.export_catalog(
             db, actor=city.gaj_officer, fmt="xlsx", city_name="江州市"
         )
     before = _catalog(db)
@@ -199,7 +207,7 @@ def test_city_catalog_round_trips_through_excel_into_an_empty_platform(
     assert count(db, Resource) == 0 and count(db, CodeCounter) == 0
 
     with clock.frozen("2026-12-01T10:00:00+08:00"):
-        result = spreadsheet.import_catalog(
+        result = spreadsheet_import.import_catalog(
             db, actor=city.op, content=exported.content, rules=RULES, publish=True
         )
     assert result.resources == 5 and result.items == 11 and result.published
@@ -216,7 +224,7 @@ def test_city_catalog_round_trips_through_excel_into_an_empty_platform(
 def test_the_workbook_has_the_compilers_layout(db: Session, city: City) -> None:
     with clock.frozen("2026-11-02T09:00:00+08:00"):
         _build_catalog(db, city)
-        exported = spreadsheet.export_catalog(db, actor=city.op, organization_id=city.gaj.id)
+        exported = spreadsheet_export.export_catalog(db, actor=city.op, organization_id=city.gaj.id)
     assert exported.filename == "江州市公安局政务信息资源目录-2026-11-02.xlsx"
     book = load_workbook(io.BytesIO(exported.content))
     assert book.sheetnames == ["资源目录", "信息项", "填写说明", "代码表"]
@@ -246,8 +254,8 @@ def test_the_workbook_has_the_compilers_layout(db: Session, city: City) -> None:
 def test_csv_and_json_exports_carry_the_items(db: Session, city: City) -> None:
     with clock.frozen("2026-11-02T09:00:00+08:00"):
         built = _build_catalog(db, city)
-        as_csv = spreadsheet.export_catalog(db, actor=city.mz_officer, fmt="csv")
-        as_json = spreadsheet.export_catalog(db, actor=city.mz_officer, fmt="json")
+        as_csv = spreadsheet_export.export_catalog(db, actor=city.mz_officer, fmt="csv")
+        as_json = spreadsheet_export.export_catalog(db, actor=city.mz_officer, fmt="json")
     assert as_csv.content.startswith("\ufeff".encode())
     lines = list(csv.DictReader(io.StringIO(as_csv.content.decode("utf-8-sig"))))
     # one line per item; the file resource without items still has its line
@@ -316,7 +324,7 @@ def test_three_bad_cells_are_refused_with_three_messages_and_nothing_written(
     )
     before = _written(db)
     with pytest.raises(Invalid) as refused:
-        spreadsheet.import_catalog(db, actor=city.mz_officer, content=content, rules=RULES)
+        spreadsheet_import.import_catalog(db, actor=city.mz_officer, content=content, rules=RULES)
     errors = refused.value.extra["errors"]
     assert refused.value.field == "file" and "3 处错误" in refused.value.message
     assert [(e["sheet"], e["row"], e["column"]) for e in errors] == [
@@ -345,7 +353,7 @@ def test_rule_problems_point_at_their_cells(db: Session, city: City) -> None:
         ],
     )
     with pytest.raises(Invalid) as refused:
-        spreadsheet.import_catalog(db, actor=city.op, content=content, rules=RULES)
+        spreadsheet_import.import_catalog(db, actor=city.op, content=content, rules=RULES)
     found = [
         (e["sheet"], e["row"], e["column"], e["message"]) for e in refused.value.extra["errors"]
     ]
@@ -367,7 +375,9 @@ def test_a_department_imports_its_own_catalog_as_drafts(db: Session, city: City)
         [_row(city.mz, provider=None, provider_uscc=None), _row(city.mz, name="收养登记信息")],
         [*_items("婚姻登记信息"), *_items("收养登记信息")],
     )
-    result = spreadsheet.import_catalog(db, actor=city.mz_officer, content=content, rules=RULES)
+    result = spreadsheet_import.import_catalog(
+        db, actor=city.mz_officer, content=content, rules=RULES
+    )
     assert result.codes == ["301001/000001", "301001/000002"] and result.items == 6
     rows = overview.department_resources(db, actor=city.mz_officer)
     assert [(r.resource.provider_id, r.latest.state) for r in rows] == [
@@ -384,7 +394,7 @@ def test_a_department_cannot_import_another_departments_row(db: Session, city: C
     )
     before = _written(db)
     with pytest.raises(Invalid) as refused:
-        spreadsheet.import_catalog(db, actor=city.mz_officer, content=content, rules=RULES)
+        spreadsheet_import.import_catalog(db, actor=city.mz_officer, content=content, rules=RULES)
     assert refused.value.extra["errors"] == [
         {
             "sheet": "资源目录",
@@ -399,11 +409,11 @@ def test_a_department_cannot_import_another_departments_row(db: Session, city: C
 def test_only_the_operator_publishes_on_import(db: Session, city: City) -> None:
     content = workbook.write_workbook([_row(city.mz)], _items("婚姻登记信息"))
     with pytest.raises(Forbidden):
-        spreadsheet.import_catalog(
+        spreadsheet_import.import_catalog(
             db, actor=city.mz_officer, content=content, rules=RULES, publish=True
         )
     with pytest.raises(Forbidden):
-        spreadsheet.import_catalog(
+        spreadsheet_import.import_catalog(
             db, actor=city.mz_officer, content=content, rules=RULES, organization_id=city.gaj.id
         )
 
@@ -421,7 +431,7 @@ def test_codes_in_use_or_not_matching_their_class_are_refused(db: Session, city:
         [],
     )
     with pytest.raises(Invalid) as refused:
-        spreadsheet.import_catalog(db, actor=city.op, content=content, rules=RULES)
+        spreadsheet_import.import_catalog(db, actor=city.op, content=content, rules=RULES)
     assert [(e["row"], e["message"]) for e in refused.value.extra["errors"]] == [
         (
             2,
@@ -447,7 +457,7 @@ def test_an_operator_import_keeps_free_codes_and_numbers_the_rest(db: Session, c
             *[i | {"code": "301001/000008"} for i in _items("")],
         ],
     )
-    result = spreadsheet.import_catalog(db, actor=city.op, content=content, rules=RULES)
+    result = spreadsheet_import.import_catalog(db, actor=city.op, content=content, rules=RULES)
     assert result.codes == ["301001/000009", "301001/000007", "301001/000008"]
     marriage = resources.get_resource_by_code(db, actor=city.op, code="301001/000007")
     assert marriage.status is ResourceStatus.DRAFT and marriage.provider_id == city.mz.id
@@ -459,9 +469,11 @@ def test_an_operator_import_keeps_free_codes_and_numbers_the_rest(db: Session, c
 
 def test_a_file_that_is_not_a_workbook_is_refused(db: Session, city: City) -> None:
     with pytest.raises(Invalid, match="不是有效的 Excel"):
-        spreadsheet.import_catalog(db, actor=city.op, content=b"name,code\n", rules=RULES)
+        spreadsheet_import.import_catalog(db, actor=city.op, content=b"name,code\n", rules=RULES)
     with pytest.raises(Invalid, match="没有填写资源"):
-        spreadsheet.import_catalog(db, actor=city.op, content=spreadsheet.template(), rules=RULES)
+        spreadsheet_import.import_catalog(
+            db, actor=city.op, content=spreadsheet_import.template(), rules=RULES
+        )
 
 
 # --- over HTTP and the command line ------------------------------------------------------
@@ -616,5 +628,5 @@ def test_a_relation_to_a_retired_resource_is_left_out_of_the_export(
     with clock.frozen("2026-12-02T00:30:00+08:00"):
         retirements.apply_due_changes(db, actor=city.op)
     assert old.status is ResourceStatus.RETIRED
-    exported = json.loads(spreadsheet.export_catalog(db, actor=city.op, fmt="json").content)
+    exported = json.loads(spreadsheet_export.export_catalog(db, actor=city.op, fmt="json").content)
     assert [(r["code"], r["related_codes"]) for r in exported] == [(new.code, [])]

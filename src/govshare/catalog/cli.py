@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import Progress
 from sqlalchemy.orm import Session
 
-from govshare.catalog.service import retirements, search, spreadsheet
+from govshare.catalog.service import indexing, retirements, spreadsheet_export, spreadsheet_import
 from govshare.catalog.workbook import MAX_BYTES
 from govshare.core.cli_support import console_actor, err, fails_cleanly
 from govshare.core.errors import Invalid
@@ -77,7 +77,7 @@ def export(
     chosen = (fmt or file.suffix.lstrip(".") or "xlsx").lower()
     with runtime.transaction() as db_session:
         actor = console_actor()
-        found = spreadsheet.export_catalog(
+        found = spreadsheet_export.export_catalog(
             db_session,
             actor=actor,
             organization_id=_organization_id(db_session, actor, organization),
@@ -94,7 +94,7 @@ def template(
     file: Annotated[Path, typer.Argument(help="模板保存到此文件", dir_okay=False)],
 ) -> None:
     """生成资源目录导入模板（Excel）。"""
-    file.write_bytes(spreadsheet.template())
+    file.write_bytes(spreadsheet_import.template())
     out.print(f"已生成导入模板 {file}")
 
 
@@ -119,7 +119,7 @@ def import_(
         with runtime.transaction() as db_session, Progress(console=err, transient=True) as bar:
             task = bar.add_task("导入资源", total=None)
             actor = console_actor()
-            result = spreadsheet.import_catalog(
+            result = spreadsheet_import.import_catalog(
                 db_session,
                 actor=actor,
                 content=file.read_bytes(),
@@ -150,7 +150,7 @@ def reindex() -> None:
     runtime = get_runtime()
     with runtime.transaction() as db_session, Progress(console=err, transient=True) as bar:
         task = bar.add_task("重建检索索引", total=None)
-        count = search.reindex_all(
+        count = indexing.reindex_all(
             db_session,
             actor=console_actor(),
             progress=lambda done, total: bar.update(task, completed=done, total=total),

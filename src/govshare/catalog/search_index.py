@@ -1,7 +1,7 @@
 """The catalog search index (检索索引, CAT-11): its tables and how text becomes its terms.
 
 Every currently published resource is in the index, kept in line by
-`service.search.refresh` inside the publishing transaction; it has three tables:
+`service.indexing.refresh` inside the publishing transaction; it has three tables:
 
 - `catalog_search`, a row per resource, holds what is shown and sorted: the facet values,
   the publication date, a name sort key and the name's terms;

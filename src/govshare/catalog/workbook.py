@@ -1,6 +1,6 @@
 """The catalog workbook (CAT-8): its sheets and columns, writing it, and reading it back
 cell by cell with every problem placed at its sheet, row and column. No database here; the
-rules that need the platform's data live in `catalog.service.spreadsheet`.
+rules that need the platform's data live in `catalog.service.spreadsheet_import`.
 
 The layout follows the columns of the national catalog guide as compilers fill them in:
 sheet 资源目录 (one row per resource), sheet 信息项 (one row per data item, tied to its

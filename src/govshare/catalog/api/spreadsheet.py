@@ -10,7 +10,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from govshare.catalog.service import spreadsheet
+from govshare.catalog.service import spreadsheet_export, spreadsheet_import
 from govshare.catalog.workbook import MAX_BYTES
 from govshare.core import clock
 from govshare.core.errors import Invalid
@@ -43,7 +43,7 @@ def export(
     fmt: Literal["xlsx", "csv", "json"] = "xlsx",
     organization_id: Id | None = None,
 ) -> Response:
-    found = spreadsheet.export_catalog(
+    found = spreadsheet_export.export_catalog(
         db_session,
         actor=actor,
         organization_id=organization_id,
@@ -56,7 +56,7 @@ def export(
 @router.get("/template.xlsx", summary="下载资源目录导入模板")
 def template(actor: SignedIn) -> Response:
     name = f"政务信息资源目录导入模板-{clock.today().isoformat()}.xlsx"
-    return download(spreadsheet.template(), name, spreadsheet.FORMATS["xlsx"])
+    return download(spreadsheet_import.template(), name, spreadsheet_export.FORMATS["xlsx"])
 
 
 class ImportOut(BaseModel):
@@ -75,7 +75,7 @@ def import_(
     publish: Annotated[bool, Form(description="平台管理单位：导入即发布")] = False,
     organization_id: Annotated[Id | None, Form(description="只导入该部门的资源")] = None,
 ) -> ImportOut:
-    result = spreadsheet.import_catalog(
+    result = spreadsheet_import.import_catalog(
         db_session,
         actor=actor,
         content=read_upload(file),

@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from govshare.catalog.api.spreadsheet import read_upload
-from govshare.catalog.service import spreadsheet
+from govshare.catalog.service import spreadsheet_import
 from govshare.catalog.workbook import MAX_BYTES, MAX_ROWS
 from govshare.core.errors import DomainError
 from govshare.core.permissions import Actor, Role
@@ -26,8 +26,8 @@ def _context(db_session: DB, actor: Actor, **extra: Any) -> dict[str, Any]:
     is_operator = actor.has(Role.PLATFORM_OPERATOR)
     return {
         "is_operator": is_operator,
-        "can_import": actor.has(*spreadsheet.IMPORTERS),
-        "own_id": actor.organization_id if actor.has(*spreadsheet.IMPORTERS) else None,
+        "can_import": actor.has(*spreadsheet_import.IMPORTERS),
+        "own_id": actor.organization_id if actor.has(*spreadsheet_import.IMPORTERS) else None,
         "organizations": identity_service.list_organizations(db_session, actor=actor)
         if is_operator
         else [],
@@ -54,7 +54,7 @@ def upload(
     organization_id: Annotated[str, Form()] = "",
 ) -> Response:
     try:
-        result = spreadsheet.import_catalog(
+        result = spreadsheet_import.import_catalog(
             db_session,
             actor=actor,
             content=read_upload(file),

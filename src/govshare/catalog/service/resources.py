@@ -25,7 +25,7 @@ from govshare.catalog.models import (
     VersionState,
 )
 from govshare.catalog.schemas import ResourceIn, ReviewIn, VersionIn
-from govshare.catalog.service import search
+from govshare.catalog.service import indexing
 from govshare.catalog.service.common import (
     COMPILERS,
     PENDING_STATES,
@@ -495,7 +495,7 @@ def _publish(
 
 def _refresh_search(db_session: Session, resource: Resource) -> None:
     """Brings the search index in line with the resource's published state."""
-    search.refresh(db_session, resource)
+    indexing.refresh(db_session, resource)
 
 
 def publish_imported(
