@@ -429,11 +429,11 @@ def stages(platform: Platform, upstream: str, codes: list[str], calls: int) -> d
     from govshare.core.db import unit_of_work
     from govshare.core.runtime import build_runtime
     from govshare.core.settings import load_settings
-    from govshare.exchange import gateway
+    from govshare.exchange import gateway_steps
 
     runtime = build_runtime(load_settings(environ=platform.env))
-    sessions = gateway._lean_sessions(runtime)
-    call = gateway._Call(
+    sessions = gateway_steps.lean_sessions(runtime)
+    call = gateway_steps.Call(
         resource_code=platform.code,
         method="GET",
         path=f"/enterprises/{codes[0]}",
@@ -446,13 +446,13 @@ def stages(platform: Platform, upstream: str, codes: list[str], calls: int) -> d
 
     def admit() -> Any:
         with unit_of_work(sessions) as db:
-            return gateway._admit(db, runtime.settings, call)
+            return gateway_steps._admit(db, runtime.settings, call)
 
     def log(admission: Any) -> None:
-        outcome = gateway._Outcome(admission, 200, 512, 1.0, "")
+        outcome = gateway_steps.Outcome(admission, 200, 512, 1.0, "")
         with unit_of_work(sessions) as db:
-            gateway._relaxed_commit(db)
-            gateway._log(db, runtime.settings, outcome)
+            gateway_steps._relaxed_commit(db)
+            gateway_steps._log(db, runtime.settings, outcome)
 
     async def upstream_calls(count: int) -> None:
         async with httpx.AsyncClient(trust_env=False) as client:

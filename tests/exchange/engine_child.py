@@ -249,22 +249,22 @@ def cli_sync(code: str, delay: float, batch_rows: int, go: Path | None = None) -
     import dataclasses
 
     from govshare import cli
-    from govshare.exchange.service import runs
+    from govshare.exchange.service import run_execution
 
-    plan, report = runs._plan, runs._Progress.__call__
+    plan, report = run_execution._plan, run_execution._Progress.__call__
 
-    def small_batches(*args: Any, **kwargs: Any) -> runs.Plan:
+    def small_batches(*args: Any, **kwargs: Any) -> run_execution.Plan:
         made = plan(*args, **kwargs)
         return dataclasses.replace(made, spec=dataclasses.replace(made.spec, batch_rows=batch_rows))
 
-    def slowly(self: runs._Progress, rows: int) -> None:
+    def slowly(self: run_execution._Progress, rows: int) -> None:
         print(f"rows {rows}", file=sys.stderr, flush=True)
         if go is None or not go.exists():
             time.sleep(delay)
         report(self, rows)
 
-    runs._plan = small_batches  # type: ignore[assignment]
-    runs._Progress.__call__ = slowly  # type: ignore[method-assign]
+    run_execution._plan = small_batches  # type: ignore[assignment]
+    run_execution._Progress.__call__ = slowly  # type: ignore[method-assign]
     sys.argv = ["govshare", "exchange", "sync", code, "--kind", "full"]
     cli.main()
 

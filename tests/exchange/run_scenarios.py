@@ -14,7 +14,15 @@ from govshare.core.permissions import Actor, Role
 from govshare.exchange.center import Center
 from govshare.exchange.models import BindingState, ConnectionRole, DatabaseKind, PushState, RunKind
 from govshare.exchange.schemas import ConnectionIn, PushIn
-from govshare.exchange.service import bindings, connections, pushes, runs, source_directories
+from govshare.exchange.service import (
+    bindings,
+    connections,
+    pushes,
+    run_execution,
+    run_views,
+    runs,
+    source_directories,
+)
 from tests.exchange.builders import Exchange, exchange_world, people_sqlite, source_directory
 from tests.scenarios import READ_ONLY, Reads, World, Writes
 from tests.sharing.builders import approved
@@ -22,6 +30,8 @@ from tests.sharing.builders import approved
 CONN = "govshare.exchange.service.connections."
 BIND = "govshare.exchange.service.bindings."
 RUNS = "govshare.exchange.service.runs."
+EXECUTION = "govshare.exchange.service.run_execution."
+VIEWS = "govshare.exchange.service.run_views."
 PUSH = "govshare.exchange.service.pushes."
 SRC = "govshare.exchange.service.source_directories."
 JOB = Actor(label="job:test", roles=frozenset({Role.SYSTEM}))
@@ -75,7 +85,9 @@ def _execute(w: World):
         w.db, actor=x.s.provider_officer, binding_id=x.binding.id, kind=RunKind.FULL
     )
     w.db.commit()
-    return runs.execute_run(_sessions(w), settings=x.settings, center=_center(), run_id=run.id)
+    return run_execution.execute_run(
+        _sessions(w), settings=x.settings, center=_center(), run_id=run.id
+    )
 
 
 def _stalled(w: World):
@@ -203,41 +215,43 @@ RUN_SCENARIOS: dict[str, Writes | Reads] = {
         "exchange.run.queue", lambda w: (world(w), runs.schedule_due(w.db, actor=JOB))
     ),
     RUNS + "recover_stalled": Writes("exchange.run.stalled", _stalled),
-    RUNS + "execute_run": Writes("exchange.run", _execute),
-    RUNS + "list_runs": Reads(
+    EXECUTION + "execute_run": Writes("exchange.run", _execute),
+    VIEWS + "list_runs": Reads(
         prepare=world,
-        call=lambda w: runs.list_runs(
+        call=lambda w: run_views.list_runs(
             w.db, actor=w.prepared.s.provider_officer, binding_id=w.prepared.binding.id
         ),
     ),
-    RUNS + "summary": Reads(
+    VIEWS + "summary": Reads(
         prepare=lambda w: (
             x := world(w),
             runs.request_run(
                 w.db, actor=x.s.provider_officer, binding_id=x.binding.id, kind=RunKind.FULL
             ),
         ),
-        call=lambda w: runs.summary(
+        call=lambda w: run_views.summary(
             w.db, actor=w.prepared[0].s.provider_officer, since=clock.now() - timedelta(days=1)
         ),
     ),
-    RUNS + "get_run": Reads(
+    VIEWS + "get_run": Reads(
         prepare=lambda w: (
             x := world(w),
             runs.request_run(
                 w.db, actor=x.s.provider_officer, binding_id=x.binding.id, kind=RunKind.FULL
             ),
         ),
-        call=lambda w: runs.get_run(w.db, actor=w.prepared[0].s.op, run_id=w.prepared[1].id),
+        call=lambda w: run_views.get_run(w.db, actor=w.prepared[0].s.op, run_id=w.prepared[1].id),
     ),
-    RUNS + "rejected_rows": Reads(
+    VIEWS + "rejected_rows": Reads(
         prepare=lambda w: (
             x := world(w),
             runs.request_run(
                 w.db, actor=x.s.provider_officer, binding_id=x.binding.id, kind=RunKind.FULL
             ),
         ),
-        call=lambda w: runs.rejected_rows(w.db, actor=w.prepared[0].s.op, run_id=w.prepared[1].id),
+        call=lambda w: run_views.rejected_rows(
+            w.db, actor=w.prepared[0].s.op, run_id=w.prepared[1].id
+        ),
     ),
     PUSH + "create_push": Writes("exchange.push.create", _push),
     PUSH + "set_push_state": Writes("exchange.push.pause", _push_state),

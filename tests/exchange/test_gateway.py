@@ -32,7 +32,7 @@ from govshare.catalog.service import retirements
 from govshare.core import clock
 from govshare.core.audit.models import AuditEntry
 from govshare.core.permissions import Actor
-from govshare.exchange import gateway
+from govshare.exchange import gateway, gateway_steps, gateway_upstream
 from govshare.exchange.models import GatewayCall, RateWindow
 from govshare.exchange.service import gateway_log, interfaces
 from govshare.exchange.service.gateway_admission import Admission
@@ -491,7 +491,7 @@ def test_a_failing_call_in_a_group_does_not_fail_the_others(app: FastAPI, db: Se
             raise RuntimeError("bad call")
         return db_session.execute(select(func.count()).select_from(GatewayCall)).scalar_one() + item
 
-    group = gateway._GroupCommit(runtime.sessions, runtime.settings, step)
+    group = gateway_steps.GroupCommit(runtime.sessions, runtime.settings, step)
     together = group._together
     group._together = lambda items: seen.append(list(items)) or together(items)  # type: ignore[method-assign]
 
@@ -512,7 +512,7 @@ def test_calls_queued_behind_a_failing_call_still_go(app: FastAPI, db: Session) 
             raise RuntimeError("bad call")
         return item
 
-    group = gateway._GroupCommit(runtime.sessions, runtime.settings, step)
+    group = gateway_steps.GroupCommit(runtime.sessions, runtime.settings, step)
 
     async def one_then_two() -> list[object]:
         failing = asyncio.ensure_future(group.run(2))
@@ -534,16 +534,18 @@ def test_cookies_the_upstream_sets_never_ride_on_later_calls(
 # --- the upstream connections ----------------------------------------------------------------
 
 
-def _pool(max_connections: int = 10) -> gateway._Upstreams:
-    return gateway._Upstreams(
+def _pool(max_connections: int = 10) -> gateway_upstream.Upstreams:
+    return gateway_upstream.Upstreams(
         httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
     )
 
 
-async def _get(pool: gateway._Upstreams, url: str, timeout: float = 5.0) -> tuple[int, bytes]:
+async def _get(
+    pool: gateway_upstream.Upstreams, url: str, timeout: float = 5.0
+) -> tuple[int, bytes]:
     """GET `url` through the gateway's upstream connections: the status and the body."""
     parsed = httpx.URL(url)
-    request = gateway.upstream_request(
+    request = gateway_upstream.upstream_request(
         "GET", f"http://{parsed.netloc.decode()}", parsed.raw_path, [], b"", timeout
     )
     answer = await pool.send(request)
@@ -556,7 +558,7 @@ async def _get(pool: gateway._Upstreams, url: str, timeout: float = 5.0) -> tupl
 def test_the_upstream_request_carries_the_callers_headers_and_only_its_own_framing() -> None:
     """Host and Content-Length are the gateway's; nothing else is added (an Accept-Encoding
     the caller did not send would make the upstream compress what is streamed through)."""
-    request = gateway.upstream_request(
+    request = gateway_upstream.upstream_request(
         "POST",
         "http://10.1.2.3:8080/api",
         b"/items/42?full=1",
@@ -572,7 +574,9 @@ def test_the_upstream_request_carries_the_callers_headers_and_only_its_own_frami
     assert (request.url.host, request.url.port) == (b"10.1.2.3", 8080)
     assert request.url.target == b"/api/items/42?full=1"
     assert request.extensions["timeout"] == dict.fromkeys(("connect", "read", "write", "pool"), 2.5)
-    get = gateway.upstream_request("GET", "https://api.example.gov.cn", b"/x", [], b"", 1.0)
+    get = gateway_upstream.upstream_request(
+        "GET", "https://api.example.gov.cn", b"/x", [], b"", 1.0
+    )
     assert get.headers == [(b"host", b"api.example.gov.cn")]
     assert (get.url.scheme, get.url.port, get.url.target) == (b"https", 443, b"/x")
 
@@ -649,7 +653,7 @@ def test_failed_and_abandoned_calls_give_their_connection_back(upstream: str) ->
                     outcomes.append(type(exc).__name__)
                 parsed = httpx.URL(f"{upstream}/stream")
                 answer = await pool.send(
-                    gateway.upstream_request(
+                    gateway_upstream.upstream_request(
                         "GET", f"http://{parsed.netloc.decode()}", parsed.raw_path, [], b"", 5.0
                     )
                 )
@@ -677,10 +681,10 @@ def test_logs_alone_commit_without_waiting_for_the_disk_but_not_with_an_admissio
     def step(db_session: Session, settings: object, item: object) -> str:
         return db_session.execute(text("SHOW synchronous_commit")).scalar_one()
 
-    group = gateway._GroupCommit(runtime.sessions, runtime.settings, step, gateway._begin)
+    group = gateway_steps.GroupCommit(runtime.sessions, runtime.settings, step, gateway_steps.begin)
     admission = Admission(actor=Actor.anonymous(), method="GET", path="/", resource_code="x")
-    outcome = gateway._Outcome(admission, 200, 0, 1.0, "")
-    call = gateway._Call("x", "GET", "/", "", None, None, time.perf_counter(), None)
+    outcome = gateway_steps.Outcome(admission, 200, 0, 1.0, "")
+    call = gateway_steps.Call("x", "GET", "/", "", None, None, time.perf_counter(), None)
 
     async def together(*items: object) -> list[object]:
         return await asyncio.gather(*(group.run(item) for item in items))

@@ -40,7 +40,7 @@ from govshare.exchange.models import (
     SyncRun,
 )
 from govshare.exchange.schemas import ConnectionIn
-from govshare.exchange.service import connections, pushes, runs
+from govshare.exchange.service import connections, pushes, run_execution, runs
 from govshare.exchange.service.delivery import masking_key
 from govshare.identity.models import User
 from govshare.sharing.models import Grant, MaskRule
@@ -80,7 +80,7 @@ def _runtime(app: FastAPI) -> Runtime:
 
 def _execute(runtime: Runtime, run_id: int) -> SyncRun:
     """What the worker does with a queued run: the real sync, on the app's center."""
-    run = runs.execute_run(
+    run = run_execution.execute_run(
         runtime.sessions, settings=runtime.settings, center=runtime.center, run_id=run_id
     )
     assert run is not None

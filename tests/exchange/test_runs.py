@@ -32,7 +32,15 @@ from govshare.exchange.models import (
     SyncRun,
 )
 from govshare.exchange.schemas import BindingIn, ColumnMapIn, ConnectionIn, PushIn
-from govshare.exchange.service import bindings, connections, delivery, pushes, runs
+from govshare.exchange.service import (
+    bindings,
+    connections,
+    delivery,
+    pushes,
+    run_execution,
+    run_views,
+    runs,
+)
 from govshare.exchange.service.delivery import masking_key
 from govshare.sharing.models import Grant, MaskRule
 from govshare.sharing.schemas import GrantActionIn
@@ -57,7 +65,7 @@ def _run(
 ) -> SyncRun:
     run = runs.request_run(db, actor=x.s.provider_officer, binding_id=x.binding.id, kind=kind)
     db.commit()
-    done = runs.execute_run(sessions, settings=x.settings, center=center, run_id=run.id)
+    done = run_execution.execute_run(sessions, settings=x.settings, center=center, run_id=run.id)
     assert done is not None
     db.expire_all()
     return done
@@ -108,7 +116,7 @@ def test_full_then_incremental_then_deletes(
             tuple(r) for r in src.execute("SELECT id_number, name, phone FROM people")
         )
     assert _center_rows(center, x.binding.center_table) == source_rows
-    updates = runs.list_runs(db, actor=x.s.provider_officer, binding_id=x.binding.id)
+    updates = run_views.list_runs(db, actor=x.s.provider_officer, binding_id=x.binding.id)
     assert [r.id for r in updates] == [compare.id, incremental.id, full.id]
 
 
@@ -123,7 +131,7 @@ def test_rejected_rows_are_kept_with_their_reason(
         )
     run = _run(x, db, sessions, center, RunKind.FULL)
     assert run.state is RunState.SUCCEEDED and run.rows_written == 10 and run.rows_rejected == 1
-    [rejected] = runs.rejected_rows(db, actor=x.s.provider_officer, run_id=run.id)
+    [rejected] = run_views.rejected_rows(db, actor=x.s.provider_officer, run_id=run.id)
     assert "主键" in rejected.reason and "无号" in rejected.row_text
 
 
@@ -190,7 +198,7 @@ def test_a_run_the_engine_cannot_take_fails_with_the_reason_instead_of_looping(
         db, actor=x.s.provider_officer, binding_id=x.binding.id, kind=RunKind.FULL
     )
     db.commit()
-    done = runs.execute_run(sessions, settings=x.settings, center=center, run_id=run.id)
+    done = run_execution.execute_run(sessions, settings=x.settings, center=center, run_id=run.id)
     assert done is not None and done.state is RunState.FAILED
     assert "同步配置无效" in done.error and "nobody" in done.error
 
@@ -229,10 +237,13 @@ def test_due_runs_are_queued_once_and_claimed_once(
     assert sent == [first[0].id]
     with pytest.raises(Conflict):
         runs.request_run(db, actor=x.s.provider_officer, binding_id=x.binding.id, kind=RunKind.FULL)
-    done = runs.execute_run(sessions, settings=x.settings, center=center, run_id=first[0].id)
+    done = run_execution.execute_run(
+        sessions, settings=x.settings, center=center, run_id=first[0].id
+    )
     assert done is not None and done.state is RunState.SUCCEEDED
     assert (
-        runs.execute_run(sessions, settings=x.settings, center=center, run_id=first[0].id) is None
+        run_execution.execute_run(sessions, settings=x.settings, center=center, run_id=first[0].id)
+        is None
     )
     db.expire_all()
     assert x.binding.next_run_at is not None and x.binding.next_run_at > clock.now() + timedelta(
@@ -248,14 +259,14 @@ def test_the_run_summary_shows_a_department_its_own_runs_and_overseers_all(
         db, actor=x.s.provider_officer, binding_id=x.binding.id, kind=RunKind.FULL
     )
     since = clock.now() - timedelta(hours=1)
-    own = runs.summary(db, actor=x.s.provider_officer, since=since)
+    own = run_views.summary(db, actor=x.s.provider_officer, since=since)
     assert own.count(RunState.QUEUED) == 1 and [r.id for r in own.latest] == [run.id]
     assert not own.everyone
-    other = runs.summary(db, actor=x.s.consumer_officer, since=since)
+    other = run_views.summary(db, actor=x.s.consumer_officer, since=since)
     assert other.count(RunState.QUEUED) == 0 and other.latest == []
-    everyone = runs.summary(db, actor=x.s.op, since=since)
+    everyone = run_views.summary(db, actor=x.s.op, since=since)
     assert everyone.everyone and [r.id for r in everyone.latest] == [run.id]
-    later = runs.summary(db, actor=x.s.op, since=clock.now() + timedelta(minutes=1))
+    later = run_views.summary(db, actor=x.s.op, since=clock.now() + timedelta(minutes=1))
     assert later.count(RunState.QUEUED) == 0 and len(later.latest) == 1
 
 
@@ -358,7 +369,7 @@ def test_a_push_delivers_exactly_the_grant_and_stops_with_it(
     [queued] = [r for r in runs.schedule_due(db, actor=JOB) if r.push_id]
     assert queued.push_id == push.id and queued.kind is RunKind.FULL
     db.commit()
-    done = runs.execute_run(sessions, settings=x.settings, center=center, run_id=queued.id)
+    done = run_execution.execute_run(sessions, settings=x.settings, center=center, run_id=queued.id)
     assert done is not None and done.state is RunState.SUCCEEDED, done.error
 
     key = masking_key(x.settings)
@@ -391,7 +402,9 @@ def test_a_push_delivers_exactly_the_grant_and_stops_with_it(
     db.flush()
     [after] = [r for r in runs.schedule_due(db, actor=JOB) if r.push_id]
     db.commit()
-    failed = runs.execute_run(sessions, settings=x.settings, center=center, run_id=after.id)
+    failed = run_execution.execute_run(
+        sessions, settings=x.settings, center=center, run_id=after.id
+    )
     assert failed is not None and failed.state is RunState.FAILED
     assert "暂停" in failed.error  # a push run after suspension fails with the grant's reason
     with pytest.raises(Forbidden):
@@ -438,7 +451,9 @@ def test_a_row_deleted_at_the_source_leaves_the_pushed_table_at_the_next_schedul
         db.commit()
         kinds = {}
         for run in sorted(queued, key=lambda r: r.binding_id is None):
-            done = runs.execute_run(sessions, settings=x.settings, center=center, run_id=run.id)
+            done = run_execution.execute_run(
+                sessions, settings=x.settings, center=center, run_id=run.id
+            )
             assert done is not None and done.state is RunState.SUCCEEDED, done and done.error
             kinds["binding" if run.binding_id else "push"] = run.kind
         db.expire_all()

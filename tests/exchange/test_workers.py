@@ -74,7 +74,7 @@ class Worker:
 
     @property
     def name(self) -> str:
-        """How the worker names itself on the runs it claims (runs.execute_run)."""
+        """How the worker names itself on the runs it claims (run_execution.execute_run)."""
         return f"{socket.gethostname()}:{self.process.pid}"
 
     def output(self) -> str:

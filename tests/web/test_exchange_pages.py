@@ -37,7 +37,7 @@ from govshare.exchange.models import (
 )
 from govshare.exchange.pages.connections import type_label, watermark
 from govshare.exchange.schemas import BindingIn, ConnectionIn
-from govshare.exchange.service import bindings, connections, files, interfaces, runs
+from govshare.exchange.service import bindings, connections, files, interfaces, run_execution, runs
 from govshare.sharing.models import Grant
 from tests.builders import count
 from tests.catalog.builders import published
@@ -165,7 +165,7 @@ def _binding(db: Session, w: Sharing, settings: Settings, **kw: Any) -> TableBin
 def _execute(app: FastAPI, run_id: int) -> SyncRun:
     """What the worker does with the queued run: the real sync, into the app's center."""
     runtime = _runtime(app)
-    run = runs.execute_run(
+    run = run_execution.execute_run(
         runtime.sessions, settings=runtime.settings, center=runtime.center, run_id=run_id
     )
     assert run is not None
@@ -463,7 +463,7 @@ def test_running_run_shows_its_progress_and_keeps_polling(
     )
     db.commit()
     progress = update(SyncRun).where(SyncRun.id == run.id)
-    db.execute(  # what a worker writes while it reads (runs._Progress)
+    db.execute(  # what a worker writes while it reads (run_execution._Progress)
         progress.values(
             state=RunState.RUNNING,
             started_at=clock.now(),

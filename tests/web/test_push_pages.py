@@ -40,7 +40,7 @@ from govshare.exchange.models import (
     SyncRun,
 )
 from govshare.exchange.schemas import ConnectionIn, PushIn
-from govshare.exchange.service import connections, pushes, runs
+from govshare.exchange.service import connections, pushes, run_execution, runs
 from govshare.identity.models import User
 from govshare.sharing.models import Grant
 from govshare.sharing.schemas import GrantActionIn
@@ -67,7 +67,7 @@ class World:
 
 
 def _execute(runtime: Runtime, run_id: int) -> SyncRun:
-    run = runs.execute_run(
+    run = run_execution.execute_run(
         runtime.sessions, settings=runtime.settings, center=runtime.center, run_id=run_id
     )
     assert run is not None

@@ -59,6 +59,7 @@ from govshare.exchange.service import (
     connections,
     files,
     interfaces,
+    run_execution,
     runs,
     source_directories,
 )
@@ -530,7 +531,7 @@ def _first_sync(runtime: Runtime, binding_id: int, department: str) -> bool:
                 kind=RunKind.FULL,
             ).id
         )
-    run = runs.execute_run(
+    run = run_execution.execute_run(
         runtime.sessions, settings=runtime.settings, center=runtime.center, run_id=run_id
     )
     if run is None or run.state is not RunState.SUCCEEDED:

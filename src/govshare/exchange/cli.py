@@ -17,7 +17,7 @@ from govshare.core.errors import NotFound
 from govshare.core.runtime import get_runtime
 from govshare.exchange import jobs
 from govshare.exchange.models import RunKind, RunState, SyncRun
-from govshare.exchange.service import bindings, runs, source_directories
+from govshare.exchange.service import bindings, run_execution, run_views, runs, source_directories
 
 out = Console(highlight=False)
 app = typer.Typer(help="数据交换：库表同步、同步记录", no_args_is_help=True)
@@ -70,7 +70,7 @@ def sync(
 
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
-        result = runs.execute_run(
+        result = run_execution.execute_run(
             runtime.sessions, settings=runtime.settings, center=runtime.center, run_id=run_id
         )
         done.set()
@@ -121,7 +121,7 @@ def list_runs(limit: int = typer.Option(20, "--limit", min=1, max=500)) -> None:
     """最近的同步记录。"""
     runtime = get_runtime()
     with runtime.transaction() as db_session:
-        found = runs.list_runs(db_session, actor=console_actor(), limit=limit)
+        found = run_views.list_runs(db_session, actor=console_actor(), limit=limit)
         table = Table("编号", "对象", "方式", "状态", "读取", "写入", "删除", "拒收", "用时(秒)")
         for run in found:
             target = run.binding.resource.code if run.binding else f"推送 #{run.push_id}"

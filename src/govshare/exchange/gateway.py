@@ -23,6 +23,10 @@ reads the body once and streams the answer, and answers every error itself as pr
 (the application's error handlers render HTML outside /api/). Its `route` goes before the
 application's routers, so a call costs almost no route matching.
 
+This module is the endpoint and the call from request to answer; the upstream request and
+the connection pool are `gateway_upstream`, the admission and log steps and their group commit
+`gateway_steps`, and the decisions themselves `service.gateway_admission`.
+
 A resource code is `<classification>/<serial>`, so it takes two path segments:
 `/gateway/301001001/000001/enterprises/91360100…`.
 """
@@ -30,32 +34,24 @@ A resource code is `<classification>/<serial>`, so it takes two path segments:
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from dataclasses import dataclass
 from urllib.parse import quote
 
 import anyio
 import httpcore
 import httpx
-from sqlalchemy import event, text
-from sqlalchemy.orm import ORMExecuteState, Session, lazyload, sessionmaker
 from starlette.datastructures import Headers
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from govshare.core.db import unit_of_work
-from govshare.core.errors import DomainError, Unauthenticated
-from govshare.core.permissions import Actor
+from govshare.core.errors import DomainError
 from govshare.core.runtime import Runtime
-from govshare.core.settings import Settings
-from govshare.exchange.service import gateway_admission
+from govshare.exchange.gateway_steps import Call, GroupCommit, Outcome, begin, lean_sessions, step
+from govshare.exchange.gateway_upstream import UPSTREAM_ERRORS, Answer, Upstreams, upstream_request
 from govshare.exchange.service.gateway_admission import Admission
-from govshare.identity import service as identity_service
 from govshare.web.deps import SESSION_COOKIE
 
 PREFIX = "/gateway"
@@ -90,10 +86,10 @@ NOT_FORWARDED = HOP_BY_HOP | {
     "x-real-ip",
 }
 NOT_RETURNED = HOP_BY_HOP | {"set-cookie"}  # the upstream must not set cookies on the platform
+# Characters a request target keeps as they are; anything else is percent-encoded.
+_TARGET_SAFE = "/%:@!$&'()*+,;=-._~?"
 LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=200, keepalive_expiry=30)
 log = logging.getLogger("govshare.gateway")
-Item = TypeVar("Item")
-Result = TypeVar("Result")
 
 
 class UpstreamUnreachable(DomainError):
@@ -138,375 +134,14 @@ def example_call(address: str, signature: str) -> str:
     return " ".join(parts)
 
 
-# --- one call's two steps, as run in a worker thread ------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Call:
-    """What the admission needs to know about the incoming request."""
-
-    resource_code: str
-    method: str
-    path: str
-    authorization: str
-    session_token: str | None
-    source_ip: str | None
-    started: float
-    refusal: DomainError | None
-
-
-@dataclass(frozen=True)
-class _Outcome:
-    """What the log records of a forwarded call."""
-
-    admission: Admission
-    status: int
-    sent: int
-    duration_ms: float
-    error: str
-
-
-def _identify(db_session: Session, call: _Call) -> tuple[Actor, DomainError | None]:
-    """The caller: a department system's bearer token, or — to try a GET from the browser —
-    a signed-in session (never for writes: a cookie rides along on cross-site requests)."""
-    anonymous = Actor.anonymous(call.source_ip)
-    if call.authorization[:7].lower() == "bearer ":
-        try:
-            actor = identity_service.resolve_api_token(
-                db_session, token=call.authorization[7:].strip(), source_ip=call.source_ip
-            )
-        except Unauthenticated as exc:
-            return anonymous, exc
-        return actor, None
-    if call.session_token and call.method in ("GET", "HEAD"):
-        found = identity_service.resolve_session(
-            db_session, token=call.session_token, source_ip=call.source_ip
-        )
-        if found is not None:
-            return found[0], None
-    return anonymous, Unauthenticated("请在 Authorization 请求头中提供接口令牌：Bearer <接口令牌>")
-
-
-def _admit(db_session: Session, settings: Settings, call: _Call) -> Admission:
-    actor, refusal = _identify(db_session, call)
-    return gateway_admission.admit_call(
-        db_session,
-        actor=actor,
-        resource_code=call.resource_code,
-        method=call.method,
-        path=call.path,
-        default_rate_limit=settings.gateway_rate_limit,
-        duration_ms=(time.perf_counter() - call.started) * 1000,
-        refusal=call.refusal or refusal,
-    )
-
-
-def _log(db_session: Session, settings: Settings, outcome: _Outcome) -> None:
-    gateway_admission.log_call(
-        db_session,
-        admission=outcome.admission,
-        status=outcome.status,
-        bytes_out=outcome.sent,
-        duration_ms=outcome.duration_ms,
-        error=outcome.error,
-    )
-
-
-def _relaxed_commit(db_session: Session) -> None:
-    """The log is written after the answer has gone out, so waiting for the disk protects
-    nothing a crash could not take anyway: on PostgreSQL its commit does not wait for the WAL
-    flush (the next synchronous commit, an admission's, flushes it with its own)."""
-    if db_session.get_bind().dialect.name == "postgresql":
-        db_session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-
-
-def _step(db_session: Session, settings: Settings, item: _Call | _Outcome) -> Admission | None:
-    """One item of a group: a call's admission, or a forwarded call's log."""
-    if isinstance(item, _Call):
-        return _admit(db_session, settings, item)
-    _log(db_session, settings, item)
-    return None
-
-
-def _begin(db_session: Session, items: list[_Call | _Outcome]) -> None:
-    """A group of logs alone commits relaxed; one with an admission waits for the disk, as
-    an admission must be on record before the call is forwarded."""
-    if not any(isinstance(item, _Call) for item in items):
-        _relaxed_commit(db_session)
-
-
-def _lazy_relationships(state: ORMExecuteState) -> None:
-    # Core statements (the call path's) load no relationships and keep their cache key.
-    if state.is_select and state.is_orm_statement:
-        state.statement = state.statement.options(lazyload("*"))
-
-
-def _lean_sessions(runtime: Runtime) -> sessionmaker[Session]:
-    """The application's sessions, except that ORM queries load no relationship unless it is
-    touched. The services the gateway calls read only columns of the rows they load, but
-    their models eager-load for pages: a grant joins its resource, version, provider and
-    consumer and select-loads their lists, which made `check_access` 80 % of a call."""
-    lean = sessionmaker(**runtime.sessions.kw)
-    event.listen(lean, "do_orm_execute", _lazy_relationships)
-    return lean
-
-
-# --- group commit --------------------------------------------------------------------------------
-
-
-@dataclass
-class _GroupCommit(Generic[Item, Result]):
-    """The gateway's transactions in this process: at most one at a time, each taking every
-    item that queued up meanwhile."""
-
-    sessions: sessionmaker[Session]
-    settings: Settings
-    step: Callable[[Session, Settings, Item], Result]
-    begin: Callable[[Session, list[Item]], None] | None = None
-    queue: list[tuple[Item, asyncio.Future[Result]]] = field(default_factory=list)
-    drainer: asyncio.Task[None] | None = None
-
-    async def run(self, item: Item) -> Result:
-        """The step's result for `item`, once the transaction that carried it has committed.
-        The transaction completes even if the caller is cancelled meanwhile."""
-        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
-        self.queue.append((item, future))
-        if self.drainer is None:
-            self.drainer = asyncio.get_running_loop().create_task(self._drain())
-        return await future
-
-    async def _drain(self) -> None:
-        try:
-            while self.queue:
-                group, self.queue = self.queue, []
-                try:
-                    results = await self._results([item for item, _ in group])
-                except BaseException as exc:  # cancelled: the loop is going down
-                    self._settle([future for _, future in group], exc)
-                    raise
-                for (_, future), result in zip(group, results, strict=True):
-                    if isinstance(result, Exception):
-                        self._settle([future], result)
-                    elif not future.done():
-                        future.set_result(result)
-        finally:
-            self.drainer = None
-            if self.queue:  # only when the loop is going down
-                self._settle([future for _, future in self.queue], asyncio.CancelledError())
-                self.queue = []
-
-    async def _results(self, items: list[Item]) -> list[Result | Exception]:
-        """Each item's result or exception: together, or one by one if together failed."""
-        try:
-            return list(await anyio.to_thread.run_sync(self._together, items))
-        except Exception as exc:
-            if len(items) == 1:
-                return [exc]
-            return await anyio.to_thread.run_sync(self._one_by_one, items)
-
-    @staticmethod
-    def _settle(futures: list[asyncio.Future[Result]], error: BaseException) -> None:
-        for future in futures:
-            if future.done():
-                continue
-            if isinstance(error, Exception):
-                future.set_exception(error)
-            else:
-                future.cancel()
-
-    def _together(self, items: list[Item]) -> list[Result]:
-        results = []
-        with unit_of_work(self.sessions) as db_session:
-            if self.begin is not None:
-                self.begin(db_session, items)
-            for item in items:
-                # Each call reads rows afresh, as it would in a transaction of its own: a
-                # grant suspended a moment ago must not pass from an earlier call's copy.
-                db_session.expire_all()
-                results.append(self.step(db_session, self.settings, item))
-        return results
-
-    def _one_by_one(self, items: list[Item]) -> list[Result | Exception]:
-        results: list[Result | Exception] = []
-        for item in items:
-            try:
-                results.append(self._together([item])[0])
-            except Exception as exc:
-                results.append(exc)
-        return results
-
-
-# --- the upstream connections --------------------------------------------------------------------
-
-# What httpcore raises when an upstream cannot be reached, breaks off or answers nonsense.
-UPSTREAM_ERRORS = (
-    httpcore.TimeoutException,
-    httpcore.NetworkError,
-    httpcore.ProtocolError,
-    httpcore.UnsupportedProtocol,
-    httpcore.ProxyError,
-)
-# Characters a request target keeps as they are; anything else is percent-encoded.
-_TARGET_SAFE = "/%:@!$&'()*+,;=-._~?"
-
-
-@functools.lru_cache(maxsize=1024)
-def _base(base_url: str) -> tuple[bytes, bytes, int, bytes, bytes]:
-    """A provider's base URL as requests need it (scheme, host, port, Host header, path),
-    parsed once per address."""
-    url = httpx.URL(base_url)
-    port = url.port or (443 if url.scheme == "https" else 80)
-    return url.raw_scheme, url.raw_host, port, url.netloc, url.raw_path.rstrip(b"/")
-
-
-def upstream_request(
-    method: str,
-    base_url: str,
-    target: bytes,
-    headers: list[tuple[bytes, bytes]],
-    body: bytes,
-    timeout: float,
-) -> httpcore.Request:
-    """The request to a provider's API: `target` (path and query) below its base URL, with
-    exactly the given headers plus Host and Content-Length (no cookies, no Accept-Encoding
-    of the platform's own: an answer the consumer did not ask to be compressed must not be),
-    and `timeout` seconds for connecting, each read and each write."""
-    scheme, host, port, netloc, path = _base(base_url)
-    sent = [(b"host", netloc), *headers]
-    if body or method in ("POST", "PUT", "PATCH"):
-        sent.append((b"content-length", str(len(body)).encode()))
-    return httpcore.Request(
-        method,
-        httpcore.URL(scheme=scheme, host=host, port=port, target=path + target),
-        headers=sent,
-        content=body,
-        extensions={"timeout": dict.fromkeys(("connect", "read", "write", "pool"), timeout)},
-    )
-
-
-class _Upstreams:
-    """Keep-alive HTTP/1.1 connections to the providers' APIs (httpcore's, the transport
-    under httpx), the last one freed reused first, at most `max_connections` in use at once.
-
-    Not httpx's client: its request and response layers (URLs, headers, cookies, auth and
-    redirect hooks) cost as much CPU as the HTTP exchange itself, and its pool checks the
-    socket of every pooled connection each time a request starts or an answer is closed (a
-    tenth of a gateway process's CPU at 32 calls at once). This pool checks only the
-    connection it is about to reuse (an idle socket that has become readable means the
-    server hung up) and sweeps one stale idle connection per call. Providers' APIs are
-    reached directly, never through a proxy set in the server's environment."""
-
-    def __init__(self, limits: httpx.Limits) -> None:
-        self._slots = asyncio.Semaphore(limits.max_connections or 1000)
-        self._max_idle = limits.max_keepalive_connections or 0
-        self._expiry = limits.keepalive_expiry
-        self._ssl = httpx.create_ssl_context(trust_env=False)
-        # by (scheme, host, port): httpcore's Origin is not hashable
-        self._idle: dict[tuple[bytes, bytes, int], list[httpcore.AsyncHTTPConnection]] = {}
-
-    async def send(self, request: httpcore.Request) -> _Answer:
-        """The answer, once its head is in; its body streams from the `_Answer`, which must
-        be closed (that frees the connection). Raises httpcore's errors."""
-        try:
-            with anyio.fail_after(request.extensions["timeout"]["pool"]):
-                await self._slots.acquire()
-        except TimeoutError:
-            raise httpcore.PoolTimeout("no free connection to the upstream") from None
-        connection = None
-        try:
-            for _ in range(2):  # a connection that turned unavailable is replaced once
-                connection = await self._reusable(request.url.origin)
-                try:
-                    response = await connection.handle_async_request(request)
-                    return _Answer(response, self, connection, request.url.origin)
-                except httpcore.ConnectionNotAvailable:
-                    await self._close(connection)
-                    connection = None
-            raise httpcore.ConnectError("no usable connection to the upstream")
-        except BaseException:
-            if connection is not None:
-                await self._close(connection)
-            self._slots.release()
-            raise
-
-    async def _reusable(self, origin: httpcore.Origin) -> httpcore.AsyncHTTPConnection:
-        idle = self._idle.get((origin.scheme, origin.host, origin.port))
-        while idle:
-            connection = idle.pop()
-            if connection.is_available() and not connection.has_expired():
-                return connection
-            await self._close(connection)  # past keep-alive, or the server hung up
-        return httpcore.AsyncHTTPConnection(
-            origin=origin, ssl_context=self._ssl, keepalive_expiry=self._expiry
-        )
-
-    async def _release(
-        self, connection: httpcore.AsyncHTTPConnection, origin: httpcore.Origin
-    ) -> None:
-        """After an answer: keep the connection for the next call, or close it."""
-        try:
-            idle = self._idle.setdefault((origin.scheme, origin.host, origin.port), [])
-            if connection.is_available() and len(idle) < self._max_idle:
-                idle.append(connection)
-                if idle[0] is not connection and idle[0].has_expired():
-                    await self._close(idle.pop(0))
-            else:
-                await self._close(connection)
-        finally:
-            self._slots.release()
-
-    @staticmethod
-    async def _close(connection: httpcore.AsyncHTTPConnection) -> None:
-        with anyio.CancelScope(shield=True):
-            await connection.aclose()
-
-    async def aclose(self) -> None:
-        idle, self._idle = self._idle, {}
-        for connections in idle.values():
-            for connection in connections:
-                await self._close(connection)
-
-
-class _Answer:
-    """An upstream's answer: its status and headers, and its body as it streams. Closing it
-    hands the connection back to the pool."""
-
-    def __init__(
-        self,
-        response: httpcore.Response,
-        pool: _Upstreams,
-        connection: httpcore.AsyncHTTPConnection,
-        origin: httpcore.Origin,
-    ) -> None:
-        self.status = response.status
-        self.headers = response.headers
-        self._stream: Any = response.stream
-        self._pool, self._connection, self._origin = pool, connection, origin
-        self._closed = False
-
-    async def chunks(self) -> AsyncIterator[bytes]:
-        async for chunk in self._stream:
-            yield chunk
-
-    async def aclose(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            with anyio.CancelScope(shield=True):
-                await self._stream.aclose()
-        finally:
-            await self._pool._release(self._connection, self._origin)
-
-
 @dataclass
 class _Local:
     """What the gateway keeps per process and event loop: the upstream connections (bound
     to the loop) and the group commit of admissions and logs."""
 
     loop: asyncio.AbstractEventLoop
-    upstreams: _Upstreams
-    steps: _GroupCommit[_Call | _Outcome, Admission | None]
+    upstreams: Upstreams
+    steps: GroupCommit[Call | Outcome, Admission | None]
 
 
 def _local(scope: Scope) -> _Local:
@@ -515,11 +150,11 @@ def _local(scope: Scope) -> _Local:
     local: _Local | None = getattr(state, "gateway", None)
     if local is None or local.loop is not loop:
         runtime: Runtime = state.runtime
-        sessions = _lean_sessions(runtime)
+        sessions = lean_sessions(runtime)
         local = _Local(
             loop=loop,
-            upstreams=_Upstreams(LIMITS),
-            steps=_GroupCommit(sessions, runtime.settings, _step, _begin),
+            upstreams=Upstreams(LIMITS),
+            steps=GroupCommit(sessions, runtime.settings, step, begin),
         )
         state.gateway = local
     return local
@@ -626,7 +261,7 @@ class Gateway:
         headers = Headers(scope=scope)
         body, too_large = await _read_body(receive, headers)
         client_address = scope.get("client")
-        call = _Call(
+        call = Call(
             resource_code=f"{params['prefix']}/{params['serial']}",
             method=scope["method"],
             path="/" + params["path"],
@@ -689,7 +324,7 @@ class Gateway:
         send: Send,
         local: _Local,
         admission: Admission,
-        answer: _Answer,
+        answer: Answer,
         started: float,
     ) -> None:
         sent, error = 0, ""
@@ -728,7 +363,7 @@ class Gateway:
     ) -> None:
         """Logs a forwarded call; a failure to log is the server's error log's to report."""
         duration_ms = (time.perf_counter() - started) * 1000
-        outcome = _Outcome(admission, status, sent, duration_ms, error)
+        outcome = Outcome(admission, status, sent, duration_ms, error)
         try:
             await local.steps.run(outcome)
         except Exception:

@@ -5,8 +5,9 @@
 
 Huey takes a job off the queue inside a transaction (`FOR UPDATE SKIP LOCKED` on
 PostgreSQL, `BEGIN IMMEDIATE` on SQLite) and deletes it there, so two workers never take one
-job. A run is further claimed by a compare-and-set on its state (`runs.execute_run`), so a
-job handed out twice — after a lost enqueue was repeated — still runs once.
+job. A run is further claimed by a compare-and-set on its state
+(`run_execution.execute_run`), so a job handed out twice — after a lost enqueue was repeated —
+still runs once.
 
 Each minute the exchange ticks: it queues the runs whose time has come (`runs.schedule_due`,
 itself a compare-and-set per binding) and recovers runs whose process died (their run lock is
@@ -35,7 +36,7 @@ from govshare.core.migrate import JOB_TABLE_PREFIX
 from govshare.core.permissions import Actor, Role
 from govshare.core.runtime import Runtime
 from govshare.exchange.models import SyncRun
-from govshare.exchange.service import runs
+from govshare.exchange.service import run_execution, runs
 
 log = logging.getLogger(__name__)
 SCHEDULER = Actor(label="job:exchange.tick", roles=frozenset({Role.SYSTEM}))
@@ -112,7 +113,7 @@ def execute(runtime: Runtime, run_id: int) -> str:
     with runtime.transaction() as db_session:
         if db_session.get(SyncRun, run_id) is None:
             raise RetryTask(f"run {run_id} not committed yet")
-    run = runs.execute_run(
+    run = run_execution.execute_run(
         runtime.sessions, settings=runtime.settings, center=runtime.center, run_id=run_id
     )
     if run is None:

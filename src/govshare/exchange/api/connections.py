@@ -17,7 +17,7 @@ from govshare.exchange.models import (
     TableBinding,
 )
 from govshare.exchange.schemas import BindingIn, ConnectionIn, ConnectionOut, RunIn
-from govshare.exchange.service import bindings, connections, runs, source_directories
+from govshare.exchange.service import bindings, connections, run_views, runs, source_directories
 from govshare.web.deps import DB, SignedIn, runtime_of
 
 router = APIRouter(prefix="/exchange", tags=["数据交换"])
@@ -252,15 +252,15 @@ def resume(db_session: DB, actor: SignedIn, binding_id: Id) -> BindingOut:
 
 @router.get("/bindings/{binding_id}/runs", summary="同步记录")
 def binding_runs(db_session: DB, actor: SignedIn, binding_id: Id) -> list[RunOut]:
-    return [run_out(r) for r in runs.list_runs(db_session, actor=actor, binding_id=binding_id)]
+    return [run_out(r) for r in run_views.list_runs(db_session, actor=actor, binding_id=binding_id)]
 
 
 @router.get("/runs/{run_id}", summary="一次同步：进度、行数、校验和、水位")
 def get_run(db_session: DB, actor: SignedIn, run_id: Id) -> RunOut:
-    return run_out(runs.get_run(db_session, actor=actor, run_id=run_id))
+    return run_out(run_views.get_run(db_session, actor=actor, run_id=run_id))
 
 
 @router.get("/runs/{run_id}/rejected", summary="未写入的行及原因")
 def rejected(db_session: DB, actor: SignedIn, run_id: Id) -> list[RejectedOut]:
-    rows = runs.rejected_rows(db_session, actor=actor, run_id=run_id)
+    rows = run_views.rejected_rows(db_session, actor=actor, run_id=run_id)
     return [RejectedOut(row_key=r.row_key, reason=r.reason, row_text=r.row_text) for r in rows]

@@ -15,7 +15,7 @@ from govshare.core.permissions import Actor
 from govshare.exchange.api.connections import RunOut, queue_of, run_out
 from govshare.exchange.models import Push, PushState, RunKind
 from govshare.exchange.schemas import PushIn
-from govshare.exchange.service import pushes, runs
+from govshare.exchange.service import pushes, run_views, runs
 from govshare.web.deps import DB, SignedIn, runtime_of
 
 router = APIRouter(prefix="/exchange/pushes", tags=["数据交换：前置库推送"])
@@ -67,7 +67,7 @@ class PushStateIn(BaseModel):
 
 
 def _out(db_session: Session, actor: Actor, push: Push) -> PushOut:
-    latest = runs.list_runs(db_session, actor=actor, push_id=push.id, limit=1)
+    latest = run_views.list_runs(db_session, actor=actor, push_id=push.id, limit=1)
     version = push.grant.resource.current_version
     return PushOut(
         id=push.id,
@@ -175,4 +175,4 @@ def request_run(
 
 @router.get("/{push_id}/runs", summary="推送记录")
 def push_runs(db_session: DB, actor: SignedIn, push_id: Id) -> list[RunOut]:
-    return [run_out(r) for r in runs.list_runs(db_session, actor=actor, push_id=push_id)]
+    return [run_out(r) for r in run_views.list_runs(db_session, actor=actor, push_id=push_id)]

@@ -36,7 +36,14 @@ from govshare.exchange.models import (
     TableBinding,
 )
 from govshare.exchange.schemas import BindingIn, ConnectionIn
-from govshare.exchange.service import bindings, connections, pushes, runs, source_directories
+from govshare.exchange.service import (
+    bindings,
+    connections,
+    pushes,
+    run_views,
+    runs,
+    source_directories,
+)
 from govshare.web.deps import DB, PageActor, runtime_of
 from govshare.web.forms import PostedForm, field_errors, filled, optional_id
 from govshare.web.templating import redirect, render
@@ -319,7 +326,7 @@ def _last_runs(
 ) -> dict[int, SyncRun | None]:
     out: dict[int, SyncRun | None] = {}
     for binding in found:
-        latest = runs.list_runs(db_session, actor=actor, binding_id=binding.id, limit=1)
+        latest = run_views.list_runs(db_session, actor=actor, binding_id=binding.id, limit=1)
         out[binding.id] = latest[0] if latest else None
     return out
 
@@ -478,7 +485,7 @@ async def binding_save(request: Request, db_session: DB, actor: PageActor) -> Re
 @router.get("/exchange/bindings/{binding_id}", response_class=HTMLResponse)
 def binding_detail(request: Request, db_session: DB, actor: PageActor, binding_id: Id) -> Response:
     binding = bindings.get_binding(db_session, actor=actor, binding_id=binding_id)
-    history = runs.list_runs(db_session, actor=actor, binding_id=binding_id)
+    history = run_views.list_runs(db_session, actor=actor, binding_id=binding_id)
     provider = binding.resource.provider_id
     return render(
         request,
@@ -573,8 +580,8 @@ def progress_context(run: SyncRun) -> dict[str, Any]:
 
 @router.get("/exchange/runs/{run_id}", response_class=HTMLResponse)
 def run_detail(request: Request, db_session: DB, actor: PageActor, run_id: Id) -> Response:
-    run = runs.get_run(db_session, actor=actor, run_id=run_id)
-    rejected = runs.rejected_rows(db_session, actor=actor, run_id=run_id)
+    run = run_views.get_run(db_session, actor=actor, run_id=run_id)
+    rejected = run_views.rejected_rows(db_session, actor=actor, run_id=run_id)
     # The run belongs to the bindings' or the pushes' tab, not to the overview's.
     tab = "/exchange/pushes" if run.push_id is not None else "/exchange/bindings"
     return render(
@@ -588,7 +595,7 @@ def run_detail(request: Request, db_session: DB, actor: PageActor, run_id: Id) -
 def run_progress(request: Request, db_session: DB, actor: PageActor, run_id: Id) -> Response:
     """The progress block alone, polled every 2 s while the run goes. When the run has just
     finished, htmx reloads the whole page to show the rows it did not write."""
-    run = runs.get_run(db_session, actor=actor, run_id=run_id)
+    run = run_views.get_run(db_session, actor=actor, run_id=run_id)
     response = render(request, "exchange/run_progress.html", progress_context(run))
     if run.finished and request.headers.get("HX-Request") == "true":
         response.headers["HX-Refresh"] = "true"

@@ -26,7 +26,7 @@ from govshare.exchange.models import (
     TableBinding,
 )
 from govshare.exchange.pages.connections import bindable_resources
-from govshare.exchange.service import bindings, connections, files, interfaces, pushes, runs
+from govshare.exchange.service import bindings, connections, files, interfaces, pushes, run_views
 from govshare.sharing.models import Grant
 from govshare.sharing.service import grants as sharing_grants
 from govshare.sharing.service.common import (
@@ -111,9 +111,9 @@ def overview_context(db_session: Session, actor: Actor) -> dict[str, Any]:
     )
     found = bindings.list_bindings(db_session, actor=actor) if actor.has(*bindings.VIEWERS) else []
     today = (
-        runs.summary(db_session, actor=actor, since=_day_start(), latest=LATEST_RUNS)
+        run_views.summary(db_session, actor=actor, since=_day_start(), latest=LATEST_RUNS)
         if actor.has(*bindings.VIEWERS)
-        else runs.RunSummary({}, [], everyone=False)
+        else run_views.RunSummary({}, [], everyone=False)
     )
     bound = {b.resource_id for b in found}
     return {

@@ -22,7 +22,7 @@ from govshare.exchange.api.connections import queue_of
 from govshare.exchange.models import ConnectionRole, Push, PushState, RunKind, SyncRun
 from govshare.exchange.pages.connections import placed
 from govshare.exchange.schemas import PushIn
-from govshare.exchange.service import connections, pushes, runs
+from govshare.exchange.service import connections, pushes, run_views, runs
 from govshare.sharing.service import grants as sharing_grants
 from govshare.web.deps import DB, PageActor, runtime_of
 from govshare.web.forms import PostedForm, field_errors, filled
@@ -56,7 +56,7 @@ def _own_manager(actor: Actor, push: Push) -> bool:
 def _last_runs(db_session: Session, actor: Actor, found: list[Push]) -> dict[int, SyncRun | None]:
     out: dict[int, SyncRun | None] = {}
     for push in found:
-        latest = runs.list_runs(db_session, actor=actor, push_id=push.id, limit=1)
+        latest = run_views.list_runs(db_session, actor=actor, push_id=push.id, limit=1)
         out[push.id] = latest[0] if latest else None
     return out
 
@@ -141,7 +141,7 @@ def push_create(request: Request, db_session: DB, actor: PageActor, form: Posted
 @router.get("/exchange/pushes/{push_id}", response_class=HTMLResponse)
 def push_detail(request: Request, db_session: DB, actor: PageActor, push_id: Id) -> Response:
     push = pushes.get_push(db_session, actor=actor, push_id=push_id)
-    history = runs.list_runs(db_session, actor=actor, push_id=push_id)
+    history = run_views.list_runs(db_session, actor=actor, push_id=push_id)
     grant = push.grant
     return render(
         request,
