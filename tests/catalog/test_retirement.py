@@ -32,7 +32,7 @@ from govshare.sharing.models import (
     StepOutcome,
 )
 from govshare.sharing.schemas import DecisionIn, DirectAccessIn, GrantActionIn
-from govshare.sharing.service import deadlines, decisions, grants
+from govshare.sharing.service import access, deadlines, decisions, grants
 from tests.builders import actor_of, organization, user
 from tests.catalog.builders import RULES
 from tests.sharing.builders import SHANGRAO, Sharing, deciding, sharing_world, submitted
@@ -123,7 +123,7 @@ def test_a_retirement_is_announced_and_ends_every_grant_with_its_reason(db: Sess
     assert ahead not in titles(db, users.former)
 
     with clock.frozen("2026-11-04T18:00:00+08:00"):  # the last day: still usable
-        assert grants.check_access(db, actor=w.consumer_officer, resource_id=resource.id).allowed
+        assert access.check_access(db, actor=w.consumer_officer, resource_id=resource.id).allowed
     with clock.frozen("2026-11-05T00:30:00+08:00"):
         assert retirements.apply_due_changes(db, actor=jobs.SCHEDULER).retired == [resource.code]
         assert resource.status is ResourceStatus.RETIRED
@@ -152,10 +152,10 @@ def test_a_retirement_is_announced_and_ends_every_grant_with_its_reason(db: Sess
         assert REASON in told.body and told.link == grants.link(grant)
         assert "已下架：户籍办理指南信息" in titles(db, users.subscriber)
 
-        decision = grants.check_access(db, actor=w.consumer_officer, resource_id=resource.id)
+        decision = access.check_access(db, actor=w.consumer_officer, resource_id=resource.id)
         assert (decision.allowed, decision.reason) == (False, REFUSAL)
         # A department that never held a grant hears the same reason.
-        stranger = grants.check_access(db, actor=users.subscriber, resource_id=resource.id)
+        stranger = access.check_access(db, actor=users.subscriber, resource_id=resource.id)
         assert (stranger.allowed, stranger.reason) == (False, REFUSAL)
         # No new grant, no renewal.
         with pytest.raises(Conflict):
@@ -185,7 +185,7 @@ def test_the_check_refuses_a_retired_resource_even_where_a_grant_was_left_active
         retirements.apply_due_changes(db, actor=jobs.SCHEDULER)
         grant.state = GrantState.ACTIVE  # as if restored by hand in the database
         db.flush()
-        decision = grants.check_access(db, actor=w.consumer_officer, resource_id=w.unconditional.id)
+        decision = access.check_access(db, actor=w.consumer_officer, resource_id=w.unconditional.id)
         assert (decision.allowed, decision.reason, decision.grant) == (False, REFUSAL, grant)
 
 

@@ -22,7 +22,7 @@ from govshare.identity.models import Organization
 from govshare.identity.schemas import ApiTokenIn
 from govshare.sharing.models import Grant
 from govshare.sharing.schemas import DirectAccessIn
-from govshare.sharing.service import grants
+from govshare.sharing.service import access, grants
 from tests.builders import CONSOLE, actor_of, operator, organization, user
 from tests.catalog.builders import published
 from tests.scenarios import READ_ONLY, Reads, World, Writes
@@ -220,9 +220,9 @@ def _with_calls(w: World) -> ServiceWorld:
     return sw
 
 
-def _call_access(w: World) -> grants.CallAccess:
+def _call_access(w: World) -> access.CallAccess:
     sw = _world(w)
-    return grants.check_call_access(sw.db, actor=consumer_system(sw), resource_id=sw.resource.id)
+    return access.check_call_access(sw.db, actor=consumer_system(sw), resource_id=sw.resource.id)
 
 
 GATEWAY_SCENARIOS: dict[str, Writes | Reads] = {
@@ -230,7 +230,7 @@ GATEWAY_SCENARIOS: dict[str, Writes | Reads] = {
     SERVICE + "update_interface": Writes("exchange.interface.update", _updated),
     ADMISSION + "admit_call": Writes("sharing.grant.access", lambda w: admitted(_world(w))),
     # The gateway's lean grant check lives in sharing, beside check_access.
-    "govshare.sharing.service.grants.check_call_access": Writes(
+    "govshare.sharing.service.access.check_call_access": Writes(
         "sharing.grant.access", _call_access
     ),
     ADMISSION + "log_call": Writes("exchange.gateway.call", _logged),

@@ -27,7 +27,7 @@ from govshare.exchange.service.interfaces import EndpointIn
 from govshare.identity import service as identity_service
 from govshare.identity.models import User
 from govshare.sharing.schemas import GrantActionIn
-from govshare.sharing.service import grants
+from govshare.sharing.service import access, grants
 from tests.builders import actor_of, organization, user
 from tests.catalog.builders import published
 from tests.exchange.gateway_scenarios import (
@@ -277,10 +277,10 @@ def _access_entries(db: Session, count: int) -> list[tuple[str, str, str]]:
     return [tuple(row) for row in rows]
 
 
-def _agree(sw: ServiceWorld, actor: Actor) -> grants.CallAccess:
+def _agree(sw: ServiceWorld, actor: Actor) -> access.CallAccess:
     """check_call_access and check_access decide alike and record the same entry."""
-    lean = grants.check_call_access(sw.db, actor=actor, resource_id=sw.resource.id)
-    full = grants.check_access(sw.db, actor=actor, resource_id=sw.resource.id)
+    lean = access.check_call_access(sw.db, actor=actor, resource_id=sw.resource.id)
+    full = access.check_access(sw.db, actor=actor, resource_id=sw.resource.id)
     assert (lean.allowed, lean.reason) == (full.allowed, full.reason)
     if full.grant is None:
         assert lean.grant is None
@@ -332,7 +332,7 @@ def test_the_gateways_grant_check_decides_and_records_as_check_access(
     assert not nothing.allowed and nothing.grant is None
     for outsider in (Actor.anonymous(), sw.op):
         with pytest.raises(Forbidden):
-            grants.check_call_access(db, actor=outsider, resource_id=sw.resource.id)
+            access.check_call_access(db, actor=outsider, resource_id=sw.resource.id)
 
 
 # --- statistics and the log --------------------------------------------------------------------

@@ -17,10 +17,12 @@ from govshare.sharing.schemas import (
     RenewalIn,
 )
 from govshare.sharing.service import (
+    access,
     application_views,
     applications,
     deadlines,
     decisions,
+    feedback,
     freshness,
     grants,
 )
@@ -40,6 +42,8 @@ APP = "govshare.sharing.service.applications."
 DECISIONS = "govshare.sharing.service.decisions."
 APP_VIEWS = "govshare.sharing.service.application_views."
 GRANTS = "govshare.sharing.service.grants."
+ACCESS = "govshare.sharing.service.access."
+FEEDBACK = "govshare.sharing.service.feedback."
 DEADLINES = "govshare.sharing.service.deadlines."
 FRESH = "govshare.sharing.service.freshness."
 COMMON = "govshare.sharing.service.common."
@@ -247,18 +251,18 @@ SCENARIOS: dict[str, Writes | Reads] = {
         )(*with_grant(w)),
     ),
     GRANTS + "extend": Writes("sharing.grant.renew", _extend),
-    GRANTS + "check_access": Writes(
+    ACCESS + "check_access": Writes(
         "sharing.grant.access",
         lambda w: (
-            lambda s: grants.check_access(
+            lambda s: access.check_access(
                 s.db, actor=s.consumer_officer, resource_id=s.conditional.id
             )
         )(cast(w)),
     ),
-    GRANTS + "record_feedback": Writes(
+    FEEDBACK + "record_feedback": Writes(
         "sharing.feedback.record",
         lambda w: (
-            lambda s, g: grants.record_feedback(
+            lambda s, g: feedback.record_feedback(
                 s.db,
                 actor=s.consumer_officer,
                 grant_id=g.id,
@@ -274,19 +278,19 @@ SCENARIOS: dict[str, Writes | Reads] = {
         prepare=with_grant,
         call=lambda w: grants.my_grants(w.db, actor=w.prepared[0].consumer_officer),
     ),
-    GRANTS + "feedback_of": Reads(
+    FEEDBACK + "feedback_of": Reads(
         prepare=with_grant,
-        call=lambda w: grants.feedback_of(
+        call=lambda w: feedback.feedback_of(
             w.db, actor=w.prepared[0].provider_officer, grant_id=w.prepared[1].id
         ),
     ),
-    GRANTS + "usage": Reads(
+    FEEDBACK + "usage": Reads(
         prepare=with_grant,
-        call=lambda w: grants.usage(w.db, actor=w.prepared[0].provider_officer),
+        call=lambda w: feedback.usage(w.db, actor=w.prepared[0].provider_officer),
     ),
-    GRANTS + "usage_page": Reads(
+    FEEDBACK + "usage_page": Reads(
         prepare=with_grant,
-        call=lambda w: grants.usage_page(w.db, actor=w.prepared[0].op, every_provider=True),
+        call=lambda w: feedback.usage_page(w.db, actor=w.prepared[0].op, every_provider=True),
     ),
     GRANTS + "all_grants": Reads(
         prepare=with_grant, call=lambda w: grants.all_grants(w.db, actor=w.prepared[0].op)

@@ -36,7 +36,8 @@ from govshare.sharing.models import (
     GrantState,
     StepKind,
 )
-from govshare.sharing.service import deadlines, freshness, grants
+from govshare.sharing.service import deadlines, freshness
+from govshare.sharing.service.access import check_access
 
 
 @pytest.fixture(scope="module")
@@ -153,14 +154,14 @@ def test_grants_in_every_state(city: Session) -> None:
     (suspended,) = [g for g in all_grants if g.state is GrantState.SUSPENDED]
     (suspension,) = [a for a in suspended.actions if a.kind is GrantActionKind.SUSPEND]
     assert suspension.reported_to_authority and suspended.state_reason
-    access = grants.check_access(
+    access = check_access(
         city, actor=_officer(city, suspended.consumer_id), resource_id=suspended.resource_id
     )
     assert not access.allowed and "暂停" in access.reason
 
     resumed = [g for g in all_grants if GrantActionKind.RESUME in {a.kind for a in g.actions}]
     assert resumed and all(g.usable(today) for g in resumed)
-    access = grants.check_access(
+    access = check_access(
         city, actor=_officer(city, resumed[0].consumer_id), resource_id=resumed[0].resource_id
     )
     assert access.allowed

@@ -15,7 +15,7 @@ from govshare.core.permissions import Role
 from govshare.identity.models import User
 from govshare.sharing.models import Grant, GrantActionKind, GrantSource, GrantState
 from govshare.sharing.schemas import DataUpdateIn, DirectAccessIn, FeedbackIn, GrantActionIn
-from govshare.sharing.service import freshness, grants
+from govshare.sharing.service import access, feedback, freshness, grants
 from tests.sharing.builders import BINZHOU, FIELDS, SHANGRAO, Sharing, approved, sharing_world
 
 TODAY = "2026-10-12T09:00:00+08:00"
@@ -82,7 +82,7 @@ def test_direct_access_grants_the_whole_unconditional_resource_without_review(
 def test_suspension_stops_access_at_once_and_says_why(w: Sharing) -> None:
     with clock.frozen(TODAY):
         grant = _direct(w)
-        allowed = grants.check_access(w.db, actor=w.consumer_officer, resource_id=grant.resource_id)
+        allowed = access.check_access(w.db, actor=w.consumer_officer, resource_id=grant.resource_id)
         assert allowed.allowed and allowed.grant is grant
         with pytest.raises(Forbidden):
             grants.suspend_grant(
@@ -97,7 +97,7 @@ def test_suspension_stops_access_at_once_and_says_why(w: Sharing) -> None:
             grant_id=grant.id,
             data=GrantActionIn(reason="发现将数据提供给第三方公司", report_to_authority=True),
         )
-        refused = grants.check_access(w.db, actor=w.consumer_officer, resource_id=grant.resource_id)
+        refused = access.check_access(w.db, actor=w.consumer_officer, resource_id=grant.resource_id)
         assert not refused.allowed and "已被暂停" in refused.reason
         assert "发现将数据提供给第三方公司" in refused.reason
         assert any("暂停使用" in t for t in _inbox(w, w.consumer.id))
@@ -112,7 +112,7 @@ def test_suspension_stops_access_at_once_and_says_why(w: Sharing) -> None:
         grants.resume_grant(
             w.db, actor=w.op, grant_id=grant.id, data=GrantActionIn(reason="已整改并承诺")
         )
-        assert grants.check_access(
+        assert access.check_access(
             w.db, actor=w.consumer_officer, resource_id=grant.resource_id
         ).allowed
         grants.end_grant(
@@ -121,7 +121,7 @@ def test_suspension_stops_access_at_once_and_says_why(w: Sharing) -> None:
             grant_id=grant.id,
             data=GrantActionIn(reason="业务系统停用", report_to_authority=False),
         )
-        ended = grants.check_access(w.db, actor=w.consumer_officer, resource_id=grant.resource_id)
+        ended = access.check_access(w.db, actor=w.consumer_officer, resource_id=grant.resource_id)
         assert not ended.allowed and "已终止" in ended.reason
         with pytest.raises(Conflict):
             grants.resume_grant(
@@ -138,17 +138,17 @@ def test_suspension_stops_access_at_once_and_says_why(w: Sharing) -> None:
 
 def test_access_without_a_grant_before_it_starts_and_after_it_expires(w: Sharing) -> None:
     with clock.frozen("2026-09-25T10:00:00+08:00"):
-        none = grants.check_access(w.db, actor=w.consumer_officer, resource_id=w.conditional.id)
+        none = access.check_access(w.db, actor=w.consumer_officer, resource_id=w.conditional.id)
         assert not none.allowed and none.grant is None and "请先申请" in none.reason
         application = approved(w)  # valid from 2026-10-01 to 2027-09-30
-        early = grants.check_access(w.db, actor=w.consumer_officer, resource_id=w.conditional.id)
+        early = access.check_access(w.db, actor=w.consumer_officer, resource_id=w.conditional.id)
         assert not early.allowed and "2026-10-01" in early.reason
     with clock.frozen("2026-10-01T00:30:00+08:00"):
-        assert grants.check_access(
+        assert access.check_access(
             w.db, actor=w.consumer_officer, resource_id=w.conditional.id
         ).allowed
     with clock.frozen("2027-10-01T09:00:00+08:00"):
-        late = grants.check_access(w.db, actor=w.consumer_officer, resource_id=w.conditional.id)
+        late = access.check_access(w.db, actor=w.consumer_officer, resource_id=w.conditional.id)
         assert not late.allowed and "到期" in late.reason
         grant = w.db.get(Grant, application.grant_id)
         assert grants.status_label(grant, clock.today()) == "已过期"
@@ -206,19 +206,19 @@ def test_feedback_and_who_uses_my_data(w: Sharing) -> None:
     with clock.frozen("2026-12-01T10:00:00+08:00"):
         grant = w.db.get(Grant, application.grant_id)
         with pytest.raises(Forbidden):
-            grants.record_feedback(
+            feedback.record_feedback(
                 w.db,
                 actor=w.provider_officer,
                 grant_id=grant.id,
                 data=FeedbackIn(rating="good", effect="提供方不能代为反馈"),
             )
-        grants.record_feedback(
+        feedback.record_feedback(
             w.db,
             actor=w.consumer_officer,
             grant_id=grant.id,
             data=FeedbackIn(rating="good", cases_handled=312, effect="低保复核免交户籍证明"),
         )
-        rows = grants.usage(w.db, actor=w.provider_officer)
+        rows = feedback.usage(w.db, actor=w.provider_officer)
         assert {r.resource.id: [g.id for g in r.grants] for r in rows} == {
             w.conditional.id: [grant.id],
             w.unconditional.id: [direct.id],
@@ -226,12 +226,12 @@ def test_feedback_and_who_uses_my_data(w: Sharing) -> None:
         conditional = next(r for r in rows if r.resource.id == w.conditional.id)
         assert conditional.feedback[grant.id][0].cases_handled == 312
         with pytest.raises(Forbidden):
-            grants.usage(w.db, actor=w.consumer_officer, organization_id=w.provider.id)
-        assert grants.usage(w.db, actor=w.op, organization_id=w.provider.id)
-        assert grants.usage(w.db, actor=w.consumer_officer) == []
+            feedback.usage(w.db, actor=w.consumer_officer, organization_id=w.provider.id)
+        assert feedback.usage(w.db, actor=w.op, organization_id=w.provider.id)
+        assert feedback.usage(w.db, actor=w.consumer_officer) == []
         # A page at a time, by resource code; a page past the last shows the last.
         paged = [
-            grants.usage_page(w.db, actor=w.op, every_provider=True, page=n, per_page=1)
+            feedback.usage_page(w.db, actor=w.op, every_provider=True, page=n, per_page=1)
             for n in (1, 2, 3)
         ]
         assert [(p.page, p.pages, p.resources) for p in paged] == [(1, 2, 2), (2, 2, 2), (2, 2, 2)]
@@ -243,7 +243,7 @@ def test_feedback_and_who_uses_my_data(w: Sharing) -> None:
         ]
         assert paged[0].rows[0].grants == by_code[0].grants
         with pytest.raises(Forbidden):
-            grants.usage_page(w.db, actor=w.provider_officer, every_provider=True)
+            feedback.usage_page(w.db, actor=w.provider_officer, every_provider=True)
         assert any("使用成效反馈" in t for t in _inbox(w, w.provider.id))
         # BZ§27: the effect of use is reported to the operator too.
         operator = w.db.get(User, w.op.user_id)

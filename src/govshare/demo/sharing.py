@@ -55,7 +55,15 @@ from govshare.sharing.schemas import (
     SettlementIn,
     Upload,
 )
-from govshare.sharing.service import applications, cases, deadlines, decisions, freshness, grants
+from govshare.sharing.service import (
+    applications,
+    cases,
+    deadlines,
+    decisions,
+    feedback,
+    freshness,
+    grants,
+)
 
 PROFILE = catalog_demo.PROFILE  # Shangrao: pre-review 3 working days, decision 10, sealed letter
 PROVIDERS = {spec.key: spec.dept for spec in catalog_demo.RESOURCES}  # resource → department
@@ -440,7 +448,7 @@ class _Builder:
         )
 
     def feedback(self, key: str, rating: Rating, handled: int, effect: str) -> None:
-        grants.record_feedback(
+        feedback.record_feedback(
             self.db,
             actor=self.officer(self.consumers[key]),
             grant_id=self.grants[key].id,

@@ -158,7 +158,7 @@ def _retire(db_session: Session, actor: Actor, resource: Resource) -> None:
     open applications close with the retirement's reason (each department told), and every
     data path refuses it (CAT-6)."""
     # sharing builds on the catalog services
-    from govshare.sharing.service import applications, grants
+    from govshare.sharing.service import applications, common, grants
 
     resource.status = ResourceStatus.RETIRED
     resource.retirement_state = RetirementState.DONE
@@ -177,7 +177,7 @@ def _retire(db_session: Session, actor: Actor, resource: Resource) -> None:
         db_session,
         actor=actor,
         resource=resource,
-        reason=grants.retired_reason(resource.retirement_reason),
+        reason=common.retired_reason(resource.retirement_reason),
     )
     _refresh_search(db_session, resource)
     name = resource.current_version.name if resource.current_version else resource.code

@@ -4,7 +4,7 @@ size and SHA-256, uploaded by the provider and downloaded by departments under a
 Bytes never pass whole through memory or the database. An upload streams into the file
 store under a fresh key before its row is written, and the key is discarded unless the
 transaction commits, so a failed upload leaves neither a file nor a row. A download is
-decided by `sharing.service.grants.check_access` (which logs the decision either way) and
+decided by `sharing.service.access.check_access` (which logs the decision either way) and
 streams from the store, checked against the recorded size and SHA-256 on the way out.
 """
 
@@ -39,8 +39,8 @@ from govshare.exchange.filestore import FileStore, Reader
 from govshare.exchange.models import FileVersion, UseKind
 from govshare.exchange.service.usage import record_use
 from govshare.sharing.models import Grant
-from govshare.sharing.service import grants
-from govshare.sharing.service.common import READERS, oversees
+from govshare.sharing.service import access, grants
+from govshare.sharing.service.common import CONSUMERS, READERS, oversees
 
 log = logging.getLogger("govshare.exchange.files")
 
@@ -48,7 +48,7 @@ FILE_FORMATS = frozenset(
     {ResourceFormat.ELECTRONIC_FILE, ResourceFormat.SPREADSHEET, ResourceFormat.IMAGE}
 )
 UPLOADERS = (Role.DATA_OFFICER, Role.DEPARTMENT_STAFF)  # the provider's people who keep files
-DOWNLOADERS = grants.CONSUMERS  # a department's people and systems
+DOWNLOADERS = CONSUMERS  # a department's people and systems
 MAX_FILENAME = 255
 MAX_NOTE = 500
 DEFAULT_TYPE = "application/octet-stream"
@@ -373,7 +373,7 @@ def open_version(
     resource = _file_resource(db_session, actor, resource_code)
     grant: Grant | None = None
     if not _is_provider(actor, resource):
-        decision = grants.check_access(db_session, actor=actor, resource_id=resource.id)
+        decision = access.check_access(db_session, actor=actor, resource_id=resource.id)
         if not decision.allowed:
             extra = (
                 {"grant_id": decision.grant.id, "grant_state": decision.grant.state.value}

@@ -32,7 +32,8 @@ from govshare.core.errors import DomainError, Forbidden, NotFound
 from govshare.core.permissions import Actor
 from govshare.exchange.models import GatewayCall, RateWindow, ServiceEndpoint, ServiceInterface
 from govshare.exchange.service.interfaces import PATH_PARAM
-from govshare.sharing.service import grants
+from govshare.sharing.service import access
+from govshare.sharing.service.common import retired_reason
 
 
 class RateLimited(DomainError):
@@ -204,20 +205,20 @@ def _decide(
     method: str,
     path: str,
     default_rate_limit: int,
-) -> tuple[grants.GrantTerms | None, str, DomainError | None]:
+) -> tuple[access.GrantTerms | None, str, DomainError | None]:
     """The grant and endpoint of an allowed call, or the refusal (in the order the consumer
     should fix them: the interface, the grant, the endpoint, the rate)."""
     if target is None or target.interface_id is None:
         return None, "", NotFound(f"资源 {resource_code} 未发布服务接口", field="resource_code")
     if not target.published:
         why = (
-            grants.retired_reason(target.retirement_reason)
+            retired_reason(target.retirement_reason)
             if target.retirement_reason is not None
             else f"资源 {resource_code} 未发布"
         )
         return None, "", Forbidden(f"{why}，接口停止服务", field="resource_code")
     try:
-        decision = grants.check_call_access(db_session, actor=actor, resource_id=target.resource_id)
+        decision = access.check_call_access(db_session, actor=actor, resource_id=target.resource_id)
     except DomainError as exc:
         return None, "", exc
     if not decision.allowed:
@@ -258,7 +259,7 @@ def admit_call(
     oversized body) — is logged at once, in this transaction, attributed to the interface's
     provider when the code is known."""
     target = _target(db_session, resource_code)
-    grant: grants.GrantTerms | None = None
+    grant: access.GrantTerms | None = None
     endpoint = ""
     if refusal is None:
         grant, endpoint, refusal = _decide(

@@ -39,7 +39,7 @@ from govshare.exchange.models import (
 from govshare.exchange.schemas import PushIn
 from govshare.exchange.service import bindings, connections, delivery
 from govshare.sharing.models import Grant
-from govshare.sharing.service import grants
+from govshare.sharing.service import access, grants
 from govshare.sharing.service.common import load_filter, load_masking
 
 MANAGERS = (Role.DATA_OFFICER,)
@@ -59,7 +59,7 @@ def create_push(
     grant = db_session.get(Grant, data.grant_id)
     if grant is None or grant.consumer_id != actor.organization_id:
         raise NotFound("本单位没有这项授权", field="grant_id")
-    decision = grants.check_access(db_session, actor=actor, resource_id=grant.resource_id)
+    decision = access.check_access(db_session, actor=actor, resource_id=grant.resource_id)
     if not decision.allowed or decision.grant is None or decision.grant.id != grant.id:
         raise Forbidden(
             decision.reason if not decision.allowed else "该授权不是本单位当前有效的授权",
@@ -215,7 +215,7 @@ def push_spec(
         roles=frozenset({Role.SYSTEM}),
         organization_id=grant.consumer_id,
     )
-    decision = grants.check_access(db_session, actor=system, resource_id=grant.resource_id)
+    decision = access.check_access(db_session, actor=system, resource_id=grant.resource_id)
     if not decision.allowed or decision.grant is None or decision.grant.id != grant.id:
         raise Forbidden(decision.reason if not decision.allowed else "授权已被新的授权替代")
     binding = bindings.binding_of_resource(db_session, grant.resource_id)

@@ -23,7 +23,9 @@ from govshare.sharing.schemas import (
     GrantOut,
     RenewalIn,
 )
+from govshare.sharing.service import access as access_service
 from govshare.sharing.service import application_views, applications, freshness, grants
+from govshare.sharing.service import feedback as feedback_service
 from govshare.web.deps import DB, SignedIn, runtime_of
 from govshare.web.errors import problem_response
 
@@ -70,7 +72,7 @@ def access(
     ).scalar()
     if resource_id is None:
         raise NotFound(f"资源代码 {resource_code} 不存在", field="resource_code")
-    decision = grants.check_access(db_session, actor=actor, resource_id=resource_id)
+    decision = access_service.check_access(db_session, actor=actor, resource_id=resource_id)
     if not decision.allowed:
         # Returned, not raised: the refusal's audit entry is committed with the request.
         body = Forbidden(decision.reason, field="grant").to_problem()
@@ -142,14 +144,15 @@ def _feedback_out(item: Feedback) -> FeedbackOut:
 
 @router.post("/grants/{grant_id}/feedback", status_code=201, summary="反馈使用成效")
 def feedback(db_session: DB, actor: SignedIn, grant_id: Id, data: FeedbackIn) -> FeedbackOut:
-    item = grants.record_feedback(db_session, actor=actor, grant_id=grant_id, data=data)
+    item = feedback_service.record_feedback(db_session, actor=actor, grant_id=grant_id, data=data)
     return _feedback_out(item)
 
 
 @router.get("/grants/{grant_id}/feedback", summary="授权的使用成效反馈")
 def feedback_list(db_session: DB, actor: SignedIn, grant_id: Id) -> list[FeedbackOut]:
     return [
-        _feedback_out(f) for f in grants.feedback_of(db_session, actor=actor, grant_id=grant_id)
+        _feedback_out(f)
+        for f in feedback_service.feedback_of(db_session, actor=actor, grant_id=grant_id)
     ]
 
 
@@ -165,7 +168,7 @@ class UsageOut(BaseModel):
 def usage(
     request: Request, db_session: DB, actor: SignedIn, organization_id: Id | None = None
 ) -> list[UsageOut]:
-    rows = grants.usage(db_session, actor=actor, organization_id=organization_id)
+    rows = feedback_service.usage(db_session, actor=actor, organization_id=organization_id)
     return [
         UsageOut(
             resource_id=row.resource.id,

@@ -20,13 +20,9 @@ from govshare.exchange.service import interfaces
 from govshare.exchange.service import usage as usage_service
 from govshare.identity import service as identity_service
 from govshare.sharing.models import USE_RESTRICTIONS, Grant, GrantState, Rating
-from govshare.sharing.pages.applications import (
-    placed,
-    profile_of,
-    scope_of,
-)
+from govshare.sharing.pages.common import placed, profile_of, scope_of
 from govshare.sharing.schemas import DirectAccessIn, FeedbackIn, GrantActionIn, RenewalIn
-from govshare.sharing.service import applications, grants
+from govshare.sharing.service import applications, feedback, grants
 from govshare.sharing.service.common import ANSWERERS, APPLICANTS, oversees
 from govshare.web.deps import DB, PageActor, runtime_of
 from govshare.web.forms import PostedForm, field_errors, optional_id
@@ -90,7 +86,7 @@ def _detail_context(
         if service
         else None,
         "restrictions": USE_RESTRICTIONS,
-        "feedback": grants.feedback_of(db_session, actor=actor, grant_id=grant_id),
+        "feedback": feedback.feedback_of(db_session, actor=actor, grant_id=grant_id),
         "uses": usage_service.uses_of_grants(db_session, actor=actor, grants=[grant], latest=20).of(
             grant.id
         ),
@@ -166,7 +162,7 @@ def act(
             data = FeedbackIn.model_validate(
                 {k: v for k, v in form.items() if k in ("rating", "cases_handled", "effect") and v}
             )
-            grants.record_feedback(db_session, actor=actor, grant_id=grant_id, data=data)
+            feedback.record_feedback(db_session, actor=actor, grant_id=grant_id, data=data)
             return redirect(target, "使用成效已反馈，提供部门可以看到")
         call = {
             "suspend": grants.suspend_grant,
@@ -228,11 +224,11 @@ def usage(
     overseers choose a provider or all of them (BZ§27). A page at a time, by resource."""
     chosen, every = _usage_choice(actor, organization_id)
     result = (
-        grants.usage_page(
+        feedback.usage_page(
             db_session, actor=actor, organization_id=chosen, every_provider=every, page=page
         )
         if every or chosen is not None or actor.organization_id is not None
-        else grants.UsagePage(rows=[], page=1, pages=1, resources=0)
+        else feedback.UsagePage(rows=[], page=1, pages=1, resources=0)
     )
     rows = result.rows
     uses = usage_service.uses_of_grants(

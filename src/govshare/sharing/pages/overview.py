@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from govshare.core.permissions import Actor, Role
 from govshare.core.policy import Profile
 from govshare.sharing.models import ApplicationState, GrantState
-from govshare.sharing.pages.applications import profile_of, urgencies
-from govshare.sharing.service import application_views, deadlines, freshness, grants
+from govshare.sharing.pages.common import profile_of, urgencies
+from govshare.sharing.service import application_views, deadlines, feedback, freshness, grants
 from govshare.sharing.service.applications import OPEN_STATES
 from govshare.sharing.service.common import APPLICANTS, oversees
 from govshare.web.deps import DB, PageActor
@@ -32,7 +32,7 @@ def _department(db_session: Session, actor: Actor, profile: Profile) -> dict[str
     waiting = [a for a in answers if a.state is ApplicationState.DECIDING]
     nearest = deadlines.open_step(waiting[0]) if waiting else None
     held = grants.my_grants(db_session, actor=actor)
-    given = [g for u in grants.usage(db_session, actor=actor) for g in u.grants]
+    given = [g for u in feedback.usage(db_session, actor=actor) for g in u.grants]
     return {
         "open_applications": [a for a in mine if a.state in OPEN_STATES],
         "returned": [a for a in mine if a.state is ApplicationState.RETURNED],

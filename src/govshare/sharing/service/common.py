@@ -26,6 +26,7 @@ APPLICANTS = COMPILERS  # a consumer department's people prepare and submit appl
 ANSWERERS = SUBMITTERS  # the provider's data officer or head answers (SR§13)
 OVERSEERS = (Role.PLATFORM_OPERATOR, Role.AUTHORITY, Role.AUDITOR)
 READERS = (*COMPILERS, *OVERSEERS)
+CONSUMERS = (*APPLICANTS, Role.SYSTEM)  # a department's system may take unconditional data
 # Row filters' number syntax, which the exchange compiles to SQL too: optional sign, 1–30
 # ASCII digits, optionally a point and 1–30 digits. Compared exactly, never as floats, so two
 # 18-digit ID numbers stay apart; "1e3", " 1", ".5", "nan" are text.

@@ -1,24 +1,22 @@
-"""Grants (授权, SHR-1/3/5/7): the one record of what a consumer may use, which every data
-path enforces through `check_access`.
+"""Grants (授权, SHR-1/3/5): the one record of what a consumer may use, from its issue to
+its end; every data path enforces it through `access.check_access`.
 
 A grant comes from direct access to an unconditional resource (the whole resource, no
 review), an approved application, or an agreed coordination case. Its consumer accepts the
 use restrictions when it is created. The provider or the operator can suspend it for misuse
-(with a reason, reported to the authority) — access stops at once — resume it, or end it.
-When a resource's retirement takes effect its grants end with the retirement's reason, and
-`check_access` refuses the retired resource whatever a grant says (CAT-6).
-Consumers report the effect of their use; providers see who uses their data and how.
+(with a reason, reported to the authority) — access stops at once — resume it, or end it;
+an approved renewal extends it. When a resource's retirement takes effect its grants end
+with the retirement's reason (CAT-6). The feedback on a grant's use is `feedback`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import and_, bindparam, func, select, true
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from govshare.catalog.models import Resource, ResourceStatus, ResourceVersion, ShareType
 from govshare.core import clock
@@ -29,7 +27,6 @@ from govshare.core.permissions import Actor, Role, own_organization, require
 from govshare.core.policy import Rules
 from govshare.sharing.models import (
     USE_RESTRICTIONS,
-    Feedback,
     Grant,
     GrantAction,
     GrantActionKind,
@@ -39,7 +36,6 @@ from govshare.sharing.models import (
 from govshare.sharing.schemas import (
     Condition,
     DirectAccessIn,
-    FeedbackIn,
     GrantActionIn,
     GrantOut,
     Mask,
@@ -47,7 +43,7 @@ from govshare.sharing.schemas import (
 from govshare.sharing.service import freshness
 from govshare.sharing.service.common import (
     ANSWERERS,
-    APPLICANTS,
+    CONSUMERS,
     OVERSEERS,
     READERS,
     dump_filter,
@@ -59,8 +55,6 @@ from govshare.sharing.service.common import (
     retired_reason,
     shared_version,
 )
-
-CONSUMERS = (*APPLICANTS, Role.SYSTEM)  # a department's system may take unconditional data
 
 
 def link(grant: Grant) -> str:
@@ -404,139 +398,6 @@ def extend(db_session: Session, *, actor: Actor, grant: Grant, valid_until: date
     )
 
 
-@dataclass(frozen=True)
-class AccessDecision:
-    """The answer every data path asks for: may this department use this resource now?"""
-
-    allowed: bool
-    grant: Grant | None
-    reason: str
-
-
-@dataclass(frozen=True)
-class GrantTerms:
-    """The columns of a grant a single data call needs, as plain values: what
-    `check_call_access` reads instead of loading the ORM grant. The rules are the model's."""
-
-    id: int
-    number: str
-    state: GrantState
-    state_reason: str | None
-    valid_from: date
-    valid_until: date | None
-    endpoints: list[str]
-    rate_limit: int | None
-
-    expired = Grant.expired
-    usable = Grant.usable
-
-
-@dataclass(frozen=True)
-class CallAccess:
-    """`check_call_access`'s answer: an `AccessDecision` that carries the grant's terms."""
-
-    allowed: bool
-    grant: GrantTerms | None
-    reason: str
-
-
-_Held = TypeVar("_Held", Grant, GrantTerms)
-
-
-def _decide_access(grants: Sequence[_Held], today: date) -> tuple[bool, _Held | None, str]:
-    """The usable grant among the consumer's grants (newest first), else why there is none."""
-    usable = next((g for g in grants if g.usable(today)), None)
-    if usable is not None:
-        return True, usable, "授权有效"
-    if not grants:
-        return False, None, "本单位没有该资源的共享授权，请先申请"
-    latest = grants[0]
-    if latest.state is GrantState.SUSPENDED:
-        reason = f"授权 {latest.number} 已被暂停使用：{latest.state_reason}"
-    elif latest.state is GrantState.ENDED:
-        reason = f"授权 {latest.number} 已终止：{latest.state_reason}"
-    elif latest.expired(today):
-        reason = f"授权 {latest.number} 已于 {latest.valid_until} 到期，请申请续期"
-    else:
-        reason = f"授权 {latest.number} 自 {latest.valid_from} 起生效"
-    return False, latest, reason
-
-
-def _record_access(
-    db_session: Session,
-    actor: Actor,
-    resource_id: int,
-    decision: AccessDecision | CallAccess,
-) -> None:
-    record(
-        db_session,
-        actor=actor,
-        action="sharing.grant.access",
-        object_type="resource",
-        object_id=resource_id,
-        details={
-            "allowed": decision.allowed,
-            "grant": decision.grant.number if decision.grant else None,
-            "reason": decision.reason,
-        },
-    )
-
-
-def check_access(db_session: Session, *, actor: Actor, resource_id: int) -> AccessDecision:
-    """The consumer's usable grant for the resource, or why there is none; logged either way.
-    The caller refuses the data when `allowed` is false, after this entry is committed."""
-    require(actor, *CONSUMERS, action="使用共享数据")
-    org_id = own_organization(actor)
-    grants = list(
-        db_session.execute(
-            select(Grant)
-            .where(Grant.resource_id == resource_id, Grant.consumer_id == org_id)
-            .order_by(Grant.id.desc())
-            # On every data call: load a relationship only if the caller touches it (the
-            # model's eager loads serve the pages and would cost more than the check).
-            .options(lazyload("*"))
-        ).scalars()
-    )
-    retired = db_session.execute(
-        select(Resource.retirement_reason).where(
-            Resource.id == resource_id, Resource.status == ResourceStatus.RETIRED
-        )
-    ).first()
-    if retired is not None:  # whatever a grant says: its resource is gone (CAT-6)
-        decision = AccessDecision(False, grants[0] if grants else None, retired_reason(retired[0]))
-    else:
-        decision = AccessDecision(*_decide_access(grants, clock.today()))
-    _record_access(db_session, actor, resource_id, decision)
-    return decision
-
-
-_GRANT = Grant.__table__.c
-# Built once: a statement object keeps its compiled form's cache key between calls.
-_TERMS = (
-    select(*(_GRANT[name] for name in GrantTerms.__dataclass_fields__))
-    .where(
-        _GRANT.resource_id == bindparam("resource_id"),
-        _GRANT.consumer_id == bindparam("consumer_id"),
-    )
-    .order_by(_GRANT.id.desc())
-)
-
-
-def check_call_access(db_session: Session, *, actor: Actor, resource_id: int) -> CallAccess:
-    """`check_access` for a path that asks on every call (the gateway): the same rules, the
-    same audit entry, read with one Core query; the grant comes back as its terms."""
-    require(actor, *CONSUMERS, action="使用共享数据")
-    org_id = own_organization(actor)
-    # On the session's connection: Session.execute's hooks would cost more than the query.
-    rows = db_session.connection().execute(
-        _TERMS, {"resource_id": resource_id, "consumer_id": org_id}
-    )
-    grants = [GrantTerms(*row) for row in rows]
-    decision = CallAccess(*_decide_access(grants, clock.today()))
-    _record_access(db_session, actor, resource_id, decision)
-    return decision
-
-
 def my_grants(db_session: Session, *, actor: Actor) -> list[Grant]:
     """The grants the actor's department holds, newest first."""
     require(actor, *READERS, Role.SYSTEM, action="查看授权")
@@ -552,158 +413,6 @@ def all_grants(db_session: Session, *, actor: Actor) -> list[Grant]:
     """Every grant on the platform, newest first, for those who oversee sharing."""
     require(actor, *OVERSEERS, action="查看全部授权")
     return list(db_session.execute(select(Grant).order_by(Grant.id.desc())).scalars())
-
-
-def record_feedback(
-    db_session: Session, *, actor: Actor, grant_id: int, data: FeedbackIn
-) -> Feedback:
-    """The consumer reports the effect of its use (SHR-7, BZ§27)."""
-    require(actor, *APPLICANTS, action="反馈使用成效")
-    grant = _visible(db_session, actor, grant_id)
-    if actor.organization_id != grant.consumer_id:
-        raise Forbidden("只有使用部门可以反馈使用成效")
-    feedback = Feedback(
-        grant_id=grant.id,
-        rating=data.rating,
-        cases_handled=data.cases_handled,
-        effect=data.effect,
-        created_at=clock.now(),
-        created_by=actor.label,
-    )
-    db_session.add(feedback)
-    db_session.flush()
-    record(
-        db_session,
-        actor=actor,
-        action="sharing.feedback.record",
-        object_type="grant",
-        object_id=grant.id,
-        details={
-            "rating": data.rating.value,
-            "cases_handled": data.cases_handled,
-            "effect": data.effect,
-        },
-    )
-    # To the provider, and to the operator: BZ§27 sends the effect of use to 市大数据中心.
-    readers = inbox.recipients(db_session, organization_ids=[grant.provider_id])
-    readers |= inbox.recipients(db_session, roles=[Role.PLATFORM_OPERATOR])
-    inbox.notify(
-        db_session,
-        user_ids=readers,
-        notice=inbox.Notice(
-            "sharing.feedback",
-            f"使用成效反馈：{grant.consumer.name} — {grant.version.name}",
-            f"{data.rating.label}。{data.effect}",
-            link(grant),
-        ),
-    )
-    return feedback
-
-
-def feedback_of(db_session: Session, *, actor: Actor, grant_id: int) -> list[Feedback]:
-    """A grant's feedback, newest first."""
-    grant = _visible(db_session, actor, grant_id)
-    return list(
-        db_session.execute(
-            select(Feedback).where(Feedback.grant_id == grant.id).order_by(Feedback.id.desc())
-        ).scalars()
-    )
-
-
-@dataclass
-class ResourceUsage:
-    """One of a provider's resources: who holds grants, for what, and what they report."""
-
-    resource: Resource
-    grants: list[Grant] = field(default_factory=list)
-    feedback: dict[int, list[Feedback]] = field(default_factory=dict)
-
-    @property
-    def name(self) -> str:
-        return self.resource.current_version.name if self.resource.current_version else ""
-
-
-# Resources per page of the usage page: every department's grants at once can be thousands.
-USAGE_PAGE_SIZE = 20
-
-
-@dataclass(frozen=True)
-class UsagePage:
-    """A page of `usage`, by resource code."""
-
-    rows: list[ResourceUsage]
-    page: int
-    pages: int
-    resources: int  # resources with grants, on every page
-
-
-def usage(
-    db_session: Session,
-    *,
-    actor: Actor,
-    organization_id: int | None = None,
-    every_provider: bool = False,
-) -> list[ResourceUsage]:
-    """Who uses a provider's data (SHR-7, XT): its own for a department; any for overseers,
-    or every department's at once (`every_provider`, BZ§27)."""
-    return _usage_of(db_session, _usage_scope(actor, organization_id, every_provider))
-
-
-def usage_page(
-    db_session: Session,
-    *,
-    actor: Actor,
-    organization_id: int | None = None,
-    every_provider: bool = False,
-    page: int = 1,
-    per_page: int = USAGE_PAGE_SIZE,
-) -> UsagePage:
-    """`usage` a page of resources at a time (by code); a page past the last shows the last."""
-    mine = _usage_scope(actor, organization_id, every_provider)
-    used = select(Resource.id).where(Resource.id.in_(select(Grant.resource_id).where(mine)))
-    total = db_session.execute(select(func.count()).select_from(used.subquery())).scalar_one()
-    pages = max(1, -(-total // per_page))
-    page = min(max(page, 1), pages)
-    shown = db_session.execute(
-        used.order_by(Resource.code).offset((page - 1) * per_page).limit(per_page)
-    ).scalars()
-    rows = _usage_of(db_session, and_(mine, Grant.resource_id.in_(list(shown))))
-    return UsagePage(rows=rows, page=page, pages=pages, resources=total)
-
-
-def _usage_scope(actor: Actor, organization_id: int | None, every_provider: bool) -> Any:
-    """The grants whose use the caller may see, as a condition on `Grant`."""
-    require(actor, *READERS, action="查看数据使用情况")
-    if every_provider and not oversees(actor):
-        raise Forbidden("只有平台管理单位、主管部门和审计员可以查看全部部门的数据使用情况")
-    if every_provider:
-        return true()
-    org_id = organization_id if organization_id is not None else own_organization(actor)
-    if org_id != actor.organization_id and not oversees(actor):
-        raise Forbidden("只能查看本单位资源的使用情况")
-    return Grant.provider_id == org_id
-
-
-def _usage_of(db_session: Session, mine: Any) -> list[ResourceUsage]:
-    grants = db_session.execute(
-        select(Grant).where(mine).order_by(Grant.resource_id, Grant.id)
-    ).scalars()
-    by_resource: dict[int, ResourceUsage] = {}
-    for grant in grants:
-        by_resource.setdefault(grant.resource_id, ResourceUsage(grant.resource)).grants.append(
-            grant
-        )
-    if by_resource:
-        feedback = db_session.execute(
-            select(Feedback)
-            .join(Grant, Grant.id == Feedback.grant_id)
-            .where(mine)
-            .order_by(Feedback.id.desc())
-        ).scalars()
-        for item in feedback:
-            entry = by_resource[item.grant.resource_id]
-            entry.feedback.setdefault(item.grant_id, []).append(item)
-    return sorted(by_resource.values(), key=lambda u: u.resource.code)
 
 
 def _endpoints_label(grant: Grant) -> str:

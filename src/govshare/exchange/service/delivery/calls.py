@@ -34,7 +34,7 @@ from govshare.exchange.service.delivery.statements import (
     _check_filter,
 )
 from govshare.sharing.models import Grant
-from govshare.sharing.service.grants import check_access
+from govshare.sharing.service.access import check_access
 
 # --- requests, outcomes -------------------------------------------------------------------
 
