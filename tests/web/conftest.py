@@ -20,6 +20,9 @@ from govshare.core.settings import load_settings
 from govshare.web.app import create_app
 
 CHROMIUM = os.environ.get("GOVSHARE_CHROMIUM", "/usr/bin/chromium")
+# How long Chromium may wait for a page or element: a guard against a hang, generous enough
+# for a busy two-core machine under libfaketime (scripts/test-dates), never a speed check.
+BROWSER_TIMEOUT_MS = 30_000
 CHROMIUM_ARGS = [
     "--headless=new",
     "--no-sandbox",
@@ -80,7 +83,9 @@ def browser() -> Iterator[object]:
         pytest.fail(
             f"Chromium not found at {CHROMIUM}: install Debian's chromium (scripts/test does)"
         )
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=BROWSER_TIMEOUT_MS)  # assertions wait as long as actions
 
     # Under scripts/test-dates the Python processes keep the real monotonic clock (see
     # scripts/faketime/sitecustomize.py); Chromium gets libfaketime's default, both clocks
@@ -96,7 +101,7 @@ def browser() -> Iterator[object]:
 def page(browser: object, live_server: LiveServer) -> Iterator[object]:
     context = browser.new_context(base_url=live_server.url, locale="zh-CN")  # type: ignore[attr-defined]
     page = context.new_page()
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(BROWSER_TIMEOUT_MS)
     # The pages' Content-Security-Policy must not block anything they use: Chromium reports
     # each refused script, style or frame on the console.
     refused: list[str] = []

@@ -50,7 +50,7 @@ from tests.builders import PASSWORD, count
 from tests.exchange.builders import Exchange, exchange_world, source_directory
 from tests.http import post_page_form, sign_in_as
 from tests.sharing.builders import approved
-from tests.web.conftest import _free_port
+from tests.web.conftest import BROWSER_TIMEOUT_MS, _free_port
 from tests.web.conftest import sign_in as browser_sign_in
 
 USED_AT = "2026-10-12T10:00:00+08:00"  # the builders' grants run from 2026-10-01
@@ -367,7 +367,7 @@ def test_a_clerk_creates_a_push_through_the_form_and_watches_it_run(
 
     context = browser.new_context(base_url=push_city.url, locale="zh-CN")
     page = context.new_page()
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(BROWSER_TIMEOUT_MS)
     try:
         browser_sign_in(page, push_city.officer, PASSWORD)
         page.goto("/exchange")
@@ -396,7 +396,9 @@ def test_a_clerk_creates_a_push_through_the_form_and_watches_it_run(
         assert task is not None
         push_city.jobs.execute(task)
         # the run page polls its progress block and reloads itself once the run is done
-        expect(page.locator("#run-progress [data-state]")).to_have_text("成功", timeout=15_000)
+        expect(page.locator("#run-progress [data-state]")).to_have_text(
+            "成功", timeout=BROWSER_TIMEOUT_MS
+        )
         expect(page.locator("#counters")).to_contain_text("20")
 
         page.goto(push_city.url + push_page.removeprefix(push_city.url))

@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from govshare import demo
 from govshare.core import clock
 from govshare.web.deps import SESSION_COOKIE
-from tests.web.conftest import LiveServer, sign_in
+from tests.web.conftest import BROWSER_TIMEOUT_MS, LiveServer, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -59,7 +59,7 @@ def visitor(browser: Browser) -> Iterator[BrowserContext]:
     """A visitor's browser (not the `page` fixture: a refused frame is logged as a policy
     violation there, which is what this file wants to see happen)."""
     context = browser.new_context(locale="zh-CN")
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(BROWSER_TIMEOUT_MS)
     yield context
     context.close()
 
