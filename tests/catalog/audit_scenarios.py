@@ -180,6 +180,7 @@ SCENARIOS: dict[str, Writes | Reads] = {
     CONTENTS + "rule_problems": READ_ONLY,
     RES + "add_months": READ_ONLY,
     COMMON + "next_sequence": READ_ONLY,  # its counter row is part of the caller's change
+    COMMON + "locked_counter": READ_ONLY,  # as next_sequence: part of the caller's change
     COMMON + "can_see_unpublished": READ_ONLY,
     COMMON + "may_submit": READ_ONLY,
     CONTENTS + "version_input": READ_ONLY,

@@ -75,15 +75,21 @@ def _version(db_session: Session, actor: Actor, version_id: int) -> ResourceVers
     return version
 
 
-def next_sequence(db_session: Session, prefix: str) -> int:
-    """The next number under `prefix`, from a locked counter: numbers are never reused.
-    Resource codes use classification prefixes; other domains their own (e.g. SQ2026)."""
+def locked_counter(db_session: Session, prefix: str) -> CodeCounter:
+    """The counter of `prefix`, locked for this transaction (created at 0 when new)."""
     counter = db_session.execute(
         select(CodeCounter).where(CodeCounter.prefix == prefix).with_for_update()
     ).scalar_one_or_none()
     if counter is None:
         counter = CodeCounter(prefix=prefix, last=0)
         db_session.add(counter)
+    return counter
+
+
+def next_sequence(db_session: Session, prefix: str) -> int:
+    """The next number under `prefix`, from a locked counter: numbers are never reused.
+    Resource codes use classification prefixes; other domains their own (e.g. SQ2026)."""
+    counter = locked_counter(db_session, prefix)
     counter.last += 1
     db_session.flush()
     return counter.last

@@ -396,12 +396,7 @@ def _claim(db_session: Session, code: str) -> None:
     """Moves the prefix's counter to just below `code`, so `create_resource` issues it; the
     numbers skipped over are never issued, so no code is ever used twice."""
     prefix, number = code.split("/")
-    counter = db_session.execute(
-        select(CodeCounter).where(CodeCounter.prefix == prefix).with_for_update()
-    ).scalar_one_or_none()
-    if counter is None:
-        counter = CodeCounter(prefix=prefix, last=0)
-        db_session.add(counter)
+    counter = common.locked_counter(db_session, prefix)
     counter.last = max(counter.last, int(number) - 1)
     db_session.flush()
 
