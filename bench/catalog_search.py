@@ -42,7 +42,8 @@ import httpx
 from sqlalchemy import Engine, create_engine, make_url, text
 
 from govshare.catalog import synonyms
-from govshare.catalog.search_index import STAMP, document_terms, name_key, new_stamp, pieces
+from govshare.catalog.search_index import STAMP, new_stamp, pieces
+from govshare.catalog.search_text import document_terms, name_key
 from govshare.catalog.service.search import FACETS
 from govshare.core import migrate
 from govshare.core.permissions import Actor, Role

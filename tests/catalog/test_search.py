@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from govshare.catalog import search_index
+from govshare.catalog import search_index, search_text
 from govshare.catalog.models import ResourceStatus
 from govshare.catalog.schemas import RetirementIn, ReviewIn, VersionIn
 from govshare.catalog.search_index import SearchEntry, SearchFacet, SearchText
@@ -393,7 +393,7 @@ def catalog(db: Session, world) -> list[Expected]:
         day = date(2026, 1 + n % 9, 1 + n % 27)
         with clock.frozen(f"{day.isoformat()}T10:00:00+08:00"):
             resource = published(db, rng.choice(officers), op, **fields)
-        terms = search_index.document_terms(
+        terms = search_text.document_terms(
             fields["name"],
             fields["summary"],
             [(i["name"], i["description"]) for i in fields["items"]],
@@ -420,8 +420,8 @@ def catalog(db: Session, world) -> list[Expected]:
 
 
 def _expected(catalog: list[Expected], text: str, filters: dict[str, Any], sort: str | None):
-    words = search_index.parse_query(text)
-    matched = [e for e in catalog if search_index.document_matches(e.terms, words)]
+    words = search_text.parse_query(text)
+    matched = [e for e in catalog if search_text.document_matches(e.terms, words)]
 
     def passes(e: Expected, skip: str | None = None) -> bool:
         return all(e.facets[f] == str(v) for f, v in filters.items() if f != skip)
@@ -429,11 +429,11 @@ def _expected(catalog: list[Expected], text: str, filters: dict[str, Any], sort:
     selected = [e for e in matched if passes(e)]
     sort = sort or ("relevance" if words else "published")
     if sort == "name":
-        selected.sort(key=lambda e: (search_index.name_key(e.name), e.id))
+        selected.sort(key=lambda e: (search_text.name_key(e.name), e.id))
     else:
         selected.sort(key=lambda e: (-e.published_on.toordinal(), -e.id))
         if sort == "relevance":
-            selected.sort(key=lambda e: not search_index.document_matches(e.name_terms, words))
+            selected.sort(key=lambda e: not search_text.document_matches(e.name_terms, words))
     facets = {}
     for facet in FACETS:
         counts: dict[str, int] = {}
@@ -473,7 +473,7 @@ def test_fifty_resources_give_what_the_rules_say(db: Session, world, catalog, so
 
 
 def test_terms_are_letters_and_digits_with_synonym_canonicals() -> None:
-    terms = search_index.document_terms("婚姻登记信息", "结婚、离婚（2024年）", [("手机号", "")])
+    terms = search_text.document_terms("婚姻登记信息", "结婚、离婚（2024年）", [("手机号", "")])
     tokens = terms.terms.split()
     assert {"婚姻", "登记", "婚姻登记", "结婚", "离婚", "手机号"} <= set(tokens)
     assert {"联系电话", "联系", "电话"} <= set(tokens)  # 手机号's canonical, 联系电话
@@ -483,11 +483,11 @@ def test_terms_are_letters_and_digits_with_synonym_canonicals() -> None:
 
 
 def test_a_query_word_is_an_or_of_its_synonyms() -> None:
-    (word,) = search_index.parse_query("公民身份")
+    (word,) = search_text.parse_query("公民身份")
     assert frozenset({"公民", "身份"}) in word
     assert frozenset({"公民身份号码"}) in word  # the canonical of 身份证号 and its group
-    assert search_index.parse_query("，。！") == ()
-    assert len(search_index.parse_query("婚姻 婚姻")) == 1
+    assert search_text.parse_query("，。！") == ()
+    assert len(search_text.parse_query("婚姻 婚姻")) == 1
 
 
 def test_the_operator_reindexes_from_the_command_line(govshare_cli) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from govshare.catalog import search_index
+from govshare.catalog import search_index, search_text
 from govshare.catalog.models import CatalogKind, DataItem, Resource, ResourceStatus, ResourceVersion
 from govshare.catalog.search_index import STAMP, SearchEntry, SearchFacet, SearchText, new_stamp
 from govshare.catalog.service.search import FACETS
@@ -75,14 +75,14 @@ def _index_rows(
     items: list[tuple[str, str]],
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The `catalog_search` and `catalog_search_text` rows of a published version."""
-    terms = search_index.document_terms(version["name"], version["summary"], items)
+    terms = search_text.document_terms(version["name"], version["summary"], items)
     entry = {
         "resource_id": resource_id,
         "provider_id": provider_id,
         "catalog_kind": catalog_kind,
         **{f: version[f] for f in FACETS if f not in ("provider_id", "catalog_kind")},
         "published_on": published_on,
-        "name_key": search_index.name_key(version["name"]),
+        "name_key": search_text.name_key(version["name"]),
         "name_terms": terms.name_terms,
     }
     return entry, {"resource_id": resource_id, "terms": terms.terms}

@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import ARRAY, Integer, LargeBinary, bindparam, select, text, tuple_
 from sqlalchemy.orm import Session
 
-from govshare.catalog import search_index
+from govshare.catalog import search_index, search_text
 from govshare.catalog.models import (
     CatalogKind,
     DataItem,
@@ -171,19 +171,19 @@ def _id_list(value: Any) -> list[int]:
 
 
 def _matching(
-    db_session: Session, words: tuple[search_index.Word, ...], *, names: bool
+    db_session: Session, words: tuple[search_text.Word, ...], *, names: bool
 ) -> tuple[int, int]:
     """Bitmaps of the resources whose terms match `words`, and (with `names`) of those whose
     name alone does, in one statement."""
     if db_session.get_bind().dialect.name == "sqlite":
-        expression = search_index.fts5_expression(words)
+        expression = search_text.fts5_expression(words)
         sources = [
             f"(SELECT json_group_array(rowid) FROM {table} WHERE {table} MATCH :q)"
             for table in ("catalog_search_fts", "catalog_search_fts_name")[: 1 + names]
         ]
         found = db_session.execute(text("SELECT " + ", ".join(sources)), {"q": expression})
         return _bitmaps_of(found.one(), names)
-    expression = search_index.tsquery_expression(words)
+    expression = search_text.tsquery_expression(words)
     # The planner takes a sequential scan when many rows match, reading every row's tsvector
     # out of TOAST (several times slower than the GIN index), so the index is made
     # compulsory for this statement, and the setting restored after it.
@@ -341,7 +341,7 @@ def _ordered(
 def _rows(
     db_session: Session,
     ids: list[int],
-    words: tuple[search_index.Word, ...],
+    words: tuple[search_text.Word, ...],
     marks: tuple[str, ...],
 ) -> list[SearchRow]:
     if not ids:
@@ -372,7 +372,7 @@ def _rows(
             .order_by(DataItem.version_id, DataItem.position)
         )
         for version_id, name in items:
-            if search_index.item_matches(name, words):
+            if search_text.item_matches(name, words):
                 answering.setdefault(version_id, []).append(name)
     rows = []
     for rid in ids:
@@ -412,7 +412,7 @@ def search(db_session: Session, *, actor: Actor, query: SearchQuery) -> SearchRe
     access)."""
     require(actor, *READERS, action="检索资源目录")
     query = _checked(query)
-    words = search_index.parse_query(query.text)
+    words = search_text.parse_query(query.text)
     bitmaps = _bitmaps(db_session)
     everything = 0
     for bits in bitmaps["catalog_kind"].values():
@@ -439,7 +439,7 @@ def search(db_session: Session, *, actor: Actor, query: SearchQuery) -> SearchRe
     else:
         order = "name" if query.sort == "name" else "published"
         ids = _ordered(db_session, order, selected, total, skip, take)
-    marks = search_index.highlights(query.text)
+    marks = search_text.highlights(query.text)
     return SearchResult(
         query=query,
         rows=_rows(db_session, ids, words, marks),

@@ -1,0 +1,295 @@
+"""Reading the open catalog from the portal database: search with facets, one dataset, its
+rows. The pages, the CKAN Action API and the DCAT feeds all read through these functions.
+
+Search matches whole tokens made by `govshare.catalog.search_text` (the same Chinese analysis
+as the platform's catalog): FTS5 on SQLite, a `tsvector` on PostgreSQL (see `portal.db`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from govshare.catalog import search_text
+from govshare.portal.models import (
+    PortalDataset,
+    PortalField,
+    PortalOrganization,
+    PortalRelease,
+    dataset_rows_table,
+)
+
+# Facet name → the dataset column it counts (CKAN's facet.field names where CKAN has one).
+FACETS: dict[str, Any] = {
+    "groups": PortalDataset.domain,
+    "organization": PortalOrganization.name,
+    "res_format": PortalDataset.format,
+    "update_frequency": PortalDataset.update_frequency,
+    "open_type": PortalDataset.open_type,
+}
+FACET_LABELS = {
+    "groups": "领域",
+    "organization": "提供部门",
+    "res_format": "资源格式",
+    "update_frequency": "更新周期",
+    "open_type": "开放属性",
+}
+OPEN_TYPE_LABELS = {"unconditional": "无条件开放", "conditional": "有条件开放"}
+SORTS = {
+    "relevance": "相关度",
+    "modified": "最近更新",
+    "title": "名称",
+}
+MAX_ROWS = 1000
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    q: str = ""
+    filters: dict[str, tuple[str, ...]] = field(default_factory=dict)  # facet → values (OR)
+    sort: str = "relevance"
+    rows: int = 20
+    start: int = 0
+    facets: tuple[str, ...] = tuple(FACETS)
+
+
+@dataclass(frozen=True)
+class FacetValue:
+    value: str
+    label: str
+    count: int
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    count: int
+    datasets: list[PortalDataset]
+    facets: dict[str, list[FacetValue]]
+
+
+def _matching(db_session: Session, q: str) -> Any | None:
+    """A condition on PortalDataset.id for the query words, or None when q has none."""
+    words = search_text.parse_query(q)
+    if not words:
+        return None
+    if db_session.get_bind().dialect.name == "sqlite":
+        expression = search_text.fts5_expression(words)
+        matched = sa.text(
+            "SELECT rowid FROM portal_dataset_fts WHERE portal_dataset_fts MATCH :e"
+        ).bindparams(e=expression)
+        return PortalDataset.id.in_(matched.columns(sa.column("rowid", sa.Integer)))
+    expression = search_text.tsquery_expression(words)
+    return sa.literal_column("portal_dataset.terms_vector").op("@@")(
+        sa.func.to_tsquery("simple", expression)
+    )
+
+
+def _rank(db_session: Session, q: str) -> Any | None:
+    words = search_text.parse_query(q)
+    if not words:
+        return None
+    if db_session.get_bind().dialect.name == "sqlite":
+        expression = search_text.fts5_expression(words)
+        return (
+            sa.select(sa.func.bm25(sa.literal_column("portal_dataset_fts")))
+            .select_from(sa.table("portal_dataset_fts"))
+            .where(
+                sa.literal_column("portal_dataset_fts").op("MATCH")(expression),
+                sa.literal_column("portal_dataset_fts.rowid") == PortalDataset.id,
+            )
+            .scalar_subquery()
+        )
+    return -sa.func.ts_rank(
+        sa.literal_column("portal_dataset.terms_vector"),
+        sa.func.to_tsquery("simple", search_text.tsquery_expression(words)),
+    )
+
+
+def _filtered(db_session: Session, query: SearchQuery, *, skip: str | None = None) -> sa.Select:
+    stmt = sa.select(PortalDataset.id).join(PortalOrganization)
+    if (condition := _matching(db_session, query.q)) is not None:
+        stmt = stmt.where(condition)
+    for facet, values in query.filters.items():
+        if facet == skip or not values:
+            continue
+        if facet == "tags":
+            continue  # tags are filtered in Python below (JSON lists differ per database)
+        stmt = stmt.where(FACETS[facet].in_(values))
+    return stmt
+
+
+def search(db_session: Session, query: SearchQuery) -> SearchResult:
+    """The datasets matching `query`, a page of them, and facet counts over all matches."""
+    rows = max(0, min(query.rows, MAX_ROWS))
+    ids = _filtered(db_session, query)
+    tags = set(query.filters.get("tags", ()))
+    order: list[Any] = []
+    if query.sort == "title":
+        order = [PortalDataset.title, PortalDataset.id]
+    elif query.sort == "modified" or (rank := _rank(db_session, query.q)) is None:
+        order = [PortalDataset.modified.desc(), PortalDataset.id]
+    else:
+        order = [rank, PortalDataset.modified.desc(), PortalDataset.id]
+    stmt = sa.select(PortalDataset).where(PortalDataset.id.in_(ids)).order_by(*order)
+    if tags:
+        found = [d for d in db_session.scalars(stmt) if tags & set(d.tags)]
+        count, page = len(found), found[query.start : query.start + rows]
+    else:
+        count = db_session.scalar(sa.select(sa.func.count()).select_from(ids.subquery())) or 0
+        page = list(db_session.scalars(stmt.offset(query.start).limit(rows))) if rows else []
+    facets = {name: _facet(db_session, query, name) for name in query.facets if name in FACETS}
+    return SearchResult(count=count, datasets=page, facets=facets)
+
+
+def _facet(db_session: Session, query: SearchQuery, name: str) -> list[FacetValue]:
+    """Counts of one facet's values among the matches of every other filter (so choosing a
+    value still shows the others of the same facet)."""
+    column = FACETS[name]
+    ids = _filtered(db_session, query, skip=name)
+    label = {
+        "groups": PortalDataset.domain_label,
+        "organization": PortalOrganization.title,
+        "res_format": PortalDataset.format_label,
+        "update_frequency": PortalDataset.update_frequency_label,
+        "open_type": PortalDataset.open_type,
+    }[name]
+    stmt = (
+        sa.select(column, sa.func.min(label), sa.func.count())
+        .select_from(PortalDataset)
+        .join(PortalOrganization)
+        .where(PortalDataset.id.in_(ids))
+        .group_by(column)
+        .order_by(sa.func.count().desc(), column)
+    )
+    values = []
+    for value, shown, count in db_session.execute(stmt):
+        if name == "open_type":
+            shown = OPEN_TYPE_LABELS.get(value, value)
+        values.append(FacetValue(value, shown, count))
+    return values
+
+
+def dataset(db_session: Session, name_or_id: str) -> PortalDataset | None:
+    """A dataset by its name (slug), its catalog code or its id."""
+    conditions = [PortalDataset.name == name_or_id, PortalDataset.code == name_or_id]
+    if name_or_id.isdigit():
+        conditions.append(PortalDataset.id == int(name_or_id))
+    return db_session.scalars(sa.select(PortalDataset).where(sa.or_(*conditions))).first()
+
+
+def dataset_names(db_session: Session, *, limit: int | None = None, offset: int = 0) -> list[str]:
+    stmt = sa.select(PortalDataset.name).order_by(PortalDataset.name).offset(offset)
+    return list(db_session.scalars(stmt.limit(limit) if limit else stmt))
+
+
+def organizations(db_session: Session) -> list[tuple[PortalOrganization, int]]:
+    """Departments that provide open data, with their dataset counts, by name."""
+    count = sa.func.count(PortalDataset.id)
+    stmt = (
+        sa.select(PortalOrganization, count)
+        .join(PortalDataset)
+        .group_by(PortalOrganization.id)
+        .order_by(PortalOrganization.name)
+    )
+    return [(org, n) for org, n in db_session.execute(stmt)]
+
+
+def organization(db_session: Session, name_or_id: str) -> PortalOrganization | None:
+    conditions = [PortalOrganization.name == name_or_id]
+    if name_or_id.isdigit():
+        conditions.append(PortalOrganization.id == int(name_or_id))
+    return db_session.scalars(sa.select(PortalOrganization).where(sa.or_(*conditions))).first()
+
+
+def domains(db_session: Session) -> list[FacetValue]:
+    """Open-data domains (SR§21) that have datasets, with their counts (CKAN: groups)."""
+    stmt = (
+        sa.select(PortalDataset.domain, sa.func.min(PortalDataset.domain_label), sa.func.count())
+        .group_by(PortalDataset.domain)
+        .order_by(PortalDataset.domain)
+    )
+    return [FacetValue(v, label, n) for v, label, n in db_session.execute(stmt)]
+
+
+def tags(db_session: Session) -> list[str]:
+    found: set[str] = set()
+    for values in db_session.scalars(sa.select(PortalDataset.tags)):
+        found.update(values or ())
+    return sorted(found)
+
+
+def releases(db_session: Session, dataset_id: int) -> list[PortalRelease]:
+    """The dataset's update history, newest first."""
+    stmt = (
+        sa.select(PortalRelease)
+        .where(PortalRelease.dataset_id == dataset_id)
+        .order_by(PortalRelease.published_at.desc(), PortalRelease.id.desc())
+    )
+    return list(db_session.scalars(stmt))
+
+
+@dataclass(frozen=True)
+class RowFilter:
+    """A condition on one open field: equals `value` (the datastore's `filters`)."""
+
+    column: str
+    value: Any
+
+
+def rows(
+    db_session: Session,
+    data: PortalDataset,
+    *,
+    columns: Sequence[str] | None = None,
+    where: Sequence[RowFilter] = (),
+    q: str = "",
+    order_by: Sequence[tuple[str, bool]] = (),  # (column, descending)
+    limit: int | None = 100,
+    offset: int = 0,
+) -> tuple[list[PortalField], sa.Select]:
+    """The SELECT of a table dataset's open rows (fields in order, `_row` first), and the
+    fields it returns. `q` keeps rows where any text field contains it."""
+    table = dataset_rows_table(data)
+    if table is None:
+        raise ValueError("not a table dataset")
+    chosen = [f for f in data.fields if not columns or f.column in columns]
+    stmt = sa.select(table.c["_row"], *(table.c[f.column] for f in chosen))
+    for condition in where:
+        stmt = stmt.where(table.c[condition.column] == condition.value)
+    if q:
+        texts = [table.c[f.column] for f in data.fields if f.type == "text"]
+        found = [t.contains(q, autoescape=True) for t in texts]
+        stmt = stmt.where(sa.or_(*found) if found else sa.false())
+    ordering = [table.c[c].desc() if desc else table.c[c] for c, desc in order_by]
+    stmt = stmt.order_by(*ordering, table.c["_row"])
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    if offset:
+        stmt = stmt.offset(offset)
+    return chosen, stmt
+
+
+def count_rows(db_session: Session, stmt: sa.Select) -> int:
+    inner = stmt.limit(None).offset(None).order_by(None)
+    return db_session.scalar(sa.select(sa.func.count()).select_from(inner.subquery())) or 0
+
+
+def stream_rows(
+    db_session: Session, stmt: sa.Select, *, batch: int = 2000
+) -> Iterator[Sequence[Any]]:
+    """The rows of `stmt`, fetched in batches from a server-side cursor."""
+    result = db_session.execute(stmt.execution_options(stream_results=True, yield_per=batch))
+    yield from result
+
+
+def dataset_terms(
+    title: str, notes: str, fields: Sequence[tuple[str, str]], extra: Sequence[str] = ()
+) -> tuple[str, str]:
+    """(terms, title terms) of a dataset: its title, description, open fields (name,
+    description) and `extra` words (department, domain, tags), as the index stores them."""
+    document = search_text.document_terms(title, " ".join([notes, *extra]), fields)
+    return document.terms, document.name_terms

@@ -1,0 +1,165 @@
+"""The portal database (开放门户数据库): everything the public portal holds, and nothing else.
+
+The portal runs on the internet side (BZ§8) against a database of its own. The platform is
+the only writer: `govshare.opendata.publishing` copies into it, one way, the open catalog
+entries and the open view of each open table (its open items, its open rows, masked as the
+secrecy review decided). The portal never reads the platform's database and has no settings
+for it, so whatever is not here cannot leak through it.
+
+Labels (department names, domain and frequency names in Chinese) are copied as published,
+so the portal needs none of the platform's code to show them.
+
+Tables:
+
+- `portal_organization` — a providing department, as the public sees it;
+- `portal_dataset` — an open resource: its catalog entry, open type and conditions, search
+  terms, and the name of its rows table;
+- `portal_field` — the data dictionary of the open view (only open items);
+- `portal_release` — the update history: one row per publication;
+- `portal_data_<dataset id>` — the open rows, one table per table dataset, created by the
+  publisher with the columns of the open view (`c0`, `c1`, … in field order) and `_row`, the
+  publication order; a republication replaces it whole.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from govshare.core.db import NAMING_CONVENTION, UTCDateTime
+
+SCHEMA_VERSION = 1
+
+# A field's type in the open view, as rows are stored and as CKAN's datastore names it.
+FIELD_TYPES: dict[str, Any] = {
+    "text": sa.Text,
+    "integer": sa.BigInteger,
+    "numeric": sa.Numeric,
+    "double": sa.Float,
+    "date": sa.Date,
+    "timestamp": sa.DateTime,
+    "boolean": sa.Boolean,
+}
+
+
+class PortalBase(DeclarativeBase):
+    """Base of the portal's tables. They are a published copy, not platform records: the
+    publication is audited on the platform's side, in the platform's log, so the platform's
+    "every change is audited" check (core.db) does not apply to them."""
+
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+    __audit_exempt__ = True
+
+
+class PortalMeta(PortalBase):
+    """One row: the schema version and the site's own facts, written by the publisher."""
+
+    __tablename__ = "portal_meta"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    schema_version: Mapped[int] = mapped_column(Integer)
+    city_name: Mapped[str] = mapped_column(String(100))  # 江州市
+    publisher_name: Mapped[str] = mapped_column(String(200))  # the operator, 市大数据局
+    licence_title: Mapped[str] = mapped_column(String(200))
+    licence_url: Mapped[str] = mapped_column(String(500))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PortalOrganization(PortalBase):
+    """A department that provides open data (CKAN: organization)."""
+
+    __tablename__ = "portal_organization"
+
+    id: Mapped[int] = mapped_column(primary_key=True)  # the platform's organization id
+    name: Mapped[str] = mapped_column(String(100), unique=True)  # slug, e.g. "org-12"
+    title: Mapped[str] = mapped_column(String(200))  # 江州市公安局
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
+class PortalDataset(PortalBase):
+    """An open resource (CKAN: package; DCAT: dcat:Dataset)."""
+
+    __tablename__ = "portal_dataset"
+
+    id: Mapped[int] = mapped_column(primary_key=True)  # the platform's resource id
+    name: Mapped[str] = mapped_column(String(100), unique=True)  # slug of the code: a01001-000012
+    code: Mapped[str] = mapped_column(String(40), unique=True)  # the catalog code
+    title: Mapped[str] = mapped_column(String(200))
+    notes: Mapped[str] = mapped_column(Text, default="")  # the catalog summary
+    organization_id: Mapped[int] = mapped_column(ForeignKey("portal_organization.id"), index=True)
+    domain: Mapped[str] = mapped_column(String(32), index=True)  # SR§21 domain value
+    domain_label: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(16))  # table | file | service
+    format: Mapped[str] = mapped_column(String(24))  # catalog format value
+    format_label: Mapped[str] = mapped_column(String(40))
+    update_frequency: Mapped[str] = mapped_column(String(16), index=True)
+    update_frequency_label: Mapped[str] = mapped_column(String(20))
+    open_type: Mapped[str] = mapped_column(String(16), index=True)  # unconditional | conditional
+    open_conditions: Mapped[str] = mapped_column(Text, default="")
+    tags: Mapped[list[str]] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer)  # the catalog version published
+    issued: Mapped[date] = mapped_column(Date)  # first opened
+    modified: Mapped[datetime] = mapped_column(UTCDateTime, index=True)  # last publication
+    data_updated: Mapped[datetime | None] = mapped_column(UTCDateTime)  # last sync of the rows
+    row_count: Mapped[int | None] = mapped_column(BigInteger)
+    rows_table: Mapped[str | None] = mapped_column(String(40))  # portal_data_<id>
+    terms: Mapped[str] = mapped_column(Text, default="")  # space-separated search terms
+    title_terms: Mapped[str] = mapped_column(Text, default="")
+
+    organization: Mapped[PortalOrganization] = relationship(lazy="joined")
+    fields: Mapped[list[PortalField]] = relationship(
+        order_by="PortalField.position", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class PortalField(PortalBase):
+    """One open item of a dataset: the data dictionary the public sees."""
+
+    __tablename__ = "portal_field"
+
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("portal_dataset.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))  # the data item's name, 单位名称
+    column: Mapped[str] = mapped_column(String(20))  # c0, c1, … in the rows table
+    type: Mapped[str] = mapped_column(String(16))  # a key of FIELD_TYPES
+    description: Mapped[str] = mapped_column(String(500), default="")
+    masking: Mapped[str] = mapped_column(String(60), default="")  # the masking rule's label
+
+
+class PortalRelease(PortalBase):
+    """One publication of a dataset: its update history."""
+
+    __tablename__ = "portal_release"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("portal_dataset.id"), index=True)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer)
+    row_count: Mapped[int | None] = mapped_column(BigInteger)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+def rows_table(dataset_id: int, fields: list[tuple[str, str]]) -> sa.Table:
+    """The rows table of a dataset, given its fields as (column, type) in order, in a
+    metadata of its own (the tables come and go with publications)."""
+    return sa.Table(
+        rows_table_name(dataset_id),
+        sa.MetaData(),
+        sa.Column("_row", sa.BigInteger, primary_key=True, autoincrement=False),
+        *(sa.Column(column, FIELD_TYPES[type_]()) for column, type_ in fields),
+    )
+
+
+def rows_table_name(dataset_id: int) -> str:
+    return f"portal_data_{dataset_id}"
+
+
+def dataset_rows_table(dataset: PortalDataset) -> sa.Table | None:
+    """The rows table of a published table dataset, or None for a file or service."""
+    if dataset.rows_table is None:
+        return None
+    return rows_table(dataset.id, [(f.column, f.type) for f in dataset.fields])
