@@ -49,10 +49,10 @@ def _sqlite_in(database: str, name: str = "源库") -> ConnectionIn:
 
 
 def _platform(data_dir: Path) -> Settings:
-    """Settings whose platform database and center are real SQLite files in the data
+    """Settings whose platform database, center and portal database are real SQLite files in the data
     directory, as in a city's default deployment, and a file in the file store."""
     settings = settings_for(data_dir)
-    for name in ("govshare.db", "center.db"):
+    for name in ("govshare.db", "center.db", "portal.db"):
         people_sqlite(data_dir / name, 3)
     people_sqlite(data_dir / "files" / "ab" / "stored.db", 3)
     assert (data_dir / "secret_key").is_file()
@@ -78,6 +78,8 @@ def test_no_platform_file_nor_another_departments_can_be_a_source(
         "platform database, relative": "govshare.db",
         "center": str(data_dir / "center.db"),
         "center, relative": "center.db",
+        "portal database": str(data_dir / "portal.db"),
+        "portal database, relative": "portal.db",
         "secret key": str(data_dir / "secret_key"),
         "secret key, relative": "secret_key",
         "stored file": "files/ab/stored.db",

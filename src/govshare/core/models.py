@@ -9,6 +9,7 @@ from govshare.core.inbox import models as inbox_models
 from govshare.core.scheduler import models as scheduler_models
 from govshare.exchange import models as exchange_models
 from govshare.identity import models as identity_models
+from govshare.opendata import models as opendata_models
 from govshare.sharing import models as sharing_models
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "exchange_models",
     "identity_models",
     "inbox_models",
+    "opendata_models",
     "scheduler_models",
     "sharing_models",
 ]

@@ -18,6 +18,7 @@ from govshare.core.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from govshare.exchange.center import Center
+    from govshare.portal.db import PortalDatabase
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,13 @@ class Runtime:
         from govshare.exchange.center import open_center
 
         return open_center(self.settings.center_database_url, self.settings.center_schema)
+
+    @functools.cached_property
+    def portal(self) -> PortalDatabase:
+        """The open portal's database (开放门户数据库) the platform publishes into."""
+        from govshare.portal.db import PortalDatabase
+
+        return PortalDatabase(self.settings.portal_database_url)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Session]:

@@ -42,6 +42,9 @@ class Settings(BaseModel):
     # Exchange (交换系统)
     center_database_url: str = ""  # data resource center; a SQLite file in data_dir when empty
     center_schema: str = "center"  # PostgreSQL schema of the center's tables
+    # The open portal's own database, which the platform publishes into (one way);
+    # portal.db in data_dir when empty. `govshare portal` reads this same variable alone.
+    portal_database_url: str = ""
     credential_cipher: str = "aes-gcm"  # aes-gcm or sm4-gcm (国密) for connection passwords
     credential_key: str = ""  # 64 hex digits; derived from secret_key when empty
     mask_key: str = ""  # key of the keyed-hash masking rule; derived from secret_key when empty
@@ -142,12 +145,20 @@ def _complete(settings: Settings) -> Settings:
     center_url = settings.center_database_url or f"sqlite:///{data_dir / 'center.db'}"
     if center_url.startswith("postgresql://"):
         center_url = "postgresql+psycopg://" + center_url.removeprefix("postgresql://")
+    portal_url = settings.portal_database_url or f"sqlite:///{data_dir / 'portal.db'}"
+    if portal_url.startswith("postgresql://"):
+        portal_url = "postgresql+psycopg://" + portal_url.removeprefix("postgresql://")
+    if portal_url in (url, center_url):
+        raise ConfigError(
+            "GOVSHARE_PORTAL_DATABASE_URL: 开放门户须使用独立的数据库，不能与平台数据库或数据资源中心相同"
+        )
     return settings.model_copy(
         update={
             "data_dir": data_dir,
             "database_url": url,
             "secret_key": secret,
             "center_database_url": center_url,
+            "portal_database_url": portal_url,
         }
     )
 

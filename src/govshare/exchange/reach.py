@@ -36,12 +36,12 @@ LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost
 
 
 def platform_paths(settings: Settings) -> list[Path]:
-    """The files and directories the platform keeps for itself, resolved: its database and
-    the center when they are SQLite files (with their journals), the secret key, the file
+    """The files and directories the platform keeps for itself, resolved: its database, the
+    center and the portal's database when they are SQLite files (with their journals), the secret key, the file
     store and the data directory's own configuration."""
     data_dir = Path(os.path.realpath(settings.data_dir))
     found = [data_dir / "secret_key", data_dir / "files"]
-    for url in (settings.database_url, settings.center_database_url):
+    for url in (settings.database_url, settings.center_database_url, settings.portal_database_url):
         database = _sqlite_database(url)
         if database:
             base = os.path.realpath(database)
@@ -127,9 +127,13 @@ def sqlite_file(
 def refuse_platform_server(
     settings: Settings, *, kind: str, host: str, port: int | None, database: str
 ) -> None:
-    """Forbidden when a network connection names the platform's own database or the data
-    resource center (same server, port and database), whatever schema or user it gives."""
-    own = [("平台数据库", settings.database_url), ("数据资源中心", settings.center_database_url)]
+    """Forbidden when a network connection names the platform's own database, the data
+    resource center or the portal's database (same server, port and database), whatever schema or user it gives."""
+    own = [
+        ("平台数据库", settings.database_url),
+        ("数据资源中心", settings.center_database_url),
+        ("开放门户数据库", settings.portal_database_url),
+    ]
     wanted_port = port or DEFAULT_PORTS.get(kind)
     wanted_hosts: set[str] | None = None
     for label, url in own:

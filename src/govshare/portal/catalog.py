@@ -173,10 +173,16 @@ def _facet(db_session: Session, query: SearchQuery, name: str) -> list[FacetValu
     return values
 
 
+def _is_id(text: str) -> bool:
+    """Whether `text` is a row id: ASCII digits that fit an integer column (² is a digit
+    to Python, and a long run of digits overflows the database's integer)."""
+    return text.isascii() and text.isdigit() and len(text) <= 9
+
+
 def dataset(db_session: Session, name_or_id: str) -> PortalDataset | None:
     """A dataset by its name (slug), its catalog code or its id."""
     conditions = [PortalDataset.name == name_or_id, PortalDataset.code == name_or_id]
-    if name_or_id.isdigit():
+    if _is_id(name_or_id):
         conditions.append(PortalDataset.id == int(name_or_id))
     return db_session.scalars(sa.select(PortalDataset).where(sa.or_(*conditions))).first()
 
@@ -200,7 +206,7 @@ def organizations(db_session: Session) -> list[tuple[PortalOrganization, int]]:
 
 def organization(db_session: Session, name_or_id: str) -> PortalOrganization | None:
     conditions = [PortalOrganization.name == name_or_id]
-    if name_or_id.isdigit():
+    if _is_id(name_or_id):
         conditions.append(PortalOrganization.id == int(name_or_id))
     return db_session.scalars(sa.select(PortalOrganization).where(sa.or_(*conditions))).first()
 

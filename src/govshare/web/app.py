@@ -30,6 +30,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     from govshare.exchange import pages as exchange_pages
     from govshare.identity import api as identity_api
     from govshare.identity import pages as identity_pages
+    from govshare.opendata import api as opendata_api
     from govshare.sharing import api as sharing_api
     from govshare.sharing import pages as sharing_pages
     from govshare.web import api as web_api
@@ -64,6 +65,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         catalog_api.router,
         sharing_api.router,
         exchange_api.router,
+        opendata_api.router,
     ):
         app.include_router(router, prefix="/api/v1")
     for router in (

@@ -53,6 +53,9 @@ TASKS: tuple[PeriodicTask, ...] = (
     PeriodicTask("catalog.apply_due", "hour", "govshare.catalog.jobs:apply_due", minute=1),
     # deadline reminders, overdue notices, grants about to expire (`govshare sharing remind`)
     PeriodicTask("sharing.reminders", "hour", "govshare.sharing.jobs:send_reminders", minute=2),
+    # the open portal follows the platform: new and changed open data, withdrawals
+    # (`govshare opendata publish`)
+    PeriodicTask("opendata.publish", "hour", "govshare.opendata.jobs:publish", minute=3),
 )
 
 

@@ -1,0 +1,72 @@
+"""open releases (opendata_release): a resource's open view, its secrecy review and the
+operator's confirmation, for publication into the open portal's own database (OPN-3, SR§20)
+
+Revision ID: 0012
+Revises: 0011
+Create Date: 2026-12-07 10:00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+import govshare.core.db
+
+revision: str = "0012"
+down_revision: str | None = "0011"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    stamp = govshare.core.db.UTCDateTime(timezone=True)
+    op.create_table(
+        "opendata_release",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("resource_id", sa.Integer(), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("version_id", sa.Integer(), nullable=False),
+        sa.Column("open_type", sa.String(length=16), nullable=False),
+        sa.Column("open_conditions", sa.Text(), nullable=False),
+        sa.Column("fields", sa.JSON(), nullable=False),
+        sa.Column("row_filter", sa.JSON(), nullable=False),
+        sa.Column("masking", sa.JSON(), nullable=False),
+        sa.Column("tags", sa.JSON(), nullable=False),
+        sa.Column("secrecy_reviewer", sa.String(length=120), nullable=True),
+        sa.Column("secrecy_reviewed_on", sa.Date(), nullable=True),
+        sa.Column("secrecy_basis", sa.Text(), nullable=True),
+        sa.Column("secrecy_outcome", sa.String(length=16), nullable=True),
+        sa.Column("secrecy_recorded_by", sa.String(length=120), nullable=True),
+        sa.Column("created_at", stamp, nullable=False),
+        sa.Column("created_by", sa.String(length=120), nullable=False),
+        sa.Column("updated_at", stamp, nullable=False),
+        sa.Column("submitted_at", stamp, nullable=True),
+        sa.Column("submitted_by", sa.String(length=120), nullable=True),
+        sa.Column("decided_at", stamp, nullable=True),
+        sa.Column("decided_by", sa.String(length=120), nullable=True),
+        sa.Column("decision_comment", sa.Text(), nullable=True),
+        sa.Column("withdrawn_at", stamp, nullable=True),
+        sa.Column("withdrawn_by", sa.String(length=120), nullable=True),
+        sa.Column("withdrawal_reason", sa.Text(), nullable=True),
+        sa.Column("published_at", stamp, nullable=True),
+        sa.Column("published_rows", sa.BigInteger(), nullable=True),
+        sa.Column("publications", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["resource_id"],
+            ["catalog_resource.id"],
+            name=op.f("fk_opendata_release_resource_id_catalog_resource"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["version_id"],
+            ["catalog_version.id"],
+            name=op.f("fk_opendata_release_version_id_catalog_version"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_opendata_release")),
+    )
+    op.create_index(op.f("ix_opendata_release_resource_id"), "opendata_release", ["resource_id"])
+    op.create_index(op.f("ix_opendata_release_state"), "opendata_release", ["state"])
+
+
+def downgrade() -> None:
+    op.drop_table("opendata_release")

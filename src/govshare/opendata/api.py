@@ -1,0 +1,120 @@
+"""Open-data API: the open view, the secrecy review, the operator's confirmation, and
+publication to the portal (OPN-3, SR§20)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+
+from govshare.core.inputs import Code, Id
+from govshare.core.permissions import Role, require
+from govshare.opendata import jobs, publishing, service
+from govshare.opendata.models import ReleaseState
+from govshare.opendata.schemas import (
+    OpenViewIn,
+    ReleaseDecisionIn,
+    ReleaseOut,
+    SecrecyReviewIn,
+    WithdrawalIn,
+)
+from govshare.web.deps import DB, SignedIn, runtime_of
+
+router = APIRouter(prefix="/opendata", tags=["资源开放"])
+
+
+class PublishOut(BaseModel):
+    published: list[str]
+    removed: list[str]
+    unchanged: int
+    problems: list[str]
+
+
+def _out(release: Any) -> ReleaseOut:
+    return ReleaseOut.model_validate(service.describe(release))
+
+
+def _publish(request: Request, db_session: Any) -> publishing.PublishReport:
+    """The portal follows at once, published by the platform (whoever asked is audited
+    on the release itself)."""
+    runtime = runtime_of(request)
+    return publishing.publish(
+        db_session,
+        actor=jobs.SCHEDULER,
+        settings=runtime.settings,
+        center=runtime.center,
+        portal=runtime.portal,
+        city_name=runtime.city_name,
+    )
+
+
+@router.get("/releases", summary="开放发布清单（本部门的；平台管理单位看全部）")
+def releases(
+    db_session: DB, actor: SignedIn, state: ReleaseState | None = None
+) -> list[ReleaseOut]:
+    return [_out(r) for r in service.list_releases(db_session, actor=actor, state=state)]
+
+
+@router.get("/releases/{release_id}", summary="开放发布详情")
+def release(db_session: DB, actor: SignedIn, release_id: Id) -> ReleaseOut:
+    return _out(service.get_release(db_session, actor=actor, release_id=release_id))
+
+
+@router.put(
+    "/resources/{resource_code:path}/open-view",
+    summary="定义开放范围：开放的信息项、数据范围和脱敏规则（个人信息须脱敏）",
+)
+def define(db_session: DB, actor: SignedIn, resource_code: Code, data: OpenViewIn) -> ReleaseOut:
+    return _out(
+        service.define_view(db_session, actor=actor, resource_code=resource_code, data=data)
+    )
+
+
+@router.post(
+    "/releases/{release_id}/secrecy-review", summary="登记保密审查：审查人、日期、依据、结论"
+)
+def secrecy_review(
+    db_session: DB, actor: SignedIn, release_id: Id, data: SecrecyReviewIn
+) -> ReleaseOut:
+    return _out(
+        service.record_secrecy_review(db_session, actor=actor, release_id=release_id, data=data)
+    )
+
+
+@router.post("/releases/{release_id}/submit", summary="提交平台管理单位确认开放")
+def submit(db_session: DB, actor: SignedIn, release_id: Id) -> ReleaseOut:
+    return _out(service.submit(db_session, actor=actor, release_id=release_id))
+
+
+@router.post(
+    "/releases/{release_id}/decision", summary="平台管理单位确认开放（随即发布到开放门户）或退回"
+)
+def decide(
+    request: Request, db_session: DB, actor: SignedIn, release_id: Id, data: ReleaseDecisionIn
+) -> ReleaseOut:
+    decided = service.decide(db_session, actor=actor, release_id=release_id, data=data)
+    if data.approve:
+        _publish(request, db_session)
+    return _out(decided)
+
+
+@router.post("/releases/{release_id}/withdrawal", summary="撤回开放（随即从开放门户撤下）")
+def withdraw(
+    request: Request, db_session: DB, actor: SignedIn, release_id: Id, data: WithdrawalIn
+) -> ReleaseOut:
+    withdrawn = service.withdraw(db_session, actor=actor, release_id=release_id, data=data)
+    _publish(request, db_session)
+    return _out(withdrawn)
+
+
+@router.post("/publish", summary="把开放数据发布到开放门户（平台管理单位）")
+def publish(request: Request, db_session: DB, actor: SignedIn) -> PublishOut:
+    require(actor, Role.PLATFORM_OPERATOR, action="发布开放数据")
+    report = _publish(request, db_session)
+    return PublishOut(
+        published=report.published,
+        removed=report.removed,
+        unchanged=report.unchanged,
+        problems=report.problems,
+    )

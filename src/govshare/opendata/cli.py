@@ -1,0 +1,58 @@
+"""`govshare opendata …`: publish the open data to the portal and list the releases."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from govshare.core.cli_support import console_actor, fails_cleanly
+from govshare.core.runtime import get_runtime
+from govshare.opendata import jobs, service
+
+out = Console(highlight=False)
+app = typer.Typer(help="资源开放：发布到开放门户、开放发布清单", no_args_is_help=True)
+
+
+@app.command("publish")
+@fails_cleanly
+def publish(
+    force: bool = typer.Option(False, "--force", help="全部重新发布，不论是否有变化"),
+) -> None:
+    """把已确认开放的数据发布到开放门户数据库（单向），撤下已撤回或已下架的数据集。"""
+    with out.status("正在发布开放数据…") as status:
+        report = jobs.publish(
+            get_runtime(),
+            actor=console_actor(),
+            force=force,
+            progress=lambda code: status.update(f"正在发布开放数据：{code}…"),
+        )
+    out.print(
+        f"发布 {len(report.published)} 个，撤下 {len(report.removed)} 个，"
+        f"无变化 {report.unchanged} 个"
+    )
+    for problem in report.problems:
+        out.print(f"[red]未能发布[/red] {problem}")
+    if report.problems:
+        raise typer.Exit(1)
+
+
+@app.command("releases")
+@fails_cleanly
+def releases() -> None:
+    """列出开放发布（开放范围、保密审查、确认情况）。"""
+    with get_runtime().transaction() as db_session:
+        rows = service.list_releases(db_session, actor=console_actor())
+        table = Table("编号", "资源代码", "资源名称", "提供部门", "状态", "开放属性", "已发布行数")
+        for r in rows:
+            found = service.describe(r)
+            table.add_row(
+                str(r.id),
+                found["resource_code"],
+                found["resource_name"],
+                found["provider"],
+                r.state.label,
+                r.open_type.label,
+                "" if r.published_rows is None else str(r.published_rows),
+            )
+    out.print(table)

@@ -1,0 +1,92 @@
+"""Open releases (开放发布): what of a resource the public gets, and who decided it.
+
+A release is the provider's definition of a resource's open view — which data items, which
+rows, which masking — with its secrecy review (保密审查, SR§20: who reviewed, when, on what
+basis, with what outcome), submitted to the platform operator, who confirms it. A confirmed
+release is *open*: the publisher copies the open view into the portal database. A resource
+has at most one release that is not withdrawn; changing an open view withdraws nothing until
+the new one is confirmed (the old one stays open meanwhile).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from govshare.catalog.models import Labelled, OpenType, Resource
+from govshare.core.db import Base, UTCDateTime, str_enum
+
+LABELS: dict[str, dict[str, str]] = {
+    "ReleaseState": {
+        "draft": "草稿",
+        "submitted": "待平台确认",
+        "returned": "已退回",
+        "open": "已开放",
+        "withdrawn": "已撤回",
+    },
+    "SecrecyOutcome": {
+        "passed": "通过，可以开放",
+        "not_passed": "未通过，不予开放",
+    },
+}
+
+
+class ReleaseState(Labelled):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    RETURNED = "returned"
+    OPEN = "open"
+    WITHDRAWN = "withdrawn"
+
+
+class SecrecyOutcome(Labelled):
+    PASSED = "passed"
+    NOT_PASSED = "not_passed"
+
+
+class OpenRelease(Base):
+    """The open view of a resource and the decisions behind it (OPN-3, SR§20)."""
+
+    __tablename__ = "opendata_release"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resource_id: Mapped[int] = mapped_column(ForeignKey("catalog_resource.id"), index=True)
+    state: Mapped[ReleaseState] = mapped_column(str_enum(ReleaseState, 16), index=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("catalog_version.id"))  # the entry opened
+    open_type: Mapped[OpenType] = mapped_column(str_enum(OpenType, 16))
+    open_conditions: Mapped[str] = mapped_column(Text, default="")
+    # The open view, in the grant's terms (sharing.schemas Condition and Mask).
+    fields: Mapped[list[str]] = mapped_column(JSON)
+    row_filter: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    masking: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    tags: Mapped[list[str]] = mapped_column(JSON)
+    # The secrecy review (保密审查).
+    secrecy_reviewer: Mapped[str | None] = mapped_column(String(120))
+    secrecy_reviewed_on: Mapped[date | None] = mapped_column(Date)
+    secrecy_basis: Mapped[str | None] = mapped_column(Text)
+    secrecy_outcome: Mapped[SecrecyOutcome | None] = mapped_column(str_enum(SecrecyOutcome, 16))
+    secrecy_recorded_by: Mapped[str | None] = mapped_column(String(120))
+    # The way through.
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(120))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    submitted_by: Mapped[str | None] = mapped_column(String(120))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(120))
+    decision_comment: Mapped[str | None] = mapped_column(Text)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_by: Mapped[str | None] = mapped_column(String(120))
+    withdrawal_reason: Mapped[str | None] = mapped_column(Text)
+    # What the publisher last copied to the portal.
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    published_rows: Mapped[int | None] = mapped_column(BigInteger)
+    publications: Mapped[int] = mapped_column(Integer, default=0)
+
+    resource: Mapped[Resource] = relationship(lazy="joined")
+
+    # The scope protocol of exchange delivery (grant_scope): an open view is never whole.
+    whole_resource = False
