@@ -11,12 +11,15 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from govshare.portal import downloads, pages
 from govshare.portal.db import PortalDatabase
 from govshare.portal.settings import PortalSettings
 from govshare.web.headers import SecurityHeaders
 
 # The platform's static files (stylesheet, vendored htmx and ECharts), served by the portal too.
 STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
+# The public pages' own stylesheet.
+PORTAL_STATIC = Path(__file__).resolve().parent / "static"
 
 
 def create_portal_app(
@@ -35,6 +38,7 @@ def create_portal_app(
     app.state.settings = settings
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount("/portal-static", StaticFiles(directory=PORTAL_STATIC), name="portal-static")
     for router in _routers():
         app.include_router(router)
     return app
@@ -42,4 +46,4 @@ def create_portal_app(
 
 def _routers() -> list[APIRouter]:
     # Each part of the portal registers its router here, in one place.
-    return []
+    return [downloads.router, pages.router]

@@ -1,0 +1,222 @@
+"""Downloads of an open table (OPN-1): CSV, Excel and JSON, streamed row by row.
+
+Each file is written while the rows are read from a server-side cursor
+(`catalog.stream_rows`), in chunks of about CHUNK bytes, so memory stays flat whatever the
+table's size. Excel is the exception that proves the rule: an .xlsx is a zip, so openpyxl's
+write-only workbook (which itself keeps rows on disk) is saved into a temporary file, then
+streamed from it.
+
+Values: dates and times in ISO 8601, numbers in plain decimal notation (never 1E+2), so a
+file reads back exactly. Only unconditional datasets download; a conditional one must be
+applied for (OPN-2), and its download is refused with 403.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+import tempfile
+from collections.abc import Iterator, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, StreamingResponse
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+
+from govshare.portal import catalog
+from govshare.portal.db import PortalDatabase
+from govshare.portal.models import PortalDataset, PortalField
+from govshare.portal.pages import _looks_like_name, downloadable, not_found
+from govshare.portal.templating import plain, render
+
+router = APIRouter(tags=["开放门户下载"], include_in_schema=False)
+
+CHUNK = 64 * 1024
+EXCEL_MAX_ROWS = 1_048_576  # rows of one sheet, the header included
+MEDIA_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "json": "application/json",
+}
+_UNSAFE_IN_FILENAME = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]')
+
+
+def content_disposition(title: str, name: str, extension: str) -> str:
+    """An attachment named after the dataset's Chinese title (RFC 5987 `filename*`), with its
+    ASCII name as the fallback for old clients."""
+    readable = _UNSAFE_IN_FILENAME.sub("_", title).strip() or name
+    fallback = re.sub(r"[^A-Za-z0-9._-]", "_", name) or "data"
+    return (
+        f'attachment; filename="{fallback}.{extension}"; '
+        f"filename*=UTF-8''{quote(f'{readable}.{extension}', safe='')}"
+    )
+
+
+def _download(request: Request, name: str, extension: str) -> StreamingResponse | HTMLResponse:
+    portal: PortalDatabase = request.app.state.portal
+    with portal.session() as s:
+        data = catalog.dataset(s, name) if _looks_like_name(name) else None
+        if data is None:
+            return not_found(request, s, f"没有名为「{name[:100]}」的开放数据集。")
+        if data.open_type != "unconditional":
+            message = (
+                f"「{data.title}」为有条件开放数据，须经申请、获得批准后方可使用，不能直接下载。"
+            )
+            context = {"title": "须申请后使用", "message": message, "data": data}
+            return render(request, s, "portal/message.html", context, status_code=403)
+        if not downloadable(data):
+            message = f"「{data.title}」不是表格数据，没有可下载的数据文件。"
+            return not_found(request, s, message)
+        dataset_id, title, slug = data.id, data.title, data.name
+    return StreamingResponse(
+        WRITERS[extension](portal, dataset_id),
+        media_type=MEDIA_TYPES[extension],
+        headers={"Content-Disposition": content_disposition(title, slug, extension)},
+    )
+
+
+@router.get("/dataset/{name}/download.csv", response_model=None)
+def download_csv(request: Request, name: str) -> StreamingResponse | HTMLResponse:
+    """The dataset as CSV: UTF-8 with a byte-order mark (so Excel reads the Chinese)."""
+    return _download(request, name, "csv")
+
+
+@router.get("/dataset/{name}/download.xlsx", response_model=None)
+def download_xlsx(request: Request, name: str) -> StreamingResponse | HTMLResponse:
+    """The dataset as an Excel workbook."""
+    return _download(request, name, "xlsx")
+
+
+@router.get("/dataset/{name}/download.json", response_model=None)
+def download_json(request: Request, name: str) -> StreamingResponse | HTMLResponse:
+    """The dataset as a JSON array of objects keyed by the field names."""
+    return _download(request, name, "json")
+
+
+def _open_rows(
+    portal: PortalDatabase, dataset_id: int
+) -> Iterator[tuple[list[PortalField], Iterator[Sequence[Any]]]]:
+    """The dataset's fields and its rows (values only, `_row` dropped), read in one
+    transaction; nothing when the dataset went away since the request was checked."""
+    with portal.session() as s:
+        data = s.get(PortalDataset, dataset_id)
+        if data is None or not downloadable(data):
+            return
+        fields, stmt = catalog.rows(s, data, limit=None)
+        yield fields, (row[1:] for row in catalog.stream_rows(s, stmt))
+
+
+def csv_chunks(portal: PortalDatabase, dataset_id: int) -> Iterator[bytes]:
+    """CSV in UTF-8 with BOM; header = field names; values as plain text."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    buffer.write("\ufeff")
+    for fields, rows in _open_rows(portal, dataset_id):
+        writer.writerow([f.name for f in fields])
+        for row in rows:
+            writer.writerow([plain(v) for v in row])
+            if buffer.tell() >= CHUNK:
+                yield buffer.getvalue().encode()
+                buffer.seek(0)
+                buffer.truncate()
+    yield buffer.getvalue().encode()
+
+
+def json_value(value: Any) -> str:
+    """One value as JSON text: numbers in plain decimal notation, dates ISO, null for a
+    number JSON cannot hold (NaN, infinity)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float | Decimal):
+        return plain(value) if math.isfinite(value) else "null"
+    if isinstance(value, datetime | date):
+        return json.dumps(value.isoformat())
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def json_chunks(portal: PortalDatabase, dataset_id: int) -> Iterator[bytes]:
+    """A JSON array of objects, one per line, written as the rows come."""
+    buffer = io.StringIO()
+    buffer.write("[")
+    separator = "\n"
+    for fields, rows in _open_rows(portal, dataset_id):
+        keys = [json.dumps(f.name, ensure_ascii=False) + ": " for f in fields]
+        for row in rows:
+            pairs = (k + json_value(v) for k, v in zip(keys, row, strict=True))
+            buffer.write(separator + "{" + ", ".join(pairs) + "}")
+            separator = ",\n"
+            if buffer.tell() >= CHUNK:
+                yield buffer.getvalue().encode()
+                buffer.seek(0)
+                buffer.truncate()
+    buffer.write("\n]\n")
+    yield buffer.getvalue().encode()
+
+
+def _excel_value(sheet: WriteOnlyWorksheet, value: Any) -> Any:
+    """A cell: numbers and booleans as Excel values, dates as ISO text, text always as text
+    (a value starting with = is not made a formula)."""
+    if value is None or isinstance(value, bool | int | float):
+        if isinstance(value, float) and not math.isfinite(value):
+            return repr(value)
+        return value
+    if isinstance(value, Decimal):
+        # Exact in a cell only within Excel's 15 significant digits; else kept as text.
+        exact = value.is_finite() and len(value.normalize().as_tuple().digits) <= 15
+        return float(value) if exact else format(value, "f")
+    cell = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", plain(value)))
+    cell.data_type = "s"
+    return cell
+
+
+def _new_sheet(workbook: Workbook, fields: list[PortalField], number: int) -> WriteOnlyWorksheet:
+    """A sheet with the field names as its bold header row, columns wide enough for them."""
+    sheet = workbook.create_sheet("数据" if number == 1 else f"数据{number}")
+    for i, f in enumerate(fields, start=1):
+        sheet.column_dimensions[get_column_letter(i)].width = min(40, max(12, 2 * len(f.name) + 4))
+    header = []
+    for f in fields:
+        cell = WriteOnlyCell(sheet, value=f.name)
+        cell.font = Font(bold=True)
+        header.append(cell)
+    sheet.append(header)
+    return sheet
+
+
+def xlsx_chunks(portal: PortalDatabase, dataset_id: int) -> Iterator[bytes]:
+    """An .xlsx built in a temporary file (a zip cannot be streamed as it is written), then
+    sent in chunks; a sheet holds at most EXCEL_MAX_ROWS rows, more go on to the next."""
+    with tempfile.TemporaryFile() as file:
+        workbook = Workbook(write_only=True)
+        for fields, rows in _open_rows(portal, dataset_id):
+            sheet, used, number = _new_sheet(workbook, fields, 1), 1, 1
+            for row in rows:
+                if used == EXCEL_MAX_ROWS:
+                    number += 1
+                    sheet, used = _new_sheet(workbook, fields, number), 1
+                sheet.append([_excel_value(sheet, v) for v in row])
+                used += 1
+        if not workbook.worksheets:
+            workbook.create_sheet("数据")
+        workbook.save(file)
+        file.seek(0)
+        while chunk := file.read(CHUNK):
+            yield chunk
+
+
+WRITERS = {"csv": csv_chunks, "xlsx": xlsx_chunks, "json": json_chunks}
