@@ -58,7 +58,6 @@ from govshare.sharing.models import MaskRule
 # The center's portable column types as the portal stores them (masked values are text).
 PORTAL_TYPES = {"bigint": "integer", "integer": "integer"}
 FILE_FORMATS = (ResourceFormat.ELECTRONIC_FILE, ResourceFormat.IMAGE)
-LICENCE_TITLE = "政府数据开放许可（署名）"
 
 
 @dataclass
@@ -138,7 +137,7 @@ def publish(
         meta.schema_version = SCHEMA_VERSION
         meta.city_name = city_name
         meta.publisher_name = _publisher_name(db_session) or city_name
-        meta.licence_title = LICENCE_TITLE
+        meta.licence_title = f"{city_name}公共数据开放许可协议"
         meta.licence_url = ""
         meta.updated_at = now
         ps.add(meta)
