@@ -41,5 +41,8 @@ def create_portal_app(
 
 
 def _routers() -> list[APIRouter]:
-    # Each part of the portal registers its router here, in one place.
-    return []
+    # Each part of the portal registers its router here, in one place. The CKAN API and the
+    # DCAT feeds come first: /dataset/{name}.ttl must not be taken for a page's {name}.
+    from govshare.portal import ckan, dcat
+
+    return [ckan.router, dcat.router]
