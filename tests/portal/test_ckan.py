@@ -3,55 +3,30 @@ unmodified, against the portal on a live server."""
 
 from __future__ import annotations
 
-import json
-import socket
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
-import uvicorn
 from ckanapi import RemoteCKAN
 from ckanapi.errors import CKANAPIError, NotAuthorized, NotFound, ValidationError
 
 from govshare.portal.app import create_portal_app
 from govshare.portal.db import PortalDatabase
 from govshare.portal.settings import PortalSettings
+from tests.portal.serving import ckanapi_cli, served
 
 BUS_STOPS = "a01001-000001"
 PHARMACIES = "b02001-000001"
 AIR = "c03001-000001"
 CONDITIONAL = "b02001-000002"
-# The console script ckanapi installs beside the interpreter running the tests.
-CKANAPI = Path(sys.executable).with_name("ckanapi")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def portal_url(sample_portal: PortalDatabase) -> Iterator[str]:
     """The portal over the sample datasets, served by uvicorn on a free port."""
     app = create_portal_app(PortalSettings(database_url=sample_portal.url), database=sample_portal)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30  # a guard against a hang, not a speed check
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the portal test server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served(app) as url:
+        yield url
 
 
 @pytest.fixture
@@ -61,15 +36,7 @@ def ckan(portal_url: str) -> Iterator[RemoteCKAN]:
 
 
 def _cli(portal_url: str, *args: str) -> object:
-    done = subprocess.run(
-        [str(CKANAPI), "action", *args, "-r", portal_url],
-        capture_output=True,
-        text=True,
-        timeout=120,  # a guard against a hang
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    return ckanapi_cli(portal_url, *args)
 
 
 # --- datasets -------------------------------------------------------------------------------
