@@ -599,7 +599,7 @@ def load(engine: Engine, catalog: Catalog) -> None:
 
 
 def _uscc(serial: int) -> str:
-    from govshare.identity.uscc import check_character
+    from govshare.core.uscc import check_character
 
     first17 = f"11361100{serial:09d}"
     return first17 + check_character(first17)

@@ -328,11 +328,11 @@ def prepare(backend: str, pg_url: str, workdir: Path, upstream: str) -> Platform
     from govshare.core.permissions import Actor, Role
     from govshare.core.runtime import build_runtime
     from govshare.core.settings import load_settings
+    from govshare.core.uscc import check_character
     from govshare.exchange.service import interfaces
     from govshare.identity import service as identity
     from govshare.identity.models import Level
     from govshare.identity.schemas import ApiTokenIn, OrganizationIn, UserIn
-    from govshare.identity.uscc import check_character
     from govshare.sharing.schemas import DirectAccessIn
     from govshare.sharing.service import grants
 

@@ -133,7 +133,7 @@ def environ(data_dir: Path, platform_url: str, center_url: str, mask_key: str) -
 
 
 def _uscc(serial: int) -> str:
-    from govshare.identity.uscc import check_character
+    from govshare.core.uscc import check_character
 
     first17 = f"11361100{serial:09d}"
     return first17 + check_character(first17)

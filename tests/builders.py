@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from govshare.core.permissions import Actor, Role
+from govshare.core.uscc import check_character
 from govshare.identity import service as identity_service
 from govshare.identity.models import Level, Organization, User
 from govshare.identity.schemas import OrganizationIn, UserIn
-from govshare.identity.uscc import check_character
 
 PASSWORD = "secret2026"
 CONSOLE = Actor.command_line("test")

@@ -14,7 +14,7 @@ from tests.conftest import Cli
 
 
 def _add_organizations(cli: Cli, count: int) -> None:
-    from govshare.identity.uscc import check_character
+    from govshare.core.uscc import check_character
 
     for i in range(count):
         first17 = f"11369000MB{i:07d}"

@@ -22,7 +22,7 @@ from typer.core import TyperGroup
 from typer.testing import CliRunner
 
 from govshare import cli
-from govshare.identity.uscc import check_character
+from govshare.core.uscc import check_character
 
 USCC = "11369000MB0000001" + check_character("11369000MB0000001")
 

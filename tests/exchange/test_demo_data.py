@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 
+from govshare.core import uscc
 from govshare.exchange.demo_data import (
     ACTIVE_STATUSES,
     COMPANY_COLUMNS,
@@ -30,7 +31,6 @@ from govshare.exchange.demo_data import (
     population_rows,
     valid_id_number,
 )
-from govshare.identity import uscc
 from tests.worker_db import own
 
 AS_OF = datetime(2026, 7, 1)

@@ -365,7 +365,7 @@ def _population_file(path: Path, name: str) -> None:
 
 
 def test_the_operator_assigns_a_directory_from_the_console(govshare_cli: Cli) -> None:
-    from govshare.identity.uscc import check_character
+    from govshare.core.uscc import check_character
 
     first17 = "11369000MB0000001"
     added = govshare_cli("org", "add", "江州市公安局", first17 + check_character(first17))

@@ -7,9 +7,9 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
+from govshare.core import uscc
 from govshare.core.permissions import Actor, Role
 from govshare.identity import service as identity_service
-from govshare.identity import uscc
 from govshare.identity.models import Level, Organization, OrganizationKind
 from govshare.identity.schemas import ConfidentialityAgreementIn, OrganizationIn, UserIn
 

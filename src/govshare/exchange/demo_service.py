@@ -28,8 +28,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from govshare.core import uscc as uscc_code
 from govshare.exchange.demo_data import ACTIVE_STATUSES, COMPANY_COLUMNS, COUNTY_NAMES, company_rows
-from govshare.identity import uscc as uscc_code
 
 DEFAULT_COMPANIES = 1000
 MAX_PAGE_SIZE = 100

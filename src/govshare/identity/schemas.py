@@ -7,10 +7,10 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from govshare.core import uscc
 from govshare.core.filenames import DIRECTION_CONTROLS
 from govshare.core.inputs import Id
 from govshare.core.permissions import PERSON_ROLES, Role
-from govshare.identity import uscc
 from govshare.identity.models import Level, OrganizationKind
 
 USERNAME = re.compile(r"^[a-z][a-z0-9_.-]{2,39}$")

@@ -9,6 +9,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from functools import cache
 
+from govshare.core import uscc as uscc_code
 from govshare.exchange.demo_data.population import (
     _GIVEN,
     _ROADS,
@@ -22,7 +23,6 @@ from govshare.exchange.demo_data.population import (
     _urn,
     _weights,
 )
-from govshare.identity import uscc as uscc_code
 
 # --- company registry (企业登记) ------------------------------------------------------------
 

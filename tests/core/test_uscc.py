@@ -6,7 +6,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from govshare.identity import uscc
+from govshare.core import uscc
 
 VALID = "91350100M000100Y43"
 
