@@ -45,7 +45,9 @@ from govshare.portal.catalog import dataset_terms
 from govshare.portal.db import PortalDatabase
 from govshare.portal.models import (
     SCHEMA_VERSION,
+    PortalApplication,
     PortalDataset,
+    PortalEntitlement,
     PortalField,
     PortalMeta,
     PortalOrganization,
@@ -224,8 +226,13 @@ def _retire_closed(db_session: Session, actor: Actor) -> None:
 
 
 def _remove(portal: PortalDatabase, dataset_id: int) -> None:
+    """Take a dataset off the portal: its rows, fields, history, and the public's
+    applications and entitlements on it (the platform keeps its own copy of every application
+    it has read, `opendata_public_application`)."""
     with portal.session() as ps:
         ps.execute(sa.text(f'DROP TABLE IF EXISTS "{rows_table_name(dataset_id)}"'))
+        ps.execute(sa.delete(PortalEntitlement).where(PortalEntitlement.dataset_id == dataset_id))
+        ps.execute(sa.delete(PortalApplication).where(PortalApplication.dataset_id == dataset_id))
         ps.execute(sa.delete(PortalField).where(PortalField.dataset_id == dataset_id))
         ps.execute(sa.delete(PortalRelease).where(PortalRelease.dataset_id == dataset_id))
         ps.execute(sa.delete(PortalDataset).where(PortalDataset.id == dataset_id))

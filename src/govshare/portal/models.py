@@ -163,3 +163,83 @@ def dataset_rows_table(dataset: PortalDataset) -> sa.Table | None:
     if dataset.rows_table is None:
         return None
     return rows_table(dataset.id, [(f.column, f.type) for f in dataset.fields])
+
+
+# --- the public's side: accounts, applications for conditional data, entitlements -----------
+# Written by the portal (accounts, sessions, applications as submitted) and by the platform
+# (an application's acceptance, deadline and answer; entitlements), which reads the submitted
+# applications into its own records (`govshare.opendata.public`).
+
+
+class PortalAccount(PortalBase):
+    """A registered member of the public (OPN-2, SR§22): a citizen with real name, ID number
+    (GB 11643) and mobile, or a company or organisation with its unified social credit code."""
+
+    __tablename__ = "portal_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # person | organization
+    name: Mapped[str] = mapped_column(String(200))  # real name, or the organisation's name
+    id_number: Mapped[str | None] = mapped_column(String(18), unique=True)  # a person's
+    credit_code: Mapped[str | None] = mapped_column(String(18), unique=True)  # an organisation's
+    contact_name: Mapped[str] = mapped_column(String(100), default="")  # an organisation's contact
+    mobile: Mapped[str] = mapped_column(String(11))
+    login: Mapped[str] = mapped_column(String(18), unique=True)  # the mobile number, as typed
+    password_hash: Mapped[str] = mapped_column(String(200))
+    api_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True)  # SHA-256 hex
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PortalSession(PortalBase):
+    """A signed-in browser: the SHA-256 of its cookie's token, never the token."""
+
+    __tablename__ = "portal_session"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("portal_account.id"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))  # the token its forms must carry
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PortalApplication(PortalBase):
+    """An application for conditional open data (有条件开放申请, OPN-2, SR§22).
+
+    `state`: submitted (on the portal only) → accepted (read by the platform, which sets the
+    deadline `due_on` in working days from the profile) → approved | refused (the provider's
+    answer, a refusal with reasons and its legal basis)."""
+
+    __tablename__ = "portal_application"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("portal_account.id"), index=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("portal_dataset.id"), index=True)
+    purpose: Mapped[str] = mapped_column(Text)  # 申请用途
+    usage: Mapped[str] = mapped_column(Text)  # how and where the data will be used (使用场景)
+    fields: Mapped[list[str]] = mapped_column(JSON)  # items applied for
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    number: Mapped[str | None] = mapped_column(String(30))  # the platform's number, once accepted
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    due_on: Mapped[date | None] = mapped_column(Date)
+    due_provisional: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answer: Mapped[str] = mapped_column(Text, default="")  # reasons, or the terms of use
+    legal_basis: Mapped[str] = mapped_column(Text, default="")  # a refusal's 法律政策依据
+
+    dataset: Mapped[PortalDataset] = relationship(lazy="joined")
+    account: Mapped[PortalAccount] = relationship(lazy="joined")
+
+
+class PortalEntitlement(PortalBase):
+    """What an approved application lets its applicant (and no one else) use: downloads and
+    API access to these fields of the dataset until `valid_until`."""
+
+    __tablename__ = "portal_entitlement"
+
+    application_id: Mapped[int] = mapped_column(
+        ForeignKey("portal_application.id"), primary_key=True
+    )
+    account_id: Mapped[int] = mapped_column(ForeignKey("portal_account.id"), index=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("portal_dataset.id"), index=True)
+    fields: Mapped[list[str]] = mapped_column(JSON)
+    valid_until: Mapped[date] = mapped_column(Date)
