@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
+from datetime import date
+from pathlib import Path
 from typing import Any
 
-from govshare.opendata import service
+from govshare.core import clock
+from govshare.core.db import make_engine
+from govshare.core.policy import load_profile
+from govshare.exchange.center import Center
+from govshare.opendata import publishing, service
 from govshare.opendata.models import OpenRelease
 from govshare.opendata.schemas import ReleaseDecisionIn, WithdrawalIn
+from govshare.opendata.service import public
+from govshare.portal.db import PortalDatabase
+from govshare.portal.models import PortalAccount, PortalApplication
 from tests.catalog.builders import published
-from tests.opendata.builders import REVIEW, view
+from tests.exchange.builders import settings_of
+from tests.opendata.builders import REVIEW, conditional_world, view
 from tests.scenarios import READ_ONLY, Reads, World, Writes
 from tests.sharing.builders import Sharing, sharing_world
 
-SERVICE = "govshare.opendata.service."
+SERVICE = "govshare.opendata.service.releases."
+PUBLIC = "govshare.opendata.service.public."
+SHANGRAO = load_profile("shangrao").rules
 ITEMS = [
     {"name": n, "data_type": "C", "length": 60, "personal": n in ("公民身份号码", "户籍地址")}
     for n in ("公民身份号码", "性别", "出生日期", "行政区划代码", "户籍地址")
@@ -81,7 +96,85 @@ def _withdraw(w: World) -> Any:
     )
 
 
+def _portal_world(w: World) -> tuple[Any, PortalDatabase, int]:
+    """A conditional open resource published to a throwaway portal, and a citizen's
+    application on it, as the portal would have stored it."""
+    folder = Path(tempfile.mkdtemp(prefix="govshare-opendata-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    center = Center(make_engine(f"sqlite:///{folder / 'center.db'}"), None)
+    portal = PortalDatabase(f"sqlite:///{folder / 'portal.db'}")
+    o = conditional_world(w.db, center, w.op)
+    publishing.publish(
+        w.db,
+        actor=w.op,
+        settings=settings_of(folder),
+        center=center,
+        portal=portal,
+        city_name="江州市",
+    )
+    with portal.session() as ps:
+        account = PortalAccount(
+            kind="person",
+            name="李明",
+            id_number="11010519491231002X",
+            mobile="13800138000",
+            login="13800138000",
+            password_hash="x",
+            created_at=clock.now(),
+        )
+        ps.add(account)
+        ps.flush()
+        ps.add(
+            PortalApplication(
+                account_id=account.id,
+                dataset_id=o.resource.id,
+                purpose="学术研究",
+                usage="校内研究",
+                fields=["性别"],
+                submitted_at=clock.now(),
+                state="submitted",
+            )
+        )
+    return o, portal, 0
+
+
+def _receive(w: World) -> Any:
+    _, portal, _ = _portal_world(w)
+    return public.receive(w.db, actor=w.op, portal=portal, rules=SHANGRAO)
+
+
+def _received(w: World) -> tuple[Any, PortalDatabase, Any]:
+    o, portal, _ = _portal_world(w)
+    return o, portal, public.receive(w.db, actor=w.op, portal=portal, rules=SHANGRAO)[0]
+
+
+def _answered(w: World) -> tuple[Any, PortalDatabase, Any]:
+    o, portal, application = _received(w)
+    public.answer(
+        w.db,
+        actor=o.w.provider_officer,
+        application_id=application.id,
+        data=public.PublicAnswerIn(approve=True, valid_until=date(2027, 6, 30)),
+    )
+    return o, portal, application
+
+
+def _deliver(w: World) -> Any:
+    _, portal, _ = _answered(w)
+    return public.deliver(w.db, actor=w.op, portal=portal)
+
+
 SCENARIOS: dict[str, Writes | Reads] = {
+    PUBLIC + "receive": Writes("opendata.application.receive", _receive),
+    PUBLIC + "answer": Writes("opendata.application.answer", lambda w: _answered(w)),
+    PUBLIC + "deliver": Writes("opendata.application.deliver", _deliver),
+    PUBLIC + "get_application": Reads(
+        lambda w: public.get_application(w.db, actor=w.op, application_id=w.prepared.id),
+        prepare=lambda w: _received(w)[2],
+    ),
+    PUBLIC + "list_applications": Reads(
+        lambda w: public.list_applications(w.db, actor=w.op), prepare=lambda w: _received(w)[2]
+    ),
     SERVICE + "define_view": Writes("opendata.release.define", _define),
     SERVICE + "record_secrecy_review": Writes("opendata.release.secrecy_review", _review),
     SERVICE + "submit": Writes("opendata.release.submit", _submit),

@@ -89,3 +89,31 @@ def opened(db: Session, o: Open, op: Actor | None = None, **kw: Any) -> OpenRele
     return service.decide(
         db, actor=op or o.w.op, release_id=release.id, data=ReleaseDecisionIn(approve=True)
     )
+
+
+def conditional_world(db: Session, center: Center, op: Actor | None = None) -> Open:
+    """A conditionally open resource (open on conditions), opened and confirmed; `op` is an
+    existing operator (else one is created)."""
+    w = sharing_world(db, op)
+    items = [
+        {"name": i, "data_type": d, "personal": c in PERSONAL} | ({"length": n} if n else {})
+        for i, c, _, d, n in POPULATION
+    ]
+    resource = published(
+        db,
+        w.provider_officer,
+        w.op,
+        name="企业用电量月度数据",
+        summary="按行政区划汇总的企业月度用电量",
+        share_type="unconditional",
+        open_type="conditional",
+        open_conditions="仅限用于学术研究，须签署数据使用协议",
+        domain="energy",
+        items=items,
+    )
+    binding = bind(db, w, resource)
+    data = population(20)
+    load_center(center, binding, data)
+    o = Open(w, resource, binding, data, center)
+    opened(db, o)
+    return o

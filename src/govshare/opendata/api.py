@@ -3,15 +3,16 @@ publication to the portal (OPN-3, SR§20)."""
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from govshare.core.inputs import Code, Id
 from govshare.core.permissions import Role, require
 from govshare.opendata import jobs, publishing, service
-from govshare.opendata.models import ReleaseState
+from govshare.opendata.models import PublicApplication, PublicApplicationState, ReleaseState
 from govshare.opendata.schemas import (
     OpenViewIn,
     ReleaseDecisionIn,
@@ -19,6 +20,7 @@ from govshare.opendata.schemas import (
     SecrecyReviewIn,
     WithdrawalIn,
 )
+from govshare.opendata.service import public
 from govshare.web.deps import DB, SignedIn, runtime_of
 
 router = APIRouter(prefix="/opendata", tags=["资源开放"])
@@ -118,3 +120,60 @@ def publish(request: Request, db_session: DB, actor: SignedIn) -> PublishOut:
         unchanged=report.unchanged,
         problems=report.problems,
     )
+
+
+class PublicApplicationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    number: str
+    resource_code: str
+    applicant_kind: str
+    applicant_name: str
+    purpose: str
+    usage: str
+    fields: list[str]
+    submitted_at: datetime
+    due_on: date
+    due_provisional: bool
+    state: PublicApplicationState
+    answered_at: datetime | None
+    answer: str
+    legal_basis: str
+    granted_fields: list[str]
+    valid_until: date | None
+    delivered_at: datetime | None
+
+
+def _application_out(application: PublicApplication) -> PublicApplicationOut:
+    return PublicApplicationOut.model_validate(application)
+
+
+@router.get("/applications", summary="公众的有条件开放申请（本部门的；平台管理单位看全部）")
+def applications(
+    db_session: DB, actor: SignedIn, overdue: bool = False
+) -> list[PublicApplicationOut]:
+    found = public.list_applications(db_session, actor=actor, overdue=overdue)
+    return [_application_out(a) for a in found]
+
+
+@router.get("/applications/{application_id}", summary="有条件开放申请详情")
+def application(db_session: DB, actor: SignedIn, application_id: Id) -> PublicApplicationOut:
+    found = public.get_application(db_session, actor=actor, application_id=application_id)
+    return _application_out(found)
+
+
+@router.post(
+    "/applications/{application_id}/answer",
+    summary="答复有条件开放申请（不同意须写明理由和法律政策依据），随即送达开放门户",
+)
+def answer(
+    request: Request,
+    db_session: DB,
+    actor: SignedIn,
+    application_id: Id,
+    data: public.PublicAnswerIn,
+) -> PublicApplicationOut:
+    answered = public.answer(db_session, actor=actor, application_id=application_id, data=data)
+    public.deliver(db_session, actor=jobs.APPLICATIONS, portal=runtime_of(request).portal)
+    return _application_out(answered)

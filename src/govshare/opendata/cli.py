@@ -6,9 +6,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from govshare.core import clock
 from govshare.core.cli_support import console_actor, fails_cleanly
 from govshare.core.runtime import get_runtime
 from govshare.opendata import jobs, service
+from govshare.opendata.service import public
 
 out = Console(highlight=False)
 app = typer.Typer(help="资源开放：发布到开放门户、开放发布清单", no_args_is_help=True)
@@ -54,5 +56,30 @@ def releases() -> None:
                 r.state.label,
                 r.open_type.label,
                 "" if r.published_rows is None else str(r.published_rows),
+            )
+    out.print(table)
+
+
+@app.command("applications")
+@fails_cleanly
+def applications(
+    overdue: bool = typer.Option(False, "--overdue", help="只列出超过答复期限的"),
+) -> None:
+    """受理开放门户上新提交的有条件开放申请、送达已答复的，并列出开放申请及其答复期限。"""
+    runtime = get_runtime()
+    received, delivered = jobs.applications(runtime)
+    out.print(f"新受理 {received} 件，送达答复 {delivered} 件")
+    with runtime.transaction() as db_session:
+        rows = public.list_applications(db_session, actor=console_actor(), overdue=overdue)
+        table = Table("编号", "资源代码", "申请人", "提交时间", "答复期限", "状态")
+        for a in rows:
+            due = a.due_on.isoformat() + ("（暂定）" if a.due_provisional else "")
+            table.add_row(
+                a.number,
+                a.resource.code,
+                a.applicant_name,
+                clock.to_city(a.submitted_at).strftime("%Y-%m-%d %H:%M"),
+                due,
+                a.state.label,
             )
     out.print(table)

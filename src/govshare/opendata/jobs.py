@@ -7,8 +7,10 @@ from collections.abc import Callable
 from govshare.core.permissions import Actor, Role
 from govshare.core.runtime import Runtime
 from govshare.opendata import publishing
+from govshare.opendata.service import public
 
 SCHEDULER = Actor(label="job:opendata.publish", roles=frozenset({Role.SYSTEM}))
+APPLICATIONS = Actor(label="job:opendata.applications", roles=frozenset({Role.SYSTEM}))
 
 
 def publish(
@@ -31,3 +33,14 @@ def publish(
             force=force,
             progress=progress,
         )
+
+
+def applications(runtime: Runtime, *, actor: Actor = APPLICATIONS) -> tuple[int, int]:
+    """Read new applications from the portal and deliver answers to it (each minute on the
+    worker): (applications received, answers delivered)."""
+    with runtime.transaction() as db_session:
+        received = public.receive(
+            db_session, actor=actor, portal=runtime.portal, rules=runtime.profile.rules
+        )
+        delivered = public.deliver(db_session, actor=actor, portal=runtime.portal)
+    return len(received), delivered

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from govshare.catalog.models import Labelled, OpenType, Resource
@@ -90,3 +90,56 @@ class OpenRelease(Base):
 
     # The scope protocol of exchange delivery (grant_scope): an open view is never whole.
     whole_resource = False
+
+
+LABELS["PublicApplicationState"] = {
+    "pending": "待答复",
+    "approved": "同意开放",
+    "refused": "不同意开放",
+}
+
+
+class PublicApplicationState(Labelled):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REFUSED = "refused"
+
+
+class PublicApplication(Base):
+    """A member of the public's application for conditional open data (OPN-2, SR§22), as the
+    platform read it from the portal: the provider answers within the profile's working days
+    (Shangrao: 20), a refusal with reasons and its legal basis."""
+
+    __tablename__ = "opendata_public_application"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    portal_id: Mapped[int] = mapped_column(Integer, unique=True)  # portal_application.id
+    number: Mapped[str] = mapped_column(String(30), unique=True)  # KF2026000001
+    resource_id: Mapped[int] = mapped_column(ForeignKey("catalog_resource.id"), index=True)
+    applicant_kind: Mapped[str] = mapped_column(String(16))  # person | organization
+    applicant_name: Mapped[str] = mapped_column(String(200))
+    applicant_code: Mapped[str] = mapped_column(String(18))  # ID number or credit code
+    applicant_mobile: Mapped[str] = mapped_column(String(11))
+    purpose: Mapped[str] = mapped_column(Text)
+    usage: Mapped[str] = mapped_column(Text)
+    fields: Mapped[list[str]] = mapped_column(JSON)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    due_on: Mapped[date] = mapped_column(Date, index=True)
+    due_provisional: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[PublicApplicationState] = mapped_column(
+        str_enum(PublicApplicationState, 16), index=True
+    )
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered_by: Mapped[str | None] = mapped_column(String(120))
+    answer: Mapped[str] = mapped_column(Text, default="")
+    legal_basis: Mapped[str] = mapped_column(Text, default="")
+    granted_fields: Mapped[list[str]] = mapped_column(JSON)
+    valid_until: Mapped[date | None] = mapped_column(Date)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # answer on the portal
+
+    resource: Mapped[Resource] = relationship(lazy="joined")
+
+    @property
+    def resource_code(self) -> str:
+        return self.resource.code

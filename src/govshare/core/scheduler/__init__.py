@@ -56,6 +56,9 @@ TASKS: tuple[PeriodicTask, ...] = (
     # the open portal follows the platform: new and changed open data, withdrawals
     # (`govshare opendata publish`)
     PeriodicTask("opendata.publish", "hour", "govshare.opendata.jobs:publish", minute=3),
+    # the public's applications for conditional open data read from the portal, with their
+    # deadlines, and the providers' answers delivered to it (`govshare opendata applications`)
+    PeriodicTask("opendata.applications", "minute", "govshare.opendata.jobs:applications"),
 )
 
 

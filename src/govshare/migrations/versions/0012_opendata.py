@@ -1,5 +1,6 @@
 """open releases (opendata_release): a resource's open view, its secrecy review and the
-operator's confirmation, for publication into the open portal's own database (OPN-3, SR§20)
+operator's confirmation, for publication into the open portal's own database (OPN-3, SR§20);
+the public's applications for conditional open data as the platform read them (OPN-2, SR§22)
 
 Revision ID: 0012
 Revises: 0011
@@ -66,7 +67,53 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_opendata_release_resource_id"), "opendata_release", ["resource_id"])
     op.create_index(op.f("ix_opendata_release_state"), "opendata_release", ["state"])
+    op.create_table(
+        "opendata_public_application",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("portal_id", sa.Integer(), nullable=False),
+        sa.Column("number", sa.String(length=30), nullable=False),
+        sa.Column("resource_id", sa.Integer(), nullable=False),
+        sa.Column("applicant_kind", sa.String(length=16), nullable=False),
+        sa.Column("applicant_name", sa.String(length=200), nullable=False),
+        sa.Column("applicant_code", sa.String(length=18), nullable=False),
+        sa.Column("applicant_mobile", sa.String(length=11), nullable=False),
+        sa.Column("purpose", sa.Text(), nullable=False),
+        sa.Column("usage", sa.Text(), nullable=False),
+        sa.Column("fields", sa.JSON(), nullable=False),
+        sa.Column("submitted_at", stamp, nullable=False),
+        sa.Column("received_at", stamp, nullable=False),
+        sa.Column("due_on", sa.Date(), nullable=False),
+        sa.Column("due_provisional", sa.Boolean(), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("answered_at", stamp, nullable=True),
+        sa.Column("answered_by", sa.String(length=120), nullable=True),
+        sa.Column("answer", sa.Text(), nullable=False),
+        sa.Column("legal_basis", sa.Text(), nullable=False),
+        sa.Column("granted_fields", sa.JSON(), nullable=False),
+        sa.Column("valid_until", sa.Date(), nullable=True),
+        sa.Column("delivered_at", stamp, nullable=True),
+        sa.ForeignKeyConstraint(
+            ["resource_id"],
+            ["catalog_resource.id"],
+            name=op.f("fk_opendata_public_application_resource_id_catalog_resource"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_opendata_public_application")),
+        sa.UniqueConstraint("number", name=op.f("uq_opendata_public_application_number")),
+        sa.UniqueConstraint("portal_id", name=op.f("uq_opendata_public_application_portal_id")),
+    )
+    op.create_index(
+        op.f("ix_opendata_public_application_resource_id"),
+        "opendata_public_application",
+        ["resource_id"],
+    )
+    op.create_index(
+        op.f("ix_opendata_public_application_due_on"), "opendata_public_application", ["due_on"]
+    )
+    op.create_index(
+        op.f("ix_opendata_public_application_state"), "opendata_public_application", ["state"]
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("opendata_public_application")
     op.drop_table("opendata_release")
