@@ -92,12 +92,15 @@ def test_two_workers_run_each_periodic_task_once_per_tick(environ: dict[str, str
 
     ran = Counter(r.split(": ")[0] for r in results if "already run" not in r)
     skipped = Counter(r.split(": ")[0] for r in results if "already run" in r)
-    # exchange.tick each minute; the hourly tasks at their minute past the hour
+    # the minute tasks each minute; the hourly tasks at their minute past the hour
     expected = Counter(
         {
             "exchange.tick 2026-10-12 02:00": 1,
             "exchange.tick 2026-10-12 02:01": 1,
             "exchange.tick 2026-10-12 02:02": 1,
+            "opendata.applications 2026-10-12 02:00": 1,
+            "opendata.applications 2026-10-12 02:01": 1,
+            "opendata.applications 2026-10-12 02:02": 1,
             "catalog.apply_due 2026-10-12 02:00": 1,
             "sharing.reminders 2026-10-12 02:00": 1,
         }
@@ -110,6 +113,7 @@ def test_two_workers_run_each_periodic_task_once_per_tick(environ: dict[str, str
     runtime.engine.dispose()
     assert sorted((t, clock.as_utc(at)) for t, at in ticks) == sorted(
         [("exchange.tick", m) for m in minutes]
+        + [("opendata.applications", m) for m in minutes]
         + [("catalog.apply_due", HOUR), ("sharing.reminders", HOUR)]
     )
 
