@@ -188,4 +188,15 @@ SCENARIOS: dict[str, Writes | Reads] = {
         lambda w: service.list_releases(w.db, actor=w.op), prepare=lambda w: _defined(w)[1]
     ),
     SERVICE + "describe": READ_ONLY,
+    SERVICE + "permitted": READ_ONLY,
+    SERVICE + "get_openable": Reads(
+        lambda w: service.get_openable(
+            w.db, actor=w.prepared[0].provider_officer, resource_code=w.prepared[1].code
+        ),
+        prepare=_open,
+    ),
+    SERVICE + "openable_resources": Reads(
+        lambda w: service.openable_resources(w.db, actor=w.prepared.provider_officer),
+        prepare=lambda w: _open(w)[0],
+    ),
 }

@@ -31,6 +31,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     from govshare.identity import api as identity_api
     from govshare.identity import pages as identity_pages
     from govshare.opendata import api as opendata_api
+    from govshare.opendata import pages as opendata_pages
     from govshare.sharing import api as sharing_api
     from govshare.sharing import pages as sharing_pages
     from govshare.web import api as web_api
@@ -77,6 +78,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         catalog_pages.router,
         sharing_pages.router,
         exchange_pages.router,
+        opendata_pages.router,
     ):
         app.include_router(router)
     return app

@@ -1,5 +1,6 @@
 """The navigation each role sees (a link is shown only where the role may act): the main
-bar, and a section's own tabs on every page under it (/catalog, /sharing)."""
+bar, and a section's own tabs on every page under it (/catalog, /sharing, /exchange,
+/opendata)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from govshare.web.deps import Viewer
 
 DEPARTMENT = (Role.DATA_OFFICER, Role.DEPARTMENT_HEAD, Role.DEPARTMENT_STAFF)
 OVERSIGHT = (Role.PLATFORM_OPERATOR, Role.AUTHORITY)
+# Who opens data (a department's data officer or head), confirms it, or oversees it.
+OPENDATA = (Role.DATA_OFFICER, Role.DEPARTMENT_HEAD, *OVERSIGHT, Role.AUDITOR)
 
 Links = list[tuple[str, str, tuple[Role, ...]]]
 
@@ -20,6 +23,7 @@ LINKS: Links = [
     ("责任清单", "/catalog/responsibilities", DEPARTMENT),
     ("资源共享", "/sharing", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
     ("数据交换", "/exchange", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
+    ("资源开放", "/opendata", OPENDATA),
     ("组织机构", "/admin/organizations", (Role.PLATFORM_OPERATOR, Role.AUTHORITY, Role.AUDITOR)),
     ("用户管理", "/admin/users", (Role.PLATFORM_OPERATOR,)),
     ("本单位", "/my-organization", DEPARTMENT),
@@ -62,11 +66,16 @@ EXCHANGE_TABS: Links = [
     ("服务接口", "/exchange/interfaces", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
 ]
 
+OPENDATA_TABS: Links = [
+    ("开放发布", "/opendata", OPENDATA),
+]
+
 # Sections with their own tabs: the path prefix and the tabs shown under it.
 SECTIONS: list[tuple[str, str, Links]] = [
     ("/catalog", "资源目录", CATALOG_TABS),
     ("/sharing", "资源共享", SHARING_TABS),
     ("/exchange", "数据交换", EXCHANGE_TABS),
+    ("/opendata", "资源开放", OPENDATA_TABS),
 ]
 
 

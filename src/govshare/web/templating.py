@@ -27,6 +27,7 @@ TEMPLATE_DIRS = [
     PACKAGE / "catalog" / "templates",
     PACKAGE / "sharing" / "templates",
     PACKAGE / "exchange" / "templates",
+    PACKAGE / "opendata" / "templates",
 ]
 FLASH_COOKIE = "gs_flash"
 

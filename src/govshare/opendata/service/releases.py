@@ -15,12 +15,13 @@ The rules:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from govshare.catalog.models import OpenType, Resource, ResourceStatus
+from govshare.catalog.models import OpenType, Resource, ResourceStatus, ResourceVersion
 from govshare.core import clock
 from govshare.core.audit.service import record
 from govshare.core.errors import Conflict, Forbidden, Invalid, NotFound
@@ -80,12 +81,18 @@ def _check_view(resource: Resource, data: OpenViewIn) -> None:
         if name not in items:
             raise Invalid(f"信息项“{name}”不在资源的当前目录中", field="fields")
     masked = {m.field for m in data.masking}
-    for name in data.fields:
-        if items[name].personal and name not in masked:
-            raise Invalid(
-                f"信息项“{name}”属于个人信息，不能不脱敏开放：请为它设置脱敏规则，或不开放该项",
-                field="masking",
-            )
+    unmasked = [n for n in data.fields if items[n].personal and n not in masked]
+    if unmasked:
+        # Every such item is named, each under its own key (`masking.<item>`), so a form can
+        # show the refusal beside the item's rule.
+        raise Invalid(
+            f"信息项“{unmasked[0]}”属于个人信息，不能不脱敏开放：请为它设置脱敏规则，或不开放该项",
+            field="masking",
+            errors=[
+                {"field": f"masking.{n}", "message": f"“{n}”属于个人信息，须选择脱敏规则"}
+                for n in unmasked
+            ],
+        )
     for condition in data.row_filter:
         if condition.field not in items:
             raise Invalid(
@@ -336,6 +343,80 @@ def list_releases(
     if state is not None:
         stmt = stmt.where(OpenRelease.state == state)
     return list(db_session.scalars(stmt))
+
+
+@dataclass(frozen=True)
+class Permitted:
+    """What the actor may do with a release now; the pages offer exactly these forms."""
+
+    define: bool  # change the open view: the pending release's, or a new one for an open one
+    review: bool  # record the secrecy review
+    submit: bool  # send to the operator (the review has passed)
+    decide: bool  # confirm or return
+    withdraw: bool
+
+
+def permitted(actor: Actor, release: OpenRelease) -> Permitted:
+    provider = _is_provider(actor, release.resource)
+    editable = provider and release.state in EDITABLE
+    return Permitted(
+        define=provider and release.state in (*EDITABLE, ReleaseState.OPEN),
+        review=editable,
+        submit=editable and release.secrecy_outcome is SecrecyOutcome.PASSED,
+        decide=actor.has(Role.PLATFORM_OPERATOR) and release.state is ReleaseState.SUBMITTED,
+        withdraw=(provider or actor.has(Role.PLATFORM_OPERATOR))
+        and release.state is not ReleaseState.WITHDRAWN,
+    )
+
+
+@dataclass(frozen=True)
+class Openable:
+    """A resource its provider may open, with the releases under way for it."""
+
+    resource: Resource
+    pending: OpenRelease | None  # draft, submitted or returned
+    open: OpenRelease | None  # the release open now
+
+
+def get_openable(db_session: Session, *, actor: Actor, resource_code: str) -> Openable:
+    """A resource of the actor's department as the open-view form needs it: openable (the
+    checks of `define_view`), its pending release and its open one."""
+    require(actor, *PROVIDERS, action="定义开放范围")
+    resource = _openable(db_session, resource_code)
+    if not _is_provider(actor, resource):
+        raise Forbidden("只有资源提供部门的数据专员或负责人可以定义开放范围")
+    releases = db_session.scalars(
+        select(OpenRelease).where(
+            OpenRelease.resource_id == resource.id,
+            OpenRelease.state.in_((*PENDING, ReleaseState.OPEN)),
+        )
+    )
+    by_state = {r.state: r for r in releases}
+    pending = next((by_state[s] for s in PENDING if s in by_state), None)
+    return Openable(resource, pending, by_state.get(ReleaseState.OPEN))
+
+
+def openable_resources(db_session: Session, *, actor: Actor) -> list[Resource]:
+    """The resources the actor's department may open and has not yet: published, open by
+    the catalog (not 不予开放), without a release other than withdrawn ones. None for anyone
+    who may not define an open view."""
+    require(actor, *READERS, action="查看开放发布")
+    if not actor.has(*PROVIDERS) or actor.organization_id is None:
+        return []
+    live = select(OpenRelease.resource_id).where(OpenRelease.state != ReleaseState.WITHDRAWN)
+    return list(
+        db_session.scalars(
+            select(Resource)
+            .join(ResourceVersion, ResourceVersion.id == Resource.current_version_id)
+            .where(
+                Resource.provider_id == actor.organization_id,
+                Resource.status == ResourceStatus.PUBLISHED,
+                ResourceVersion.open_type != OpenType.NOT_OPEN,
+                Resource.id.not_in(live),
+            )
+            .order_by(Resource.code)
+        )
+    )
 
 
 def _view_of(release: OpenRelease) -> OpenViewIn:
