@@ -37,7 +37,7 @@ def _out(release: Any) -> ReleaseOut:
     return ReleaseOut.model_validate(service.describe(release))
 
 
-def _publish(request: Request, db_session: Any) -> publishing.PublishReport:
+def publish_now(request: Request, db_session: Any) -> publishing.PublishReport:
     """The portal follows at once, published by the platform (whoever asked is audited
     on the release itself)."""
     runtime = runtime_of(request)
@@ -97,7 +97,7 @@ def decide(
 ) -> ReleaseOut:
     decided = service.decide(db_session, actor=actor, release_id=release_id, data=data)
     if data.approve:
-        _publish(request, db_session)
+        publish_now(request, db_session)
     return _out(decided)
 
 
@@ -106,14 +106,14 @@ def withdraw(
     request: Request, db_session: DB, actor: SignedIn, release_id: Id, data: WithdrawalIn
 ) -> ReleaseOut:
     withdrawn = service.withdraw(db_session, actor=actor, release_id=release_id, data=data)
-    _publish(request, db_session)
+    publish_now(request, db_session)
     return _out(withdrawn)
 
 
 @router.post("/publish", summary="把开放数据发布到开放门户（平台管理单位）")
 def publish(request: Request, db_session: DB, actor: SignedIn) -> PublishOut:
     require(actor, Role.PLATFORM_OPERATOR, action="发布开放数据")
-    report = _publish(request, db_session)
+    report = publish_now(request, db_session)
     return PublishOut(
         published=report.published,
         removed=report.removed,

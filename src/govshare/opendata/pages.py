@@ -90,7 +90,7 @@ def dataset_url(request: Request, release: OpenRelease) -> str | None:
     base = portal_address(request)
     if base is None or release.state is not ReleaseState.OPEN or release.published_at is None:
         return None
-    return f"{base}/dataset/{publishing._slug(release.resource.code)}"
+    return f"{base}/dataset/{publishing.slug(release.resource.code)}"
 
 
 # --- the list ---------------------------------------------------------------------------
@@ -393,7 +393,7 @@ def decide(
         known = ("decision", "comment")
         return _failed(request, db_session, actor, release_id, "decision", exc, form, known)
     if release.state is ReleaseState.OPEN:
-        return redirect(_link(release), _published(release, api._publish(request, db_session)))
+        return redirect(_link(release), _published(release, api.publish_now(request, db_session)))
     return redirect(_link(release), "已退回提供部门，退回理由已通知对方")
 
 
@@ -406,7 +406,7 @@ def withdraw(
         release = service.withdraw(db_session, actor=actor, release_id=release_id, data=data)
     except DomainError as exc:
         return _failed(request, db_session, actor, release_id, "withdraw", exc, form, ("reason",))
-    report = api._publish(request, db_session)
+    report = api.publish_now(request, db_session)
     if release.resource.code in report.removed:
         return redirect(_link(release), "已撤回，数据集已从开放门户撤下")
     return redirect(_link(release), "已撤回")

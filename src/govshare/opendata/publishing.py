@@ -70,7 +70,7 @@ class PublishReport:
     problems: list[str] = field(default_factory=list)  # "code: reason"
 
 
-def _slug(code: str) -> str:
+def slug(code: str) -> str:
     return code.lower().replace("/", "-")
 
 
@@ -300,7 +300,7 @@ def _copy(
         if dataset is None:
             dataset = PortalDataset(id=resource.id, issued=clock.today())
             ps.add(dataset)
-        dataset.name = _slug(resource.code)
+        dataset.name = slug(resource.code)
         dataset.code = resource.code
         dataset.title = version.name
         dataset.notes = version.summary

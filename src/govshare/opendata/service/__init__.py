@@ -3,22 +3,34 @@ the public's applications for conditional open data. The release functions are r
 as the pages and API call them from here."""
 
 from govshare.opendata.service.releases import (
+    PROVIDERS,
+    Openable,
+    Permitted,
     decide,
     define_view,
     describe,
+    get_openable,
     get_release,
     list_releases,
+    openable_resources,
+    permitted,
     record_secrecy_review,
     submit,
     withdraw,
 )
 
 __all__ = [
+    "PROVIDERS",
+    "Openable",
+    "Permitted",
     "decide",
     "define_view",
     "describe",
+    "get_openable",
     "get_release",
     "list_releases",
+    "openable_resources",
+    "permitted",
     "record_secrecy_review",
     "submit",
     "withdraw",
