@@ -52,6 +52,7 @@ from govshare.portal.models import (
     PortalMeta,
     PortalOrganization,
     PortalRelease,
+    PortalUsageDay,
     rows_table,
     rows_table_name,
 )
@@ -233,6 +234,7 @@ def _remove(portal: PortalDatabase, dataset_id: int) -> None:
         ps.execute(sa.text(f'DROP TABLE IF EXISTS "{rows_table_name(dataset_id)}"'))
         ps.execute(sa.delete(PortalEntitlement).where(PortalEntitlement.dataset_id == dataset_id))
         ps.execute(sa.delete(PortalApplication).where(PortalApplication.dataset_id == dataset_id))
+        ps.execute(sa.delete(PortalUsageDay).where(PortalUsageDay.dataset_id == dataset_id))
         ps.execute(sa.delete(PortalField).where(PortalField.dataset_id == dataset_id))
         ps.execute(sa.delete(PortalRelease).where(PortalRelease.dataset_id == dataset_id))
         ps.execute(sa.delete(PortalDataset).where(PortalDataset.id == dataset_id))

@@ -243,3 +243,15 @@ class PortalEntitlement(PortalBase):
     dataset_id: Mapped[int] = mapped_column(ForeignKey("portal_dataset.id"), index=True)
     fields: Mapped[list[str]] = mapped_column(JSON)
     valid_until: Mapped[date] = mapped_column(Date)
+
+
+class PortalUsageDay(PortalBase):
+    """How much a dataset was used on one city day: page views, downloads, API calls."""
+
+    __tablename__ = "portal_usage_day"
+
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("portal_dataset.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    views: Mapped[int] = mapped_column(BigInteger, default=0)
+    downloads: Mapped[int] = mapped_column(BigInteger, default=0)
+    api_calls: Mapped[int] = mapped_column(BigInteger, default=0)
