@@ -234,7 +234,7 @@ def test_the_dataset_page_shows_dictionary_preview_history_and_downloads(
     # interface notes with this request's base URL
     assert f"curl 'http://testserver/api/3/action/package_show?id={BUS_STOPS}'" in text
     assert (
-        f"curl 'http://testserver/api/3/action/datastore_search?resource_id={BUS_STOPS}&amp;limit=10'"
+        f"curl 'http://testserver/api/3/action/datastore_search?resource_id={BUS_STOPS}-data&amp;limit=10'"
         in text
     )
 

@@ -24,7 +24,7 @@ from govshare.portal.app import create_portal_app
 from govshare.portal.db import PortalDatabase
 from govshare.portal.settings import PortalSettings
 from tests.portal import sample
-from tests.web.conftest import BROWSER_TIMEOUT_MS, LiveServer, _free_port, browser  # noqa: F401
+from tests.web.conftest import BROWSER_TIMEOUT_MS, LiveServer, _free_port
 
 pytestmark = pytest.mark.browser
 
@@ -56,7 +56,7 @@ def portal_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServ
 @pytest.fixture(params=list(VIEWPORTS))
 def portal_page(
     request: pytest.FixtureRequest,
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     portal_server: LiveServer,
 ) -> Iterator[Page]:
     """A page of the given width; it fails if the pages' own content breaks their CSP."""

@@ -7,8 +7,9 @@ write-only workbook (which itself keeps rows on disk) is saved into a temporary 
 streamed from it.
 
 Values: dates and times in ISO 8601, numbers in plain decimal notation (never 1E+2), so a
-file reads back exactly. Only unconditional datasets download; a conditional one must be
-applied for (OPN-2), and its download is refused with 403.
+file reads back exactly. Unconditional datasets download for everyone; a conditional one
+only for a signed-in account holding a current entitlement to it (OPN-2), with exactly the
+entitled fields as columns. Anyone else is refused with 403 and told how to apply.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -33,14 +34,17 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from sqlalchemy.orm import Session
 
-from govshare.portal import catalog
+from govshare.portal import accounts, catalog
 from govshare.portal.db import PortalDatabase
 from govshare.portal.models import PortalDataset, PortalField
-from govshare.portal.pages import _looks_like_name, downloadable, not_found
+from govshare.portal.pages import _looks_like_name, not_found
 from govshare.portal.templating import plain, render
 
-router = APIRouter(tags=["开放门户下载"], include_in_schema=False)
+router = APIRouter(
+    tags=["开放门户下载"], include_in_schema=False, dependencies=[Depends(accounts.identify)]
+)
 
 CHUNK = 64 * 1024
 EXCEL_MAX_ROWS = 1_048_576  # rows of one sheet, the header included
@@ -69,21 +73,46 @@ def _download(request: Request, name: str, extension: str) -> StreamingResponse 
         data = catalog.dataset(s, name) if _looks_like_name(name) else None
         if data is None:
             return not_found(request, s, f"没有名为「{name[:100]}」的开放数据集。")
-        if data.open_type != "unconditional":
-            message = (
-                f"「{data.title}」为有条件开放数据，须经申请、获得批准后方可使用，不能直接下载。"
-            )
-            context = {"title": "须申请后使用", "message": message, "data": data}
-            return render(request, s, "portal/message.html", context, status_code=403)
-        if not downloadable(data):
+        visitor = accounts.current(request)
+        account_id = visitor.account_id if visitor else None
+        access = accounts.access(s, account_id, data)
+        if access is None and data.open_type != "unconditional":
+            return _apply_first(request, s, data, account_id)
+        if access is None or data.rows_table is None:
             message = f"「{data.title}」不是表格数据，没有可下载的数据文件。"
             return not_found(request, s, message)
         dataset_id, title, slug = data.id, data.title, data.name
+        columns = access.columns
+    headers = {"Content-Disposition": content_disposition(title, slug, extension)}
+    if access.valid_until is not None:
+        headers["Cache-Control"] = "private, no-store"  # one account's, not for shared caches
     return StreamingResponse(
-        WRITERS[extension](portal, dataset_id),
+        WRITERS[extension](portal, dataset_id, columns),
         media_type=MEDIA_TYPES[extension],
-        headers={"Content-Disposition": content_disposition(title, slug, extension)},
+        headers=headers,
     )
+
+
+def _apply_first(
+    request: Request, s: Session, data: PortalDataset, account_id: int | None
+) -> HTMLResponse:
+    """403 for conditional data without an entitlement: what to do to be allowed."""
+    if account_id is None:
+        target = f"/dataset/{data.name}/apply"
+        links = [
+            ("/account/login?" + urlencode({"next": target}), "登录后申请"),
+            ("/account/register?" + urlencode({"next": target}), "注册账户"),
+        ]
+    else:
+        links = [(f"/dataset/{data.name}/apply", "申请使用"), ("/account/applications", "我的申请")]
+    links.append((f"/dataset/{data.name}", f"查看「{data.title}」的说明"))
+    context = {
+        "title": "须申请后使用",
+        "message": accounts.refusal(s, account_id, data),
+        "conditions": data.open_conditions,
+        "links": links,
+    }
+    return render(request, s, "portal/account_message.html", context, status_code=403)
 
 
 @router.get("/dataset/{name}/download.csv", response_model=None)
@@ -105,24 +134,25 @@ def download_json(request: Request, name: str) -> StreamingResponse | HTMLRespon
 
 
 def _open_rows(
-    portal: PortalDatabase, dataset_id: int
+    portal: PortalDatabase, dataset_id: int, columns: Sequence[str]
 ) -> Iterator[tuple[list[PortalField], Iterator[Sequence[Any]]]]:
-    """The dataset's fields and its rows (values only, `_row` dropped), read in one
-    transaction; nothing when the dataset went away since the request was checked."""
+    """The dataset's fields among `columns` (those the request may read, checked before) and
+    their rows (values only, `_row` dropped), read in one transaction; nothing when the
+    dataset went away since the request was checked."""
     with portal.session() as s:
         data = s.get(PortalDataset, dataset_id)
-        if data is None or not downloadable(data):
+        if data is None or data.rows_table is None or not columns:
             return
-        fields, stmt = catalog.rows(s, data, limit=None)
+        fields, stmt = catalog.rows(s, data, columns=columns, limit=None)
         yield fields, (row[1:] for row in catalog.stream_rows(s, stmt))
 
 
-def csv_chunks(portal: PortalDatabase, dataset_id: int) -> Iterator[bytes]:
+def csv_chunks(portal: PortalDatabase, dataset_id: int, columns: Sequence[str]) -> Iterator[bytes]:
     """CSV in UTF-8 with BOM; header = field names; values as plain text."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     buffer.write("\ufeff")
-    for fields, rows in _open_rows(portal, dataset_id):
+    for fields, rows in _open_rows(portal, dataset_id, columns):
         writer.writerow([f.name for f in fields])
         for row in rows:
             writer.writerow([plain(v) for v in row])
@@ -149,12 +179,12 @@ def json_value(value: Any) -> str:
     return json.dumps(str(value), ensure_ascii=False)
 
 
-def json_chunks(portal: PortalDatabase, dataset_id: int) -> Iterator[bytes]:
+def json_chunks(portal: PortalDatabase, dataset_id: int, columns: Sequence[str]) -> Iterator[bytes]:
     """A JSON array of objects, one per line, written as the rows come."""
     buffer = io.StringIO()
     buffer.write("[")
     separator = "\n"
-    for fields, rows in _open_rows(portal, dataset_id):
+    for fields, rows in _open_rows(portal, dataset_id, columns):
         keys = [json.dumps(f.name, ensure_ascii=False) + ": " for f in fields]
         for row in rows:
             pairs = (k + json_value(v) for k, v in zip(keys, row, strict=True))
@@ -198,12 +228,12 @@ def _new_sheet(workbook: Workbook, fields: list[PortalField], number: int) -> Wr
     return sheet
 
 
-def xlsx_chunks(portal: PortalDatabase, dataset_id: int) -> Iterator[bytes]:
+def xlsx_chunks(portal: PortalDatabase, dataset_id: int, columns: Sequence[str]) -> Iterator[bytes]:
     """An .xlsx built in a temporary file (a zip cannot be streamed as it is written), then
     sent in chunks; a sheet holds at most EXCEL_MAX_ROWS rows, more go on to the next."""
     with tempfile.TemporaryFile() as file:
         workbook = Workbook(write_only=True)
-        for fields, rows in _open_rows(portal, dataset_id):
+        for fields, rows in _open_rows(portal, dataset_id, columns):
             sheet, used, number = _new_sheet(workbook, fields, 1), 1, 1
             for row in rows:
                 if used == EXCEL_MAX_ROWS:

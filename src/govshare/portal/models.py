@@ -188,6 +188,9 @@ class PortalAccount(PortalBase):
     password_hash: Mapped[str] = mapped_column(String(200))
     api_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True)  # SHA-256 hex
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Wrong passwords in a row; at the limit the account is locked until `locked_until`.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class PortalSession(PortalBase):
@@ -221,6 +224,8 @@ class PortalApplication(PortalBase):
     number: Mapped[str | None] = mapped_column(String(30))  # the platform's number, once accepted
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     due_on: Mapped[date | None] = mapped_column(Date)
+    # The profile's working days behind `due_on` (20 under SR§22), shown as "N 个工作日内".
+    due_working_days: Mapped[int | None] = mapped_column(Integer)
     due_provisional: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     answer: Mapped[str] = mapped_column(Text, default="")  # reasons, or the terms of use

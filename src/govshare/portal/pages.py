@@ -1,6 +1,8 @@
 """The portal's public pages (资源开放门户): home, the searchable catalog with facets, a
 dataset's page (data dictionary, preview, update history, downloads, interface notes), the
-providing departments and the domains. No sign-in: everything here is open (OPN-1).
+providing departments and the domains. No sign-in is needed: everything here is open
+(OPN-1). A signed-in account sees, on a conditional dataset's page, how to apply or, once
+approved, the preview and downloads of the fields it is entitled to (OPN-2).
 
 Paths follow CKAN's (`/dataset`, `/dataset/{name}`, `/organization`, `/group`), so people who
 know other open-data portals find their way. Query parameters are read by hand rather than by
@@ -15,18 +17,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from govshare.catalog import search_text
-from govshare.portal import catalog
+from govshare.portal import accounts, catalog
 from govshare.portal.catalog import FACET_LABELS, SORTS, SearchQuery
 from govshare.portal.db import PortalDatabase
 from govshare.portal.models import PortalDataset
 from govshare.portal.templating import base_url, render
 
-router = APIRouter(tags=["开放门户页面"], include_in_schema=False)
+router = APIRouter(
+    tags=["开放门户页面"], include_in_schema=False, dependencies=[Depends(accounts.identify)]
+)
 
 PAGE_SIZE = 20
 PREVIEW_ROWS = 10
@@ -197,18 +201,30 @@ def dataset_page(request: Request, name: str) -> HTMLResponse:
         data = catalog.dataset(s, name) if _looks_like_name(name) else None
         if data is None:
             return not_found(request, s, f"没有名为「{name[:100]}」的开放数据集。")
+        visitor = accounts.current(request)
+        account_id = visitor.account_id if visitor else None
+        access = accounts.access(s, account_id, data) if data.rows_table else None
         preview: list[list[object]] = []
-        if data.rows_table and data.open_type == "unconditional":
-            _fields, stmt = catalog.rows(s, data, limit=PREVIEW_ROWS)
+        if access is not None and access.fields:
+            _fields, stmt = catalog.rows(s, data, columns=access.columns, limit=PREVIEW_ROWS)
             preview = [list(row)[1:] for row in s.execute(stmt)]
+        pending = None
+        if account_id is not None and accounts.can_apply(data):
+            pending = accounts.pending_application(s, account_id=account_id, dataset_id=data.id)
         context = {
             "data": data,
             "preview": preview,
             "releases": catalog.releases(s, data.id),
-            "downloadable": downloadable(data),
+            "downloadable": access is not None,
+            "access": access,
+            "entitled": access is not None and data.open_type != "unconditional",
+            "pending": pending,
             "base_url": base_url(request),
         }
-        return render(request, s, "portal/dataset.html", context)
+        response = render(request, s, "portal/dataset.html", context)
+        if visitor is not None:
+            response.headers["Cache-Control"] = "private, no-store"
+        return response
 
 
 def downloadable(data: PortalDataset) -> bool:

@@ -15,7 +15,10 @@ The mapping onto CKAN's model:
 - a table dataset has one resource, `<name>-data`: the CSV download, `datastore_active`,
   whose rows `datastore_search` queries with the item names (the Chinese names) as field ids
   and `_id` the publication order. A conditional dataset's metadata is open, its rows are
-  not: `datastore_search` answers 403 and points to the application on the portal (SR§22).
+  not: `datastore_search` answers them only to an account holding a current entitlement,
+  identified by its API key in the `Authorization` header (as CKAN takes it; also
+  `X-CKAN-API-Key`), restricted to the entitled fields; anyone else gets 403 pointing to the
+  application on the portal (SR§22).
 
 The actions live by topic: `actions` (site, datasets, organizations, groups, tags,
 resources), `search` (package_search), `datastore` (datastore_search); `common` holds the
@@ -111,8 +114,17 @@ def _run(request: Request, function: Action, params: dict[str, Any], site: str) 
     portal = request.app.state.portal
     with portal.session() as db_session:
         title = request.app.state.settings.site_title
-        call = Call(db_session, params, site, request.url.path, title)
+        call = Call(db_session, params, site, request.url.path, title, api_key(request))
         return function(call)
+
+
+def api_key(request: Request) -> str:
+    """The API key a request carries, as CKAN reads it: the `Authorization` header's value
+    (with or without "Bearer "), else `X-CKAN-API-Key`."""
+    given = request.headers.get("authorization", "").strip()
+    if given[:7].lower() == "bearer ":
+        given = given[7:].strip()
+    return given or request.headers.get("x-ckan-api-key", "").strip()
 
 
 __all__ = ["ACTIONS", "actions", "datastore", "router", "search"]

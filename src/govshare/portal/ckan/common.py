@@ -152,6 +152,7 @@ class Call:
     site: str
     path: str  # the path the request came in on, for datastore_search's links
     site_title: str
+    api_key: str = ""  # the caller's portal API key, if it gave one
     _meta: list[PortalMeta | None] = field(default_factory=list)
 
     def meta(self) -> PortalMeta | None:

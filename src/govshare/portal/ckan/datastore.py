@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlencode
 
-from govshare.portal import catalog
+import sqlalchemy as sa
+
+from govshare.portal import accounts, catalog
+from govshare.portal.accounts import Access
 from govshare.portal.catalog import RowFilter
 from govshare.portal.ckan.common import (
     Call,
@@ -60,9 +64,8 @@ def datastore_search(call: Call) -> dict[str, Any]:
     if "resource_id" not in params and "id" in params:  # CKAN's older name of the parameter
         params = call.params = {**params, "resource_id": params["id"]}
     data = resource_dataset(call, "resource_id")
-    if not is_open(data):
-        raise denied(RESTRICTED.format(data.open_conditions or "见数据集说明"))
-    rows = _RowQuery(data)
+    access = _access(call, data)
+    rows = _RowQuery(access.fields)
     filters = get_json(params, "filters")
     where, any_of = rows.filters(filters)
     q = params.get("q") if params.get("q") is not None else params.get("full_text")
@@ -81,20 +84,28 @@ def datastore_search(call: Call) -> dict[str, Any]:
         raise invalid("records_format", "须为 objects 或 lists")
 
     shown = fields or list(rows.names)
+    text = (q or "").strip()
+    restricted = access.valid_until is not None
     _, stmt = catalog.rows(
         call.session,
         data,
         columns=[rows.column(n, "fields") for n in shown],
         where=where,
-        q=(q or "").strip(),
+        q="" if restricted else text,
         order_by=[(rows.column(name, "sort"), descending) for name, descending in sort],
         limit=limit,
         offset=offset,
     )
+    table = stmt.get_final_froms()[0]
     if any_of:
         # catalog.rows compares with one value; CKAN's list of values means any of them.
-        table = stmt.get_final_froms()[0]
         stmt = stmt.where(*(table.c[c].in_(values) for c, values in any_of))
+    if text and restricted:
+        # catalog.rows would search every text field; an entitlement reaches only its own,
+        # so that no row is found by a value the caller may not read.
+        texts = [table.c[f.column] for f in access.fields if f.type == "text"]
+        found = [t.contains(text, autoescape=True) for t in texts]
+        stmt = stmt.where(sa.or_(*found) if found else sa.false())
     # The SELECT has `_row` first, then the chosen fields in the dataset's order.
     selected = ["_id", *(f.name for f in data.fields if f.name in shown)]
     records = []
@@ -123,12 +134,35 @@ def datastore_search(call: Call) -> dict[str, Any]:
     return result
 
 
-class _RowQuery:
-    """A table dataset's fields as the datastore names them: item names, and `_id`."""
+def _access(call: Call, data: PortalDataset) -> Access:
+    """The fields the caller may query: all of open data; of conditional data, those its
+    API key's account is entitled to (OPN-2); else Authorization Error saying what to do."""
+    if is_open(data):
+        return Access(tuple(data.fields))
+    conditions = data.open_conditions or "见数据集说明"
+    if not call.api_key:
+        raise denied(
+            RESTRICTED.format(conditions)
+            + "。获批的账户请在请求头 Authorization 中提供开放门户账户的 API 密钥"
+        )
+    account = accounts.api_key_account(call.session, call.api_key)
+    if account is None:
+        raise denied("API 密钥无效：请登录开放门户，在「我的账户」中查看或重新生成 API 密钥")
+    found = accounts.entitled(call.session, account.id, data)
+    if found is None:
+        raise denied(
+            f"该账户没有「{data.title}」的有效使用授权：请在开放门户上申请，"
+            f"获批后方可查询（开放条件：{conditions}）"
+        )
+    return found
 
-    def __init__(self, data: PortalDataset) -> None:
+
+class _RowQuery:
+    """The fields a caller may query, as the datastore names them: item names, and `_id`."""
+
+    def __init__(self, fields: Sequence[PortalField]) -> None:
         self.by_name: dict[str, PortalField | None] = {"_id": None}
-        self.by_name |= {f.name: f for f in data.fields}
+        self.by_name |= {f.name: f for f in fields}
         self.names = tuple(self.by_name)
 
     def column(self, name: str, parameter: str) -> str:
