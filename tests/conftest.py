@@ -25,6 +25,7 @@ from govshare.core.db import make_engine
 from govshare.core.runtime import Runtime
 from govshare.core.settings import load_settings
 from govshare.web.app import create_app
+from tests.browser import browser  # noqa: F401  (one Chromium for the whole process)
 from tests.worker_db import own
 
 BACKENDS = [

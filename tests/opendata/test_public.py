@@ -92,6 +92,7 @@ def test_the_deadline_is_twenty_working_days_out_with_its_date(
     with portal.session() as ps:
         on_portal = ps.get(PortalApplication, portal_id)
         assert on_portal.state == "accepted" and on_portal.due_on == expected
+        assert on_portal.due_working_days == 20
         assert on_portal.number == application.number
     # Read once: a second pass receives nothing new.
     assert public.receive(db, actor=o.w.op, portal=portal, rules=SHANGRAO) == []

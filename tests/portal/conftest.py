@@ -12,7 +12,6 @@ import pytest
 from govshare.portal.db import PortalDatabase
 from tests.conftest import BACKENDS, _fresh_postgres
 from tests.portal import sample
-from tests.web.conftest import browser  # noqa: F401  (one Chromium for every portal module)
 from tests.worker_db import own
 
 PORTAL_POSTGRES_URL = own(

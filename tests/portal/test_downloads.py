@@ -4,6 +4,7 @@ and a large table goes out in many small pieces (written as it is read)."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import csv
 import io
 import json
@@ -248,7 +249,10 @@ def body_messages(portal: PortalDatabase, path: str) -> tuple[int, list[bytes]]:
         "client": ("127.0.0.1", 50000),
         "server": ("testserver", 80),
     }
-    asyncio.run(app(scope, receive, send))
+    # In a thread of its own: a Playwright browser started earlier in this process keeps an
+    # event loop on the main thread, where asyncio.run would refuse to start.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, app(scope, receive, send)).result()
     return status[0], bodies
 
 

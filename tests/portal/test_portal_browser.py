@@ -23,8 +23,9 @@ from playwright.sync_api import Browser, Page, expect
 from govshare.portal.app import create_portal_app
 from govshare.portal.db import PortalDatabase
 from govshare.portal.settings import PortalSettings
+from tests.browser import BROWSER_TIMEOUT_MS
 from tests.portal import sample
-from tests.web.conftest import BROWSER_TIMEOUT_MS, LiveServer, _free_port
+from tests.web.conftest import LiveServer, _free_port
 
 pytestmark = pytest.mark.browser
 

@@ -35,13 +35,14 @@ from govshare.portal.db import PortalDatabase
 from govshare.portal.models import PortalDataset
 from govshare.portal.settings import PortalSettings
 from govshare.web.app import create_app
+from tests.browser import BROWSER_TIMEOUT_MS
 from tests.builders import PASSWORD
 from tests.http import post_page_form, sign_in_as
 from tests.opendata.builders import REVIEW, Open, open_world, opened, view
 from tests.opendata.conftest import app as app  # the app with this test's center and portal
 from tests.opendata.conftest import center as center
 from tests.opendata.conftest import portal as portal
-from tests.web.conftest import BROWSER_TIMEOUT_MS, _free_port, sign_in
+from tests.web.conftest import _free_port, sign_in
 
 RESOURCE = "户籍人口统计样本"  # tests/opendata/builders.open_world's resource
 

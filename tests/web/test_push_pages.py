@@ -46,11 +46,12 @@ from govshare.sharing.models import Grant
 from govshare.sharing.schemas import GrantActionIn
 from govshare.sharing.service import grants
 from govshare.web.app import create_app
+from tests.browser import BROWSER_TIMEOUT_MS
 from tests.builders import PASSWORD, count
 from tests.exchange.builders import Exchange, exchange_world, source_directory
 from tests.http import post_page_form, sign_in_as
 from tests.sharing.builders import approved
-from tests.web.conftest import BROWSER_TIMEOUT_MS, _free_port
+from tests.web.conftest import _free_port
 from tests.web.conftest import sign_in as browser_sign_in
 
 USED_AT = "2026-10-12T10:00:00+08:00"  # the builders' grants run from 2026-10-01

@@ -15,7 +15,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from govshare import demo
 from govshare.core import clock
 from govshare.web.deps import SESSION_COOKIE
-from tests.web.conftest import BROWSER_TIMEOUT_MS, LiveServer, sign_in
+from tests.browser import BROWSER_TIMEOUT_MS
+from tests.web.conftest import LiveServer, sign_in
 
 pytestmark = pytest.mark.browser
 

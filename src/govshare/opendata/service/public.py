@@ -148,6 +148,7 @@ def receive(
             submitted.accepted_at = now
             submitted.due_on = existing.due_on
             submitted.due_provisional = existing.due_provisional
+            submitted.due_working_days = days
     return received
 
 

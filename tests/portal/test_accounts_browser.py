@@ -5,10 +5,7 @@ the sample data on SQLite.
 
 Screenshots of the registration, application and my-applications pages at both widths go to
 GOVSHARE_PORTAL_SCREENSHOTS (a directory) when it is set, else to the test's temporary
-directory.
-
-(Named to run after test_downloads: the session's Chromium, once started, keeps an event loop
-in the main thread, where test_downloads runs asyncio.)"""
+directory."""
 
 from __future__ import annotations
 
@@ -32,10 +29,10 @@ from govshare.portal.models import (
     rows_table_name,
 )
 from govshare.portal.settings import PortalSettings
+from tests.browser import BROWSER_TIMEOUT_MS
 from tests.portal import sample
 from tests.portal.people import PASSWORD, mobile, next_number, person_id
 from tests.portal.serving import served
-from tests.web.conftest import BROWSER_TIMEOUT_MS
 
 pytestmark = pytest.mark.browser
 
