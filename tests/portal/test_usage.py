@@ -62,3 +62,32 @@ def test_the_quality_indicator_checks_what_the_page_promises(sample_portal: Port
             old = quality.quality(bus)
             assert not {c.name: c.passed for c in old.checks}["近期数据"]
             assert old.stars < fresh.stars
+
+
+def test_views_downloads_and_api_calls_are_counted_where_they_happen(
+    counted: PortalDatabase,
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from govshare.portal.app import create_portal_app
+    from govshare.portal.settings import PortalSettings
+
+    app = create_portal_app(PortalSettings(database_url=counted.url), database=counted)
+    with TestClient(app) as visitor:
+        for _ in range(2):
+            assert visitor.get("/dataset/a01001-000001").status_code == 200
+        assert visitor.get("/dataset/a01001-000001/download.csv").status_code == 200
+        found = visitor.get(
+            "/api/3/action/datastore_search", params={"resource_id": "a01001-000001-data"}
+        )
+        assert found.status_code == 200
+        # A refused call counts nothing.
+        refused = visitor.get(
+            "/api/3/action/datastore_search", params={"resource_id": "b02001-000002-data"}
+        )
+        assert refused.status_code == 403
+        page = visitor.get("/dataset/a01001-000001").text
+    with counted.session() as s:
+        assert usage.totals(s, 101) == usage.Totals(views=3, downloads=1, api_calls=1)
+        assert usage.totals(s, 104) == usage.Totals()
+    assert "使用情况" in page and "数据质量" in page and 'data-chart="' in page

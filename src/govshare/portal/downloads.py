@@ -36,7 +36,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from sqlalchemy.orm import Session
 
-from govshare.portal import accounts, catalog
+from govshare.portal import accounts, catalog, usage
 from govshare.portal.db import PortalDatabase
 from govshare.portal.models import PortalDataset, PortalField
 from govshare.portal.pages import _looks_like_name, not_found
@@ -83,6 +83,7 @@ def _download(request: Request, name: str, extension: str) -> StreamingResponse 
             return not_found(request, s, message)
         dataset_id, title, slug = data.id, data.title, data.name
         columns = access.columns
+        usage.count(s, dataset_id, "downloads")
     headers = {"Content-Disposition": content_disposition(title, slug, extension)}
     if access.valid_until is not None:
         headers["Cache-Control"] = "private, no-store"  # one account's, not for shared caches

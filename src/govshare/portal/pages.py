@@ -12,6 +12,7 @@ not a JSON validation error.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -22,7 +23,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from govshare.catalog import search_text
-from govshare.portal import accounts, catalog
+from govshare.portal import accounts, catalog, quality, usage
 from govshare.portal.catalog import FACET_LABELS, SORTS, SearchQuery
 from govshare.portal.db import PortalDatabase
 from govshare.portal.models import PortalDataset
@@ -201,6 +202,7 @@ def dataset_page(request: Request, name: str) -> HTMLResponse:
         data = catalog.dataset(s, name) if _looks_like_name(name) else None
         if data is None:
             return not_found(request, s, f"没有名为「{name[:100]}」的开放数据集。")
+        usage.count(s, data.id, "views")
         visitor = accounts.current(request)
         account_id = visitor.account_id if visitor else None
         access = accounts.access(s, account_id, data) if data.rows_table else None
@@ -220,11 +222,29 @@ def dataset_page(request: Request, name: str) -> HTMLResponse:
             "entitled": access is not None and data.open_type != "unconditional",
             "pending": pending,
             "base_url": base_url(request),
+            "usage": usage.totals(s, data.id),
+            "usage_chart": usage_chart(usage.monthly(s, data.id)),
+            "quality": quality.quality(data),
         }
         response = render(request, s, "portal/dataset.html", context)
         if visitor is not None:
             response.headers["Cache-Control"] = "private, no-store"
         return response
+
+
+def usage_chart(months: list[usage.Month]) -> str:
+    """The monthly usage as the chart script reads it (a data attribute, JSON)."""
+    return json.dumps(
+        {
+            "months": [m.month for m in months],
+            "series": [
+                {"name": usage.KIND_LABELS["views"], "data": [m.views for m in months]},
+                {"name": usage.KIND_LABELS["downloads"], "data": [m.downloads for m in months]},
+                {"name": usage.KIND_LABELS["api_calls"], "data": [m.api_calls for m in months]},
+            ],
+        },
+        ensure_ascii=False,
+    )
 
 
 def downloadable(data: PortalDataset) -> bool:

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 import sqlalchemy as sa
 
-from govshare.portal import accounts, catalog
+from govshare.portal import accounts, catalog, usage
 from govshare.portal.accounts import Access
 from govshare.portal.catalog import RowFilter
 from govshare.portal.ckan.common import (
@@ -65,6 +65,7 @@ def datastore_search(call: Call) -> dict[str, Any]:
         params = call.params = {**params, "resource_id": params["id"]}
     data = resource_dataset(call, "resource_id")
     access = _access(call, data)
+    usage.count(call.session, data.id, "api_calls")
     rows = _RowQuery(access.fields)
     filters = get_json(params, "filters")
     where, any_of = rows.filters(filters)
