@@ -151,7 +151,8 @@ def not_found(request: Request, s: Session, message: str) -> HTMLResponse:
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request) -> HTMLResponse:
-    """Home: search box, domains with counts, departments and the newest datasets."""
+    """Home: search box, domains with counts, departments, the newest datasets and the
+    portal's monthly use."""
     with _database(request).session() as s:
         domains = catalog.domains(s)
         newest = catalog.search(s, SearchQuery(sort="modified", rows=NEWEST, facets=()))
@@ -160,6 +161,8 @@ def home(request: Request) -> HTMLResponse:
             "dataset_count": newest.count,
             "organization_count": len(catalog.organizations(s)),
             "newest": newest.datasets,
+            "usage": usage.totals(s),
+            "usage_chart": usage_chart(usage.monthly(s)),
         }
         return render(request, s, "portal/home.html", context)
 
