@@ -47,6 +47,7 @@ from govshare.portal.models import (
     SCHEMA_VERSION,
     PortalApplication,
     PortalDataset,
+    PortalDatasetTag,
     PortalEntitlement,
     PortalField,
     PortalMeta,
@@ -235,6 +236,7 @@ def _remove(portal: PortalDatabase, dataset_id: int) -> None:
         ps.execute(sa.delete(PortalEntitlement).where(PortalEntitlement.dataset_id == dataset_id))
         ps.execute(sa.delete(PortalApplication).where(PortalApplication.dataset_id == dataset_id))
         ps.execute(sa.delete(PortalUsageDay).where(PortalUsageDay.dataset_id == dataset_id))
+        ps.execute(sa.delete(PortalDatasetTag).where(PortalDatasetTag.dataset_id == dataset_id))
         ps.execute(sa.delete(PortalField).where(PortalField.dataset_id == dataset_id))
         ps.execute(sa.delete(PortalRelease).where(PortalRelease.dataset_id == dataset_id))
         ps.execute(sa.delete(PortalDataset).where(PortalDataset.id == dataset_id))

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from govshare.catalog import search_text
 from govshare.portal.models import (
     PortalDataset,
+    PortalDatasetTag,
     PortalField,
     PortalOrganization,
     PortalRelease,
@@ -30,6 +31,7 @@ FACETS: dict[str, Any] = {
     "res_format": PortalDataset.format,
     "update_frequency": PortalDataset.update_frequency,
     "open_type": PortalDataset.open_type,
+    "tags": PortalDatasetTag.tag,
 }
 FACET_LABELS = {
     "groups": "领域",
@@ -37,6 +39,7 @@ FACET_LABELS = {
     "res_format": "资源格式",
     "update_frequency": "更新周期",
     "open_type": "开放属性",
+    "tags": "标签",
 }
 OPEN_TYPE_LABELS = {"unconditional": "无条件开放", "conditional": "有条件开放"}
 SORTS = {
@@ -54,7 +57,16 @@ class SearchQuery:
     sort: str = "relevance"
     rows: int = 20
     start: int = 0
-    facets: tuple[str, ...] = tuple(FACETS)
+    facets: tuple[str, ...] = (
+        "groups",
+        "organization",
+        "res_format",
+        "update_frequency",
+        "open_type",
+    )
+    # An explicit ordering, (key, descending) pairs over ORDER_KEYS and "relevance"; when
+    # empty, `sort` names one.
+    order: tuple[tuple[str, bool], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -71,105 +83,132 @@ class SearchResult:
     facets: dict[str, list[FacetValue]]
 
 
-def _matching(db_session: Session, q: str) -> Any | None:
-    """A condition on PortalDataset.id for the query words, or None when q has none."""
+def _text_match(db_session: Session, q: str) -> Any | None:
+    """The query words as a subquery of (id, rank) of the matching datasets — rank ascending
+    is best first — or None when `q` has no words. Matched once per statement: a join, never
+    a match per row."""
     words = search_text.parse_query(q)
     if not words:
         return None
     if db_session.get_bind().dialect.name == "sqlite":
-        expression = search_text.fts5_expression(words)
-        matched = sa.text(
-            "SELECT rowid FROM portal_dataset_fts WHERE portal_dataset_fts MATCH :e"
-        ).bindparams(e=expression)
-        return PortalDataset.id.in_(matched.columns(sa.column("rowid", sa.Integer)))
-    expression = search_text.tsquery_expression(words)
-    return sa.literal_column("portal_dataset.terms_vector").op("@@")(
-        sa.func.to_tsquery("simple", expression)
-    )
-
-
-def _rank(db_session: Session, q: str) -> Any | None:
-    words = search_text.parse_query(q)
-    if not words:
-        return None
-    if db_session.get_bind().dialect.name == "sqlite":
-        expression = search_text.fts5_expression(words)
+        fts = sa.table("portal_dataset_fts", sa.column("rowid", sa.Integer))
         return (
-            sa.select(sa.func.bm25(sa.literal_column("portal_dataset_fts")))
-            .select_from(sa.table("portal_dataset_fts"))
-            .where(
-                sa.literal_column("portal_dataset_fts").op("MATCH")(expression),
-                sa.literal_column("portal_dataset_fts.rowid") == PortalDataset.id,
+            sa.select(
+                fts.c.rowid.label("id"),
+                sa.func.bm25(sa.literal_column("portal_dataset_fts")).label("rank"),
             )
-            .scalar_subquery()
+            .select_from(fts)
+            .where(
+                sa.literal_column("portal_dataset_fts").op("MATCH")(
+                    search_text.fts5_expression(words)
+                )
+            )
+            .subquery("matched")
         )
-    return -sa.func.ts_rank(
-        sa.literal_column("portal_dataset.terms_vector"),
-        sa.func.to_tsquery("simple", search_text.tsquery_expression(words)),
+    query = sa.func.to_tsquery("simple", search_text.tsquery_expression(words))
+    vector = sa.literal_column("portal_dataset.terms_vector")
+    return (
+        sa.select(PortalDataset.id.label("id"), (-sa.func.ts_rank(vector, query)).label("rank"))
+        .where(vector.op("@@")(query))
+        .subquery("matched")
     )
 
 
-def _filtered(db_session: Session, query: SearchQuery, *, skip: str | None = None) -> sa.Select:
-    stmt = sa.select(PortalDataset.id).join(PortalOrganization)
-    if (condition := _matching(db_session, query.q)) is not None:
-        stmt = stmt.where(condition)
+def _conditions(query: SearchQuery, *, skip: str | None = None) -> list[Any]:
+    """The facet filters as conditions on PortalDataset (values of one facet: any of them)."""
+    found = []
     for facet, values in query.filters.items():
         if facet == skip or not values:
             continue
         if facet == "tags":
-            continue  # tags are filtered in Python below (JSON lists differ per database)
-        stmt = stmt.where(FACETS[facet].in_(values))
-    return stmt
+            tagged = sa.select(PortalDatasetTag.dataset_id).where(PortalDatasetTag.tag.in_(values))
+            found.append(PortalDataset.id.in_(tagged))
+        elif facet == "organization":
+            named = sa.select(PortalOrganization.id).where(PortalOrganization.name.in_(values))
+            found.append(PortalDataset.organization_id.in_(named))
+        else:
+            found.append(FACETS[facet].in_(values))
+    return found
+
+
+def _base(matched: Any | None, conditions: list[Any], *columns: Any) -> sa.Select:
+    stmt = sa.select(*columns).select_from(PortalDataset)
+    if matched is not None:
+        stmt = stmt.join(matched, matched.c.id == PortalDataset.id)
+    return stmt.where(*conditions)
+
+
+# sort key → the column it orders by; SearchQuery.order names (key, descending) pairs
+ORDER_KEYS: dict[str, Any] = {
+    "modified": PortalDataset.modified,
+    "issued": PortalDataset.issued,
+    "title": PortalDataset.title,
+    "name": PortalDataset.name,
+}
+
+
+def _ordering(query: SearchQuery, matched: Any | None) -> list[Any]:
+    order = list(query.order) or {
+        "title": [("title", False)],
+        "modified": [("modified", True)],
+    }.get(query.sort, [("relevance", False), ("modified", True)])
+    found = []
+    for key, descending in order:
+        if key == "relevance":
+            if matched is not None:
+                found.append(matched.c.rank.desc() if descending else matched.c.rank)
+            continue
+        column = ORDER_KEYS[key]
+        found.append(column.desc() if descending else column)
+    return [*found, PortalDataset.id]
 
 
 def search(db_session: Session, query: SearchQuery) -> SearchResult:
     """The datasets matching `query`, a page of them, and facet counts over all matches."""
     rows = max(0, min(query.rows, MAX_ROWS))
-    ids = _filtered(db_session, query)
-    tags = set(query.filters.get("tags", ()))
-    order: list[Any] = []
-    if query.sort == "title":
-        order = [PortalDataset.title, PortalDataset.id]
-    elif query.sort == "modified" or (rank := _rank(db_session, query.q)) is None:
-        order = [PortalDataset.modified.desc(), PortalDataset.id]
-    else:
-        order = [rank, PortalDataset.modified.desc(), PortalDataset.id]
-    stmt = sa.select(PortalDataset).where(PortalDataset.id.in_(ids)).order_by(*order)
-    if tags:
-        found = [d for d in db_session.scalars(stmt) if tags & set(d.tags)]
-        count, page = len(found), found[query.start : query.start + rows]
-    else:
-        count = db_session.scalar(sa.select(sa.func.count()).select_from(ids.subquery())) or 0
-        page = list(db_session.scalars(stmt.offset(query.start).limit(rows))) if rows else []
-    facets = {name: _facet(db_session, query, name) for name in query.facets if name in FACETS}
+    matched = _text_match(db_session, query.q)
+    conditions = _conditions(query)
+    count = db_session.scalar(_base(matched, conditions, sa.func.count())) or 0
+    page: list[PortalDataset] = []
+    if rows and count > query.start:
+        stmt = _base(matched, conditions, PortalDataset).order_by(*_ordering(query, matched))
+        page = list(db_session.scalars(stmt.offset(query.start).limit(rows)))
+    facets = {
+        name: _facet(db_session, query, matched, name) for name in query.facets if name in FACETS
+    }
     return SearchResult(count=count, datasets=page, facets=facets)
 
 
-def _facet(db_session: Session, query: SearchQuery, name: str) -> list[FacetValue]:
+FACET_SHOWN = {
+    "groups": PortalDataset.domain_label,
+    "organization": PortalOrganization.title,
+    "res_format": PortalDataset.format_label,
+    "update_frequency": PortalDataset.update_frequency_label,
+    "open_type": PortalDataset.open_type,
+    "tags": PortalDatasetTag.tag,
+}
+
+
+def _facet(
+    db_session: Session, query: SearchQuery, matched: Any | None, name: str
+) -> list[FacetValue]:
     """Counts of one facet's values among the matches of every other filter (so choosing a
     value still shows the others of the same facet)."""
     column = FACETS[name]
-    ids = _filtered(db_session, query, skip=name)
-    label = {
-        "groups": PortalDataset.domain_label,
-        "organization": PortalOrganization.title,
-        "res_format": PortalDataset.format_label,
-        "update_frequency": PortalDataset.update_frequency_label,
-        "open_type": PortalDataset.open_type,
-    }[name]
-    stmt = (
-        sa.select(column, sa.func.min(label), sa.func.count())
-        .select_from(PortalDataset)
-        .join(PortalOrganization)
-        .where(PortalDataset.id.in_(ids))
-        .group_by(column)
-        .order_by(sa.func.count().desc(), column)
+    count = sa.func.count()
+    stmt = _base(
+        matched, _conditions(query, skip=name), column, sa.func.min(FACET_SHOWN[name]), count
     )
+    if name == "organization":
+        stmt = stmt.join(PortalOrganization, PortalOrganization.id == PortalDataset.organization_id)
+    elif name == "tags":
+        stmt = stmt.join(PortalDatasetTag, PortalDatasetTag.dataset_id == PortalDataset.id)
+    stmt = stmt.group_by(column).order_by(count.desc(), column)
     values = []
-    for value, shown, count in db_session.execute(stmt):
+    for value, shown, n in db_session.execute(stmt):
         if name == "open_type":
             shown = OPEN_TYPE_LABELS.get(value, value)
-        values.append(FacetValue(value, shown, count))
+        values.append(FacetValue(value, shown, n))
     return values
 
 
@@ -222,10 +261,11 @@ def domains(db_session: Session) -> list[FacetValue]:
 
 
 def tags(db_session: Session) -> list[str]:
-    found: set[str] = set()
-    for values in db_session.scalars(sa.select(PortalDataset.tags)):
-        found.update(values or ())
-    return sorted(found)
+    return list(
+        db_session.scalars(
+            sa.select(PortalDatasetTag.tag).distinct().order_by(PortalDatasetTag.tag)
+        )
+    )
 
 
 def releases(db_session: Session, dataset_id: int) -> list[PortalRelease]:

@@ -14,6 +14,7 @@ Tables:
 - `portal_organization` — a providing department, as the public sees it;
 - `portal_dataset` — an open resource: its catalog entry, open type and conditions, search
   terms, and the name of its rows table;
+- `portal_dataset_tag` — its tags, one row each (`portal_dataset.tags` keeps them in order);
 - `portal_field` — the data dictionary of the open view (only open items);
 - `portal_release` — the update history: one row per publication;
 - `portal_data_<dataset id>` — the open rows, one table per table dataset, created by the
@@ -28,7 +29,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Integer, String, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
 from govshare.core.db import NAMING_CONVENTION, UTCDateTime
 
@@ -111,9 +112,31 @@ class PortalDataset(PortalBase):
     title_terms: Mapped[str] = mapped_column(Text, default="")
 
     organization: Mapped[PortalOrganization] = relationship(lazy="joined")
+    # Loaded when used (the dataset page, downloads), never for a page of search results.
     fields: Mapped[list[PortalField]] = relationship(
-        order_by="PortalField.position", cascade="all, delete-orphan", lazy="selectin"
+        order_by="PortalField.position", cascade="all, delete-orphan", lazy="select"
     )
+    tag_rows: Mapped[list[PortalDatasetTag]] = relationship(
+        cascade="all, delete-orphan", lazy="select"
+    )
+
+    @validates("tags")
+    def _tag_rows(self, _key: str, tags: list[str]) -> list[str]:
+        """Keep one tag row per tag, reusing the rows of tags kept (a row deleted and inserted
+        again with the same key in one flush would collide)."""
+        kept = {row.tag: row for row in self.tag_rows} if self.id is not None else {}
+        self.tag_rows = [kept.get(t) or PortalDatasetTag(tag=t) for t in dict.fromkeys(tags)]
+        return tags
+
+
+class PortalDatasetTag(PortalBase):
+    """A dataset's tag, one row each, so that tags filter and count in the database."""
+
+    __tablename__ = "portal_dataset_tag"
+    __table_args__ = (sa.Index("ix_portal_dataset_tag_tag", "tag", "dataset_id"),)
+
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("portal_dataset.id"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(200), primary_key=True)
 
 
 class PortalField(PortalBase):
