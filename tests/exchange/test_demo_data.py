@@ -355,6 +355,29 @@ def test_awkward_values_round_trip(target: str, engine_of: sa.Engine) -> None:
     assert [(k, v, n, None if ok is None else bool(ok), at) for k, v, n, ok, at in loaded] == rows
 
 
+def test_a_key_of_several_columns_is_the_primary_key(target: str, engine_of: sa.Engine) -> None:
+    """Daily readings per station: the station and the day together identify a row."""
+    columns = [
+        ("station", "text"),
+        ("day", "date"),
+        ("aqi", "integer"),
+        ("updated_at", "timestamp"),
+    ]
+    rows = [
+        ("3690A", date(2026, 12, 1), 41, datetime(2026, 12, 2, 1)),
+        ("3690A", date(2026, 12, 2), 57, datetime(2026, 12, 3, 1)),
+        ("3691A", date(2026, 12, 1), 38, datetime(2026, 12, 2, 1)),
+    ]
+    assert load_table(target, "demo_readings", columns, rows, key=("station", "day")) == 3
+    table = _table(engine_of, "demo_readings")
+    assert [c.name for c in table.primary_key.columns] == ["station", "day"]
+    with pytest.raises(ValueError, match="主键列"):
+        load_table(target, "demo_readings", columns, rows, key=("station", "hour"))
+    with engine_of.connect() as conn:
+        loaded = conn.execute(sa.select(table).order_by(table.c.station, table.c.day)).all()
+    assert [tuple(r) for r in loaded] == rows
+
+
 def test_loading_again_replaces_the_table(target: str, engine_of: sa.Engine) -> None:
     load_table(
         target, "demo_again", POPULATION_COLUMNS, population_rows(50, as_of=AS_OF), key="id_number"

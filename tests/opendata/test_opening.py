@@ -145,7 +145,8 @@ def test_the_portal_database_holds_only_the_open_view(
         ]
         assert got == expected
         masked = {f.name: f.masking for f in data.fields}
-        assert masked["公民身份号码"].startswith("已脱敏") and masked["性别"] == ""
+        assert masked["公民身份号码"] == MaskRule.HASH.label and masked["性别"] == ""
+        assert masked["户籍地址"] == MaskRule.KEEP_FIRST.label.replace(" n ", " 6 ")
         assert [r.note for r in ps.scalars(sa.select(PortalRelease))] == ["首次开放"]
     # Nothing else is anywhere in the portal database: no other dataset's rows, no raw ID
     # number, name, phone or full address, in any table.

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+import sqlalchemy as sa
+
 from govshare.portal import catalog
 from govshare.portal.catalog import RowFilter, SearchQuery
 from govshare.portal.db import PortalDatabase
+from govshare.portal.models import rows_table
+from govshare.portal.templating import plain
 
 
 def test_a_chinese_keyword_finds_the_dataset_by_its_words(sample_portal: PortalDatabase) -> None:
@@ -49,3 +55,16 @@ def test_rows_of_a_dataset_filter_search_and_count(sample_portal: PortalDatabase
         assert [r[1] for r in s.execute(stmt)] == ["江州火车站", "滨江公园"]
         _, stmt = catalog.rows(s, data, where=[RowFilter("c0", "人民广场")], limit=None)
         assert len(list(catalog.stream_rows(s, stmt))) == 1
+
+
+def test_a_decimal_number_reads_back_as_written(sample_portal: PortalDatabase) -> None:
+    """SQLite keeps numerics as binary floats: 1270322.07 must not come back with ten places
+    (1270322.0700000001), nor 0.1 as 0.1000000000."""
+    written = [Decimal("1270322.07"), Decimal("0.1"), Decimal("117.954511"), Decimal("35")]
+    table = rows_table(990_001, [("c0", "numeric")])
+    with sample_portal.session() as s:
+        table.create(s.connection())
+        s.execute(table.insert(), [{"_row": i, "c0": v} for i, v in enumerate(written)])
+        read = list(s.execute(sa.select(table.c.c0).order_by(table.c["_row"])).scalars())
+        table.drop(s.connection())
+    assert read == written and [plain(v) for v in read] == ["1270322.07", "0.1", "117.954511", "35"]

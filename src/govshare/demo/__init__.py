@@ -1,9 +1,9 @@
 """The demo city (示范城市): a city, its county, departments and users for every role.
 
 Each domain adds its demo data as one step in `STEPS`; `build` runs them once, in order,
-in one transaction, as the console actor "demo". The exchange (`demo.exchange`) comes after
-that transaction: its sync runs work in transactions of their own, as a worker's do, so
-`build_city` runs both on a runtime."""
+in one transaction, as the console actor "demo". The exchange (`demo.exchange`) and the
+open-data portal (`demo.opendata`) come after that transaction: their sync runs work in
+transactions of their own, as a worker's do, so `build_city` runs them all on a runtime."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from govshare.core.runtime import Runtime
 from govshare.demo import catalog as catalog_demo
 from govshare.demo import exchange as exchange_demo
 from govshare.demo import identity as identity_demo
+from govshare.demo import opendata as opendata_demo
 from govshare.demo import sharing as sharing_demo
 from govshare.identity.models import Organization
 
@@ -50,9 +51,11 @@ def build_city(
     progress: Callable[[str], None] = lambda _: None,
 ) -> bool:
     """The whole demo city in the runtime's databases: `STEPS` in one transaction, then the
-    exchange (its parts that are missing: a second call adds nothing). Returns whether the
-    city was created now; `service_url` is where the demo company service is published."""
+    exchange and the open-data portal (their parts that are missing: a second call adds
+    nothing). Returns whether the city was created now; `service_url` is where the demo
+    company service is published."""
     with runtime.transaction() as db_session:
         created = build(db_session, progress=progress)
     exchange_demo.build(runtime, base_url=service_url, progress=progress)
+    opendata_demo.build(runtime, progress=progress)
     return created

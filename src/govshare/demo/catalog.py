@@ -196,12 +196,12 @@ SUBSCRIPTIONS: dict[str, list[str]] = _STORIES["subscriptions"]
 # --- building ----------------------------------------------------------------------------
 
 
-def _workday(day: date) -> date:
+def workday(day: date) -> date:
     """Weekends move back to the Friday (the story stays in the past, in order)."""
     return day - timedelta(days=max(0, day.weekday() - 4))
 
 
-class _Builder:
+class Builder:
     """Runs the stories through the services as the people of the demo city."""
 
     def __init__(self, db_session: Session, console: Actor, rules: Rules) -> None:
@@ -229,7 +229,7 @@ class _Builder:
 
     # time
     def moment(self, offset: int, hour: int, minute: int = 0) -> datetime:
-        day = _workday(self.today + timedelta(days=offset))
+        day = workday(self.today + timedelta(days=offset))
         return datetime.combine(day, time(hour, minute), tzinfo=clock.CITY_TZ)
 
     def at(self, offset: int, hour: int, minute: int, step: Callable[[], None]) -> None:
@@ -446,6 +446,6 @@ class _Builder:
 
 def build(db_session: Session, actor: Actor) -> None:
     """Creates the demo catalog: themes, resources in every state, versions, subscriptions."""
-    builder = _Builder(db_session, actor, load_profile(PROFILE).rules)
+    builder = Builder(db_session, actor, load_profile(PROFILE).rules)
     builder.plan()
     builder.run()

@@ -5,9 +5,9 @@ generated data of `exchange.demo_data`: the public-security bureau its populatio
 its residence registrations of non-residents, the market regulator its company registry. Each
 department registers its database, binds its published table resources to the tables, and a
 first full sync, run through the run service as a worker would, copies the rows into the data
-resource center. The grants of the demo story then decide what each department gets: 市民政局
-the whole population register, 市教育局 only residents who work or trade in the city with
-their ID numbers masked, 市税务局 the company registry.
+resource center (the steps of `demo.sources`). The grants of the demo story then decide what
+each department gets: 市民政局 the whole population register, 市教育局 only residents who work
+or trade in the city with their ID numbers masked, 市税务局 the company registry.
 
 The transport bureau uploads a first version of its bus-line file, and the market regulator
 publishes the demo company service (`exchange.demo_service`) behind the gateway; 市税务局's
@@ -27,44 +27,23 @@ import csv
 import io
 import random
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from govshare.catalog.models import Resource, ResourceVersion
 from govshare.core import clock
-from govshare.core.errors import Conflict
-from govshare.core.permissions import Actor
 from govshare.core.runtime import Runtime
 from govshare.demo import catalog as catalog_demo
+from govshare.demo import sources
 from govshare.demo.identity import REGION_CITY
+from govshare.demo.sources import Database, Table
 from govshare.exchange import demo_data, demo_service, filestore
-from govshare.exchange.models import (
-    ConnectionRole,
-    DatabaseKind,
-    FileVersion,
-    RunKind,
-    RunState,
-    ServiceInterface,
-    SyncRun,
-)
-from govshare.exchange.schemas import BindingIn, ColumnMapIn, ConnectionIn
-from govshare.exchange.service import (
-    bindings,
-    connections,
-    files,
-    interfaces,
-    run_execution,
-    runs,
-    source_directories,
-)
-from govshare.identity.models import User
-from govshare.identity.service import actor_for_user
+from govshare.exchange.models import FileVersion, ServiceInterface
+from govshare.exchange.service import files, interfaces
 
 SERVICE_PORT = 8001  # where `govshare demo` serves the demo company service by default
 POPULATION_ROWS = 20_000
@@ -81,28 +60,6 @@ def service_url(port: int = SERVICE_PORT) -> str:
 
 
 # --- the business databases ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Table:
-    """One generated source table and the catalog resource bound to it."""
-
-    name: str
-    columns: tuple[tuple[str, str], ...]
-    key: str
-    rows: Callable[[], Iterator[tuple[Any, ...]]]
-    resource: str  # the demo catalog's key of the resource bound to it
-    items: dict[str, str]  # catalog data item → column
-
-
-@dataclass(frozen=True)
-class Database:
-    """A department's business database (业务库) in the data directory."""
-
-    department: str  # the demo's department key
-    connection: str  # the connection's name on the platform
-    path: str  # relative to the data directory, in the department's own source directory
-    tables: tuple[Table, ...]
 
 
 def _age(birth: date) -> int:
@@ -142,7 +99,7 @@ POPULATION = Table(
         ("former_name", "text"),
         ("workplace", "text"),
     ),
-    key="id_number",
+    key=("id_number",),
     rows=_population,
     resource="gaj_population",
     items={
@@ -212,7 +169,7 @@ RESIDENCE = Table(
         ("phone", "text"),
         ("updated_at", "timestamp"),
     ),
-    key="id_number",
+    key=("id_number",),
     rows=_residence,
     resource="gaj_residence_permit",
     items={
@@ -277,7 +234,7 @@ ENTERPRISE = Table(
         ("subscription_due", "date"),
         ("paid_in_capital", "numeric"),
     ),
-    key="uscc",
+    key=("uscc",),
     rows=_enterprise,
     resource="scjg_enterprise",
     items={
@@ -306,17 +263,6 @@ DATABASES = (
     ),
     Database("scjg", "市场主体登记系统业务库（只读副本）", "provider/scjg/scjg.db", (ENTERPRISE,)),
 )
-
-
-def write_database(data_dir: Path, database: Database) -> Path:
-    """Creates (or replaces) a department's business database file with its tables."""
-    path = data_dir / database.path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for table in database.tables:
-        demo_data.load_table(
-            f"sqlite:///{path}", table.name, table.columns, table.rows(), key=table.key
-        )
-    return path
 
 
 # --- the bus-line file -------------------------------------------------------------------
@@ -370,13 +316,6 @@ def bus_lines_csv() -> bytes:
 # --- building ----------------------------------------------------------------------------
 
 
-def _officer(db_session: Session, department: str) -> Actor:
-    user = db_session.execute(
-        select(User).where(User.username == f"{department}_officer")
-    ).scalar_one()
-    return actor_for_user(user)
-
-
 def _spec(key: str) -> catalog_demo.Spec:
     return next(s for s in catalog_demo.RESOURCES if s.key == key)
 
@@ -395,75 +334,6 @@ def demo_resource(db_session: Session, key: str) -> Resource:
     ).scalar_one()
 
 
-def _is_demo_city(db_session: Session) -> bool:
-    return (
-        db_session.execute(select(User.id).where(User.username == "gaj_officer")).first()
-        is not None
-    )
-
-
-def _connect(runtime: Runtime, db_session: Session, database: Database) -> tuple[int, bool]:
-    """The department's connection to its business database, registered (and the file
-    written) when missing: its id, and whether it was added."""
-    actor = _officer(db_session, database.department)
-    existing = next(
-        (
-            c
-            for c in connections.list_connections(db_session, actor=actor)
-            if c.name == database.connection
-        ),
-        None,
-    )
-    if existing is not None:
-        return existing.id, False
-    # The platform operator gives each department a source directory of its own first.
-    source_directories.assign_source_directory(
-        db_session,
-        actor=Actor.command_line("demo"),
-        settings=runtime.settings,
-        organization_id=actor.organization_id,  # type: ignore[arg-type]
-        path=str(Path(database.path).parent),
-    )
-    write_database(runtime.settings.data_dir, database)
-    conn = connections.register_connection(
-        db_session,
-        actor=actor,
-        settings=runtime.settings,
-        data=ConnectionIn(
-            name=database.connection,
-            role=ConnectionRole.SOURCE,
-            kind=DatabaseKind.SQLITE,
-            database=database.path,
-        ),
-    )
-    return conn.id, True
-
-
-def _bind(
-    runtime: Runtime, db_session: Session, database: Database, connection_id: int, table: Table
-) -> tuple[int, bool]:
-    """The table's resource bound to it, unless bound already: the binding's id, and whether
-    it was added."""
-    resource = demo_resource(db_session, table.resource)
-    binding = bindings.binding_of_resource(db_session, resource.id)
-    if binding is not None:
-        return binding.id, False
-    binding = bindings.save_binding(
-        db_session,
-        actor=_officer(db_session, database.department),
-        settings=runtime.settings,
-        data=BindingIn(
-            resource_id=resource.id,
-            connection_id=connection_id,
-            source_table=table.name,
-            columns=[ColumnMapIn(item=i, column=c) for i, c in table.items.items()],
-            key_columns=[table.key],
-            change_column="updated_at",
-        ),
-    )
-    return binding.id, True
-
-
 def _upload_file(runtime: Runtime, db_session: Session) -> bool:
     resource = demo_resource(db_session, FILE_RESOURCE)
     if db_session.execute(
@@ -473,7 +343,7 @@ def _upload_file(runtime: Runtime, db_session: Session) -> bool:
     today = clock.today()
     files.upload_version(
         db_session,
-        actor=_officer(db_session, _provider(FILE_RESOURCE)),
+        actor=sources.officer(db_session, _provider(FILE_RESOURCE)),
         store=filestore.store_for(runtime.settings),
         resource_code=resource.code,
         filename=f"江州市公交线路及站点信息（{today.year}年{today.month}月）.csv",
@@ -501,42 +371,11 @@ def _publish_service(runtime: Runtime, db_session: Session, base_url: str) -> bo
         return False
     interfaces.register_interface(
         db_session,
-        actor=_officer(db_session, _provider(SERVICE_RESOURCE)),
+        actor=sources.officer(db_session, _provider(SERVICE_RESOURCE)),
         resource_id=resource.id,
         data=interfaces.InterfaceIn(base_url=base_url, openapi=service_openapi(base_url)),
         default_timeout=runtime.settings.gateway_timeout_seconds,
     )
-    return True
-
-
-def _first_sync(runtime: Runtime, binding_id: int, department: str) -> bool:
-    """A full run of the binding unless one has succeeded already, queued by the provider's
-    data officer (or the one a build stopped before running) and executed here as a worker
-    would; returns whether it ran."""
-    with runtime.transaction() as db_session:
-        states = dict(
-            db_session.execute(
-                select(SyncRun.state, func.max(SyncRun.id))
-                .where(SyncRun.binding_id == binding_id)
-                .group_by(SyncRun.state)
-            ).all()
-        )
-        if RunState.SUCCEEDED in states:
-            return False
-        run_id = states.get(RunState.QUEUED) or (
-            runs.request_run(
-                db_session,
-                actor=_officer(db_session, department),
-                binding_id=binding_id,
-                kind=RunKind.FULL,
-            ).id
-        )
-    run = run_execution.execute_run(
-        runtime.sessions, settings=runtime.settings, center=runtime.center, run_id=run_id
-    )
-    if run is None or run.state is not RunState.SUCCEEDED:
-        error = run.error if run is not None else "同步任务已被其他工作进程领取"
-        raise Conflict(f"示范数据首次同步失败（同步任务 #{run_id}）：{error}")
     return True
 
 
@@ -552,14 +391,17 @@ def build(
     added: list[bool] = []
     synced: list[tuple[int, str]] = []  # (binding id, provider department)
     with runtime.transaction() as db_session:
-        if not _is_demo_city(db_session):
+        if not sources.is_demo_city(db_session):
             return False
         for database in DATABASES:
             progress(f"数据交换：{database.connection}")
-            connection_id, new = _connect(runtime, db_session, database)
+            connection_id, new = sources.connect(runtime, db_session, database)
             added.append(new)
             for table in database.tables:
-                binding_id, new = _bind(runtime, db_session, database, connection_id, table)
+                resource = demo_resource(db_session, table.resource)
+                binding_id, new = sources.bind(
+                    runtime, db_session, database, connection_id, table, resource
+                )
                 added.append(new)
                 synced.append((binding_id, database.department))
         progress("数据交换：文件资源")
@@ -568,13 +410,13 @@ def build(
         added.append(_publish_service(runtime, db_session, base_url))
     for binding_id, department in synced:
         progress("数据交换：首次同步到数据资源中心")
-        added.append(_first_sync(runtime, binding_id, department))
+        added.append(sources.first_sync(runtime, binding_id, department))
     return any(added)
 
 
 def _published_service(db_session: Session) -> ServiceInterface | None:
     """The demo company service's registration (None outside a demo city)."""
-    if not _is_demo_city(db_session):
+    if not sources.is_demo_city(db_session):
         return None
     resource = demo_resource(db_session, SERVICE_RESOURCE)
     return db_session.execute(
@@ -591,7 +433,7 @@ def use_service(runtime: Runtime, base_url: str) -> bool:
             return False
         interfaces.update_interface(
             db_session,
-            actor=_officer(db_session, _provider(SERVICE_RESOURCE)),
+            actor=sources.officer(db_session, _provider(SERVICE_RESOURCE)),
             interface_id=interface.id,
             data=interfaces.InterfaceIn(base_url=base_url, openapi=service_openapi(base_url)),
             default_timeout=runtime.settings.gateway_timeout_seconds,

@@ -243,9 +243,9 @@ def _remove(portal: PortalDatabase, dataset_id: int) -> None:
 
 
 def _mask_label(mask: dict[str, Any]) -> str:
+    """The rule's label, as the portal shows it after "已脱敏：" (PortalField.masking)."""
     rule = MaskRule(mask["rule"])
-    label = rule.label.replace(" n ", f" {mask['n']} ") if mask.get("n") else rule.label
-    return f"已脱敏：{label}"
+    return rule.label.replace(" n ", f" {mask['n']} ") if mask.get("n") else rule.label
 
 
 def _copy(

@@ -25,6 +25,7 @@ Tables:
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -35,11 +36,36 @@ from govshare.core.db import NAMING_CONVENTION, UTCDateTime
 
 SCHEMA_VERSION = 1
 
+
+class ExactNumeric(sa.TypeDecorator[Decimal]):
+    """A decimal number. SQLite keeps it as a binary float, which SQLAlchemy's Numeric reads
+    back with ten places (1270322.07 as 1270322.0700000001); here it comes back as the
+    shortest decimal that reads as the same float, the number the publisher wrote."""
+
+    impl = sa.Numeric
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.Float())
+        return dialect.type_descriptor(sa.Numeric())
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Any:
+        if dialect.name == "sqlite" and isinstance(value, Decimal):
+            return float(value)
+        return value
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> Decimal | None:
+        if isinstance(value, float):
+            return Decimal(repr(value))
+        return value
+
+
 # A field's type in the open view, as rows are stored and as CKAN's datastore names it.
 FIELD_TYPES: dict[str, Any] = {
     "text": sa.Text,
     "integer": sa.BigInteger,
-    "numeric": sa.Numeric,
+    "numeric": ExactNumeric,
     "double": sa.Float,
     "date": sa.Date,
     "timestamp": sa.DateTime,

@@ -16,7 +16,10 @@ from govshare.core.cli_support import fails_cleanly
 from govshare.core.errors import ConfigError
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from govshare.core.policy import Profile
+    from govshare.core.runtime import Runtime
 
 out = Console(highlight=False)
 
@@ -52,11 +55,11 @@ def _require_current_schema(engine: object) -> None:
         raise ConfigError("数据库结构不是最新版本，请先运行 govshare db upgrade")
 
 
-def _run(host: str, port: int, workers: int) -> None:
+def _run(host: str, port: int, workers: int, app: str | FastAPI = "govshare.web.main:app") -> None:
     import uvicorn
 
     uvicorn.run(
-        "govshare.web.main:app",
+        app,
         host=host,
         port=port,
         workers=workers,
@@ -76,7 +79,7 @@ def demo(
         bool, typer.Option("--build-only", help="只创建示范数据，不启动服务")
     ] = False,
 ) -> None:
-    """创建（仅首次）并启动示范城市：一个市、一个县、二十多个部门和各角色用户，以及数据交换。"""
+    """创建（仅首次）并启动示范城市：一个市、一个县、二十多个部门和各角色用户，以及数据交换和开放门户。"""
     if not os.environ.get("GOVSHARE_DATA_DIR"):
         os.environ["GOVSHARE_DATA_DIR"] = str(data_dir)
     os.environ.setdefault("GOVSHARE_POLICY_PROFILE", "shangrao")
@@ -125,8 +128,31 @@ def demo(
                 soft_wrap=True,
             )
             out.print(f"  http://127.0.0.1:{port}{gateway_path}", soft_wrap=True)
+        out.print(f"开放门户（公众，无需登录）：http://127.0.0.1:{port}{PORTAL_PATH}/")
         out.print("按 Ctrl+C 停止。\n")
-        _run("127.0.0.1", port, 1)
+        _run("127.0.0.1", port, 1, demo_app(runtime, port))
+
+
+PORTAL_PATH = "/open"  # where the demo serves the open portal beside the platform
+
+
+def demo_app(runtime: Runtime, port: int) -> FastAPI:
+    """The platform with the open portal mounted under /open, as `govshare demo` serves them
+    on one port. Only the demo does this: the platform's own app never imports the portal,
+    and in production `govshare portal` serves it apart, on the internet side."""
+    from govshare.portal.app import create_portal_app
+    from govshare.portal.settings import PortalSettings
+    from govshare.web.app import create_app
+
+    app = create_app(runtime)
+    portal = create_portal_app(
+        PortalSettings(
+            database_url=runtime.settings.portal_database_url,
+            base_url=f"http://127.0.0.1:{port}{PORTAL_PATH}",
+        )
+    )
+    app.mount(PORTAL_PATH, portal)
+    return app
 
 
 def _start_demo_service(stack: contextlib.ExitStack, port: int) -> str:

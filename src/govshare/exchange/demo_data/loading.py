@@ -38,11 +38,12 @@ def load_table(
     columns: Columns,
     rows: Iterable[Sequence[Any]],
     *,
-    key: str,
+    key: str | Sequence[str],
     batch: int = 20000,
 ) -> int:
-    """(Re)creates `table` with primary key `key` and an index on updated_at (when there is
-    one) in the database at a SQLAlchemy `url`, fills it with `rows`; returns rows written.
+    """(Re)creates `table` with primary key `key` (a column, or several) and an index on
+    updated_at (when there is one) in the database at a SQLAlchemy `url`, fills it with
+    `rows`; returns rows written.
 
     `columns` are (name, portable type) pairs, types from PORTABLE_TYPES. PostgreSQL streams
     one binary COPY; MySQL/MariaDB and SQLite insert `batch` rows at a time. PostgreSQL and
@@ -56,18 +57,19 @@ def load_table(
     }.get(target.get_backend_name())
     if dialect is None:
         raise ValueError(f"不支持的数据库类型：{target.get_backend_name()}")
-    _check_shape(table, columns, key)
+    keys = (key,) if isinstance(key, str) else tuple(key)
+    _check_shape(table, columns, keys)
     if batch < 1:
         raise ValueError("batch 必须是正整数")
     types = PORTABLE_TYPES[dialect]
     if dialect == "postgresql":
-        return _load_postgresql(target, table, columns, rows, key, types)
+        return _load_postgresql(target, table, columns, rows, keys, types)
     if dialect == "mysql":
-        return _load_mysql(target, table, columns, rows, key, types, batch)
-    return _load_sqlite(target, table, columns, rows, key, types, batch)
+        return _load_mysql(target, table, columns, rows, keys, types, batch)
+    return _load_sqlite(target, table, columns, rows, keys, types, batch)
 
 
-def _check_shape(table: str, columns: Columns, key: str) -> None:
+def _check_shape(table: str, columns: Columns, keys: tuple[str, ...]) -> None:
     names = [name for name, _ in columns]
     for name in [table, *names]:
         if not _IDENTIFIER.fullmatch(name):
@@ -75,22 +77,26 @@ def _check_shape(table: str, columns: Columns, key: str) -> None:
     unknown = sorted({kind for _, kind in columns} - set(PORTABLE_TYPES["sqlite"]))
     if unknown:
         raise ValueError(f"不支持的列类型：{', '.join(unknown)}")
-    if len(set(names)) != len(names) or key not in names:
-        raise ValueError(f"列名重复，或主键列 {key} 不在列中")
+    if len(set(names)) != len(names) or not keys or not set(keys) <= set(names):
+        raise ValueError(f"列名重复，或主键列 {', '.join(keys)} 不在列中")
+
+
+def _key_list(keys: tuple[str, ...], quote: str) -> str:
+    return ", ".join(f"{quote}{k}{quote}" for k in keys)
 
 
 def _ddl(
     table: str,
     columns: Columns,
-    key: str | None,
+    keys: tuple[str, ...] | None,
     types: Mapping[str, str],
     quote: str,
     suffix: str = "",
 ) -> str:
-    """CREATE TABLE with the dialect's types; `key` None leaves the primary key for later."""
+    """CREATE TABLE with the dialect's types; `keys` None leaves the primary key for later."""
     body = [f"{quote}{name}{quote} {types[kind]}" for name, kind in columns]
-    if key is not None:
-        body.append(f"PRIMARY KEY ({quote}{key}{quote})")
+    if keys is not None:
+        body.append(f"PRIMARY KEY ({_key_list(keys, quote)})")
     return f"CREATE TABLE {quote}{table}{quote} ({', '.join(body)}){suffix}"
 
 
@@ -103,7 +109,7 @@ def _load_postgresql(
     table: str,
     columns: Columns,
     rows: Iterable[Sequence[Any]],
-    key: str,
+    keys: tuple[str, ...],
     types: Mapping[str, str],
 ) -> int:
     import psycopg
@@ -121,7 +127,8 @@ def _load_postgresql(
             for row in rows:
                 copy.write_row(row)
                 written += 1
-        cur.execute(f'ALTER TABLE "{table}" ADD CONSTRAINT "pk_{table}" PRIMARY KEY ("{key}")')
+        primary = _key_list(keys, '"')
+        cur.execute(f'ALTER TABLE "{table}" ADD CONSTRAINT "pk_{table}" PRIMARY KEY ({primary})')
         if _has_updated_at(columns):
             cur.execute(f'CREATE INDEX "ix_{table}_updated_at" ON "{table}" ("updated_at")')
     return written
@@ -132,7 +139,7 @@ def _load_mysql(
     table: str,
     columns: Columns,
     rows: Iterable[Sequence[Any]],
-    key: str,
+    keys: tuple[str, ...],
     types: Mapping[str, str],
     batch: int,
 ) -> int:
@@ -157,10 +164,10 @@ def _load_mysql(
                     cur.execute(statement)
                 conn.commit()
                 written += len(chunk)
-            keys = f"ADD PRIMARY KEY (`{key}`)"
+            alter = f"ADD PRIMARY KEY ({_key_list(keys, '`')})"
             if _has_updated_at(columns):
-                keys += f", ADD INDEX `ix_{table}_updated_at` (`updated_at`)"
-            cur.execute(f"ALTER TABLE `{table}` {keys}")
+                alter += f", ADD INDEX `ix_{table}_updated_at` (`updated_at`)"
+            cur.execute(f"ALTER TABLE `{table}` {alter}")
         conn.commit()
     finally:
         conn.close()
@@ -241,7 +248,7 @@ def _load_sqlite(
     table: str,
     columns: Columns,
     rows: Iterable[Sequence[Any]],
-    key: str,
+    keys: tuple[str, ...],
     types: Mapping[str, str],
     batch: int,
 ) -> int:
@@ -254,7 +261,7 @@ def _load_sqlite(
     try:
         conn.execute("BEGIN")
         conn.execute(f'DROP TABLE IF EXISTS "{table}"')
-        conn.execute(_ddl(table, columns, key, types, '"'))
+        conn.execute(_ddl(table, columns, keys, types, '"'))
         for chunk in _chunks(rows, batch):
             conn.executemany(
                 insert,

@@ -2,8 +2,7 @@
 center through the run service, delivered under the demo story's grants (whole, or narrowed
 and masked), a file version, and the demo company service answering through the gateway.
 
-The whole city is built once per module and backend, its transactions savepoints on one
-connection rolled back afterwards (the center: a SQLite file, or a PostgreSQL schema)."""
+The city is the package's (`tests/demo/conftest.py`): built once per backend."""
 
 from __future__ import annotations
 
@@ -11,15 +10,12 @@ import contextlib
 import csv
 import io
 import sqlite3
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select, text
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
 
 from govshare import demo
 from govshare.core import migrate
@@ -27,9 +23,10 @@ from govshare.core.audit.models import AuditEntry
 from govshare.core.db import make_engine
 from govshare.core.errors import ConfigError, Conflict
 from govshare.core.permissions import Actor
-from govshare.core.runtime import Runtime, build_runtime
+from govshare.core.runtime import build_runtime
 from govshare.core.settings import load_settings
 from govshare.demo import exchange as exchange_demo
+from govshare.demo import opendata as opendata_demo
 from govshare.exchange import demo_data, filestore
 from govshare.exchange.center import Center, open_center
 from govshare.exchange.demo_service import running_demo_service
@@ -51,66 +48,9 @@ from govshare.identity.schemas import ApiTokenIn
 from govshare.sharing.models import Grant, GrantState
 from govshare.web.app import create_app
 from govshare.web.cli import _start_demo_service
+from tests.demo.conftest import City
 
 API = "/api/v1/exchange/data/"
-
-
-@dataclass(frozen=True)
-class City:
-    runtime: Runtime
-    data_dir: Path
-
-    def session(self) -> Session:
-        return self.runtime.sessions()
-
-
-@contextlib.contextmanager
-def _center(engine: Engine, data_dir: Path) -> Iterator[Center]:
-    if engine.dialect.name == "sqlite":
-        center_engine = make_engine(f"sqlite:///{data_dir / 'center.db'}")
-        yield Center(center_engine, None)
-        center_engine.dispose()
-        return
-    schema = f"center_{uuid.uuid4().hex[:8]}"
-    center_engine = make_engine(engine.url.render_as_string(hide_password=False))
-    with center_engine.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield Center(center_engine, schema)
-    finally:
-        with center_engine.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        center_engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def city(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
-    """The demo city with its exchange, built once through `build_city`."""
-    data_dir = tmp_path_factory.mktemp("demo-exchange")
-    settings = load_settings(
-        environ={
-            "GOVSHARE_DATA_DIR": str(data_dir),
-            "GOVSHARE_POLICY_PROFILE": "shangrao",
-            "GOVSHARE_CITY_NAME": "江州市",
-        }
-    )
-    connection = engine.connect()
-    outer = connection.begin()
-    sessions = sessionmaker(
-        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-    )
-    runtime = Runtime(settings=settings, engine=engine, sessions=sessions)
-    try:
-        with _center(engine, data_dir) as center:
-            runtime.__dict__["center"] = center
-            labels: list[str] = []
-            assert demo.build_city(runtime, progress=labels.append)
-            assert labels[:3] == [label for label, _ in demo.STEPS]
-            assert "数据交换：首次同步到数据资源中心" in labels
-            yield City(runtime, settings.data_dir)
-    finally:
-        outer.rollback()
-        connection.close()
 
 
 def _user(db: Session, username: str) -> User:
@@ -176,28 +116,46 @@ def test_the_center_holds_the_population_register_after_the_build(city: City) ->
     assert (city.data_dir / "provider" / "gaj" / "gaj.db").is_file()
 
 
-def test_every_bound_resource_was_synchronised_once(city: City) -> None:
+def test_the_build_reports_its_steps(city: City) -> None:
+    assert list(city.progress[:3]) == [label for label, _ in demo.STEPS]
+    assert "数据交换：首次同步到数据资源中心" in city.progress
+    assert city.progress[-1].startswith("开放数据")
+
+
+def test_every_bound_resource_was_synchronised(city: City) -> None:
+    """Once, in full; the growing open series once more, incrementally."""
     with city.session() as db:
         bound = {b.resource.code: b for b in db.execute(select(TableBinding)).scalars()}
         expected = {
-            exchange_demo.demo_resource(db, t.resource).code: t
+            exchange_demo.demo_resource(db, t.resource).code: (t.name, 1)
             for d in exchange_demo.DATABASES
             for t in d.tables
         }
+        opened = opendata_demo.resources(db)
+        expected |= {
+            opened[d.key].code: (d.source[0], 2 if d.updates else 1) for d in opendata_demo.DATASETS
+        }
         assert set(bound) == set(expected)
         for code, binding in bound.items():
+            table, count = expected[code]
             runs = list(
-                db.execute(select(SyncRun).where(SyncRun.binding_id == binding.id)).scalars()
+                db.execute(
+                    select(SyncRun).where(SyncRun.binding_id == binding.id).order_by(SyncRun.id)
+                ).scalars()
             )
-            assert [r.state for r in runs] == [RunState.SUCCEEDED], code
+            assert [(r.kind, r.state) for r in runs] == [
+                (RunKind.FULL, RunState.SUCCEEDED),
+                *[(RunKind.INCREMENTAL, RunState.SUCCEEDED)] * (count - 1),
+            ], code
             source = _provider_rows(
-                city,
-                binding.connection.database,
-                f'SELECT count(*) FROM "{expected[code].name}"',
+                city, binding.connection.database, f'SELECT count(*) FROM "{table}"'
             )
-            assert runs[0].rows_written == source[0][0] > 0
+            assert sum(r.rows_written for r in runs) == source[0][0] > 0, code
         names = sorted(c.name for c in db.execute(select(Connection)).scalars())
-        assert names == sorted(d.connection for d in exchange_demo.DATABASES)
+        assert names == sorted(
+            [d.connection for d in exchange_demo.DATABASES]
+            + [d["connection"] for d in opendata_demo.DEPARTMENTS.values()]
+        )
 
 
 def test_building_again_adds_nothing(city: City) -> None:
@@ -420,7 +378,7 @@ def test_a_first_sync_that_failed_is_run_again_by_the_next_build(
                 states.setdefault(run.binding.resource.code, []).append(run.state)
             population = exchange_demo.demo_resource(db, "gaj_population").code
         assert states.pop(population) == [RunState.FAILED, RunState.SUCCEEDED]
-        assert set(map(tuple, states.values())) == {(RunState.SUCCEEDED,)}
+        assert {state for runs in states.values() for state in runs} == {RunState.SUCCEEDED}
     finally:
         unreachable.dispose()
         runtime.center.engine.dispose()
