@@ -53,7 +53,10 @@ COMMANDS: dict[str, Entry] = {
     "catalog": Entry("govshare.catalog.cli:app", "资源目录：到期变更、导入导出、检索"),
     "sharing": Entry("govshare.sharing.cli:app", "资源共享：期限提醒、督办队列"),
     "exchange": Entry("govshare.exchange.cli:app", "数据交换：库表同步、同步记录"),
-    "opendata": Entry("govshare.opendata.cli:app", "资源开放：发布到开放门户、开放发布清单"),
+    "opendata": Entry(
+        "govshare.opendata.cli:app",
+        "资源开放：发布到开放门户、开放发布清单、开放申请和数据开放需求",
+    ),
     "portal": Entry(  # the internet side: reads GOVSHARE_PORTAL_* only, never the platform's
         "govshare.portal.cli:portal",
         "启动开放门户（面向公众，部署在互联网区）：只连接开放门户数据库 GOVSHARE_PORTAL_DATABASE_URL。",

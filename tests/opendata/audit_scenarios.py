@@ -16,9 +16,9 @@ from govshare.exchange.center import Center
 from govshare.opendata import publishing, service
 from govshare.opendata.models import OpenRelease
 from govshare.opendata.schemas import ReleaseDecisionIn, WithdrawalIn
-from govshare.opendata.service import public
+from govshare.opendata.service import public, requests
 from govshare.portal.db import PortalDatabase
-from govshare.portal.models import PortalAccount, PortalApplication
+from govshare.portal.models import PortalAccount, PortalApplication, PortalDataRequest
 from tests.catalog.builders import published
 from tests.exchange.builders import settings_of
 from tests.opendata.builders import REVIEW, conditional_world, view
@@ -27,6 +27,7 @@ from tests.sharing.builders import Sharing, sharing_world
 
 SERVICE = "govshare.opendata.service.releases."
 PUBLIC = "govshare.opendata.service.public."
+REQUESTS = "govshare.opendata.service.requests."
 SHANGRAO = load_profile("shangrao").rules
 ITEMS = [
     {"name": n, "data_type": "C", "length": 60, "personal": n in ("公民身份号码", "户籍地址")}
@@ -164,7 +165,88 @@ def _deliver(w: World) -> Any:
     return public.deliver(w.db, actor=w.op, portal=portal)
 
 
+def _asking_world(w: World) -> tuple[Sharing, PortalDatabase]:
+    """The sharing cast and a throwaway portal holding one citizen's data request."""
+    folder = Path(tempfile.mkdtemp(prefix="govshare-requests-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    portal = PortalDatabase(f"sqlite:///{folder / 'portal.db'}")
+    portal.ensure_schema()
+    with portal.session() as ps:
+        account = PortalAccount(
+            kind="person",
+            name="李明",
+            id_number="11010519491231002X",
+            mobile="13800138000",
+            login="13800138000",
+            password_hash="x",
+            created_at=clock.now(),
+        )
+        ps.add(account)
+        ps.flush()
+        ps.add(
+            PortalDataRequest(
+                account_id=account.id,
+                title="公交车辆实时位置",
+                description="用于开发公交到站提醒应用",
+                domain="transport",
+                department="市交通运输局",
+                submitted_at=clock.now(),
+                state="submitted",
+            )
+        )
+    return sharing_world(w.db, w.op), portal
+
+
+def _requested(w: World) -> tuple[Sharing, PortalDatabase, Any]:
+    s, portal = _asking_world(w)
+    return s, portal, requests.receive_requests(w.db, actor=w.op, portal=portal)[0]
+
+
+def _assigned(w: World) -> tuple[Sharing, PortalDatabase, Any]:
+    s, portal, found = _requested(w)
+    requests.assign_request(
+        w.db,
+        actor=w.op,
+        request_id=found.id,
+        data=requests.RequestAssignmentIn(organization_id=s.provider.id),
+        rules=SHANGRAO,
+    )
+    return s, portal, found
+
+
+def _answered_request(w: World) -> tuple[Sharing, PortalDatabase, Any]:
+    s, portal, found = _assigned(w)
+    requests.answer_request(
+        w.db,
+        actor=s.provider_officer,
+        request_id=found.id,
+        data=requests.RequestAnswerIn(will_open=True, planned_on=date(2027, 12, 31)),
+    )
+    return s, portal, found
+
+
+def _deliver_requests(w: World) -> Any:
+    _, portal, _ = _answered_request(w)
+    return requests.deliver_requests(w.db, actor=w.op, portal=portal)
+
+
 SCENARIOS: dict[str, Writes | Reads] = {
+    REQUESTS + "receive_requests": Writes("opendata.request.receive", _requested),
+    REQUESTS + "assign_request": Writes("opendata.request.assign", _assigned),
+    REQUESTS + "answer_request": Writes("opendata.request.answer", _answered_request),
+    REQUESTS + "deliver_requests": Writes("opendata.request.deliver", _deliver_requests),
+    REQUESTS + "get_request": Reads(
+        lambda w: requests.get_request(w.db, actor=w.op, request_id=w.prepared.id),
+        prepare=lambda w: _assigned(w)[2],
+    ),
+    REQUESTS + "list_requests": Reads(
+        lambda w: requests.list_requests(w.db, actor=w.op), prepare=lambda w: _assigned(w)[2]
+    ),
+    REQUESTS + "link": READ_ONLY,
+    REQUESTS + "permitted": READ_ONLY,
+    REQUESTS + "is_overdue": READ_ONLY,
+    PUBLIC + "may_answer": READ_ONLY,
+    PUBLIC + "is_overdue": READ_ONLY,
     PUBLIC + "receive": Writes("opendata.application.receive", _receive),
     PUBLIC + "answer": Writes("opendata.application.answer", lambda w: _answered(w)),
     PUBLIC + "deliver": Writes("opendata.application.deliver", _deliver),

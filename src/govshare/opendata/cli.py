@@ -1,4 +1,5 @@
-"""`govshare opendata …`: publish the open data to the portal and list the releases."""
+"""`govshare opendata …`: publish the open data to the portal, list the releases, and carry
+the public's applications and data requests between the portal and the platform."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from govshare.core import clock
 from govshare.core.cli_support import console_actor, fails_cleanly
 from govshare.core.runtime import get_runtime
 from govshare.opendata import jobs, service
-from govshare.opendata.service import public
+from govshare.opendata.service import public, requests
 
 out = Console(highlight=False)
-app = typer.Typer(help="资源开放：发布到开放门户、开放发布清单", no_args_is_help=True)
+app = typer.Typer(
+    help="资源开放：发布到开放门户、开放发布清单、开放申请和数据开放需求", no_args_is_help=True
+)
 
 
 @app.command("publish")
@@ -67,8 +70,11 @@ def applications(
 ) -> None:
     """受理开放门户上新提交的有条件开放申请、送达已答复的，并列出开放申请及其答复期限。"""
     runtime = get_runtime()
-    received, delivered = jobs.applications(runtime)
-    out.print(f"新受理 {received} 件，送达答复 {delivered} 件")
+    done = jobs.applications(runtime)
+    out.print(
+        f"新受理开放申请 {done.applications_received} 件，送达答复 {done.answers_delivered} 件；"
+        f"新受理数据开放需求 {done.requests_received} 件，送达答复 {done.request_answers_delivered} 件"
+    )
     with runtime.transaction() as db_session:
         rows = public.list_applications(db_session, actor=console_actor(), overdue=overdue)
         table = Table("编号", "资源代码", "申请人", "提交时间", "答复期限", "状态")
@@ -81,5 +87,31 @@ def applications(
                 clock.to_city(a.submitted_at).strftime("%Y-%m-%d %H:%M"),
                 due,
                 a.state.label,
+            )
+    out.print(table)
+
+
+@app.command("requests")
+@fails_cleanly
+def data_requests() -> None:
+    """受理开放门户上新提出的数据开放需求、送达分派和答复，并列出数据开放需求。"""
+    runtime = get_runtime()
+    done = jobs.applications(runtime)
+    out.print(
+        f"新受理数据开放需求 {done.requests_received} 件，送达 {done.request_answers_delivered} 件"
+    )
+    with runtime.transaction() as db_session:
+        rows = requests.list_requests(db_session, actor=console_actor())
+        table = Table("编号", "需求", "承办部门", "答复期限", "状态")
+        for r in rows:
+            due = ""
+            if r.due_on is not None:
+                due = r.due_on.isoformat() + ("（暂定）" if r.due_provisional else "")
+            table.add_row(
+                r.number,
+                r.title,
+                r.organization.name if r.organization else "",
+                due,
+                r.state.label,
             )
     out.print(table)

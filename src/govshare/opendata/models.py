@@ -18,6 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from govshare.catalog.models import Labelled, OpenType, Resource
 from govshare.core.db import Base, UTCDateTime, str_enum
+from govshare.identity.models import Organization
 
 LABELS: dict[str, dict[str, str]] = {
     "ReleaseState": {
@@ -143,3 +144,56 @@ class PublicApplication(Base):
     @property
     def resource_code(self) -> str:
         return self.resource.code
+
+
+LABELS["PublicRequestState"] = {
+    "received": "待分派",
+    "assigned": "待答复",
+    "answered": "已答复",
+}
+
+
+class PublicRequestState(Labelled):
+    RECEIVED = "received"  # read from the portal, waiting for the operator
+    ASSIGNED = "assigned"  # on a department's responsibility list
+    ANSWERED = "answered"
+
+
+class PublicDataRequest(Base):
+    """A member of the public's request for data not open yet (数据开放需求, SR§7, CAT-10), as
+    the platform read it from the portal: the operator assigns it to a department, where it
+    stands on the responsibility list (责任清单) until the department answers — it will open
+    the data by a date, or cannot, with its reasons."""
+
+    __tablename__ = "opendata_public_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    portal_id: Mapped[int] = mapped_column(Integer, unique=True)  # portal_data_request.id
+    number: Mapped[str] = mapped_column(String(30), unique=True)  # KX2026000001
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    domain: Mapped[str | None] = mapped_column(String(32))  # an SR§21 domain value
+    department: Mapped[str] = mapped_column(String(100), default="")  # as the requester named it
+    requester_kind: Mapped[str] = mapped_column(String(16))  # person | organization
+    requester_name: Mapped[str] = mapped_column(String(200))
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    state: Mapped[PublicRequestState] = mapped_column(str_enum(PublicRequestState, 16), index=True)
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organization.id"), index=True
+    )  # the department it is assigned to
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    assigned_by: Mapped[str | None] = mapped_column(String(120))
+    assignment_note: Mapped[str] = mapped_column(Text, default="")
+    due_on: Mapped[date | None] = mapped_column(Date, index=True)
+    due_provisional: Mapped[bool] = mapped_column(Boolean, default=False)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered_by: Mapped[str | None] = mapped_column(String(120))
+    will_open: Mapped[bool | None] = mapped_column(Boolean)
+    planned_on: Mapped[date | None] = mapped_column(Date)  # when the data will be open
+    answer: Mapped[str] = mapped_column(Text, default="")  # the plan, or the reasons
+    # The state the portal last received (accepted at reception; assigned, answered later).
+    delivered_state: Mapped[str | None] = mapped_column(String(16))
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    organization: Mapped[Organization | None] = relationship(lazy="joined")

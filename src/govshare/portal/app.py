@@ -11,7 +11,7 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from govshare.portal import account_pages, ckan, dcat, downloads, pages
+from govshare.portal import account_pages, ckan, dcat, downloads, pages, requests_pages
 from govshare.portal.db import PortalDatabase
 from govshare.portal.settings import PortalSettings
 from govshare.web.headers import SecurityHeaders
@@ -47,4 +47,11 @@ def create_portal_app(
 def _routers() -> list[APIRouter]:
     # Each part of the portal registers its router here, in one place. The CKAN API and the
     # DCAT feeds come first: /dataset/{name}.ttl must not be taken for a page's {name}.
-    return [ckan.router, dcat.router, downloads.router, account_pages.router, pages.router]
+    return [
+        ckan.router,
+        dcat.router,
+        downloads.router,
+        account_pages.router,
+        pages.router,
+        requests_pages.router,
+    ]

@@ -309,3 +309,32 @@ class PortalUsageDay(PortalBase):
     views: Mapped[int] = mapped_column(BigInteger, default=0)
     downloads: Mapped[int] = mapped_column(BigInteger, default=0)
     api_calls: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class PortalDataRequest(PortalBase):
+    """A request for data that is not open yet (数据开放需求, SR§7, CAT-10), made by a signed-in
+    account and shown to everyone with its answer (the requester's name masked).
+
+    `state`: submitted (on the portal only) → accepted (read by the platform, numbered; once the
+    operator assigns it, `assigned_department` names who answers) → answered (the department
+    will open the data by `planned_on`, or cannot, with its reasons in `answer`)."""
+
+    __tablename__ = "portal_data_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("portal_account.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))  # 需要什么数据
+    description: Mapped[str] = mapped_column(Text)  # what for, and what it should hold
+    domain: Mapped[str | None] = mapped_column(String(32))  # an SR§21 domain value
+    department: Mapped[str] = mapped_column(String(100), default="")  # who the requester thinks
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    number: Mapped[str | None] = mapped_column(String(30))  # the platform's number, once accepted
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    assigned_department: Mapped[str] = mapped_column(String(200), default="")
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    will_open: Mapped[bool | None] = mapped_column(sa.Boolean)
+    planned_on: Mapped[date | None] = mapped_column(Date)
+    answer: Mapped[str] = mapped_column(Text, default="")
+
+    account: Mapped[PortalAccount] = relationship(lazy="joined")

@@ -68,6 +68,8 @@ EXCHANGE_TABS: Links = [
 
 OPENDATA_TABS: Links = [
     ("开放发布", "/opendata", OPENDATA),
+    ("开放申请", "/opendata/applications", OPENDATA),
+    ("数据开放需求", "/opendata/requests", OPENDATA),
 ]
 
 # Sections with their own tabs: the path prefix and the tabs shown under it.

@@ -7,7 +7,9 @@ catalogued resource, normally its provider); the assignee's data officer or head
 it: fulfilled (optionally naming the resource that now provides it) or declined with a
 reason. Each department's responsibility list gathers what it owes the catalog and since
 when: needs assigned to it, open update deadlines (CAT-5), versions returned to it for
-fixes, and IT projects whose catalog is not ready for their next step (CAT-9).
+fixes, IT projects whose catalog is not ready for their next step (CAT-9), and the public's
+requests for data not open yet that the operator assigned to it (SR§7 共享和开放责任清单,
+answered in `opendata.service.requests`).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from govshare.core.inbox import service as inbox
 from govshare.core.inputs import Id
 from govshare.core.permissions import Actor, Role, own_organization, require
 from govshare.identity.models import Organization
+from govshare.opendata.models import PublicDataRequest, PublicRequestState
 
 READERS = (*COMPILERS, Role.PLATFORM_OPERATOR)
 OPEN_STATES = (NeedState.OPEN, NeedState.ASSIGNED)
@@ -308,7 +311,7 @@ def list_needs(
 class Responsibility:
     """One line of a department's responsibility list (责任清单)."""
 
-    kind: str  # need / change / returned / project
+    kind: str  # need / change / returned / project / open_request
     kind_label: str
     title: str
     since: date
@@ -411,6 +414,25 @@ def responsibility_list(
                 None,
                 False,
                 projects.link(project),
+            )
+        )
+    asked = db_session.execute(
+        select(PublicDataRequest).where(
+            PublicDataRequest.organization_id == org_id,
+            PublicDataRequest.state == PublicRequestState.ASSIGNED,
+        )
+    ).scalars()
+    for request in asked:
+        assert request.assigned_at is not None and request.due_on is not None  # assigned
+        rows.append(
+            Responsibility(
+                "open_request",
+                "公众数据开放需求",
+                f"{request.title}（{request.number}）",
+                _city_date(request.assigned_at),
+                Deadline(on=request.due_on, provisional=request.due_provisional),
+                today > request.due_on,
+                f"/opendata/requests/{request.id}",
             )
         )
     return sorted(

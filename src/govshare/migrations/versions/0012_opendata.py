@@ -1,6 +1,7 @@
 """open releases (opendata_release): a resource's open view, its secrecy review and the
 operator's confirmation, for publication into the open portal's own database (OPN-3, SR§20);
-the public's applications for conditional open data as the platform read them (OPN-2, SR§22)
+the public's applications for conditional open data as the platform read them (OPN-2, SR§22);
+the public's requests for data not open yet, assigned to departments (SR§7, CAT-10)
 
 Revision ID: 0012
 Revises: 0011
@@ -112,8 +113,54 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_opendata_public_application_state"), "opendata_public_application", ["state"]
     )
+    op.create_table(
+        "opendata_public_request",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("portal_id", sa.Integer(), nullable=False),
+        sa.Column("number", sa.String(length=30), nullable=False),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("domain", sa.String(length=32), nullable=True),
+        sa.Column("department", sa.String(length=100), nullable=False),
+        sa.Column("requester_kind", sa.String(length=16), nullable=False),
+        sa.Column("requester_name", sa.String(length=200), nullable=False),
+        sa.Column("submitted_at", stamp, nullable=False),
+        sa.Column("received_at", stamp, nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("organization_id", sa.Integer(), nullable=True),
+        sa.Column("assigned_at", stamp, nullable=True),
+        sa.Column("assigned_by", sa.String(length=120), nullable=True),
+        sa.Column("assignment_note", sa.Text(), nullable=False),
+        sa.Column("due_on", sa.Date(), nullable=True),
+        sa.Column("due_provisional", sa.Boolean(), nullable=False),
+        sa.Column("answered_at", stamp, nullable=True),
+        sa.Column("answered_by", sa.String(length=120), nullable=True),
+        sa.Column("will_open", sa.Boolean(), nullable=True),
+        sa.Column("planned_on", sa.Date(), nullable=True),
+        sa.Column("answer", sa.Text(), nullable=False),
+        sa.Column("delivered_state", sa.String(length=16), nullable=True),
+        sa.Column("delivered_at", stamp, nullable=True),
+        sa.ForeignKeyConstraint(
+            ["organization_id"],
+            ["organization.id"],
+            name=op.f("fk_opendata_public_request_organization_id_organization"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_opendata_public_request")),
+        sa.UniqueConstraint("number", name=op.f("uq_opendata_public_request_number")),
+        sa.UniqueConstraint("portal_id", name=op.f("uq_opendata_public_request_portal_id")),
+    )
+    op.create_index(
+        op.f("ix_opendata_public_request_organization_id"),
+        "opendata_public_request",
+        ["organization_id"],
+    )
+    op.create_index(
+        op.f("ix_opendata_public_request_due_on"), "opendata_public_request", ["due_on"]
+    )
+    op.create_index(op.f("ix_opendata_public_request_state"), "opendata_public_request", ["state"])
 
 
 def downgrade() -> None:
+    op.drop_table("opendata_public_request")
     op.drop_table("opendata_public_application")
     op.drop_table("opendata_release")

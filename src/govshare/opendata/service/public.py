@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -39,27 +39,37 @@ MAX_VALIDITY_DAYS = 366 * 3
 
 
 class PublicAnswerIn(BaseModel):
-    """The provider's answer to an application for conditional open data."""
+    """The provider's answer to an application for conditional open data. A missing part is
+    an error on its own field (`valid_until`, `answer`, `legal_basis`), as forms show it."""
 
     model_config = ConfigDict(str_strip_whitespace=True)
 
     approve: bool
-    answer: str = Field(default="", max_length=4000)  # terms of use, or the reasons
-    legal_basis: str = Field(default="", max_length=2000)  # a refusal's 法律政策依据
+    answer: str = Field(default="", max_length=4000, validate_default=True)  # terms, or reasons
+    legal_basis: str = Field(default="", max_length=2000, validate_default=True)  # 法律政策依据
     fields: list[str] = Field(default_factory=list, max_length=500)  # approval: fields given
-    valid_until: date | None = None
+    valid_until: date | None = Field(default=None, validate_default=True)
 
-    @model_validator(mode="after")
-    def _complete(self) -> PublicAnswerIn:
-        if self.approve:
-            if self.valid_until is None:
-                raise ValueError("同意开放须填写使用期限（valid_until）")
-        else:
-            if len(self.answer) < 4:
-                raise ValueError("不同意开放须说明理由（answer）")
-            if len(self.legal_basis) < 4:
-                raise ValueError("不同意开放须写明法律政策依据（legal_basis）")
-        return self
+    @field_validator("answer")
+    @classmethod
+    def _reasons(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("approve") is False and len(value) < 4:
+            raise ValueError("不同意开放须说明理由（至少 4 个字）")
+        return value
+
+    @field_validator("legal_basis")
+    @classmethod
+    def _basis(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("approve") is False and len(value) < 4:
+            raise ValueError("不同意开放须写明法律政策依据（至少 4 个字）")
+        return value
+
+    @field_validator("valid_until")
+    @classmethod
+    def _validity(cls, value: date | None, info: ValidationInfo) -> date | None:
+        if info.data.get("approve") and value is None:
+            raise ValueError("同意开放须填写使用期限")
+        return value
 
 
 def _link(application: PublicApplication) -> str:
@@ -150,6 +160,23 @@ def receive(
             submitted.due_provisional = existing.due_provisional
             submitted.due_working_days = days
     return received
+
+
+def may_answer(actor: Actor, application: PublicApplication) -> bool:
+    """Whether the actor may answer the application now: the provider's data officer or
+    head, while it waits for its answer (the page asks, so it cannot drift from `answer`)."""
+    return (
+        application.state is PublicApplicationState.PENDING
+        and actor.has(*PROVIDERS)
+        and actor.organization_id == application.resource.provider_id
+    )
+
+
+def is_overdue(application: PublicApplication, today: date | None = None) -> bool:
+    """Unanswered after its last allowed day (as `list_applications(overdue=True)` selects)."""
+    return application.state is PublicApplicationState.PENDING and application.due_on < (
+        today or clock.today()
+    )
 
 
 def _application(db_session: Session, actor: Actor, application_id: int) -> PublicApplication:
