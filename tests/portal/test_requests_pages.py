@@ -70,7 +70,10 @@ def test_only_a_signed_in_account_is_offered_the_form(
 ) -> None:
     anonymous = client.get("/request")
     assert anonymous.status_code == 401
-    assert "提出需求须先登录" in anonymous.text and 'href="/login?next=/request"' in anonymous.text
+    assert (
+        "提出需求须先登录" in anonymous.text
+        and 'href="/account/login?next=/request"' in anonymous.text
+    )
     assert 'id="request-form"' not in anonymous.text
     assert client.post("/request", data=GOOD).status_code == 401
     # An expired session is no session.

@@ -34,6 +34,7 @@ from govshare.identity.models import User
 from govshare.opendata import publishing
 from govshare.opendata.models import PublicApplication, PublicApplicationState, PublicDataRequest
 from govshare.opendata.service import public, requests
+from govshare.portal.accounts import SESSION_COOKIE
 from govshare.portal.app import create_portal_app
 from govshare.portal.db import PortalDatabase
 from govshare.portal.models import (
@@ -41,7 +42,6 @@ from govshare.portal.models import (
     PortalDataRequest,
     PortalEntitlement,
 )
-from govshare.portal.requests_pages import SESSION_COOKIE
 from govshare.portal.settings import PortalSettings
 from govshare.web.app import create_app
 from tests.builders import PASSWORD

@@ -29,7 +29,9 @@ from govshare.portal.models import PortalDataRequest
 from govshare.portal.pages import BadParameter, SearchParams, page_number, pages_of
 from govshare.portal.templating import render, root_path
 
-router = APIRouter(tags=["开放门户页面"], include_in_schema=False)
+router = APIRouter(
+    tags=["开放门户页面"], include_in_schema=False, dependencies=[Depends(accounts.identify)]
+)
 
 PAGE_SIZE = 20
 PER_DAY = 10  # requests an account may make in a day: enough for anyone, a brake on floods
