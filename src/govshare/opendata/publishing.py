@@ -84,11 +84,15 @@ def _kind(release: OpenRelease) -> str:
 
 
 def _last_sync(db_session: Session, binding: TableBinding | None) -> datetime | None:
+    """When the center last received changed rows for the binding."""
     if binding is None:
         return None
     return db_session.scalar(
         select(sa.func.max(SyncRun.finished_at)).where(
-            SyncRun.binding_id == binding.id, SyncRun.state == RunState.SUCCEEDED
+            SyncRun.binding_id == binding.id,
+            SyncRun.state == RunState.SUCCEEDED,
+            # a run that changed nothing is no new data for the portal
+            sa.or_(SyncRun.rows_written > 0, SyncRun.rows_deleted > 0),
         )
     )
 
