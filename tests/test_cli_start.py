@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import enum
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -181,7 +182,22 @@ def test_each_serving_command_starts_on_an_empty_data_directory(name: str, tmp_p
             rest, _ = process.communicate()
         output += rest or ""
     assert SERVING[name] in output, output
-    assert "Traceback" not in output, output
+    assert "Traceback" not in _without_daemon_exit_noise(output), output
+
+
+# CPython 3.11 may report a daemon thread (the job queue's scheduler) that ends while the
+# interpreter shuts down after Ctrl+C: "Exception ignored in thread started by …", ending in
+# a KeyError from threading._delete. It comes after the command has stopped, from the
+# interpreter, not from govshare (seen once, under libfaketime).
+_DAEMON_EXIT_NOISE = re.compile(
+    r"Exception ignored in thread started by: <bound method Thread\._bootstrap of "
+    r"<Thread\([^)]*daemon[^)]*\)>>\nTraceback \(most recent call last\):\n"
+    r"(?:  .*\n)+KeyError: \d+\n"
+)
+
+
+def _without_daemon_exit_noise(output: str) -> str:
+    return _DAEMON_EXIT_NOISE.sub("", output)
 
 
 def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(
