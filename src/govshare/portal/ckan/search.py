@@ -5,11 +5,8 @@ read as the Solr terms CKAN clients send (`field:value`, quoted values, `field:(
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
-
-from sqlalchemy.orm import Session
 
 from govshare.portal import catalog
 from govshare.portal.catalog import SearchQuery
@@ -24,7 +21,6 @@ from govshare.portal.ckan.common import (
     get_text,
     invalid,
 )
-from govshare.portal.models import PortalDataset
 
 SEARCH_ROWS_DEFAULT, SEARCH_ROWS_MAX = 10, catalog.MAX_ROWS
 FACET_LIMIT_DEFAULT = 50
@@ -121,22 +117,23 @@ def _unquoted(value: str) -> str:
     return value
 
 
-# sort keys → how a dataset sorts on it in Python (place: its place in relevance order)
-_SORT_KEYS: dict[str, Callable[[PortalDataset, int], Any]] = {
-    "score": lambda d, place: -place,
-    "metadata_modified": lambda d, place: d.modified,
-    "metadata_created": lambda d, place: d.issued,
-    "title_string": lambda d, place: d.title,
-    "title": lambda d, place: d.title,
-    "name": lambda d, place: d.name,
+# CKAN's sort keys → the catalog's ordering keys. Relevance is a rank where lower is better,
+# so CKAN's "score desc" (best first) is the rank ascending.
+_SORT_KEYS: dict[str, str] = {
+    "score": "relevance",
+    "metadata_modified": "modified",
+    "metadata_created": "issued",
+    "title_string": "title",
+    "title": "title",
+    "name": "name",
 }
-# sorts the catalog does itself (the rest are sorted here over all matches)
-_CATALOG_SORTS = {
-    (("score", True),): "relevance",
-    (("score", True), ("metadata_modified", True)): "relevance",
-    (("metadata_modified", True),): "modified",
-    (("title_string", False),): "title",
-}
+
+
+def _order(sort: list[tuple[str, bool]]) -> tuple[tuple[str, bool], ...]:
+    return tuple(
+        (_SORT_KEYS[name], not descending if name == "score" else descending)
+        for name, descending in sort
+    )
 
 
 @action
@@ -173,26 +170,14 @@ def package_search(call: Call) -> dict[str, Any]:
     )
     if terms.matches_nothing:
         count, page, counted = 0, [], {f: [] for f in query.facets}
-    elif (native := _CATALOG_SORTS.get(tuple(sort))) is not None:
-        found = catalog.search(call.session, replace(query, sort=native))
-        count, page, counted = found.count, found.datasets, found.facets
     else:
-        # A sort the catalog does not do: all matches, sorted here key by key (stable sorts,
-        # the last key first), ties left in relevance order.
-        ranked = list(enumerate(_all_matches(call.session, query)))
-        for name, descending in reversed(sort):
-            key = _SORT_KEYS[name]
-            ranked.sort(key=lambda pair: key(pair[1], pair[0]), reverse=descending)
-        everything = [data for _, data in ranked]
-        count, page = len(everything), everything[start : start + rows]
-        counted = (
-            catalog.search(call.session, replace(query, rows=0)).facets if query.facets else {}
-        )
+        found = catalog.search(call.session, replace(query, order=_order(sort)))
+        count, page, counted = found.count, found.datasets, found.facets
 
     facets: dict[str, dict[str, int]] = {}
     search_facets: dict[str, Any] = {}
     for name in facet_fields:
-        values = _facet_values(call, name, query, counted, terms.matches_nothing)
+        values = _facet_values(call, name, count, counted, terms.matches_nothing)
         values = [v for v in values if v.count >= facet_min]
         if facet_limit >= 0:
             values = values[:facet_limit]
@@ -209,40 +194,18 @@ def package_search(call: Call) -> dict[str, Any]:
     }
 
 
-def _all_matches(db_session: Session, query: SearchQuery) -> list[PortalDataset]:
-    """Every dataset matching `query`, in relevance order, read page by page."""
-    found: list[PortalDataset] = []
-    while True:
-        step = catalog.search(
-            db_session,
-            replace(query, sort="relevance", rows=catalog.MAX_ROWS, start=len(found), facets=()),
-        )
-        found.extend(step.datasets)
-        if not step.datasets or len(found) >= step.count:
-            return found
-
-
 def _facet_values(
     call: Call,
     name: str,
-    query: SearchQuery,
+    count: int,
     counted: dict[str, list[catalog.FacetValue]],
     nothing: bool,
 ) -> list[catalog.FacetValue]:
+    """A facet's values: the catalog counts its own; the one licence covers every match."""
     if nothing:
         return []
     if name in counted:
         return counted[name]
-    if name == "tags":
-        # Counted like the catalog's facets: among the matches of every other filter.
-        others = {k: v for k, v in query.filters.items() if k != "tags"}
-        tally: dict[str, int] = {}
-        for data in _all_matches(call.session, replace(query, filters=others)):
-            for tag in set(data.tags or ()):
-                tally[tag] = tally.get(tag, 0) + 1
-        ranked = sorted(tally.items(), key=lambda p: (-p[1], p[0]))
-        return [catalog.FacetValue(tag, tag, n) for tag, n in ranked]
     if name == "license_id" and (meta := call.meta()) is not None:
-        count = len(_all_matches(call.session, query))
         return [catalog.FacetValue(meta.licence_url, meta.licence_title, count)] if count else []
     return []  # a field datasets here do not have: no values, as Solr answers
