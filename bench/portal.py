@@ -458,6 +458,7 @@ class Built:
     datasets: list[tuple[Any, ...]] = field(default_factory=list)
     fields: list[tuple[Any, ...]] = field(default_factory=list)
     releases: list[tuple[Any, ...]] = field(default_factory=list)
+    tags: list[tuple[Any, ...]] = field(default_factory=list)
     entries: list[Entry] = field(default_factory=list)
     field_types: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
     download_id: int = 0
@@ -546,6 +547,7 @@ def build_portal(count: int, seed: int) -> Built:
              rng.randint(1, 4), issued, modified, modified if kind_ == "table" else None, rows,
              rows_table_name(did) if kind_ == "table" else None, terms, title_terms)
         )  # fmt: skip
+        built.tags.extend((did, tag) for tag in dict.fromkeys(tags))
         for position, ((fname, ftype), desc) in enumerate(zip(chosen, descriptions, strict=True)):
             masking = DOWNLOAD_FIELDS[position][2] if did == count else ""
             built.fields.append((did, position, fname, f"c{position}", ftype, desc, masking))
@@ -574,6 +576,7 @@ TABLES = [
     ("portal_field", 'dataset_id, position, name, "column", type, description, masking',
      "fields"),
     ("portal_release", "id, dataset_id, published_at, version, row_count, note", "releases"),
+    ("portal_dataset_tag", "dataset_id, tag", "tags"),
 ]  # fmt: skip
 
 
