@@ -228,3 +228,25 @@ def test_the_demo_app_serves_the_portal_under_open(city: City) -> None:
     # The platform's own app does not serve the portal (production runs it apart).
     with TestClient(create_app(city.runtime)) as client:
         assert client.get(f"{PORTAL_PATH}/").status_code == 404
+
+
+def test_the_public_has_an_application_in_progress_a_request_and_usage(city: City) -> None:
+    from govshare.opendata.models import (
+        PublicApplication,
+        PublicApplicationState,
+        PublicDataRequest,
+    )
+    from govshare.portal import usage
+    from govshare.portal.models import PortalAccount, PortalApplication
+
+    with city.session() as db:
+        applications = list(db.scalars(select(PublicApplication)))
+        assert [a.state for a in applications] == [PublicApplicationState.PENDING]
+        assert applications[0].due_on > applications[0].submitted_at.date()
+        requests = list(db.scalars(select(PublicDataRequest)))
+        assert len(requests) == 1 and requests[0].organization_id is not None
+    with city.runtime.portal.session() as ps:
+        assert ps.scalar(select(func.count()).select_from(PortalAccount)) == 2
+        on_portal = ps.scalars(select(PortalApplication)).one()
+        assert on_portal.state == "accepted" and on_portal.due_on == applications[0].due_on
+        assert usage.totals(ps).views > 0

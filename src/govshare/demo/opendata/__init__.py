@@ -36,7 +36,7 @@ from govshare.core.policy import load_profile
 from govshare.core.runtime import Runtime
 from govshare.demo import catalog as catalog_demo
 from govshare.demo import sources
-from govshare.demo.opendata import facilities, health, records, series
+from govshare.demo.opendata import facilities, health, public, records, series
 from govshare.demo.opendata.tables import Context, Generator, as_tuples
 from govshare.exchange.models import RunKind, RunState, SyncRun, TableBinding
 from govshare.identity.models import User
@@ -382,4 +382,6 @@ def build(runtime: Runtime, *, progress: Callable[[str], None] = lambda _: None)
         progress("开放数据：更新空气质量和气象数据")
         _publish(runtime)  # the publisher's periodic run
         added = True
+    progress("开放数据：公众账户、有条件开放申请、数据开放需求和使用记录")
+    added |= public.build(runtime, operator, today)
     return added
