@@ -41,7 +41,7 @@ COMMANDS: dict[str, Entry] = {
     ),
     "demo": Entry(  # builds the database in its own data directory
         "govshare.web.cli:demo",
-        "创建（仅首次）并启动示范城市：一个市、一个县、二十多个部门和各角色用户，以及数据交换。",
+        "创建（仅首次）并启动示范城市：一个市、一个县、二十多个部门和各角色用户，以及数据交换和开放门户。",
         database=False,
     ),
     "db": Entry("govshare.core.cli:db_app", "数据库结构迁移", database=False),
