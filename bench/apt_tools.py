@@ -20,7 +20,9 @@ def require(binary: str, package: str | None = None) -> str:
     package = package or binary
     sudo = [] if os.geteuid() == 0 else ["sudo"]
     if sudo and shutil.which("sudo") is None:
-        raise SystemExit(f"{binary} is needed and sudo is missing: apt-get install {package} as root")
+        raise SystemExit(
+            f"{binary} is needed and sudo is missing: apt-get install {package} as root"
+        )
     print(f"== installing Debian's {package} (needed for the comparison)", flush=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for argv in (

@@ -790,15 +790,15 @@ def click_filters(runtime: Runtime, probes: list[Probe], seed: int) -> list[Prob
 # --- measuring ---------------------------------------------------------------------------
 
 
-def _percentile(values: list[float], share: float) -> float:
+def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[max(0, min(len(ordered) - 1, math.ceil(share * len(ordered)) - 1))]
 
 
-def _figures(values: list[float]) -> dict[str, float]:
+def latency_figures(values: list[float]) -> dict[str, float]:
     return {
-        "p50": round(_percentile(values, 0.50), 1),
-        "p95": round(_percentile(values, 0.95), 1),
+        "p50": round(percentile(values, 0.50), 1),
+        "p95": round(percentile(values, 0.95), 1),
         "max": round(max(values), 1),
         "mean": round(statistics.fmean(values), 1),
     }
@@ -899,18 +899,18 @@ def run_backend(backend: str, args: argparse.Namespace, workdir: Path) -> dict[s
         )
         time_service(place.runtime, probes)  # warm-up: jieba, caches, the database's pages
         service, totals = time_service(place.runtime, probes)
-        say(f"service: {_figures(service)}")
+        say(f"service: {latency_figures(service)}")
         with serving(place.runtime) as url:
             time_page(url, probes[:20])  # warm-up
             page = time_page(url, probes)
-        say(f"page: {_figures(page)}")
+        say(f"page: {latency_figures(page)}")
         by_kind: dict[str, Any] = {}
         for kind in MIX:
             picked = [i for i, p in enumerate(probes) if p.kind == kind]
             by_kind[kind] = {
                 "queries": len(picked),
-                "service_p95_ms": round(_percentile([service[i] for i in picked], 0.95), 1),
-                "page_p95_ms": round(_percentile([page[i] for i in picked], 0.95), 1),
+                "service_p95_ms": round(percentile([service[i] for i in picked], 0.95), 1),
+                "page_p95_ms": round(percentile([page[i] for i in picked], 0.95), 1),
                 "median_results": int(statistics.median(totals[i] for i in picked)),
             }
         slowest = sorted(range(len(probes)), key=lambda i: -service[i])[:5]
@@ -919,8 +919,8 @@ def run_backend(backend: str, args: argparse.Namespace, workdir: Path) -> dict[s
             "indexed": indexed,
             "queries": len(probes),
             "load_s": round(loaded, 1),
-            "service_ms": _figures(service),
-            "page_ms": _figures(page),
+            "service_ms": latency_figures(service),
+            "page_ms": latency_figures(page),
             "by_kind": by_kind,
             "slowest_service": [
                 {"params": probes[i].params, "ms": round(service[i], 1), "results": totals[i]}

@@ -45,7 +45,6 @@ import argparse
 import contextlib
 import functools
 import json
-import math
 import os
 import random
 import re
@@ -67,6 +66,7 @@ from urllib.parse import quote, unquote, urlencode
 
 import apt_tools  # bench/apt_tools.py
 import httpx
+from catalog_search import latency_figures, percentile  # bench/catalog_search.py
 from gateway import free_port, process  # bench/gateway.py
 from sqlalchemy import create_engine, make_url, text
 
@@ -888,20 +888,6 @@ def query_mix(built: Built, count: int, seed: int) -> list[Probe]:
 # --- measuring searches ----------------------------------------------------------------------
 
 
-def _percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, math.ceil(share * len(ordered)) - 1))]
-
-
-def _figures(values: list[float]) -> dict[str, float]:
-    return {
-        "p50": round(_percentile(values, 0.50), 1),
-        "p95": round(_percentile(values, 0.95), 1),
-        "max": round(max(values), 1),
-        "mean": round(statistics.fmean(values), 1),
-    }
-
-
 @contextlib.contextmanager
 def serving(database: PortalDatabase) -> Iterator[str]:
     """The portal served by uvicorn on a free loopback port, in a thread."""
@@ -980,16 +966,16 @@ def measure_search(database: PortalDatabase, probes: list[Probe]) -> dict[str, A
         if picked:
             by_kind[kind] = {
                 "queries": len(picked),
-                "api_p95_ms": round(_percentile([api[i] for i in picked], 0.95), 1),
-                "page_p95_ms": round(_percentile([page[i] for i in picked], 0.95), 1),
+                "api_p95_ms": round(percentile([api[i] for i in picked], 0.95), 1),
+                "page_p95_ms": round(percentile([page[i] for i in picked], 0.95), 1),
                 "median_results": int(statistics.median(counts[i] for i in picked)),
             }
     differ = [i for i in range(len(probes)) if counts[i] != page_counts[i]]
     slowest = sorted(range(len(probes)), key=lambda i: -api[i])[:5]
     return {
         "queries": len(probes),
-        "api_ms": _figures(api),
-        "page_ms": _figures(page),
+        "api_ms": latency_figures(api),
+        "page_ms": latency_figures(page),
         "by_kind": by_kind,
         "count_mismatches": [
             {"probe": probes[i].api_params(), "api": counts[i], "page": page_counts[i]}
@@ -1205,7 +1191,7 @@ def measure_concurrency(
             base, paths, connections=args.connections, duration=args.duration, workdir=workdir
         )
     slowest = sorted(alone, key=lambda p: -alone[p])[:3]
-    figures["alone_ms"] = _figures(list(alone.values()))
+    figures["alone_ms"] = latency_figures(list(alone.values()))
     figures["slowest_alone"] = [{"url": p, "ms": round(alone[p], 1)} for p in slowest]
     return {"workers": args.workers, "urls": len(paths), **figures}
 
