@@ -60,3 +60,10 @@ def test_an_opened_resource_is_public_on_the_portal(
     datasets = set(graph.subjects(vocab.RDF.type, vocab.DCAT.Dataset))
     titles = {str(graph.value(d, vocab.DCTERMS.title)) for d in datasets}
     assert titles == {"户籍人口统计样本"}
+    # The city publishes no licence page yet: the licence is described in place, never as
+    # an empty URI (which would name the feed itself).
+    licences = set(graph.objects(None, vocab.DCTERMS.license))
+    assert licences and all(isinstance(x, rdflib.BNode) for x in licences)
+    assert {str(graph.value(x, vocab.DCTERMS.title)) for x in licences} == {
+        "江州市公共数据开放许可协议"
+    }

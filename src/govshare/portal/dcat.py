@@ -204,8 +204,10 @@ def _department(graph: Graph, site: str, org: PortalOrganization) -> URIRef:
     return ref
 
 
-def _licence(graph: Graph, meta: PortalMeta) -> URIRef:
-    ref = URIRef(meta.licence_url)
+def _licence(graph: Graph, meta: PortalMeta) -> URIRef | BNode:
+    """The licence document: its own URI when the city publishes one, else described in
+    place (an empty URI would name the feed itself)."""
+    ref: URIRef | BNode = URIRef(meta.licence_url) if meta.licence_url else BNode()
     graph.add((ref, RDF.type, DCTERMS.LicenseDocument))
     graph.add((ref, DCTERMS.title, Literal(meta.licence_title, lang="zh")))
     return ref
