@@ -27,6 +27,7 @@ from tests.sharing.builders import Sharing, sharing_world
 
 SERVICE = "govshare.opendata.service.releases."
 PUBLIC = "govshare.opendata.service.public."
+INBOUND = "govshare.opendata.service.inbound."
 REQUESTS = "govshare.opendata.service.requests."
 SHANGRAO = load_profile("shangrao").rules
 ITEMS = [
@@ -231,6 +232,10 @@ def _deliver_requests(w: World) -> Any:
 
 
 SCENARIOS: dict[str, Writes | Reads] = {
+    # helpers of `public.receive` and `requests.receive_requests`, audited by them
+    INBOUND + "waiting": READ_ONLY,  # reads the portal's database only
+    INBOUND + "already_read": READ_ONLY,
+    INBOUND + "number": READ_ONLY,  # its counter row is part of the caller's change
     REQUESTS + "receive_requests": Writes("opendata.request.receive", _requested),
     REQUESTS + "assign_request": Writes("opendata.request.assign", _assigned),
     REQUESTS + "answer_request": Writes("opendata.request.answer", _answered_request),

@@ -21,7 +21,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from govshare.catalog.models import Resource
-from govshare.catalog.service.common import next_sequence
 from govshare.core import calendar as working_days
 from govshare.core import clock
 from govshare.core.audit.service import record
@@ -30,6 +29,7 @@ from govshare.core.inbox.service import Notice, notify, recipients
 from govshare.core.permissions import Actor, Role, require
 from govshare.core.policy import Rules
 from govshare.opendata.models import PublicApplication, PublicApplicationState
+from govshare.opendata.service import inbound
 from govshare.portal.db import PortalDatabase
 from govshare.portal.models import PortalApplication, PortalEntitlement
 
@@ -89,17 +89,9 @@ def receive(
     now = clock.now()
     received = []
     with portal.session() as ps:
-        # Accepted ones too: if the platform's transaction that read one was rolled back after
-        # the portal had been marked, it is read again (the platform's portal_id is unique).
-        waiting = ps.scalars(
-            select(PortalApplication)
-            .where(PortalApplication.state.in_(("submitted", "accepted")))
-            .order_by(PortalApplication.id)
-        ).all()
+        waiting = inbound.waiting(ps, PortalApplication)
         for submitted in waiting:
-            existing = db_session.scalars(
-                select(PublicApplication).where(PublicApplication.portal_id == submitted.id)
-            ).one_or_none()
+            existing = inbound.already_read(db_session, PublicApplication, submitted.id)
             if existing is None:
                 resource = db_session.get(Resource, submitted.dataset_id)
                 if resource is None:
@@ -108,7 +100,7 @@ def receive(
                 account = submitted.account
                 existing = PublicApplication(
                     portal_id=submitted.id,
-                    number=f"KF{now.year}{next_sequence(db_session, f'KF{now.year}'):06d}",
+                    number=inbound.number(db_session, "KF", now),
                     resource_id=resource.id,
                     applicant_kind=account.kind,
                     applicant_name=account.name,

@@ -25,7 +25,6 @@ from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
 from govshare.catalog.models import Domain
-from govshare.catalog.service.common import next_sequence
 from govshare.core import calendar as working_days
 from govshare.core import clock
 from govshare.core.audit.service import record
@@ -36,6 +35,7 @@ from govshare.core.permissions import Actor, Role, require
 from govshare.core.policy import Rules
 from govshare.identity.models import Organization
 from govshare.opendata.models import PublicDataRequest, PublicRequestState
+from govshare.opendata.service import inbound
 from govshare.portal.db import PortalDatabase
 from govshare.portal.models import PortalDataRequest
 
@@ -123,21 +123,13 @@ def receive_requests(
     now = clock.now()
     received = []
     with portal.session() as ps:
-        # Accepted ones too, as `public.receive` does: a platform transaction rolled back after
-        # the portal was marked leaves the request to be read again (portal_id is unique).
-        waiting = ps.scalars(
-            select(PortalDataRequest)
-            .where(PortalDataRequest.state.in_(("submitted", "accepted")))
-            .order_by(PortalDataRequest.id)
-        ).all()
+        waiting = inbound.waiting(ps, PortalDataRequest)
         for submitted in waiting:
-            existing = db_session.scalars(
-                select(PublicDataRequest).where(PublicDataRequest.portal_id == submitted.id)
-            ).one_or_none()
+            existing = inbound.already_read(db_session, PublicDataRequest, submitted.id)
             if existing is None:
                 existing = PublicDataRequest(
                     portal_id=submitted.id,
-                    number=f"KX{now.year}{next_sequence(db_session, f'KX{now.year}'):06d}",
+                    number=inbound.number(db_session, "KX", now),
                     title=submitted.title[:200],
                     description=submitted.description,
                     # The portal's value is kept only if the catalog knows it.
