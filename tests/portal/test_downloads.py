@@ -17,9 +17,10 @@ import openpyxl
 import pytest
 from fastapi.testclient import TestClient
 
+from govshare.portal import downloads
 from govshare.portal.app import create_portal_app
 from govshare.portal.db import PortalDatabase
-from govshare.portal.downloads import CHUNK, content_disposition
+from govshare.portal.downloads import content_disposition
 from govshare.portal.models import PortalDataset, PortalField, PortalRelease, rows_table
 from govshare.portal.settings import PortalSettings
 from tests.conftest import BACKENDS, _fresh_postgres
@@ -256,6 +257,14 @@ def body_messages(portal: PortalDatabase, path: str) -> tuple[int, list[bytes]]:
     return status[0], bodies
 
 
+PIECE = 16 * 1024  # the pieces' size in these tests, so that 10,000 rows make many
+
+
+@pytest.fixture(autouse=True)
+def small_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(downloads, "CHUNK", PIECE)
+
+
 def _expected_text(n: int) -> list[str]:
     name, amount, share, ok, at = _big_value(n)
     plain_share = "0.00001" if n == 1 else repr(share)
@@ -266,7 +275,7 @@ def test_a_large_csv_is_sent_in_small_pieces_and_reads_back(big_portal: PortalDa
     status, bodies = body_messages(big_portal, "/dataset/z09001-000001/download.csv")
     assert status == 200
     assert len(bodies) > 4, "the CSV was not written as it was read"
-    assert max(len(b) for b in bodies) < 2 * CHUNK
+    assert max(len(b) for b in bodies) < 2 * PIECE
     rows = csv_rows(b"".join(bodies))
     assert rows[0] == [name for name, _ in BIG_FIELDS]
     assert len(rows) == BIG_ROWS + 1
@@ -277,7 +286,7 @@ def test_a_large_json_is_sent_in_small_pieces_and_reads_back(big_portal: PortalD
     status, bodies = body_messages(big_portal, "/dataset/z09001-000001/download.json")
     assert status == 200
     assert len(bodies) > 4, "the JSON was not written as it was read"
-    assert max(len(b) for b in bodies) < 2 * CHUNK
+    assert max(len(b) for b in bodies) < 2 * PIECE
     items = json.loads(b"".join(bodies))
     assert len(items) == BIG_ROWS
     assert items[0] == {
@@ -303,7 +312,7 @@ def test_a_large_excel_reads_back_and_text_never_becomes_a_formula(
 ) -> None:
     status, bodies = body_messages(big_portal, "/dataset/z09001-000001/download.xlsx")
     assert status == 200
-    assert max(len(b) for b in bodies) <= CHUNK
+    assert max(len(b) for b in bodies) <= PIECE
     content = b"".join(bodies)
     rows = xlsx_rows(content)
     assert rows[0] == [name for name, _ in BIG_FIELDS]

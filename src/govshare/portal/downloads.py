@@ -2,9 +2,10 @@
 
 Each file is written while the rows are read from a server-side cursor
 (`catalog.stream_rows`), in chunks of about CHUNK bytes, so memory stays flat whatever the
-table's size. Excel is the exception that proves the rule: an .xlsx is a zip, so openpyxl's
-write-only workbook (which itself keeps rows on disk) is saved into a temporary file, then
-streamed from it.
+table's size; a CSV on PostgreSQL is the database's own `COPY … TO STDOUT` (`copy_csv`),
+several times faster than formatting each value here. Excel is the exception that proves the
+rule: an .xlsx is a zip, so openpyxl's write-only workbook (which itself keeps rows on disk)
+is saved into a temporary file, then streamed from it.
 
 Values: dates and times in ISO 8601, numbers in plain decimal notation (never 1E+2), so a
 file reads back exactly. Unconditional datasets download for everyone; a conditional one
@@ -36,7 +37,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from sqlalchemy.orm import Session
 
-from govshare.portal import accounts, catalog, usage
+from govshare.portal import accounts, catalog, copy_csv, usage
 from govshare.portal.db import PortalDatabase
 from govshare.portal.models import PortalDataset, PortalField
 from govshare.portal.pages import _looks_like_name, not_found
@@ -46,7 +47,7 @@ router = APIRouter(
     tags=["开放门户下载"], include_in_schema=False, dependencies=[Depends(accounts.identify)]
 )
 
-CHUNK = 64 * 1024
+CHUNK = 256 * 1024  # bytes a piece of a download holds, about
 EXCEL_MAX_ROWS = 1_048_576  # rows of one sheet, the header included
 MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -134,25 +135,40 @@ def download_json(request: Request, name: str) -> StreamingResponse | HTMLRespon
     return _download(request, name, "json")
 
 
-def _open_rows(
+def _open_fields(
     portal: PortalDatabase, dataset_id: int, columns: Sequence[str]
-) -> Iterator[tuple[list[PortalField], Iterator[Sequence[Any]]]]:
-    """The dataset's fields among `columns` (those the request may read, checked before) and
-    their rows (values only, `_row` dropped), read in one transaction; nothing when the
-    dataset went away since the request was checked."""
+) -> Iterator[tuple[Session, PortalDataset, list[PortalField]]]:
+    """The dataset's fields among `columns` (those the request may read, checked before), in
+    a session whose one transaction the rows are then read in; nothing when the dataset went
+    away since the request was checked."""
     with portal.session() as s:
         data = s.get(PortalDataset, dataset_id)
         if data is None or data.rows_table is None or not columns:
             return
-        fields, stmt = catalog.rows(s, data, columns=columns, limit=None)
+        yield s, data, [f for f in data.fields if f.column in columns]
+
+
+def _open_rows(
+    portal: PortalDatabase, dataset_id: int, columns: Sequence[str]
+) -> Iterator[tuple[list[PortalField], Iterator[Sequence[Any]]]]:
+    """The fields (as `_open_fields`) and their rows (values only, `_row` dropped)."""
+    for s, data, fields in _open_fields(portal, dataset_id, columns):
+        _, stmt = catalog.rows(s, data, columns=[f.column for f in fields], limit=None)
         yield fields, (row[1:] for row in catalog.stream_rows(s, stmt))
 
 
 def csv_chunks(portal: PortalDatabase, dataset_id: int, columns: Sequence[str]) -> Iterator[bytes]:
-    """CSV in UTF-8 with BOM; header = field names; values as plain text."""
+    """CSV in UTF-8 with BOM; header = field names; values as plain text. On PostgreSQL the
+    rows are the database's own CSV (`copy_csv`), which writes the values the same way."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     buffer.write("\ufeff")
+    if portal.dialect == "postgresql":
+        for s, data, fields in _open_fields(portal, dataset_id, columns):
+            writer.writerow([f.name for f in fields])
+            yield buffer.getvalue().encode()
+            yield from copy_csv.copy_chunks(s, data.id, fields, CHUNK)
+        return
     for fields, rows in _open_rows(portal, dataset_id, columns):
         writer.writerow([f.name for f in fields])
         for row in rows:

@@ -64,8 +64,12 @@ def plain(value: Any) -> str:
     if isinstance(value, bool):
         return "是" if value else "否"
     if isinstance(value, Decimal):
-        # Without the trailing zeros a backend may add (SQLite returns 30.5 as 30.5000000000).
-        return format(value.normalize(), "f") if value.is_finite() else str(value)
+        # Without the trailing zeros a backend may add (30.5 read back as 30.5000000000), and
+        # every digit kept (normalize() would round to the context's 28).
+        if not value.is_finite():
+            return str(value)
+        text = format(value, "f")
+        return text.rstrip("0").rstrip(".") if "." in text else text
     if isinstance(value, float):
         # As short as round-trips, without an exponent: 1e-05 → 0.00001.
         return format(Decimal(repr(value)), "f") if math.isfinite(value) else repr(value)
