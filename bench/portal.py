@@ -602,16 +602,13 @@ META_COLUMNS = (
 
 
 def load(database: PortalDatabase, built: Built) -> None:
-    """Writes the datasets straight into the portal tables. The full-text index is built once
-    after the rows (SQLite: the insert trigger is dropped for the load and FTS5 rebuilt, then
-    `ensure_schema` puts the trigger back; PostgreSQL: the GIN index is created after COPY),
-    which is faster than keeping it up to date row by row."""
+    """Writes the datasets straight into the portal tables, then `ensure_schema` (the search
+    generation's row: the portal builds its in-memory index on the first search)."""
     raw = database.engine.raw_connection()
     try:
         cursor = raw.cursor()
         if database.dialect == "sqlite":
             cursor.execute("PRAGMA synchronous=OFF")
-            cursor.execute("DROP TRIGGER IF EXISTS portal_dataset_fts_ai")
             cursor.execute("BEGIN")
             cursor.execute(
                 f"INSERT INTO portal_meta ({META_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -621,15 +618,12 @@ def load(database: PortalDatabase, built: Built) -> None:
                 marks = ", ".join("?" for _ in columns.split(","))
                 rows = (tuple(_sqlite_value(v) for v in row) for row in getattr(built, attr))
                 cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
-            cursor.execute("INSERT INTO portal_dataset_fts(portal_dataset_fts) VALUES ('rebuild')")
             cursor.execute("COMMIT")
             database.ensure_schema()
-            cursor.execute("INSERT INTO portal_dataset_fts(portal_dataset_fts) VALUES ('optimize')")
             cursor.execute("ANALYZE")
             raw.commit()
             cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         else:
-            cursor.execute("DROP INDEX IF EXISTS ix_portal_dataset_terms_vector")
             # Foreign keys are checked row by row by triggers: off for the load (the rows are
             # consistent by construction), as pg_restore does.
             cursor.execute("SET session_replication_role = replica")

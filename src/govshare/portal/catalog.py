@@ -2,7 +2,8 @@
 rows. The pages, the CKAN Action API and the DCAT feeds all read through these functions.
 
 Search matches whole tokens made by `govshare.catalog.search_text` (the same Chinese analysis
-as the platform's catalog): FTS5 on SQLite, a `tsvector` on PostgreSQL (see `portal.db`).
+as the platform's catalog), in the index each portal process keeps in memory
+(`portal.search_index`), the same whichever database the portal runs on.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from govshare.catalog import search_text
+from govshare.portal import search_index
 from govshare.portal.models import (
     PortalDataset,
     PortalDatasetTag,
@@ -24,15 +26,9 @@ from govshare.portal.models import (
     dataset_rows_table,
 )
 
-# Facet name → the dataset column it counts (CKAN's facet.field names where CKAN has one).
-FACETS: dict[str, Any] = {
-    "groups": PortalDataset.domain,
-    "organization": PortalOrganization.name,
-    "res_format": PortalDataset.format,
-    "update_frequency": PortalDataset.update_frequency,
-    "open_type": PortalDataset.open_type,
-    "tags": PortalDatasetTag.tag,
-}
+# The facets, by CKAN's facet.field names where CKAN has one: domain, department (by its
+# name), format, update frequency, open type, tags.
+FACETS = ("groups", "organization", "res_format", "update_frequency", "open_type", "tags")
 FACET_LABELS = {
     "groups": "领域",
     "organization": "提供部门",
@@ -83,133 +79,41 @@ class SearchResult:
     facets: dict[str, list[FacetValue]]
 
 
-def _text_match(db_session: Session, q: str) -> Any | None:
-    """The query words as a subquery of (id, rank) of the matching datasets — rank ascending
-    is best first — or None when `q` has no words. Matched once per statement: a join, never
-    a match per row."""
-    words = search_text.parse_query(q)
-    if not words:
-        return None
-    if db_session.get_bind().dialect.name == "sqlite":
-        fts = sa.table("portal_dataset_fts", sa.column("rowid", sa.Integer))
-        return (
-            sa.select(
-                fts.c.rowid.label("id"),
-                sa.func.bm25(sa.literal_column("portal_dataset_fts")).label("rank"),
-            )
-            .select_from(fts)
-            .where(
-                sa.literal_column("portal_dataset_fts").op("MATCH")(
-                    search_text.fts5_expression(words)
-                )
-            )
-            .subquery("matched")
-        )
-    query = sa.func.to_tsquery("simple", search_text.tsquery_expression(words))
-    vector = sa.literal_column("portal_dataset.terms_vector")
-    return (
-        sa.select(PortalDataset.id.label("id"), (-sa.func.ts_rank(vector, query)).label("rank"))
-        .where(vector.op("@@")(query))
-        .subquery("matched")
-    )
-
-
-def _conditions(query: SearchQuery, *, skip: str | None = None) -> list[Any]:
-    """The facet filters as conditions on PortalDataset (values of one facet: any of them)."""
-    found = []
-    for facet, values in query.filters.items():
-        if facet == skip or not values:
-            continue
-        if facet == "tags":
-            tagged = sa.select(PortalDatasetTag.dataset_id).where(PortalDatasetTag.tag.in_(values))
-            found.append(PortalDataset.id.in_(tagged))
-        elif facet == "organization":
-            named = sa.select(PortalOrganization.id).where(PortalOrganization.name.in_(values))
-            found.append(PortalDataset.organization_id.in_(named))
-        else:
-            found.append(FACETS[facet].in_(values))
-    return found
-
-
-def _base(matched: Any | None, conditions: list[Any], *columns: Any) -> sa.Select:
-    stmt = sa.select(*columns).select_from(PortalDataset)
-    if matched is not None:
-        stmt = stmt.join(matched, matched.c.id == PortalDataset.id)
-    return stmt.where(*conditions)
-
-
-# sort key → the column it orders by; SearchQuery.order names (key, descending) pairs
-ORDER_KEYS: dict[str, Any] = {
-    "modified": PortalDataset.modified,
-    "issued": PortalDataset.issued,
-    "title": PortalDataset.title,
-    "name": PortalDataset.name,
-}
-
-
-def _ordering(query: SearchQuery, matched: Any | None) -> list[Any]:
-    order = list(query.order) or {
+def _ordering(query: SearchQuery) -> list[tuple[str, bool]]:
+    return list(query.order) or {
         "title": [("title", False)],
         "modified": [("modified", True)],
     }.get(query.sort, [("relevance", False), ("modified", True)])
-    found = []
-    for key, descending in order:
-        if key == "relevance":
-            if matched is not None:
-                found.append(matched.c.rank.desc() if descending else matched.c.rank)
-            continue
-        column = ORDER_KEYS[key]
-        found.append(column.desc() if descending else column)
-    return [*found, PortalDataset.id]
 
 
 def search(db_session: Session, query: SearchQuery) -> SearchResult:
-    """The datasets matching `query`, a page of them, and facet counts over all matches."""
-    rows = max(0, min(query.rows, MAX_ROWS))
-    matched = _text_match(db_session, query.q)
-    conditions = _conditions(query)
-    count = db_session.scalar(_base(matched, conditions, sa.func.count())) or 0
-    page: list[PortalDataset] = []
-    if rows and count > query.start:
-        stmt = _base(matched, conditions, PortalDataset).order_by(*_ordering(query, matched))
-        page = list(db_session.scalars(stmt.offset(query.start).limit(rows)))
-    facets = {
-        name: _facet(db_session, query, matched, name) for name in query.facets if name in FACETS
-    }
-    return SearchResult(count=count, datasets=page, facets=facets)
-
-
-FACET_SHOWN = {
-    "groups": PortalDataset.domain_label,
-    "organization": PortalOrganization.title,
-    "res_format": PortalDataset.format_label,
-    "update_frequency": PortalDataset.update_frequency_label,
-    "open_type": PortalDataset.open_type,
-    "tags": PortalDatasetTag.tag,
-}
-
-
-def _facet(
-    db_session: Session, query: SearchQuery, matched: Any | None, name: str
-) -> list[FacetValue]:
-    """Counts of one facet's values among the matches of every other filter (so choosing a
-    value still shows the others of the same facet)."""
-    column = FACETS[name]
-    count = sa.func.count()
-    stmt = _base(
-        matched, _conditions(query, skip=name), column, sa.func.min(FACET_SHOWN[name]), count
+    """The datasets matching `query`, a page of them, and facet counts over all matches
+    (each facet among the matches of every other filter, so choosing a value still shows the
+    others of the same facet), from the in-memory index (`search_index`)."""
+    index = search_index.current(db_session)
+    found = index.search(
+        search_text.parse_query(query.q),
+        {name: values for name, values in query.filters.items() if name in FACETS},
+        _ordering(query),
+        max(0, query.start),
+        max(0, min(query.rows, MAX_ROWS)),
+        [name for name in query.facets if name in FACETS],
     )
-    if name == "organization":
-        stmt = stmt.join(PortalOrganization, PortalOrganization.id == PortalDataset.organization_id)
-    elif name == "tags":
-        stmt = stmt.join(PortalDatasetTag, PortalDatasetTag.dataset_id == PortalDataset.id)
-    stmt = stmt.group_by(column).order_by(count.desc(), column)
-    values = []
-    for value, shown, n in db_session.execute(stmt):
-        if name == "open_type":
-            shown = OPEN_TYPE_LABELS.get(value, value)
-        values.append(FacetValue(value, shown, n))
-    return values
+    page: list[PortalDataset] = []
+    if found.ids:
+        loaded = db_session.scalars(sa.select(PortalDataset).where(PortalDataset.id.in_(found.ids)))
+        by_id = {d.id: d for d in loaded}
+        page = [by_id[i] for i in found.ids if i in by_id]
+    facets = {
+        name: [
+            FacetValue(
+                value, OPEN_TYPE_LABELS.get(value, label) if name == "open_type" else label, n
+            )
+            for value, label, n in counted
+        ]
+        for name, counted in found.facets.items()
+    }
+    return SearchResult(count=found.count, datasets=page, facets=facets)
 
 
 def _is_id(text: str) -> bool:

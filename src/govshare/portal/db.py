@@ -1,10 +1,10 @@
 """The portal's connection to its own database, and that database's schema.
 
-The schema is the portal models' metadata plus the full-text parts the models leave out:
-on SQLite an FTS5 table over `portal_dataset.terms` (kept in line by triggers), on PostgreSQL
-a generated `tsvector` column with a GIN index; both match whole tokens only, the terms made by
-`govshare.catalog.search_text`, so both databases find the same datasets. `ensure_schema`
-creates what is missing; the publisher calls it before writing and the portal at start.
+The schema is the portal models' metadata plus what the models leave out: the search
+generation, a counter that triggers raise on every change to datasets, their tags and
+organizations, by which each portal process knows whether its in-memory search index
+(`portal.search_index`) is current. `ensure_schema` creates what is missing; the publisher
+calls it before writing and the portal at start.
 """
 
 from __future__ import annotations
@@ -20,27 +20,45 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from govshare.portal.models import SCHEMA_VERSION, PortalBase, PortalMeta
 
-_SQLITE_FTS = [
-    """CREATE VIRTUAL TABLE IF NOT EXISTS portal_dataset_fts USING fts5(
-        terms, title_terms, content='portal_dataset', content_rowid='id',
-        tokenize='unicode61 remove_diacritics 0')""",
-    """CREATE TRIGGER IF NOT EXISTS portal_dataset_fts_ai AFTER INSERT ON portal_dataset BEGIN
-        INSERT INTO portal_dataset_fts(rowid, terms, title_terms)
-        VALUES (new.id, new.terms, new.title_terms); END""",
-    """CREATE TRIGGER IF NOT EXISTS portal_dataset_fts_ad AFTER DELETE ON portal_dataset BEGIN
-        INSERT INTO portal_dataset_fts(portal_dataset_fts, rowid, terms, title_terms)
-        VALUES ('delete', old.id, old.terms, old.title_terms); END""",
-    """CREATE TRIGGER IF NOT EXISTS portal_dataset_fts_au AFTER UPDATE ON portal_dataset BEGIN
-        INSERT INTO portal_dataset_fts(portal_dataset_fts, rowid, terms, title_terms)
-        VALUES ('delete', old.id, old.terms, old.title_terms);
-        INSERT INTO portal_dataset_fts(rowid, terms, title_terms)
-        VALUES (new.id, new.terms, new.title_terms); END""",
+# The full-text parts earlier versions kept in the database (search now runs on the
+# in-memory index), dropped so that writes no longer pay for them.
+_SQLITE_EARLIER = [
+    *(f"DROP TRIGGER IF EXISTS portal_dataset_fts_{t}" for t in ("ai", "ad", "au")),
+    "DROP TABLE IF EXISTS portal_dataset_fts",
 ]
-_POSTGRES_FTS = [
-    """ALTER TABLE portal_dataset ADD COLUMN IF NOT EXISTS terms_vector tsvector
-        GENERATED ALWAYS AS (array_to_tsvector(string_to_array(terms, ' '))) STORED""",
-    """CREATE INDEX IF NOT EXISTS ix_portal_dataset_terms_vector
-        ON portal_dataset USING gin (terms_vector)""",
+_POSTGRES_EARLIER = [
+    "DROP INDEX IF EXISTS ix_portal_dataset_terms_vector",
+    "ALTER TABLE portal_dataset DROP COLUMN IF EXISTS terms_vector",
+]
+
+# A counter raised by every change to what search reads (datasets, their tags, organizations),
+# by which each portal process knows its search index (`portal.search_index`) is current.
+_INDEXED_TABLES = ("portal_dataset", "portal_dataset_tag", "portal_organization")
+_SQLITE_GENERATION = [
+    """CREATE TABLE IF NOT EXISTS portal_generation (
+        id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL)""",
+    "INSERT OR IGNORE INTO portal_generation (id, value) VALUES (1, 0)",
+    *(
+        f"""CREATE TRIGGER IF NOT EXISTS portal_generation_{table}_{event.lower()}
+        AFTER {event} ON {table} BEGIN
+        UPDATE portal_generation SET value = value + 1 WHERE id = 1; END"""
+        for table in _INDEXED_TABLES
+        for event in ("INSERT", "UPDATE", "DELETE")
+    ),
+]
+_POSTGRES_GENERATION = [
+    """CREATE TABLE IF NOT EXISTS portal_generation (
+        id integer PRIMARY KEY CHECK (id = 1), value bigint NOT NULL)""",
+    "INSERT INTO portal_generation (id, value) VALUES (1, 0) ON CONFLICT DO NOTHING",
+    """CREATE OR REPLACE FUNCTION portal_generation_raise() RETURNS trigger
+        LANGUAGE plpgsql AS $$ BEGIN
+        UPDATE portal_generation SET value = value + 1 WHERE id = 1; RETURN NULL; END $$""",
+    *(
+        f"""CREATE OR REPLACE TRIGGER portal_generation_{table}
+        AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table}
+        FOR EACH STATEMENT EXECUTE FUNCTION portal_generation_raise()"""
+        for table in _INDEXED_TABLES
+    ),
 ]
 
 
@@ -74,10 +92,15 @@ class PortalDatabase:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def ensure_schema(self) -> None:
-        """Create the tables and full-text parts that are missing (idempotent)."""
+        """Create the tables, the generation counter and its triggers where missing
+        (idempotent)."""
         PortalBase.metadata.create_all(self.engine)
         with self.engine.begin() as connection:
-            for statement in _SQLITE_FTS if self.dialect == "sqlite" else _POSTGRES_FTS:
+            sqlite = self.dialect == "sqlite"
+            for statement in [
+                *(_SQLITE_EARLIER if sqlite else _POSTGRES_EARLIER),
+                *(_SQLITE_GENERATION if sqlite else _POSTGRES_GENERATION),
+            ]:
                 connection.exec_driver_sql(statement)
 
     def has_schema(self) -> bool:
