@@ -161,6 +161,19 @@ def test_a_word_in_the_title_ranks_before_one_elsewhere(portal: PortalDatabase) 
     assert in_title == sorted(in_title, reverse=True)
 
 
+def test_domains_and_departments_are_counted_over_the_whole_catalog(
+    portal: PortalDatabase,
+) -> None:
+    with portal.session() as s:
+        every = list(s.scalars(sa.select(PortalDataset)))
+        orgs = {o.id: o.name for o in s.scalars(sa.select(PortalOrganization))}
+        domains = catalog.domains(s)
+        departments = catalog.organizations(s)
+    assert [(d.value, d.count) for d in domains] == sorted(Counter(d.domain for d in every).items())
+    by_org = Counter(orgs[d.organization_id] for d in every)
+    assert [(o.name, n) for o, n in departments] == sorted(by_org.items())
+
+
 def test_the_index_follows_every_change_to_the_database(portal: PortalDatabase) -> None:
     def titles(q: str) -> list[str]:
         with portal.session() as s:

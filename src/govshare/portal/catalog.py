@@ -137,14 +137,9 @@ def dataset_names(db_session: Session, *, limit: int | None = None, offset: int 
 
 def organizations(db_session: Session) -> list[tuple[PortalOrganization, int]]:
     """Departments that provide open data, with their dataset counts, by name."""
-    count = sa.func.count(PortalDataset.id)
-    stmt = (
-        sa.select(PortalOrganization, count)
-        .join(PortalDataset)
-        .group_by(PortalOrganization.id)
-        .order_by(PortalOrganization.name)
-    )
-    return [(org, n) for org, n in db_session.execute(stmt)]
+    counts = {value: n for value, _, n in search_index.current(db_session).totals("organization")}
+    stmt = sa.select(PortalOrganization).order_by(PortalOrganization.name)
+    return [(org, counts[org.name]) for org in db_session.scalars(stmt) if org.name in counts]
 
 
 def organization(db_session: Session, name_or_id: str) -> PortalOrganization | None:
@@ -156,12 +151,8 @@ def organization(db_session: Session, name_or_id: str) -> PortalOrganization | N
 
 def domains(db_session: Session) -> list[FacetValue]:
     """Open-data domains (SR§21) that have datasets, with their counts (CKAN: groups)."""
-    stmt = (
-        sa.select(PortalDataset.domain, sa.func.min(PortalDataset.domain_label), sa.func.count())
-        .group_by(PortalDataset.domain)
-        .order_by(PortalDataset.domain)
-    )
-    return [FacetValue(v, label, n) for v, label, n in db_session.execute(stmt)]
+    counted = search_index.current(db_session).totals("groups")
+    return [FacetValue(value, label, n) for value, label, n in sorted(counted)]
 
 
 def tags(db_session: Session) -> list[str]:

@@ -247,6 +247,10 @@ class SearchIndex:
         ordered = np.lexsort([self.ids[positions], *reversed(keys)])
         return positions[ordered[start : start + rows]]
 
+    def totals(self, name: str) -> list[tuple[str, str, int]]:
+        """A facet's counts over the whole catalog, most first."""
+        return self._facet_counts(name, np.ones(self.size, dtype=bool))
+
     def _facet_counts(self, name: str, under: Mask) -> list[tuple[str, str, int]]:
         if name == "tags":
             counts = self.tags.counts(under)
