@@ -12,19 +12,13 @@ from sqlalchemy import Engine
 
 from govshare.exchange.center import Center
 from govshare.portal.db import PortalDatabase
-from tests.conftest import _fresh_postgres
 from tests.exchange.conftest import center as center  # the fixture
-from tests.portal.conftest import PORTAL_POSTGRES_URL
+from tests.portal.conftest import fresh_portal
 
 
 @pytest.fixture
 def portal(engine: Engine, tmp_path: Path) -> Iterator[PortalDatabase]:
-    if engine.dialect.name == "sqlite":
-        url = f"sqlite:///{tmp_path / 'portal.db'}"
-    else:
-        url = PORTAL_POSTGRES_URL.replace("govshare_test_portal", "govshare_test_publish")
-        _fresh_postgres(url)
-    database = PortalDatabase(url)
+    database = fresh_portal(engine.dialect.name, "govshare_test_publish", tmp_path)
     yield database
     database.dispose()
 

@@ -22,17 +22,23 @@ PORTAL_POSTGRES_URL = own(
 )
 
 
+def fresh_portal(backend: str, name: str, directory: Path | None = None) -> PortalDatabase:
+    """An empty portal database on `backend`: the database `name` on PostgreSQL (this
+    worker's, dropped and created afresh), or a file in `directory` on SQLite."""
+    if backend == "sqlite":
+        assert directory is not None, "a SQLite portal needs a directory"
+        return PortalDatabase(f"sqlite:///{directory / 'portal.db'}")
+    url = PORTAL_POSTGRES_URL.replace("govshare_test_portal", name)
+    _fresh_postgres(url)
+    return PortalDatabase(url)
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
 def sample_portal(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[PortalDatabase]:
     """A portal database holding the sample datasets, on SQLite or PostgreSQL."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('portal') / 'portal.db'}"
-    else:
-        url = PORTAL_POSTGRES_URL
-        _fresh_postgres(url)
-    portal = PortalDatabase(url)
+    portal = fresh_portal(request.param, "govshare_test_portal", tmp_path_factory.mktemp("portal"))
     sample.fill(portal)
     yield portal
     portal.dispose()

@@ -17,8 +17,8 @@ from govshare.portal import copy_csv
 from govshare.portal.db import PortalDatabase
 from govshare.portal.models import PortalField, rows_table
 from govshare.portal.templating import plain
-from tests.conftest import BACKENDS, _fresh_postgres
-from tests.portal.conftest import PORTAL_POSTGRES_URL
+from tests.conftest import BACKENDS
+from tests.portal.conftest import fresh_portal
 
 pytestmark = pytest.mark.skipif(
     "postgresql" not in BACKENDS, reason="COPY is PostgreSQL's; SQLite formats in Python"
@@ -56,9 +56,7 @@ ROWS = max(len(values) for values in COLUMNS.values())
 
 @pytest.fixture(scope="module")
 def table() -> Iterator[tuple[PortalDatabase, list[PortalField]]]:
-    url = PORTAL_POSTGRES_URL.replace("govshare_test_portal", "govshare_test_portal_copy")
-    _fresh_postgres(url)
-    portal = PortalDatabase(url)
+    portal = fresh_portal("postgresql", "govshare_test_portal_copy")
     fields = [
         PortalField(position=i, name=type_, column=f"c{i}", type=type_)
         for i, type_ in enumerate(COLUMNS)

@@ -23,9 +23,9 @@ from govshare.portal.db import PortalDatabase
 from govshare.portal.downloads import content_disposition
 from govshare.portal.models import PortalDataset, PortalField, PortalRelease, rows_table
 from govshare.portal.settings import PortalSettings
-from tests.conftest import BACKENDS, _fresh_postgres
+from tests.conftest import BACKENDS
 from tests.portal import sample
-from tests.portal.conftest import PORTAL_POSTGRES_URL
+from tests.portal.conftest import fresh_portal
 
 BUS_STOPS = "a01001-000001"
 PHARMACIES = "b02001-000001"
@@ -163,12 +163,8 @@ def big_portal(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[PortalDatabase]:
     """The sample portal plus one open table of BIG_ROWS rows (dataset 201)."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('portal-big') / 'portal.db'}"
-    else:
-        url = PORTAL_POSTGRES_URL.replace("govshare_test_portal", "govshare_test_portal_big")
-        _fresh_postgres(url)
-    portal = PortalDatabase(url)
+    directory = tmp_path_factory.mktemp("portal-big")
+    portal = fresh_portal(request.param, "govshare_test_portal_big", directory)
     sample.fill(portal)
     with portal.session() as s:
         s.add(

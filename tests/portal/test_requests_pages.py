@@ -19,9 +19,9 @@ from govshare.portal.db import PortalDatabase
 from govshare.portal.models import PortalDataRequest, PortalSession
 from govshare.portal.requests_pages import PER_DAY, masked_name
 from govshare.portal.settings import PortalSettings
-from tests.conftest import BACKENDS, _fresh_postgres
+from tests.conftest import BACKENDS
 from tests.portal import signing
-from tests.portal.conftest import PORTAL_POSTGRES_URL
+from tests.portal.conftest import fresh_portal
 
 GOOD = {
     "title": "公交车辆实时位置",
@@ -34,12 +34,7 @@ GOOD = {
 @pytest.fixture(params=BACKENDS)
 def portal(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PortalDatabase]:
     """An empty portal database of its own for each test."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'portal.db'}"
-    else:
-        url = PORTAL_POSTGRES_URL.replace("govshare_test_portal", "govshare_test_requests")
-        _fresh_postgres(url)
-    database = PortalDatabase(url)
+    database = fresh_portal(request.param, "govshare_test_requests", tmp_path)
     database.ensure_schema()
     yield database
     database.dispose()

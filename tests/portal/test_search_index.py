@@ -17,8 +17,8 @@ from govshare.portal import catalog
 from govshare.portal.catalog import SearchQuery
 from govshare.portal.db import PortalDatabase
 from govshare.portal.models import PortalDataset, PortalDatasetTag, PortalOrganization
-from tests.conftest import BACKENDS, _fresh_postgres
-from tests.portal.conftest import PORTAL_POSTGRES_URL
+from tests.conftest import BACKENDS
+from tests.portal.conftest import fresh_portal
 from tests.portal.sample import _dataset
 
 SUBJECTS = [
@@ -41,12 +41,8 @@ COUNT = 240
 def portal(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[PortalDatabase]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('portal-index') / 'portal.db'}"
-    else:
-        url = PORTAL_POSTGRES_URL.replace("govshare_test_portal", "govshare_test_portal_index")
-        _fresh_postgres(url)
-    database = PortalDatabase(url)
+    directory = tmp_path_factory.mktemp("portal-index")
+    database = fresh_portal(request.param, "govshare_test_portal_index", directory)
     database.ensure_schema()
     rng = random.Random(7)
     with database.session() as s:
