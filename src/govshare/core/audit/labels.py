@@ -123,6 +123,12 @@ ACTION_LABELS = {
     "sharing.grant.resume": "恢复授权使用",
     "sharing.grant.suspend": "暂停授权使用",
     "sharing.reminders.send": "发送办理期限提醒",
+    "verification.objection.raise": "提出疑义",
+    "verification.objection.extension_request": "申请延期核实疑义",
+    "verification.objection.extension_decide": "审批疑义核实延期",
+    "verification.objection.answer": "答复疑义",
+    "verification.objection.corrected": "疑义更正送达数据资源中心",
+    "verification.objection.served": "登记凭有效证明办理",
 }
 
 

@@ -103,7 +103,10 @@ def _execute_locked(
             outcome = _compare(plan.spec, progress)
     except engine.EngineError as exc:
         return _finish_failed(sessions, run_id, str(exc))
-    return _finish_ok(sessions, run_id, outcome, plan)
+    done = _finish_ok(sessions, run_id, outcome, plan)
+    if done.binding_id is not None:
+        _check_corrections(sessions, center, done)
+    return done
 
 
 # --- inside --------------------------------------------------------------------------------
@@ -278,6 +281,25 @@ def _record_freshness(db_session: Session, actor: Actor, resource_id: int, run: 
     freshness.record_data_update(
         db_session, actor=actor, resource_id=resource_id, data=DataUpdateIn(note=note)
     )
+
+
+def _check_corrections(sessions: sessionmaker[Session], center: Center, run: SyncRun) -> None:
+    """Confirmed objections whose corrected values this run brought into the center close,
+    naming the run (VER-1)."""
+    from govshare.exchange.models import TableBinding
+    from govshare.verification.service import objections
+
+    with unit_of_work(sessions) as db_session:
+        binding = db_session.get(TableBinding, run.binding_id)
+        if binding is None:
+            return
+        objections.check_after_run(
+            db_session,
+            actor=_worker_actor(run.worker, binding.resource.provider_id),
+            center=center,
+            binding=binding,
+            run_id=run.id,
+        )
 
 
 def _finish_failed(sessions: sessionmaker[Session], run_id: int, error: str) -> SyncRun:

@@ -1,0 +1,1 @@
+"""Verification services: objections (疑义)."""
