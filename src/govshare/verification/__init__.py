@@ -1,0 +1,1 @@
+"""The verification domain (校核与比对)."""
