@@ -283,8 +283,10 @@ def _plan(center: Center, spec: ComparisonSpec) -> _Plan:
 
 
 def _normalised(
-    dialect: str, value: ColumnElement[Any], steps: Sequence[Normaliser]
+    dialect: str, value: ColumnElement[Any], steps: Sequence[Normaliser], kind: str
 ) -> ColumnElement[str]:
+    if kind == "date":  # a date's text form is YYYY-MM-DD already: spare the patterns
+        steps = [s for s in steps if s is not Normaliser.DATE]
     return normalise.normalise_expression(dialect, masking.text_expression(dialect, value), steps)
 
 
@@ -296,7 +298,8 @@ def _side_select(plan: _Plan, side: str) -> sa.Select[Any]:
     for key in plan.keys:
         if parts:
             parts.append(sa.literal(KEY_SEPARATOR, sa.String()))
-        parts.append(_normalised(plan.dialect, getattr(key, side).column, key.steps))
+        own = getattr(key, side)
+        parts.append(_normalised(plan.dialect, own.column, key.steps, own.kind))
     columns: list[ColumnElement[Any]] = [
         sa.type_coerce(sql.concat(*parts) if len(parts) > 1 else parts[0], sa.String()).label("k"),
         sa.literal(int(side == "left"), sa.Integer()).label("n_l"),
@@ -334,9 +337,9 @@ def comparison_select(plan: _Plan) -> sa.Select[Any]:
         ]
         # spelt out: SQLAlchemy's SQLite IS NOT drops literal_binds inside it
         distinct = "IS DISTINCT FROM" if plan.dialect == "postgresql" else "IS NOT"
-        differ = _normalised(plan.dialect, left, item.steps).op(distinct, is_comparison=True)(
-            _normalised(plan.dialect, right, item.steps)
-        )
+        differ = _normalised(plan.dialect, left, item.steps, item.left.kind).op(
+            distinct, is_comparison=True
+        )(_normalised(plan.dialect, right, item.steps, item.right.kind))
         differs.append(differ)
         flags.append(sa.case((differ, 1), else_=0))
     order = union.c.k.collate("C") if plan.dialect == "postgresql" else union.c.k

@@ -74,6 +74,7 @@ _HALFWIDTH_TABLE = str.maketrans(FULL_WIDTH, HALF_WIDTH)
 _UPPER_TABLE = str.maketrans(LOWER, UPPER)
 # One pattern for Python and PostgreSQL (ARE): only features both read the same way.
 DATE_PATTERN = "^([0-9]{4})[-/.年]([0-9]{1,2})[-/.月]([0-9]{1,2})日?([ T].*)?$"
+ISO_DATE_PATTERN = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 COMPACT_DATE_PATTERN = "^([0-9]{4})([0-9]{2})([0-9]{2})$"
 _DATE = re.compile(DATE_PATTERN, re.DOTALL)
 _COMPACT_DATE = re.compile(COMPACT_DATE_PATTERN)
@@ -131,6 +132,7 @@ def _date_sql_postgres(t: ColumnElement[str]) -> ColumnElement[str]:
     dashed = replace(padded, "^([0-9]{4})-0?([0-9]{2})-0?([0-9]{2})$", r"\1-\2-\3")
     compact = replace(t, COMPACT_DATE_PATTERN, r"\1-\2-\3")
     return sa.case(
+        (t.op("~", is_comparison=True)(_lit(ISO_DATE_PATTERN)), t),  # the common case, cheaply
         (t.op("~", is_comparison=True)(_lit(DATE_PATTERN)), dashed),
         (t.op("~", is_comparison=True)(_lit(COMPACT_DATE_PATTERN)), compact),
         else_=t,
@@ -143,33 +145,24 @@ def normalise_expression(
     """`normalise_text` as SQL over a text form `t` for 'postgresql' or 'sqlite'."""
     if dialect not in ("postgresql", "sqlite"):
         raise ValueError(f"comparisons run on PostgreSQL or SQLite, not {dialect!r}")
-    chosen = steps(chosen)
     postgres = dialect == "postgresql"
-    if postgres and Normaliser.HALFWIDTH in chosen and Normaliser.CASE in chosen:
-        # one translate does both, as halfwidth then case would (trim between them
-        # changes no letter)
-        source = FULL_WIDTH + LOWER
-        target = HALF_WIDTH.translate(_UPPER_TABLE) + UPPER
-        t = sa.func.translate(t, _lit(source), _lit(target), type_=sa.String())
-        chosen = tuple(s for s in chosen if s not in (Normaliser.HALFWIDTH, Normaliser.CASE))
-        if Normaliser.TRIM in chosen:
-            t = sa.func.btrim(t, _lit(BLANKS), type_=sa.String())
-            chosen = tuple(s for s in chosen if s is not Normaliser.TRIM)
-    for step in chosen:
+    for step in steps(chosen):
         t = _step_sql(postgres, step, t)
     return sa.type_coerce(t, sa.String())
 
 
 def _step_sql(postgres: bool, step: Normaliser, t: ColumnElement[str]) -> ColumnElement[str]:
     if step is Normaliser.HALFWIDTH:
-        if postgres:
-            return sa.func.translate(t, _lit(FULL_WIDTH), _lit(HALF_WIDTH), type_=sa.String())
+        if postgres:  # translate() searches its 96 characters for each one: only when needed
+            wide = t.op("~", is_comparison=True)(_lit(f"[{FULL_WIDTH[0]}-{FULL_WIDTH[-2]}\u3000]"))
+            full = sa.func.translate(t, _lit(FULL_WIDTH), _lit(HALF_WIDTH), type_=sa.String())
+            return sa.case((wide, full), else_=t)
         return sa.func.govshare_halfwidth(t, type_=sa.String())
     if step is Normaliser.TRIM:
         return (sa.func.btrim if postgres else sa.func.trim)(t, _lit(BLANKS), type_=sa.String())
     if step is Normaliser.CASE:
-        if postgres:  # upper() would follow the database's locale beyond ASCII
-            return sa.func.translate(t, _lit(LOWER), _lit(UPPER), type_=sa.String())
+        if postgres:  # under the C collation upper() changes ASCII letters only
+            return sa.func.upper(sa.collate(t, "C"), type_=sa.String())
         return sa.func.upper(t, type_=sa.String())  # ASCII only in SQLite without ICU
     if step is Normaliser.DATE:
         return _date_sql_postgres(t) if postgres else sa.func.govshare_date(t, type_=sa.String())
