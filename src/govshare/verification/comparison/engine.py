@@ -16,8 +16,10 @@ item differing — sorted by key (byte order on both databases). One pass thus a
 FULL OUTER JOIN answers *and* finds duplicate keys, which a join would silently multiply
 (it needs another GROUP BY per side first). Digests (md5 per key) make the rows narrower but
 say only *that* a row differs: which item, and the values for the case, need a second read
-of every differing key, and SQLite has no md5 but a Python function per row. The figures
-of `bench/compare.py` are in `bench/README.md`.
+of every differing key, and SQLite has no md5 but a Python function per row. Measured on
+PostgreSQL at 1,000,000 rows per side (`bench/compare.py`, figures in `bench/README.md`):
+this one pass about 4.5 s, the FULL OUTER JOIN alone 2.6 s plus 1.0 s per side for the
+duplicate check it needs.
 
 Counts come without bringing equal rows to Python: every key left out by HAVING has one
 row on each side, so ``equal = left rows − blank keys − left rows of the streamed keys``
