@@ -1,0 +1,31 @@
+"""Comparisons (比对, 一数一源) between departments' copies held in the data resource center."""
+
+from __future__ import annotations
+
+from govshare.verification.comparison.engine import (
+    ComparisonCounts,
+    ComparisonError,
+    ComparisonRun,
+    ComparisonSpec,
+    Difference,
+    DifferenceKind,
+    ItemDifference,
+    Pair,
+    compare,
+    run_comparison,
+)
+from govshare.verification.comparison.normalise import Normaliser
+
+__all__ = [
+    "ComparisonCounts",
+    "ComparisonError",
+    "ComparisonRun",
+    "ComparisonSpec",
+    "Difference",
+    "DifferenceKind",
+    "ItemDifference",
+    "Normaliser",
+    "Pair",
+    "compare",
+    "run_comparison",
+]
