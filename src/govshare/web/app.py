@@ -34,6 +34,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     from govshare.opendata import pages as opendata_pages
     from govshare.sharing import api as sharing_api
     from govshare.sharing import pages as sharing_pages
+    from govshare.verification import api as verification_api
     from govshare.web import api as web_api
     from govshare.web import pages as web_pages
 
@@ -67,6 +68,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         sharing_api.router,
         exchange_api.router,
         opendata_api.router,
+        verification_api.router,
     ):
         app.include_router(router, prefix="/api/v1")
     for router in (
