@@ -175,4 +175,11 @@ SCENARIOS: dict[str, Writes | Reads] = {
         lambda w: objections.list_objections(w.db, actor=w.op, overdue=True), prepare=_raised
     ),
     OBJ + "is_overdue": READ_ONLY,
+    OBJ + "key_items": Reads(
+        lambda w: objections.key_items(w.db, w.prepared[2].resource_id), prepare=_raised
+    ),
+    OBJ + "served_of": Reads(
+        lambda w: objections.served_of(w.db, actor=w.op, objection_id=w.prepared[2].id),
+        prepare=_raised,
+    ),
 }

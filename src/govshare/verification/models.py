@@ -95,6 +95,7 @@ class Objection(Base):
     extension_days: Mapped[int | None] = mapped_column(Integer)  # working days in all, asked
     extension_reason: Mapped[str | None] = mapped_column(Text)
     extension_requested_by: Mapped[str | None] = mapped_column(String(120))
+    extension_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     extension_decided_by: Mapped[str | None] = mapped_column(String(120))
     extension_decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -35,6 +35,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     from govshare.sharing import api as sharing_api
     from govshare.sharing import pages as sharing_pages
     from govshare.verification import api as verification_api
+    from govshare.verification import pages as verification_pages
     from govshare.web import api as web_api
     from govshare.web import pages as web_pages
 
@@ -81,6 +82,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         sharing_pages.router,
         exchange_pages.router,
         opendata_pages.router,
+        verification_pages.router,
     ):
         app.include_router(router)
     return app

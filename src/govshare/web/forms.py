@@ -12,7 +12,7 @@ from govshare.core.errors import DomainError
 from govshare.core.inputs import parse_id
 from govshare.web.deps import CSRF_FIELD
 
-MULTI_VALUED = frozenset({"roles"})
+MULTI_VALUED = frozenset({"roles", "items"})
 
 
 async def _posted_form(request: Request) -> dict[str, Any]:

@@ -24,6 +24,7 @@ LINKS: Links = [
     ("资源共享", "/sharing", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
     ("数据交换", "/exchange", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
     ("资源开放", "/opendata", OPENDATA),
+    ("疑义校核", "/verification/objections", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
     ("组织机构", "/admin/organizations", (Role.PLATFORM_OPERATOR, Role.AUTHORITY, Role.AUDITOR)),
     ("用户管理", "/admin/users", (Role.PLATFORM_OPERATOR,)),
     ("本单位", "/my-organization", DEPARTMENT),

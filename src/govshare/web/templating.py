@@ -28,6 +28,7 @@ TEMPLATE_DIRS = [
     PACKAGE / "sharing" / "templates",
     PACKAGE / "exchange" / "templates",
     PACKAGE / "opendata" / "templates",
+    PACKAGE / "verification" / "templates",
 ]
 FLASH_COOKIE = "gs_flash"
 

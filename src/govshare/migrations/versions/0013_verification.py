@@ -50,6 +50,7 @@ def upgrade() -> None:
         sa.Column("extension_days", sa.Integer(), nullable=True),
         sa.Column("extension_reason", sa.Text(), nullable=True),
         sa.Column("extension_requested_by", sa.String(length=120), nullable=True),
+        sa.Column("extension_requested_at", stamp, nullable=True),
         sa.Column("extension_decided_by", sa.String(length=120), nullable=True),
         sa.Column("extension_decided_at", stamp, nullable=True),
         sa.Column("answered_at", stamp, nullable=True),

@@ -61,7 +61,7 @@ LINK = "/verification/objections/{id}"
 # --- raising -----------------------------------------------------------------------------
 
 
-def _key_items(db_session: Session, resource_id: int) -> list[str]:
+def key_items(db_session: Session, resource_id: int) -> list[str]:
     """The data items that identify a record of the resource: its binding's key columns."""
     from govshare.exchange.models import TableBinding
 
@@ -101,7 +101,7 @@ def raise_on_records(
     if grant.state != GrantState.ACTIVE:
         raise Conflict(f"授权 {grant.number} 已{grant.state.label}，不能对其数据提出疑义")
     readable = [i.name for i in grant.version.items] if grant.whole_resource else grant.fields
-    _check_records(data, _key_items(db_session, grant.resource_id), readable)
+    _check_records(data, key_items(db_session, grant.resource_id), readable)
     return _raise(
         db_session,
         actor=actor,
@@ -261,6 +261,7 @@ def request_extension(
     objection.extension_days = data.days
     objection.extension_reason = data.reason
     objection.extension_requested_by = actor.label
+    objection.extension_requested_at = clock.now()
     record(
         db_session,
         actor=actor,
@@ -476,6 +477,18 @@ def under_verification(
 
 
 # --- reading -----------------------------------------------------------------------------
+
+
+def served_of(db_session: Session, *, actor: Actor, objection_id: int) -> list[ServedOnProof]:
+    """The citizens served on valid proof under an objection, first first."""
+    objection = get_objection(db_session, actor=actor, objection_id=objection_id)
+    return list(
+        db_session.scalars(
+            sa.select(ServedOnProof)
+            .where(ServedOnProof.objection_id == objection.id)
+            .order_by(ServedOnProof.id)
+        )
+    )
 
 
 def get_objection(db_session: Session, *, actor: Actor, objection_id: int) -> Objection:

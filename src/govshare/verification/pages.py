@@ -1,0 +1,373 @@
+"""Pages of objections (疑义, VER-1, VER-2, VER-4): the list, with the provider's queue and its
+deadline colours; raising an objection on a grant's records; an objection's page with the
+forms its reader may use (answer, extension and the head's approval, citizens served)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+
+from govshare.core import calendar as working_days
+from govshare.core import clock
+from govshare.core.errors import DomainError, Invalid, NotFound
+from govshare.core.inputs import Id
+from govshare.core.permissions import Actor, Role
+from govshare.opendata.pages.common import due
+from govshare.sharing.models import Grant
+from govshare.sharing.service.common import ANSWERERS, APPLICANTS
+from govshare.verification.models import ExtensionState, Objection, ObjectionState
+from govshare.verification.schemas import (
+    AnswerIn,
+    ExtensionDecisionIn,
+    ExtensionIn,
+    RecordObjectionIn,
+    ServedIn,
+)
+from govshare.verification.service import objections
+from govshare.web.deps import DB, PageActor, runtime_of
+from govshare.web.forms import PostedForm, field_errors
+from govshare.web.templating import redirect, render
+
+router = APIRouter(include_in_schema=False)
+
+SHOWS = {
+    "all": "全部",
+    "to_verify": "待我核实",
+    "raised": "我提出的",
+    "overdue": "已超期",
+    "closed": "已办结",
+}
+STATE_COLOURS = {"open": "amber", "confirmed": "amber", "corrected": "green", "rejected": "grey"}
+
+
+def _show(value: str) -> str:
+    if value not in ("", *SHOWS):
+        raise Invalid("请从筛选项中选择", field="show")
+    return value or "all"
+
+
+def _validated(model: Any, data: dict[str, Any]) -> Any:
+    """The model, or an `Invalid` with each broken rule keyed to its input."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        rows = [{"field": k, "message": v} for k, v in field_errors(exc).items()]
+        raise Invalid(rows[0]["message"], field=rows[0]["field"], errors=rows) from None
+
+
+def _due(db_session: DB, objection: Objection) -> Any:
+    if objection.state != ObjectionState.OPEN:
+        return None
+    today = clock.today()
+    return due(
+        working_days.load(db_session),
+        today,
+        objection.due_on,
+        objection.due_provisional,
+        objections.is_overdue(objection, today),
+    )
+
+
+@router.get("/verification/objections", response_class=HTMLResponse)
+def objection_list(request: Request, db_session: DB, actor: PageActor, show: str = "") -> Response:
+    chosen = _show(show)
+    every = objections.list_objections(db_session, actor=actor)
+    today = clock.today()
+    org = actor.organization_id
+    shown: dict[str, list[Objection]] = {
+        "all": every,
+        "to_verify": [o for o in every if o.provider_id == org and o.state == ObjectionState.OPEN],
+        "raised": [o for o in every if o.consumer_id == org],
+        "overdue": [o for o in every if objections.is_overdue(o, today)],
+        "closed": [o for o in every if o.state.closed],
+    }
+    return render(
+        request,
+        "verification/objections.html",
+        {
+            "rows": [{"o": o, "due": _due(db_session, o)} for o in shown[chosen]],
+            "show": chosen,
+            "shows": [(key, label, len(shown[key])) for key, label in SHOWS.items()],
+            "colours": STATE_COLOURS,
+        },
+    )
+
+
+# --- raising on a grant's records -----------------------------------------------------------
+
+
+def _grant_of(db_session: DB, actor: Actor, grant_id: int) -> Grant:
+    grant = db_session.get(Grant, grant_id)
+    if grant is None or grant.consumer_id != actor.organization_id:
+        raise NotFound(f"没有编号为 {grant_id} 的本部门授权")
+    return grant
+
+
+def _new_context(
+    db_session: DB,
+    actor: Actor,
+    grant_id: int,
+    form: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    grant = _grant_of(db_session, actor, grant_id)
+    readable = [i.name for i in grant.version.items] if grant.whole_resource else grant.fields
+    key_items = objections.key_items(db_session, grant.resource_id)
+    return {
+        "grant": grant,
+        "readable": readable,
+        "key_items": key_items,
+        "form": form or {"keys": "", "items": [], "claimed": {}, "description": "", "evidence": ""},
+        "errors": errors or {},
+    }
+
+
+@router.get("/verification/grants/{grant_id}/objections/new", response_class=HTMLResponse)
+def new_objection(request: Request, db_session: DB, actor: PageActor, grant_id: Id) -> Response:
+    context = _new_context(db_session, actor, grant_id)
+    context["rules"] = runtime_of(request).profile.rules
+    return render(request, "verification/new.html", context)
+
+
+def _keys(text: str, key_items: list[str]) -> list[dict[str, str]]:
+    """One record per line; a key of several items separated by commas, in their order."""
+    keys = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        values = [v.strip() for v in line.replace("，", ",").split(",")]
+        if not any(values):
+            continue
+        if len(values) != len(key_items):
+            raise Invalid(
+                f"第 {number} 行须有 {len(key_items)} 个值：{'、'.join(key_items)}", field="keys"
+            )
+        keys.append(dict(zip(key_items, values, strict=True)))
+    return keys
+
+
+@router.post("/verification/grants/{grant_id}/objections", response_class=HTMLResponse)
+def raise_objection(
+    request: Request, db_session: DB, actor: PageActor, grant_id: Id, form: PostedForm
+) -> Response:
+    items = [i for i in form.get("items", []) if i]
+    claimed = {i: form.get(f"claimed_{i}", "").strip() for i in items}
+    shown = {
+        "keys": form.get("keys", ""),
+        "items": items,
+        "claimed": claimed,
+        "description": form.get("description", ""),
+        "evidence": form.get("evidence", ""),
+    }
+    try:
+        key_items = objections.key_items(
+            db_session, _grant_of(db_session, actor, grant_id).resource_id
+        )
+        data = _validated(
+            RecordObjectionIn,
+            {
+                "keys": _keys(shown["keys"], key_items),
+                "items": items,
+                "claimed": {i: v for i, v in claimed.items() if v},
+                "description": shown["description"],
+                "evidence": shown["evidence"],
+            },
+        )
+        objection = objections.raise_on_records(
+            db_session,
+            actor=actor,
+            profile=runtime_of(request).profile,
+            grant_id=grant_id,
+            data=data,
+        )
+    except DomainError as exc:
+        db_session.rollback()
+        context = _new_context(db_session, actor, grant_id, shown, field_errors(exc))
+        context["rules"] = runtime_of(request).profile.rules
+        return render(request, "verification/new.html", context, exc.status)
+    return redirect(
+        objections.LINK.format(id=objection.id),
+        f"已提出疑义 {objection.number}，提供部门须于 {objection.due_on} 前核实答复。",
+    )
+
+
+# --- an objection's page ---------------------------------------------------------------------
+
+
+FORMS = ("answer", "extension", "decision", "served")
+
+
+def _allowed(actor: Actor, o: Objection) -> dict[str, bool]:
+    provider = actor.organization_id == o.provider_id
+    is_open = o.state == ObjectionState.OPEN
+    return {
+        "answer": provider and is_open and actor.has(*ANSWERERS),
+        "extension": provider
+        and is_open
+        and actor.has(*ANSWERERS)
+        and o.extension not in (ExtensionState.REQUESTED, ExtensionState.APPROVED),
+        "decision": provider
+        and is_open
+        and actor.has(Role.DEPARTMENT_HEAD)
+        and o.extension == ExtensionState.REQUESTED,
+        "served": actor.organization_id == o.consumer_id
+        and not o.state.closed
+        and actor.has(*APPLICANTS),
+    }
+
+
+def _history(o: Objection) -> list[tuple[Any, str, str]]:
+    rows = [
+        (
+            o.raised_at,
+            f"提出疑义，应于 {o.raised_on} 起 {o.verify_days} 个工作日内核实",
+            o.raised_by,
+        )
+    ]
+    if o.extension_requested_at:
+        asked = f"申请将核实期限延长至共 {o.extension_days} 个工作日：{o.extension_reason}"
+        rows.append((o.extension_requested_at, asked, o.extension_requested_by or ""))
+    if o.extension_decided_at and o.extension:
+        decided = f"部门负责人审批：{o.extension.label}，核实期限 {o.due_on}"
+        rows.append((o.extension_decided_at, decided, o.extension_decided_by or ""))
+    if o.answered_at:
+        confirmed = o.state in (ObjectionState.CONFIRMED, ObjectionState.CORRECTED)
+        rows.append(
+            (
+                o.answered_at,
+                "答复：属实，予以更正" if confirmed else "答复：不属实，予以驳回",
+                o.answered_by or "",
+            )
+        )
+    if o.correction_run_id and o.closed_at:
+        carried = f"更正由同步任务 #{o.correction_run_id} 送达数据资源中心，办结"
+        rows.append((o.closed_at, carried, "平台"))
+    return sorted(rows, key=lambda row: row[0])
+
+
+def _detail(
+    request: Request,
+    db_session: DB,
+    actor: Actor,
+    objection_id: int,
+    failed: str = "",
+    form: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    o = objections.get_objection(db_session, actor=actor, objection_id=objection_id)
+    shown: dict[str, dict[str, str]] = {name: {} for name in FORMS}
+    forms: dict[str, dict[str, Any]] = {name: {} for name in FORMS}
+    if failed:
+        shown[failed], forms[failed] = errors or {}, form or {}
+    return {
+        "o": o,
+        "due": _due(db_session, o),
+        "allowed": _allowed(actor, o),
+        "errors": shown,
+        "forms": forms,
+        "served": objections.served_of(db_session, actor=actor, objection_id=o.id),
+        "history": _history(o),
+        "colours": STATE_COLOURS,
+    }
+
+
+@router.get("/verification/objections/{objection_id}", response_class=HTMLResponse)
+def objection_detail(
+    request: Request, db_session: DB, actor: PageActor, objection_id: Id
+) -> Response:
+    return render(
+        request, "verification/objection.html", _detail(request, db_session, actor, objection_id)
+    )
+
+
+def _act(
+    request: Request,
+    db_session: DB,
+    actor: Actor,
+    objection_id: int,
+    which: str,
+    form: dict[str, Any],
+    step: Any,
+) -> Response:
+    try:
+        message = step()
+    except DomainError as exc:
+        db_session.rollback()
+        context = _detail(request, db_session, actor, objection_id, which, form, field_errors(exc))
+        return render(request, "verification/objection.html", context, exc.status)
+    return redirect(objections.LINK.format(id=objection_id), message)
+
+
+@router.post("/verification/objections/{objection_id}/answer", response_class=HTMLResponse)
+def answer(
+    request: Request, db_session: DB, actor: PageActor, objection_id: Id, form: PostedForm
+) -> Response:
+    def step() -> str:
+        choice = form.get("confirmed", "")
+        if choice not in ("yes", "no"):
+            raise Invalid("请选择“属实，予以更正”或“不属实，予以驳回”", field="confirmed")
+        o = objections.get_objection(db_session, actor=actor, objection_id=objection_id)
+        corrected = {i: form.get(f"corrected_{i}", "").strip() for i in o.items}
+        data = _validated(
+            AnswerIn,
+            {
+                "confirmed": choice == "yes",
+                "answer": form.get("answer", ""),
+                "corrected": {i: v for i, v in corrected.items() if v},
+            },
+        )
+        done = objections.answer(db_session, actor=actor, objection_id=objection_id, data=data)
+        return f"已答复：{done.state.label}。"
+
+    return _act(request, db_session, actor, objection_id, "answer", dict(form), step)
+
+
+@router.post("/verification/objections/{objection_id}/extension", response_class=HTMLResponse)
+def request_extension(
+    request: Request, db_session: DB, actor: PageActor, objection_id: Id, form: PostedForm
+) -> Response:
+    def step() -> str:
+        days = form.get("days", "").strip()
+        if not days.isdigit():
+            raise Invalid("请填写延期后的工作日总数", field="days")
+        data = _validated(ExtensionIn, {"days": int(days), "reason": form.get("reason", "")})
+        objections.request_extension(db_session, actor=actor, objection_id=objection_id, data=data)
+        return "已提交延期申请，待部门负责人审批。"
+
+    return _act(request, db_session, actor, objection_id, "extension", dict(form), step)
+
+
+@router.post(
+    "/verification/objections/{objection_id}/extension/decision", response_class=HTMLResponse
+)
+def decide_extension(
+    request: Request, db_session: DB, actor: PageActor, objection_id: Id, form: PostedForm
+) -> Response:
+    def step() -> str:
+        choice = form.get("approve", "")
+        if choice not in ("yes", "no"):
+            raise Invalid("请选择同意或不同意", field="approve")
+        data = _validated(
+            ExtensionDecisionIn, {"approve": choice == "yes", "comment": form.get("comment", "")}
+        )
+        done = objections.decide_extension(
+            db_session, actor=actor, objection_id=objection_id, data=data
+        )
+        return f"已{done.extension.label if done.extension else ''}，核实期限 {done.due_on}。"
+
+    return _act(request, db_session, actor, objection_id, "decision", dict(form), step)
+
+
+@router.post("/verification/objections/{objection_id}/served", response_class=HTMLResponse)
+def record_served(
+    request: Request, db_session: DB, actor: PageActor, objection_id: Id, form: PostedForm
+) -> Response:
+    def step() -> str:
+        data = _validated(
+            ServedIn, {"person": form.get("person", ""), "proof": form.get("proof", "")}
+        )
+        objections.record_served(db_session, actor=actor, objection_id=objection_id, data=data)
+        return "已登记凭有效证明办理。"
+
+    return _act(request, db_session, actor, objection_id, "served", dict(form), step)
