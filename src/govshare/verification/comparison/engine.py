@@ -2,24 +2,47 @@
 
 A comparison names two tables of the data resource center (数据资源中心), a key mapping
 (e.g. 公民身份号码 ↔ 身份证号) and the compared items (left column ↔ right column), each
-with its normalisation steps (`normalise.py`). It runs where the data is, as one SQL
-statement in the center database (PostgreSQL or SQLite), so that only the keys that differ
-reach Python and memory stays flat at any table size.
+with its normalisation steps (`normalise.py`). It runs where the data is, as SQL in the
+center database (PostgreSQL or SQLite), so that only the keys that differ reach Python and
+memory stays flat at any table size.
 
-Why one aggregation rather than a join or digests: both sides are read once, as
-``SELECT key, 1, 0, left values … UNION ALL SELECT key, 0, 1, right values …``, grouped by
-the normalised key (PostgreSQL hashes it; SQLite sorts it). Each group carries its row count
-per side and each side's value (min(); a group of one row per side has exactly one), and the
-item normalisations run on the grouped values, once per key rather than once per row. The
-HAVING clause keeps only what is not a clean match — a side missing, a key duplicated, an
-item differing — sorted by key (byte order on both databases). One pass thus answers what a
-FULL OUTER JOIN answers *and* finds duplicate keys, which a join would silently multiply
-(it needs another GROUP BY per side first). Digests (md5 per key) make the rows narrower but
-say only *that* a row differs: which item, and the values for the case, need a second read
-of every differing key, and SQLite has no md5 but a Python function per row. Measured on
-PostgreSQL at 1,000,000 rows per side (`bench/compare.py`, figures in `bench/README.md`):
-this one pass about 4.5 s, the FULL OUTER JOIN alone 2.6 s plus 1.0 s per side for the
-duplicate check it needs.
+Two ways to the same result (``ComparisonRun.path``), chosen by the tables' constraints:
+
+- *The grouping* (``Path.GROUP``, always on SQLite): both sides are read once, as
+  ``SELECT key, 1, 0, left values … UNION ALL SELECT key, 0, 1, right values …``, grouped by
+  the normalised key (PostgreSQL hashes it; SQLite sorts it). Each group carries its row
+  count per side and each side's value (min(); a group of one row per side has exactly one),
+  and the item normalisations run on the grouped values. The HAVING clause keeps only what is
+  not a clean match — a side missing, a key duplicated, an item differing — sorted by key.
+  One pass answers what a FULL OUTER JOIN answers *and* finds duplicate keys, which a join
+  would silently multiply.
+- *The join on raw keys* (``Path.JOIN``, PostgreSQL, when each side's key columns are text,
+  NOT NULL and held unique by a constraint or a plain unique index): a FULL OUTER JOIN on the
+  stored keys (hashed), keeping what is not a clean match. The unique raw keys rule out
+  duplicates *unless normalisation changes a key* (``' 1'`` and ``'1'``; ``'x'`` under case).
+  So every joined row also says whether its key is *dirty* (its normalised form differs from
+  the stored one), and the statement sorts dirty rows first. None (the usual case): the join
+  is the grouping's exact result. Up to ``DIRTY_LIMIT`` dirty keys (``Path.JOIN_AND_GROUP``):
+  the grouping runs for those keys alone (``= ANY``), the join's rows of those keys are
+  dropped, and both streams are merged in key order. More: the join is abandoned for the
+  grouping. ``tests/verification/comparison/test_raw_key_join.py`` holds the two paths to the
+  same differences, order and counts.
+
+Why: grouping the *normalised* key, which no index serves, hashes 2,000,000 keys carrying
+their values, and PostgreSQL, which expects a few hundred groups, chose a parallel partial
+aggregation that sorted and spilled to disk (14 s under EXPLAIN ANALYZE at 1,000,000 rows
+per side). Measured on one busy two-core machine at 1,000,000 rows per side: the grouping
+4.3–5.4 s (parallel plan disabled: ``SET LOCAL max_parallel_workers_per_gather = 0``, kept for
+it), the join on raw keys with every item's text form compared 3.3 s, of which the text
+forms of dates (``to_char``) took most; comparing the stored values first (equal values of
+one kind — text, integer, decimal, date, boolean — have equal text forms, so only unequal
+ones are normalised) brought it to 1.5 s in the database. `bench/compare.py`, same run:
+the join 1.75 s, with keys and items normalised 2.7 s, the grouping 4.1 s, reladiff's
+joindiff 3.5 s. Finding dirty keys in a separate pass would have cost another
+read of both tables (0.2 s per side); carried on the joined rows it costs a btrim per row.
+Splitting the grouping over several connections by a hash of the key was not tried: on
+two busy cores the join alone already halves the time. Digests (md5 per key) would make
+rows narrower but say only *that* a row differs, needing a second read for the case.
 
 Counts come without bringing equal rows to Python: every key left out by HAVING has one
 row on each side, so ``equal = left rows − blank keys − left rows of the streamed keys``
@@ -34,6 +57,8 @@ Meanings the caller can rely on:
   Several key columns are joined by U+001F, which no key may contain.
 - A key found more than once on a side (after normalisation) is a duplicate: reported once
   with its row counts per side, and not compared at all (neither matched nor only-left).
+- Differences stream in key order (byte order, ``COLLATE "C"``; blank keys are counted, not
+  streamed). An only-left or only-right key carries every item's value of its one row.
 - ``matched`` counts keys with exactly one row on each side; ``equal`` those of them equal in
   every item after normalisation; ``differing_by_item`` counts per item (a key may differ in
   several).
