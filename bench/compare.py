@@ -16,6 +16,8 @@ process so that its peak resident memory (VmHWM) is its own:
   govshare        the engine, exact items (what reladiff compares)
   govshare+norm   the engine, every item and the key normalised (half-width, trim, case,
                   dates): what a comparison between departments usually asks
+  govshare-group  the engine, exact items, kept to its one grouping (``raw_key_join=False``):
+                  what runs when a key is not unique, NOT NULL text on both sides
   reladiff        reladiff's joindiff (an OUTER JOIN in the database, its best mode when both
                   tables share a database), threaded, validating unique keys as the engine
                   does
@@ -46,7 +48,7 @@ from sqlalchemy.engine import URL, make_url
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/gs_bench_compare"
 SCHEMA = "center"
 ITEMS = ("name", "gender", "birth_date", "phone", "region_code", "address")
-ENGINES = ("govshare", "govshare+norm", "reladiff")
+ENGINES = ("govshare", "govshare+norm", "govshare-group", "reladiff")
 RSS_TARGET_MIB = 300
 
 
@@ -160,10 +162,10 @@ def generate(url: URL, rows: int) -> float:
 # --- the measured runs (each in a child process) ---------------------------------------------
 
 
-def run_govshare(url: str, normalised: bool) -> dict[str, int]:
+def run_govshare(url: str, normalised: bool, raw_key_join: bool) -> dict[str, int]:
     from govshare.core.db import make_engine
     from govshare.exchange.center import Center
-    from govshare.verification.comparison import ComparisonSpec, Pair, run_comparison
+    from govshare.verification.comparison import ComparisonSpec, Pair, compare
 
     steps = ("halfwidth", "trim", "case", "empty_as_null") if normalised else ()
     items = tuple(
@@ -179,7 +181,10 @@ def run_govshare(url: str, normalised: bool) -> dict[str, int]:
         nonlocal seen
         seen += 1
 
-    counts = run_comparison(Center(engine, SCHEMA), spec, count)
+    run = compare(Center(engine, SCHEMA), spec, raw_key_join=raw_key_join)
+    for difference in run:
+        count(difference)
+    counts = run.counts
     engine.dispose()
     assert seen == counts.only_left + counts.only_right + counts.differing, seen
     return {
@@ -225,7 +230,10 @@ def child_main(which: str, url: str) -> None:
     )
     importlib.import_module("govshare.core.db")
     started = time.perf_counter()
-    counts = run_reladiff(url) if which == "reladiff" else run_govshare(url, which.endswith("norm"))
+    if which == "reladiff":
+        counts = run_reladiff(url)
+    else:
+        counts = run_govshare(url, which.endswith("norm"), not which.endswith("group"))
     seconds = time.perf_counter() - started
     with open("/proc/self/status") as status:
         hwm = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))

@@ -12,14 +12,22 @@ from govshare.verification.comparison import ComparisonSpec, Pair
 
 
 def center_table(
-    center: Center, name: str, columns: Mapping[str, str], rows: Iterable[Sequence[Any]]
+    center: Center,
+    name: str,
+    columns: Mapping[str, str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    primary_key: str | None = None,
 ) -> sa.Table:
-    """A center table of portable columns, without a key constraint (so duplicates can be
-    planted), filled with `rows` in column order."""
+    """A center table of portable columns, filled with `rows` in column order; without a key
+    constraint (so duplicates can be planted) unless `primary_key` names a column."""
     table = sa.Table(
         name,
         sa.MetaData(),
-        *(sa.Column(column, PORTABLE_TYPES[kind]) for column, kind in columns.items()),
+        *(
+            sa.Column(column, PORTABLE_TYPES[kind], primary_key=column == primary_key)
+            for column, kind in columns.items()
+        ),
         schema=center.schema,
     )
     names = list(columns)

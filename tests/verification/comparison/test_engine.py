@@ -82,8 +82,26 @@ def test_planted_differences_are_found_exactly(center: Center) -> None:
             1,
             1,
         ),
-        Difference(DifferenceKind.ONLY_LEFT, ("110101199001010066",), left_rows=1),
-        Difference(DifferenceKind.ONLY_RIGHT, ("110101199001010077",), right_rows=1),
+        Difference(
+            DifferenceKind.ONLY_LEFT,
+            ("110101199001010066",),
+            (
+                ItemDifference("姓名", "孙八", None),
+                ItemDifference("出生日期", "1999-09-09", None),
+                ItemDifference("住址", "A栋", None),
+            ),
+            left_rows=1,
+        ),
+        Difference(
+            DifferenceKind.ONLY_RIGHT,
+            ("110101199001010077",),
+            (
+                ItemDifference("姓名", None, "周九"),
+                ItemDifference("出生日期", None, "1988-08-08"),
+                ItemDifference("住址", None, "B栋"),
+            ),
+            right_rows=1,
+        ),
     ]
     counts = run.counts
     assert (counts.left_rows, counts.right_rows) == (6, 6)

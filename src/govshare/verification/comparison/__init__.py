@@ -11,6 +11,7 @@ from govshare.verification.comparison.engine import (
     DifferenceKind,
     ItemDifference,
     Pair,
+    Path,
     compare,
     run_comparison,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "ItemDifference",
     "Normaliser",
     "Pair",
+    "Path",
     "compare",
     "run_comparison",
 ]

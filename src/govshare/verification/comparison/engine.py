@@ -2,24 +2,47 @@
 
 A comparison names two tables of the data resource center (数据资源中心), a key mapping
 (e.g. 公民身份号码 ↔ 身份证号) and the compared items (left column ↔ right column), each
-with its normalisation steps (`normalise.py`). It runs where the data is, as one SQL
-statement in the center database (PostgreSQL or SQLite), so that only the keys that differ
-reach Python and memory stays flat at any table size.
+with its normalisation steps (`normalise.py`). It runs where the data is, as SQL in the
+center database (PostgreSQL or SQLite), so that only the keys that differ reach Python and
+memory stays flat at any table size.
 
-Why one aggregation rather than a join or digests: both sides are read once, as
-``SELECT key, 1, 0, left values … UNION ALL SELECT key, 0, 1, right values …``, grouped by
-the normalised key (PostgreSQL hashes it; SQLite sorts it). Each group carries its row count
-per side and each side's value (min(); a group of one row per side has exactly one), and the
-item normalisations run on the grouped values, once per key rather than once per row. The
-HAVING clause keeps only what is not a clean match — a side missing, a key duplicated, an
-item differing — sorted by key (byte order on both databases). One pass thus answers what a
-FULL OUTER JOIN answers *and* finds duplicate keys, which a join would silently multiply
-(it needs another GROUP BY per side first). Digests (md5 per key) make the rows narrower but
-say only *that* a row differs: which item, and the values for the case, need a second read
-of every differing key, and SQLite has no md5 but a Python function per row. Measured on
-PostgreSQL at 1,000,000 rows per side (`bench/compare.py`, figures in `bench/README.md`):
-this one pass about 4.5 s, the FULL OUTER JOIN alone 2.6 s plus 1.0 s per side for the
-duplicate check it needs.
+Two ways to the same result (``ComparisonRun.path``), chosen by the tables' constraints:
+
+- *The grouping* (``Path.GROUP``, always on SQLite): both sides are read once, as
+  ``SELECT key, 1, 0, left values … UNION ALL SELECT key, 0, 1, right values …``, grouped by
+  the normalised key (PostgreSQL hashes it; SQLite sorts it). Each group carries its row
+  count per side and each side's value (min(); a group of one row per side has exactly one),
+  and the item normalisations run on the grouped values. The HAVING clause keeps only what is
+  not a clean match — a side missing, a key duplicated, an item differing — sorted by key.
+  One pass answers what a FULL OUTER JOIN answers *and* finds duplicate keys, which a join
+  would silently multiply.
+- *The join on raw keys* (``Path.JOIN``, PostgreSQL, when each side's key columns are text,
+  NOT NULL and held unique by a constraint or a plain unique index): a FULL OUTER JOIN on the
+  stored keys (hashed), keeping what is not a clean match. The unique raw keys rule out
+  duplicates *unless normalisation changes a key* (``' 1'`` and ``'1'``; ``'x'`` under case).
+  So every joined row also says whether its key is *dirty* (its normalised form differs from
+  the stored one), and the statement sorts dirty rows first. None (the usual case): the join
+  is the grouping's exact result. Up to ``DIRTY_LIMIT`` dirty keys (``Path.JOIN_AND_GROUP``):
+  the grouping runs for those keys alone (``= ANY``), the join's rows of those keys are
+  dropped, and both streams are merged in key order. More: the join is abandoned for the
+  grouping. ``tests/verification/comparison/test_raw_key_join.py`` holds the two paths to the
+  same differences, order and counts.
+
+Why: grouping the *normalised* key, which no index serves, hashes 2,000,000 keys carrying
+their values, and PostgreSQL, which expects a few hundred groups, chose a parallel partial
+aggregation that sorted and spilled to disk (14 s under EXPLAIN ANALYZE at 1,000,000 rows
+per side). Measured on one busy two-core machine at 1,000,000 rows per side: the grouping
+4.3–5.4 s (parallel plan disabled: ``SET LOCAL max_parallel_workers_per_gather = 0``, kept for
+it), the join on raw keys with every item's text form compared 3.3 s, of which the text
+forms of dates (``to_char``) took most; comparing the stored values first (equal values of
+one kind — text, integer, decimal, date, boolean — have equal text forms, so only unequal
+ones are normalised) brought it to 1.5 s in the database. `bench/compare.py`, same run:
+the join 1.75 s, with keys and items normalised 2.7 s, the grouping 4.1 s, reladiff's
+joindiff 3.5 s. Finding dirty keys in a separate pass would have cost another
+read of both tables (0.2 s per side); carried on the joined rows it costs a btrim per row.
+Splitting the grouping over several connections by a hash of the key was not tried: on
+two busy cores the join alone already halves the time. Digests (md5 per key) would make
+rows narrower but say only *that* a row differs, needing a second read for the case.
 
 Counts come without bringing equal rows to Python: every key left out by HAVING has one
 row on each side, so ``equal = left rows − blank keys − left rows of the streamed keys``
@@ -34,6 +57,8 @@ Meanings the caller can rely on:
   Several key columns are joined by U+001F, which no key may contain.
 - A key found more than once on a side (after normalisation) is a duplicate: reported once
   with its row counts per side, and not compared at all (neither matched nor only-left).
+- Differences stream in key order (byte order, ``COLLATE "C"``; blank keys are counted, not
+  streamed). An only-left or only-right key carries every item's value of its one row.
 - ``matched`` counts keys with exactly one row on each side; ``equal`` those of them equal in
   every item after normalisation; ``differing_by_item`` counts per item (a key may differ in
   several).
@@ -44,12 +69,15 @@ Meanings the caller can rely on:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import heapq
+import itertools
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import NoSuchTableError
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -62,6 +90,7 @@ KEY_SEPARATOR = "\x1f"
 KEY_STEPS = (Normaliser.TRIM, Normaliser.EMPTY_AS_NULL)  # every key part, whatever is chosen
 WORK_MEM = "64MB"  # PostgreSQL: lets the grouping hash a million keys without spilling
 FETCH_ROWS = 2000
+DIRTY_LIMIT = 10_000  # raw-key join: more rows whose key normalisation changes → one grouping
 
 _KIND_CLASS = {
     "text": "text",
@@ -112,6 +141,14 @@ class ComparisonSpec:
     items: tuple[Pair, ...]
 
 
+class Path(StrEnum):
+    """How a run found its differences (same results either way; see the module docstring)."""
+
+    GROUP = "group"  # one grouping of both sides by the normalised key
+    JOIN = "join"  # a join on the raw keys, every key already normalised
+    JOIN_AND_GROUP = "join+group"  # the join, and a grouping of the keys normalisation changes
+
+
 class DifferenceKind(StrEnum):
     DIFFERS = "differs"  # the key on both sides, at least one item differs
     ONLY_LEFT = "only_left"
@@ -134,7 +171,8 @@ class Difference:
 
     kind: DifferenceKind
     key: tuple[str, ...]
-    items: tuple[ItemDifference, ...] = ()  # DIFFERS: the items that differ
+    # DIFFERS: the items that differ; ONLY_LEFT / ONLY_RIGHT: every item, the missing side None
+    items: tuple[ItemDifference, ...] = ()
     left_rows: int = 0  # rows with this key on each side
     right_rows: int = 0
 
@@ -183,6 +221,37 @@ class _Plan:
     right: sa.Table
     keys: tuple[_PlannedPair, ...]
     items: tuple[_PlannedPair, ...]
+    raw_keys_unique: bool  # PostgreSQL, text keys, NOT NULL and unique on each side
+
+
+def _unique_sets(table: sa.Table) -> list[set[str]]:
+    """The column sets a constraint or a plain (not partial) unique index holds unique."""
+    sets = [set(table.primary_key.columns.keys())]
+    sets += [set(c.columns.keys()) for c in table.constraints if isinstance(c, sa.UniqueConstraint)]
+    for index in table.indexes:
+        plain = all(isinstance(e, sa.Column) for e in index.expressions)
+        partial = index.dialect_options["postgresql"].get("where") is not None
+        if index.unique and plain and not partial:
+            sets.append({c.name for c in index.columns})
+    return [s for s in sets if s]
+
+
+def _raw_keys_unique(dialect: str, keys: Sequence[_PlannedPair]) -> bool:
+    """Whether a join on the raw keys can stand for the grouping (module docstring)."""
+    if dialect != "postgresql":
+        return False
+    for side in ("left", "right"):
+        columns = [getattr(k, side) for k in keys]
+        # CHAR compares blank-padded: its equality is not the text forms'
+        if any(
+            c.kind != "text" or c.column.nullable or isinstance(c.column.type, sa.CHAR)
+            for c in columns
+        ):
+            return False
+        names = {c.column.name for c in columns}
+        if not any(unique <= names for unique in _unique_sets(columns[0].column.table)):
+            return False
+    return True
 
 
 def _reflect(center: Center, name: str, side: str) -> sa.Table:
@@ -278,7 +347,7 @@ def _plan(center: Center, spec: ComparisonSpec) -> _Plan:
     right = _reflect(center, spec.right_table, "right")
     keys = _plan_pairs(spec.keys, left, right, keys=True)
     items = _plan_pairs(spec.items, left, right, keys=False)
-    return _Plan(center.dialect, left, right, keys, items)
+    return _Plan(center.dialect, left, right, keys, items, _raw_keys_unique(center.dialect, keys))
 
 
 # --- SQL -------------------------------------------------------------------------------------
@@ -292,18 +361,37 @@ def _normalised(
     return normalise.normalise_expression(dialect, masking.text_expression(dialect, value), steps)
 
 
-def _side_select(plan: _Plan, side: str) -> sa.Select[Any]:
-    """One side's rows: normalised key, which side, raw values in its own columns."""
+def _key(
+    plan: _Plan, parts: Sequence[ColumnElement[Any]], kinds: Sequence[str]
+) -> ColumnElement[str]:
+    """The normalised key of one row: its parts normalised, joined by KEY_SEPARATOR."""
+    normalised = [
+        _normalised(plan.dialect, part, key.steps, kind)
+        for part, key, kind in zip(parts, plan.keys, kinds, strict=True)
+    ]
+    return _joined(plan, normalised)
+
+
+def _joined(plan: _Plan, parts: Sequence[ColumnElement[Any]]) -> ColumnElement[str]:
+    separated: list[ColumnElement[Any]] = []
+    for part in parts:
+        if separated:
+            separated.append(sa.literal(KEY_SEPARATOR, sa.String()))
+        separated.append(part)
+    joined = masking.sql_dialect(plan.dialect).concat(*separated) if len(parts) > 1 else parts[0]
+    return sa.type_coerce(joined, sa.String())
+
+
+def _side_select(
+    plan: _Plan, side: str, only_keys: Collection[str | None] | None
+) -> sa.Select[Any]:
+    """One side's rows: normalised key, which side, raw values in its own columns; with
+    `only_keys`, only the rows of those normalised keys (None: the blank ones)."""
     table = plan.left if side == "left" else plan.right
-    sql = masking.sql_dialect(plan.dialect)
-    parts: list[ColumnElement[Any]] = []
-    for key in plan.keys:
-        if parts:
-            parts.append(sa.literal(KEY_SEPARATOR, sa.String()))
-        own = getattr(key, side)
-        parts.append(_normalised(plan.dialect, own.column, key.steps, own.kind))
+    own_keys = [getattr(key, side) for key in plan.keys]
+    key = _key(plan, [c.column for c in own_keys], [c.kind for c in own_keys])
     columns: list[ColumnElement[Any]] = [
-        sa.type_coerce(sql.concat(*parts) if len(parts) > 1 else parts[0], sa.String()).label("k"),
+        key.label("k"),
         sa.literal(int(side == "left"), sa.Integer()).label("n_l"),
         sa.literal(int(side == "right"), sa.Integer()).label("n_r"),
     ]
@@ -312,7 +400,12 @@ def _side_select(plan: _Plan, side: str) -> sa.Select[Any]:
             column = getattr(item, own).column
             value = table.c[column.name] if own == side else sa.cast(sa.null(), column.type)
             columns.append(value.label(f"{own[0]}{i}"))
-    return sa.select(*columns).select_from(table)
+    select = sa.select(*columns).select_from(table)
+    if only_keys is None:
+        return select
+    wanted = sa.bindparam("only_keys", [k for k in only_keys if k is not None], ARRAY(sa.String()))
+    blank = [key.is_(None)] if None in only_keys else []
+    return select.where(sa.or_(key == sa.any_(wanted), *blank))
 
 
 def _grouped_value(plan: _Plan, column: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -322,34 +415,95 @@ def _grouped_value(plan: _Plan, column: ColumnElement[Any]) -> ColumnElement[Any
     return sa.func.min(column, type_=column.type)
 
 
-def comparison_select(plan: _Plan) -> sa.Select[Any]:
-    """The statement: every key that is not a clean match, in key order."""
-    union = sa.union_all(_side_select(plan, "left"), _side_select(plan, "right")).subquery("u")
-    n_l = sa.func.sum(union.c.n_l, type_=sa.Integer())
-    n_r = sa.func.sum(union.c.n_r, type_=sa.Integer())
+_SAME_TEXT_KINDS = ("text", "int", "date", "bool", "decimal")
+
+
+def _equal_values_equal_texts(plan: _Plan, item: _PlannedPair) -> bool:
+    """Whether two equal stored values always have equal text forms (PostgreSQL, one kind;
+    not floats, where 0 = -0, nor times, whose zones may differ)."""
+    if plan.dialect != "postgresql":
+        return False
+    kinds = {masking.value_kind(c.column.type) for c in (item.left, item.right)}
+    return len(kinds) == 1 and kinds <= set(_SAME_TEXT_KINDS)
+
+
+def _item_columns(
+    plan: _Plan, values: Sequence[tuple[ColumnElement[Any], ColumnElement[Any]]]
+) -> tuple[list[ColumnElement[Any]], list[ColumnElement[Any]], list[ColumnElement[bool]]]:
+    """For each item's (left, right) values: both text forms, a 0/1 flag, the condition."""
     raws: list[ColumnElement[Any]] = []
     flags: list[ColumnElement[Any]] = []
     differs: list[ColumnElement[bool]] = []
-    for i, item in enumerate(plan.items):
-        left = _grouped_value(plan, union.c[f"l{i}"])
-        right = _grouped_value(plan, union.c[f"r{i}"])
+    # spelt out: SQLAlchemy's SQLite IS NOT drops literal_binds inside it
+    distinct = "IS DISTINCT FROM" if plan.dialect == "postgresql" else "IS NOT"
+    for item, (left, right) in zip(plan.items, values, strict=True):
         raws += [
             masking.text_expression(plan.dialect, left),
             masking.text_expression(plan.dialect, right),
         ]
-        # spelt out: SQLAlchemy's SQLite IS NOT drops literal_binds inside it
-        distinct = "IS DISTINCT FROM" if plan.dialect == "postgresql" else "IS NOT"
         differ = _normalised(plan.dialect, left, item.steps, item.left.kind).op(
             distinct, is_comparison=True
         )(_normalised(plan.dialect, right, item.steps, item.right.kind))
+        if _equal_values_equal_texts(plan, item):  # most pairs are equal: skip their text forms
+            differ = sa.and_(left.is_distinct_from(right), differ)
         differs.append(differ)
         flags.append(sa.case((differ, 1), else_=0))
+    return raws, flags, differs
+
+
+def comparison_select(
+    plan: _Plan, only_keys: Collection[str | None] | None = None
+) -> sa.Select[Any]:
+    """The grouping: every key that is not a clean match, in key order (of `only_keys`)."""
+    union = sa.union_all(
+        _side_select(plan, "left", only_keys), _side_select(plan, "right", only_keys)
+    ).subquery("u")
+    n_l = sa.func.sum(union.c.n_l, type_=sa.Integer())
+    n_r = sa.func.sum(union.c.n_r, type_=sa.Integer())
+    raws, flags, differs = _item_columns(
+        plan,
+        [
+            (_grouped_value(plan, union.c[f"l{i}"]), _grouped_value(plan, union.c[f"r{i}"]))
+            for i in range(len(plan.items))
+        ],
+    )
     order = union.c.k.collate("C") if plan.dialect == "postgresql" else union.c.k
     return (
         sa.select(union.c.k, n_l, n_r, *raws, *flags)
         .group_by(union.c.k)
         .having(sa.or_(union.c.k.is_(None), n_l != 1, n_r != 1, *differs))
         .order_by(order)
+    )
+
+
+def raw_join_select(plan: _Plan) -> sa.Select[Any]:
+    """The join on the raw keys (PostgreSQL, keys unique and NOT NULL on each side): the rows
+    whose key normalisation changes (*dirty*) first, with their normalised key, then every
+    other key that is not a clean match, in key order; the grouping's columns after two."""
+    left, right = plan.left.alias("l"), plan.right.alias("r")
+    pairs = [(left.c[k.left.column.name], right.c[k.right.column.name]) for k in plan.keys]
+    raw_parts = [sa.func.coalesce(lc, rc, type_=sa.String()) for lc, rc in pairs]
+    raw_key = _joined(plan, raw_parts)
+    normalised_key = _key(plan, raw_parts, ["text"] * len(raw_parts))
+    dirty = normalised_key.is_distinct_from(raw_key)
+    left_in, right_in = pairs[0][0].is_not(None), pairs[0][1].is_not(None)
+    raws, flags, differs = _item_columns(
+        plan,
+        [(left.c[i.left.column.name], right.c[i.right.column.name]) for i in plan.items],
+    )
+    return (
+        sa.select(
+            dirty.label("dirty"),
+            normalised_key.label("normalised"),
+            raw_key.label("k"),
+            sa.case((left_in, 1), else_=0),
+            sa.case((right_in, 1), else_=0),
+            *raws,
+            *flags,
+        )
+        .select_from(left.join(right, sa.and_(*(lc == rc for lc, rc in pairs)), full=True))
+        .where(sa.or_(dirty, ~left_in, ~right_in, *differs))
+        .order_by(dirty.desc(), raw_key.collate("C"))
     )
 
 
@@ -365,13 +519,15 @@ def _counts_select(plan: _Plan) -> sa.Select[Any]:
 
 class ComparisonRun:
     """One run of a checked comparison: iterate it for the differences (in key order); its
-    `counts` are complete once the iteration has ended."""
+    `counts` are complete once the iteration has ended, and `path` tells how they were found."""
 
-    def __init__(self, center: Center, spec: ComparisonSpec) -> None:
+    def __init__(self, center: Center, spec: ComparisonSpec, *, raw_key_join: bool = True) -> None:
         self.center = center
         self.spec = spec
         self._plan = _plan(center, spec)
+        self._raw_key_join = raw_key_join and self._plan.raw_keys_unique
         self._counts: ComparisonCounts | None = None
+        self.path: Path | None = None
 
     @property
     def counts(self) -> ComparisonCounts:
@@ -380,19 +536,25 @@ class ComparisonRun:
         return self._counts
 
     def sql(self) -> str:
-        """The comparison statement (for reading and for EXPLAIN)."""
-        return _literal(comparison_select(self._plan), self.center)
+        """The comparison's first statement (for reading and for EXPLAIN)."""
+        select = raw_join_select if self._raw_key_join else comparison_select
+        return _literal(select(self._plan), self.center)
 
     def __iter__(self) -> Iterator[Difference]:
-        rows = _run_postgres if self._plan.dialect == "postgresql" else _run_sqlite
         counts = ComparisonCounts(differing_by_item={i.pair.name: 0 for i in self._plan.items})
-        yield from _differences(self._plan, rows(self.center, self._plan, counts), counts)
+        if self._plan.dialect == "sqlite":
+            self.path = Path.GROUP
+            rows = _run_sqlite(self.center, self._plan, counts)
+        else:
+            rows = _run_postgres(self, counts)
+        yield from _differences(self._plan, rows, counts)
         self._counts = counts
 
 
-def compare(center: Center, spec: ComparisonSpec) -> ComparisonRun:
-    """A comparison run, its definition checked against the center (ComparisonError if bad)."""
-    return ComparisonRun(center, spec)
+def compare(center: Center, spec: ComparisonSpec, *, raw_key_join: bool = True) -> ComparisonRun:
+    """A comparison run, its definition checked against the center (ComparisonError if bad).
+    `raw_key_join=False` keeps to the one grouping even where the join could serve."""
+    return ComparisonRun(center, spec, raw_key_join=raw_key_join)
 
 
 def run_comparison(
@@ -411,17 +573,57 @@ def _literal(select: sa.Select[Any], center: Center) -> str:
     return str(compiled)
 
 
-def _run_postgres(center: Center, plan: _Plan, counts: ComparisonCounts) -> Iterator[Sequence[Any]]:
+def _run_postgres(run: ComparisonRun, counts: ComparisonCounts) -> Iterator[Sequence[Any]]:
+    plan = run._plan
     with (
-        center.engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn,
+        run.center.engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn,
         conn.begin(),
     ):
         conn.execute(sa.text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
+        # the grouping's parallel plan hashes partially per worker, then sorts and spills
+        conn.execute(sa.text("SET LOCAL max_parallel_workers_per_gather = 0"))
         counts.left_rows, counts.right_rows = conn.execute(_counts_select(plan)).one()
-        result = conn.execution_options(stream_results=True, yield_per=FETCH_ROWS).execute(
-            comparison_select(plan)
-        )
-        yield from result
+        streamed = conn.execution_options(stream_results=True, yield_per=FETCH_ROWS)
+        if run._raw_key_join:
+            joined = streamed.execute(raw_join_select(plan))
+            rows = iter(joined)
+            dirty: set[str | None] = set()
+            first = None
+            for row in rows:
+                if not row[0]:
+                    first = row
+                    break
+                dirty.add(row[1])
+                if len(dirty) > DIRTY_LIMIT:
+                    joined.close()
+                    break
+            else:
+                first = None
+            if len(dirty) <= DIRTY_LIMIT:
+                run.path = Path.JOIN_AND_GROUP if dirty else Path.JOIN
+                clean = itertools.chain([first] if first is not None else [], rows)
+                yield from _merged(conn, plan, clean, dirty)
+                return
+        run.path = Path.GROUP
+        yield from streamed.execute(comparison_select(plan))
+
+
+def _merged(
+    conn: sa.Connection,
+    plan: _Plan,
+    joined: Iterator[Sequence[Any]],
+    dirty: set[str | None],
+) -> Iterator[Sequence[Any]]:
+    """The join's rows of clean keys merged in key order with the grouping of the dirty ones
+    (at most DIRTY_LIMIT groups, so they may be held)."""
+    clean = (row[2:] for row in joined if row[2] not in dirty)
+    if not dirty:
+        yield from clean
+        return
+    grouped = conn.execute(comparison_select(plan, dirty)).all()
+    yield from (row for row in grouped if row[0] is None)  # the blank keys
+    keyed = [row for row in grouped if row[0] is not None]
+    yield from heapq.merge(keyed, clean, key=lambda row: row[0])
 
 
 def _run_sqlite(center: Center, plan: _Plan, counts: ComparisonCounts) -> Iterator[Sequence[Any]]:
@@ -460,6 +662,7 @@ def _differences(
         streamed_left += n_l
         streamed_right += n_r
         parts = tuple(key.split(KEY_SEPARATOR))
+        raws = row[3 : 3 + 2 * size]
         if n_l > 1 or n_r > 1:
             counts.duplicate_keys_left += n_l > 1
             counts.duplicate_keys_right += n_r > 1
@@ -468,13 +671,14 @@ def _differences(
             yield Difference(DifferenceKind.DUPLICATE, parts, left_rows=n_l, right_rows=n_r)
         elif n_r == 0:
             counts.only_left += 1
-            yield Difference(DifferenceKind.ONLY_LEFT, parts, left_rows=1)
+            values = tuple(ItemDifference(names[i], raws[2 * i], None) for i in range(size))
+            yield Difference(DifferenceKind.ONLY_LEFT, parts, values, left_rows=1)
         elif n_l == 0:
             counts.only_right += 1
-            yield Difference(DifferenceKind.ONLY_RIGHT, parts, right_rows=1)
+            values = tuple(ItemDifference(names[i], None, raws[2 * i + 1]) for i in range(size))
+            yield Difference(DifferenceKind.ONLY_RIGHT, parts, values, right_rows=1)
         else:
-            raws = row[3 : 3 + 2 * size]
-            flags = row[3 + 2 * size :]
+            flags = row[3 + 2 * size : 3 + 3 * size]
             items = tuple(
                 ItemDifference(names[i], raws[2 * i], raws[2 * i + 1])
                 for i in range(size)
