@@ -175,6 +175,7 @@ SCENARIOS: dict[str, Writes | Reads] = {
         lambda w: objections.list_objections(w.db, actor=w.op, overdue=True), prepare=_raised
     ),
     OBJ + "is_overdue": READ_ONLY,
+    OBJ + "key_text": READ_ONLY,
     OBJ + "key_items": Reads(
         lambda w: objections.key_items(w.db, w.prepared[2].resource_id), prepare=_raised
     ),

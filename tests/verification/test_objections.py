@@ -339,3 +339,37 @@ def test_an_objection_to_a_catalog_entry(db: Session, x: Exchange) -> None:
             data=AnswerIn(confirmed=True, answer="已提交目录变更，更新周期改为每月"),
         )
     assert objection.state == ObjectionState.CORRECTED
+
+
+def test_a_record_under_objection_is_marked_in_query_and_lookup_until_closed(
+    db: Session, x: Exchange, center: Center, sessions: sessionmaker[Session]
+) -> None:
+    from govshare.exchange.service import delivery
+
+    with clock.frozen("2026-09-25T10:00:00+08:00"):
+        grant = _grant(x)
+        key = _key(x)
+        _sync(x, db, sessions, center)
+    with clock.frozen(RAISED):
+        objection = _raise(x, grant, key)
+
+    def marks() -> tuple[list[bool], tuple[bool, ...]]:
+        asked = {"actor": x.s.consumer_officer, "settings": x.settings, "center": center}
+        code = x.people.code
+        page = delivery.query(db, **asked, resource_code=code, request=delivery.DataRequest())
+        found = delivery.lookup(db, **asked, resource_code=code, key=key)
+        assert isinstance(page, delivery.DataPage) and isinstance(found, delivery.DataPage)
+        assert len(page.verifying) == len(page.rows) > 1 and len(found.rows) == 1
+        return list(page.verifying), found.verifying
+
+    with clock.frozen("2026-10-09T10:00:00+08:00"):
+        in_query, in_lookup = marks()
+        assert in_query.count(True) == 1 and in_lookup == (True,)
+        objections.answer(
+            db,
+            actor=x.s.provider_officer,
+            objection_id=objection.id,
+            data=AnswerIn(confirmed=False, answer="经核对户籍档案，登记无误"),
+        )
+        in_query, in_lookup = marks()
+        assert True not in in_query and in_lookup == (False,)

@@ -61,6 +61,8 @@ class DataPageOut(BaseModel):
     next_cursor: str | None = None
     total: int | None = None
     missing_fields: list[str] = []  # granted data items the center has no column for
+    # Per row: an objection on the record is open, its values are being verified (核实中).
+    under_verification: list[bool] = []
 
 
 def _out(page: delivery.DataPage) -> DataPageOut:
@@ -79,6 +81,7 @@ def _out(page: delivery.DataPage) -> DataPageOut:
         next_cursor=page.next_cursor,
         total=page.total,
         missing_fields=list(page.missing),
+        under_verification=list(page.verifying),
     )
 
 

@@ -473,7 +473,12 @@ def under_verification(
             Objection.state.in_([ObjectionState.OPEN, ObjectionState.CONFIRMED]),
         )
     ).all()
-    return {tuple(_text(key.get(n)) for n in names) for found in keys for key in found}
+    return {key_text([key.get(n) for n in names]) for found in keys for key in found}
+
+
+def key_text(values: Iterable[Any]) -> tuple[str, ...]:
+    """A record's key values as `under_verification` holds them: text, trimmed, dates ISO."""
+    return tuple(_text(v) for v in values)
 
 
 # --- reading -----------------------------------------------------------------------------

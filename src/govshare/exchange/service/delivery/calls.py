@@ -77,6 +77,8 @@ class DataPage:
     total: int | None = None
     missing: tuple[str, ...] = ()
     key_columns: tuple[str, ...] = ()
+    # Per row: whether an objection on the record is open (核实中, VER-2).
+    verifying: tuple[bool, ...] = ()
 
 
 # --- parsing what the consumer sent -------------------------------------------------------

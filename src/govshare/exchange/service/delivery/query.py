@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -113,6 +114,7 @@ def query(
         count,
         scope.missing,
         tuple(binding.key_columns),
+        _verifying(db_session, binding, [[r[k] for k in keys] for r in found[:limit]]),
     )
 
 
@@ -155,6 +157,7 @@ def lookup(
     )
     with _reader(center).connect() as conn:
         rows = [_row(r._mapping, columns) for r in conn.execute(stmt, values)]
+    keys = [[f.value for f in where]] * len(rows)
     _record(db_session, call, grant, rows=len(rows))
     record_use(db_session, actor=actor, grant=grant, kind=UseKind.LOOKUP, rows=len(rows))
     return DataPage(
@@ -166,7 +169,23 @@ def lookup(
         rows,
         missing=scope.missing,
         key_columns=tuple(binding.key_columns),
+        verifying=_verifying(db_session, binding, keys),
     )
+
+
+def _verifying(
+    db_session: Session, binding: TableBinding, keys: Sequence[Sequence[Any]]
+) -> tuple[bool, ...]:
+    """For each row's key (raw values, in key order): whether an objection on that record is
+    open, so that results show it as under verification (核实中, VER-2)."""
+    from govshare.verification.service import objections
+
+    if not keys:
+        return ()
+    item_of = {c["column"]: c["item"] for c in binding.columns}
+    items = [item_of.get(c, c) for c in binding.key_columns]
+    under = objections.under_verification(db_session, binding.resource_id, items)
+    return tuple(objections.key_text(key) in under for key in keys)
 
 
 def _key_filters(binding: TableBinding, scope: Scope, key: str) -> list[Filter]:
