@@ -3,7 +3,8 @@
 Each domain adds its demo data as one step in `STEPS`; `build` runs them once, in order,
 in one transaction, as the console actor "demo". The exchange (`demo.exchange`) and the
 open-data portal (`demo.opendata`) come after that transaction: their sync runs work in
-transactions of their own, as a worker's do, so `build_city` runs them all on a runtime."""
+transactions of their own, as a worker's do, so `build_city` runs them all on a runtime;
+objections on the synchronised records (`demo.verification`) come between the two."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from govshare.demo import exchange as exchange_demo
 from govshare.demo import identity as identity_demo
 from govshare.demo import opendata as opendata_demo
 from govshare.demo import sharing as sharing_demo
+from govshare.demo import verification as verification_demo
 from govshare.identity.models import Organization
 
 DEMO_PASSWORD = identity_demo.DEMO_PASSWORD
@@ -57,5 +59,6 @@ def build_city(
     with runtime.transaction() as db_session:
         created = build(db_session, progress=progress)
     exchange_demo.build(runtime, base_url=service_url, progress=progress)
+    verification_demo.build(runtime, progress=progress)
     opendata_demo.build(runtime, progress=progress)
     return created
