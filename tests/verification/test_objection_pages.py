@@ -47,6 +47,7 @@ def test_an_objection_goes_through_its_pages(
         )
         assert wrong.status_code == 422 and "第 1 行须有 1 个值：公民身份号码" in wrong.text
         assert "姓名有误，请核实" in wrong.text  # the form keeps what was typed
+        assert ">1,2</textarea>" in wrong.text
         done = client.post(
             post,
             data={
