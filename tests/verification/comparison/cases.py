@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from govshare.catalog.models import Resource
 from govshare.core import clock
+from govshare.core.audit.service import record
 from govshare.core.permissions import Actor
 from govshare.exchange.center import Center
 from govshare.exchange.models import (
@@ -114,6 +115,14 @@ def bind_table(
     )
     db.add(binding)
     db.flush()
+    record(
+        db,
+        actor=officer,
+        action="exchange.binding.save",
+        object_type="binding",
+        object_id=binding.id,
+        details={"resource": resource.code, "center_table": binding.center_table},
+    )
     return binding
 
 
