@@ -141,7 +141,7 @@ def test_a_run_records_exactly_the_planted_differences(c: Compared) -> None:
     # ten working days from Monday 28 September, over National Day (the calendar's holidays
     # and make-up working days)
     assert name.opened_on == date(2026, 9, 28) and name.due_on == date(2026, 10, 16)
-    [entry] = audit_entries(c.s.db, "verification.comparison.run")
+    [entry] = audit_entries(c.s.db, "verification.comparison.result")
     assert entry["cases_opened"] == 4 and entry["differing"] == 2
 
 

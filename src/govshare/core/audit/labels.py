@@ -132,6 +132,7 @@ ACTION_LABELS = {
     "verification.comparison.define": "定义比对",
     "verification.comparison.update": "修改比对",
     "verification.comparison.run": "执行比对",
+    "verification.comparison.result": "记录比对结果",
     "verification.mismatch.answer": "处理比对不一致",
     "verification.mismatch.mediate": "协调比对不一致",
 }

@@ -270,6 +270,15 @@ def _run(
     )
     db_session.add(run)
     db_session.flush()
+    # The start is an entry of its own: the savepoint below is a commit the audit guard checks.
+    record(
+        db_session,
+        actor=actor,
+        action="verification.comparison.run",
+        object_type="comparison",
+        object_id=comparison.id,
+        details={"run": run.id, "trigger": trigger.value, "name": comparison.name},
+    )
     opened: Counter[int] = Counter()
     try:
         # a savepoint: a run that fails half-way leaves no half of its cases behind
@@ -304,12 +313,11 @@ def _run(
     record(
         db_session,
         actor=actor,
-        action="verification.comparison.run",
+        action="verification.comparison.result",
         object_type="comparison",
         object_id=comparison.id,
         details={
             "run": run.id,
-            "trigger": trigger.value,
             "state": run.state.value,
             "error": run.error,
             "matched": run.matched,
