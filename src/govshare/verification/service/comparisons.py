@@ -466,7 +466,9 @@ def _close_gone(db_session: Session, comparison: Comparison, run: ComparisonRunR
         )
         .values(state=MismatchState.GONE, closed_at=clock.now(), closed_run_id=run.id)
     )
-    db_session.expire_all()  # cases already loaded in the session now read their new state
+    for loaded in list(db_session.identity_map.values()):  # Core wrote past them: reload
+        if isinstance(loaded, Mismatch):
+            db_session.expire(loaded)
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
