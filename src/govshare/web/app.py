@@ -35,6 +35,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     from govshare.sharing import api as sharing_api
     from govshare.sharing import pages as sharing_pages
     from govshare.verification import api as verification_api
+    from govshare.verification import comparison_api as verification_comparison_api
     from govshare.verification import pages as verification_pages
     from govshare.web import api as web_api
     from govshare.web import pages as web_pages
@@ -70,6 +71,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         exchange_api.router,
         opendata_api.router,
         verification_api.router,
+        verification_comparison_api.router,
     ):
         app.include_router(router, prefix="/api/v1")
     for router in (

@@ -129,6 +129,12 @@ ACTION_LABELS = {
     "verification.objection.answer": "答复疑义",
     "verification.objection.corrected": "疑义更正送达数据资源中心",
     "verification.objection.served": "登记凭有效证明办理",
+    "verification.comparison.define": "定义比对",
+    "verification.comparison.update": "修改比对",
+    "verification.comparison.run": "执行比对",
+    "verification.comparison.result": "记录比对结果",
+    "verification.mismatch.answer": "处理比对不一致",
+    "verification.mismatch.mediate": "协调比对不一致",
 }
 
 

@@ -59,6 +59,13 @@ TASKS: tuple[PeriodicTask, ...] = (
     # the public's applications for conditional open data read from the portal, with their
     # deadlines, and the providers' answers delivered to it (`govshare opendata applications`)
     PeriodicTask("opendata.applications", "minute", "govshare.opendata.jobs:applications"),
+    # daily and weekly comparisons between departments' data that are due (比对, VER-3)
+    PeriodicTask(
+        "verification.comparisons",
+        "hour",
+        "govshare.verification.comparison_jobs:run_due",
+        minute=4,
+    ),
 )
 
 
