@@ -36,6 +36,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     from govshare.sharing import pages as sharing_pages
     from govshare.verification import api as verification_api
     from govshare.verification import comparison_api as verification_comparison_api
+    from govshare.verification import comparison_pages as verification_comparison_pages
     from govshare.verification import pages as verification_pages
     from govshare.web import api as web_api
     from govshare.web import pages as web_pages
@@ -85,6 +86,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         exchange_pages.router,
         opendata_pages.router,
         verification_pages.router,
+        verification_comparison_pages.router,
     ):
         app.include_router(router)
     return app

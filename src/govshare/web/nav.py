@@ -73,12 +73,19 @@ OPENDATA_TABS: Links = [
     ("数据开放需求", "/opendata/requests", OPENDATA),
 ]
 
+VERIFICATION_TABS: Links = [
+    ("疑义校核", "/verification/objections", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
+    ("数据比对", "/verification/comparisons", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
+    ("比对不一致", "/verification/mismatches", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
+]
+
 # Sections with their own tabs: the path prefix and the tabs shown under it.
 SECTIONS: list[tuple[str, str, Links]] = [
     ("/catalog", "资源目录", CATALOG_TABS),
     ("/sharing", "资源共享", SHARING_TABS),
     ("/exchange", "数据交换", EXCHANGE_TABS),
     ("/opendata", "资源开放", OPENDATA_TABS),
+    ("/verification", "疑义校核", VERIFICATION_TABS),
 ]
 
 

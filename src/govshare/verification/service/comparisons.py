@@ -628,12 +628,37 @@ def get_mismatch(db_session: Session, *, actor: Actor, mismatch_id: int) -> Mism
     return mismatch
 
 
+def _mismatches(
+    actor: Actor,
+    *,
+    comparison_id: int | None,
+    state: MismatchState | Sequence[MismatchState] | None,
+    kind: MismatchKind | None,
+    overdue: bool,
+    own: bool,
+) -> sa.Select[Any]:
+    stmt = sa.select(Mismatch)
+    if own or not actor.has(*OVERSEERS):
+        stmt = stmt.where(Mismatch.department_id == own_organization(actor))
+    if comparison_id is not None:
+        stmt = stmt.where(Mismatch.comparison_id == comparison_id)
+    if isinstance(state, MismatchState):
+        stmt = stmt.where(Mismatch.state == state)
+    elif state is not None:
+        stmt = stmt.where(Mismatch.state.in_(list(state)))
+    if kind is not None:
+        stmt = stmt.where(Mismatch.kind == kind)
+    if overdue:
+        stmt = stmt.where(Mismatch.state == MismatchState.OPEN, Mismatch.due_on < clock.today())
+    return stmt
+
+
 def list_mismatches(
     db_session: Session,
     *,
     actor: Actor,
     comparison_id: int | None = None,
-    state: MismatchState | None = None,
+    state: MismatchState | Sequence[MismatchState] | None = None,
     kind: MismatchKind | None = None,
     overdue: bool = False,
     own: bool = False,
@@ -642,20 +667,31 @@ def list_mismatches(
 ) -> list[Mismatch]:
     """Cases the actor may see, most urgent first: a department sees those it must settle,
     overseers every department's (or, with `own`, none but their own department's);
-    `overdue`: still open past their deadline."""
-    stmt = sa.select(Mismatch)
-    if own or not actor.has(*OVERSEERS):
-        stmt = stmt.where(Mismatch.department_id == own_organization(actor))
-    if comparison_id is not None:
-        stmt = stmt.where(Mismatch.comparison_id == comparison_id)
-    if state is not None:
-        stmt = stmt.where(Mismatch.state == state)
-    if kind is not None:
-        stmt = stmt.where(Mismatch.kind == kind)
-    if overdue:
-        stmt = stmt.where(Mismatch.state == MismatchState.OPEN, Mismatch.due_on < clock.today())
+    `state` one state or several; `overdue`: still open past their deadline."""
+    stmt = _mismatches(
+        actor, comparison_id=comparison_id, state=state, kind=kind, overdue=overdue, own=own
+    )
     stmt = stmt.order_by(Mismatch.due_on, Mismatch.id).offset(offset).limit(limit)
     return list(db_session.scalars(stmt).unique())
+
+
+def count_mismatches(
+    db_session: Session,
+    *,
+    actor: Actor,
+    comparison_id: int | None = None,
+    state: MismatchState | Sequence[MismatchState] | None = None,
+    kind: MismatchKind | None = None,
+    overdue: bool = False,
+    own: bool = False,
+) -> int:
+    """How many cases `list_mismatches` would give with the same filters (for the pages'
+    filter counts and paging)."""
+    stmt = _mismatches(
+        actor, comparison_id=comparison_id, state=state, kind=kind, overdue=overdue, own=own
+    )
+    counted = sa.select(sa.func.count()).select_from(stmt.with_only_columns(Mismatch.id).subquery())
+    return int(db_session.scalar(counted) or 0)
 
 
 def is_overdue(mismatch: Mismatch, today: date | None = None) -> bool:

@@ -1,0 +1,546 @@
+"""Pages of comparisons (比对, 一数一源 多元校核, VER-3): the list with its run-now buttons; the
+operator's set-up form (a fixed number of pair rows, blank ones ignored, so that it works
+without scripts); a comparison's last counts, its history as a chart and a table, and its
+cases; each department's cases to settle with their deadlines, a case's page with the
+department's answer and the operator's mediation."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from govshare.catalog.models import Resource
+from govshare.core import calendar as working_days
+from govshare.core import clock
+from govshare.core.errors import DomainError, Invalid
+from govshare.core.inputs import Id
+from govshare.core.permissions import Actor, Role, require
+from govshare.exchange.models import TableBinding
+from govshare.opendata.pages.common import due
+from govshare.sharing.service.common import ANSWERERS
+from govshare.verification.comparison import Normaliser
+from govshare.verification.comparison_models import (
+    LIVE_STATES,
+    ComparisonRunRecord,
+    Mismatch,
+    MismatchKind,
+    MismatchState,
+    Schedule,
+    Side,
+)
+from govshare.verification.comparison_schemas import CaseAnswerIn, ComparisonIn, MediationIn
+from govshare.verification.pages import _validated
+from govshare.verification.service import comparisons
+from govshare.web.deps import DB, PageActor, runtime_of
+from govshare.web.forms import PostedForm, field_errors
+from govshare.web.templating import redirect, render
+
+router = APIRouter(include_in_schema=False)
+
+KEY_ROWS = 3  # rows of the key mapping on the set-up form
+ITEM_ROWS = 8  # rows of compared items; blank rows are ignored
+PAGE_SIZE = 50
+ITEM_SCAN = 5000  # cases scanned when the list is filtered by item (items are JSON)
+NORMALISERS = (
+    Normaliser.TRIM,
+    Normaliser.HALFWIDTH,
+    Normaliser.DATE,
+    Normaliser.CASE,
+    Normaliser.EMPTY_AS_NULL,
+)
+NORMALISER_LABELS = {
+    Normaliser.TRIM: "去除首尾空格",
+    Normaliser.HALFWIDTH: "全角转半角",
+    Normaliser.DATE: "日期格式统一",
+    Normaliser.CASE: "英文大小写",
+    Normaliser.EMPTY_AS_NULL: "空值视为空",
+}
+CLOSED = (MismatchState.SETTLED, MismatchState.GONE)
+SHOWS = {
+    "all": "全部",
+    "open": "待处理",
+    "overdue": "已超期",
+    "disputed": "有争议",
+    "closed": "已办结",
+}
+FILTERS: dict[str, dict[str, Any]] = {
+    "all": {},
+    "open": {"state": MismatchState.OPEN},
+    "overdue": {"overdue": True},
+    "disputed": {"state": MismatchState.DISPUTED},
+    "closed": {"state": CLOSED},
+}
+STATE_COLOURS = {
+    "open": "amber",
+    "corrected": "green",
+    "disputed": "red",
+    "settled": "grey",
+    "gone": "grey",
+}
+
+
+def _page_number(value: str) -> int:
+    return int(value) if value.isdigit() and 0 < int(value) < 100_000 else 1
+
+
+def _due(db_session: DB, m: Mismatch) -> Any:
+    if m.state != MismatchState.OPEN:
+        return None
+    today = clock.today()
+    return due(
+        working_days.load(db_session),
+        today,
+        m.due_on,
+        m.due_provisional,
+        comparisons.is_overdue(m, today),
+    )
+
+
+# --- the list --------------------------------------------------------------------------------
+
+
+@router.get("/verification/comparisons", response_class=HTMLResponse)
+def comparison_list(request: Request, db_session: DB, actor: PageActor) -> Response:
+    rows = [
+        {
+            "c": c,
+            "run": comparisons.last_run(db_session, actor=actor, comparison_id=c.id),
+            "live": comparisons.count_mismatches(
+                db_session, actor=actor, comparison_id=c.id, state=LIVE_STATES
+            ),
+        }
+        for c in comparisons.list_comparisons(db_session, actor=actor)
+    ]
+    return render(
+        request,
+        "verification/comparisons.html",
+        {"rows": rows, "operator": actor.has(Role.PLATFORM_OPERATOR)},
+    )
+
+
+@router.post("/verification/comparisons/{comparison_id}/run", response_class=HTMLResponse)
+def run_now(request: Request, db_session: DB, actor: PageActor, comparison_id: Id) -> Response:
+    run = comparisons.run_now(
+        db_session, actor=actor, center=runtime_of(request).center, comparison_id=comparison_id
+    )
+    if run.error:
+        message = f"比对失败：{run.error}"
+    else:
+        message = (
+            f"比对完成：匹配 {run.matched} 条，不一致 {run.mismatches} 条，"
+            f"新发现 {run.cases_opened} 件，消除 {run.cases_gone} 件。"
+        )
+    return redirect(f"/verification/comparisons/{comparison_id}", message)
+
+
+# --- the set-up form -------------------------------------------------------------------------
+
+
+def _bound(db_session: DB) -> list[dict[str, Any]]:
+    """The resources bound to a table in the center: only they can be compared."""
+    found = db_session.execute(
+        sa.select(Resource, TableBinding).join(
+            TableBinding, TableBinding.resource_id == Resource.id
+        )
+    ).unique()
+    bound: dict[int, dict[str, Any]] = {}
+    for resource, binding in found:
+        version = resource.current_version
+        bound.setdefault(
+            resource.id,
+            {
+                "id": resource.id,
+                "code": resource.code,
+                "name": version.name if version else resource.code,
+                "department": resource.provider.short_name or resource.provider.name,
+                "items": [c["item"] for c in binding.columns],
+            },
+        )
+    return sorted(bound.values(), key=lambda r: (r["department"], r["code"]))
+
+
+def _blank_form() -> dict[str, Any]:
+    return {
+        "name": "",
+        "description": "",
+        "left_resource_id": "",
+        "right_resource_id": "",
+        "key_authority": "",
+        "schedule": Schedule.NONE.value,
+        "keys": [{"name": "", "left": "", "right": "", "normalise": []} for _ in range(KEY_ROWS)],
+        "items": [
+            {"name": "", "left": "", "right": "", "normalise": [], "authority": ""}
+            for _ in range(ITEM_ROWS)
+        ],
+    }
+
+
+def _new_context(
+    db_session: DB, form: dict[str, Any] | None = None, errors: dict[str, str] | None = None
+) -> dict[str, Any]:
+    bound = _bound(db_session)
+    return {
+        "bound": bound,
+        "left_items": sorted({i for r in bound for i in r["items"]}),
+        "form": form or _blank_form(),
+        "errors": errors or {},
+        "normalisers": [(n.value, NORMALISER_LABELS[n]) for n in NORMALISERS],
+        "schedules": Schedule.choices(),
+        "sides": Side.choices(),
+    }
+
+
+def _require_operator(actor: Actor) -> None:
+    require(actor, Role.PLATFORM_OPERATOR, action="定义比对")
+
+
+@router.get("/verification/comparisons/new", response_class=HTMLResponse)
+def new_comparison(request: Request, db_session: DB, actor: PageActor) -> Response:
+    _require_operator(actor)
+    return render(request, "verification/comparison_new.html", _new_context(db_session))
+
+
+def _rows(form: dict[str, Any], prefix: str, count: int, authority: bool) -> list[dict[str, Any]]:
+    """The pair rows as typed (`key_2_left`, `item_5_trim`…), for showing them again."""
+    rows = []
+    for row in range(1, count + 1):
+        field = f"{prefix}_{row}_"
+        shown = {
+            "name": form.get(field + "name", ""),
+            "left": form.get(field + "left", ""),
+            "right": form.get(field + "right", ""),
+            "normalise": [n.value for n in NORMALISERS if form.get(field + n.value)],
+        }
+        if authority:
+            shown["authority"] = form.get(field + "authority", "")
+        rows.append(shown)
+    return rows
+
+
+def _filled(rows: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
+    """The rows with an item on either side, each with its row number on the form; a pair's
+    name defaults to its left item's."""
+    filled = []
+    for number, row in enumerate(rows, start=1):
+        if not (row["left"] or row["right"]):
+            continue
+        pair = dict(row, name=row["name"] or row["left"] or row["right"])
+        if "authority" in pair and not pair["authority"]:
+            pair.pop("authority")
+        filled.append((number, pair))
+    return filled
+
+
+ROW_ERROR = re.compile(r"^(keys|items)(?:\[(\d+)\]|\.(\d+))\.?(\w*)$")
+
+
+def _on_rows(errors: dict[str, str], numbers: dict[str, list[int]]) -> dict[str, str]:
+    """Errors named after the submitted lists (`items[2].left` from the service, `items.3.left`
+    from the schema) renamed after the form's rows (`items.5.left`), blank rows skipped."""
+    out: dict[str, str] = {}
+    for field, message in errors.items():
+        found = ROW_ERROR.match(field)
+        if not found:
+            out.setdefault(field, message)
+            continue
+        path, zero_based, one_based, sub = found.groups()
+        index = int(zero_based) if zero_based is not None else int(one_based) - 1
+        rows = numbers[path]
+        row = rows[index] if index < len(rows) else index + 1
+        out.setdefault(f"{path}.{row}.{sub}" if sub else f"{path}.{row}", message)
+        noun = "主键" if path == "keys" else "比对项"
+        out.setdefault(path, f"第 {row} 行{noun}：{message}")
+    return out
+
+
+@router.post("/verification/comparisons", response_class=HTMLResponse)
+def define(request: Request, db_session: DB, actor: PageActor, form: PostedForm) -> Response:
+    _require_operator(actor)
+    shown = {
+        "name": form.get("name", ""),
+        "description": form.get("description", ""),
+        "left_resource_id": form.get("left_resource_id", ""),
+        "right_resource_id": form.get("right_resource_id", ""),
+        "key_authority": form.get("key_authority", ""),
+        "schedule": form.get("schedule", Schedule.NONE.value),
+        "keys": _rows(form, "key", KEY_ROWS, False),
+        "items": _rows(form, "item", ITEM_ROWS, True),
+    }
+    keys, items = _filled(shown["keys"]), _filled(shown["items"])
+    numbers = {"keys": [n for n, _ in keys], "items": [n for n, _ in items]}
+    try:
+        for field in ("left_resource_id", "right_resource_id"):
+            if not shown[field].isdigit():
+                raise Invalid("请选择资源", field=field)
+        data = _validated(
+            ComparisonIn,
+            {
+                "name": shown["name"],
+                "description": shown["description"],
+                "left_resource_id": int(shown["left_resource_id"]),
+                "right_resource_id": int(shown["right_resource_id"]),
+                "keys": [pair for _, pair in keys],
+                "items": [pair for _, pair in items],
+                "key_authority": shown["key_authority"] or None,
+                "schedule": shown["schedule"],
+            },
+        )
+        made = comparisons.define(
+            db_session, actor=actor, center=runtime_of(request).center, data=data
+        )
+    except DomainError as exc:
+        db_session.rollback()
+        errors = _on_rows(field_errors(exc), numbers)
+        context = _new_context(db_session, shown, errors)
+        return render(request, "verification/comparison_new.html", context, exc.status)
+    return redirect(
+        f"/verification/comparisons/{made.id}", f"已定义比对“{made.name}”，可立即执行比对。"
+    )
+
+
+# --- a comparison's page ---------------------------------------------------------------------
+
+
+def _chart(runs: list[ComparisonRunRecord]) -> str:
+    """The history chart's data (drawn by /static/comparison-chart.js): per run, the keys
+    that are not a clean match, by kind, and the cases left open."""
+    done = [r for r in runs if not r.error]
+    return json.dumps(
+        {
+            "runs": [clock.to_city(r.started_at).strftime("%m-%d %H:%M") for r in done],
+            "series": [
+                {"name": "数据项不一致", "type": "bar", "data": [r.differing for r in done]},
+                {"name": "仅左方有", "type": "bar", "data": [r.only_left for r in done]},
+                {"name": "仅右方有", "type": "bar", "data": [r.only_right for r in done]},
+                {
+                    "name": "主键重复",
+                    "type": "bar",
+                    "data": [r.duplicate_keys_left + r.duplicate_keys_right for r in done],
+                },
+                {"name": "未办结事项", "type": "line", "data": [r.cases_live for r in done]},
+            ],
+        },
+        ensure_ascii=False,
+    )
+
+
+def _cases(
+    db_session: DB, actor: Actor, comparison_id: int, kind: str, item: str, page: int
+) -> tuple[list[Mismatch], int]:
+    """A page of the comparison's live cases, by kind and item; the item is looked for in
+    the cases' values (a scan of at most ITEM_SCAN cases)."""
+    chosen = MismatchKind(kind) if kind in {k.value for k in MismatchKind} else None
+    if item:
+        scanned = comparisons.list_mismatches(
+            db_session,
+            actor=actor,
+            comparison_id=comparison_id,
+            state=LIVE_STATES,
+            kind=MismatchKind.DIFFERS,
+            limit=ITEM_SCAN,
+        )
+        matching = [m for m in scanned if any(v["item"] == item for v in m.items)]
+        start = (page - 1) * PAGE_SIZE
+        return matching[start : start + PAGE_SIZE], len(matching)
+    found = comparisons.list_mismatches(
+        db_session,
+        actor=actor,
+        comparison_id=comparison_id,
+        state=LIVE_STATES,
+        kind=chosen,
+        offset=(page - 1) * PAGE_SIZE,
+        limit=PAGE_SIZE,
+    )
+    total = comparisons.count_mismatches(
+        db_session, actor=actor, comparison_id=comparison_id, state=LIVE_STATES, kind=chosen
+    )
+    return found, total
+
+
+@router.get("/verification/comparisons/{comparison_id}", response_class=HTMLResponse)
+def comparison_detail(
+    request: Request,
+    db_session: DB,
+    actor: PageActor,
+    comparison_id: Id,
+    kind: str = "",
+    item: str = "",
+    page: str = "",
+) -> Response:
+    c = comparisons.get_comparison(db_session, actor=actor, comparison_id=comparison_id)
+    runs = comparisons.history(db_session, actor=actor, comparison_id=c.id)
+    number = _page_number(page)
+    cases, total = _cases(db_session, actor, c.id, kind, item, number)
+    return render(
+        request,
+        "verification/comparison.html",
+        {
+            "c": c,
+            "run": runs[-1] if runs else None,
+            "runs": list(reversed(runs)),
+            "chart": _chart(runs),
+            "cases": [{"m": m, "due": _due(db_session, m)} for m in cases],
+            "total": total,
+            "page": number,
+            "pages": max(1, -(-total // PAGE_SIZE)),
+            "kind": kind,
+            "item": item,
+            "kinds": MismatchKind.choices(),
+            "operator": actor.has(Role.PLATFORM_OPERATOR),
+            "colours": STATE_COLOURS,
+            "labels": NORMALISER_LABELS,
+        },
+    )
+
+
+# --- the cases -------------------------------------------------------------------------------
+
+
+@router.get("/verification/mismatches", response_class=HTMLResponse)
+def mismatch_list(
+    request: Request,
+    db_session: DB,
+    actor: PageActor,
+    show: str = "",
+    comparison_id: str = "",
+    page: str = "",
+) -> Response:
+    if show not in ("", *SHOWS):
+        raise Invalid("请从筛选项中选择", field="show")
+    chosen = show or ("open" if not actor.has(Role.PLATFORM_OPERATOR) else "all")
+    compared = int(comparison_id) if comparison_id.isdigit() else None
+    if compared is not None:
+        comparisons.get_comparison(db_session, actor=actor, comparison_id=compared)
+    counts = {
+        key: comparisons.count_mismatches(
+            db_session, actor=actor, comparison_id=compared, **FILTERS[key]
+        )
+        for key in SHOWS
+    }
+    number = _page_number(page)
+    found = comparisons.list_mismatches(
+        db_session,
+        actor=actor,
+        comparison_id=compared,
+        offset=(number - 1) * PAGE_SIZE,
+        limit=PAGE_SIZE,
+        **FILTERS[chosen],
+    )
+    query = f"comparison_id={compared}&" if compared else ""
+    return render(
+        request,
+        "verification/mismatches.html",
+        {
+            "rows": [{"m": m, "due": _due(db_session, m)} for m in found],
+            "show": chosen,
+            "shows": [(key, label, counts[key]) for key, label in SHOWS.items()],
+            "query": query,
+            "compared": compared,
+            "page": number,
+            "pages": max(1, -(-counts[chosen] // PAGE_SIZE)),
+            "colours": STATE_COLOURS,
+            "operator": actor.has(Role.PLATFORM_OPERATOR),
+        },
+    )
+
+
+MISMATCH_FORMS = ("answer", "mediation")
+
+
+def _mismatch_context(
+    db_session: DB,
+    actor: Actor,
+    mismatch_id: int,
+    failed: str = "",
+    form: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    m = comparisons.get_mismatch(db_session, actor=actor, mismatch_id=mismatch_id)
+    shown: dict[str, dict[str, str]] = {name: {} for name in MISMATCH_FORMS}
+    forms: dict[str, dict[str, Any]] = {name: {} for name in MISMATCH_FORMS}
+    if failed:
+        shown[failed], forms[failed] = errors or {}, form or {}
+    c = m.comparison
+    return {
+        "m": m,
+        "c": c,
+        "due": _due(db_session, m),
+        "allowed": {
+            "answer": m.state == MismatchState.OPEN
+            and actor.organization_id == m.department_id
+            and actor.has(*ANSWERERS),
+            "mediation": not m.state.closed and actor.has(Role.PLATFORM_OPERATOR),
+        },
+        "authority": {i["name"]: Side(i["authority"]) for i in c.items},
+        "errors": shown,
+        "forms": forms,
+        "colours": STATE_COLOURS,
+    }
+
+
+@router.get("/verification/mismatches/{mismatch_id}", response_class=HTMLResponse)
+def mismatch_detail(
+    request: Request, db_session: DB, actor: PageActor, mismatch_id: Id
+) -> Response:
+    context = _mismatch_context(db_session, actor, mismatch_id)
+    return render(request, "verification/mismatch.html", context)
+
+
+def _act(
+    request: Request,
+    db_session: DB,
+    actor: Actor,
+    mismatch_id: int,
+    which: str,
+    form: dict[str, Any],
+    step: Any,
+) -> Response:
+    try:
+        message = step()
+    except DomainError as exc:
+        db_session.rollback()
+        context = _mismatch_context(db_session, actor, mismatch_id, which, form, field_errors(exc))
+        return render(request, "verification/mismatch.html", context, exc.status)
+    return redirect(comparisons.LINK.format(id=mismatch_id), message)
+
+
+@router.post("/verification/mismatches/{mismatch_id}/answer", response_class=HTMLResponse)
+def answer(
+    request: Request, db_session: DB, actor: PageActor, mismatch_id: Id, form: PostedForm
+) -> Response:
+    def step() -> str:
+        choice = form.get("corrected", "")
+        if choice not in ("yes", "no"):
+            raise Invalid("请选择“已在源头更正”或“有异议，附证据”", field="corrected")
+        data = _validated(
+            CaseAnswerIn,
+            {
+                "corrected": choice == "yes",
+                "answer": form.get("answer", ""),
+                "evidence": form.get("evidence", ""),
+            },
+        )
+        done = comparisons.answer_case(db_session, actor=actor, mismatch_id=mismatch_id, data=data)
+        return f"已答复：{done.state.label}。"
+
+    return _act(request, db_session, actor, mismatch_id, "answer", dict(form), step)
+
+
+@router.post("/verification/mismatches/{mismatch_id}/mediation", response_class=HTMLResponse)
+def mediate(
+    request: Request, db_session: DB, actor: PageActor, mismatch_id: Id, form: PostedForm
+) -> Response:
+    def step() -> str:
+        outcome = form.get("outcome", "")
+        if outcome not in ("settle", "reopen"):
+            raise Invalid("请选择“办结”或“退回部门重新处理”", field="outcome")
+        data = _validated(MediationIn, {"outcome": outcome, "note": form.get("note", "")})
+        done = comparisons.mediate(db_session, actor=actor, mismatch_id=mismatch_id, data=data)
+        return f"已协调：{done.state.label}。"
+
+    return _act(request, db_session, actor, mismatch_id, "mediation", dict(form), step)
