@@ -312,7 +312,9 @@ def _chart(runs: list[ComparisonRunRecord]) -> str:
     done = [r for r in runs if not r.error]
     return json.dumps(
         {
-            "runs": [clock.to_city(r.started_at).strftime("%m-%d %H:%M") for r in done],
+            "runs": [
+                f"#{n} {clock.to_city(r.started_at):%m-%d %H:%M}" for n, r in enumerate(done, 1)
+            ],
             "series": [
                 {"name": "数据项不一致", "type": "bar", "data": [r.differing for r in done]},
                 {"name": "仅左方有", "type": "bar", "data": [r.only_left for r in done]},
