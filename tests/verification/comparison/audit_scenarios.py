@@ -118,4 +118,8 @@ SCENARIOS: dict[str, Writes | Reads] = {
     CMP + "list_mismatches": Reads(
         lambda w: comparisons.list_mismatches(w.db, actor=w.op, overdue=True), prepare=_ran
     ),
+    CMP + "count_mismatches": Reads(
+        lambda w: comparisons.count_mismatches(w.db, actor=w.op, kind=MismatchKind.DIFFERS),
+        prepare=_ran,
+    ),
 }
