@@ -188,10 +188,7 @@ def test_an_objection_not_answered_in_time_is_listed_as_overdue(db: Session, x: 
 def test_a_confirmed_objection_closes_when_a_sync_run_brings_the_correction(
     db: Session, x: Exchange, center: Center, sessions: sessionmaker[Session]
 ) -> None:
-    with clock.frozen("2026-09-25T10:00:00+08:00"):
-        grant = _grant(x)
-        key = _key(x)
-        _sync(x, db, sessions, center)
+    grant, key = _synced(x, db, sessions, center)
     with clock.frozen(RAISED):
         objection = _raise(x, grant, key)
         assert objections.under_verification(db, x.people.id, ["公民身份号码"]) == {(key,)}
@@ -238,6 +235,16 @@ def test_a_confirmed_objection_closes_when_a_sync_run_brings_the_correction(
             objection_id=objection.id,
             data=ServedIn(person="张卫", proof="居民户口簿原件"),
         )
+
+
+def _synced(
+    x: Exchange, db: Session, sessions: sessionmaker[Session], center: Center
+) -> tuple[Grant, str]:
+    """The consumer's grant and the first record's key, the records synced into the center."""
+    with clock.frozen("2026-09-25T10:00:00+08:00"):
+        grant = _grant(x)
+        _sync(x, db, sessions, center)
+        return grant, _key(x)
 
 
 def _sync(x: Exchange, db: Session, sessions: sessionmaker[Session], center: Center) -> object:
@@ -346,10 +353,7 @@ def test_a_record_under_objection_is_marked_in_query_and_lookup_until_closed(
 ) -> None:
     from govshare.exchange.service import delivery
 
-    with clock.frozen("2026-09-25T10:00:00+08:00"):
-        grant = _grant(x)
-        key = _key(x)
-        _sync(x, db, sessions, center)
+    grant, key = _synced(x, db, sessions, center)
     with clock.frozen(RAISED):
         objection = _raise(x, grant, key)
 

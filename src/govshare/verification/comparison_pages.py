@@ -15,13 +15,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from govshare.catalog.models import Resource
-from govshare.core import calendar as working_days
 from govshare.core import clock
 from govshare.core.errors import DomainError, Invalid
 from govshare.core.inputs import Id
 from govshare.core.permissions import Actor, Role, require
 from govshare.exchange.models import TableBinding
-from govshare.opendata.pages.common import due
 from govshare.sharing.service.common import ANSWERERS
 from govshare.verification.comparison import Normaliser
 from govshare.verification.comparison_models import (
@@ -34,10 +32,10 @@ from govshare.verification.comparison_models import (
     Side,
 )
 from govshare.verification.comparison_schemas import CaseAnswerIn, ComparisonIn, MediationIn
-from govshare.verification.pages import _validated
+from govshare.verification.pages import open_due
 from govshare.verification.service import comparisons
 from govshare.web.deps import DB, PageActor, runtime_of
-from govshare.web.forms import PostedForm, field_errors
+from govshare.web.forms import PostedForm, field_errors, validated
 from govshare.web.templating import redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -89,16 +87,7 @@ def _page_number(value: str) -> int:
 
 
 def _due(db_session: DB, m: Mismatch) -> Any:
-    if m.state != MismatchState.OPEN:
-        return None
-    today = clock.today()
-    return due(
-        working_days.load(db_session),
-        today,
-        m.due_on,
-        m.due_provisional,
-        comparisons.is_overdue(m, today),
-    )
+    return open_due(db_session, m, m.state == MismatchState.OPEN, comparisons.is_overdue)
 
 
 # --- the list --------------------------------------------------------------------------------
@@ -277,7 +266,7 @@ def define(request: Request, db_session: DB, actor: PageActor, form: PostedForm)
         for field in ("left_resource_id", "right_resource_id"):
             if not shown[field].isdigit():
                 raise Invalid("请选择资源", field=field)
-        data = _validated(
+        data = validated(
             ComparisonIn,
             {
                 "name": shown["name"],
@@ -519,7 +508,7 @@ def answer(
         choice = form.get("corrected", "")
         if choice not in ("yes", "no"):
             raise Invalid("请选择“已在源头更正”或“有异议，附证据”", field="corrected")
-        data = _validated(
+        data = validated(
             CaseAnswerIn,
             {
                 "corrected": choice == "yes",
@@ -541,7 +530,7 @@ def mediate(
         outcome = form.get("outcome", "")
         if outcome not in ("settle", "reopen"):
             raise Invalid("请选择“办结”或“退回部门重新处理”", field="outcome")
-        data = _validated(MediationIn, {"outcome": outcome, "note": form.get("note", "")})
+        data = validated(MediationIn, {"outcome": outcome, "note": form.get("note", "")})
         done = comparisons.mediate(db_session, actor=actor, mismatch_id=mismatch_id, data=data)
         return f"已协调：{done.state.label}。"
 

@@ -8,7 +8,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import ValidationError
 
 from govshare.core import calendar as working_days
 from govshare.core import clock
@@ -28,7 +27,7 @@ from govshare.verification.schemas import (
 )
 from govshare.verification.service import objections
 from govshare.web.deps import DB, PageActor, runtime_of
-from govshare.web.forms import PostedForm, field_errors
+from govshare.web.forms import PostedForm, field_errors, validated
 from govshare.web.templating import redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -49,25 +48,19 @@ def _show(value: str) -> str:
     return value or "all"
 
 
-def _validated(model: Any, data: dict[str, Any]) -> Any:
-    """The model, or an `Invalid` with each broken rule keyed to its input."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        rows = [{"field": k, "message": v} for k, v in field_errors(exc).items()]
-        raise Invalid(rows[0]["message"], field=rows[0]["field"], errors=rows) from None
+def open_due(db_session: DB, record: Any, is_open: bool, overdue: Any) -> Any:
+    """The deadline of an objection or a mismatch case as the pages show it (its date and the
+    working days left), while it is open; `overdue(record, today)` as the service decides."""
+    if not is_open:
+        return None
+    today = clock.today()
+    calendar = working_days.load(db_session)
+    return due(calendar, today, record.due_on, record.due_provisional, overdue(record, today))
 
 
 def _due(db_session: DB, objection: Objection) -> Any:
-    if objection.state != ObjectionState.OPEN:
-        return None
-    today = clock.today()
-    return due(
-        working_days.load(db_session),
-        today,
-        objection.due_on,
-        objection.due_provisional,
-        objections.is_overdue(objection, today),
+    return open_due(
+        db_session, objection, objection.state == ObjectionState.OPEN, objections.is_overdue
     )
 
 
@@ -164,7 +157,7 @@ def raise_objection(
         key_items = objections.key_items(
             db_session, _grant_of(db_session, actor, grant_id).resource_id
         )
-        data = _validated(
+        data = validated(
             RecordObjectionIn,
             {
                 "keys": _keys(shown["keys"], key_items),
@@ -309,7 +302,7 @@ def answer(
             raise Invalid("请选择“属实，予以更正”或“不属实，予以驳回”", field="confirmed")
         o = objections.get_objection(db_session, actor=actor, objection_id=objection_id)
         corrected = {i: form.get(f"corrected_{i}", "").strip() for i in o.items}
-        data = _validated(
+        data = validated(
             AnswerIn,
             {
                 "confirmed": choice == "yes",
@@ -331,7 +324,7 @@ def request_extension(
         days = form.get("days", "").strip()
         if not days.isdigit():
             raise Invalid("请填写延期后的工作日总数", field="days")
-        data = _validated(ExtensionIn, {"days": int(days), "reason": form.get("reason", "")})
+        data = validated(ExtensionIn, {"days": int(days), "reason": form.get("reason", "")})
         objections.request_extension(db_session, actor=actor, objection_id=objection_id, data=data)
         return "已提交延期申请，待部门负责人审批。"
 
@@ -348,7 +341,7 @@ def decide_extension(
         choice = form.get("approve", "")
         if choice not in ("yes", "no"):
             raise Invalid("请选择同意或不同意", field="approve")
-        data = _validated(
+        data = validated(
             ExtensionDecisionIn, {"approve": choice == "yes", "comment": form.get("comment", "")}
         )
         done = objections.decide_extension(
@@ -364,7 +357,7 @@ def record_served(
     request: Request, db_session: DB, actor: PageActor, objection_id: Id, form: PostedForm
 ) -> Response:
     def step() -> str:
-        data = _validated(
+        data = validated(
             ServedIn, {"person": form.get("person", ""), "proof": form.get("proof", "")}
         )
         objections.record_served(db_session, actor=actor, objection_id=objection_id, data=data)

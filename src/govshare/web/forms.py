@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from pydantic import ValidationError
 
-from govshare.core.errors import DomainError
+from govshare.core.errors import DomainError, Invalid
 from govshare.core.inputs import parse_id
 from govshare.web.deps import CSRF_FIELD
 
@@ -102,3 +102,13 @@ def optional_id(value: str | None) -> int | None:
     """An id from a select or the query string; the empty choice means "none" or "all",
     and a number no row can have (past an INTEGER column) means none too."""
     return parse_id(value)
+
+
+def validated(model: Any, data: dict[str, Any]) -> Any:
+    """`model` built from a form's values, or an `Invalid` with each broken rule keyed to its
+    input (so the page shows every message beside its field)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        rows = [{"field": k, "message": v} for k, v in field_errors(exc).items()]
+        raise Invalid(rows[0]["message"], field=rows[0]["field"], errors=rows) from None

@@ -9,7 +9,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import ValidationError
 
 from govshare.catalog.models import Domain
 from govshare.core import calendar as working_days
@@ -24,7 +23,7 @@ from govshare.opendata.service import requests
 from govshare.portal.requests_pages import masked_name
 from govshare.sharing.pages.common import placed
 from govshare.web.deps import DB, PageActor, runtime_of
-from govshare.web.forms import PostedForm, field_errors, optional_id
+from govshare.web.forms import PostedForm, field_errors, optional_id, validated
 from govshare.web.templating import redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -186,15 +185,6 @@ def _failed(
     return render(request, "opendata/request.html", context, exc.status)
 
 
-def _validated(model: Any, data: dict[str, Any]) -> Any:
-    """The model, or an `Invalid` with each broken rule keyed to its input."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        rows = [{"field": k, "message": v} for k, v in field_errors(exc).items()]
-        raise Invalid(rows[0]["message"], field=rows[0]["field"], errors=rows) from None
-
-
 @router.post("/opendata/requests/{request_id}/assignment", response_class=HTMLResponse)
 def assign(
     request: Request, db_session: DB, actor: PageActor, request_id: Id, form: PostedForm
@@ -203,7 +193,7 @@ def assign(
         org_id = optional_id(form.get("organization_id", ""))
         if org_id is None:
             raise Invalid("请选择承办部门", field="organization_id")
-        data = _validated(
+        data = validated(
             requests.RequestAssignmentIn,
             {"organization_id": org_id, "note": form.get("note", "")},
         )
@@ -230,7 +220,7 @@ def answer(
         if choice not in ("yes", "no"):
             raise Invalid("请选择“计划开放”或“无法开放”", field="will_open")
         will_open = choice == "yes"
-        data = _validated(
+        data = validated(
             requests.RequestAnswerIn,
             {
                 "will_open": will_open,
