@@ -35,7 +35,7 @@ from govshare.verification.comparison_schemas import CaseAnswerIn, ComparisonIn,
 from govshare.verification.pages import open_due
 from govshare.verification.service import comparisons
 from govshare.web.deps import DB, PageActor, runtime_of
-from govshare.web.forms import PostedForm, field_errors, validated
+from govshare.web.forms import PostedForm, field_errors, form_states, validated
 from govshare.web.templating import redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -452,10 +452,7 @@ def _mismatch_context(
     errors: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     m = comparisons.get_mismatch(db_session, actor=actor, mismatch_id=mismatch_id)
-    shown: dict[str, dict[str, str]] = {name: {} for name in MISMATCH_FORMS}
-    forms: dict[str, dict[str, Any]] = {name: {} for name in MISMATCH_FORMS}
-    if failed:
-        shown[failed], forms[failed] = errors or {}, form or {}
+    shown, forms = form_states(MISMATCH_FORMS, failed, form, errors)
     c = m.comparison
     return {
         "m": m,

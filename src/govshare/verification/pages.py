@@ -27,7 +27,7 @@ from govshare.verification.schemas import (
 )
 from govshare.verification.service import objections
 from govshare.web.deps import DB, PageActor, runtime_of
-from govshare.web.forms import PostedForm, field_errors, validated
+from govshare.web.forms import PostedForm, field_errors, form_states, validated
 from govshare.web.templating import redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -249,10 +249,7 @@ def _detail(
     errors: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     o = objections.get_objection(db_session, actor=actor, objection_id=objection_id)
-    shown: dict[str, dict[str, str]] = {name: {} for name in FORMS}
-    forms: dict[str, dict[str, Any]] = {name: {} for name in FORMS}
-    if failed:
-        shown[failed], forms[failed] = errors or {}, form or {}
+    shown, forms = form_states(FORMS, failed, form, errors)
     return {
         "o": o,
         "due": _due(db_session, o),

@@ -112,3 +112,15 @@ def validated(model: Any, data: dict[str, Any]) -> Any:
     except ValidationError as exc:
         rows = [{"field": k, "message": v} for k, v in field_errors(exc).items()]
         raise Invalid(rows[0]["message"], field=rows[0]["field"], errors=rows) from None
+
+
+def form_states(
+    names: tuple[str, ...], failed: str, form: dict[str, Any] | None, errors: dict[str, str] | None
+) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, Any]]]:
+    """(errors, values) per form of a page with several: empty, but for the `failed` one,
+    re-shown with what was typed and its errors."""
+    shown: dict[str, dict[str, str]] = {name: {} for name in names}
+    values: dict[str, dict[str, Any]] = {name: {} for name in names}
+    if failed:
+        shown[failed], values[failed] = errors or {}, form or {}
+    return shown, values
