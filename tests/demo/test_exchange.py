@@ -25,6 +25,7 @@ from govshare.core.errors import ConfigError, Conflict
 from govshare.core.permissions import Actor
 from govshare.core.runtime import build_runtime
 from govshare.core.settings import load_settings
+from govshare.demo import comparison as comparison_demo
 from govshare.demo import exchange as exchange_demo
 from govshare.demo import opendata as opendata_demo
 from govshare.exchange import demo_data, filestore
@@ -135,6 +136,9 @@ def test_every_bound_resource_was_synchronised(city: City) -> None:
         expected |= {
             opened[d.key].code: (d.source[0], 2 if d.updates else 1) for d in opendata_demo.DATASETS
         }
+        # 市卫健委's copy of the register: its corrections arrived in four incremental runs
+        copy = exchange_demo.demo_resource(db, comparison_demo.COPY.resource).code
+        expected[copy] = (comparison_demo.COPY.name, 5)
         assert set(bound) == set(expected)
         for code, binding in bound.items():
             table, count = expected[code]
@@ -150,10 +154,15 @@ def test_every_bound_resource_was_synchronised(city: City) -> None:
             source = _provider_rows(
                 city, binding.connection.database, f'SELECT count(*) FROM "{table}"'
             )
+            if code == copy:
+                assert [r.rows_written for r in runs] == [20_000 - 50 + 30, 50, 25, 25, 10]
+                assert source[0][0] == 20_000 - 50 + 30 + 25
+                continue
             assert sum(r.rows_written for r in runs) == source[0][0] > 0, code
         names = sorted(c.name for c in db.execute(select(Connection)).scalars())
         assert names == sorted(
             [d.connection for d in exchange_demo.DATABASES]
+            + [comparison_demo.DATABASE.connection]
             + [d["connection"] for d in opendata_demo.DEPARTMENTS.values()]
         )
 

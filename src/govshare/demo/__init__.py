@@ -4,7 +4,8 @@ Each domain adds its demo data as one step in `STEPS`; `build` runs them once, i
 in one transaction, as the console actor "demo". The exchange (`demo.exchange`) and the
 open-data portal (`demo.opendata`) come after that transaction: their sync runs work in
 transactions of their own, as a worker's do, so `build_city` runs them all on a runtime;
-objections on the synchronised records (`demo.verification`) come between the two."""
+objections on the synchronised records (`demo.verification`) and the comparison of two
+departments' population records (`demo.comparison`) come between the two."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 from govshare.core.permissions import Actor
 from govshare.core.runtime import Runtime
 from govshare.demo import catalog as catalog_demo
+from govshare.demo import comparison as comparison_demo
 from govshare.demo import exchange as exchange_demo
 from govshare.demo import identity as identity_demo
 from govshare.demo import opendata as opendata_demo
@@ -60,5 +62,6 @@ def build_city(
         created = build(db_session, progress=progress)
     exchange_demo.build(runtime, base_url=service_url, progress=progress)
     verification_demo.build(runtime, progress=progress)
+    comparison_demo.build(runtime, progress=progress)
     opendata_demo.build(runtime, progress=progress)
     return created

@@ -36,7 +36,9 @@ from govshare.verification.schemas import (
 from govshare.verification.service import objections
 
 
-class _Story:
+class Story:
+    """The demo's people and working days, for steps told at their moments."""
+
     def __init__(self, runtime: Runtime, db_session: Session) -> None:
         self.runtime, self.db = runtime, db_session
         self.profile = runtime.profile
@@ -107,7 +109,7 @@ def build(runtime: Runtime, *, progress: Callable[[str], None] = lambda _: None)
     with runtime.transaction() as db_session:
         if db_session.scalar(sa.select(sa.func.count(Objection.id))):
             return False
-        story = _Story(runtime, db_session)
+        story = Story(runtime, db_session)
         population = story.grant("民政", "公安")
         companies = story.grant("税务", "市场监")
         if population is None or companies is None:
