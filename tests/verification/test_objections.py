@@ -5,12 +5,16 @@ the corrected value into the center."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import sqlite3
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 from pydantic import ValidationError
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -35,7 +39,7 @@ from govshare.verification.schemas import (
 )
 from govshare.verification.service import objections
 from tests.builders import actor_of, user
-from tests.exchange.builders import Exchange, exchange_world
+from tests.exchange.builders import Exchange, exchange_world, own_transaction
 from tests.exchange.conftest import center as center  # the fixture
 from tests.sharing.builders import approved
 
@@ -377,3 +381,57 @@ def test_a_record_under_objection_is_marked_in_query_and_lookup_until_closed(
         )
         in_query, in_lookup = marks()
         assert True not in in_query and in_lookup == (False,)
+
+
+def test_a_record_under_objection_is_marked_in_downloads_until_closed(
+    db: Session, x: Exchange, center: Center, sessions: sessionmaker[Session]
+) -> None:
+    """CSV and Excel get a last column 核实状态, JSON Lines a member on every line, while a
+    record is under an objection; afterwards the downloads are as they always were."""
+    from govshare.exchange.service import delivery
+
+    grant, key = _synced(x, db, sessions, center)
+    with clock.frozen(RAISED):
+        objection = _raise(x, grant, key)
+
+    def download(fmt: str) -> bytes:
+        started = delivery.start_download(
+            db,
+            actor=x.s.consumer_officer,
+            settings=x.settings,
+            center=center,
+            resource_code=x.people.code,
+            request=delivery.DataRequest(),
+            fmt=fmt,
+        )
+        assert isinstance(started, delivery.Download), started
+        stream = delivery.stream_download(started, center=center, transaction=own_transaction(db))
+        return b"".join(stream)
+
+    def marked() -> tuple[list[list[str]], list[dict], list[tuple]]:
+        table = list(csv.reader(io.StringIO(download("csv").decode("utf-8-sig"))))
+        lines = [json.loads(line) for line in download("jsonl").decode().splitlines()]
+        sheet = load_workbook(io.BytesIO(download("xlsx")), read_only=True).worksheets[0]
+        rows = [tuple(r) for r in sheet.iter_rows(values_only=True)]
+        width = len(rows[0])  # read-only sheets leave out a row's trailing empty cells
+        return table, lines, [r + (None,) * (width - len(r)) for r in rows]
+
+    with clock.frozen("2026-10-09T10:00:00+08:00"):
+        table, lines, sheet = marked()
+        assert table[0][-1] == "核实状态" and sheet[0][-1] == "核实状态"
+        key_at = table[0].index("公民身份号码")
+        assert [r[-1] for r in table[1:]] == [
+            "核实中" if r[key_at] == key else "" for r in table[1:]
+        ]
+        assert [r[key_at] for r in table[1:] if r[-1]] == [key]
+        assert [r[-1] for r in sheet[1:]] == [v or None for v in (r[-1] for r in table[1:])]
+        assert [line["under_verification"] for line in lines] == [bool(r[-1]) for r in table[1:]]
+        objections.answer(
+            db,
+            actor=x.s.provider_officer,
+            objection_id=objection.id,
+            data=AnswerIn(confirmed=False, answer="经核对户籍档案，登记无误"),
+        )
+        table, lines, sheet = marked()
+        assert "核实状态" not in table[0] and "核实状态" not in sheet[0]
+        assert all("under_verification" not in line for line in lines)

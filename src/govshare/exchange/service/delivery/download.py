@@ -1,5 +1,10 @@
 """Streamed batch downloads in CSV, Excel and JSON Lines (EXC-5): checked and logged before
-the first row, counted and logged again when the stream ends."""
+the first row, counted and logged again when the stream ends.
+
+While records of the resource are under an open objection (VER-2), a download that carries
+the key columns marks them: CSV and Excel get a last column 核实状态 (核实中 or empty), JSON
+Lines a member `under_verification` on every line. Without such records the download has
+no mark, so the common case costs nothing per row."""
 
 from __future__ import annotations
 
@@ -40,6 +45,7 @@ from govshare.exchange.service.delivery.calls import (
     _record,
     _reject,
 )
+from govshare.exchange.service.delivery.query import keys_under_verification
 from govshare.exchange.service.delivery.statements import (
     BATCH_ROWS,
     CHUNK_BYTES,
@@ -56,6 +62,7 @@ from govshare.exchange.service.usage import UseGrant, record_use
 
 log = logging.getLogger("govshare.exchange.delivery")
 
+MARK_HEADER, MARK = "核实状态", "核实中"  # the column marking records under verification
 DOWNLOAD_KINDS = {
     "csv": UseKind.DOWNLOAD_CSV,
     "xlsx": UseKind.DOWNLOAD_XLSX,
@@ -79,6 +86,16 @@ class Download:
     values: dict[str, Any]
     download_id: str  # in both audit entries: the start and the outcome
     filename: str
+    key_columns: tuple[str, ...] = ()
+    # keys (as objections.key_text writes them) of the records under verification; empty:
+    # no mark in this download
+    verifying: frozenset[tuple[str, ...]] = frozenset()
+
+    def marked(self, row: Mapping[str, Any]) -> bool:
+        """Whether the row's record is under verification (核实中)."""
+        from govshare.verification.service.objections import key_text
+
+        return key_text(row[c] for c in self.key_columns) in self.verifying
 
     @property
     def media_type(self) -> str:
@@ -121,6 +138,9 @@ def start_download(
     )
     download_id = uuid.uuid4().hex
     _record(db_session, call, grant, download=download_id)
+    fields = _fields(scope, columns)
+    keyed = {f.column for f in fields} >= set(binding.key_columns)
+    verifying = keys_under_verification(db_session, binding) if keyed else set()
     return Download(
         actor=actor,
         resource_id=bound.resource_id,
@@ -129,11 +149,13 @@ def start_download(
         grant_number=grant.number,
         grant=UseGrant.of(grant),
         format=fmt,
-        fields=_fields(scope, columns),
+        fields=fields,
         statement=statement,
         values=values,
         download_id=download_id,
         filename=f"{bound.name}-{clock.today().isoformat()}.{FORMATS[fmt][1]}",
+        key_columns=tuple(binding.key_columns),
+        verifying=frozenset(verifying),
     )
 
 
@@ -199,10 +221,14 @@ def _csv(download: Download, rows: Rows, counter: _Counter) -> Iterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
-    writer.writerow([f.item for f in download.fields])
+    mark = bool(download.verifying)
+    writer.writerow([f.item for f in download.fields] + [MARK_HEADER] * mark)
     columns = [f.column for f in download.fields]
     for row in rows:
-        writer.writerow(["" if (t := text_form(row[c])) is None else t for c in columns])
+        values = ["" if (t := text_form(row[c])) is None else t for c in columns]
+        if mark:
+            values.append(MARK if download.marked(row) else "")
+        writer.writerow(values)
         counter.rows += 1
         if buffer.tell() > CHUNK_BYTES:
             yield buffer.getvalue().encode()
@@ -220,10 +246,14 @@ def _json_value(value: Any) -> Any:
 def _jsonl(download: Download, rows: Rows, counter: _Counter) -> Iterator[bytes]:
     """One JSON object per line, keyed by column name like the query API."""
     columns = [f.column for f in download.fields]
+    mark = bool(download.verifying)
     lines: list[str] = []
     size = 0
     for row in rows:
-        line = json.dumps({c: _json_value(row[c]) for c in columns}, ensure_ascii=False) + "\n"
+        values = {c: _json_value(row[c]) for c in columns}
+        if mark:
+            values["under_verification"] = download.marked(row)
+        line = json.dumps(values, ensure_ascii=False) + "\n"
         lines.append(line)
         size += len(line)
         counter.rows += 1
@@ -241,7 +271,8 @@ def _xlsx(download: Download, rows: Rows, counter: _Counter) -> Iterator[bytes]:
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     workbook = Workbook(write_only=True)
-    header = [f.item for f in download.fields]
+    mark = bool(download.verifying)
+    header = [f.item for f in download.fields] + [MARK_HEADER] * mark
     columns = [f.column for f in download.fields]
     sheet = None
 
@@ -260,7 +291,10 @@ def _xlsx(download: Download, rows: Rows, counter: _Counter) -> Iterator[bytes]:
                 "数据" if counter.rows == 0 else f"数据{counter.rows // XLSX_SHEET_ROWS + 1}"
             )
             sheet.append(header)
-        sheet.append([cell(row[c]) for c in columns])  # type: ignore[union-attr]
+        values = [cell(row[c]) for c in columns]
+        if mark:
+            values.append(MARK if download.marked(row) else None)
+        sheet.append(values)  # type: ignore[union-attr]
         counter.rows += 1
     if sheet is None:
         workbook.create_sheet("数据").append(header)

@@ -182,10 +182,18 @@ def _verifying(
 
     if not keys:
         return ()
+    under = keys_under_verification(db_session, binding)
+    return tuple(objections.key_text(key) in under for key in keys)
+
+
+def keys_under_verification(db_session: Session, binding: TableBinding) -> set[tuple[str, ...]]:
+    """The keys (as `objections.key_text` writes them) of the bound resource's records under
+    an open objection."""
+    from govshare.verification.service import objections
+
     item_of = {c["column"]: c["item"] for c in binding.columns}
     items = [item_of.get(c, c) for c in binding.key_columns]
-    under = objections.under_verification(db_session, binding.resource_id, items)
-    return tuple(objections.key_text(key) in under for key in keys)
+    return objections.under_verification(db_session, binding.resource_id, items)
 
 
 def _key_filters(binding: TableBinding, scope: Scope, key: str) -> list[Filter]:
