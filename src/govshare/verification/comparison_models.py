@@ -123,6 +123,11 @@ class Comparison(Base):
     def resource(self, side: Side) -> Resource:
         return self.left_resource if side is Side.LEFT else self.right_resource
 
+    def department(self, side: Side | str) -> str:
+        """The short name of the department holding `side` (its name when it has none)."""
+        provider = self.resource(Side(side)).provider
+        return provider.short_name or provider.name
+
 
 class ComparisonRunRecord(Base):
     """One run of a comparison and its figures (`differing_by_item`: {item: keys})."""

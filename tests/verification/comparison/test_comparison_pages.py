@@ -104,6 +104,13 @@ def test_a_comparison_is_defined_run_and_settled_through_its_pages(
         assert ran.status_code == 303
         page = client.get(link).text
         assert 'id="count-matched">3<' in page and 'id="count-equal">1<' in page
+        # each item's authority by its department's name; the cases' list has no name column
+        definition = page[page.index('id="definition"') : page.index('id="last-run"')]
+        left = c.left.provider.short_name or c.left.provider.name
+        right = c.right.provider.short_name or c.right.provider.name
+        assert f"姓名：姓名 ↔ 姓名 · 以{left}为准" in definition
+        assert f"户籍地址：户籍地址 ↔ 户籍地址 · 以{right}为准" in definition
+        assert "<th>比对</th>" not in page
         assert 'id="count-differing">2<' in page and 'id="count-only-right">1<' in page
         assert _bars(page, "数据项不一致") == [2] and _bars(page, "仅左方有") == [1]
         by_name = client.get(f"{link}?item=姓名").text
