@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from govshare.catalog.models import Resource
-from govshare.core import clock
+from govshare.core import clock, documents
 from govshare.core.errors import DomainError, Invalid
 from govshare.core.inputs import Id
 from govshare.core.permissions import Actor, Role, require
@@ -33,9 +33,15 @@ from govshare.verification.comparison_models import (
 )
 from govshare.verification.comparison_schemas import CaseAnswerIn, ComparisonIn, MediationIn
 from govshare.verification.pages import open_due
-from govshare.verification.service import comparisons
+from govshare.verification.service import comparisons, evidence
 from govshare.web.deps import DB, PageActor, runtime_of
-from govshare.web.forms import PostedForm, field_errors, form_states, validated
+from govshare.web.forms import (
+    PostedDocuments,
+    PostedForm,
+    field_errors,
+    form_states,
+    validated,
+)
 from govshare.web.templating import redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -468,6 +474,8 @@ def _mismatch_context(
         "errors": shown,
         "forms": forms,
         "colours": STATE_COLOURS,
+        "attachments": evidence.of_mismatch(db_session, m.id),
+        "accept": documents.ACCEPT,
     }
 
 
@@ -499,7 +507,12 @@ def _act(
 
 @router.post("/verification/mismatches/{mismatch_id}/answer", response_class=HTMLResponse)
 def answer(
-    request: Request, db_session: DB, actor: PageActor, mismatch_id: Id, form: PostedForm
+    request: Request,
+    db_session: DB,
+    actor: PageActor,
+    mismatch_id: Id,
+    form: PostedForm,
+    attached: PostedDocuments,
 ) -> Response:
     def step() -> str:
         choice = form.get("corrected", "")
@@ -513,7 +526,9 @@ def answer(
                 "evidence": form.get("evidence", ""),
             },
         )
-        done = comparisons.answer_case(db_session, actor=actor, mismatch_id=mismatch_id, data=data)
+        done = comparisons.answer_case(
+            db_session, actor=actor, mismatch_id=mismatch_id, data=data, documents=attached
+        )
         return f"已答复：{done.state.label}。"
 
     return _act(request, db_session, actor, mismatch_id, "answer", dict(form), step)

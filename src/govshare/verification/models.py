@@ -1,4 +1,5 @@
-"""Tables of verification: objections (疑义, VER-1, VER-2, VER-4).
+"""Tables of verification: objections (疑义, VER-1, VER-2, VER-4) and the evidence attached
+to them or to a comparison's mismatch cases.
 
 An objection is raised by a consumer on records it received under a grant (the keys, the
 items, the values it believes right, its evidence) or on a catalog entry's metadata (SR§9
@@ -13,7 +14,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from govshare.catalog.models import Labelled, Resource
@@ -124,3 +135,32 @@ class ServedOnProof(Base):
     served_by: Mapped[str] = mapped_column(String(120))
     person: Mapped[str] = mapped_column(String(200))  # whom, as the clerk recorded
     proof: Mapped[str] = mapped_column(Text)  # what proof was shown
+
+
+class Evidence(Base):
+    """A scanned document (证明材料) attached to an objection (by its consumer or provider)
+    or to a mismatch case (by the department disputing it), kept beside it; reading it is
+    logged. Exactly one of `objection_id` and `mismatch_id` is set."""
+
+    __tablename__ = "verification_evidence"
+    __table_args__ = (
+        CheckConstraint("(objection_id IS NULL) <> (mismatch_id IS NULL)", name="one_subject"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    objection_id: Mapped[int | None] = mapped_column(
+        ForeignKey("verification_objection.id"), index=True
+    )
+    mismatch_id: Mapped[int | None] = mapped_column(
+        ForeignKey("verification_mismatch.id"), index=True
+    )
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id"))  # whose
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    uploaded_by: Mapped[str] = mapped_column(String(120))
+
+    organization: Mapped[Organization] = relationship(lazy="joined")

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from govshare.core import calendar as working_days
-from govshare.core import clock
+from govshare.core import clock, documents
 from govshare.core.errors import DomainError, Invalid, NotFound
 from govshare.core.inputs import Id
 from govshare.core.permissions import Actor, Role
@@ -25,9 +25,16 @@ from govshare.verification.schemas import (
     RecordObjectionIn,
     ServedIn,
 )
-from govshare.verification.service import objections
+from govshare.verification.service import evidence, objections
 from govshare.web.deps import DB, PageActor, runtime_of
-from govshare.web.forms import PostedForm, field_errors, form_states, validated
+from govshare.web.documents import document_response
+from govshare.web.forms import (
+    PostedDocuments,
+    PostedForm,
+    field_errors,
+    form_states,
+    validated,
+)
 from govshare.web.templating import redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -115,6 +122,7 @@ def _new_context(
         "key_items": key_items,
         "form": form or {"keys": "", "items": [], "claimed": {}, "description": "", "evidence": ""},
         "errors": errors or {},
+        "accept": documents.ACCEPT,
     }
 
 
@@ -142,7 +150,12 @@ def _keys(text: str, key_items: list[str]) -> list[dict[str, str]]:
 
 @router.post("/verification/grants/{grant_id}/objections", response_class=HTMLResponse)
 def raise_objection(
-    request: Request, db_session: DB, actor: PageActor, grant_id: Id, form: PostedForm
+    request: Request,
+    db_session: DB,
+    actor: PageActor,
+    grant_id: Id,
+    form: PostedForm,
+    attached: PostedDocuments,
 ) -> Response:
     items = [i for i in form.get("items", []) if i]
     claimed = {i: form.get(f"claimed_{i}", "").strip() for i in items}
@@ -173,6 +186,7 @@ def raise_objection(
             profile=runtime_of(request).profile,
             grant_id=grant_id,
             data=data,
+            documents=attached,
         )
     except DomainError as exc:
         db_session.rollback()
@@ -188,7 +202,7 @@ def raise_objection(
 # --- an objection's page ---------------------------------------------------------------------
 
 
-FORMS = ("answer", "extension", "decision", "served")
+FORMS = ("answer", "extension", "decision", "served", "evidence")
 
 
 def _allowed(actor: Actor, o: Objection) -> dict[str, bool]:
@@ -207,6 +221,7 @@ def _allowed(actor: Actor, o: Objection) -> dict[str, bool]:
         "served": actor.organization_id == o.consumer_id
         and not o.state.closed
         and actor.has(*APPLICANTS),
+        "evidence": actor.organization_id in (o.consumer_id, o.provider_id) and not o.state.closed,
     }
 
 
@@ -257,6 +272,8 @@ def _detail(
         "errors": shown,
         "forms": forms,
         "served": objections.served_of(db_session, actor=actor, objection_id=o.id),
+        "attachments": evidence.of_objection(db_session, o.id),
+        "accept": documents.ACCEPT,
         "history": _history(o),
         "colours": STATE_COLOURS,
     }
@@ -291,7 +308,12 @@ def _act(
 
 @router.post("/verification/objections/{objection_id}/answer", response_class=HTMLResponse)
 def answer(
-    request: Request, db_session: DB, actor: PageActor, objection_id: Id, form: PostedForm
+    request: Request,
+    db_session: DB,
+    actor: PageActor,
+    objection_id: Id,
+    form: PostedForm,
+    attached: PostedDocuments,
 ) -> Response:
     def step() -> str:
         choice = form.get("confirmed", "")
@@ -307,7 +329,9 @@ def answer(
                 "corrected": {i: v for i, v in corrected.items() if v},
             },
         )
-        done = objections.answer(db_session, actor=actor, objection_id=objection_id, data=data)
+        done = objections.answer(
+            db_session, actor=actor, objection_id=objection_id, data=data, documents=attached
+        )
         return f"已答复：{done.state.label}。"
 
     return _act(request, db_session, actor, objection_id, "answer", dict(form), step)
@@ -361,3 +385,29 @@ def record_served(
         return "已登记凭有效证明办理。"
 
     return _act(request, db_session, actor, objection_id, "served", dict(form), step)
+
+
+@router.post("/verification/objections/{objection_id}/evidence", response_class=HTMLResponse)
+def attach_evidence(
+    request: Request,
+    db_session: DB,
+    actor: PageActor,
+    objection_id: Id,
+    attached: PostedDocuments,
+) -> Response:
+    def step() -> str:
+        if not attached:
+            raise Invalid("请选择要上传的证明材料", field="attachments")
+        o = objections.get_objection(db_session, actor=actor, objection_id=objection_id)
+        stored = evidence.attach_to_objection(
+            db_session, actor=actor, objection=o, documents=attached
+        )
+        return f"已上传证明材料 {len(stored)} 份。"
+
+    return _act(request, db_session, actor, objection_id, "evidence", {}, step)
+
+
+@router.get("/verification/evidence/{evidence_id}")
+def evidence_file(db_session: DB, actor: PageActor, evidence_id: Id) -> Response:
+    """A document attached to an objection or a mismatch case; reading it is logged."""
+    return document_response(evidence.read(db_session, actor=actor, evidence_id=evidence_id))

@@ -1,4 +1,5 @@
-"""Posted HTML forms as plain dicts, for pages that re-show the form with its errors."""
+"""Posted HTML forms as plain dicts, for pages that re-show the form with its errors, and the
+scanned documents a form attaches."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from pydantic import ValidationError
+from starlette.datastructures import UploadFile
 
+from govshare.core import documents
+from govshare.core.documents import Document
 from govshare.core.errors import DomainError, Invalid
 from govshare.core.inputs import parse_id
 from govshare.web.deps import CSRF_FIELD
@@ -26,6 +30,21 @@ async def _posted_form(request: Request) -> dict[str, Any]:
 
 
 PostedForm = Annotated[dict[str, Any], Depends(_posted_form)]
+
+
+async def _posted_documents(request: Request) -> list[Document]:
+    """The files of a multipart form's `attachments` inputs (those left empty skipped)."""
+    form = await request.form()
+    found = []
+    for value in form.getlist("attachments"):
+        if isinstance(value, UploadFile) and value.filename:
+            found.append(
+                documents.received(value.filename, value.content_type or "", await value.read())
+            )
+    return found
+
+
+PostedDocuments = Annotated[list[Document], Depends(_posted_documents)]
 
 
 def filled(form: dict[str, Any]) -> dict[str, Any]:

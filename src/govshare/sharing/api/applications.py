@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-from urllib.parse import quote
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
@@ -22,6 +21,7 @@ from govshare.sharing.schemas import (
 )
 from govshare.sharing.service import application_views, applications, deadlines, decisions
 from govshare.web.deps import DB, SignedIn, runtime_of
+from govshare.web.documents import document_response
 
 router = APIRouter(prefix="/sharing", tags=["资源共享"])
 
@@ -153,11 +153,7 @@ def resubmit(
 )
 def attachment(db_session: DB, actor: SignedIn, attachment_id: Id) -> Response:
     found = applications.get_attachment(db_session, actor=actor, attachment_id=attachment_id)
-    return Response(
-        found.content,
-        media_type=found.content_type,
-        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(found.filename)}"},
-    )
+    return document_response(found)
 
 
 class QueueRowOut(BaseModel):

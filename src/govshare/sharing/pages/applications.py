@@ -8,7 +8,6 @@ masking, a service interface's endpoints), which `read_form` turns into the dict
 
 from __future__ import annotations
 
-import mimetypes
 import re
 from itertools import zip_longest
 from typing import Any
@@ -18,6 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
+from govshare.core import documents
 from govshare.core.errors import DomainError, Invalid
 from govshare.core.inputs import Id
 from govshare.core.permissions import Actor
@@ -27,7 +27,6 @@ from govshare.sharing.pages.common import placed, profile_of, urgencies
 from govshare.sharing.pages.scope import CHOICES, split_values
 from govshare.sharing.schemas import ApplicationIn, Upload
 from govshare.sharing.service import application_views, applications, deadlines
-from govshare.sharing.service.applications import ATTACHMENT_TYPES
 from govshare.sharing.service.common import APPLICANTS, shared_version
 from govshare.web.deps import CSRF_FIELD, DB, PageActor
 from govshare.web.forms import field_errors, optional_id
@@ -125,12 +124,12 @@ def typed_filters(stored: list[dict[str, Any]]) -> list[dict[str, str]]:
 
 
 async def _upload(kind: str, file: UploadFile) -> Upload:
-    filename = file.filename or ""
-    content_type = file.content_type or ""
-    if content_type not in ATTACHMENT_TYPES:  # some browsers send octet-stream for scans
-        content_type = mimetypes.guess_type(filename)[0] or content_type
+    document = documents.received(file.filename or "", file.content_type or "", await file.read())
     return Upload(
-        kind=kind, filename=filename[-200:], content_type=content_type, content=await file.read()
+        kind=kind,
+        filename=document.filename,
+        content_type=document.content_type,
+        content=document.content,
     )
 
 

@@ -5,10 +5,8 @@ applications to answer."""
 
 from __future__ import annotations
 
-import mimetypes
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -33,6 +31,7 @@ from govshare.sharing.pages.scope import CHOICES
 from govshare.sharing.schemas import RATE_LIMIT_MAX, DecisionIn, PreReviewIn
 from govshare.sharing.service import application_views, applications, deadlines, decisions
 from govshare.web.deps import DB, PageActor, runtime_of
+from govshare.web.documents import document_response
 from govshare.web.forms import field_errors
 from govshare.web.templating import redirect, render
 
@@ -283,8 +282,4 @@ async def withdraw(
 @router.get("/sharing/attachments/{attachment_id}")
 def attachment(db_session: DB, actor: PageActor, attachment_id: Id) -> Response:
     found = applications.get_attachment(db_session, actor=actor, attachment_id=attachment_id)
-    fallback = "attachment" + (mimetypes.guess_extension(found.content_type) or "")
-    disposition = f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(found.filename)}"
-    return Response(
-        found.content, media_type=found.content_type, headers={"Content-Disposition": disposition}
-    )
+    return document_response(found)

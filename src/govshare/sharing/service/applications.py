@@ -20,8 +20,8 @@ from govshare.catalog.models import Resource, ShareType
 from govshare.core import calendar as working_days
 from govshare.core import clock
 from govshare.core.audit.service import record
+from govshare.core.documents import Document, check_document
 from govshare.core.errors import Conflict, Forbidden, Invalid, NotFound
-from govshare.core.filenames import check_filename
 from govshare.core.inbox import service as inbox
 from govshare.core.permissions import Actor, Role, own_organization, require
 from govshare.core.policy import VALUE_LABELS, Profile
@@ -58,12 +58,6 @@ from govshare.sharing.service.common import (
 )
 
 OPEN_STATES = (ApplicationState.PRE_REVIEW, ApplicationState.DECIDING, ApplicationState.RETURNED)
-MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
-ATTACHMENT_TYPES = {  # accepted types and the bytes their files start with
-    "application/pdf": (b"%PDF",),
-    "image/png": (b"\x89PNG",),
-    "image/jpeg": (b"\xff\xd8\xff",),
-}
 
 
 def link(application: Application) -> str:
@@ -98,17 +92,8 @@ def check_uploads(uploads: Sequence[Upload], required: Sequence[str]) -> None:
         where = f"attachments[{index}]"
         if upload.kind not in {a.value for a in AttachmentKind}:
             raise Invalid(f"未知的附件类型“{upload.kind}”", field=where)
-        label = VALUE_LABELS[upload.kind]
-        check_filename(upload.filename, field=where, max_length=200)
-        if not upload.content:
-            raise Invalid(f"{label}“{upload.filename}”是空文件", field=where)
-        if len(upload.content) > MAX_ATTACHMENT_BYTES:
-            raise Invalid(f"{label}“{upload.filename}”超过 10 MB", field=where)
-        magic = ATTACHMENT_TYPES.get(upload.content_type)
-        if magic is None or not upload.content.startswith(magic):
-            raise Invalid(
-                f"{label}“{upload.filename}”须为 PDF 或图片（PNG、JPEG）扫描件", field=where
-            )
+        document = Document(upload.filename, upload.content_type, upload.content)
+        check_document(document, field=where, label=VALUE_LABELS[upload.kind])
     have = {u.kind for u in uploads}
     for kind in required:
         if kind not in have:

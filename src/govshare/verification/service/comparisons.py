@@ -34,6 +34,7 @@ from govshare.catalog.models import Resource
 from govshare.core import calendar as working_days
 from govshare.core import clock
 from govshare.core.audit.service import record
+from govshare.core.documents import Document
 from govshare.core.errors import Conflict, Invalid, NotFound
 from govshare.core.inbox import service as inbox
 from govshare.core.permissions import Actor, Role, own_organization, require
@@ -62,6 +63,7 @@ from govshare.verification.comparison_models import (
     Side,
 )
 from govshare.verification.comparison_schemas import CaseAnswerIn, ComparisonIn, MediationIn
+from govshare.verification.service import evidence as evidence_service
 
 SETTLE_DAYS = 10  # working days to settle a mismatch; the profiles should own this figure
 BATCH = 500  # differences taken into cases at a time
@@ -487,18 +489,27 @@ def _live_count(db_session: Session, comparison_id: int) -> int:
 
 
 def answer_case(
-    db_session: Session, *, actor: Actor, mismatch_id: int, data: CaseAnswerIn
+    db_session: Session,
+    *,
+    actor: Actor,
+    mismatch_id: int,
+    data: CaseAnswerIn,
+    documents: Sequence[Document] = (),
 ) -> Mismatch:
     """The department corrected its source (the next run will tell), or disputes the
-    mismatch with evidence, for the operator to mediate."""
+    mismatch with evidence — described, or scanned `documents`, or both — for the operator
+    to mediate."""
     require(actor, *ANSWERERS, action="处理比对不一致")
     mismatch = db_session.get(Mismatch, mismatch_id)
     if mismatch is None or mismatch.department_id != own_organization(actor):
         raise NotFound(f"没有编号为 {mismatch_id} 的本部门比对不一致")
     if mismatch.state != MismatchState.OPEN:
         raise Conflict(f"该比对不一致{mismatch.state.label}，不能再答复")
-    if not data.corrected and not data.evidence:
-        raise Invalid("提出异议须附证明材料", field="evidence")
+    if not data.corrected and not data.evidence and not documents:
+        raise Invalid("提出异议须附证明材料（填写说明或上传扫描件）", field="evidence")
+    evidence_service.attach_to_mismatch(
+        db_session, actor=actor, mismatch=mismatch, documents=documents
+    )
     mismatch.state = MismatchState.CORRECTED if data.corrected else MismatchState.DISPUTED
     mismatch.answer, mismatch.evidence = data.answer, data.evidence
     mismatch.answered_at, mismatch.answered_by = clock.now(), actor.label

@@ -10,7 +10,7 @@ open after its deadline is overdue, which counts against the provider (SY§32(2)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -21,6 +21,7 @@ from govshare.catalog.models import Resource
 from govshare.core import calendar as working_days
 from govshare.core import clock
 from govshare.core.audit.service import record
+from govshare.core.documents import Document
 from govshare.core.errors import Conflict, Invalid, NotFound
 from govshare.core.inbox import service as inbox
 from govshare.core.permissions import Actor, Role, own_organization, require
@@ -42,6 +43,7 @@ from govshare.verification.schemas import (
     RecordObjectionIn,
     ServedIn,
 )
+from govshare.verification.service import evidence as evidence_service
 
 # The attributes of a catalog entry an objection on metadata may name (SR§9 ¶2).
 METADATA_ATTRIBUTES = (
@@ -91,9 +93,16 @@ def _check_records(data: RecordObjectionIn, key_items: list[str], readable: list
 
 
 def raise_on_records(
-    db_session: Session, *, actor: Actor, profile: Profile, grant_id: int, data: RecordObjectionIn
+    db_session: Session,
+    *,
+    actor: Actor,
+    profile: Profile,
+    grant_id: int,
+    data: RecordObjectionIn,
+    documents: Sequence[Document] = (),
 ) -> Objection:
-    """A consumer disputes values of records it received under its grant (VER-1)."""
+    """A consumer disputes values of records it received under its grant (VER-1), with
+    scanned `documents` as evidence if it has them."""
     require(actor, *APPLICANTS, action="提出疑义")
     grant = db_session.get(Grant, grant_id)
     if grant is None or grant.consumer_id != own_organization(actor):
@@ -102,6 +111,7 @@ def raise_on_records(
         raise Conflict(f"授权 {grant.number} 已{grant.state.label}，不能对其数据提出疑义")
     readable = [i.name for i in grant.version.items] if grant.whole_resource else grant.fields
     _check_records(data, key_items(db_session, grant.resource_id), readable)
+    evidence_service.checked(documents)
     return _raise(
         db_session,
         actor=actor,
@@ -114,6 +124,7 @@ def raise_on_records(
         claimed=dict(data.claimed),
         description=data.description,
         evidence=data.evidence,
+        documents=documents,
     )
 
 
@@ -124,6 +135,7 @@ def raise_on_metadata(
     profile: Profile,
     resource_id: int,
     data: MetadataObjectionIn,
+    documents: Sequence[Document] = (),
 ) -> Objection:
     """A department disputes a catalog entry itself (VER-4, SR§9 ¶2)."""
     require(actor, *APPLICANTS, action="提出疑义")
@@ -138,6 +150,7 @@ def raise_on_metadata(
         raise Invalid(
             f"「{unknown[0]}」不是目录信息项；可选：{'、'.join(METADATA_ATTRIBUTES)}", field="items"
         )
+    evidence_service.checked(documents)
     return _raise(
         db_session,
         actor=actor,
@@ -150,6 +163,7 @@ def raise_on_metadata(
         claimed=dict(data.claimed),
         description=data.description,
         evidence=data.evidence,
+        documents=documents,
     )
 
 
@@ -166,6 +180,7 @@ def _raise(
     claimed: dict[str, Any],
     description: str,
     evidence: str,
+    documents: Sequence[Document],
 ) -> Objection:
     rules = profile.rules
     raised_on = clock.today()
@@ -214,6 +229,9 @@ def _raise(
             "due_on": objection.due_on.isoformat(),
             "profile": profile.code,
         },
+    )
+    evidence_service.attach_to_objection(
+        db_session, actor=actor, objection=objection, documents=documents
     )
     _tell(
         db_session,
@@ -332,12 +350,24 @@ def decide_extension(
     return objection
 
 
-def answer(db_session: Session, *, actor: Actor, objection_id: int, data: AnswerIn) -> Objection:
+def answer(
+    db_session: Session,
+    *,
+    actor: Actor,
+    objection_id: int,
+    data: AnswerIn,
+    documents: Sequence[Document] = (),
+) -> Objection:
     """Confirmed (records: with the corrected values, closed when they reach the center;
-    metadata: closed, the entry corrected) or rejected with reasons."""
+    metadata: closed, the entry corrected) or rejected with reasons; scanned `documents`
+    support the answer."""
     require(actor, *ANSWERERS, action="答复疑义")
     objection = _provider_objection(db_session, actor, objection_id)
     _still_open(objection)
+    # attached while the objection is open; an answer refused below takes them back with it
+    evidence_service.attach_to_objection(
+        db_session, actor=actor, objection=objection, documents=documents
+    )
     now = clock.now()
     objection.answered_at, objection.answered_by, objection.answer = now, actor.label, data.answer
     if not data.confirmed:
