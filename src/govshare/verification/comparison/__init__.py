@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from govshare.verification.comparison.engine import (
+from govshare.verification.comparison.engine import ComparisonRun, compare, run_comparison
+from govshare.verification.comparison.model import (
     ComparisonCounts,
     ComparisonError,
-    ComparisonRun,
     ComparisonSpec,
     Difference,
     DifferenceKind,
     ItemDifference,
     Pair,
     Path,
-    compare,
-    run_comparison,
 )
 from govshare.verification.comparison.normalise import Normaliser
 

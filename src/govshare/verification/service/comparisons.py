@@ -49,7 +49,7 @@ from govshare.verification.comparison import (
     Pair,
     compare,
 )
-from govshare.verification.comparison.engine import KEY_SEPARATOR
+from govshare.verification.comparison.model import KEY_SEPARATOR
 from govshare.verification.comparison_models import (
     LIVE_STATES,
     Comparison,
