@@ -10,6 +10,7 @@ from typing import Any
 
 from govshare.core import clock
 from govshare.core.db import make_engine
+from govshare.core.documents import Document
 from govshare.core.permissions import Actor, Role
 from govshare.core.policy import load_profile
 from govshare.exchange.center import Center
@@ -23,7 +24,7 @@ from govshare.verification.schemas import (
     RecordObjectionIn,
     ServedIn,
 )
-from govshare.verification.service import objections
+from govshare.verification.service import evidence, objections
 from tests.builders import actor_of, user
 from tests.exchange.builders import (
     BUILT_AT,
@@ -37,6 +38,8 @@ from tests.scenarios import READ_ONLY, Reads, World, Writes
 from tests.sharing.builders import Sharing, sharing_world
 
 OBJ = "govshare.verification.service.objections."
+EVI = "govshare.verification.service.evidence."
+SCAN = Document("居民户口簿首页.pdf", "application/pdf", b"%PDF-1.4\n% scan\n")
 SHAOYANG = load_profile("shaoyang")
 JOB = Actor(label="job:test", roles=frozenset({Role.SYSTEM}))
 
@@ -183,4 +186,33 @@ SCENARIOS: dict[str, Writes | Reads] = {
         lambda w: objections.served_of(w.db, actor=w.op, objection_id=w.prepared[2].id),
         prepare=_raised,
     ),
+}
+
+
+def _attached(w: World) -> tuple[Sharing, Any]:
+    s, _, objection = _raised(w)
+    return s, evidence.attach_to_objection(
+        w.db, actor=s.consumer_officer, objection=objection, documents=[SCAN]
+    )[0]
+
+
+def _attached_to_mismatch(w: World) -> None:
+    from tests.verification.comparison.audit_scenarios import ADDRESS, _ran
+
+    c, _, cases = _ran(w)
+    evidence.attach_to_mismatch(
+        w.db, actor=c.s.provider_officer, mismatch=cases[ADDRESS], documents=[SCAN]
+    )
+
+
+SCENARIOS |= {
+    EVI + "attach_to_objection": Writes("verification.evidence.attach", _attached),
+    EVI + "attach_to_mismatch": Writes("verification.evidence.attach", _attached_to_mismatch),
+    EVI + "read": Writes(
+        "verification.evidence.read",
+        lambda w: evidence.read(
+            w.db, actor=(a := _attached(w))[0].provider_officer, evidence_id=a[1].id
+        ),
+    ),
+    EVI + "checked": READ_ONLY,
 }

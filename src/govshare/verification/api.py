@@ -3,15 +3,19 @@ VER-4)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, File, Request, UploadFile
+from fastapi.responses import Response
 from pydantic import BaseModel
 
-from govshare.core import clock
+from govshare.core import clock, documents
+from govshare.core.documents import Document
 from govshare.core.inputs import Id
 from govshare.verification.models import (
+    Evidence,
     ExtensionState,
     Objection,
     ObjectionState,
@@ -25,8 +29,9 @@ from govshare.verification.schemas import (
     RecordObjectionIn,
     ServedIn,
 )
-from govshare.verification.service import objections
+from govshare.verification.service import evidence, objections
 from govshare.web.deps import DB, SignedIn, runtime_of
+from govshare.web.documents import document_response
 
 router = APIRouter(prefix="/verification", tags=["疑义校核"])
 
@@ -61,6 +66,52 @@ class ObjectionOut(BaseModel):
     corrected: dict[str, Any]
     correction_run_id: int | None
     closed_at: datetime | None
+    attachments: list[EvidenceOut]
+
+
+class EvidenceOut(BaseModel):
+    """A scanned document attached as evidence; its bytes at `url`."""
+
+    id: int
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    organization: str
+    uploaded_at: datetime
+    uploaded_by: str
+    url: str
+
+
+def evidence_out(found: Sequence[Evidence]) -> list[EvidenceOut]:
+    return [
+        EvidenceOut(
+            id=e.id,
+            filename=e.filename,
+            content_type=e.content_type,
+            size=e.size,
+            sha256=e.sha256,
+            organization=e.organization.name,
+            uploaded_at=e.uploaded_at,
+            uploaded_by=e.uploaded_by,
+            url=f"/api/v1/verification/evidence/{e.id}",
+        )
+        for e in found
+    ]
+
+
+async def uploaded(files: Sequence[UploadFile]) -> list[Document]:
+    """Multipart files as documents (a scan sent as application/octet-stream is typed by
+    its name)."""
+    return [
+        documents.received(f.filename or "", f.content_type or "", await f.read()) for f in files
+    ]
+
+
+Attachments = Annotated[
+    list[UploadFile],
+    File(description="证明材料扫描件：PDF 或图片（PNG、JPEG），每个不超过 10 MB，最多 5 个"),
+]
 
 
 class ServedOut(BaseModel):
@@ -103,6 +154,7 @@ def _out(objection: Objection) -> ObjectionOut:
         corrected=objection.corrected,
         correction_run_id=objection.correction_run_id,
         closed_at=objection.closed_at,
+        attachments=evidence_out(objection.attachments),
     )
 
 
@@ -205,3 +257,28 @@ def record_served(db_session: DB, actor: SignedIn, objection_id: Id, data: Serve
         person=served.person,
         proof=served.proof,
     )
+
+
+@router.post(
+    "/objections/{objection_id}/evidence",
+    status_code=201,
+    summary="补充证明材料扫描件（multipart 表单字段 attachments，疑义办结前，提出部门或提供部门）",
+)
+async def attach_to_objection(
+    db_session: DB, actor: SignedIn, objection_id: Id, attachments: Attachments
+) -> list[EvidenceOut]:
+    found = await uploaded(attachments)
+    objection = objections.get_objection(db_session, actor=actor, objection_id=objection_id)
+    return evidence_out(
+        evidence.attach_to_objection(db_session, actor=actor, objection=objection, documents=found)
+    )
+
+
+@router.get(
+    "/evidence/{evidence_id}",
+    summary="下载证明材料（疑义或比对不一致的当事部门、管理单位）",
+    response_class=Response,
+    responses={200: {"content": {t: {} for t in documents.TYPES}}},
+)
+def evidence_file(db_session: DB, actor: SignedIn, evidence_id: Id) -> Response:
+    return document_response(evidence.read(db_session, actor=actor, evidence_id=evidence_id))

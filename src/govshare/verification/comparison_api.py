@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from govshare.core import clock
 from govshare.core.inputs import Id, Page
+from govshare.verification.api import Attachments, EvidenceOut, evidence_out, uploaded
 from govshare.verification.comparison_models import (
     Comparison,
     ComparisonRunRecord,
@@ -24,7 +25,7 @@ from govshare.verification.comparison_models import (
     Side,
 )
 from govshare.verification.comparison_schemas import CaseAnswerIn, ComparisonIn, MediationIn
-from govshare.verification.service import comparisons
+from govshare.verification.service import comparisons, evidence
 from govshare.web.deps import DB, SignedIn, runtime_of
 
 router = APIRouter(prefix="/verification", tags=["比对"])
@@ -110,6 +111,7 @@ class MismatchOut(BaseModel):
     mediated_at: datetime | None
     mediated_by: str | None
     closed_at: datetime | None
+    attachments: list[EvidenceOut]
 
 
 def _comparison_out(c: Comparison) -> ComparisonOut:
@@ -196,6 +198,7 @@ def _mismatch_out(m: Mismatch) -> MismatchOut:
         mediated_at=m.mediated_at,
         mediated_by=m.mediated_by,
         closed_at=m.closed_at,
+        attachments=evidence_out(m.attachments),
     )
 
 
@@ -295,6 +298,21 @@ def answer_case(
 ) -> MismatchOut:
     answered = comparisons.answer_case(db_session, actor=actor, mismatch_id=mismatch_id, data=data)
     return _mismatch_out(answered)
+
+
+@router.post(
+    "/mismatches/{mismatch_id}/evidence",
+    status_code=201,
+    summary="上传证明材料扫描件（multipart 表单字段 attachments，处理部门，办结前；可先上传再提出异议）",
+)
+async def attach_to_mismatch(
+    db_session: DB, actor: SignedIn, mismatch_id: Id, attachments: Attachments
+) -> list[EvidenceOut]:
+    found = await uploaded(attachments)
+    mismatch = comparisons.get_mismatch(db_session, actor=actor, mismatch_id=mismatch_id)
+    return evidence_out(
+        evidence.attach_to_mismatch(db_session, actor=actor, mismatch=mismatch, documents=found)
+    )
 
 
 @router.post(

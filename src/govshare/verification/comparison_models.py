@@ -20,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from govshare.catalog.models import Labelled, Resource
 from govshare.core.db import Base, UTCDateTime, str_enum
 from govshare.identity.models import Organization
+from govshare.verification.models import Evidence
 
 LABELS: dict[str, dict[str, str]] = {
     "Side": {"left": "左方", "right": "右方"},
@@ -211,3 +212,6 @@ class Mismatch(Base):
 
     comparison: Mapped[Comparison] = relationship(lazy="joined")
     department: Mapped[Organization] = relationship(lazy="joined")
+    attachments: Mapped[list[Evidence]] = relationship(
+        order_by="Evidence.id", lazy="selectin", viewonly=True
+    )

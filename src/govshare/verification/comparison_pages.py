@@ -33,7 +33,7 @@ from govshare.verification.comparison_models import (
 )
 from govshare.verification.comparison_schemas import CaseAnswerIn, ComparisonIn, MediationIn
 from govshare.verification.pages import open_due
-from govshare.verification.service import comparisons, evidence
+from govshare.verification.service import comparisons
 from govshare.web.deps import DB, PageActor, runtime_of
 from govshare.web.forms import (
     PostedDocuments,
@@ -474,7 +474,6 @@ def _mismatch_context(
         "errors": shown,
         "forms": forms,
         "colours": STATE_COLOURS,
-        "attachments": evidence.of_mismatch(db_session, m.id),
         "accept": documents.ACCEPT,
     }
 

@@ -120,6 +120,9 @@ class Objection(Base):
     resource: Mapped[Resource] = relationship(lazy="joined")
     provider: Mapped[Organization] = relationship(foreign_keys=[provider_id], lazy="joined")
     consumer: Mapped[Organization] = relationship(foreign_keys=[consumer_id], lazy="joined")
+    attachments: Mapped[list[Evidence]] = relationship(
+        order_by="Evidence.id", lazy="selectin", viewonly=True
+    )
 
 
 class ServedOnProof(Base):

@@ -272,7 +272,6 @@ def _detail(
         "errors": shown,
         "forms": forms,
         "served": objections.served_of(db_session, actor=actor, objection_id=o.id),
-        "attachments": evidence.of_objection(db_session, o.id),
         "accept": documents.ACCEPT,
         "history": _history(o),
         "colours": STATE_COLOURS,

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from govshare.core import clock
@@ -103,24 +102,6 @@ def attach_to_mismatch(
     if mismatch.state not in LIVE_STATES:
         raise Conflict(f"该比对不一致{mismatch.state.label}，不能再补充证明材料")
     return _store(db_session, actor, documents, mismatch=mismatch)
-
-
-def of_objection(db_session: Session, objection_id: int) -> list[Evidence]:
-    """The documents of an objection the caller may read, first first (without content)."""
-    return list(
-        db_session.scalars(
-            sa.select(Evidence).where(Evidence.objection_id == objection_id).order_by(Evidence.id)
-        )
-    )
-
-
-def of_mismatch(db_session: Session, mismatch_id: int) -> list[Evidence]:
-    """The documents of a mismatch case the caller may read, first first (without content)."""
-    return list(
-        db_session.scalars(
-            sa.select(Evidence).where(Evidence.mismatch_id == mismatch_id).order_by(Evidence.id)
-        )
-    )
 
 
 def _readable(db_session: Session, actor: Actor, evidence: Evidence) -> bool:
