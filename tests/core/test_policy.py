@@ -45,6 +45,7 @@ EXPECTED: dict[str, tuple[Any, ...]] = {
     "application_attachments":        (NO,    NO,    NO,    PLEDGE, SEALED),
     "objection_verify_days":          (5,     5,     5,     5,      5),
     "objection_extension_max_days":   (15,    15,    15,    15,     15),
+    "mismatch_settle_days":           (10,    10,    10,    10,     10),
     "catalog_update_days":            (15,    15,    15,    15,     15),
     "catalog_update_filing_required": (True,  True,  False, True,   False),
     "catalog_change_notice_months":   (0,     0,     0,     0,      1),
@@ -421,10 +422,13 @@ def test_unknown_key_is_refused(where: tuple[str, ...], key: str) -> None:
     assert key in _refused(data)
 
 
-def test_out_of_range_days_are_refused() -> None:
+@pytest.mark.parametrize(
+    ("key", "value"), [("application_decision_days", 0), ("mismatch_settle_days", 61)]
+)
+def test_out_of_range_days_are_refused(key: str, value: int) -> None:
     data = _shipped_data("binzhou")
-    data["rules"]["application_decision_days"]["value"] = 0
-    assert "application_decision_days" in _refused(data)
+    data["rules"][key]["value"] = value
+    assert key in _refused(data)
 
 
 def test_unknown_attachment_is_refused() -> None:

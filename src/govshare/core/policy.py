@@ -70,6 +70,7 @@ class Rules(BaseModel):
     application_attachments: Rule[list[Attachment]]
     objection_verify_days: Rule[int]
     objection_extension_max_days: Rule[int]
+    mismatch_settle_days: Rule[int]
     catalog_update_days: Rule[int]
     catalog_update_filing_required: Rule[bool]
     catalog_change_notice_months: Rule[int]
@@ -96,6 +97,7 @@ class Rules(BaseModel):
             "application_decision_days": self.application_decision_days.value,
             "objection_verify_days": self.objection_verify_days.value,
             "objection_extension_max_days": self.objection_extension_max_days.value,
+            "mismatch_settle_days": self.mismatch_settle_days.value,
             "catalog_update_days": self.catalog_update_days.value,
             "open_application_answer_days": self.open_application_answer_days.value,
         }
@@ -240,6 +242,7 @@ RULE_LABELS = {
     "application_attachments": "申请附件",
     "objection_verify_days": "疑义数据校核时限（工作日）",
     "objection_extension_max_days": "校核延期上限（工作日）",
+    "mismatch_settle_days": "比对不一致处理时限（工作日）",
     "catalog_update_days": "职能或法规变化后目录更新时限（工作日）",
     "catalog_update_filing_required": "目录更新须备案",
     "catalog_change_notice_months": "目录变更提前公告（月）",

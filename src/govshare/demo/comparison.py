@@ -328,6 +328,7 @@ class _Demo:
         comparisons.run_now(
             db_session,
             actor=self.who(db_session, "operator"),
+            profile=self.runtime.profile,
             center=self.runtime.center,
             comparison_id=comparison.id,
         )
@@ -387,6 +388,7 @@ class _Demo:
         comparisons.mediate(
             db_session,
             actor=operator,
+            profile=self.runtime.profile,
             mismatch_id=births[0].id,
             data=MediationIn(
                 outcome="settle",
@@ -396,6 +398,7 @@ class _Demo:
         comparisons.mediate(
             db_session,
             actor=operator,
+            profile=self.runtime.profile,
             mismatch_id=births[1].id,
             data=MediationIn(
                 outcome="reopen",

@@ -243,8 +243,13 @@ def update(
     summary="立即执行比对（失败时记录原因，不报错）",
 )
 def run_now(request: Request, db_session: DB, actor: SignedIn, comparison_id: Id) -> RunOut:
+    runtime = runtime_of(request)
     run = comparisons.run_now(
-        db_session, actor=actor, center=runtime_of(request).center, comparison_id=comparison_id
+        db_session,
+        actor=actor,
+        profile=runtime.profile,
+        center=runtime.center,
+        comparison_id=comparison_id,
     )
     return _run_out(run)
 
@@ -319,7 +324,14 @@ async def attach_to_mismatch(
     "/mismatches/{mismatch_id}/mediation",
     summary="平台管理单位协调：办结，或退回部门重新处理（新的期限）",
 )
-def mediate(db_session: DB, actor: SignedIn, mismatch_id: Id, data: MediationIn) -> MismatchOut:
-    return _mismatch_out(
-        comparisons.mediate(db_session, actor=actor, mismatch_id=mismatch_id, data=data)
+def mediate(
+    request: Request, db_session: DB, actor: SignedIn, mismatch_id: Id, data: MediationIn
+) -> MismatchOut:
+    mediated = comparisons.mediate(
+        db_session,
+        actor=actor,
+        profile=runtime_of(request).profile,
+        mismatch_id=mismatch_id,
+        data=data,
     )
+    return _mismatch_out(mediated)

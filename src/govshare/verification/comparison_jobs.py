@@ -13,6 +13,8 @@ SCHEDULER = Actor(label="job:verification.comparisons", roles=frozenset({Role.SY
 def run_due(runtime: Runtime, *, actor: Actor = SCHEDULER) -> str:
     """Runs every comparison due; says how many ran and how many of them failed."""
     with runtime.transaction() as db_session:
-        runs = comparisons.run_due(db_session, actor=actor, center=runtime.center)
+        runs = comparisons.run_due(
+            db_session, actor=actor, profile=runtime.profile, center=runtime.center
+        )
         failed = sum(run.error != "" for run in runs)
     return f"comparisons run {len(runs)}, failed {failed}"

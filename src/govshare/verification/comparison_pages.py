@@ -120,8 +120,13 @@ def comparison_list(request: Request, db_session: DB, actor: PageActor) -> Respo
 
 @router.post("/verification/comparisons/{comparison_id}/run", response_class=HTMLResponse)
 def run_now(request: Request, db_session: DB, actor: PageActor, comparison_id: Id) -> Response:
+    runtime = runtime_of(request)
     run = comparisons.run_now(
-        db_session, actor=actor, center=runtime_of(request).center, comparison_id=comparison_id
+        db_session,
+        actor=actor,
+        profile=runtime.profile,
+        center=runtime.center,
+        comparison_id=comparison_id,
     )
     if run.error:
         message = f"比对失败：{run.error}"
@@ -542,7 +547,13 @@ def mediate(
         if outcome not in ("settle", "reopen"):
             raise Invalid("请选择“办结”或“退回部门重新处理”", field="outcome")
         data = validated(MediationIn, {"outcome": outcome, "note": form.get("note", "")})
-        done = comparisons.mediate(db_session, actor=actor, mismatch_id=mismatch_id, data=data)
+        done = comparisons.mediate(
+            db_session,
+            actor=actor,
+            profile=runtime_of(request).profile,
+            mismatch_id=mismatch_id,
+            data=data,
+        )
         return f"已协调：{done.state.label}。"
 
     return _act(request, db_session, actor, mismatch_id, "mediation", dict(form), step)

@@ -19,6 +19,7 @@ from tests.scenarios import READ_ONLY, Reads, World, Writes
 from tests.verification.comparison.cases import (
     ADDRESS,
     NAME,
+    PROFILE,
     Compared,
     compared_world,
     comparison_in,
@@ -43,7 +44,9 @@ def _defined(w: World) -> tuple[Compared, Comparison]:
 def _ran(w: World) -> tuple[Compared, Comparison, dict[str, Mismatch]]:
     c, comparison = _defined(w)
     with clock.frozen(RUN_AT):
-        comparisons.run_now(w.db, actor=w.op, center=c.center, comparison_id=comparison.id)
+        comparisons.run_now(
+            w.db, actor=w.op, profile=PROFILE, center=c.center, comparison_id=comparison.id
+        )
     cases = comparisons.list_mismatches(w.db, actor=w.op, kind=MismatchKind.DIFFERS)
     return c, comparison, {m.key[0]: m for m in cases}
 
@@ -64,6 +67,7 @@ def _mediate(w: World) -> None:
     comparisons.mediate(
         w.db,
         actor=w.op,
+        profile=PROFILE,
         mismatch_id=cases[ADDRESS].id,
         data=MediationIn(outcome="settle", note="经协调，以公安登记为准"),
     )
@@ -84,7 +88,7 @@ def _run_due(w: World) -> None:
     c = compared_world(w.db, _center(), op=w.op)
     with clock.frozen(RUN_AT):
         defined(c, schedule="daily")
-        assert comparisons.run_due(w.db, actor=SCHEDULER, center=c.center)
+        assert comparisons.run_due(w.db, actor=SCHEDULER, profile=PROFILE, center=c.center)
 
 
 SCENARIOS: dict[str, Writes | Reads] = {

@@ -24,6 +24,7 @@ from govshare.catalog.models import Resource
 from govshare.core import clock
 from govshare.core.audit.service import record
 from govshare.core.permissions import Actor
+from govshare.core.policy import load_profile
 from govshare.exchange.center import Center
 from govshare.exchange.models import (
     BindingState,
@@ -53,6 +54,7 @@ RIGHT_COLUMNS = {
     "出生日期": ("chusheng", "text"),
     "户籍地址": ("zhuzhi", "text"),
 }
+PROFILE = load_profile("shangrao")  # 10 working days to settle a mismatch (the default)
 EQUAL, NAME, ADDRESS, ONLY_LEFT, ONLY_RIGHT = (f"1101011990010100{i}{i}" for i in range(1, 6))
 LEFT_ROWS = [
     {"gmsfhm": EQUAL, "xm": "张三", "csrq": date(1990, 1, 1), "dz": "信州区一号"},

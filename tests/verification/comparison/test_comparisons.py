@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from govshare.core import clock
 from govshare.core.errors import Conflict, Forbidden, Invalid, NotFound
+from govshare.core.policy import Profile, Rule
 from govshare.exchange.center import Center
 from govshare.verification.comparison_models import (
     Mismatch,
@@ -29,6 +30,7 @@ from tests.verification.comparison.cases import (
     NAME,
     ONLY_LEFT,
     ONLY_RIGHT,
+    PROFILE,
     Compared,
     compared_world,
     comparison_in,
@@ -44,11 +46,20 @@ def c(db: Session, center: Center) -> Compared:
     return compared_world(db, center)
 
 
-def _run(c: Compared, comparison_id: int) -> comparisons.ComparisonRunRecord:
+def _run(
+    c: Compared, comparison_id: int, profile: Profile = PROFILE
+) -> comparisons.ComparisonRunRecord:
     with clock.frozen(RUN_AT):
         return comparisons.run_now(
-            c.s.db, actor=c.s.op, center=c.center, comparison_id=comparison_id
+            c.s.db, actor=c.s.op, profile=profile, center=c.center, comparison_id=comparison_id
         )
+
+
+def _settling_in(days: int) -> Profile:
+    """A city's own profile that gives departments `days` working days to settle a mismatch."""
+    rule = Rule[int](value=days, article="第十四条")
+    rules = PROFILE.rules.model_copy(update={"mismatch_settle_days": rule})
+    return PROFILE.model_copy(update={"code": "myshi", "rules": rules})
 
 
 def _cases(c: Compared) -> dict[tuple[str, MismatchKind], Mismatch]:
@@ -145,6 +156,20 @@ def test_a_run_records_exactly_the_planted_differences(c: Compared) -> None:
     assert entry["cases_opened"] == 4 and entry["differing"] == 2
 
 
+def test_two_profiles_give_different_deadlines(c: Compared) -> None:
+    ten = defined(c)
+    five = defined(c, name="户籍人口与救助对象比对（本市办法）")
+    _run(c, ten.id)
+    _run(c, five.id, _settling_in(5))
+    found = c.s.db.scalars(select(Mismatch).where(Mismatch.key_text == NAME)).all()
+    due = {m.comparison_id: m.due_on for m in found}
+    # from Monday 28 September, over National Day: 5 working days end on the make-up
+    # working Saturday after it, 10 a week later
+    assert due == {ten.id: date(2026, 10, 16), five.id: date(2026, 10, 10)}
+    results = audit_entries(c.s.db, "verification.comparison.result")
+    assert [(e["profile"], e["settle_days"]) for e in results] == [("shangrao", 10), ("myshi", 5)]
+
+
 def test_without_key_authority_the_side_missing_a_record_settles(c: Compared) -> None:
     comparison = defined(c, key_authority=None)
     _run(c, comparison.id)
@@ -190,11 +215,12 @@ def test_scheduled_comparisons_run_when_due(c: Compared) -> None:
 
     with clock.frozen(RUN_AT):
         comparison = defined(c, schedule="daily")
-        ran = comparisons.run_due(c.s.db, actor=SCHEDULER, center=c.center)
-        again = comparisons.run_due(c.s.db, actor=SCHEDULER, center=c.center)
+        ran = comparisons.run_due(c.s.db, actor=SCHEDULER, profile=PROFILE, center=c.center)
+        again = comparisons.run_due(c.s.db, actor=SCHEDULER, profile=PROFILE, center=c.center)
     assert [r.comparison_id for r in ran] == [comparison.id] and again == []
     with clock.frozen("2026-09-29T09:31:00+08:00"):
-        assert len(comparisons.run_due(c.s.db, actor=SCHEDULER, center=c.center)) == 1
+        due = comparisons.run_due(c.s.db, actor=SCHEDULER, profile=PROFILE, center=c.center)
+        assert len(due) == 1
 
 
 # --- answering and mediating -----------------------------------------------------------------
@@ -224,6 +250,7 @@ def test_a_dispute_needs_evidence_and_the_operator_settles_it(c: Compared) -> No
     comparisons.mediate(
         c.s.db,
         actor=c.s.op,
+        profile=PROFILE,
         mismatch_id=address.id,
         data=MediationIn(outcome="settle", note="经协调，民政局更正为公安登记地址"),
     )
@@ -264,6 +291,7 @@ def test_a_reopened_case_gets_a_new_deadline_and_is_overdue_after_it(c: Compared
         comparisons.mediate(
             c.s.db,
             actor=c.s.op,
+            profile=PROFILE,
             mismatch_id=name.id,
             data=MediationIn(outcome="reopen", note="姓名以公安登记为准，请更正"),
         )
@@ -273,3 +301,28 @@ def test_a_reopened_case_gets_a_new_deadline_and_is_overdue_after_it(c: Compared
         assert name in overdue and comparisons.is_overdue(name)
         mine = comparisons.list_mismatches(c.s.db, actor=c.s.provider_officer)
     assert {m.department_id for m in mine} == {c.s.provider.id}
+
+
+def test_a_reopened_case_takes_its_new_deadline_from_the_profile(c: Compared) -> None:
+    comparison = defined(c)
+    _run(c, comparison.id)
+    name = _cases(c)[(NAME, MismatchKind.DIFFERS)]
+    comparisons.answer_case(
+        c.s.db,
+        actor=c.s.consumer_officer,
+        mismatch_id=name.id,
+        data=CaseAnswerIn(corrected=False, answer="申请人提供了户口簿", evidence="户口簿复印件"),
+    )
+    with clock.frozen("2026-10-09T10:00:00+08:00"):
+        comparisons.mediate(
+            c.s.db,
+            actor=c.s.op,
+            profile=_settling_in(3),
+            mismatch_id=name.id,
+            data=MediationIn(outcome="reopen", note="姓名以公安登记为准，请更正"),
+        )
+    # 3 working days from Friday 9 October, the make-up Saturday among them; not the 22nd the
+    # default 10 would give
+    assert name.due_on == date(2026, 10, 13)
+    [entry] = audit_entries(c.s.db, "verification.mismatch.mediate")
+    assert (entry["profile"], entry["due_on"]) == ("myshi", "2026-10-13")

@@ -16,8 +16,9 @@ A run streams the engine's differences into cases in batches of `BATCH` keys (Co
 and updates, nothing held per key), so memory stays flat at any table size. A case found
 again is updated, never duplicated (matched by comparison, key, kind and side); a live case
 a run no longer finds is closed as gone, which is how a comparison's history shows the
-mismatch count falling as cases settle. Deadlines are `SETTLE_DAYS` working days from the
-day a case is opened (a platform default until the profiles carry the figure).
+mismatch count falling as cases settle. Deadlines are the profile's `mismatch_settle_days`
+working days from the day a case is opened, or from the day the operator's mediation sends it
+back (no seed regulation sets a figure, so every shipped profile states the platform default).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from govshare.core.documents import Document
 from govshare.core.errors import Conflict, Invalid, NotFound
 from govshare.core.inbox import service as inbox
 from govshare.core.permissions import Actor, Role, own_organization, require
+from govshare.core.policy import Profile
 from govshare.exchange.center import Center
 from govshare.exchange.models import TableBinding
 from govshare.sharing.service.common import ANSWERERS, OVERSEERS
@@ -65,7 +67,6 @@ from govshare.verification.comparison_models import (
 from govshare.verification.comparison_schemas import CaseAnswerIn, ComparisonIn, MediationIn
 from govshare.verification.service import evidence as evidence_service
 
-SETTLE_DAYS = 10  # working days to settle a mismatch; the profiles should own this figure
 BATCH = 500  # differences taken into cases at a time
 PERIOD = {Schedule.DAILY: timedelta(days=1), Schedule.WEEKLY: timedelta(days=7)}
 LINK = "/verification/mismatches/{id}"
@@ -235,15 +236,17 @@ def update(
 
 
 def run_now(
-    db_session: Session, *, actor: Actor, center: Center, comparison_id: int
+    db_session: Session, *, actor: Actor, profile: Profile, center: Center, comparison_id: int
 ) -> ComparisonRunRecord:
     """The operator runs a comparison now; a failure is recorded on the run, not raised."""
     require(actor, Role.PLATFORM_OPERATOR, action="执行比对")
     comparison = _comparison(db_session, comparison_id)
-    return _run(db_session, actor, center, comparison, RunTrigger.MANUAL)
+    return _run(db_session, actor, profile, center, comparison, RunTrigger.MANUAL)
 
 
-def run_due(db_session: Session, *, actor: Actor, center: Center) -> list[ComparisonRunRecord]:
+def run_due(
+    db_session: Session, *, actor: Actor, profile: Profile, center: Center
+) -> list[ComparisonRunRecord]:
     """The scheduled comparisons that are due (daily or weekly), each run once."""
     require(actor, Role.SYSTEM, Role.PLATFORM_OPERATOR, action="执行定时比对")
     due = db_session.scalars(
@@ -255,13 +258,19 @@ def run_due(db_session: Session, *, actor: Actor, center: Center) -> list[Compar
         )
         .order_by(Comparison.next_run_at, Comparison.id)
     ).all()
-    return [_run(db_session, actor, center, c, RunTrigger.SCHEDULED) for c in due]
+    return [_run(db_session, actor, profile, center, c, RunTrigger.SCHEDULED) for c in due]
 
 
 def _run(
-    db_session: Session, actor: Actor, center: Center, comparison: Comparison, trigger: RunTrigger
+    db_session: Session,
+    actor: Actor,
+    profile: Profile,
+    center: Center,
+    comparison: Comparison,
+    trigger: RunTrigger,
 ) -> ComparisonRunRecord:
     now = clock.now()
+    settle_days = profile.rules.mismatch_settle_days.value
     run = ComparisonRunRecord(
         comparison_id=comparison.id,
         trigger=trigger,
@@ -293,7 +302,7 @@ def _run(
                 comparison.items,
             )
             engine_run = compare(center, spec)
-            due = working_days.load(db_session).add_working_days(clock.today(), SETTLE_DAYS)
+            due = working_days.load(db_session).add_working_days(clock.today(), settle_days)
             for batch in _batched(engine_run, BATCH):
                 opened += _take(db_session, comparison, run, batch, due.on, due.provisional)
             _counts(run, engine_run.counts)
@@ -328,6 +337,8 @@ def _run(
             "only_right": run.only_right,
             "cases_opened": run.cases_opened,
             "cases_gone": run.cases_gone,
+            "profile": profile.code,
+            "settle_days": settle_days,
         },
     )
     for department_id, count in opened.items():
@@ -538,9 +549,11 @@ def answer_case(
     return mismatch
 
 
-def mediate(db_session: Session, *, actor: Actor, mismatch_id: int, data: MediationIn) -> Mismatch:
+def mediate(
+    db_session: Session, *, actor: Actor, profile: Profile, mismatch_id: int, data: MediationIn
+) -> Mismatch:
     """The operator settles a case (with a note), or sends it back to the department with a
-    new deadline."""
+    new deadline (the profile's `mismatch_settle_days` from today)."""
     require(actor, Role.PLATFORM_OPERATOR, action="协调比对不一致")
     mismatch = db_session.get(Mismatch, mismatch_id)
     if mismatch is None:
@@ -555,7 +568,8 @@ def mediate(db_session: Session, *, actor: Actor, mismatch_id: int, data: Mediat
         mismatch.state, mismatch.closed_at = MismatchState.SETTLED, now
         title, body = "比对不一致已协调办结", f"协调意见：{data.note}"
     else:
-        due = working_days.load(db_session).add_working_days(clock.today(), SETTLE_DAYS)
+        days = profile.rules.mismatch_settle_days.value
+        due = working_days.load(db_session).add_working_days(clock.today(), days)
         mismatch.state = MismatchState.OPEN
         mismatch.due_on, mismatch.due_provisional = due.on, due.provisional
         title = "比对不一致退回重新处理"
@@ -566,7 +580,12 @@ def mediate(db_session: Session, *, actor: Actor, mismatch_id: int, data: Mediat
         action="verification.mismatch.mediate",
         object_type="mismatch",
         object_id=mismatch.id,
-        details={"outcome": data.outcome, "note": data.note, "due_on": mismatch.due_on.isoformat()},
+        details={
+            "outcome": data.outcome,
+            "note": data.note,
+            "due_on": mismatch.due_on.isoformat(),
+            "profile": profile.code,
+        },
     )
     _tell(
         db_session,
