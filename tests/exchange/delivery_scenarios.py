@@ -14,6 +14,7 @@ from govshare.core import clock
 from govshare.core.db import make_engine
 from govshare.exchange.center import Center
 from govshare.exchange.service import delivery
+from govshare.exchange.service.delivery.query import keys_under_verification
 from tests.exchange.builders import (
     USED_AT,
     Delivery,
@@ -86,6 +87,11 @@ def _stream(w: World) -> bytes:
 DELIVERY_SCENARIOS: dict[str, Writes | Reads] = {
     DELIVERY + "query.query": Writes("exchange.data.query", _query),
     DELIVERY + "query.lookup": Writes("exchange.data.lookup", _lookup),
+    # which records are under an objection, for the marks of query, lookup and download
+    DELIVERY + "query.keys_under_verification": Reads(
+        lambda w: keys_under_verification(w.db, w.prepared[0].binding),
+        prepare=_world,
+    ),
     DELIVERY + "download.start_download": Writes("exchange.data.download", _started),
     DELIVERY + "download.stream_download": Writes("exchange.data.download_done", _stream),
     DELIVERY + "statements.masking_key": READ_ONLY,

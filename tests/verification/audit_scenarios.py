@@ -36,6 +36,7 @@ from tests.exchange.builders import (
 )
 from tests.scenarios import READ_ONLY, Reads, World, Writes
 from tests.sharing.builders import Sharing, sharing_world
+from tests.verification.comparison.cases import ADDRESS
 
 OBJ = "govshare.verification.service.objections."
 EVI = "govshare.verification.service.evidence."
@@ -196,10 +197,14 @@ def _attached(w: World) -> tuple[Sharing, Any]:
     )[0]
 
 
-def _attached_to_mismatch(w: World) -> None:
-    from tests.verification.comparison.audit_scenarios import ADDRESS, _ran
+def _mismatches(w: World) -> Any:
+    from tests.verification.comparison.audit_scenarios import _ran
 
-    c, _, cases = _ran(w)
+    return _ran(w)
+
+
+def _attached_to_mismatch(w: World) -> None:
+    c, _, cases = _mismatches(w)
     evidence.attach_to_mismatch(
         w.db, actor=c.s.provider_officer, mismatch=cases[ADDRESS], documents=[SCAN]
     )
@@ -215,4 +220,8 @@ SCENARIOS |= {
         ),
     ),
     EVI + "checked": READ_ONLY,
+    EVI + "count": Reads(
+        lambda w: evidence.count(w.db, mismatch=w.prepared[2][ADDRESS]),
+        prepare=lambda w: _mismatches(w),
+    ),
 }

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from govshare.core import clock
+from govshare.core.documents import Document
 from govshare.core.errors import Conflict, Forbidden, Invalid, NotFound
 from govshare.core.policy import Profile, Rule
 from govshare.exchange.center import Center
@@ -23,7 +24,7 @@ from govshare.verification.comparison_models import (
     Side,
 )
 from govshare.verification.comparison_schemas import CaseAnswerIn, MediationIn
-from govshare.verification.service import comparisons
+from govshare.verification.service import comparisons, evidence
 from tests.exchange.builders import audit_entries
 from tests.verification.comparison.cases import (
     ADDRESS,
@@ -224,6 +225,26 @@ def test_scheduled_comparisons_run_when_due(c: Compared) -> None:
 
 
 # --- answering and mediating -----------------------------------------------------------------
+
+
+def test_a_dispute_may_rest_on_a_scan_uploaded_before_or_with_the_answer(c: Compared) -> None:
+    comparison = defined(c)
+    _run(c, comparison.id)
+    cases = _cases(c)
+    address, name = cases[(ADDRESS, MismatchKind.DIFFERS)], cases[(NAME, MismatchKind.DIFFERS)]
+    scan = Document("户籍登记表.pdf", "application/pdf", b"%PDF-1.4\n% register\n")
+    disputed = CaseAnswerIn(corrected=False, answer="以公安登记为准")
+    comparisons.answer_case(
+        c.s.db, actor=c.s.provider_officer, mismatch_id=address.id, data=disputed, documents=[scan]
+    )
+    officer = c.s.consumer_officer  # 公安 is authoritative for 姓名: the other side settles
+    evidence.attach_to_mismatch(c.s.db, actor=officer, mismatch=name, documents=[scan])
+    comparisons.answer_case(c.s.db, actor=officer, mismatch_id=name.id, data=disputed)
+    assert address.state == name.state == MismatchState.DISPUTED
+    assert [e.filename for e in address.attachments] == [scan.filename]
+    assert evidence.read(c.s.db, actor=c.s.op, evidence_id=name.attachments[0].id).content == (
+        scan.content
+    )
 
 
 def test_a_dispute_needs_evidence_and_the_operator_settles_it(c: Compared) -> None:

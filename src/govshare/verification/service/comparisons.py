@@ -516,7 +516,9 @@ def answer_case(
         raise NotFound(f"没有编号为 {mismatch_id} 的本部门比对不一致")
     if mismatch.state != MismatchState.OPEN:
         raise Conflict(f"该比对不一致{mismatch.state.label}，不能再答复")
-    if not data.corrected and not (data.evidence or documents or mismatch.attachments):
+    if not data.corrected and not (
+        data.evidence or documents or evidence_service.count(db_session, mismatch=mismatch)
+    ):
         raise Invalid("提出异议须附证明材料（填写说明或上传扫描件）", field="evidence")
     evidence_service.attach_to_mismatch(
         db_session, actor=actor, mismatch=mismatch, documents=documents

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from govshare.core import clock
@@ -79,7 +80,18 @@ def _store(
             },
         )
         stored.append(evidence)
+    db_session.expire(objection or mismatch, ["attachments"])  # type: ignore[arg-type]
     return stored
+
+
+def count(db_session: Session, *, mismatch: Mismatch) -> int:
+    """How many documents a mismatch case holds (read afresh, not from a loaded list)."""
+    return (
+        db_session.scalar(
+            sa.select(sa.func.count(Evidence.id)).where(Evidence.mismatch_id == mismatch.id)
+        )
+        or 0
+    )
 
 
 def attach_to_objection(
