@@ -40,7 +40,7 @@ from tests.exchange.builders import (
     delivery_world,
     expected_rows,
 )
-from tests.http import sign_in
+from tests.http import csrf_for, sign_in
 
 PROBLEM = "application/problem+json"
 API = "/api/v1/exchange/data/"
@@ -330,3 +330,49 @@ def test_the_data_page_explains_a_refusal(client: TestClient, db: Session, d: De
     assert page.status_code == 403
     assert "已被暂停使用：超范围使用个人信息" in page.text
     assert f"/sharing/grants/{d.grant.id}" in page.text
+
+
+def test_a_record_is_disputed_from_its_row_and_more_from_a_file_of_keys(
+    app: FastAPI, client: TestClient, db: Session, center: Center
+) -> None:
+    """With the whole key shown unmasked, each row links to the objection form with its key
+    filled in; further records come from a CSV file (GBK, with a header), as Excel writes it."""
+    from govshare.verification.models import Objection
+
+    world = delivery_world(db, center, masking=[])
+    db.commit()
+    with clock.frozen(USED_AT):
+        signed_in(client, db, world.w.consumer_officer)
+        page = client.get(f"/exchange/data/{world.code}").text
+        first = world.rows[0]["id_number"]
+        link = f"/verification/grants/{world.grant.id}/objections/new?keys={first}"
+        assert f'href="{link}"' in page and "<th>疑义</th>" in page
+        form = client.get(link).text
+        assert f">{first}</textarea>" in form and 'name="keys_file"' in form
+        others = [r["id_number"] for r in world.rows[1:3]]
+        keys_file = ("公民身份号码\r\n" + "\r\n".join(others) + "\r\n").encode("gb18030")
+        done = client.post(
+            f"/verification/grants/{world.grant.id}/objections",
+            data={"keys": first, "items": ["姓名"], "description": "姓名与户口簿不一致"},
+            files=[("keys_file", ("有疑义的记录.csv", keys_file, "text/csv"))],
+            headers=csrf_for(app, client),
+            follow_redirects=False,
+        )
+        assert done.status_code == 303, done.text
+        objection = db.query(Objection).one()
+        assert [k["公民身份号码"] for k in objection.keys] == [first, *others]
+        bad = client.post(
+            f"/verification/grants/{world.grant.id}/objections",
+            data={"items": ["姓名"], "description": "姓名与户口簿不一致"},
+            files=[("keys_file", ("keys.csv", b"a,b\n", "text/csv"))],
+            headers=csrf_for(app, client),
+        )
+        assert bad.status_code == 422 and "第 1 行须有 1 个值：公民身份号码" in bad.text
+
+
+def test_no_row_links_to_an_objection_while_its_key_is_masked(
+    client: TestClient, db: Session, d: Delivery
+) -> None:
+    signed_in(client, db, d.w.consumer_officer)
+    page = client.get(f"/exchange/data/{d.code}").text
+    assert 'class="data-row"' in page and "提出疑义" not in page

@@ -4,10 +4,11 @@ forms its reader may use (answer, extension and the head's approval, citizens se
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.datastructures import UploadFile
 
 from govshare.core import calendar as working_days
 from govshare.core import clock, documents
@@ -127,25 +128,57 @@ def _new_context(
 
 
 @router.get("/verification/grants/{grant_id}/objections/new", response_class=HTMLResponse)
-def new_objection(request: Request, db_session: DB, actor: PageActor, grant_id: Id) -> Response:
-    context = _new_context(db_session, actor, grant_id)
+def new_objection(
+    request: Request, db_session: DB, actor: PageActor, grant_id: Id, keys: str = ""
+) -> Response:
+    """The form; `keys` (from a record's row on the query page) fills in the records."""
+    form = {"keys": keys, "items": [], "claimed": {}, "description": "", "evidence": ""}
+    context = _new_context(db_session, actor, grant_id, form)
     context["rules"] = runtime_of(request).profile.rules
     return render(request, "verification/new.html", context)
 
 
-def _keys(text: str, key_items: list[str]) -> list[dict[str, str]]:
-    """One record per line; a key of several items separated by commas, in their order."""
+def _keys(text: str, key_items: list[str], field: str = "keys") -> list[dict[str, str]]:
+    """One record per line; a key of several items separated by commas, in their order. A
+    first line naming the key items (a file's header) is skipped."""
     keys = []
     for number, line in enumerate(text.splitlines(), start=1):
-        values = [v.strip() for v in line.replace("，", ",").split(",")]
-        if not any(values):
+        values = [v.strip().strip('"') for v in line.replace("，", ",").split(",")]
+        if not any(values) or (number == 1 and values == key_items):
             continue
         if len(values) != len(key_items):
             raise Invalid(
-                f"第 {number} 行须有 {len(key_items)} 个值：{'、'.join(key_items)}", field="keys"
+                f"第 {number} 行须有 {len(key_items)} 个值：{'、'.join(key_items)}", field=field
             )
         keys.append(dict(zip(key_items, values, strict=True)))
     return keys
+
+
+KEYS_FILE_BYTES = 1024 * 1024
+
+
+async def _keys_file(request: Request) -> bytes:
+    """The bytes of an uploaded file of keys (`keys_file`); empty when none was chosen."""
+    upload = (await request.form()).get("keys_file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return b""
+    return await upload.read(KEYS_FILE_BYTES + 1)
+
+
+def _keys_text(content: bytes) -> str:
+    """A file of keys as text: UTF-8, with or without a BOM, or GB18030 as Excel writes CSV
+    on Chinese Windows."""
+    if len(content) > KEYS_FILE_BYTES:
+        raise Invalid("主键文件不能超过 1 MB", field="keys_file")
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return content.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise Invalid("主键文件须为 UTF-8 或 GBK 编码的文本或 CSV 文件", field="keys_file")
+
+
+KeysFile = Annotated[bytes, Depends(_keys_file)]
 
 
 @router.post("/verification/grants/{grant_id}/objections", response_class=HTMLResponse)
@@ -156,6 +189,7 @@ def raise_objection(
     grant_id: Id,
     form: PostedForm,
     attached: PostedDocuments,
+    keys_file: KeysFile,
 ) -> Response:
     items = [i for i in form.get("items", []) if i]
     claimed = {i: form.get(f"claimed_{i}", "").strip() for i in items}
@@ -173,7 +207,8 @@ def raise_objection(
         data = validated(
             RecordObjectionIn,
             {
-                "keys": _keys(shown["keys"], key_items),
+                "keys": _keys(shown["keys"], key_items)
+                + _keys(_keys_text(keys_file), key_items, field="keys_file"),
                 "items": items,
                 "claimed": {i: v for i, v in claimed.items() if v},
                 "description": shown["description"],
