@@ -5,9 +5,9 @@ mediation."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from govshare.core import clock
@@ -273,6 +273,7 @@ def list_mismatches(
     comparison_id: Id | None = None,
     state: MismatchState | None = None,
     kind: MismatchKind | None = None,
+    item: Annotated[str | None, Query(max_length=200, description="只看该数据项不一致的")] = None,
     overdue: bool = False,
     page: Page = 1,
 ) -> list[MismatchOut]:
@@ -282,6 +283,7 @@ def list_mismatches(
         comparison_id=comparison_id,
         state=state,
         kind=kind,
+        item=item,
         overdue=overdue,
         offset=(page - 1) * PAGE_SIZE,
         limit=PAGE_SIZE,

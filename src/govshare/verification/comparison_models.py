@@ -11,6 +11,7 @@ of the history falls as departments correct their sources.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -172,12 +173,18 @@ class ComparisonRunRecord(Base):
         )
 
 
+def names_text(items: Sequence[dict[str, Any]]) -> str:
+    """A case's item names as `Mismatch.item_names` holds them: "|姓名|户籍地址|"."""
+    return "|" + "".join(f"{i['item']}|" for i in items)
+
+
 class Mismatch(Base):
     """A mismatch (比对不一致) as a case for the department that must settle it: correct
     its source, or dispute with evidence for the operator to mediate, by `due_on`.
 
     `key` holds the normalised key parts (`key_text` joins them for matching); `items`:
-    [{item, left, right}] with each side's value as found. One case per comparison, key,
+    [{item, left, right}] with each side's value as found, `item_names` their names
+    (`names_text`). One case per comparison, key,
     kind and settling side: a run that finds it again updates it, never duplicates it."""
 
     __tablename__ = "verification_mismatch"
@@ -194,6 +201,8 @@ class Mismatch(Base):
     key_text: Mapped[str] = mapped_column(String(500))
     kind: Mapped[MismatchKind] = mapped_column(str_enum(MismatchKind, 16))
     items: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    # the items' names as "|姓名|户籍地址|", so that cases filter by item in SQL
+    item_names: Mapped[str] = mapped_column(String(2000), default="")
     side: Mapped[Side] = mapped_column(str_enum(Side, 8))  # the side that settles it
     department_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), index=True)
     state: Mapped[MismatchState] = mapped_column(str_enum(MismatchState, 16), index=True)

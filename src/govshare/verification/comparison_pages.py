@@ -49,7 +49,6 @@ router = APIRouter(include_in_schema=False)
 KEY_ROWS = 3  # rows of the key mapping on the set-up form
 ITEM_ROWS = 8  # rows of compared items; blank rows are ignored
 PAGE_SIZE = 50
-ITEM_SCAN = 5000  # cases scanned when the list is filtered by item (items are JSON)
 NORMALISERS = (
     Normaliser.TRIM,
     Normaliser.HALFWIDTH,
@@ -334,34 +333,15 @@ def _chart(runs: list[ComparisonRunRecord]) -> str:
 def _cases(
     db_session: DB, actor: Actor, comparison_id: int, kind: str, item: str, page: int
 ) -> tuple[list[Mismatch], int]:
-    """A page of the comparison's live cases, by kind and item; the item is looked for in
-    the cases' values (a scan of at most ITEM_SCAN cases)."""
+    """A page of the comparison's live cases, by kind, or by the data item that differs."""
     chosen = MismatchKind(kind) if kind in {k.value for k in MismatchKind} else None
     if item:
-        scanned = comparisons.list_mismatches(
-            db_session,
-            actor=actor,
-            comparison_id=comparison_id,
-            state=LIVE_STATES,
-            kind=MismatchKind.DIFFERS,
-            limit=ITEM_SCAN,
-        )
-        matching = [m for m in scanned if any(v["item"] == item for v in m.items)]
-        start = (page - 1) * PAGE_SIZE
-        return matching[start : start + PAGE_SIZE], len(matching)
+        chosen = MismatchKind.DIFFERS
+    asked = {"comparison_id": comparison_id, "state": LIVE_STATES, "kind": chosen, "item": item}
     found = comparisons.list_mismatches(
-        db_session,
-        actor=actor,
-        comparison_id=comparison_id,
-        state=LIVE_STATES,
-        kind=chosen,
-        offset=(page - 1) * PAGE_SIZE,
-        limit=PAGE_SIZE,
+        db_session, actor=actor, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE, **asked
     )
-    total = comparisons.count_mismatches(
-        db_session, actor=actor, comparison_id=comparison_id, state=LIVE_STATES, kind=chosen
-    )
-    return found, total
+    return found, comparisons.count_mismatches(db_session, actor=actor, **asked)
 
 
 @router.get("/verification/comparisons/{comparison_id}", response_class=HTMLResponse)

@@ -224,6 +224,19 @@ def test_scheduled_comparisons_run_when_due(c: Compared) -> None:
         assert len(due) == 1
 
 
+def test_cases_filter_by_the_item_that_differs_in_sql(c: Compared) -> None:
+    comparison = defined(c)
+    _run(c, comparison.id)
+    found = comparisons.list_mismatches(
+        c.s.db, actor=c.s.op, comparison_id=comparison.id, item="姓名"
+    )
+    assert [m.key[0] for m in found] == [NAME]
+    assert found[0].item_names == "|姓名|"
+    assert comparisons.count_mismatches(c.s.db, actor=c.s.op, item="户籍地址") == 1
+    for pattern in ("%", "_", "姓"):  # a wildcard or a part of a name matches nothing
+        assert comparisons.count_mismatches(c.s.db, actor=c.s.op, item=pattern) == 0
+
+
 # --- answering and mediating -----------------------------------------------------------------
 
 

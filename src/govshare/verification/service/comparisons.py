@@ -63,6 +63,7 @@ from govshare.verification.comparison_models import (
     RunTrigger,
     Schedule,
     Side,
+    names_text,
 )
 from govshare.verification.comparison_schemas import CaseAnswerIn, ComparisonIn, MediationIn
 from govshare.verification.service import evidence as evidence_service
@@ -432,7 +433,7 @@ def _take(
         for side, items in settling_sides(comparison, difference).items():
             found = existing.get((key_text, kind, side))
             if found is not None:
-                updates.append({"_id": found, "_items": items})
+                updates.append({"_id": found, "_items": items, "_names": names_text(items)})
                 continue
             opened[departments[side]] += 1
             inserts.append(
@@ -444,6 +445,7 @@ def _take(
                     "key_text": key_text,
                     "kind": kind,
                     "items": items,
+                    "item_names": names_text(items),
                     "side": side,
                     "department_id": departments[side],
                     "state": MismatchState.OPEN,
@@ -462,7 +464,11 @@ def _take(
         db_session.execute(
             sa.update(table)
             .where(table.c.id == sa.bindparam("_id"))
-            .values(items=sa.bindparam("_items"), last_seen_run_id=run.id),
+            .values(
+                items=sa.bindparam("_items"),
+                item_names=sa.bindparam("_names"),
+                last_seen_run_id=run.id,
+            ),
             updates,
         )
     return opened
@@ -668,6 +674,7 @@ def _mismatches(
     kind: MismatchKind | None,
     overdue: bool,
     own: bool,
+    item: str | None = None,
 ) -> sa.Select[Any]:
     stmt = sa.select(Mismatch)
     if own or not actor.has(*OVERSEERS):
@@ -680,6 +687,11 @@ def _mismatches(
         stmt = stmt.where(Mismatch.state.in_(list(state)))
     if kind is not None:
         stmt = stmt.where(Mismatch.kind == kind)
+    if item:  # cases whose values differ in the item (a record on one side has no such)
+        stmt = stmt.where(
+            Mismatch.kind == MismatchKind.DIFFERS,
+            Mismatch.item_names.contains(f"|{item}|", autoescape=True),
+        )
     if overdue:
         stmt = stmt.where(Mismatch.state == MismatchState.OPEN, Mismatch.due_on < clock.today())
     return stmt
@@ -692,6 +704,7 @@ def list_mismatches(
     comparison_id: int | None = None,
     state: MismatchState | Sequence[MismatchState] | None = None,
     kind: MismatchKind | None = None,
+    item: str | None = None,
     overdue: bool = False,
     own: bool = False,
     offset: int = 0,
@@ -699,9 +712,16 @@ def list_mismatches(
 ) -> list[Mismatch]:
     """Cases the actor may see, most urgent first: a department sees those it must settle,
     overseers every department's (or, with `own`, none but their own department's);
-    `state` one state or several; `overdue`: still open past their deadline."""
+    `state` one state or several; `item`: those whose values differ in that data item;
+    `overdue`: still open past their deadline."""
     stmt = _mismatches(
-        actor, comparison_id=comparison_id, state=state, kind=kind, overdue=overdue, own=own
+        actor,
+        comparison_id=comparison_id,
+        state=state,
+        kind=kind,
+        overdue=overdue,
+        own=own,
+        item=item,
     )
     stmt = stmt.order_by(Mismatch.due_on, Mismatch.id).offset(offset).limit(limit)
     return list(db_session.scalars(stmt).unique())
@@ -714,13 +734,20 @@ def count_mismatches(
     comparison_id: int | None = None,
     state: MismatchState | Sequence[MismatchState] | None = None,
     kind: MismatchKind | None = None,
+    item: str | None = None,
     overdue: bool = False,
     own: bool = False,
 ) -> int:
     """How many cases `list_mismatches` would give with the same filters (for the pages'
     filter counts and paging)."""
     stmt = _mismatches(
-        actor, comparison_id=comparison_id, state=state, kind=kind, overdue=overdue, own=own
+        actor,
+        comparison_id=comparison_id,
+        state=state,
+        kind=kind,
+        overdue=overdue,
+        own=own,
+        item=item,
     )
     counted = sa.select(sa.func.count()).select_from(stmt.with_only_columns(Mismatch.id).subquery())
     return int(db_session.scalar(counted) or 0)
