@@ -133,32 +133,23 @@ def _copy_rows() -> Iterator[tuple[Any, ...]]:
             yield copy_row(row, index)
 
 
+# The copy keeps the register's items under its column names (in `copy_row`'s order), birth
+# dates as text.
+_ITEMS = ("公民身份号码", "姓名", "性别", "民族", "出生日期", "户籍地址", "婚姻状况", "文化程度")
+_COLUMNS = {c: t for c, t in exchange_demo.POPULATION.columns}
 COPY = Table(
     name="qyrk_person",
     columns=(
-        ("id_number", "text"),
-        ("name", "text"),
-        ("gender", "text"),
-        ("ethnicity", "text"),
-        ("birth_date", "text"),
-        ("address", "text"),
-        ("marital_status", "text"),
-        ("education", "text"),
+        *[
+            (column, "text" if column == "birth_date" else _COLUMNS[column])
+            for column in (exchange_demo.POPULATION.items[i] for i in _ITEMS)
+        ],
         ("updated_at", "timestamp"),
     ),
     key=("id_number",),
     rows=_copy_rows,
     resource="wjw_population",
-    items={
-        "姓名": "name",
-        "公民身份号码": "id_number",
-        "性别": "gender",
-        "民族": "ethnicity",
-        "出生日期": "birth_date",
-        "户籍地址": "address",
-        "婚姻状况": "marital_status",
-        "文化程度": "education",
-    },
+    items={i: exchange_demo.POPULATION.items[i] for i in _ITEMS},
 )
 DATABASE = Database("wjw", "全员人口信息系统业务库（只读副本）", "provider/wjw/wjw.db", (COPY,))
 
@@ -385,26 +376,21 @@ class _Demo:
     def mediation(self, db_session: Session) -> None:
         operator = self.who(db_session, "operator")
         births = self.cases(db_session, MismatchKind.DIFFERS, "出生日期")[:2]
-        comparisons.mediate(
-            db_session,
-            actor=operator,
-            profile=self.runtime.profile,
-            mismatch_id=births[0].id,
-            data=MediationIn(
-                outcome="settle",
-                note="经调取出生医学证明存根核实，以户籍登记为准，由市卫健委更正出生医学证明信息",
+        outcomes = (
+            (
+                "settle",
+                "经调取出生医学证明存根核实，以户籍登记为准，由市卫健委更正出生医学证明信息",
             ),
+            ("reopen", "出生医学证明存根与卫健委记录一致，请市公安局核查原始档案后在源头更正"),
         )
-        comparisons.mediate(
-            db_session,
-            actor=operator,
-            profile=self.runtime.profile,
-            mismatch_id=births[1].id,
-            data=MediationIn(
-                outcome="reopen",
-                note="出生医学证明存根与卫健委记录一致，请市公安局核查原始档案后在源头更正",
-            ),
-        )
+        for case, (outcome, note) in zip(births, outcomes, strict=True):
+            comparisons.mediate(
+                db_session,
+                actor=operator,
+                profile=self.runtime.profile,
+                mismatch_id=case.id,
+                data=MediationIn(outcome=outcome, note=note),
+            )
 
 
 def build(runtime: Runtime, *, progress: Callable[[str], None] = lambda _: None) -> bool:
