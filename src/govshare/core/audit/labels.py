@@ -135,6 +135,8 @@ ACTION_LABELS = {
     "verification.comparison.result": "记录比对结果",
     "verification.mismatch.answer": "处理比对不一致",
     "verification.mismatch.mediate": "协调比对不一致",
+    "verification.evidence.attach": "上传证明材料",
+    "verification.evidence.read": "查看证明材料",
 }
 
 
