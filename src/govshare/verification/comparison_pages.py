@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,6 +25,7 @@ from govshare.sharing.service.common import ANSWERERS
 from govshare.verification.comparison import Normaliser
 from govshare.verification.comparison_models import (
     LIVE_STATES,
+    Comparison,
     ComparisonRunRecord,
     Mismatch,
     MismatchKind,
@@ -137,7 +139,12 @@ def run_now(request: Request, db_session: DB, actor: PageActor, comparison_id: I
     return redirect(f"/verification/comparisons/{comparison_id}", message)
 
 
-# --- the set-up form -------------------------------------------------------------------------
+# --- the set-up form, to define a comparison or change it -----------------------------------
+
+FORM = "verification/comparison_form.html"
+SPARE_ROWS = 2  # blank rows after a comparison's own on the edit form, to add pairs
+ROWS_MAX = 100  # rows read from a posted form (a comparison has at most 100 items)
+ACTIVITY = {"yes": "启用", "no": "停用"}
 
 
 def _bound(db_session: DB) -> list[dict[str, Any]]:
@@ -163,6 +170,27 @@ def _bound(db_session: DB) -> list[dict[str, Any]]:
     return sorted(bound.values(), key=lambda r: (r["department"], r["code"]))
 
 
+def _row(pair: dict[str, Any], authority: bool) -> dict[str, Any]:
+    shown = {
+        "name": pair.get("name", ""),
+        "left": pair.get("left", ""),
+        "right": pair.get("right", ""),
+        "normalise": list(pair.get("normalise", [])),
+    }
+    if authority:
+        shown["authority"] = pair.get("authority", "")
+    return shown
+
+
+def _padded(pairs: list[dict[str, Any]], least: int, authority: bool) -> list[dict[str, Any]]:
+    """Pairs as form rows, then blank ones: `least` rows in all, or SPARE_ROWS more than
+    there are pairs."""
+    count = max(least, len(pairs) + SPARE_ROWS)
+    return [_row(p, authority) for p in pairs] + [
+        _row({}, authority) for _ in range(count - len(pairs))
+    ]
+
+
 def _blank_form() -> dict[str, Any]:
     return {
         "name": "",
@@ -171,41 +199,63 @@ def _blank_form() -> dict[str, Any]:
         "right_resource_id": "",
         "key_authority": "",
         "schedule": Schedule.NONE.value,
-        "keys": [{"name": "", "left": "", "right": "", "normalise": []} for _ in range(KEY_ROWS)],
-        "items": [
-            {"name": "", "left": "", "right": "", "normalise": [], "authority": ""}
-            for _ in range(ITEM_ROWS)
-        ],
+        "active": "yes",
+        "keys": _padded([], KEY_ROWS, False),
+        "items": _padded([], ITEM_ROWS, True),
     }
 
 
-def _new_context(
-    db_session: DB, form: dict[str, Any] | None = None, errors: dict[str, str] | None = None
+def _form_of(c: Comparison) -> dict[str, Any]:
+    """The set-up form filled with a comparison's current definition."""
+    return {
+        "name": c.name,
+        "description": c.description,
+        "left_resource_id": str(c.left_resource_id),
+        "right_resource_id": str(c.right_resource_id),
+        "key_authority": c.key_authority.value if c.key_authority else "",
+        "schedule": c.schedule.value,
+        "active": "yes" if c.active else "no",
+        "keys": _padded(c.keys, KEY_ROWS, False),
+        "items": _padded(c.items, ITEM_ROWS, True),
+    }
+
+
+def _form_context(
+    db_session: DB,
+    form: dict[str, Any],
+    errors: dict[str, str] | None = None,
+    comparison: Comparison | None = None,
 ) -> dict[str, Any]:
+    """The set-up form's page: a new comparison's, or `comparison`'s to change it."""
     bound = _bound(db_session)
     return {
         "bound": bound,
         "left_items": sorted({i for r in bound for i in r["items"]}),
-        "form": form or _blank_form(),
+        "form": form,
         "errors": errors or {},
         "normalisers": [(n.value, NORMALISER_LABELS[n]) for n in NORMALISERS],
         "schedules": Schedule.choices(),
         "sides": Side.choices(),
+        "activity": list(ACTIVITY.items()),
+        "comparison": comparison,
     }
 
 
-def _require_operator(actor: Actor) -> None:
-    require(actor, Role.PLATFORM_OPERATOR, action="定义比对")
+def _require_operator(actor: Actor, action: str) -> None:
+    require(actor, Role.PLATFORM_OPERATOR, action=action)
 
 
 @router.get("/verification/comparisons/new", response_class=HTMLResponse)
 def new_comparison(request: Request, db_session: DB, actor: PageActor) -> Response:
-    _require_operator(actor)
-    return render(request, "verification/comparison_new.html", _new_context(db_session))
+    _require_operator(actor, "定义比对")
+    return render(request, FORM, _form_context(db_session, _blank_form()))
 
 
-def _rows(form: dict[str, Any], prefix: str, count: int, authority: bool) -> list[dict[str, Any]]:
-    """The pair rows as typed (`key_2_left`, `item_5_trim`…), for showing them again."""
+def _rows(form: dict[str, Any], prefix: str, least: int, authority: bool) -> list[dict[str, Any]]:
+    """The pair rows as typed (`key_2_left`, `item_5_trim`…), for showing them again: `least`
+    rows, or as many as the form had (an edit form has a row per pair and spare ones)."""
+    numbers = (re.match(rf"{prefix}_(\d+)_", field) for field in form)
+    count = min(max([least, *(int(n.group(1)) for n in numbers if n)]), ROWS_MAX)
     rows = []
     for row in range(1, count + 1):
         field = f"{prefix}_{row}_"
@@ -257,9 +307,17 @@ def _on_rows(errors: dict[str, str], numbers: dict[str, list[int]]) -> dict[str,
     return out
 
 
-@router.post("/verification/comparisons", response_class=HTMLResponse)
-def define(request: Request, db_session: DB, actor: PageActor, form: PostedForm) -> Response:
-    _require_operator(actor)
+def _save(
+    request: Request,
+    db_session: DB,
+    actor: Actor,
+    form: dict[str, Any],
+    save: Callable[[ComparisonIn], Comparison],
+    done: str,
+    comparison_id: int | None = None,
+) -> Response:
+    """The set-up form read and handed to `save`, then the comparison's page with `done` (its
+    name in place of `{name}`); or the form again as typed, each error beside its field."""
     shown = {
         "name": form.get("name", ""),
         "description": form.get("description", ""),
@@ -267,6 +325,7 @@ def define(request: Request, db_session: DB, actor: PageActor, form: PostedForm)
         "right_resource_id": form.get("right_resource_id", ""),
         "key_authority": form.get("key_authority", ""),
         "schedule": form.get("schedule", Schedule.NONE.value),
+        "active": form.get("active", "yes"),
         "keys": _rows(form, "key", KEY_ROWS, False),
         "items": _rows(form, "item", ITEM_ROWS, True),
     }
@@ -276,6 +335,8 @@ def define(request: Request, db_session: DB, actor: PageActor, form: PostedForm)
         for field in ("left_resource_id", "right_resource_id"):
             if not shown[field].isdigit():
                 raise Invalid("请选择资源", field=field)
+        if shown["active"] not in ACTIVITY:
+            raise Invalid("请选择“启用”或“停用”", field="active")
         data = validated(
             ComparisonIn,
             {
@@ -287,19 +348,58 @@ def define(request: Request, db_session: DB, actor: PageActor, form: PostedForm)
                 "items": [pair for _, pair in items],
                 "key_authority": shown["key_authority"] or None,
                 "schedule": shown["schedule"],
+                "active": shown["active"] == "yes",
             },
         )
-        made = comparisons.define(
-            db_session, actor=actor, center=runtime_of(request).center, data=data
-        )
+        saved = save(data)
     except DomainError as exc:
         db_session.rollback()
         errors = _on_rows(field_errors(exc), numbers)
-        context = _new_context(db_session, shown, errors)
-        return render(request, "verification/comparison_new.html", context, exc.status)
-    return redirect(
-        f"/verification/comparisons/{made.id}", f"已定义比对“{made.name}”，可立即执行比对。"
-    )
+        comparison = (
+            comparisons.get_comparison(db_session, actor=actor, comparison_id=comparison_id)
+            if comparison_id is not None
+            else None
+        )
+        context = _form_context(db_session, shown, errors, comparison)
+        return render(request, FORM, context, exc.status)
+    return redirect(f"/verification/comparisons/{saved.id}", done.format(name=saved.name))
+
+
+@router.post("/verification/comparisons", response_class=HTMLResponse)
+def define(request: Request, db_session: DB, actor: PageActor, form: PostedForm) -> Response:
+    _require_operator(actor, "定义比对")
+    center = runtime_of(request).center
+
+    def save(data: ComparisonIn) -> Comparison:
+        return comparisons.define(db_session, actor=actor, center=center, data=data)
+
+    return _save(request, db_session, actor, form, save, "已定义比对“{name}”，可立即执行比对。")
+
+
+@router.get("/verification/comparisons/{comparison_id}/edit", response_class=HTMLResponse)
+def edit_comparison(
+    request: Request, db_session: DB, actor: PageActor, comparison_id: Id
+) -> Response:
+    _require_operator(actor, "修改比对")
+    c = comparisons.get_comparison(db_session, actor=actor, comparison_id=comparison_id)
+    return render(request, FORM, _form_context(db_session, _form_of(c), comparison=c))
+
+
+@router.post("/verification/comparisons/{comparison_id}/edit", response_class=HTMLResponse)
+def change(
+    request: Request, db_session: DB, actor: PageActor, comparison_id: Id, form: PostedForm
+) -> Response:
+    _require_operator(actor, "修改比对")
+    comparisons.get_comparison(db_session, actor=actor, comparison_id=comparison_id)
+    center = runtime_of(request).center
+
+    def save(data: ComparisonIn) -> Comparison:
+        return comparisons.update(
+            db_session, actor=actor, center=center, comparison_id=comparison_id, data=data
+        )
+
+    done = "已修改比对“{name}”，从下一次比对起生效。"
+    return _save(request, db_session, actor, form, save, done, comparison_id)
 
 
 # --- a comparison's page ---------------------------------------------------------------------
