@@ -133,6 +133,16 @@ def sqlite_deployment(tmp_path: Path) -> Iterator[Deployment]:
 
 
 @pytest.fixture
+def postgres_deployment(tmp_path: Path) -> Iterator[Deployment]:
+    """For what only PostgreSQL has: pg_dump and pg_restore, schemas."""
+    if "postgresql" not in BACKENDS:
+        pytest.skip("PostgreSQL is not among GOVSHARE_TEST_BACKENDS")
+    built = build("postgresql", tmp_path / "data")
+    yield built
+    dispose(built)
+
+
+@pytest.fixture
 def target(deployment: Deployment, tmp_path: Path) -> Iterator[Target]:
     """Empty targets of the deployment's kind: a data directory not yet made, and on
     PostgreSQL two empty databases (the platform with its center, and the portal)."""
