@@ -211,7 +211,7 @@ def verify(archive: Path, *, progress: Progress = no_progress) -> Verification:
     created = manifest.get("created_at", "")
     return Verification(
         True,
-        f"备份完整：{len(PARTS)} 个部分、{files} 个文件、{_size(size)}已逐一校验"
+        f"备份完整：{len(PARTS)} 个部分、{files} 个文件、{size_text(size)} 已逐一校验"
         f"（创建于 {created}，govshare {manifest.get('govshare_version', '?')}，"
         f"数据库版本 {manifest.get('alembic_revision', '?')}）",
         manifest=manifest,
@@ -233,10 +233,10 @@ def _check(archive: Path, progress: Progress) -> tuple[dict[str, Any], int, int]
     manifest = _read_manifest(archive)
     listed = {MANIFEST}
     total = sum(
-        entry.get("size", 0)
-        for part in manifest["parts"].values()
-        for entry in part["files"].values()
-        if isinstance(entry, dict) and isinstance(entry.get("size", 0), int)
+        entry["size"]
+        for part in PARTS
+        for entry in manifest["parts"][part]["files"].values()
+        if isinstance(entry, dict) and isinstance(entry.get("size"), int)
     )
     done = 0
 
@@ -249,11 +249,12 @@ def _check(archive: Path, progress: Progress) -> tuple[dict[str, Any], int, int]
         for relative, entry in sorted(manifest["parts"][part]["files"].items()):
             _check_file(archive, part, relative, entry, sums, advance)
             listed.add(relative)
-    for relative in sorted(set(sums) - listed):
-        raise _Bad(f"校验和文件 {CHECKSUMS} 列出了清单之外的文件 {relative}")
-    for relative in sorted(_files_in(archive)):
-        if relative not in listed and relative != CHECKSUMS:
-            raise _Bad(f"备份中有清单之外的文件 {relative}")
+    unlisted = sorted(set(sums) - listed)
+    if unlisted:
+        raise _Bad(f"校验和文件 {CHECKSUMS} 列出了清单之外的文件 {unlisted[0]}")
+    planted = sorted(set(_files_in(archive)) - listed - {CHECKSUMS})
+    if planted:
+        raise _Bad(f"备份中有清单之外的文件 {planted[0]}")
     return manifest, len(listed) - 1, total
 
 
@@ -338,13 +339,9 @@ def _files_in(archive: Path) -> Iterator[str]:
             yield path.relative_to(archive).as_posix()
 
 
-def _size(size: int) -> str:
-    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
-        if size >= scale:
-            return f"{size / scale:.1f} {unit} "
-    return f"{size} 字节 "
-
-
 def size_text(size: int) -> str:
     """A size as the console shows it (1.2 MB)."""
-    return _size(size).strip()
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} 字节"
