@@ -24,6 +24,7 @@ from govshare.core.runtime import build_runtime, get_runtime
 from govshare.core.settings import Settings, get_settings, load_settings
 from govshare.web.app import create_app
 from tests.backup.conftest import Deployment, file_digests, table_rows
+from tests.conftest import Cli
 
 Console = Callable[..., Result]
 
@@ -151,7 +152,7 @@ def test_restore_refuses_a_data_directory_that_is_not_empty(
         assert table_rows(target.database_url) == {}
 
 
-def test_a_backup_with_nowhere_to_go_says_how_to_name_it(console: Console) -> None:
-    result = console("backup")
+def test_a_backup_with_nowhere_to_go_says_how_to_name_it(govshare_cli: Cli) -> None:
+    result = govshare_cli("backup")
     assert result.exit_code == 2
     assert "--to" in result.stderr and "GOVSHARE_BACKUP_DIR" in result.stderr
