@@ -47,6 +47,16 @@ COMMANDS: dict[str, Entry] = {
     "db": Entry("govshare.core.cli:db_app", "数据库结构迁移", database=False),
     "policy": Entry("govshare.core.cli:policy_app", "政策配置（各市规则参数）", database=False),
     "audit": Entry("govshare.core.cli:audit_app", "审计日志：校验、导出、清理"),
+    "backup": Entry(  # a database that is not there yet is refused, never created
+        "govshare.backup.cli:app",
+        "备份：平台数据库、数据资源中心、开放门户数据库、文件存储和密钥文件，附清单和校验和；校验备份。",
+        database=False,
+    ),
+    "restore": Entry(  # writes into the target it is given, never the configured database
+        "govshare.backup.cli:restore",
+        "从备份恢复到空的数据目录和空数据库：先校验备份，再恢复各部分，核对各表行数和审计链。",
+        database=False,
+    ),
     "workdays": Entry("govshare.core.calendar.cli:app", "工作日：期限计算与节假日安排录入"),
     "org": Entry("govshare.identity.cli:org_app", "组织机构"),
     "user": Entry("govshare.identity.cli:user_app", "用户账户"),

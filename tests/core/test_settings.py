@@ -41,11 +41,20 @@ def test_postgresql_url_uses_psycopg(tmp_path: Path) -> None:
         ({"GOVSHARE_AUDIT_HASH": "md5"}, "GOVSHARE_AUDIT_HASH"),
         ({"GOVSHARE_LOGIN_MAX_FAILURES": "many"}, "GOVSHARE_LOGIN_MAX_FAILURES"),
         ({"GOVSHARE_POLICY_FILE": "/nonexistent/policy.yaml"}, "GOVSHARE_POLICY_FILE"),
+        ({"GOVSHARE_BACKUP_KEEP": "0"}, "GOVSHARE_BACKUP_KEEP"),
+        ({"GOVSHARE_BACKUP_HOUR": "24"}, "GOVSHARE_BACKUP_HOUR"),
     ],
 )
 def test_wrong_setting_names_the_variable(tmp_path: Path, env: dict[str, str], named: str) -> None:
     with pytest.raises(ConfigError, match=named):
         _load(tmp_path, **env)
+
+
+def test_backups_are_off_by_default_and_never_inside_the_file_store(tmp_path: Path) -> None:
+    assert _load(tmp_path).backup_dir is None
+    assert _load(tmp_path, GOVSHARE_BACKUP_DIR="~/backups").backup_dir == Path.home() / "backups"
+    with pytest.raises(ConfigError, match="GOVSHARE_BACKUP_DIR: 备份目录不能位于文件存储目录"):
+        _load(tmp_path, GOVSHARE_BACKUP_DIR=str(tmp_path / "files" / "backups"))
 
 
 def test_config_file_is_read_and_unknown_keys_are_refused(tmp_path: Path) -> None:

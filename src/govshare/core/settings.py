@@ -59,6 +59,10 @@ class Settings(BaseModel):
     # Request bodies past these sizes are refused (413) before they are read or parsed.
     max_body_bytes: int = 4 * 1024 * 1024  # JSON and posted forms
     max_upload_bytes: int = 100 * 1024 * 1024  # multipart uploads and attachments
+    # Daily backups (备份, SR§25 灾难恢复) by the worker: off while no directory is set
+    backup_dir: Path | None = None
+    backup_keep: int = 7  # the newest backups kept in backup_dir; older ones are removed
+    backup_hour: int = 2  # the hour of the city's day from which the day's backup is taken
 
     @property
     def zone(self) -> ZoneInfo:
@@ -119,6 +123,7 @@ def _complete(settings: Settings) -> Settings:
         raise ConfigError("GOVSHARE_LOGIN_MAX_FAILURES / GOVSHARE_LOGIN_LOCK_MINUTES: 必须为正整数")
     _check_exchange(settings)
     data_dir = settings.data_dir.expanduser().resolve()
+    backup_dir = _check_backup(settings, data_dir)
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -159,8 +164,25 @@ def _complete(settings: Settings) -> Settings:
             "secret_key": secret,
             "center_database_url": center_url,
             "portal_database_url": portal_url,
+            "backup_dir": backup_dir,
         }
     )
+
+
+def _check_backup(settings: Settings, data_dir: Path) -> Path | None:
+    if settings.backup_keep < 1:
+        raise ConfigError("GOVSHARE_BACKUP_KEEP: 至少保留 1 份备份")
+    if not 0 <= settings.backup_hour <= 23:
+        raise ConfigError("GOVSHARE_BACKUP_HOUR: 只能是 0 到 23 之间的整点")
+    if settings.backup_dir is None:
+        return None
+    backup_dir = settings.backup_dir.expanduser().resolve()
+    if backup_dir.is_relative_to(data_dir / "files"):
+        # The file store is copied into each backup: a backup inside it would copy itself.
+        raise ConfigError(
+            f"GOVSHARE_BACKUP_DIR: 备份目录不能位于文件存储目录 {data_dir / 'files'} 之内"
+        )
+    return backup_dir
 
 
 def _check_exchange(settings: Settings) -> None:

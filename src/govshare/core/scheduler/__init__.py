@@ -66,6 +66,9 @@ TASKS: tuple[PeriodicTask, ...] = (
         "govshare.verification.comparison_jobs:run_due",
         minute=4,
     ),
+    # the day's backup into GOVSHARE_BACKUP_DIR once past GOVSHARE_BACKUP_HOUR, keeping the
+    # newest GOVSHARE_BACKUP_KEEP (SR§25 灾难恢复; `govshare backup` by hand)
+    PeriodicTask("backup.daily", "hour", "govshare.backup.jobs:daily", minute=5),
 )
 
 
