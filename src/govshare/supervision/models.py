@@ -158,8 +158,8 @@ class Notice(Base):
     steps: Mapped[list[NoticeEvent]] = relationship(
         order_by="NoticeEvent.id", lazy="selectin", viewonly=True
     )
-    attachments: Mapped[list[Evidence]] = relationship(
-        order_by="Evidence.id", lazy="selectin", viewonly=True
+    attachments: Mapped[list[RectificationEvidence]] = relationship(
+        order_by="RectificationEvidence.id", lazy="selectin", viewonly=True
     )
 
 
@@ -177,7 +177,7 @@ class NoticeEvent(Base):
     due_on: Mapped[date | None] = mapped_column(Date)  # the deadline the step set, if any
 
 
-class Evidence(Base):
+class RectificationEvidence(Base):
     """A scanned document (整改佐证材料) the department attaches to its answer."""
 
     __tablename__ = "supervision_evidence"
