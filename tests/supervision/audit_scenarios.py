@@ -7,8 +7,9 @@ from typing import Any
 from govshare.core import clock
 from govshare.core.documents import Document
 from govshare.core.policy import Violation
-from govshare.supervision.models import Finding
-from govshare.supervision.service import evidence, findings, notices
+from govshare.core.settings import load_settings
+from govshare.supervision.models import Finding, ProbeTarget
+from govshare.supervision.service import evidence, findings, notices, probes
 from tests.scenarios import READ_ONLY, Reads, World, Writes
 from tests.sharing.builders import SHANGRAO
 from tests.supervision.builders import (
@@ -25,6 +26,7 @@ from tests.supervision.builders import (
 FIN = "govshare.supervision.service.findings."
 NOT = "govshare.supervision.service.notices."
 EVI = "govshare.supervision.service.evidence."
+PRO = "govshare.supervision.service.probes."
 SCAN = Document("整改报告.pdf", "application/pdf", b"%PDF-1.4\n% report\n")
 
 
@@ -76,6 +78,15 @@ def _attached(w: World) -> tuple[Overdue, Any]:
     return o, stored[0]
 
 
+def _probed(w: World) -> None:
+    """A round of probes of an interface nobody answers (recorded, not reached)."""
+    target = probes.Target(ProbeTarget.INTERFACE, 1, w.dept.id, "企业信息服务", "", refused="停用")
+    with clock.frozen(FOUND_AT):
+        probes.record_probes(w.db, actor=JOB, outcomes=[probes.probe(target)])
+
+
+SETTINGS = load_settings(environ={"GOVSHARE_DATA_DIR": "/nonexistent/govshare"})
+
 SCENARIOS: dict[str, Writes | Reads] = {
     FIN + "detect": Writes("supervision.finding.found", _overdue),
     FIN + "get_finding": Reads(
@@ -117,6 +128,12 @@ SCENARIOS: dict[str, Writes | Reads] = {
     NOT + "is_overdue": READ_ONLY,
     NOT + "urgency": READ_ONLY,
     NOT + "permitted": READ_ONLY,
+    PRO + "targets": Reads(lambda w: probes.targets(w.db, actor=JOB, settings=SETTINGS)),
+    PRO + "probe": READ_ONLY,  # reaches the target; no session
+    PRO + "record_probes": Writes("supervision.probe", _probed),
+    PRO + "availability": Reads(
+        lambda w: probes.availability(w.db, actor=w.op, month=clock.today()), prepare=_probed
+    ),
     EVI + "checked": READ_ONLY,
     EVI + "attach": Writes("supervision.evidence.attach", _attached),
     EVI + "read": Writes(

@@ -146,6 +146,7 @@ ACTION_LABELS = {
     "supervision.notice.escalate": "逾期未整改予以通报",
     "supervision.evidence.attach": "上传整改佐证材料",
     "supervision.evidence.read": "查看整改佐证材料",
+    "supervision.probe": "探测接口和数据库可用性",
 }
 
 
