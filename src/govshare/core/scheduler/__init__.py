@@ -66,6 +66,14 @@ TASKS: tuple[PeriodicTask, ...] = (
         "govshare.verification.comparison_jobs:run_due",
         minute=4,
     ),
+    # registered interfaces and databases probed, their availability kept
+    # (`govshare supervision probe`)
+    PeriodicTask("supervision.probe", "hour", "govshare.supervision.jobs:probe", minute=5),
+    # violations found in the other domains' facts, each new one a rectification notice
+    # (`govshare supervision detect`)
+    PeriodicTask("supervision.detect", "hour", "govshare.supervision.jobs:detect", minute=7),
+    # notices left past their deadline circulated (通报, `govshare supervision escalate`)
+    PeriodicTask("supervision.escalate", "hour", "govshare.supervision.jobs:escalate", minute=8),
 )
 
 
