@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 from govshare.core import clock
 from govshare.core.audit.service import record
 from govshare.core.documents import Document, check_document
-from govshare.core.errors import Invalid, NotFound
+from govshare.core.errors import Conflict, Invalid, NotFound
 from govshare.core.permissions import Actor, own_organization
 from govshare.sharing.service.common import OVERSEERS
-from govshare.supervision.models import Notice, RectificationEvidence
+from govshare.supervision.models import Notice, NoticeState, RectificationEvidence
 
 MAX_FILES = 5
 FIELD = "attachments"  # the input (and API member) the documents come in
@@ -36,9 +36,12 @@ def checked(documents: Sequence[Document]) -> list[Document]:
 def attach(
     db_session: Session, *, actor: Actor, notice: Notice, documents: Sequence[Document]
 ) -> list[RectificationEvidence]:
-    """The notice's department attaches documents to its answer (all checked first)."""
+    """The notice's department attaches documents to its answer (all checked first), until
+    the rectification is accepted."""
     if notice.department_id != own_organization(actor):
         raise NotFound(f"没有编号为 {notice.id} 的本部门整改通知")
+    if notice.state == NoticeState.ACCEPTED:
+        raise Conflict(f"整改通知 {notice.number} 已{notice.state.label}，不能再补充材料")
     stored = []
     for document in checked(documents):
         evidence = RectificationEvidence(
