@@ -67,6 +67,9 @@ COMMANDS: dict[str, Entry] = {
         "govshare.opendata.cli:app",
         "资源开放：发布到开放门户、开放发布清单、开放申请和数据开放需求",
     ),
+    "supervision": Entry(
+        "govshare.supervision.cli:app", "监督考核：可用性探测、违规监测、整改通知和通报"
+    ),
     "portal": Entry(  # the internet side: reads GOVSHARE_PORTAL_* only, never the platform's
         "govshare.portal.cli:portal",
         "启动开放门户（面向公众，部署在互联网区）：只连接开放门户数据库 GOVSHARE_PORTAL_DATABASE_URL。",

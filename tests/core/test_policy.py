@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from govshare.core import policy
-from govshare.core.policy import Attachment, BaseTopic, ProfileError
+from govshare.core.policy import Attachment, BaseTopic, ProfileError, Violation
 
 SEED_DIR = Path(__file__).parents[3] / "shared" / "seeds"
 
@@ -32,6 +32,55 @@ P, L, N, E, C = (
     BaseTopic.E_LICENCE,
     BaseTopic.SOCIAL_CREDIT,
 )
+
+
+def _articles(head: str, paren: str, brackets: str, **kinds: int | str) -> dict[Violation, str]:
+    """Each violation's article: an item number of `head`, or a citation written out."""
+    left, right = brackets
+    numbers = "一二三四五六七八九十"
+    return {
+        Violation(kind): item
+        if isinstance(item, str)
+        else f"{head}第{left}{numbers[item - 1]}{right}{paren}"
+        for kind, item in kinds.items()
+    }
+
+
+# The article of each seed that each violation breaks (SUP-2): the items of its list of
+# violations (SY§32, BZ§30, WH§20, SR§30); Xiangtan's notice has none, so its profile names
+# the duties the notice sets instead, as a default.
+SY_ARTICLES = _articles(
+    "第三十二条", "项", "（）",
+    catalog_overdue=1, catalog_unreviewed=1, narrowing=1, decision_overdue=4,
+    open_answer_overdue=7, objection_overdue=2, mismatch_overdue=2, data_stale=2,
+    sync_failing=3, interface_unreachable=3, connection_unreachable=3, grant_suspended=6,
+)  # fmt: skip
+BZ_ARTICLES = _articles(
+    "第三十條", "項", "()",
+    catalog_overdue=1, catalog_unreviewed=1, narrowing=5, decision_overdue=2,
+    open_answer_overdue=5, objection_overdue=3, mismatch_overdue=3, data_stale=3,
+    sync_failing=2, interface_unreachable=2, connection_unreachable=2, grant_suspended=4,
+)  # fmt: skip
+WH_ARTICLES = _articles(
+    "第二十条", "项", "（）",
+    catalog_overdue=3, catalog_unreviewed=3, narrowing=1, decision_overdue=1,
+    open_answer_overdue="第二十条", objection_overdue=3, mismatch_overdue=3, data_stale=3,
+    sync_failing=1, interface_unreachable=1, connection_unreachable=1, grant_suspended=4,
+)  # fmt: skip
+XT_DUTIES, XT_REVIEW, XT_USE = "第二部分第（四）项", "第三部分第（三）项", "第二部分"
+XT_ARTICLES = _articles(
+    "", "", "（）",
+    catalog_overdue=XT_DUTIES, catalog_unreviewed=XT_DUTIES, narrowing=XT_DUTIES,
+    decision_overdue=XT_REVIEW, open_answer_overdue=XT_REVIEW, objection_overdue=XT_REVIEW,
+    mismatch_overdue=XT_REVIEW, data_stale=XT_DUTIES, sync_failing=XT_DUTIES,
+    interface_unreachable=XT_DUTIES, connection_unreachable=XT_DUTIES, grant_suspended=XT_USE,
+)  # fmt: skip
+SR_ARTICLES = _articles(
+    "第三十条", "项", "（）",
+    catalog_overdue=1, catalog_unreviewed=1, narrowing=5, decision_overdue=3,
+    open_answer_overdue=3, objection_overdue=5, mismatch_overdue=2, data_stale=2,
+    sync_failing=2, interface_unreachable=2, connection_unreachable=2, grant_suspended=4,
+)  # fmt: skip
 
 # REQUIREMENTS §9 as a table: one row per rule, one column per city (in COLUMNS order).
 # Silent cells hold the defaults the profiles state.
@@ -56,6 +105,9 @@ EXPECTED: dict[str, tuple[Any, ...]] = {
     "base_catalog_topics":            (FIVE,  FOUR,  FOUR,  THREE,  FOUR),
     "base_catalog_topics_open":       (False, True,  True,  True,   False),
     "stale_provider_restriction":     (False, True,  False, False,  False),
+    "rectification_days":             (10,    10,    10,    10,     10),
+    "violation_articles":             (SY_ARTICLES, BZ_ARTICLES, WH_ARTICLES, XT_ARTICLES,
+                                       SR_ARTICLES),
 }  # fmt: skip
 
 # Rules the table states outright: these must cite an article, never fall back to a default.
@@ -68,6 +120,7 @@ CITED = {
         "catalog_update_filing_required",
         "base_catalog_topics",
         "base_catalog_topics_open",
+        "violation_articles",
     },
     "binzhou": {
         "application_decision_days",
@@ -77,12 +130,14 @@ CITED = {
         "base_catalog_topics",
         "base_catalog_topics_open",
         "stale_provider_restriction",
+        "violation_articles",
     },
     "wuhai": {
         "application_decision_days",
         "catalog_update_days",
         "base_catalog_topics",
         "base_catalog_topics_open",
+        "violation_articles",
     },
     "xiangtan": {"application_attachments", "base_catalog_topics", "base_catalog_topics_open"},
     "shangrao": {
@@ -93,6 +148,7 @@ CITED = {
         "open_application_answer_days",
         "real_name_required",
         "audit_retention_months",
+        "violation_articles",
     },
 }
 
@@ -127,6 +183,37 @@ EVIDENCE = {
     ("shangrao", "open_application_answer_days"): "20 个工作日内予以答复",
     ("shangrao", "real_name_required"): "实名实人认证",
     ("shangrao", "audit_retention_months"): "不少于6个月",
+    ("shaoyang", "violation_articles"): "责令改正",
+    ("binzhou", "violation_articles"): "督促有關部門予以糾正",
+    ("wuhai", "violation_articles"): "书面通报限期改正",
+    ("shangrao", "violation_articles"): "未在规定时间内完成整改的",
+}
+
+# For each article a violation cites: words of the seed that must stand there.
+VIOLATION_EVIDENCE = {
+    ("shaoyang", "第三十二条第（一）项"): "擅自缩小无条件共享类政务信息资源范围",
+    ("shaoyang", "第三十二条第（二）项"): "疑义、错误信息校核制度",
+    ("shaoyang", "第三十二条第（三）项"): "联通共享平台",
+    ("shaoyang", "第三十二条第（四）项"): "不按照规定共享、使用政务信息资源",
+    ("shaoyang", "第三十二条第（六）项"): "擅自改变政务信息资源用途",
+    ("shaoyang", "第三十二条第（七）项"): "其他行为",
+    ("binzhou", "第三十條第(一)項"): "編制或更新政務信息資源目錄",
+    ("binzhou", "第三十條第(二)項"): "未向共享平台及時提供共享信息",
+    ("binzhou", "第三十條第(三)項"): "未及時更新數據",
+    ("binzhou", "第三十條第(四)項"): "履行本單位職責需要以外的目的",
+    ("binzhou", "第三十條第(五)項"): "其他行為",
+    ("wuhai", "第二十条第（一）项"): "提供给其他部门共享",
+    ("wuhai", "第二十条第（三）项"): "未按照规定时限发布、更新资源目录和政务数据资源",
+    ("wuhai", "第二十条第（四）项"): "本部门履行职责需要以外",
+    ("wuhai", "第二十条"): "书面通报限期改正",
+    ("xiangtan", "第二部分第（四）项"): "编制部门信息资源目录",
+    ("xiangtan", "第二部分"): "对滥用、未经许可扩散共享数据",
+    ("xiangtan", "第三部分第（三）项"): "共享数量和质量",
+    ("shangrao", "第三十条第（一）项"): "未按照规定编制或更新政务信息资源目录",
+    ("shangrao", "第三十条第（二）项"): "及时向共享和开放平台提供政务信息资源",
+    ("shangrao", "第三十条第（三）项"): "受理、答复或者反馈政务信息资源共享和开放申请",
+    ("shangrao", "第三十条第（四）项"): "履行本单位职责需要以外的目的",
+    ("shangrao", "第三十条第（五）项"): "违反本办法规定的其他行为",
 }
 
 NUMERAL = "〇零一二三四五六七八九十百0-9"
@@ -297,6 +384,32 @@ def test_citations_appear_in_seed(code: str) -> None:
     if profile.issued_on:
         d = profile.issued_on
         assert f"{d.year}年{d.month}月{d.day}日" in seed
+
+
+@pytest.mark.parametrize("code", sorted(SEEDS))
+def test_violation_articles_appear_in_seed(code: str) -> None:
+    """Each violation's article is where the seed lists it (or, in Xiangtan's notice, where
+    it sets the duty broken)."""
+    if not SEED_DIR.is_dir():
+        pytest.skip(f"seed texts not present at {SEED_DIR}; citations cannot be checked")
+    seed = (SEED_DIR / SEEDS[code]).read_text(encoding="utf-8")
+    for kind, article in policy.load_profile(code).rules.violation_articles.value.items():
+        assert (code, article) in VIOLATION_EVIDENCE, (
+            f"{code}.{kind}: add {article} to VIOLATION_EVIDENCE"
+        )
+        words = VIOLATION_EVIDENCE[code, article]
+        assert words in _cited_text(seed, article), (
+            f"{code}.{kind}: {article} does not say {words!r}"
+        )
+
+
+def test_a_violation_without_article_is_refused() -> None:
+    data = _shipped_data("shangrao")
+    del data["rules"]["violation_articles"]["value"]["grant_suspended"]
+    assert "grant_suspended" in _refused(data)
+    data = _shipped_data("shangrao")
+    data["rules"]["violation_articles"]["value"]["data_stale"] = " "
+    assert "data_stale" in _refused(data)
 
 
 # The period each seed regulation is in force (REQUIREMENTS §9): (from, until, the words of

@@ -43,6 +43,28 @@ class BaseTopic(StrEnum):
     SOCIAL_CREDIT = "social_credit"  # 社会信用
 
 
+class Violation(StrEnum):
+    """Violations the platform finds itself (违规情形, SUP-2): each profile names the article
+    of its regulation that each one breaks."""
+
+    CATALOG_OVERDUE = "catalog_overdue"  # catalog not updated by its deadline (CAT-5)
+    CATALOG_UNREVIEWED = "catalog_unreviewed"  # a catalog entry unchanged for a year (CAT-13)
+    NARROWING = "narrowing"  # an unconditional resource narrowed (SY§32(1))
+    DECISION_OVERDUE = "decision_overdue"  # a sharing application not answered in time
+    OPEN_ANSWER_OVERDUE = "open_answer_overdue"  # an open-data application not answered
+    OBJECTION_OVERDUE = "objection_overdue"  # an objection not verified in time (VER-1)
+    MISMATCH_OVERDUE = "mismatch_overdue"  # a comparison mismatch not settled in time
+    DATA_STALE = "data_stale"  # data older than its declared update frequency (SHR-6)
+    SYNC_FAILING = "sync_failing"  # a table's sync runs failing one after another
+    INTERFACE_UNREACHABLE = "interface_unreachable"  # a service interface not answering
+    CONNECTION_UNREACHABLE = "connection_unreachable"  # a registered database not answering
+    GRANT_SUSPENDED = "grant_suspended"  # a grant suspended for misuse (SHR-5)
+
+    @property
+    def label(self) -> str:
+        return VALUE_LABELS[self.value]
+
+
 class Rule(BaseModel, Generic[T]):
     """One parameter with its source: the article it comes from, or a stated default."""
 
@@ -81,6 +103,8 @@ class Rules(BaseModel):
     base_catalog_topics: Rule[list[BaseTopic]]
     base_catalog_topics_open: Rule[bool]
     stale_provider_restriction: Rule[bool]
+    rectification_days: Rule[int]
+    violation_articles: Rule[dict[Violation, str]]
 
     def accepted_base_topics(self) -> list[BaseTopic]:
         """The topics a base resource may have: those the regulation names, and where it
@@ -100,6 +124,7 @@ class Rules(BaseModel):
             "mismatch_settle_days": self.mismatch_settle_days.value,
             "catalog_update_days": self.catalog_update_days.value,
             "open_application_answer_days": self.open_application_answer_days.value,
+            "rectification_days": self.rectification_days.value,
         }
         for key, value in days.items():
             if value is not None and not 1 <= value <= 60:
@@ -110,6 +135,12 @@ class Rules(BaseModel):
             )
         if self.catalog_change_notice_months.value < 0:
             raise ValueError("catalog_change_notice_months: 不能为负数")
+        articles = self.violation_articles.value
+        missing = [v.value for v in Violation if not articles.get(v, "").strip()]
+        if missing:
+            raise ValueError(
+                f"violation_articles: 须写明每种违规情形违反的条款，缺 {', '.join(missing)}"
+            )
         return self
 
 
@@ -222,6 +253,18 @@ VALUE_LABELS = {
     "natural_resources": "自然资源和空间地理",
     "e_licence": "电子证照",
     "social_credit": "社会信用",
+    "catalog_overdue": "目录未按期更新",
+    "catalog_unreviewed": "目录逾一年未更新",
+    "narrowing": "缩小无条件共享范围",
+    "decision_overdue": "共享申请超期未答复",
+    "open_answer_overdue": "开放申请超期未答复",
+    "objection_overdue": "疑义超期未核实",
+    "mismatch_overdue": "比对不一致超期未处理",
+    "data_stale": "数据未按更新周期更新",
+    "sync_failing": "库表同步连续失败",
+    "interface_unreachable": "服务接口无法访问",
+    "connection_unreachable": "数据库连接无法访问",
+    "grant_suspended": "违规使用被暂停授权",
 }
 
 
@@ -233,6 +276,8 @@ def describe_value(value: object) -> str:
         return "是" if value else "否"
     if isinstance(value, list):
         return "、".join(describe_value(v) for v in value) or "无"
+    if isinstance(value, dict):
+        return "；".join(f"{describe_value(k)}：{v}" for k, v in value.items()) or "无"
     return VALUE_LABELS.get(str(value), str(value))
 
 
@@ -253,4 +298,6 @@ RULE_LABELS = {
     "base_catalog_topics": "基础信息资源目录主题",
     "base_catalog_topics_open": "基础目录主题为开放列举（“等”）",
     "stale_provider_restriction": "未按时更新数据的部门限制使用共享数据",
+    "rectification_days": "违规整改期限（工作日）",
+    "violation_articles": "违规情形及所违反的条款",
 }

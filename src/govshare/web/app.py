@@ -34,6 +34,8 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     from govshare.opendata import pages as opendata_pages
     from govshare.sharing import api as sharing_api
     from govshare.sharing import pages as sharing_pages
+    from govshare.supervision import api as supervision_api
+    from govshare.supervision import pages as supervision_pages
     from govshare.verification import api as verification_api
     from govshare.verification import comparison_api as verification_comparison_api
     from govshare.verification import comparison_pages as verification_comparison_pages
@@ -73,6 +75,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         opendata_api.router,
         verification_api.router,
         verification_comparison_api.router,
+        supervision_api.router,
     ):
         app.include_router(router, prefix="/api/v1")
     for router in (
@@ -87,6 +90,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         opendata_pages.router,
         verification_pages.router,
         verification_comparison_pages.router,
+        supervision_pages.router,
     ):
         app.include_router(router)
     return app

@@ -1,6 +1,6 @@
 """The navigation each role sees (a link is shown only where the role may act): the main
 bar, and a section's own tabs on every page under it (/catalog, /sharing, /exchange,
-/opendata)."""
+/opendata, /verification, /supervision)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ LINKS: Links = [
     ("数据交换", "/exchange", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
     ("资源开放", "/opendata", OPENDATA),
     ("疑义校核", "/verification/objections", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
+    ("监督考核", "/supervision/notices", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
     ("组织机构", "/admin/organizations", (Role.PLATFORM_OPERATOR, Role.AUTHORITY, Role.AUDITOR)),
     ("用户管理", "/admin/users", (Role.PLATFORM_OPERATOR,)),
     ("本单位", "/my-organization", DEPARTMENT),
@@ -79,6 +80,13 @@ VERIFICATION_TABS: Links = [
     ("比对不一致", "/verification/mismatches", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
 ]
 
+SUPERVISION_TABS: Links = [
+    ("整改通知", "/supervision/notices", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
+    ("违规发现", "/supervision/findings", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
+    ("通报", "/supervision/circulars", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
+    ("可用性", "/supervision/availability", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
+]
+
 # Sections with their own tabs: the path prefix and the tabs shown under it.
 SECTIONS: list[tuple[str, str, Links]] = [
     ("/catalog", "资源目录", CATALOG_TABS),
@@ -86,6 +94,7 @@ SECTIONS: list[tuple[str, str, Links]] = [
     ("/exchange", "数据交换", EXCHANGE_TABS),
     ("/opendata", "资源开放", OPENDATA_TABS),
     ("/verification", "疑义校核", VERIFICATION_TABS),
+    ("/supervision", "监督考核", SUPERVISION_TABS),
 ]
 
 

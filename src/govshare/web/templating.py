@@ -29,6 +29,7 @@ TEMPLATE_DIRS = [
     PACKAGE / "exchange" / "templates",
     PACKAGE / "opendata" / "templates",
     PACKAGE / "verification" / "templates",
+    PACKAGE / "supervision" / "templates",
 ]
 FLASH_COOKIE = "gs_flash"
 

@@ -140,6 +140,16 @@ ACTION_LABELS = {
     "verification.mismatch.mediate": "协调比对不一致",
     "verification.evidence.attach": "上传证明材料",
     "verification.evidence.read": "查看证明材料",
+    "supervision.detect": "执行违规监测",
+    "supervision.finding.found": "发现违规情形",
+    "supervision.finding.resolved": "违规情形已消除",
+    "supervision.notice.issue": "下发整改通知",
+    "supervision.notice.answer": "反馈整改情况",
+    "supervision.notice.decide": "审核整改情况",
+    "supervision.notice.escalate": "逾期未整改予以通报",
+    "supervision.evidence.attach": "上传整改佐证材料",
+    "supervision.evidence.read": "查看整改佐证材料",
+    "supervision.probe": "探测接口和数据库可用性",
 }
 
 

@@ -69,6 +69,14 @@ TASKS: tuple[PeriodicTask, ...] = (
     # the day's backup into GOVSHARE_BACKUP_DIR once past GOVSHARE_BACKUP_HOUR, keeping the
     # newest GOVSHARE_BACKUP_KEEP (SR§25 灾难恢复; `govshare backup` by hand)
     PeriodicTask("backup.daily", "hour", "govshare.backup.jobs:daily", minute=5),
+    # registered interfaces and databases probed, their availability kept
+    # (`govshare supervision probe`)
+    PeriodicTask("supervision.probe", "hour", "govshare.supervision.jobs:probe", minute=5),
+    # violations found in the other domains' facts, each new one a rectification notice
+    # (`govshare supervision detect`)
+    PeriodicTask("supervision.detect", "hour", "govshare.supervision.jobs:detect", minute=7),
+    # notices left past their deadline circulated (通报, `govshare supervision escalate`)
+    PeriodicTask("supervision.escalate", "hour", "govshare.supervision.jobs:escalate", minute=8),
 )
 
 

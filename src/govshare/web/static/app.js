@@ -30,6 +30,12 @@
     var target = event.target.closest ? event.target : null;
     if (!target) { return; }
 
+    // <button data-print>: prints the page (a document's print styles leave the layout out).
+    if (target.closest("[data-print]")) {
+      window.print();
+      return;
+    }
+
     // <a data-history-back>: back to the previous page, when there is one.
     var back = target.closest("[data-history-back]");
     if (back && window.history.length > 1) {

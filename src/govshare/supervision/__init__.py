@@ -1,0 +1,1 @@
+"""Supervision (监督考核): violations the platform finds itself and their rectification."""

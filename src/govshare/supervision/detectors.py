@@ -1,0 +1,458 @@
+"""Detectors of violations (SUP-2): each reads facts another domain already keeps and yields
+what it finds, never a copy of its own (DESIGN: supervision reads facts, not copies).
+
+A detector yields `Found`: the violation, the department that must rectify it, the subject
+(what it is about, and where it is shown), the facts in words and as values, and a key that
+names the same facts on every run, so a finding found again is updated rather than doubled.
+What a detector no longer yields has been put right: its finding is resolved.
+
+The detectors run in `DETECTORS`' order under every profile; which article of the city's
+regulation each violation breaks is the profile's (`violation_articles`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from govshare.catalog.models import ChangeEvent, Resource, ResourceStatus, ResourceVersion
+from govshare.core import clock
+from govshare.core.policy import Violation
+from govshare.exchange.models import BindingState, RunState, SyncRun, TableBinding
+from govshare.opendata.models import (
+    PublicApplication,
+    PublicApplicationState,
+    PublicDataRequest,
+    PublicRequestState,
+)
+from govshare.sharing.models import ApplicationStep, Grant, GrantState
+from govshare.sharing.service.freshness import freshness_of
+from govshare.supervision.models import Probe, ProbeTarget
+from govshare.verification.comparison_models import Comparison, Mismatch, MismatchState
+from govshare.verification.models import Objection, ObjectionState
+
+# A table's sync is failing once this many of its latest runs failed one after another: one
+# failure is a bad night, three are a source nobody looks after.
+FAILING_RUNS = 3
+# An interface or database is unreachable once this many of its latest probes failed.
+FAILING_PROBES = 3
+# A catalog entry no version has changed for this long is not being kept up (SY§11 定期更新).
+REVIEW_INTERVAL = timedelta(days=365)
+
+
+@dataclass(frozen=True)
+class Found:
+    """What a detector found: a violation by a department, about a subject, with its facts."""
+
+    kind: Violation
+    key: str
+    department_id: int
+    subject_type: str
+    subject_id: int | None
+    subject_label: str
+    link: str
+    summary: str  # the facts in a sentence, as the notice states them
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    def facts_with_summary(self) -> dict[str, Any]:
+        return {"summary": self.summary, **self.facts}
+
+
+Detector = Callable[[Session], Iterable[Found]]
+
+
+def _late(due_on: date, today: date) -> int:
+    return (today - due_on).days
+
+
+# --- deadlines the other domains set ---------------------------------------------------------
+
+
+def catalog_overdue(db_session: Session) -> Iterator[Found]:
+    """A law change or change of duties whose catalog update is past its deadline (CAT-5)."""
+    today = clock.today()
+    events = db_session.scalars(
+        sa.select(ChangeEvent)
+        .where(ChangeEvent.closed_at.is_(None), ChangeEvent.due_on < today)
+        .order_by(ChangeEvent.id)
+    )
+    for event in events:
+        label = event.description[:60]
+        yield Found(
+            Violation.CATALOG_OVERDUE,
+            f"catalog_overdue:change_event:{event.id}",
+            event.organization_id,
+            "change_event",
+            event.id,
+            f"目录更新事项：{label}",
+            f"/catalog/changes/{event.id}",
+            f"{event.occurred_on.isoformat()} 发生{event.cause.label}（{label}），目录应于 "
+            f"{event.due_on.isoformat()} 前更新，已逾期 {_late(event.due_on, today)} 天未更新。",
+            {
+                "occurred_on": event.occurred_on.isoformat(),
+                "due_on": event.due_on.isoformat(),
+                "days_late": _late(event.due_on, today),
+            },
+        )
+
+
+def catalog_unreviewed(db_session: Session) -> Iterator[Found]:
+    """A published catalog entry no version has changed for a year (CAT-13, SY§11)."""
+    today = clock.today()
+    before = today - REVIEW_INTERVAL
+    rows = db_session.execute(
+        sa.select(Resource, ResourceVersion)
+        .join(ResourceVersion, ResourceVersion.id == Resource.current_version_id)
+        .where(
+            Resource.status == ResourceStatus.PUBLISHED,
+            ResourceVersion.published_on.is_not(None),
+            ResourceVersion.published_on < before,
+        )
+        .order_by(Resource.id)
+    )
+    for resource, version in rows:
+        assert version.published_on is not None
+        yield Found(
+            Violation.CATALOG_UNREVIEWED,
+            f"catalog_unreviewed:resource:{resource.id}",
+            resource.provider_id,
+            "resource",
+            resource.id,
+            f"资源目录：{version.name}（{resource.code}）",
+            f"/catalog/resources/{resource.id}",
+            f"目录“{version.name}”自 {version.published_on.isoformat()} 发布第 "
+            f"{version.number} 版以来已逾一年未更新或复核。",
+            {"version": version.number, "published_on": version.published_on.isoformat()},
+        )
+
+
+def decision_overdue(db_session: Session) -> Iterator[Found]:
+    """A provider's decision on a sharing application past its deadline (SHR-2)."""
+    today = clock.today()
+    steps = db_session.scalars(
+        sa.select(ApplicationStep)
+        .where(
+            ApplicationStep.started.is_(True),
+            ApplicationStep.finished_at.is_(None),
+            ApplicationStep.organization_id.is_not(None),  # the operator's pre-review: its own
+            ApplicationStep.due_on < today,
+        )
+        .order_by(ApplicationStep.id)
+    )
+    for step in steps:
+        assert step.organization_id is not None
+        application = step.application
+        yield Found(
+            Violation.DECISION_OVERDUE,
+            f"decision_overdue:application_step:{step.id}",
+            step.organization_id,
+            "application",
+            application.id,
+            f"共享申请 {application.number}（{application.consumer.name}申请“{application.version.name}”）",
+            f"/sharing/applications/{application.id}",
+            f"{application.consumer.name}于 {step.started_on.isoformat()} 提出的共享申请 "
+            f"{application.number}，答复期限为 {step.due_on.isoformat()}，已逾期 "
+            f"{_late(step.due_on, today)} 天未答复。",
+            {
+                "application": application.number,
+                "started_on": step.started_on.isoformat(),
+                "due_on": step.due_on.isoformat(),
+                "days_late": _late(step.due_on, today),
+            },
+        )
+
+
+def open_answer_overdue(db_session: Session) -> Iterator[Found]:
+    """The public's open-data applications and data requests a department has not answered
+    by their deadline (OPN-2, SR§22, SR§7)."""
+    today = clock.today()
+    applications = db_session.scalars(
+        sa.select(PublicApplication)
+        .where(
+            PublicApplication.state == PublicApplicationState.PENDING,
+            PublicApplication.due_on < today,
+        )
+        .order_by(PublicApplication.id)
+    )
+    for application in applications:
+        resource = application.resource
+        yield Found(
+            Violation.OPEN_ANSWER_OVERDUE,
+            f"open_answer_overdue:public_application:{application.id}",
+            resource.provider_id,
+            "public_application",
+            application.id,
+            f"开放数据申请 {application.number}（{resource.code}）",
+            f"/opendata/applications/{application.id}",
+            f"社会公众的开放数据申请 {application.number} 答复期限为 "
+            f"{application.due_on.isoformat()}，已逾期 {_late(application.due_on, today)} 天未答复。",
+            {
+                "application": application.number,
+                "due_on": application.due_on.isoformat(),
+                "days_late": _late(application.due_on, today),
+            },
+        )
+    requests = db_session.scalars(
+        sa.select(PublicDataRequest)
+        .where(
+            PublicDataRequest.state == PublicRequestState.ASSIGNED,
+            PublicDataRequest.organization_id.is_not(None),
+            PublicDataRequest.due_on < today,
+        )
+        .order_by(PublicDataRequest.id)
+    )
+    for request in requests:
+        assert request.organization_id is not None and request.due_on is not None
+        yield Found(
+            Violation.OPEN_ANSWER_OVERDUE,
+            f"open_answer_overdue:public_request:{request.id}",
+            request.organization_id,
+            "public_request",
+            request.id,
+            f"数据开放需求 {request.number}",
+            f"/opendata/requests/{request.id}",
+            f"分派的数据开放需求 {request.number} 答复期限为 {request.due_on.isoformat()}，"
+            f"已逾期 {_late(request.due_on, today)} 天未答复。",
+            {
+                "request": request.number,
+                "due_on": request.due_on.isoformat(),
+                "days_late": _late(request.due_on, today),
+            },
+        )
+
+
+def objection_overdue(db_session: Session) -> Iterator[Found]:
+    """An objection its provider has not verified by the deadline (VER-1, SY§25)."""
+    today = clock.today()
+    objections = db_session.scalars(
+        sa.select(Objection)
+        .where(Objection.state == ObjectionState.OPEN, Objection.due_on < today)
+        .order_by(Objection.id)
+    )
+    for objection in objections:
+        yield Found(
+            Violation.OBJECTION_OVERDUE,
+            f"objection_overdue:objection:{objection.id}",
+            objection.provider_id,
+            "objection",
+            objection.id,
+            f"疑义 {objection.number}（{objection.consumer.name}，{objection.resource.code}）",
+            f"/verification/objections/{objection.id}",
+            f"{objection.consumer.name}于 {objection.raised_on.isoformat()} 提出的疑义 "
+            f"{objection.number}，核实期限为 {objection.due_on.isoformat()}，已逾期 "
+            f"{_late(objection.due_on, today)} 天未核实答复。",
+            {
+                "objection": objection.number,
+                "raised_on": objection.raised_on.isoformat(),
+                "due_on": objection.due_on.isoformat(),
+                "days_late": _late(objection.due_on, today),
+            },
+        )
+
+
+def mismatch_overdue(db_session: Session) -> Iterator[Found]:
+    """Comparison mismatches a department has not settled by their deadline (VER-3): one
+    finding per comparison and department, however many cases, so a large comparison does
+    not become a thousand notices."""
+    today = clock.today()
+    rows = db_session.execute(
+        sa.select(
+            Mismatch.comparison_id,
+            Mismatch.department_id,
+            sa.func.count(Mismatch.id),
+            sa.func.min(Mismatch.due_on),
+        )
+        .where(Mismatch.state == MismatchState.OPEN, Mismatch.due_on < today)
+        .group_by(Mismatch.comparison_id, Mismatch.department_id)
+        .order_by(Mismatch.comparison_id, Mismatch.department_id)
+    ).all()
+    for comparison_id, department_id, count, earliest in rows:
+        comparison = db_session.get(Comparison, comparison_id)
+        name = comparison.name if comparison else f"比对 {comparison_id}"
+        yield Found(
+            Violation.MISMATCH_OVERDUE,
+            f"mismatch_overdue:comparison:{comparison_id}:{department_id}",
+            department_id,
+            "comparison",
+            comparison_id,
+            f"数据比对：{name}",
+            f"/verification/mismatches?comparison_id={comparison_id}&show=overdue",
+            f"比对“{name}”中有 {count} 条不一致超过处理期限未处理，最早的应于 "
+            f"{earliest.isoformat()} 前处理。",
+            {"cases": count, "earliest_due_on": earliest.isoformat()},
+        )
+
+
+# --- the data and its paths ------------------------------------------------------------------
+
+
+def data_stale(db_session: Session) -> Iterator[Found]:
+    """Published data refreshed later than its declared update frequency (SHR-6, BZ§21)."""
+    for fresh in sorted(freshness_of(db_session).values(), key=lambda f: f.resource_id):
+        if not fresh.stale:
+            continue
+        resource = db_session.get(Resource, fresh.resource_id)
+        assert resource is not None
+        yield Found(
+            Violation.DATA_STALE,
+            f"data_stale:resource:{fresh.resource_id}",
+            resource.provider_id,
+            "resource",
+            fresh.resource_id,
+            f"资源：{fresh.name}（{fresh.code}）",
+            f"/catalog/resources/{fresh.resource_id}",
+            f"“{fresh.name}”目录公布的更新周期为{fresh.frequency.label}，最近一次更新为 "
+            f"{fresh.last_updated_on.isoformat()}，应于 {fresh.due_on.isoformat()} 前更新，"
+            f"已逾期 {fresh.days_late} 天。",
+            {
+                "frequency": fresh.frequency.value,
+                "last_updated_on": fresh.last_updated_on.isoformat(),
+                "due_on": fresh.due_on.isoformat(),
+                "days_late": fresh.days_late,
+            },
+        )
+
+
+def sync_failing(db_session: Session) -> Iterator[Found]:
+    """An active table binding whose last `FAILING_RUNS` runs all failed (EXC-2)."""
+    ranked = (
+        sa.select(
+            SyncRun.binding_id,
+            SyncRun.id,
+            SyncRun.state,
+            SyncRun.finished_at,
+            SyncRun.error,
+            sa.func.row_number()
+            .over(partition_by=SyncRun.binding_id, order_by=SyncRun.id.desc())
+            .label("n"),
+        )
+        .where(
+            SyncRun.binding_id.is_not(None),
+            SyncRun.state.in_([RunState.SUCCEEDED, RunState.FAILED]),
+        )
+        .subquery()
+    )
+    latest = db_session.execute(
+        sa.select(ranked)
+        .where(ranked.c.n <= FAILING_RUNS)
+        .order_by(ranked.c.binding_id, ranked.c.n)
+    ).all()
+    runs: dict[int, list[Any]] = {}
+    for row in latest:
+        runs.setdefault(row.binding_id, []).append(row)
+    for binding_id, last in runs.items():
+        if len(last) < FAILING_RUNS or any(r.state != RunState.FAILED for r in last):
+            continue
+        binding = db_session.get(TableBinding, binding_id)
+        if binding is None or binding.state != BindingState.ACTIVE:
+            continue
+        resource = binding.resource
+        name = resource.current_version.name if resource.current_version else resource.code
+        first = last[-1].finished_at
+        yield Found(
+            Violation.SYNC_FAILING,
+            f"sync_failing:binding:{binding_id}",
+            resource.provider_id,
+            "binding",
+            binding_id,
+            f"库表同步：{name}（{binding.source_table}）",
+            f"/exchange/bindings/{binding_id}",
+            f"“{name}”最近 {FAILING_RUNS} 次同步均失败"
+            + (f"（自 {clock.to_city(first):%Y-%m-%d %H:%M} 起）" if first else "")
+            + f"，最近一次的错误：{(last[0].error or '未记录').splitlines()[0][:200]}",
+            {"runs": [r.id for r in last], "error": (last[0].error or "")[:500]},
+        )
+
+
+def _unreachable(db_session: Session, target: ProbeTarget, kind: Violation) -> Iterator[Found]:
+    ranked = (
+        sa.select(
+            Probe.target_id,
+            Probe.department_id,
+            Probe.label,
+            Probe.ok,
+            Probe.probed_at,
+            Probe.message,
+            sa.func.row_number()
+            .over(partition_by=Probe.target_id, order_by=Probe.id.desc())
+            .label("n"),
+        )
+        .where(Probe.target == target)
+        .subquery()
+    )
+    latest = db_session.execute(
+        sa.select(ranked).where(ranked.c.n <= FAILING_PROBES).order_by(ranked.c.target_id)
+    ).all()
+    probes: dict[int, list[Any]] = {}
+    for row in latest:
+        probes.setdefault(row.target_id, []).append(row)
+    for target_id, last in probes.items():
+        if len(last) < FAILING_PROBES or any(p.ok for p in last):
+            continue
+        newest, oldest = last[0], last[-1]
+        yield Found(
+            kind,
+            f"{kind.value}:{target.value}:{target_id}",
+            newest.department_id,
+            target.value,
+            target_id,
+            f"{target.label}：{newest.label}",
+            f"/exchange/{'interfaces' if target is ProbeTarget.INTERFACE else 'connections'}/{target_id}",
+            f"{target.label}“{newest.label}”自 {clock.to_city(oldest.probed_at):%Y-%m-%d %H:%M} "
+            f"起连续 {FAILING_PROBES} 次探测无法访问：{newest.message[:200]}",
+            {"since": clock.as_utc(oldest.probed_at).isoformat(), "error": newest.message},
+        )
+
+
+def interface_unreachable(db_session: Session) -> Iterator[Found]:
+    """A registered service interface whose latest probes all failed (EXC-4, BZ§14)."""
+    return _unreachable(db_session, ProbeTarget.INTERFACE, Violation.INTERFACE_UNREACHABLE)
+
+
+def connection_unreachable(db_session: Session) -> Iterator[Found]:
+    """A registered database whose latest probes all failed (EXC-2)."""
+    return _unreachable(db_session, ProbeTarget.CONNECTION, Violation.CONNECTION_UNREACHABLE)
+
+
+# --- use -------------------------------------------------------------------------------------
+
+
+def grant_suspended(db_session: Session) -> Iterator[Found]:
+    """A grant its provider or the operator suspended for misuse (SHR-5, SY§22): the consumer
+    must put its use right."""
+    grants = db_session.scalars(
+        sa.select(Grant).where(Grant.state == GrantState.SUSPENDED).order_by(Grant.id)
+    )
+    for grant in grants:
+        yield Found(
+            Violation.GRANT_SUSPENDED,
+            f"grant_suspended:grant:{grant.id}",
+            grant.consumer_id,
+            "grant",
+            grant.id,
+            f"授权 {grant.number}（{grant.version.name}，{grant.provider.name}提供）",
+            f"/sharing/grants/{grant.id}",
+            f"使用“{grant.version.name}”的授权 {grant.number} 因违规使用被暂停。"
+            f"理由：{grant.state_reason or '未说明'}",
+            {"grant": grant.number, "reason": grant.state_reason or ""},
+        )
+
+
+DETECTORS: tuple[Detector, ...] = (
+    catalog_overdue,
+    catalog_unreviewed,
+    decision_overdue,
+    open_answer_overdue,
+    objection_overdue,
+    mismatch_overdue,
+    data_stale,
+    sync_failing,
+    interface_unreachable,
+    connection_unreachable,
+    grant_suspended,
+)

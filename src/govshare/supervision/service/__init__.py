@@ -1,0 +1,2 @@
+"""The supervision services, by topic: findings (detection), notices (rectification and
+circulation), evidence, probes."""
