@@ -51,20 +51,8 @@ router = APIRouter(include_in_schema=False)
 KEY_ROWS = 3  # rows of the key mapping on the set-up form
 ITEM_ROWS = 8  # rows of compared items; blank rows are ignored
 PAGE_SIZE = 50
-NORMALISERS = (
-    Normaliser.TRIM,
-    Normaliser.HALFWIDTH,
-    Normaliser.DATE,
-    Normaliser.CASE,
-    Normaliser.EMPTY_AS_NULL,
-)
-NORMALISER_LABELS = {
-    Normaliser.TRIM: "去除首尾空格",
-    Normaliser.HALFWIDTH: "全角转半角",
-    Normaliser.DATE: "日期格式统一",
-    Normaliser.CASE: "英文大小写",
-    Normaliser.EMPTY_AS_NULL: "空值视为空",
-}
+NORMALISERS = tuple(Normaliser)  # offered in the order they run
+NORMALISER_LABELS = {n: n.label for n in Normaliser}
 CLOSED = (MismatchState.SETTLED, MismatchState.GONE)
 SHOWS = {
     "all": "全部",
