@@ -9,7 +9,7 @@ from govshare.core.documents import Document
 from govshare.core.policy import Violation
 from govshare.core.settings import load_settings
 from govshare.supervision.models import Finding, ProbeTarget
-from govshare.supervision.service import evidence, findings, notices, probes
+from govshare.supervision.service import evidence, findings, ledgers, notices, probes
 from tests.scenarios import READ_ONLY, Reads, World, Writes
 from tests.sharing.builders import SHANGRAO
 from tests.supervision.builders import (
@@ -27,6 +27,7 @@ FIN = "govshare.supervision.service.findings."
 NOT = "govshare.supervision.service.notices."
 EVI = "govshare.supervision.service.evidence."
 PRO = "govshare.supervision.service.probes."
+LED = "govshare.supervision.service.ledgers."
 SCAN = Document("整改报告.pdf", "application/pdf", b"%PDF-1.4\n% report\n")
 
 
@@ -134,6 +135,15 @@ SCENARIOS: dict[str, Writes | Reads] = {
     PRO + "availability": Reads(
         lambda w: probes.availability(w.db, actor=w.op, month=clock.today()), prepare=_probed
     ),
+    LED + "ledger": Reads(
+        lambda w: ledgers.ledger(w.db, actor=w.op, first=clock.today()), prepare=_overdue
+    ),
+    LED + "department_year": Reads(
+        lambda w: ledgers.department_year(
+            w.db, actor=w.op, department_id=w.dept.id, year=clock.today().year
+        )
+    ),
+    LED + "month_after": READ_ONLY,
     EVI + "checked": READ_ONLY,
     EVI + "attach": Writes("supervision.evidence.attach", _attached),
     EVI + "read": Writes(
