@@ -144,6 +144,8 @@ SCENARIOS: dict[str, Writes | Reads] = {
         )
     ),
     LED + "month_after": READ_ONLY,
+    LED + "parse_month": READ_ONLY,
+    LED + "parse_year": READ_ONLY,
     EVI + "checked": READ_ONLY,
     EVI + "attach": Writes("supervision.evidence.attach", _attached),
     EVI + "read": Writes(

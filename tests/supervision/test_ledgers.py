@@ -3,9 +3,12 @@ domains keep, in the city's calendar month; a department sees its own row only."
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from datetime import date
 
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
 from sqlalchemy.orm import Session
 
 from govshare.core import clock
@@ -15,6 +18,7 @@ from govshare.sharing.models import Grant
 from govshare.supervision.service import ledgers
 from govshare.verification.schemas import AnswerIn, MetadataObjectionIn
 from govshare.verification.service import objections
+from tests.http import sign_in_as
 from tests.sharing.builders import SHANGRAO, Sharing, approved, sharing_world
 
 SEPTEMBER = date(2026, 9, 1)
@@ -108,3 +112,55 @@ def test_a_departments_year_runs_month_by_month_to_this_month(db: Session) -> No
         )
     assert [first.month for first, _ in year] == list(range(1, 11))
     assert nonzero(year[8][1].figures) == PROVIDER_SEPTEMBER
+
+
+NOW = "2026-10-12T09:00:00+08:00"
+
+
+def test_the_page_and_its_workbook_show_the_same_figures(db: Session, client: TestClient) -> None:
+    f = known_facts(db)
+    db.commit()
+    with clock.frozen(NOW):
+        sign_in_as(client, db, f.s.op)
+        page = client.get("/supervision/ledgers?month=2026-09")
+        assert page.status_code == 200, page.text
+        assert 'id="ledger"' in page.text and "目录编制" in page.text and "合计" in page.text
+        assert f'href="/supervision/ledgers/{f.s.provider.id}?year=2026"' in page.text
+        assert 'href="/supervision/ledgers"' in page.text  # the tab
+        got = client.get("/supervision/ledgers.xlsx?month=2026-09")
+        assert got.status_code == 200
+        year = client.get(f"/supervision/ledgers/{f.s.provider.id}?year=2026")
+        assert year.status_code == 200 and "2026-09" in year.text
+        assert client.get(f"/supervision/ledgers/{f.s.provider.id}/year.xlsx").status_code == 200
+    sheet = load_workbook(io.BytesIO(got.content)).active
+    assert sheet.title == "2026-09"
+    assert [c.value for c in sheet[2]][1:] == [c.label for c in ledgers.COLUMNS]
+    lines = {r[0]: r[1:] for r in sheet.iter_rows(min_row=3, values_only=True)}
+    expected = dict.fromkeys(ledgers.KEYS, 0) | PROVIDER_SEPTEMBER
+    assert list(lines[f.s.provider.name]) == [expected[k] for k in ledgers.KEYS]
+    assert lines["合计"][ledgers.KEYS.index("served_query")] == 2
+
+
+def test_the_api_gives_a_department_its_own_row(db: Session, client: TestClient) -> None:
+    f = known_facts(db)
+    db.commit()
+    with clock.frozen(NOW):
+        sign_in_as(client, db, f.s.consumer_officer)
+        got = client.get("/api/v1/supervision/ledgers?month=2026-09")
+        assert got.status_code == 200, got.text
+        body = got.json()
+        assert [r["department_id"] for r in body["rows"]] == [f.s.consumer.id]
+        assert nonzero(body["rows"][0]["figures"]) == CONSUMER_SEPTEMBER
+        other = client.get(f"/supervision/ledgers/{f.s.provider.id}")
+        assert other.status_code == 404
+
+
+def test_a_bad_month_is_refused_naming_the_field(db: Session, client: TestClient) -> None:
+    f = known_facts(db)
+    db.commit()
+    with clock.frozen(NOW):
+        sign_in_as(client, db, f.s.op)
+        for bad in ("2026-13", "2026-9", "九月"):
+            refused = client.get(f"/api/v1/supervision/ledgers?month={bad}")
+            assert refused.status_code == 422 and refused.json()["field"] == "month", bad
+        assert client.get("/supervision/ledgers?month=2026-13").status_code == 422

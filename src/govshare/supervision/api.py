@@ -23,7 +23,7 @@ from govshare.supervision.models import (
     RectificationEvidence,
 )
 from govshare.supervision.schemas import NoticeAnswerIn, NoticeDecisionIn
-from govshare.supervision.service import evidence, findings, notices, probes
+from govshare.supervision.service import evidence, findings, ledgers, notices, probes
 from govshare.web.deps import DB, SignedIn, runtime_of
 from govshare.web.documents import document_response
 
@@ -340,3 +340,42 @@ def availability(
         )
         for a in found
     ]
+
+
+class LedgerRowOut(BaseModel):
+    """A department's figures for the month, keyed as `columns` name them."""
+
+    department_id: int
+    department: str
+    figures: dict[str, int]
+
+
+class LedgerColumnOut(BaseModel):
+    key: str
+    group: str
+    label: str
+
+
+class LedgerOut(BaseModel):
+    month: str
+    columns: list[LedgerColumnOut]
+    rows: list[LedgerRowOut]
+    totals: dict[str, int]
+
+
+@router.get(
+    "/ledgers",
+    summary="部门工作台账（按月；部门看本部门的，管理单位看全部）",
+)
+def ledger(db_session: DB, actor: SignedIn, month: str = "") -> LedgerOut:
+    first = ledgers.parse_month(month)
+    found = ledgers.ledger(db_session, actor=actor, first=first)
+    return LedgerOut(
+        month=first.strftime("%Y-%m"),
+        columns=[LedgerColumnOut(key=c.key, group=c.group, label=c.label) for c in ledgers.COLUMNS],
+        rows=[
+            LedgerRowOut(department_id=r.department_id, department=r.department, figures=r.figures)
+            for r in found.rows
+        ],
+        totals=found.totals,
+    )

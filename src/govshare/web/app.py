@@ -35,6 +35,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     from govshare.sharing import api as sharing_api
     from govshare.sharing import pages as sharing_pages
     from govshare.supervision import api as supervision_api
+    from govshare.supervision import ledger_pages as supervision_ledger_pages
     from govshare.supervision import pages as supervision_pages
     from govshare.verification import api as verification_api
     from govshare.verification import comparison_api as verification_comparison_api
@@ -91,6 +92,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         verification_pages.router,
         verification_comparison_pages.router,
         supervision_pages.router,
+        supervision_ledger_pages.router,
     ):
         app.include_router(router)
     return app

@@ -85,6 +85,7 @@ SUPERVISION_TABS: Links = [
     ("违规发现", "/supervision/findings", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
     ("通报", "/supervision/circulars", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
     ("可用性", "/supervision/availability", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
+    ("台账", "/supervision/ledgers", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
 ]
 
 # Sections with their own tabs: the path prefix and the tabs shown under it.

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from govshare.catalog.models import ChangeEvent, Resource, ResourceVersion
 from govshare.core import clock
-from govshare.core.errors import NotFound
+from govshare.core.errors import Invalid, NotFound
 from govshare.core.permissions import Actor, require
 from govshare.exchange.models import UseKind
 from govshare.exchange.service import usage
@@ -104,6 +104,27 @@ class Ledger:
     @property
     def totals(self) -> dict[str, int]:
         return {key: sum(r.figures[key] for r in self.rows) for key in KEYS}
+
+
+def parse_month(value: str) -> date:
+    """`YYYY-MM` as the month's first day (empty: this month); refused naming the field."""
+    if not value:
+        return clock.today().replace(day=1)
+    try:
+        if len(value) != 7:
+            raise ValueError(value)
+        return date.fromisoformat(f"{value}-01")
+    except ValueError:
+        raise Invalid("月份格式应为 年-月，如 2026-12", field="month") from None
+
+
+def parse_year(value: str) -> int:
+    """A year like `2026` (empty: this year); refused naming the field."""
+    if not value:
+        return clock.today().year
+    if not (value.isdigit() and len(value) == 4):
+        raise Invalid("年份格式应为四位数字，如 2026", field="year")
+    return int(value)
 
 
 def month_after(first: date) -> date:
