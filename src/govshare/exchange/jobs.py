@@ -143,6 +143,7 @@ def background_worker(runtime: Runtime, *, workers: int = 1) -> Iterator[None]:
     """The queue worked by threads of this process while the block runs, periodic tasks
     included (the demo city's single process); a deployment runs `govshare worker`
     processes instead."""
+    _mapped()
     consumer = _ThreadConsumer(
         job_queue(runtime).huey, workers=workers, worker_type="thread", periodic=True
     )
@@ -153,7 +154,19 @@ def background_worker(runtime: Runtime, *, workers: int = 1) -> Iterator[None]:
         consumer.stop(graceful=False)
 
 
+def _mapped() -> None:
+    """Every table's class imported and the mappers configured before worker threads start:
+    a job importing a domain lazily in one thread must never race another thread's first
+    query into configuring classes half imported."""
+    import sqlalchemy.orm
+
+    import govshare.core.models  # noqa: F401  (every table module)
+
+    sqlalchemy.orm.configure_mappers()
+
+
 def run_worker(runtime: Runtime, *, workers: int = 2) -> None:
     """Works the queue until interrupted (`govshare worker`)."""
+    _mapped()
     queue = job_queue(runtime)
     Consumer(queue.huey, workers=workers, worker_type="thread", periodic=True).run()

@@ -16,7 +16,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, foreign, mapped_column, relationship
 
 from govshare.catalog.models import Labelled, Resource
 from govshare.core.db import Base, UTCDateTime, str_enum
@@ -222,5 +222,8 @@ class Mismatch(Base):
     comparison: Mapped[Comparison] = relationship(lazy="joined")
     department: Mapped[Organization] = relationship(lazy="joined")
     attachments: Mapped[list[Evidence]] = relationship(
-        order_by="Evidence.id", lazy="selectin", viewonly=True
+        primaryjoin=lambda: Mismatch.id == foreign(Evidence.mismatch_id),
+        order_by=lambda: Evidence.id,
+        lazy="selectin",
+        viewonly=True,
     )

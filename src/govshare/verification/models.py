@@ -25,7 +25,7 @@ from sqlalchemy import (
     String,
     Text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, foreign, mapped_column, relationship
 
 from govshare.catalog.models import Labelled, Resource
 from govshare.core.db import Base, UTCDateTime, str_enum
@@ -70,6 +70,35 @@ class ExtensionState(Labelled):
     REQUESTED = "requested"
     APPROVED = "approved"
     REFUSED = "refused"
+
+
+class Evidence(Base):
+    """A scanned document (证明材料) attached to an objection (by its consumer or provider)
+    or to a mismatch case (by the department disputing it), kept beside it; reading it is
+    logged. Exactly one of `objection_id` and `mismatch_id` is set."""
+
+    __tablename__ = "verification_evidence"
+    __table_args__ = (
+        CheckConstraint("(objection_id IS NULL) <> (mismatch_id IS NULL)", name="one_subject"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    objection_id: Mapped[int | None] = mapped_column(
+        ForeignKey("verification_objection.id"), index=True
+    )
+    mismatch_id: Mapped[int | None] = mapped_column(
+        ForeignKey("verification_mismatch.id"), index=True
+    )
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id"))  # whose
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    uploaded_by: Mapped[str] = mapped_column(String(120))
+
+    organization: Mapped[Organization] = relationship(lazy="joined")
 
 
 class Objection(Base):
@@ -121,7 +150,10 @@ class Objection(Base):
     provider: Mapped[Organization] = relationship(foreign_keys=[provider_id], lazy="joined")
     consumer: Mapped[Organization] = relationship(foreign_keys=[consumer_id], lazy="joined")
     attachments: Mapped[list[Evidence]] = relationship(
-        order_by="Evidence.id", lazy="selectin", viewonly=True
+        primaryjoin=lambda: Objection.id == foreign(Evidence.objection_id),
+        order_by=lambda: Evidence.id,
+        lazy="selectin",
+        viewonly=True,
     )
 
 
@@ -138,32 +170,3 @@ class ServedOnProof(Base):
     served_by: Mapped[str] = mapped_column(String(120))
     person: Mapped[str] = mapped_column(String(200))  # whom, as the clerk recorded
     proof: Mapped[str] = mapped_column(Text)  # what proof was shown
-
-
-class Evidence(Base):
-    """A scanned document (证明材料) attached to an objection (by its consumer or provider)
-    or to a mismatch case (by the department disputing it), kept beside it; reading it is
-    logged. Exactly one of `objection_id` and `mismatch_id` is set."""
-
-    __tablename__ = "verification_evidence"
-    __table_args__ = (
-        CheckConstraint("(objection_id IS NULL) <> (mismatch_id IS NULL)", name="one_subject"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    objection_id: Mapped[int | None] = mapped_column(
-        ForeignKey("verification_objection.id"), index=True
-    )
-    mismatch_id: Mapped[int | None] = mapped_column(
-        ForeignKey("verification_mismatch.id"), index=True
-    )
-    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id"))  # whose
-    filename: Mapped[str] = mapped_column(String(200))
-    content_type: Mapped[str] = mapped_column(String(100))
-    size: Mapped[int] = mapped_column(Integer)
-    sha256: Mapped[str] = mapped_column(String(64))
-    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
-    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    uploaded_by: Mapped[str] = mapped_column(String(120))
-
-    organization: Mapped[Organization] = relationship(lazy="joined")
