@@ -12,12 +12,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from govshare.catalog.models import Labelled, Resource, ResourceVersion
 from govshare.core import clock
 from govshare.core.db import Base, UTCDateTime, str_enum
+from govshare.core.stored_documents import StoredDocument
 from govshare.identity.models import Organization
 
 
@@ -289,7 +290,7 @@ class ApplicationStep(Base):
         return self.started and end > self.due_on
 
 
-class Attachment(Base):
+class Attachment(StoredDocument, Base):
     """A document attached to an application (申请附件): the sealed letter or commitment."""
 
     __tablename__ = "sharing_attachment"
@@ -297,13 +298,6 @@ class Attachment(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     application_id: Mapped[int] = mapped_column(ForeignKey("sharing_application.id"), index=True)
     kind: Mapped[str] = mapped_column(String(32))  # policy.Attachment
-    filename: Mapped[str] = mapped_column(String(200))
-    content_type: Mapped[str] = mapped_column(String(100))
-    size: Mapped[int] = mapped_column(Integer)
-    sha256: Mapped[str] = mapped_column(String(64))
-    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
-    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    uploaded_by: Mapped[str] = mapped_column(String(120))
 
 
 class Grant(Base):

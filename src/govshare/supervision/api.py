@@ -25,7 +25,7 @@ from govshare.supervision.models import (
 from govshare.supervision.schemas import NoticeAnswerIn, NoticeDecisionIn
 from govshare.supervision.service import evidence, findings, ledgers, notices, probes
 from govshare.web.deps import DB, SignedIn, runtime_of
-from govshare.web.documents import document_response
+from govshare.web.documents import document_response, uploaded
 
 router = APIRouter(prefix="/supervision", tags=["监督考核"])
 PAGE_SIZE = 100
@@ -265,10 +265,7 @@ Attachments = Annotated[
 async def attach_evidence(
     db_session: DB, actor: SignedIn, notice_id: Id, attachments: Attachments
 ) -> list[EvidenceOut]:
-    found = [
-        documents.received(f.filename or "", f.content_type or "", await f.read())
-        for f in attachments
-    ]
+    found = await uploaded(attachments)
     notice = notices.get_notice(db_session, actor=actor, notice_id=notice_id)
     return evidence_out(evidence.attach(db_session, actor=actor, notice=notice, documents=found))
 

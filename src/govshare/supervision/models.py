@@ -21,7 +21,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     String,
     Text,
     text,
@@ -31,6 +30,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from govshare.catalog.models import Labelled
 from govshare.core.db import Base, UTCDateTime, str_enum
 from govshare.core.policy import Violation
+from govshare.core.stored_documents import StoredDocument
 from govshare.identity.models import Organization
 
 LABELS: dict[str, dict[str, str]] = {
@@ -156,10 +156,10 @@ class Notice(Base):
     finding: Mapped[Finding] = relationship(lazy="joined")
     department: Mapped[Organization] = relationship(lazy="joined")
     steps: Mapped[list[NoticeEvent]] = relationship(
-        order_by="NoticeEvent.id", lazy="selectin", viewonly=True
+        order_by=lambda: NoticeEvent.id, lazy="selectin", viewonly=True
     )
     attachments: Mapped[list[RectificationEvidence]] = relationship(
-        order_by="RectificationEvidence.id", lazy="selectin", viewonly=True
+        order_by=lambda: RectificationEvidence.id, lazy="selectin", viewonly=True
     )
 
 
@@ -177,7 +177,7 @@ class NoticeEvent(Base):
     due_on: Mapped[date | None] = mapped_column(Date)  # the deadline the step set, if any
 
 
-class RectificationEvidence(Base):
+class RectificationEvidence(StoredDocument, Base):
     """A scanned document (整改佐证材料) the department attaches to its answer."""
 
     __tablename__ = "supervision_evidence"
@@ -185,13 +185,6 @@ class RectificationEvidence(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     notice_id: Mapped[int] = mapped_column(ForeignKey("supervision_notice.id"), index=True)
     organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id"))
-    filename: Mapped[str] = mapped_column(String(200))
-    content_type: Mapped[str] = mapped_column(String(100))
-    size: Mapped[int] = mapped_column(Integer)
-    sha256: Mapped[str] = mapped_column(String(64))
-    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
-    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    uploaded_by: Mapped[str] = mapped_column(String(120))
 
 
 class Probe(Base):

@@ -4,6 +4,7 @@ the circulated notices (通报) with a printable page in the city's name, and av
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -12,7 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from govshare.core import calendar as working_days
 from govshare.core import clock, documents
-from govshare.core.errors import DomainError, Invalid
+from govshare.core.errors import Invalid
 from govshare.core.inputs import Id
 from govshare.core.permissions import Actor, Role
 from govshare.core.policy import Violation
@@ -22,7 +23,13 @@ from govshare.supervision.schemas import NoticeAnswerIn, NoticeDecisionIn
 from govshare.supervision.service import evidence, findings, notices, probes
 from govshare.web.deps import DB, PageActor, runtime_of
 from govshare.web.documents import document_response
-from govshare.web.forms import PostedDocuments, PostedForm, field_errors, form_states, validated
+from govshare.web.forms import (
+    PostedDocuments,
+    PostedForm,
+    attempt,
+    form_states,
+    validated,
+)
 from govshare.web.templating import redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -143,15 +150,13 @@ def _act(
     notice_id: int,
     which: str,
     form: dict[str, Any],
-    step: Any,
+    step: Callable[[], str],
 ) -> Response:
-    try:
-        message = step()
-    except DomainError as exc:
-        db_session.rollback()
-        context = _detail(request, db_session, actor, notice_id, which, form, field_errors(exc))
-        return render(request, "supervision/notice.html", context, exc.status)
-    return redirect(notices.LINK.format(id=notice_id), message)
+    def again(errors: dict[str, str], status: int) -> Response:
+        context = _detail(request, db_session, actor, notice_id, which, form, errors)
+        return render(request, "supervision/notice.html", context, status)
+
+    return attempt(db_session, step, done=notices.LINK.format(id=notice_id), again=again)
 
 
 @router.post("/supervision/notices/{notice_id}/answer", response_class=HTMLResponse)

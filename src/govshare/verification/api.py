@@ -12,7 +12,6 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from govshare.core import clock, documents
-from govshare.core.documents import Document
 from govshare.core.inputs import Id
 from govshare.verification.models import (
     Evidence,
@@ -31,7 +30,7 @@ from govshare.verification.schemas import (
 )
 from govshare.verification.service import evidence, objections
 from govshare.web.deps import DB, SignedIn, runtime_of
-from govshare.web.documents import document_response
+from govshare.web.documents import document_response, uploaded
 
 router = APIRouter(prefix="/verification", tags=["疑义校核"])
 
@@ -97,14 +96,6 @@ def evidence_out(found: Sequence[Evidence]) -> list[EvidenceOut]:
             url=f"/api/v1/verification/evidence/{e.id}",
         )
         for e in found
-    ]
-
-
-async def uploaded(files: Sequence[UploadFile]) -> list[Document]:
-    """Multipart files as documents (a scan sent as application/octet-stream is typed by
-    its name)."""
-    return [
-        documents.received(f.filename or "", f.content_type or "", await f.read()) for f in files
     ]
 
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from govshare.core import clock
 from govshare.core.inputs import Id, Page
-from govshare.verification.api import Attachments, EvidenceOut, evidence_out, uploaded
+from govshare.verification.api import Attachments, EvidenceOut, evidence_out
 from govshare.verification.comparison_models import (
     Comparison,
     ComparisonRunRecord,
@@ -27,6 +27,7 @@ from govshare.verification.comparison_models import (
 from govshare.verification.comparison_schemas import CaseAnswerIn, ComparisonIn, MediationIn
 from govshare.verification.service import comparisons, evidence
 from govshare.web.deps import DB, SignedIn, runtime_of
+from govshare.web.documents import uploaded
 
 router = APIRouter(prefix="/verification", tags=["比对"])
 PAGE_SIZE = 100

@@ -40,6 +40,7 @@ from govshare.web.deps import DB, PageActor, runtime_of
 from govshare.web.forms import (
     PostedDocuments,
     PostedForm,
+    attempt,
     field_errors,
     form_states,
     validated,
@@ -566,15 +567,13 @@ def _act(
     mismatch_id: int,
     which: str,
     form: dict[str, Any],
-    step: Any,
+    step: Callable[[], str],
 ) -> Response:
-    try:
-        message = step()
-    except DomainError as exc:
-        db_session.rollback()
-        context = _mismatch_context(db_session, actor, mismatch_id, which, form, field_errors(exc))
-        return render(request, "verification/mismatch.html", context, exc.status)
-    return redirect(comparisons.LINK.format(id=mismatch_id), message)
+    def again(errors: dict[str, str], status: int) -> Response:
+        context = _mismatch_context(db_session, actor, mismatch_id, which, form, errors)
+        return render(request, "verification/mismatch.html", context, status)
+
+    return attempt(db_session, step, done=comparisons.LINK.format(id=mismatch_id), again=again)
 
 
 @router.post("/verification/mismatches/{mismatch_id}/answer", response_class=HTMLResponse)

@@ -21,7 +21,6 @@ from sqlalchemy import (
     Date,
     ForeignKey,
     Integer,
-    LargeBinary,
     String,
     Text,
 )
@@ -29,6 +28,7 @@ from sqlalchemy.orm import Mapped, foreign, mapped_column, relationship
 
 from govshare.catalog.models import Labelled, Resource
 from govshare.core.db import Base, UTCDateTime, str_enum
+from govshare.core.stored_documents import StoredDocument
 from govshare.identity.models import Organization
 
 LABELS: dict[str, dict[str, str]] = {
@@ -72,7 +72,7 @@ class ExtensionState(Labelled):
     REFUSED = "refused"
 
 
-class Evidence(Base):
+class Evidence(StoredDocument, Base):
     """A scanned document (证明材料) attached to an objection (by its consumer or provider)
     or to a mismatch case (by the department disputing it), kept beside it; reading it is
     logged. Exactly one of `objection_id` and `mismatch_id` is set."""
@@ -90,13 +90,6 @@ class Evidence(Base):
         ForeignKey("verification_mismatch.id"), index=True
     )
     organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id"))  # whose
-    filename: Mapped[str] = mapped_column(String(200))
-    content_type: Mapped[str] = mapped_column(String(100))
-    size: Mapped[int] = mapped_column(Integer)
-    sha256: Mapped[str] = mapped_column(String(64))
-    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
-    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    uploaded_by: Mapped[str] = mapped_column(String(120))
 
     organization: Mapped[Organization] = relationship(lazy="joined")
 

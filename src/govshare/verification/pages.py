@@ -4,6 +4,7 @@ forms its reader may use (answer, extension and the head's approval, citizens se
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -32,6 +33,7 @@ from govshare.web.documents import document_response
 from govshare.web.forms import (
     PostedDocuments,
     PostedForm,
+    attempt,
     field_errors,
     form_states,
     validated,
@@ -329,15 +331,13 @@ def _act(
     objection_id: int,
     which: str,
     form: dict[str, Any],
-    step: Any,
+    step: Callable[[], str],
 ) -> Response:
-    try:
-        message = step()
-    except DomainError as exc:
-        db_session.rollback()
-        context = _detail(request, db_session, actor, objection_id, which, form, field_errors(exc))
-        return render(request, "verification/objection.html", context, exc.status)
-    return redirect(objections.LINK.format(id=objection_id), message)
+    def again(errors: dict[str, str], status: int) -> Response:
+        context = _detail(request, db_session, actor, objection_id, which, form, errors)
+        return render(request, "verification/objection.html", context, status)
+
+    return attempt(db_session, step, done=objections.LINK.format(id=objection_id), again=again)
 
 
 @router.post("/verification/objections/{objection_id}/answer", response_class=HTMLResponse)

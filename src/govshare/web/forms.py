@@ -3,18 +3,21 @@ scanned documents a form attaches."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
+from starlette.responses import Response
 
 from govshare.core import documents
 from govshare.core.documents import Document
 from govshare.core.errors import DomainError, Invalid
 from govshare.core.inputs import parse_id
 from govshare.web.deps import CSRF_FIELD
+from govshare.web.templating import redirect
 
 MULTI_VALUED = frozenset({"roles", "items"})
 
@@ -143,3 +146,20 @@ def form_states(
     if failed:
         shown[failed], values[failed] = errors or {}, form or {}
     return shown, values
+
+
+def attempt(
+    db_session: Session,
+    step: Callable[[], str],
+    *,
+    done: str,
+    again: Callable[[dict[str, str], int], Response],
+) -> Response:
+    """A page's write: run `step` and go to `done` with the message it returns; on a refused
+    step, roll back and show the page `again` with each error beside its field."""
+    try:
+        message = step()
+    except DomainError as exc:
+        db_session.rollback()
+        return again(field_errors(exc), exc.status)
+    return redirect(done, message)

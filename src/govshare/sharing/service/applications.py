@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from govshare.catalog.models import Resource, ShareType
 from govshare.core import calendar as working_days
-from govshare.core import clock
+from govshare.core import clock, stored_documents
 from govshare.core.audit.service import record
 from govshare.core.documents import Document, check_document
 from govshare.core.errors import Conflict, Forbidden, Invalid, NotFound
@@ -108,13 +108,7 @@ def _store(
             Attachment(
                 application_id=application.id,
                 kind=upload.kind,
-                filename=upload.filename,
-                content_type=upload.content_type,
-                size=len(upload.content),
-                sha256=hashlib.sha256(upload.content).hexdigest(),
-                content=upload.content,
-                uploaded_at=clock.now(),
-                uploaded_by=actor.label,
+                **stored_documents.columns_of(upload, actor),
             )
         )
 

@@ -5,15 +5,14 @@ one is for the department and those who oversee, and is logged."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
-from govshare.core import clock
+from govshare.core import stored_documents
 from govshare.core.audit.service import record
-from govshare.core.documents import Document, check_document
-from govshare.core.errors import Conflict, Invalid, NotFound
+from govshare.core.documents import Document
+from govshare.core.errors import Conflict, NotFound
 from govshare.core.permissions import Actor, own_organization
 from govshare.sharing.service.common import OVERSEERS
 from govshare.supervision.models import Notice, NoticeState, RectificationEvidence
@@ -25,12 +24,7 @@ LABEL = "整改佐证材料"
 
 def checked(documents: Sequence[Document]) -> list[Document]:
     """The documents with their checked names, or Invalid naming the first bad one."""
-    if len(documents) > MAX_FILES:
-        raise Invalid(f"{LABEL}一次最多上传 {MAX_FILES} 个文件", field=FIELD)
-    return [
-        Document(check_document(d, field=FIELD, label=LABEL), d.content_type, d.content)
-        for d in documents
-    ]
+    return stored_documents.checked(documents, field=FIELD, label=LABEL, at_most=MAX_FILES)
 
 
 def attach(
@@ -47,13 +41,7 @@ def attach(
         evidence = RectificationEvidence(
             notice_id=notice.id,
             organization_id=notice.department_id,
-            filename=document.filename,
-            content_type=document.content_type,
-            size=len(document.content),
-            sha256=hashlib.sha256(document.content).hexdigest(),
-            content=document.content,
-            uploaded_at=clock.now(),
-            uploaded_by=actor.label,
+            **stored_documents.columns_of(document, actor),
         )
         db_session.add(evidence)
         db_session.flush()
@@ -63,12 +51,7 @@ def attach(
             action="supervision.evidence.attach",
             object_type="notice",
             object_id=notice.id,
-            details={
-                "evidence": evidence.id,
-                "filename": evidence.filename,
-                "size": evidence.size,
-                "sha256": evidence.sha256,
-            },
+            details=stored_documents.described(evidence),
         )
         stored.append(evidence)
     db_session.expire(notice, ["attachments"])
@@ -88,6 +71,6 @@ def read(db_session: Session, *, actor: Actor, evidence_id: int) -> Rectificatio
         action="supervision.evidence.read",
         object_type="notice",
         object_id=evidence.notice_id,
-        details={"evidence": evidence.id, "filename": evidence.filename, "sha256": evidence.sha256},
+        details=stored_documents.described(evidence),
     )
     return evidence

@@ -11,16 +11,15 @@ Reading a document is for the parties and those who oversee sharing, and is logg
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from govshare.core import clock
+from govshare.core import stored_documents
 from govshare.core.audit.service import record
-from govshare.core.documents import Document, check_document
-from govshare.core.errors import Conflict, Invalid, NotFound
+from govshare.core.documents import Document
+from govshare.core.errors import Conflict, NotFound
 from govshare.core.permissions import Actor, own_organization
 from govshare.sharing.service.common import OVERSEERS
 from govshare.verification.comparison_models import LIVE_STATES, Mismatch
@@ -33,12 +32,7 @@ LABEL = "证明材料"
 
 def checked(documents: Sequence[Document]) -> list[Document]:
     """The documents with their checked names, or Invalid naming the first bad one."""
-    if len(documents) > MAX_FILES:
-        raise Invalid(f"证明材料一次最多上传 {MAX_FILES} 个文件", field=FIELD)
-    return [
-        Document(check_document(d, field=FIELD, label=LABEL), d.content_type, d.content)
-        for i, d in enumerate(documents)
-    ]
+    return stored_documents.checked(documents, field=FIELD, label=LABEL, at_most=MAX_FILES)
 
 
 def _store(
@@ -55,13 +49,7 @@ def _store(
             objection_id=objection.id if objection else None,
             mismatch_id=mismatch.id if mismatch else None,
             organization_id=own_organization(actor),
-            filename=document.filename,
-            content_type=document.content_type,
-            size=len(document.content),
-            sha256=hashlib.sha256(document.content).hexdigest(),
-            content=document.content,
-            uploaded_at=clock.now(),
-            uploaded_by=actor.label,
+            **stored_documents.columns_of(document, actor),
         )
         db_session.add(evidence)
         db_session.flush()
@@ -72,12 +60,7 @@ def _store(
             action="verification.evidence.attach",
             object_type=subject[0],
             object_id=subject[1],
-            details={
-                "evidence": evidence.id,
-                "filename": evidence.filename,
-                "size": evidence.size,
-                "sha256": evidence.sha256,
-            },
+            details=stored_documents.described(evidence),
         )
         stored.append(evidence)
     db_session.expire(objection or mismatch, ["attachments"])  # type: ignore[arg-type]
@@ -149,6 +132,6 @@ def read(db_session: Session, *, actor: Actor, evidence_id: int) -> Evidence:
         action="verification.evidence.read",
         object_type=subject[0],
         object_id=subject[1],
-        details={"evidence": evidence.id, "filename": evidence.filename, "sha256": evidence.sha256},
+        details=stored_documents.described(evidence),
     )
     return evidence
