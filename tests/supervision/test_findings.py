@@ -10,13 +10,15 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from govshare.catalog.schemas import ChangeEventIn
-from govshare.catalog.service import changes
+from govshare.catalog.models import Resource
+from govshare.catalog.schemas import ChangeEventIn, ReviewIn, VersionIn
+from govshare.catalog.service import changes, resources, retirements
+from govshare.catalog.service.contents import version_input
 from govshare.core import clock
 from govshare.core.audit.models import AuditEntry
 from govshare.core.inbox.models import Notification
 from govshare.core.policy import Violation
-from govshare.exchange.models import RunKind, RunState, RunTrigger, SyncRun
+from govshare.exchange.models import RunKind, RunState, RunTrigger, SyncRun, TableBinding
 from govshare.sharing.schemas import DataUpdateIn, DecisionIn, DirectAccessIn, GrantActionIn
 from govshare.sharing.service import decisions, freshness, grants
 from govshare.supervision import detectors
@@ -24,8 +26,9 @@ from govshare.supervision.models import Finding, NoticeState
 from govshare.supervision.service import findings
 from govshare.verification.schemas import MetadataObjectionIn
 from govshare.verification.service import objections
-from tests.exchange.builders import bind, people_resource
-from tests.sharing.builders import BINZHOU, SHANGRAO, sharing_world
+from tests.catalog.builders import RULES, published
+from tests.exchange.builders import POPULATION, bind, people_resource
+from tests.sharing.builders import BINZHOU, SHANGRAO, Sharing, sharing_world
 from tests.supervision.builders import (
     BUILT_AT,
     DECISION_DUE,
@@ -217,6 +220,60 @@ def test_a_catalog_update_past_its_deadline_is_found(db: Session) -> None:
     (finding,) = detect(db, at="2026-12-01T10:00:00+08:00", only=(detectors.catalog_overdue,)).found
     assert finding.department_id == s.provider.id
     assert finding.article == "第三十条第（一）项"
+
+
+IN_EFFECT = "2027-01-11T10:00:00+08:00"  # past the revision's announced date
+
+
+def _unconditional_people(s: Sharing) -> Resource:
+    items = [
+        {"name": i, "data_type": d} | ({"length": n} if n else {}) for i, _, _, d, n in POPULATION
+    ]
+    return published(
+        s.db, s.provider_officer, s.op, name="户籍人口底册", share_type="unconditional", items=items
+    )
+
+
+def test_items_an_unconditional_resource_lists_but_its_data_lacks_are_a_narrowing(
+    db: Session,
+) -> None:
+    with clock.frozen(BUILT_AT):
+        s = sharing_world(db)
+        resource = _unconditional_people(s)
+        bind(db, s, resource)
+    assert detect(db, only=(detectors.narrowing,)).found == []
+    with clock.frozen(BUILT_AT):  # a version adds an item the binding never got
+        version = resources.start_revision(db, actor=s.provider_officer, resource_id=resource.id)
+        data = VersionIn.model_validate(
+            version_input(version)
+            | {
+                "items": [
+                    *version_input(version)["items"],
+                    {"name": "兵役状况", "data_type": "C", "length": 20},
+                ]
+            }
+        )
+        resources.update_draft(
+            db, actor=s.provider_officer, version_id=version.id, data=data, rules=RULES
+        )
+        resources.submit_version(db, actor=s.provider_officer, version_id=version.id, rules=RULES)
+        resources.review_version(
+            db, actor=s.op, version_id=version.id, decision=ReviewIn(approve=True), rules=RULES
+        )
+    with clock.frozen(IN_EFFECT):  # announced ahead, in effect from its date
+        retirements.apply_due_changes(db, actor=s.op)
+    (finding,) = detect(db, at=IN_EFFECT, only=(detectors.narrowing,)).found
+    assert finding.department_id == s.provider.id
+    assert finding.facts["missing_items"] == ["兵役状况"]
+    assert finding.article == "第三十条第（五）项"
+    binding = db.scalars(select(TableBinding).where(TableBinding.resource_id == resource.id)).one()
+    with clock.frozen(IN_EFFECT):  # the provider binds the new item: put right
+        binding.columns = [
+            *binding.columns,
+            {"item": "兵役状况", "column": "military", "type": "TEXT"},
+        ]
+        db.flush()
+    assert detect(db, at=IN_EFFECT, only=(detectors.narrowing,)).resolved == [finding]
 
 
 def test_a_department_sees_its_own_findings_and_overseers_all(db: Session) -> None:

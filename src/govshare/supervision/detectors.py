@@ -20,7 +20,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from govshare.catalog.models import ChangeEvent, Resource, ResourceStatus, ResourceVersion
+from govshare.catalog.models import (
+    ChangeEvent,
+    Resource,
+    ResourceStatus,
+    ResourceVersion,
+    ShareType,
+)
 from govshare.core import clock
 from govshare.core.policy import Violation
 from govshare.exchange.models import BindingState, RunState, SyncRun, TableBinding
@@ -128,6 +134,44 @@ def catalog_unreviewed(db_session: Session) -> Iterator[Found]:
             f"目录“{version.name}”自 {version.published_on.isoformat()} 发布第 "
             f"{version.number} 版以来已逾一年未更新或复核。",
             {"version": version.number, "published_on": version.published_on.isoformat()},
+        )
+
+
+def narrowing(db_session: Session) -> Iterator[Found]:
+    """An unconditionally shared table resource whose data carries fewer items than its
+    published catalog entry lists (SY§32(1) 擅自缩小无条件共享类资源范围): its binding was
+    made for an earlier version and the items added since reach no consumer, who takes the
+    resource directly on the catalog's word.
+
+    A narrowing the department declares — a new version that drops items or the share type,
+    with its reasons, reviewed by the operator and reported to the authority (CAT-4) — is the
+    regulation's way to narrow, not a violation: it is not found here."""
+    rows = db_session.execute(
+        sa.select(Resource, ResourceVersion, TableBinding)
+        .join(ResourceVersion, ResourceVersion.id == Resource.current_version_id)
+        .join(TableBinding, TableBinding.resource_id == Resource.id)
+        .where(
+            Resource.status == ResourceStatus.PUBLISHED,
+            ResourceVersion.share_type == ShareType.UNCONDITIONAL,
+        )
+        .order_by(Resource.id)
+    )
+    for resource, version, binding in rows:
+        carried = {c["item"] for c in binding.columns}
+        missing = [i.name for i in version.items if i.name not in carried]
+        if not missing:
+            continue
+        yield Found(
+            Violation.NARROWING,
+            f"narrowing:resource:{resource.id}",
+            resource.provider_id,
+            "resource",
+            resource.id,
+            f"资源：{version.name}（{resource.code}）",
+            f"/catalog/resources/{resource.id}",
+            f"“{version.name}”为无条件共享资源，目录第 {version.number} 版列有信息项"
+            f"“{'”“'.join(missing)}”，但共享的数据中没有这些信息项（库表绑定未对应源字段）。",
+            {"version": version.number, "missing_items": missing},
         )
 
 
@@ -446,6 +490,7 @@ def grant_suspended(db_session: Session) -> Iterator[Found]:
 DETECTORS: tuple[Detector, ...] = (
     catalog_overdue,
     catalog_unreviewed,
+    narrowing,
     decision_overdue,
     open_answer_overdue,
     objection_overdue,
