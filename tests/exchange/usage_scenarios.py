@@ -9,7 +9,7 @@ from typing import Any
 from govshare.exchange.service import usage
 from tests.exchange.builders import own_transaction
 from tests.exchange.delivery_scenarios import _query
-from tests.scenarios import Reads, World, Writes
+from tests.scenarios import READ_ONLY, Reads, World, Writes
 
 USAGE = "govshare.exchange.service.usage."
 
@@ -25,6 +25,7 @@ USAGE_SCENARIOS: dict[str, Writes | Reads] = {
     USAGE + "uses_of_grants": Reads(
         lambda w: usage.uses_of_grants(w.db, actor=w.op, grants=[w.prepared]), prepare=_used
     ),
+    USAGE + "use_facts": READ_ONLY,  # a query, not run: the views that run it log their reads
     USAGE + "list_uses": Reads(lambda w: usage.list_uses(w.db, actor=w.op), prepare=_used),
     USAGE + "export_scope": Writes(
         "exchange.usage.export", lambda w: (_used(w), usage.export_scope(w.db, actor=w.op))

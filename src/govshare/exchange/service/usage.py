@@ -132,8 +132,10 @@ def _where(scope: Scope, table: Any) -> list[ColumnElement[bool]]:
     return where
 
 
-def _facts(scope: Scope) -> Any:
-    """Uses from both tables, filtered in each before they are combined."""
+def use_facts(scope: Scope) -> Any:
+    """Uses from both tables (data uses and gateway calls), filtered in each before they are
+    combined: one subquery of (at, grant, resource, provider, consumer, kind, rows, caller),
+    the one reading of use that the usage pages and the ledgers share."""
     data = select(
         DataUse.at,
         DataUse.grant_id,
@@ -210,7 +212,7 @@ class Use:
 
 def _counts(db_session: Session, scope: Scope) -> dict[int, Counts]:
     now = clock.now()
-    use = _facts(scope)
+    use = use_facts(scope)
     recent = [
         func.sum(case((use.c.at >= now - timedelta(days=days), 1), else_=0)) for days in PERIODS
     ]
@@ -230,7 +232,7 @@ def _counts(db_session: Session, scope: Scope) -> dict[int, Counts]:
 
 
 def _uses_query(scope: Scope, *, per_grant: int | None = None) -> Select[Any]:
-    use = _facts(scope)
+    use = use_facts(scope)
     consumer = Organization.__table__.alias("consumer")
     provider = Organization.__table__.alias("provider")
     columns = [

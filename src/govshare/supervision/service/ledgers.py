@@ -186,7 +186,7 @@ def _gather(db_session: Session, first: date, after: date) -> dict[int, Counter[
     )
     # One reading of the exchange's two use tables, so a refused gateway call counts here
     # exactly as it counts on the usage pages: not at all.
-    uses = usage._facts(usage.Scope(since=start))
+    uses = usage.use_facts(usage.Scope(since=start))
     for side, who in (("served", uses.c.provider_id), ("made", uses.c.consumer_id)):
         query = (
             sa.select(who, uses.c.kind, sa.func.count())
