@@ -41,6 +41,7 @@ from govshare.catalog.models import (
 )
 from govshare.catalog.service.contents import LABELS_TOPIC
 from govshare.core.errors import Invalid
+from govshare.core.spreadsheet import csv_cell
 
 MAX_BYTES = 20 * 1024 * 1024
 MAX_UNPACKED_BYTES = 400 * 1024 * 1024
@@ -292,13 +293,6 @@ def write_workbook(
     return out.getvalue()
 
 
-def _csv_cell(value: Any) -> Any:
-    # A spreadsheet would run text starting with these as a formula (CSV injection).
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def write_csv(rows: Iterable[tuple[dict[str, Any], dict[str, Any]]]) -> bytes:
     """One line per (resource row, item row), resource columns repeated; UTF-8 with a BOM
     so that Excel opens it in the right encoding."""
@@ -307,8 +301,8 @@ def write_csv(rows: Iterable[tuple[dict[str, Any], dict[str, Any]]]) -> bytes:
     writer.writerow([c.header for c in (*RESOURCE_COLUMNS, *CSV_ITEM_COLUMNS)])
     for resource, item in rows:
         writer.writerow(
-            [_csv_cell(resource.get(c.key)) for c in RESOURCE_COLUMNS]
-            + [_csv_cell(item.get(c.key)) for c in CSV_ITEM_COLUMNS]
+            [csv_cell(resource.get(c.key)) for c in RESOURCE_COLUMNS]
+            + [csv_cell(item.get(c.key)) for c in CSV_ITEM_COLUMNS]
         )
     return ("\ufeff" + out.getvalue()).encode()
 

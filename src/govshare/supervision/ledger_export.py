@@ -11,6 +11,7 @@ from itertools import groupby
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
+from govshare.core.spreadsheet import text_cells
 from govshare.supervision.service.ledgers import COLUMNS, KEYS, Ledger, Row
 
 MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -37,6 +38,7 @@ def _sheet(
         cell.alignment = Alignment(horizontal="center", vertical="center")
     for label, figures in lines:
         sheet.append([label, *(figures[key] for key in KEYS)])
+        text_cells(sheet[sheet.max_row])
     sheet.column_dimensions["A"].width = 28
     sheet.freeze_panes = "B3"
 

@@ -44,6 +44,7 @@ from govshare.core import clock
 from govshare.core.audit.service import record
 from govshare.core.errors import Forbidden, Invalid
 from govshare.core.permissions import Actor, Role, own_organization, require
+from govshare.core.spreadsheet import csv_cell
 from govshare.exchange.models import DataUse, GatewayCall, UseKind
 from govshare.identity.models import Organization
 from govshare.sharing.models import Grant
@@ -397,7 +398,8 @@ def export_uses(
         for count, row in enumerate(result, start=1):
             use = _use(row)
             writer.writerow(
-                [
+                csv_cell(v)
+                for v in [
                     clock.to_city(use.at).strftime("%Y-%m-%d %H:%M:%S"),
                     use.resource_code,
                     use.grant_number,
