@@ -10,6 +10,7 @@ import yaml
 from sqlalchemy.orm import Session
 
 from govshare.core import clock, policy
+from govshare.core.audit.service import record
 from govshare.core.permissions import Actor, Role
 from govshare.core.policy import Profile, Violation
 from govshare.identity.models import Level, Organization, User
@@ -91,6 +92,9 @@ def evaluated(db: Session, op: Actor | None = None) -> Evaluated:
         _probe(db, shaky, False, 11)
         _probe(db, office, False, 20)
         db.flush()
+        # as supervision's own services would: the rows come with their audit entries
+        record(db, actor=op, action="supervision.probe", object_type="supervision")
+        record(db, actor=op, action="supervision.finding.found", object_type="finding")
     return Evaluated(db, op, steady, shaky, county, office, staff)
 
 
