@@ -18,7 +18,6 @@ from govshare.evaluation.models import Adjustment
 from tests.builders import count
 from tests.evaluation.builders import FACTS_AT, evaluated
 from tests.http import csrf_for, sign_in_as
-from tests.supervision.builders import PAST_NOTICE, escalate, overdue
 
 SEPTEMBER_LATER = "2026-09-30T10:00:00+08:00"
 
@@ -99,19 +98,3 @@ def test_reports_and_the_standing_on_an_it_project(client: TestClient, db: Sessi
         # SY§20, WH§15: the department's standing where its IT project is approved
         page = client.get(f"/catalog/projects/{made.id}").text
         assert 'id="standing"' in page and "市波动局 2026年度" in page and "未发布" in page
-
-
-def test_the_circulated_notice_downloads_as_pdf(client: TestClient, db: Session) -> None:
-    o = overdue(db)
-    escalate(db)
-    db.commit()
-    with clock.frozen(PAST_NOTICE):
-        sign_in_as(client, db, o.s.authority)
-        page = client.get(f"/supervision/circulars/{o.notice.id}")
-        assert f"/supervision/circulars/{o.notice.id}/pdf" in page.text
-        found = client.get(f"/supervision/circulars/{o.notice.id}/pdf")
-        assert found.status_code == 200
-        text = _pdf_text(found.content)
-        assert "关于市公安局逾期未完成整改的通报" in text
-        assert o.notice.circular_number in text and "2026年12月8日" in text
-        assert client.get(f"/supervision/circulars/{o.notice.id + 1000}/pdf").status_code == 404
