@@ -18,7 +18,7 @@ BOLD = Font(bold=True)
 
 def _status(result: Result) -> str:
     if result.published_at is None:
-        return f"未发布（按 {clock.today().isoformat()} 的事实计算）"
+        return f"未发布，按 {clock.today().isoformat()} 的事实计算"
     return f"已于 {clock.to_city(result.published_at).strftime('%Y-%m-%d')} 发布"
 
 
