@@ -57,6 +57,16 @@ def test_ranking_detail_and_adjustment_pages(app: FastAPI, client: TestClient, d
         api = client.get("/api/v1/evaluation?period=2026-09").json()
         shaky = next(u for u in api["units"] if u["unit_id"] == e.shaky.id)
         assert (shaky["computed"], shaky["adjustment"], shaky["total"]) == (72.5, -2.5, 70.0)
+        unit = client.get(f"/api/v1/evaluation/units/{e.shaky.id}?period=2026-09").json()
+        assert unit["adjustments"][0]["reason"] == "接口长时间中断未报告"
+        early = client.post(
+            "/api/v1/evaluation/snapshots", json={"year": 2026}, headers=csrf_for(app, client)
+        )
+        assert early.status_code == 422 and early.headers["content-type"].startswith(
+            "application/problem+json"
+        )
+        assert "尚未结束" in early.text
+        assert client.get("/api/v1/evaluation/snapshots").json() == []
         # a department sees its own line, not the others'
         sign_in_as(client, db, e.steady_actor)
         page = client.get("/evaluation?period=2026-09")
@@ -67,8 +77,9 @@ def test_ranking_detail_and_adjustment_pages(app: FastAPI, client: TestClient, d
         refused = client.post(
             "/api/v1/evaluation/adjustments?period=2026-09",
             json={"organization_id": e.steady.id, "points": 5, "reason": "给自己加分"},
+            headers=csrf_for(app, client),
         )
-        assert refused.status_code == 403
+        assert refused.status_code == 403 and "无权调整考核得分" in refused.text
 
 
 def test_reports_and_the_standing_on_an_it_project(client: TestClient, db: Session) -> None:

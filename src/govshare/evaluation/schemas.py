@@ -4,8 +4,11 @@ service's to check."""
 from __future__ import annotations
 
 import math
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from govshare.core.inputs import Id
 
 TEXT_MAX = 2000
 POINTS_LIMIT = 100.0
@@ -16,9 +19,9 @@ class AdjustmentIn(BaseModel):
 
     model_config = ConfigDict(str_strip_whitespace=True)
 
-    organization_id: int
-    points: float
-    reason: str
+    organization_id: Id
+    points: Annotated[float, Field(ge=-POINTS_LIMIT, le=POINTS_LIMIT)]
+    reason: Annotated[str, Field(max_length=TEXT_MAX)]
 
     @field_validator("points")
     @classmethod
@@ -42,8 +45,8 @@ class PublishIn(BaseModel):
 
     model_config = ConfigDict(str_strip_whitespace=True)
 
-    year: int
-    note: str = ""
+    year: Annotated[int, Field(ge=2000, le=2100)]
+    note: Annotated[str, Field(max_length=TEXT_MAX)] = ""
 
     @field_validator("note")
     @classmethod

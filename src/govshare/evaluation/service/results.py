@@ -224,8 +224,6 @@ def publish(
     require(actor, *OPERATORS, action="发布年度考核结果")
     if data.year >= clock.today().year:
         raise Invalid(f"{data.year}年度尚未结束，不能发布", field="year")
-    if data.year < 2000:
-        raise Invalid("年份应为四位数字，如 2026", field="year")
     if _snapshot(db_session, data.year) is not None:
         raise Conflict(f"{data.year}年度考核已经发布", field="year")
     period = scores.parse_period(str(data.year))
