@@ -1,7 +1,7 @@
 """PDF documents in the city's name (通报, 考核报告), with Chinese text.
 
 reportlab lays the document out. Chinese needs a CJK font: a TrueType font is embedded when
-one is configured (`GOVSHARE_PDF_FONT`, a .ttf or .ttc file) or found among the usual
+one is configured (the setting `pdf_font`, `GOVSHARE_PDF_FONT`: a .ttf or .ttc file) or found among the usual
 system fonts (Debian's fonts-wqy-microhei, Noto CJK), so the file shows the same everywhere;
 otherwise the document names reportlab's built-in Adobe CID font STSong-Light, which PDF
 readers supply themselves. reportlab is imported on first use only, so a process that never
@@ -10,15 +10,14 @@ writes a PDF never loads it.
 
 from __future__ import annotations
 
+import hashlib
 import io
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 MEDIA_TYPE = "application/pdf"
-FONT_SETTING = "GOVSHARE_PDF_FONT"
 CANDIDATE_FONTS = (
     "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
     "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
@@ -28,30 +27,36 @@ CANDIDATE_FONTS = (
 EMBEDDED, BUILT_IN = "GovshareCJK", "STSong-Light"
 
 
-def font_file() -> Path | None:
+def font_file(configured: str = "") -> Path | None:
     """The TrueType font to embed: the configured one, else the first system font found."""
-    configured = os.environ.get(FONT_SETTING, "").strip()
+    configured = configured.strip()
     if configured:
         return Path(configured) if Path(configured).is_file() else None
     return next((Path(p) for p in CANDIDATE_FONTS if Path(p).is_file()), None)
 
 
-def register_font() -> str:
-    """Registers the CJK font with reportlab (once) and returns its name."""
+def register_font(configured: str = "") -> str:
+    """Registers the CJK font with reportlab (once per file) and returns its name."""
     from reportlab.pdfbase import pdfmetrics
 
     registered = pdfmetrics.getRegisteredFontNames()
-    path = font_file()
+    path = font_file(configured)
     if path is not None:
-        if EMBEDDED not in registered:
+        name = f"{EMBEDDED}-{_digest(path)}"
+        if name not in registered:
             from reportlab.pdfbase.ttfonts import TTFont
 
             try:
-                pdfmetrics.registerFont(TTFont(EMBEDDED, str(path), subfontIndex=0))
+                pdfmetrics.registerFont(TTFont(name, str(path), subfontIndex=0))
             except Exception:  # a font reportlab cannot read: fall back to the CID font
                 return _built_in()
-        return EMBEDDED
+        return name
     return _built_in()
+
+
+def _digest(path: Path) -> str:
+    """A short name for a font file, so two configured files never share a registration."""
+    return hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:8]
 
 
 def _built_in() -> str:
@@ -86,7 +91,7 @@ class Document:
     landscape: bool = False
 
 
-def render(document: Document) -> bytes:
+def render(document: Document, *, font_path: str = "") -> bytes:
     """The document as PDF bytes (A4)."""
     from reportlab.lib import colors
     from reportlab.lib.enums import TA_CENTER, TA_RIGHT
@@ -97,7 +102,7 @@ def render(document: Document) -> bytes:
     from reportlab.platypus import Table as PdfTable
     from reportlab.platypus.flowables import HRFlowable
 
-    font = register_font()
+    font = register_font(font_path)
     size = landscape(A4) if document.landscape else A4
 
     def style(name: str, points: float, **extra: Any) -> ParagraphStyle:
@@ -189,6 +194,7 @@ def circular(
     paragraphs: Sequence[str],
     signed_on: str,
     copy_note: str,
+    font_path: str = "",
 ) -> bytes:
     """A circulated notice (通报) as the printable page shows it."""
     return render(
@@ -199,5 +205,6 @@ def circular(
             blocks=list(paragraphs),
             signed_on=signed_on,
             copy_note=copy_note,
-        )
+        ),
+        font_path=font_path,
     )

@@ -97,6 +97,7 @@ def export_report(
             period=scores.parse_period(period),
             kind=kind,
         )
-        content = export.workbook(found) if kind == "xlsx" else export.report(found)
+        font = runtime.settings.pdf_font
+        content = export.workbook(found) if kind == "xlsx" else export.report(found, font_path=font)
     output.write_bytes(content)
     out.print(f"已写入 {output}（{found.period.label}，{len(found.units)} 个单位）")

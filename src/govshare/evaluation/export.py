@@ -77,7 +77,7 @@ def _date(result: Result) -> str:
     return f"{on.year}年{on.month}月{on.day}日"
 
 
-def report(result: Result) -> bytes:
+def report(result: Result, *, font_path: str = "") -> bytes:
     """The evaluation report (考核结果通报) as PDF, issued in the evaluator's name."""
     evaluator = result.evaluator
     issuer = result.city + evaluator[1:] if evaluator.startswith("市") else evaluator
@@ -133,5 +133,6 @@ def report(result: Result) -> bytes:
             blocks=blocks,
             signed_on=_date(result),
             copy_note="本报告由政务信息资源共享平台依据台账和监督记录生成。",
-        )
+        ),
+        font_path=font_path,
     )

@@ -172,4 +172,5 @@ def report_xlsx(request: Request, db_session: DB, actor: PageActor, period: str 
 def report_pdf(request: Request, db_session: DB, actor: PageActor, period: str = "") -> Response:
     found = _report(request, db_session, actor, period, "pdf")
     name = f"考核结果-{found.period.key}.pdf"
-    return _download(export.report(found), pdf.MEDIA_TYPE, name, "evaluation.pdf")
+    content = export.report(found, font_path=runtime_of(request).settings.pdf_font)
+    return _download(content, pdf.MEDIA_TYPE, name, "evaluation.pdf")

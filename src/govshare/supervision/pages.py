@@ -273,7 +273,7 @@ def circular(request: Request, db_session: DB, actor: PageActor, notice_id: Id) 
 
 
 @router.get("/supervision/circulars/{notice_id}/pdf")
-def circular_pdf(db_session: DB, actor: PageActor, notice_id: Id) -> Response:
+def circular_pdf(request: Request, db_session: DB, actor: PageActor, notice_id: Id) -> Response:
     n = notices.get_circular(db_session, actor=actor, notice_id=notice_id)
     on = n.escalated_on or clock.today()
     content = pdf.circular(
@@ -283,6 +283,7 @@ def circular_pdf(db_session: DB, actor: PageActor, notice_id: Id) -> Response:
         paragraphs=n.circular_text.splitlines(),
         signed_on=f"{on.year}年{on.month}月{on.day}日",
         copy_note=f"抄送：平台管理单位。（本通报由平台依据整改通知 {n.number} 的办理记录生成。）",
+        font_path=runtime_of(request).settings.pdf_font,
     )
     name = quote(f"通报-{n.circular_number}.pdf")
     disposition = f"attachment; filename=\"circular.pdf\"; filename*=UTF-8''{name}"
