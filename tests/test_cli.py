@@ -107,6 +107,8 @@ def test_policy_show_prints_rules_with_their_articles(govshare_cli: Cli) -> None
     result = govshare_cli("policy", "show", "shaoyang")
     assert result.exit_code == 0, result.output
     assert "邵阳市" in result.output and "第二十一条" in result.output
+    assert "考核评价：市行政审批服务局（第三十条）" in result.output
+    assert "目录按期更新" in result.output
 
 
 def _use_profile(monkeypatch: pytest.MonkeyPatch, code: str) -> None:

@@ -70,6 +70,10 @@ COMMANDS: dict[str, Entry] = {
     "supervision": Entry(
         "govshare.supervision.cli:app", "监督考核：可用性探测、违规监测、整改通知和通报"
     ),
+    "evaluation": Entry(
+        "govshare.evaluation.cli:app",
+        "考核评价：计算考核得分和排名、发布年度考核结果、导出考核报告",
+    ),
     "portal": Entry(  # the internet side: reads GOVSHARE_PORTAL_* only, never the platform's
         "govshare.portal.cli:portal",
         "启动开放门户（面向公众，部署在互联网区）：只连接开放门户数据库 GOVSHARE_PORTAL_DATABASE_URL。",

@@ -57,6 +57,21 @@ def policy_show(
             source += f"（{rule.note}）"
         table.add_row(policy.RULE_LABELS.get(key, key), shown, source)
     out.print(table)
+    evaluation = profile.evaluation
+    source = "默认值" if evaluation.default else (evaluation.article or "")
+    indicators = Table(
+        "考核指标",
+        "权重",
+        "计算方法",
+        "出处",
+        title=f"考核评价：{evaluation.evaluator}（{source}）",
+    )
+    for indicator in evaluation.indicators:
+        cited = "默认值" if indicator.default else (indicator.article or "")
+        if indicator.note:
+            cited += f"（{indicator.note}）"
+        indicators.add_row(indicator.name, f"{indicator.weight:g}", indicator.describe(), cited)
+    out.print(indicators)
 
 
 @policy_app.command("list")

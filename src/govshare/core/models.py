@@ -7,6 +7,7 @@ from govshare.core.calendar import models as calendar_models
 from govshare.core.db import Base
 from govshare.core.inbox import models as inbox_models
 from govshare.core.scheduler import models as scheduler_models
+from govshare.evaluation import models as evaluation_models
 from govshare.exchange import models as exchange_models
 from govshare.identity import models as identity_models
 from govshare.opendata import models as opendata_models
@@ -21,6 +22,7 @@ __all__ = [
     "calendar_models",
     "catalog_models",
     "catalog_search_index",
+    "evaluation_models",
     "exchange_models",
     "identity_models",
     "inbox_models",

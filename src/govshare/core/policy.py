@@ -144,6 +144,129 @@ class Rules(BaseModel):
         return self
 
 
+class EvaluationFact(StrEnum):
+    """A fact an evaluation indicator counts (考核事实): a figure of the monthly ledger
+    (supervision's 台账) or of supervision itself, per department and period."""
+
+    RESOURCES_CATALOGUED = "resources_catalogued"
+    VERSIONS_PUBLISHED = "versions_published"
+    CHANGES_ON_TIME = "changes_on_time"
+    CHANGES_LATE = "changes_late"
+    GRANTS_GIVEN = "grants_given"
+    GRANTS_HELD = "grants_held"
+    APPLICATIONS_ANSWERED = "applications_answered"
+    APPLICATIONS_LATE = "applications_late"
+    SERVED_QUERY = "served_query"
+    SERVED_LOOKUP = "served_lookup"
+    SERVED_DOWNLOAD = "served_download"
+    SERVED_PUSH = "served_push"
+    SERVED_GATEWAY = "served_gateway"
+    MADE_QUERY = "made_query"
+    MADE_LOOKUP = "made_lookup"
+    MADE_DOWNLOAD = "made_download"
+    MADE_PUSH = "made_push"
+    MADE_GATEWAY = "made_gateway"
+    RELEASES_PUBLISHED = "releases_published"
+    OBJECTIONS_RAISED = "objections_raised"
+    OBJECTIONS_ANSWERED = "objections_answered"
+    OBJECTIONS_LATE = "objections_late"
+    MISMATCHES_SETTLED = "mismatches_settled"
+    FINDINGS = "findings"  # violations found in the period (违规发现)
+    NOTICES_ACCEPTED = "notices_accepted"  # rectifications accepted (整改通过)
+    NOTICES_ESCALATED = "notices_escalated"  # notices circulated past their deadline (通报)
+    PROBES_OK = "probes_ok"  # probes of its interfaces and databases that answered
+    PROBES_FAILED = "probes_failed"
+
+
+class Formula(StrEnum):
+    """How an indicator turns facts into a score out of 100 (a fixed set: no expressions)."""
+
+    SHARE = "share"  # 100 × Σfacts / (Σfacts + Σagainst); `empty` when both are 0
+    TIMELY = "timely"  # 100 × (Σfacts − Σagainst) / Σfacts; `empty` when Σfacts is 0
+    TARGET = "target"  # 100 × min(1, Σfacts / (target × months in the period))
+    PENALTY = "penalty"  # max(0, 100 − per × Σfacts)
+
+
+class Indicator(BaseModel):
+    """One evaluation indicator (考核指标): a named formula over the facts, with its weight
+    and the article it serves (or a stated default)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]{1,31}$")
+    name: str = Field(min_length=1, max_length=40)
+    formula: Formula
+    facts: list[EvaluationFact] = Field(min_length=1)
+    against: list[EvaluationFact] = []
+    target: float | None = None  # TARGET: facts per month for full marks
+    per: float | None = None  # PENALTY: points off per fact
+    empty: float = 100.0  # SHARE / TIMELY: the score when there is nothing to count
+    weight: float
+    article: str | None = None
+    default: bool = False
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _valid(self) -> Indicator:
+        if not self.default and not self.article:
+            raise ValueError("每个考核指标必须写明出处 (article)，或标注 default: true")
+        if not 0 < self.weight <= 100:
+            raise ValueError(f"{self.code}: 权重 (weight) 必须大于 0、不超过 100")
+        if not 0 <= self.empty <= 100:
+            raise ValueError(f"{self.code}: 无可计事实时的得分 (empty) 必须在 0 到 100 之间")
+        two_sided = self.formula in (Formula.SHARE, Formula.TIMELY)
+        if two_sided and not self.against:
+            raise ValueError(f"{self.code}: {self.formula.value} 公式须写明 against")
+        if not two_sided and self.against:
+            raise ValueError(f"{self.code}: {self.formula.value} 公式不用 against")
+        if (self.formula is Formula.TARGET) != (self.target is not None):
+            raise ValueError(f"{self.code}: target 只用于且必须用于 target 公式")
+        if self.target is not None and self.target <= 0:
+            raise ValueError(f"{self.code}: target 必须大于 0")
+        if (self.formula is Formula.PENALTY) != (self.per is not None):
+            raise ValueError(f"{self.code}: per 只用于且必须用于 penalty 公式")
+        if self.per is not None and not 0 < self.per <= 100:
+            raise ValueError(f"{self.code}: per 必须大于 0、不超过 100")
+        return self
+
+    def describe(self) -> str:
+        """The formula in the interface's words."""
+        names = "＋".join(FACT_LABELS[f] for f in self.facts)
+        against = "＋".join(FACT_LABELS[f] for f in self.against)
+        if self.formula is Formula.SHARE:
+            return f"{names} ÷（{names}＋{against}）× 100；无可计事项得 {self.empty:g} 分"
+        if self.formula is Formula.TIMELY:
+            return f"（{names}－{against}）÷ {names} × 100；无可计事项得 {self.empty:g} 分"
+        if self.formula is Formula.TARGET:
+            return f"{names} ÷（每月 {self.target:g} × 月数）× 100，最高 100 分"
+        return f"100 － {self.per:g} ×（{names}），最低 0 分"
+
+
+class Evaluation(BaseModel):
+    """The yearly evaluation (年度考核评价, SUP-1): who evaluates under which article, and the
+    indicators, whose weights add up to 100."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    evaluator: str = Field(min_length=1)  # who evaluates, in the regulation's words
+    article: str | None = None
+    default: bool = False
+    note: str | None = None
+    indicators: list[Indicator] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _valid(self) -> Evaluation:
+        if not self.default and not self.article:
+            raise ValueError("考核评价必须写明出处 (article)，或标注 default: true")
+        codes = [i.code for i in self.indicators]
+        if len(set(codes)) != len(codes):
+            raise ValueError("考核指标代码 (code) 不能重复")
+        total = sum(i.weight for i in self.indicators)
+        if abs(total - 100) > 1e-6:
+            raise ValueError(f"考核指标权重合计应为 100，现为 {total:g}")
+        return self
+
+
 class InForce(BaseModel):
     """The period the regulation is in force (施行期间), with the article that sets it; either
     end may be unknown or open."""
@@ -178,6 +301,7 @@ class Profile(BaseModel):
     source: str | None = None
     in_force: InForce | None = None
     rules: Rules
+    evaluation: Evaluation
 
     def period_label(self) -> str:
         """The period in force in the interface's words ("" where the profile does not say)."""
@@ -280,6 +404,37 @@ def describe_value(value: object) -> str:
         return "；".join(f"{describe_value(k)}：{v}" for k, v in value.items()) or "无"
     return VALUE_LABELS.get(str(value), str(value))
 
+
+FACT_LABELS: dict[EvaluationFact, str] = {
+    EvaluationFact.RESOURCES_CATALOGUED: "新编目录",
+    EvaluationFact.VERSIONS_PUBLISHED: "发布目录版本",
+    EvaluationFact.CHANGES_ON_TIME: "按期调整目录",
+    EvaluationFact.CHANGES_LATE: "逾期调整目录",
+    EvaluationFact.GRANTS_GIVEN: "提供授权",
+    EvaluationFact.GRANTS_HELD: "获得授权",
+    EvaluationFact.APPLICATIONS_ANSWERED: "办理共享申请",
+    EvaluationFact.APPLICATIONS_LATE: "逾期办理申请",
+    EvaluationFact.SERVED_QUERY: "提供在线查询",
+    EvaluationFact.SERVED_LOOKUP: "提供主键查询",
+    EvaluationFact.SERVED_DOWNLOAD: "提供下载",
+    EvaluationFact.SERVED_PUSH: "提供推送",
+    EvaluationFact.SERVED_GATEWAY: "提供接口调用",
+    EvaluationFact.MADE_QUERY: "使用在线查询",
+    EvaluationFact.MADE_LOOKUP: "使用主键查询",
+    EvaluationFact.MADE_DOWNLOAD: "使用下载",
+    EvaluationFact.MADE_PUSH: "使用推送",
+    EvaluationFact.MADE_GATEWAY: "使用接口调用",
+    EvaluationFact.RELEASES_PUBLISHED: "开放发布",
+    EvaluationFact.OBJECTIONS_RAISED: "提出异议",
+    EvaluationFact.OBJECTIONS_ANSWERED: "答复异议",
+    EvaluationFact.OBJECTIONS_LATE: "逾期答复异议",
+    EvaluationFact.MISMATCHES_SETTLED: "比对差异办结",
+    EvaluationFact.FINDINGS: "发现违规",
+    EvaluationFact.NOTICES_ACCEPTED: "整改通过",
+    EvaluationFact.NOTICES_ESCALATED: "逾期未整改被通报",
+    EvaluationFact.PROBES_OK: "可用性探测成功",
+    EvaluationFact.PROBES_FAILED: "可用性探测失败",
+}
 
 RULE_LABELS = {
     "application_pre_review_days": "平台预审时限（工作日）",

@@ -34,6 +34,7 @@ class Settings(BaseModel):
     policy_profile: str = "shangrao"
     policy_file: Path | None = None
     city_name: str = ""  # shown in the header; the profile's city when empty
+    pdf_font: str = ""  # a CJK TrueType font embedded in PDFs; empty: the first system one found
     timezone: str = "Asia/Shanghai"
     login_max_failures: int = 5
     login_lock_minutes: int = 15

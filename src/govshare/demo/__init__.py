@@ -19,6 +19,7 @@ from govshare.core.permissions import Actor
 from govshare.core.runtime import Runtime
 from govshare.demo import catalog as catalog_demo
 from govshare.demo import comparison as comparison_demo
+from govshare.demo import evaluation as evaluation_demo
 from govshare.demo import exchange as exchange_demo
 from govshare.demo import identity as identity_demo
 from govshare.demo import opendata as opendata_demo
@@ -67,4 +68,5 @@ def build_city(
     comparison_demo.build(runtime, progress=progress)
     opendata_demo.build(runtime, progress=progress)
     supervision_demo.build(runtime, progress=progress)
+    evaluation_demo.build(runtime, progress=progress)
     return created

@@ -7,13 +7,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from govshare.core import calendar as working_days
+<<<<<<< HEAD
 from govshare.core import clock, documents
 from govshare.core.errors import Invalid
+=======
+from govshare.core import clock, documents, pdf
+from govshare.core.errors import DomainError, Invalid
+>>>>>>> evaluation
 from govshare.core.inputs import Id
 from govshare.core.permissions import Actor, Role
 from govshare.core.policy import Violation
@@ -273,6 +279,26 @@ def circular(request: Request, db_session: DB, actor: PageActor, notice_id: Id) 
         request,
         "supervision/circular.html",
         {"n": notice, "paragraphs": notice.circular_text.splitlines()},
+    )
+
+
+@router.get("/supervision/circulars/{notice_id}/pdf")
+def circular_pdf(request: Request, db_session: DB, actor: PageActor, notice_id: Id) -> Response:
+    n = notices.get_circular(db_session, actor=actor, notice_id=notice_id)
+    on = n.escalated_on or clock.today()
+    content = pdf.circular(
+        issuer=n.circular_issuer,
+        number=n.circular_number or "",
+        title=n.circular_title,
+        paragraphs=n.circular_text.splitlines(),
+        signed_on=f"{on.year}年{on.month}月{on.day}日",
+        copy_note=f"抄送：平台管理单位。（本通报由平台依据整改通知 {n.number} 的办理记录生成。）",
+        font_path=runtime_of(request).settings.pdf_font,
+    )
+    name = quote(f"通报-{n.circular_number}.pdf")
+    disposition = f"attachment; filename=\"circular.pdf\"; filename*=UTF-8''{name}"
+    return Response(
+        content, media_type=pdf.MEDIA_TYPE, headers={"Content-Disposition": disposition}
     )
 
 

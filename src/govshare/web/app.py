@@ -25,6 +25,8 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     from govshare.core.calendar import pages as calendar_pages
     from govshare.core.inbox import api as inbox_api
     from govshare.core.inbox import pages as inbox_pages
+    from govshare.evaluation import api as evaluation_api
+    from govshare.evaluation import pages as evaluation_pages
     from govshare.exchange import api as exchange_api
     from govshare.exchange import gateway as exchange_gateway
     from govshare.exchange import pages as exchange_pages
@@ -77,6 +79,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         verification_api.router,
         verification_comparison_api.router,
         supervision_api.router,
+        evaluation_api.router,
     ):
         app.include_router(router, prefix="/api/v1")
     for router in (
@@ -93,6 +96,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         verification_comparison_pages.router,
         supervision_pages.router,
         supervision_ledger_pages.router,
+        evaluation_pages.router,
     ):
         app.include_router(router)
     return app

@@ -26,6 +26,7 @@ LINKS: Links = [
     ("资源开放", "/opendata", OPENDATA),
     ("疑义校核", "/verification/objections", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
     ("监督考核", "/supervision/notices", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
+    ("考核评价", "/evaluation", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
     ("组织机构", "/admin/organizations", (Role.PLATFORM_OPERATOR, Role.AUTHORITY, Role.AUDITOR)),
     ("用户管理", "/admin/users", (Role.PLATFORM_OPERATOR,)),
     ("本单位", "/my-organization", DEPARTMENT),

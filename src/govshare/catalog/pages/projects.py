@@ -14,8 +14,9 @@ from govshare.catalog.service.projects import ProjectIn
 from govshare.core.errors import DomainError
 from govshare.core.inputs import Id
 from govshare.core.permissions import Actor, Role
+from govshare.evaluation.service import results as evaluation_results
 from govshare.identity import service as identity_service
-from govshare.web.deps import DB, PageActor
+from govshare.web.deps import DB, PageActor, runtime_of
 from govshare.web.forms import PostedForm, field_errors, filled, optional_id
 from govshare.web.templating import redirect, render
 
@@ -133,9 +134,17 @@ def _detail_context(db_session: DB, actor: Actor, project_id: int, **extra: Any)
 
 @router.get("/catalog/projects/{project_id}", response_class=HTMLResponse)
 def project_detail(request: Request, db_session: DB, actor: PageActor, project_id: Id) -> Response:
-    return render(
-        request, "catalog/projects_detail.html", _detail_context(db_session, actor, project_id)
+    context = _detail_context(db_session, actor, project_id)
+    runtime = runtime_of(request)
+    # SY§20, WH§15: the department's evaluation weighs in the approval of its IT projects.
+    context["standing"] = evaluation_results.standing(
+        db_session,
+        actor=actor,
+        profile=runtime.profile,
+        city=runtime.city_name,
+        organization_id=context["project"].organization_id,
     )
+    return render(request, "catalog/projects_detail.html", context)
 
 
 @router.post("/catalog/projects/{project_id}", response_class=HTMLResponse)

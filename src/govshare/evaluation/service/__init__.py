@@ -1,0 +1,1 @@
+"""Evaluation services: scores over the facts, and results (rankings, adjustments, snapshots)."""
