@@ -13,13 +13,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from govshare.core import calendar as working_days
-<<<<<<< HEAD
-from govshare.core import clock, documents
-from govshare.core.errors import Invalid
-=======
 from govshare.core import clock, documents, pdf
-from govshare.core.errors import DomainError, Invalid
->>>>>>> evaluation
+from govshare.core.errors import Invalid
 from govshare.core.inputs import Id
 from govshare.core.permissions import Actor, Role
 from govshare.core.policy import Violation
