@@ -105,6 +105,8 @@ def test_the_city_overview_counts_every_departments_facts(db: Session) -> None:
     assert seen.city and seen.scope == "全市" and seen.first == date(2026, 1, 1)
     assert rows(seen, "resources-by-department") == {"市公安局": [1, 1, 1]}  # by share type
     assert rows(seen, "resources-by-domain") == {Domain.PUBLIC_ADMINISTRATION.label: [3]}
+    # The direct grant on 3 November, the approval on the 25th.
+    assert rows(seen, "grants-by-month")["2026-11"] == [2]
     uses = chart(seen, "uses-by-month")
     assert uses.categories[0] == "2026-01" and uses.categories[-1] == "2026-12"
     # Served, by kind: 在线查询, 主键查询, 下载, 推送, 接口调用.
@@ -129,13 +131,16 @@ def test_a_department_sees_only_its_own_figures(db: Session) -> None:
     assert not consumer.city and consumer.scope == "市民政局"
     assert "resources-by-department" not in {c.key for c in consumer.charts}
     assert chart(consumer, "resources-by-domain").empty  # it provides nothing
+    assert rows(consumer, "grants-by-month")["2026-11"] == [0, 2]  # given, held
     assert rows(consumer, "uses-by-month")["2026-11"] == [0, 4]  # provided, used
     assert rows(consumer, "availability") == {"救助业务库": [100.0]}  # its own target only
     assert chart(consumer, "notices").empty
 
     provider = seen_by(city, "provider_officer")
     assert provider.scope == "市公安局"
-    assert rows(provider, "resources-by-domain") == {Domain.PUBLIC_ADMINISTRATION.label: [3]}
+    # By share type: unconditional, conditional, not shared.
+    assert rows(provider, "resources-by-domain") == {Domain.PUBLIC_ADMINISTRATION.label: [1, 1, 1]}
+    assert rows(provider, "grants-by-month")["2026-11"] == [2, 0]
     assert rows(provider, "uses-by-month")["2026-11"] == [4, 0]
     assert rows(provider, "availability") == {"人口核验接口": [50.0]}
     assert rows(provider, "notices") == {"待整改": [1, 0, 0]}

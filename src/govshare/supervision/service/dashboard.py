@@ -193,6 +193,7 @@ def overview(db_session: Session, *, actor: Actor) -> Overview:
     ]
     charts = [
         *_resource_charts(published, names, city),
+        _grant_chart(months, city),
         _use_chart(months, city),
         _deadline_chart(totals),
         _availability_chart(available, names, city),
@@ -205,6 +206,14 @@ def overview(db_session: Session, *, actor: Actor) -> Overview:
 def _months_before(month: date, n: int) -> date:
     index = month.year * 12 + month.month - 1 - n
     return date(index // 12, index % 12 + 1, 1)
+
+
+def _month_names(months: list[tuple[date, dict[str, int]]]) -> list[str]:
+    """Months as an axis shows them: 1月 … 12月, January and the first with their year."""
+    return [
+        f"{m.year}年{m.month}月" if i == 0 or m.month == 1 else f"{m.month}月"
+        for i, (m, _) in enumerate(months)
+    ]
 
 
 def _percent(part: float, whole: int) -> str:
@@ -238,6 +247,15 @@ def _resource_charts(
     for p in published:
         by_domain[p.domain] += p.resources
     domains = [d for d, _ in sorted(by_domain.items(), key=lambda kv: (-kv[1], kv[0].value))]
+
+    def _by_share_type() -> list[Series]:
+        counts = Counter[tuple[Domain, ShareType]]()
+        for p in published:
+            counts[p.domain, p.share_type] += p.resources
+        return [
+            Series(t.label, [counts[d, t] for d in domains], stack="share") for t in share_types
+        ]
+
     charts = []
     if city:
         by_provider: dict[int, Counter[ShareType]] = {}
@@ -266,15 +284,38 @@ def _resource_charts(
         Chart(
             "resources-by-domain",
             "已发布资源按领域分布" if city else "本单位已发布资源按领域分布",
-            "已发布资源的现行版本所属领域",
+            "已发布资源的现行版本所属领域" if city else "本单位已发布资源所属领域，按共享类型分列",
             "领域",
             [d.label for d in domains],
-            [Series("资源数", [by_domain[d] for d in domains])],
+            [Series("资源数", [by_domain[d] for d in domains])] if city else _by_share_type(),
             horizontal=True,
-            link="/catalog",
+            link="/catalog" if city else "/catalog/mine",
+            total=not city,
         )
     )
     return charts
+
+
+def _grant_chart(months: list[tuple[date, dict[str, int]]], city: bool) -> Chart:
+    series = [Series("新增授权", [f["grants_given"] for _, f in months])]
+    if not city:
+        series = [
+            Series("提供授权", [f["grants_given"] for _, f in months]),
+            Series("获得授权", [f["grants_held"] for _, f in months]),
+        ]
+    return Chart(
+        "grants-by-month",
+        "共享授权",
+        "近12个月各部门之间新增的共享授权（无条件共享直接获取和申请获批）"
+        if city
+        else "近12个月本单位向其他部门提供和从其他部门获得的共享授权",
+        "月份",
+        [f"{m.year}-{m.month:02d}" for m, _ in months],
+        series,
+        short=_month_names(months),
+        link="/sharing/all-grants" if city else "/sharing/grants",
+        total=not city,
+    )
 
 
 def _use_chart(months: list[tuple[date, dict[str, int]]], city: bool) -> Chart:
@@ -296,11 +337,12 @@ def _use_chart(months: list[tuple[date, dict[str, int]]], city: bool) -> Chart:
         caption = "近12个月本单位提供给其他部门的数据和本单位使用其他部门数据的次数"
     return Chart(
         "uses-by-month",
-        "共享数据使用量",
+        "数据使用量",
         caption,
         "月份",
         labels,
         series,
+        short=_month_names(months),
         link="/sharing/usage",
         total=True,
     )

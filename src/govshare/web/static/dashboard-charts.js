@@ -22,8 +22,8 @@
       inverse: data.horizontal,
       axisTick: { show: false },
       axisLabel: data.horizontal
-        ? { width: narrow ? 84 : 132, overflow: "truncate" }
-        : { hideOverlap: true, formatter: function (v) { return narrow ? v.slice(2) : v; } },
+        ? { width: narrow ? 100 : 140, overflow: "truncate" }
+        : { hideOverlap: true },
     };
     var valueAxis = {
       type: "value",
