@@ -42,6 +42,14 @@ DEADLINES = (
     ("目录按期调整", None, "changes_late"),
     ("异议核实答复", "objections_answered", "objections_late"),
 )
+# The ledgers' figures the overview shows: the rest are not counted.
+FIGURES = (
+    "grants_given",
+    "grants_held",
+    *(f"{side}_{kind}" for side in ("served", "made") for kind, _ in USE_KINDS),
+    *(key for _, all_key, late_key in DEADLINES for key in (all_key, late_key) if key),
+    "changes_on_time",
+)
 NOTICE_STATES = (
     NoticeState.ISSUED,
     NoticeState.RETURNED,
@@ -140,6 +148,7 @@ def overview(db_session: Session, *, actor: Actor) -> Overview:
         first=first,
         after=ledgers.month_after(this_month),
         department_id=department_id,
+        keys=FIGURES,
     )
     available = probes.availability(db_session, actor=actor, month=today)
     open_notices = notices.open_counts(db_session, actor=actor)

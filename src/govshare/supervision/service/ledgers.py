@@ -146,10 +146,12 @@ def _period(column: Any, inner: Sequence[Any]) -> Any:
     return sa.case(*((column < bound, i) for i, bound in enumerate(inner)), else_=len(inner))
 
 
-def _gather(db_session: Session, bounds: Sequence[date]) -> dict[tuple[int, int], Counter[str]]:
-    """Every figure of every department in each period between consecutive `bounds` (month
-    firsts, the last one the day after the last period), one grouped query per fact: the
-    result is keyed by (department, period's index)."""
+def _gather(
+    db_session: Session, bounds: Sequence[date], keys: Sequence[str] = KEYS
+) -> dict[tuple[int, int], Counter[str]]:
+    """The figures `keys` of every department in each period between consecutive `bounds`
+    (month firsts, the last one the day after the last period), one grouped query per fact:
+    the result is keyed by (department, period's index)."""
     first, after = bounds[0], bounds[-1]
     start, end = _moment(first), _moment(after)
     days = list(bounds[1:-1])
@@ -161,6 +163,8 @@ def _gather(db_session: Session, bounds: Sequence[date]) -> dict[tuple[int, int]
             found.setdefault((int(who), int(period)), Counter())[key] += int(n)
 
     def add(key: str, query: sa.Select[Any]) -> None:
+        if key not in keys:
+            return
         for who, period, n in db_session.execute(query):
             count(key, who, n, period)
 
@@ -222,6 +226,8 @@ def _gather(db_session: Session, bounds: Sequence[date]) -> dict[tuple[int, int]
     uses = usage._facts(usage.Scope(since=start))
     period = _period(uses.c.at, moments)
     for side, who in (("served", uses.c.provider_id), ("made", uses.c.consumer_id)):
+        if not any(key.startswith(f"{side}_") for key in keys):
+            continue
         query = (
             sa.select(who, uses.c.kind, period, sa.func.count())
             .where(uses.c.at < end)
@@ -241,16 +247,15 @@ def _gather(db_session: Session, bounds: Sequence[date]) -> dict[tuple[int, int]
     )
     # Late is the answer's city day past the deadline; the day is the city's, so it is
     # worked out here rather than in SQL that differs between databases.
-    answered = db_session.execute(
-        sa.select(Objection.provider_id, Objection.answered_at, Objection.due_on).where(
-            within(Objection.answered_at)
-        )
+    answered = sa.select(Objection.provider_id, Objection.answered_at, Objection.due_on).where(
+        within(Objection.answered_at)
     )
-    for provider_id, answered_at, due_on in answered:
-        on = clock.to_city(answered_at).date()
-        counter = found.setdefault((int(provider_id), bisect_right(days, on)), Counter())
-        counter["objections_answered"] += 1
-        counter["objections_late"] += on > due_on
+    if {"objections_answered", "objections_late"} & set(keys):
+        for provider_id, answered_at, due_on in db_session.execute(answered):
+            on = clock.to_city(answered_at).date()
+            counter = found.setdefault((int(provider_id), bisect_right(days, on)), Counter())
+            counter["objections_answered"] += 1
+            counter["objections_late"] += on > due_on
     add(
         "mismatches_settled",
         by(Mismatch.department_id, Mismatch.closed_at, within(Mismatch.closed_at)),
@@ -315,17 +320,24 @@ def department_year(
 
 
 def monthly(
-    db_session: Session, *, actor: Actor, first: date, after: date, department_id: int | None = None
+    db_session: Session,
+    *,
+    actor: Actor,
+    first: date,
+    after: date,
+    department_id: int | None = None,
+    keys: Sequence[str] = KEYS,
 ) -> list[tuple[date, dict[str, int]]]:
-    """Month by month from the month of `first` to before `after`: the figures of the
-    department `department_id`, or (overseers only, `None`) of every department together."""
+    """Month by month from the month of `first` to before `after`: the figures `keys` (the
+    others stay 0, uncounted) of the department `department_id`, or (overseers only, `None`)
+    of every department together."""
     require(actor, *READERS, action="查看台账")
     if department_id is None and not actor.has(*OVERSEERS):
         department_id = own_organization(actor)
     if not actor.has(*OVERSEERS) and department_id != actor.organization_id:
         raise NotFound("未找到该部门的台账")
     bounds = months_between(first, after)
-    found = _gather(db_session, bounds)
+    found = _gather(db_session, bounds, keys)
     shown = []
     for i, month in enumerate(bounds[:-1]):
         figures = dict.fromkeys(KEYS, 0)
