@@ -135,6 +135,9 @@ def test_a_department_sees_only_its_own_figures(db: Session) -> None:
     assert rows(consumer, "uses-by-month")["2026-11"] == [0, 4]  # provided, used
     assert rows(consumer, "availability") == {"救助业务库": [100.0]}  # its own target only
     assert chart(consumer, "notices").empty
+    figures = {f.label: f for f in consumer.figures}
+    assert figures["近12个月数据使用"].value == "4 次"  # used, none provided
+    assert figures["近12个月数据使用"].note == "本单位提供 0 次，使用 4 次"
 
     provider = seen_by(city, "provider_officer")
     assert provider.scope == "市公安局"

@@ -83,6 +83,7 @@ class Chart:
     link: str = ""  # the page with the details
     short: list[str] = field(default_factory=list)  # the categories as the axis shows them
     total: bool = False  # the table ends with a column of each row's total
+    nothing: str = "暂无数据"  # what the card says when there are no figures
 
     @property
     def empty(self) -> bool:
@@ -169,11 +170,11 @@ def overview(db_session: Session, *, actor: Actor) -> Overview:
             "已发布资源" if city else "本单位已发布资源",
             str(resources),
             f"{len({p.provider_id for p in published})} 个部门提供" if city else "",
-            link="/catalog",
+            link="/catalog" if city else "/catalog/mine",
         ),
         Figure(
             "近12个月数据使用",
-            f"{served} 次",
+            f"{served if city else served + made} 次",
             "含在线查询、下载、推送和接口调用"
             if city
             else f"本单位提供 {served} 次，使用 {made} 次",
@@ -184,11 +185,14 @@ def overview(db_session: Session, *, actor: Actor) -> Overview:
             _percent(answered - late, answered),
             f"近12个月办结 {answered} 件，逾期 {late} 件",
             tone="bad" if late else "",
+            link="/supervision/ledgers",
         ),
         Figure(
             "本月可用率",
             _percent(sum(a.month for a in available), len(available)),
-            f"{len(available)} 个接口和数据库，最近一次探测失败 {failing} 个",
+            f"{len(available)} 个接口和数据库，最近一次探测失败 {failing} 个"
+            if available
+            else "本月尚无探测记录",
             tone="bad" if failing else "",
             link="/supervision/availability",
         ),
@@ -353,6 +357,7 @@ def _use_chart(months: list[tuple[date, dict[str, int]]], city: bool) -> Chart:
         series,
         short=_month_names(months),
         link="/sharing/usage",
+        nothing="近12个月没有使用记录",
         total=True,
     )
 
@@ -403,6 +408,7 @@ def _availability_chart(
         horizontal=True,
         unit="%",
         link="/supervision/availability",
+        nothing="本月尚无探测记录",
         short=_short_names(labels) if city else labels,
     )
 
@@ -449,5 +455,6 @@ def _notice_chart(
         horizontal=True,
         link="/supervision/notices",
         short=short,
+        nothing="没有未办结的整改通知",
         total=True,
     )
