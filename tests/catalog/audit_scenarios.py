@@ -167,6 +167,9 @@ SCENARIOS: dict[str, Writes | Reads] = {
     OVERVIEW + "find_duplicates": Reads(
         lambda w: overview.find_duplicates(w.db, actor=w.op, item_names=["身份证号"])
     ),
+    OVERVIEW + "published_counts": Reads(
+        lambda w: overview.published_counts(w.db, actor=w.staff_actor, provider_id=w.dept.id)
+    ),
     OVERVIEW + "catalog_summary": Reads(
         lambda w: overview.catalog_summary(w.db, actor=w.staff_actor)
     ),

@@ -9,7 +9,7 @@ from govshare.core.documents import Document
 from govshare.core.policy import Violation
 from govshare.core.settings import load_settings
 from govshare.supervision.models import Finding, ProbeTarget
-from govshare.supervision.service import evidence, findings, ledgers, notices, probes
+from govshare.supervision.service import dashboard, evidence, findings, ledgers, notices, probes
 from tests.scenarios import READ_ONLY, Reads, World, Writes
 from tests.sharing.builders import SHANGRAO
 from tests.supervision.builders import (
@@ -28,6 +28,7 @@ NOT = "govshare.supervision.service.notices."
 EVI = "govshare.supervision.service.evidence."
 PRO = "govshare.supervision.service.probes."
 LED = "govshare.supervision.service.ledgers."
+DAS = "govshare.supervision.service.dashboard."
 SCAN = Document("整改报告.pdf", "application/pdf", b"%PDF-1.4\n% report\n")
 
 
@@ -125,6 +126,10 @@ SCENARIOS: dict[str, Writes | Reads] = {
         lambda w: notices.count_notices(w.db, actor=w.prepared.s.provider_officer),
         prepare=_overdue,
     ),
+    NOT + "open_counts": Reads(
+        lambda w: notices.open_counts(w.db, actor=w.prepared.s.provider_officer),
+        prepare=_overdue,
+    ),
     NOT + "deadline": READ_ONLY,
     NOT + "is_overdue": READ_ONLY,
     NOT + "urgency": READ_ONLY,
@@ -143,6 +148,17 @@ SCENARIOS: dict[str, Writes | Reads] = {
             w.db, actor=w.op, department_id=w.dept.id, year=clock.today().year
         )
     ),
+    LED + "monthly": Reads(
+        lambda w: ledgers.monthly(
+            w.db,
+            actor=w.staff_actor,
+            first=clock.today().replace(month=1, day=1),
+            after=ledgers.month_after(clock.today()),
+        ),
+        prepare=_overdue,
+    ),
+    LED + "months_between": READ_ONLY,
+    DAS + "overview": Reads(lambda w: dashboard.overview(w.db, actor=w.op), prepare=_overdue),
     LED + "month_after": READ_ONLY,
     LED + "parse_month": READ_ONLY,
     LED + "parse_year": READ_ONLY,

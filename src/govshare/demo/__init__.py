@@ -25,6 +25,7 @@ from govshare.demo import identity as identity_demo
 from govshare.demo import opendata as opendata_demo
 from govshare.demo import sharing as sharing_demo
 from govshare.demo import supervision as supervision_demo
+from govshare.demo import usage as usage_demo
 from govshare.demo import verification as verification_demo
 from govshare.identity.models import Organization
 
@@ -64,6 +65,7 @@ def build_city(
     with runtime.transaction() as db_session:
         created = build(db_session, progress=progress)
     exchange_demo.build(runtime, base_url=service_url, progress=progress)
+    usage_demo.build(runtime, progress=progress)
     verification_demo.build(runtime, progress=progress)
     comparison_demo.build(runtime, progress=progress)
     opendata_demo.build(runtime, progress=progress)

@@ -13,6 +13,8 @@ from govshare.core.permissions import Actor, Role
 from govshare.identity import service as identity_service
 from govshare.sharing.models import ApplicationState
 from govshare.sharing.service import application_views, applications, deadlines, grants
+from govshare.sharing.service.common import READERS
+from govshare.supervision.service import dashboard as overview_service
 
 
 @dataclass(frozen=True)
@@ -24,7 +26,8 @@ class Card:
 
 
 def home(db_session: Session, *, actor: Actor) -> dict[str, Any]:
-    """The cards and calendar notices for the actor's home page."""
+    """The cards and calendar notices for the actor's home page, and below them the city's
+    overview for those who oversee it or their own department's for its people."""
     today = clock.today()
     cal = calendar.load(db_session)
     cards: list[Card] = []
@@ -79,6 +82,9 @@ def home(db_session: Session, *, actor: Actor) -> dict[str, Any]:
         "today": today.isoformat(),
         "today_is_working": cal.is_working_day(today),
         "provisional_years": provisional,
+        "overview": (
+            overview_service.overview(db_session, actor=actor) if actor.has(*READERS) else None
+        ),
     }
 
 

@@ -8,8 +8,9 @@ city's calendar months; a moment counts in the month its city time falls in.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
@@ -19,8 +20,9 @@ from sqlalchemy.orm import Session
 
 from govshare.catalog.models import ChangeEvent, Resource, ResourceVersion
 from govshare.core import clock
+from govshare.core.db import UTCDateTime
 from govshare.core.errors import Invalid, NotFound
-from govshare.core.permissions import Actor, require
+from govshare.core.permissions import Actor, own_organization, require
 from govshare.exchange.models import UseKind
 from govshare.exchange.service import usage
 from govshare.identity.models import Organization
@@ -137,49 +139,84 @@ def _moment(on: date) -> datetime:
     return clock.as_utc(datetime.combine(on, time(), clock.CITY_TZ))
 
 
-def _counts(db_session: Session, query: sa.Select[Any]) -> Iterable[tuple[int, int]]:
-    return ((int(who), int(n)) for who, n in db_session.execute(query) if who is not None)
+def _period(column: Any, inner: Sequence[Any]) -> Any:
+    """The index of the period a value falls in, given the periods' inner boundaries."""
+    if not inner:
+        return sa.literal(0)
+    return sa.case(*((column < bound, i) for i, bound in enumerate(inner)), else_=len(inner))
 
 
-def _gather(db_session: Session, first: date, after: date) -> dict[int, Counter[str]]:
-    """Every figure of every department over [first, after), one grouped query per fact."""
+def _gather(
+    db_session: Session, bounds: Sequence[date], keys: Sequence[str] = KEYS
+) -> dict[tuple[int, int], Counter[str]]:
+    """The figures `keys` of every department in each period between consecutive `bounds`
+    (month firsts, the last one the day after the last period), one grouped query per fact:
+    the result is keyed by (department, period's index)."""
+    first, after = bounds[0], bounds[-1]
     start, end = _moment(first), _moment(after)
-    found: dict[int, Counter[str]] = {}
+    days = list(bounds[1:-1])
+    moments = [_moment(b) for b in days]
+    found: dict[tuple[int, int], Counter[str]] = {}
+
+    def count(key: str, who: Any, n: Any, period: Any) -> None:
+        if who is not None:
+            found.setdefault((int(who), int(period)), Counter())[key] += int(n)
 
     def add(key: str, query: sa.Select[Any]) -> None:
-        for who, n in _counts(db_session, query):
-            found.setdefault(who, Counter())[key] += n
+        if key not in keys:
+            return
+        for who, period, n in db_session.execute(query):
+            count(key, who, n, period)
 
     def within(column: Any) -> sa.ColumnElement[bool]:
         return sa.and_(column >= start, column < end)
 
-    def by(who: Any, *where: Any) -> sa.Select[Any]:
-        return sa.select(who, sa.func.count()).where(*where).group_by(who)
+    def by(who: Any, at: Any, *where: Any) -> sa.Select[Any]:
+        """Counts per department and period; `at` is a timestamp column, or a city date one."""
+        period = _period(at, moments if isinstance(at.type, UTCDateTime) else days)
+        return sa.select(who, period, sa.func.count()).where(*where).group_by(who, period)
 
-    add("resources_catalogued", by(Resource.provider_id, within(Resource.created_at)))
+    add(
+        "resources_catalogued",
+        by(Resource.provider_id, Resource.created_at, within(Resource.created_at)),
+    )
     add(
         "versions_published",
-        by(Resource.provider_id, within(ResourceVersion.published_at)).join_from(
-            ResourceVersion, Resource, ResourceVersion.resource_id == Resource.id
-        ),
+        by(
+            Resource.provider_id, ResourceVersion.published_at, within(ResourceVersion.published_at)
+        ).join_from(ResourceVersion, Resource, ResourceVersion.resource_id == Resource.id),
     )
     closed = [ChangeEvent.closed_on >= first, ChangeEvent.closed_on < after]
     add(
         "changes_on_time",
-        by(ChangeEvent.organization_id, *closed, ChangeEvent.closed_on <= ChangeEvent.due_on),
+        by(
+            ChangeEvent.organization_id,
+            ChangeEvent.closed_on,
+            *closed,
+            ChangeEvent.closed_on <= ChangeEvent.due_on,
+        ),
     )
     add(
         "changes_late",
-        by(ChangeEvent.organization_id, *closed, ChangeEvent.closed_on > ChangeEvent.due_on),
+        by(
+            ChangeEvent.organization_id,
+            ChangeEvent.closed_on,
+            *closed,
+            ChangeEvent.closed_on > ChangeEvent.due_on,
+        ),
     )
-    add("grants_given", by(Grant.provider_id, within(Grant.created_at)))
-    add("grants_held", by(Grant.consumer_id, within(Grant.created_at)))
+    add("grants_given", by(Grant.provider_id, Grant.created_at, within(Grant.created_at)))
+    add("grants_held", by(Grant.consumer_id, Grant.created_at, within(Grant.created_at)))
     finished = [ApplicationStep.finished_on >= first, ApplicationStep.finished_on < after]
-    add("applications_answered", by(ApplicationStep.organization_id, *finished))
+    add(
+        "applications_answered",
+        by(ApplicationStep.organization_id, ApplicationStep.finished_on, *finished),
+    )
     add(
         "applications_late",
         by(
             ApplicationStep.organization_id,
+            ApplicationStep.finished_on,
             *finished,
             ApplicationStep.finished_on > ApplicationStep.due_on,
         ),
@@ -187,36 +224,61 @@ def _gather(db_session: Session, first: date, after: date) -> dict[int, Counter[
     # One reading of the exchange's two use tables, so a refused gateway call counts here
     # exactly as it counts on the usage pages: not at all.
     uses = usage.use_facts(usage.Scope(since=start))
+    period = _period(uses.c.at, moments)
     for side, who in (("served", uses.c.provider_id), ("made", uses.c.consumer_id)):
+        if not any(key.startswith(f"{side}_") for key in keys):
+            continue
         query = (
-            sa.select(who, uses.c.kind, sa.func.count())
+            sa.select(who, uses.c.kind, period, sa.func.count())
             .where(uses.c.at < end)
-            .group_by(who, uses.c.kind)
+            .group_by(who, uses.c.kind, period)
         )
-        for department_id, kind, n in db_session.execute(query):
-            if department_id is not None:
-                key = f"{side}_{USE_GROUPS[UseKind(kind)]}"
-                found.setdefault(int(department_id), Counter())[key] += int(n)
+        for department_id, kind, at, n in db_session.execute(query):
+            count(f"{side}_{USE_GROUPS[UseKind(kind)]}", department_id, n, at)
     add(
         "releases_published",
-        by(Resource.provider_id, within(OpenRelease.published_at)).join_from(
-            OpenRelease, Resource, OpenRelease.resource_id == Resource.id
-        ),
+        by(
+            Resource.provider_id, OpenRelease.published_at, within(OpenRelease.published_at)
+        ).join_from(OpenRelease, Resource, OpenRelease.resource_id == Resource.id),
     )
-    add("objections_raised", by(Objection.consumer_id, within(Objection.raised_at)))
+    add(
+        "objections_raised",
+        by(Objection.consumer_id, Objection.raised_at, within(Objection.raised_at)),
+    )
     # Late is the answer's city day past the deadline; the day is the city's, so it is
     # worked out here rather than in SQL that differs between databases.
-    answered = db_session.execute(
-        sa.select(Objection.provider_id, Objection.answered_at, Objection.due_on).where(
-            within(Objection.answered_at)
-        )
+    answered = sa.select(Objection.provider_id, Objection.answered_at, Objection.due_on).where(
+        within(Objection.answered_at)
     )
-    for provider_id, answered_at, due_on in answered:
-        counter = found.setdefault(int(provider_id), Counter())
-        counter["objections_answered"] += 1
-        counter["objections_late"] += clock.to_city(answered_at).date() > due_on
-    add("mismatches_settled", by(Mismatch.department_id, within(Mismatch.closed_at)))
+    if {"objections_answered", "objections_late"} & set(keys):
+        for provider_id, answered_at, due_on in db_session.execute(answered):
+            on = clock.to_city(answered_at).date()
+            counter = found.setdefault((int(provider_id), bisect_right(days, on)), Counter())
+            counter["objections_answered"] += 1
+            counter["objections_late"] += on > due_on
+    add(
+        "mismatches_settled",
+        by(Mismatch.department_id, Mismatch.closed_at, within(Mismatch.closed_at)),
+    )
     return found
+
+
+def months_between(first: date, after: date) -> list[date]:
+    """The first days of the months from `first`'s to the one before `after`'s, and `after`."""
+    bounds = [first.replace(day=1)]
+    while bounds[-1] < after:
+        bounds.append(month_after(bounds[-1]))
+    return bounds
+
+
+def _departments(db_session: Session, actor: Actor) -> list[tuple[int, str]]:
+    """The departments whose rows the actor sees: every active one for overseers, else its own."""
+    departments = sa.select(Organization.id, Organization.name).order_by(Organization.id)
+    if actor.has(*OVERSEERS):
+        departments = departments.where(Organization.active.is_(True))
+    else:
+        departments = departments.where(Organization.id == actor.organization_id)
+    return [(int(i), name) for i, name in db_session.execute(departments)]
 
 
 def ledger(db_session: Session, *, actor: Actor, first: date, after: date | None = None) -> Ledger:
@@ -225,16 +287,11 @@ def ledger(db_session: Session, *, actor: Actor, first: date, after: date | None
     require(actor, *READERS, action="查看台账")
     first = first.replace(day=1)
     after = after or month_after(first)
-    departments = sa.select(Organization.id, Organization.name).order_by(Organization.id)
-    if actor.has(*OVERSEERS):
-        departments = departments.where(Organization.active.is_(True))
-    else:
-        departments = departments.where(Organization.id == actor.organization_id)
-    found = _gather(db_session, first, after)
+    found = _gather(db_session, [first, after])
     rows = []
-    for department_id, name in db_session.execute(departments):
+    for department_id, name in _departments(db_session, actor):
         row = Row(department_id, name)
-        row.figures.update(found.get(department_id, {}))
+        row.figures.update(found.get((department_id, 0), {}))
         rows.append(row)
     return Ledger(first, after, rows)
 
@@ -246,13 +303,47 @@ def department_year(
     require(actor, *READERS, action="查看台账")
     if not actor.has(*OVERSEERS) and department_id != actor.organization_id:
         raise NotFound("未找到该部门的台账")
+    name = dict(_departments(db_session, actor)).get(department_id)
+    if name is None:
+        raise NotFound("未找到该部门的台账")
+    this_month = clock.today().replace(day=1)
+    if year > this_month.year:
+        return []
+    bounds = months_between(date(year, 1, 1), month_after(min(this_month, date(year, 12, 1))))
+    found = _gather(db_session, bounds)
     shown = []
-    first = date(year, 1, 1)
-    while first.year == year and first <= clock.today():
-        month = ledger(db_session, actor=actor, first=first)
-        row = next((r for r in month.rows if r.department_id == department_id), None)
-        if row is None:
-            raise NotFound("未找到该部门的台账")
+    for i, first in enumerate(bounds[:-1]):
+        row = Row(department_id, name)
+        row.figures.update(found.get((department_id, i), {}))
         shown.append((first, row))
-        first = month_after(first)
+    return shown
+
+
+def monthly(
+    db_session: Session,
+    *,
+    actor: Actor,
+    first: date,
+    after: date,
+    department_id: int | None = None,
+    keys: Sequence[str] = KEYS,
+) -> list[tuple[date, dict[str, int]]]:
+    """Month by month from the month of `first` to before `after`: the figures `keys` (the
+    others stay 0, uncounted) of the department `department_id`, or (overseers only, `None`)
+    of every department together."""
+    require(actor, *READERS, action="查看台账")
+    if department_id is None and not actor.has(*OVERSEERS):
+        department_id = own_organization(actor)
+    if not actor.has(*OVERSEERS) and department_id != actor.organization_id:
+        raise NotFound("未找到该部门的台账")
+    bounds = months_between(first, after)
+    found = _gather(db_session, bounds, keys)
+    shown = []
+    for i, month in enumerate(bounds[:-1]):
+        figures = dict.fromkeys(KEYS, 0)
+        for (who, period), counter in found.items():
+            if period == i and department_id in (None, who):
+                for key, n in counter.items():
+                    figures[key] += n
+        shown.append((month, figures))
     return shown

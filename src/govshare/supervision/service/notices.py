@@ -402,6 +402,36 @@ def count_notices(
 
 
 @dataclass(frozen=True)
+class OpenCount:
+    """A department's notices still open in one state, and how many of them are overdue."""
+
+    department_id: int
+    state: NoticeState
+    notices: int
+    overdue: int
+
+
+def open_counts(db_session: Session, *, actor: Actor) -> list[OpenCount]:
+    """Notices not yet accepted, counted per department and state, with those still waiting
+    for their department past the deadline (as `list_notices(overdue=True)` finds them): a
+    department its own, overseers every department's. One grouped query."""
+    require(actor, *READERS, action="查看整改通知")
+    waiting = [s for s in NoticeState if s.awaits_department]
+    late = sa.case((sa.and_(Notice.state.in_(waiting), Notice.due_on < clock.today()), 1), else_=0)
+    stmt = (
+        sa.select(Notice.department_id, Notice.state, sa.func.count(), sa.func.sum(late))
+        .where(Notice.state != NoticeState.ACCEPTED)
+        .group_by(Notice.department_id, Notice.state)
+    )
+    if not actor.has(*OVERSEERS):
+        stmt = stmt.where(Notice.department_id == own_organization(actor))
+    return [
+        OpenCount(int(d), NoticeState(s), int(n), int(late_ or 0))
+        for d, s, n, late_ in db_session.execute(stmt)
+    ]
+
+
+@dataclass(frozen=True)
 class Permitted:
     """What the actor may do with a notice (the page asks rather than works it out)."""
 
