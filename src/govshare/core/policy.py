@@ -167,15 +167,15 @@ class Rules(BaseModel):
         hours = self.incident_report_hours.value
         missing = [level.value for level in IncidentLevel if level not in hours]
         if missing:
-            raise ValueError(f"incident_report_hours: 须写明每级事件的报告时限，缺 {', '.join(missing)}")
+            raise ValueError(
+                f"incident_report_hours: 须写明每级事件的报告时限，缺 {', '.join(missing)}"
+            )
         if any(not 1 <= h <= 720 for h in hours.values()):
             raise ValueError("incident_report_hours: 报告时限（小时）必须在 1 到 720 之间")
         try:
             self.exercise_due_on(2025)  # not a leap year: 02-29 is refused too
         except ValueError:
-            raise ValueError(
-                "security_exercise_due: 应为每年的月-日，如 12-31"
-            ) from None
+            raise ValueError("security_exercise_due: 应为每年的月-日，如 12-31") from None
         return self
 
 

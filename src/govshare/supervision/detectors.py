@@ -480,13 +480,14 @@ def exercise_missing(db_session: Session, profile: Profile) -> Iterator[Found]:
     ]
     if not years:
         return
-    done = set(
-        db_session.execute(
+    done = {
+        (kind, year)
+        for kind, year in db_session.execute(
             sa.select(Exercise.kind, Exercise.year).where(
                 Exercise.year.in_(years), Exercise.conducted_on.is_not(None)
             )
-        ).tuples()
-    )
+        )
+    }
     for year in years:
         due_on = profile.rules.exercise_due_on(year)
         for kind in ExerciseKind:
