@@ -37,7 +37,7 @@ def _no_later(day: date, what: str) -> date:
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+    model_config = ConfigDict(str_strip_whitespace=True)
 
 
 class IncidentIn(Strict):
