@@ -127,7 +127,7 @@ def incident_form(request: Request, db_session: DB, actor: PageActor) -> Respons
     if not actor.has(common.OPERATOR, *common.HANDLERS):
         raise Invalid("当前身份无权登记安全事件")
     now = clock.to_city(clock.now()).strftime("%Y-%m-%dT%H:%M")
-    own = [str(actor.organization_id)] if actor.organization_id else []
+    own = [] if actor.has(common.OPERATOR) else [str(actor.organization_id)]
     form = {"occurred_at": now, "discovered_at": now, "department_ids": own}
     return render(request, "security/incident_new.html", _new_context(db_session, actor, form, {}))
 

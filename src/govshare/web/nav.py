@@ -26,7 +26,7 @@ LINKS: Links = [
     ("资源开放", "/opendata", OPENDATA),
     ("疑义校核", "/verification/objections", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
     ("监督考核", "/supervision/notices", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
-    ("安全管理", "/security/incidents", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
+    ("安全管理", "/security", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
     ("组织机构", "/admin/organizations", (Role.PLATFORM_OPERATOR, Role.AUTHORITY, Role.AUDITOR)),
     ("用户管理", "/admin/users", (Role.PLATFORM_OPERATOR,)),
     ("本单位", "/my-organization", DEPARTMENT),
