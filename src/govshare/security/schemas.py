@@ -36,11 +36,13 @@ def _no_later(day: date, what: str) -> date:
     return day
 
 
-class Strict(BaseModel):
+class SecurityIn(BaseModel):
+    """Every security input: whitespace stripped."""
+
     model_config = ConfigDict(str_strip_whitespace=True)
 
 
-class IncidentIn(Strict):
+class IncidentIn(SecurityIn):
     """A security incident as registered: what, how grave, when, to whom."""
 
     title: str = Field(min_length=4, max_length=200)
@@ -66,7 +68,7 @@ class IncidentIn(Strict):
         return _past(value, "发现时间")
 
 
-class EntryIn(Strict):
+class EntryIn(SecurityIn):
     """A line of the timeline or of the handling."""
 
     kind: EntryKind
@@ -79,7 +81,7 @@ class EntryIn(Strict):
         return _past(value, "时间")
 
 
-class ReportIn(Strict):
+class ReportIn(SecurityIn):
     """The report made to the cyber-security office or the authority."""
 
     recipient: Recipient
@@ -94,13 +96,13 @@ class ReportIn(Strict):
         return _past(value, "报告时间")
 
 
-class CloseIn(Strict):
+class CloseIn(SecurityIn):
     """The incident's conclusion: cause, damage, what was done, lessons."""
 
     conclusion: str = Field(min_length=4, max_length=TEXT_MAX)
 
 
-class ExerciseIn(Strict):
+class ExerciseIn(SecurityIn):
     """The plan of a year's security test or emergency drill."""
 
     kind: ExerciseKind
@@ -118,7 +120,7 @@ class ExerciseIn(Strict):
         return value
 
 
-class ExerciseResultIn(Strict):
+class ExerciseResultIn(SecurityIn):
     """What the test or drill found, once it has been done."""
 
     conducted_on: date
@@ -131,7 +133,7 @@ class ExerciseResultIn(Strict):
         return _no_later(value, "开展日期")
 
 
-class CheckIn(Strict):
+class CheckIn(SecurityIn):
     """An inspection, risk assessment or secrecy check as recorded."""
 
     kind: CheckKind
@@ -147,7 +149,7 @@ class CheckIn(Strict):
         return _no_later(value, "检查日期")
 
 
-class CheckFindingIn(Strict):
+class CheckFindingIn(SecurityIn):
     """A problem the check found in a department, and what must be put right."""
 
     department_id: Id
