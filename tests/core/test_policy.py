@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from govshare.core import policy
-from govshare.core.policy import Attachment, BaseTopic, ProfileError, Violation
+from govshare.core.policy import Attachment, BaseTopic, IncidentLevel, ProfileError, Violation
 
 SEED_DIR = Path(__file__).parents[3] / "shared" / "seeds"
 
@@ -54,18 +54,21 @@ SY_ARTICLES = _articles(
     catalog_overdue=1, catalog_unreviewed=1, narrowing=1, decision_overdue=4,
     open_answer_overdue=7, objection_overdue=2, mismatch_overdue=2, data_stale=2,
     sync_failing=3, interface_unreachable=3, connection_unreachable=3, grant_suspended=6,
+    exercise_missing=5, security_issue=5,
 )  # fmt: skip
 BZ_ARTICLES = _articles(
     "第三十條", "項", "()",
     catalog_overdue=1, catalog_unreviewed=1, narrowing=5, decision_overdue=2,
     open_answer_overdue=5, objection_overdue=3, mismatch_overdue=3, data_stale=3,
     sync_failing=2, interface_unreachable=2, connection_unreachable=2, grant_suspended=4,
+    exercise_missing=5, security_issue=5,
 )  # fmt: skip
 WH_ARTICLES = _articles(
     "第二十条", "项", "（）",
     catalog_overdue=3, catalog_unreviewed=3, narrowing=1, decision_overdue=1,
     open_answer_overdue="第二十条", objection_overdue=3, mismatch_overdue=3, data_stale=3,
     sync_failing=1, interface_unreachable=1, connection_unreachable=1, grant_suspended=4,
+    exercise_missing="第二十条", security_issue="第二十条",
 )  # fmt: skip
 XT_DUTIES, XT_REVIEW, XT_USE = "第二部分第（四）项", "第三部分第（三）项", "第二部分"
 XT_ARTICLES = _articles(
@@ -74,13 +77,17 @@ XT_ARTICLES = _articles(
     decision_overdue=XT_REVIEW, open_answer_overdue=XT_REVIEW, objection_overdue=XT_REVIEW,
     mismatch_overdue=XT_REVIEW, data_stale=XT_DUTIES, sync_failing=XT_DUTIES,
     interface_unreachable=XT_DUTIES, connection_unreachable=XT_DUTIES, grant_suspended=XT_USE,
+    exercise_missing="第二部分第（二）项", security_issue=XT_USE,
 )  # fmt: skip
 SR_ARTICLES = _articles(
     "第三十条", "项", "（）",
     catalog_overdue=1, catalog_unreviewed=1, narrowing=5, decision_overdue=3,
     open_answer_overdue=3, objection_overdue=5, mismatch_overdue=2, data_stale=2,
     sync_failing=2, interface_unreachable=2, connection_unreachable=2, grant_suspended=4,
+    exercise_missing=5, security_issue=5,
 )  # fmt: skip
+HOURS = {IncidentLevel.ESPECIALLY_MAJOR: 1, IncidentLevel.MAJOR: 1, IncidentLevel.LARGE: 4,
+         IncidentLevel.GENERAL: 24}  # fmt: skip
 
 # REQUIREMENTS §9 as a table: one row per rule, one column per city (in COLUMNS order).
 # Silent cells hold the defaults the profiles state.
@@ -108,6 +115,8 @@ EXPECTED: dict[str, tuple[Any, ...]] = {
     "rectification_days":             (10,    10,    10,    10,     10),
     "violation_articles":             (SY_ARTICLES, BZ_ARTICLES, WH_ARTICLES, XT_ARTICLES,
                                        SR_ARTICLES),
+    "incident_report_hours":          (HOURS, HOURS, HOURS, HOURS,  HOURS),
+    "security_exercise_due":          ("12-31", "12-31", "12-31", "12-31", "12-31"),
 }  # fmt: skip
 
 # Rules the table states outright: these must cite an article, never fall back to a default.
@@ -149,6 +158,7 @@ CITED = {
         "real_name_required",
         "audit_retention_months",
         "violation_articles",
+        "security_exercise_due",
     },
 }
 
@@ -187,6 +197,7 @@ EVIDENCE = {
     ("binzhou", "violation_articles"): "督促有關部門予以糾正",
     ("wuhai", "violation_articles"): "书面通报限期改正",
     ("shangrao", "violation_articles"): "未在规定时间内完成整改的",
+    ("shangrao", "security_exercise_due"): "每年至少开展一次安全测评和应急演练",
 }
 
 # For each article a violation cites: words of the seed that must stand there.
@@ -195,6 +206,7 @@ VIOLATION_EVIDENCE = {
     ("shaoyang", "第三十二条第（二）项"): "疑义、错误信息校核制度",
     ("shaoyang", "第三十二条第（三）项"): "联通共享平台",
     ("shaoyang", "第三十二条第（四）项"): "不按照规定共享、使用政务信息资源",
+    ("shaoyang", "第三十二条第（五）项"): "不按照规定落实安全防护措施",
     ("shaoyang", "第三十二条第（六）项"): "擅自改变政务信息资源用途",
     ("shaoyang", "第三十二条第（七）项"): "其他行为",
     ("binzhou", "第三十條第(一)項"): "編制或更新政務信息資源目錄",
@@ -208,6 +220,7 @@ VIOLATION_EVIDENCE = {
     ("wuhai", "第二十条"): "书面通报限期改正",
     ("xiangtan", "第二部分第（四）项"): "编制部门信息资源目录",
     ("xiangtan", "第二部分"): "对滥用、未经许可扩散共享数据",
+    ("xiangtan", "第二部分第（二）项"): "安全管理和运维",
     ("xiangtan", "第三部分第（三）项"): "共享数量和质量",
     ("shangrao", "第三十条第（一）项"): "未按照规定编制或更新政务信息资源目录",
     ("shangrao", "第三十条第（二）项"): "及时向共享和开放平台提供政务信息资源",
@@ -401,6 +414,20 @@ def test_violation_articles_appear_in_seed(code: str) -> None:
         assert words in _cited_text(seed, article), (
             f"{code}.{kind}: {article} does not say {words!r}"
         )
+
+
+def test_incident_hours_for_every_level_and_a_real_exercise_date_are_required() -> None:
+    data = _shipped_data("shaoyang")
+    del data["rules"]["incident_report_hours"]["value"]["large"]
+    assert "large" in _refused(data)
+    data = _shipped_data("shaoyang")
+    data["rules"]["incident_report_hours"]["value"]["general"] = 0
+    assert "incident_report_hours" in _refused(data)
+    for wrong in ("02-30", "12/31", "十二月"):
+        data = _shipped_data("shangrao")
+        data["rules"]["security_exercise_due"]["value"] = wrong
+        assert "security_exercise_due" in _refused(data)
+    assert policy.load_profile("shangrao").rules.exercise_due_on(2026) == date(2026, 12, 31)
 
 
 def test_a_violation_without_article_is_refused() -> None:

@@ -11,6 +11,7 @@ from govshare.evaluation import models as evaluation_models
 from govshare.exchange import models as exchange_models
 from govshare.identity import models as identity_models
 from govshare.opendata import models as opendata_models
+from govshare.security import models as security_models
 from govshare.sharing import models as sharing_models
 from govshare.supervision import models as supervision_models
 from govshare.verification import comparison_models as verification_comparison_models
@@ -28,6 +29,7 @@ __all__ = [
     "inbox_models",
     "opendata_models",
     "scheduler_models",
+    "security_models",
     "sharing_models",
     "supervision_models",
     "verification_comparison_models",

@@ -59,6 +59,22 @@ class Violation(StrEnum):
     INTERFACE_UNREACHABLE = "interface_unreachable"  # a service interface not answering
     CONNECTION_UNREACHABLE = "connection_unreachable"  # a registered database not answering
     GRANT_SUSPENDED = "grant_suspended"  # a grant suspended for misuse (SHR-5)
+    EXERCISE_MISSING = "exercise_missing"  # no security test or drill in a year (SEC-5, SR§25)
+    SECURITY_ISSUE = "security_issue"  # a problem an inspection or assessment found (SEC-7)
+
+    @property
+    def label(self) -> str:
+        return VALUE_LABELS[self.value]
+
+
+class IncidentLevel(StrEnum):
+    """The national four levels of a network security incident (网络安全事件分级), gravest
+    first; how soon an incident must be reported depends on its level."""
+
+    ESPECIALLY_MAJOR = "especially_major"  # 特别重大
+    MAJOR = "major"  # 重大
+    LARGE = "large"  # 较大
+    GENERAL = "general"  # 一般
 
     @property
     def label(self) -> str:
@@ -105,6 +121,13 @@ class Rules(BaseModel):
     stale_provider_restriction: Rule[bool]
     rectification_days: Rule[int]
     violation_articles: Rule[dict[Violation, str]]
+    incident_report_hours: Rule[dict[IncidentLevel, int]]
+    security_exercise_due: Rule[str]
+
+    def exercise_due_on(self, year: int) -> date:
+        """The day by which `year`'s security test and emergency drill must be done."""
+        month, day = (int(part) for part in self.security_exercise_due.value.split("-"))
+        return date(year, month, day)
 
     def accepted_base_topics(self) -> list[BaseTopic]:
         """The topics a base resource may have: those the regulation names, and where it
@@ -141,6 +164,18 @@ class Rules(BaseModel):
             raise ValueError(
                 f"violation_articles: 须写明每种违规情形违反的条款，缺 {', '.join(missing)}"
             )
+        hours = self.incident_report_hours.value
+        missing = [level.value for level in IncidentLevel if level not in hours]
+        if missing:
+            raise ValueError(
+                f"incident_report_hours: 须写明每级事件的报告时限，缺 {', '.join(missing)}"
+            )
+        if any(not 1 <= h <= 720 for h in hours.values()):
+            raise ValueError("incident_report_hours: 报告时限（小时）必须在 1 到 720 之间")
+        try:
+            self.exercise_due_on(2025)  # not a leap year: 02-29 is refused too
+        except ValueError:
+            raise ValueError("security_exercise_due: 应为每年的月-日，如 12-31") from None
         return self
 
 
@@ -389,6 +424,12 @@ VALUE_LABELS = {
     "interface_unreachable": "服务接口无法访问",
     "connection_unreachable": "数据库连接无法访问",
     "grant_suspended": "违规使用被暂停授权",
+    "exercise_missing": "未按期开展安全测评或应急演练",
+    "security_issue": "安全检查发现问题",
+    "especially_major": "特别重大",
+    "major": "重大",
+    "large": "较大",
+    "general": "一般",
 }
 
 
@@ -455,4 +496,6 @@ RULE_LABELS = {
     "stale_provider_restriction": "未按时更新数据的部门限制使用共享数据",
     "rectification_days": "违规整改期限（工作日）",
     "violation_articles": "违规情形及所违反的条款",
+    "incident_report_hours": "安全事件报告时限（小时，按事件级别）",
+    "security_exercise_due": "年度安全测评和应急演练完成日期（每年月-日）",
 }

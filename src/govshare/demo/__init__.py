@@ -5,8 +5,9 @@ in one transaction, as the console actor "demo". The exchange (`demo.exchange`) 
 open-data portal (`demo.opendata`) come after that transaction: their sync runs work in
 transactions of their own, as a worker's do, so `build_city` runs them all on a runtime;
 objections on the synchronised records (`demo.verification`) and the comparison of two
-departments' population records (`demo.comparison`) come between the two, and supervision
-(`demo.supervision`), which finds what all of them left, comes last."""
+departments' population records (`demo.comparison`) come between the two, then supervision
+(`demo.supervision`), which finds what all of them left, and security operations
+(`demo.security`), whose check's finding must come after supervision's own."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from govshare.demo import evaluation as evaluation_demo
 from govshare.demo import exchange as exchange_demo
 from govshare.demo import identity as identity_demo
 from govshare.demo import opendata as opendata_demo
+from govshare.demo import security as security_demo
 from govshare.demo import sharing as sharing_demo
 from govshare.demo import supervision as supervision_demo
 from govshare.demo import usage as usage_demo
@@ -70,5 +72,6 @@ def build_city(
     comparison_demo.build(runtime, progress=progress)
     opendata_demo.build(runtime, progress=progress)
     supervision_demo.build(runtime, progress=progress)
+    security_demo.build(runtime, progress=progress)
     evaluation_demo.build(runtime, progress=progress)
     return created

@@ -28,14 +28,17 @@ from govshare.catalog.models import (
     ShareType,
 )
 from govshare.core import clock
-from govshare.core.policy import Violation
+from govshare.core.permissions import Role
+from govshare.core.policy import Profile, Violation
 from govshare.exchange.models import BindingState, RunState, SyncRun, TableBinding
+from govshare.identity.models import Organization, User, UserRole
 from govshare.opendata.models import (
     PublicApplication,
     PublicApplicationState,
     PublicDataRequest,
     PublicRequestState,
 )
+from govshare.security.models import Exercise, ExerciseKind
 from govshare.sharing.models import ApplicationStep, Grant, GrantState
 from govshare.sharing.service.freshness import freshness_of
 from govshare.supervision.models import Probe, ProbeTarget
@@ -69,7 +72,7 @@ class Found:
         return {"summary": self.summary, **self.facts}
 
 
-Detector = Callable[[Session], Iterable[Found]]
+Detector = Callable[[Session, Profile], Iterable[Found]]
 
 
 def _late(due_on: date, today: date) -> int:
@@ -79,7 +82,7 @@ def _late(due_on: date, today: date) -> int:
 # --- deadlines the other domains set ---------------------------------------------------------
 
 
-def catalog_overdue(db_session: Session) -> Iterator[Found]:
+def catalog_overdue(db_session: Session, profile: Profile) -> Iterator[Found]:
     """A law change or change of duties whose catalog update is past its deadline (CAT-5)."""
     today = clock.today()
     events = db_session.scalars(
@@ -107,7 +110,7 @@ def catalog_overdue(db_session: Session) -> Iterator[Found]:
         )
 
 
-def catalog_unreviewed(db_session: Session) -> Iterator[Found]:
+def catalog_unreviewed(db_session: Session, profile: Profile) -> Iterator[Found]:
     """A published catalog entry no version has changed for a year (CAT-13, SY§11)."""
     today = clock.today()
     before = today - REVIEW_INTERVAL
@@ -137,7 +140,7 @@ def catalog_unreviewed(db_session: Session) -> Iterator[Found]:
         )
 
 
-def narrowing(db_session: Session) -> Iterator[Found]:
+def narrowing(db_session: Session, profile: Profile) -> Iterator[Found]:
     """An unconditionally shared table resource whose data carries fewer items than its
     published catalog entry lists (SY§32(1) 擅自缩小无条件共享类资源范围): its binding was
     made for an earlier version and the items added since reach no consumer, who takes the
@@ -175,7 +178,7 @@ def narrowing(db_session: Session) -> Iterator[Found]:
         )
 
 
-def decision_overdue(db_session: Session) -> Iterator[Found]:
+def decision_overdue(db_session: Session, profile: Profile) -> Iterator[Found]:
     """A provider's decision on a sharing application past its deadline (SHR-2)."""
     today = clock.today()
     steps = db_session.scalars(
@@ -211,7 +214,7 @@ def decision_overdue(db_session: Session) -> Iterator[Found]:
         )
 
 
-def open_answer_overdue(db_session: Session) -> Iterator[Found]:
+def open_answer_overdue(db_session: Session, profile: Profile) -> Iterator[Found]:
     """The public's open-data applications and data requests a department has not answered
     by their deadline (OPN-2, SR§22, SR§7)."""
     today = clock.today()
@@ -270,7 +273,7 @@ def open_answer_overdue(db_session: Session) -> Iterator[Found]:
         )
 
 
-def objection_overdue(db_session: Session) -> Iterator[Found]:
+def objection_overdue(db_session: Session, profile: Profile) -> Iterator[Found]:
     """An objection its provider has not verified by the deadline (VER-1, SY§25)."""
     today = clock.today()
     objections = db_session.scalars(
@@ -299,7 +302,7 @@ def objection_overdue(db_session: Session) -> Iterator[Found]:
         )
 
 
-def mismatch_overdue(db_session: Session) -> Iterator[Found]:
+def mismatch_overdue(db_session: Session, profile: Profile) -> Iterator[Found]:
     """Comparison mismatches a department has not settled by their deadline (VER-3): one
     finding per comparison and department, however many cases, so a large comparison does
     not become a thousand notices."""
@@ -335,7 +338,7 @@ def mismatch_overdue(db_session: Session) -> Iterator[Found]:
 # --- the data and its paths ------------------------------------------------------------------
 
 
-def data_stale(db_session: Session) -> Iterator[Found]:
+def data_stale(db_session: Session, profile: Profile) -> Iterator[Found]:
     """Published data refreshed later than its declared update frequency (SHR-6, BZ§21)."""
     for fresh in sorted(freshness_of(db_session).values(), key=lambda f: f.resource_id):
         if not fresh.stale:
@@ -362,7 +365,7 @@ def data_stale(db_session: Session) -> Iterator[Found]:
         )
 
 
-def sync_failing(db_session: Session) -> Iterator[Found]:
+def sync_failing(db_session: Session, profile: Profile) -> Iterator[Found]:
     """An active table binding whose last `FAILING_RUNS` runs all failed (EXC-2)."""
     ranked = (
         sa.select(
@@ -453,12 +456,12 @@ def _unreachable(db_session: Session, target: ProbeTarget, kind: Violation) -> I
         )
 
 
-def interface_unreachable(db_session: Session) -> Iterator[Found]:
+def interface_unreachable(db_session: Session, profile: Profile) -> Iterator[Found]:
     """A registered service interface whose latest probes all failed (EXC-4, BZ§14)."""
     return _unreachable(db_session, ProbeTarget.INTERFACE, Violation.INTERFACE_UNREACHABLE)
 
 
-def connection_unreachable(db_session: Session) -> Iterator[Found]:
+def connection_unreachable(db_session: Session, profile: Profile) -> Iterator[Found]:
     """A registered database whose latest probes all failed (EXC-2)."""
     return _unreachable(db_session, ProbeTarget.CONNECTION, Violation.CONNECTION_UNREACHABLE)
 
@@ -466,7 +469,7 @@ def connection_unreachable(db_session: Session) -> Iterator[Found]:
 # --- use -------------------------------------------------------------------------------------
 
 
-def grant_suspended(db_session: Session) -> Iterator[Found]:
+def grant_suspended(db_session: Session, profile: Profile) -> Iterator[Found]:
     """A grant its provider or the operator suspended for misuse (SHR-5, SY§22): the consumer
     must put its use right."""
     grants = db_session.scalars(
@@ -487,6 +490,67 @@ def grant_suspended(db_session: Session) -> Iterator[Found]:
         )
 
 
+# --- security --------------------------------------------------------------------------------
+
+
+def platform_unit(db_session: Session) -> int | None:
+    """The platform's management unit (平台管理单位): the organisation of its operators."""
+    return db_session.scalar(
+        sa.select(User.organization_id)
+        .join(UserRole, UserRole.user_id == User.id)
+        .where(
+            UserRole.role == Role.PLATFORM_OPERATOR.value,
+            User.active.is_(True),
+            User.organization_id.is_not(None),
+        )
+        .order_by(User.organization_id)
+        .limit(1)
+    )
+
+
+def exercise_missing(db_session: Session, profile: Profile) -> Iterator[Found]:
+    """A year whose security test or emergency drill (SR§25) was not done by the profile's
+    `security_exercise_due`, from the year the platform's first organisation was registered:
+    the platform's management unit must make it up."""
+    unit = platform_unit(db_session)
+    first = db_session.scalar(sa.select(sa.func.min(Organization.created_at)))
+    if unit is None or first is None:
+        return
+    today = clock.today()
+    years = [
+        y
+        for y in range(clock.to_city(first).year, today.year + 1)
+        if profile.rules.exercise_due_on(y) < today
+    ]
+    if not years:
+        return
+    done = {
+        (kind, year)
+        for kind, year in db_session.execute(
+            sa.select(Exercise.kind, Exercise.year).where(
+                Exercise.year.in_(years), Exercise.conducted_on.is_not(None)
+            )
+        )
+    }
+    for year in years:
+        due_on = profile.rules.exercise_due_on(year)
+        for kind in ExerciseKind:
+            if (kind, year) in done:
+                continue
+            yield Found(
+                Violation.EXERCISE_MISSING,
+                f"exercise_missing:{kind.value}:{year}",
+                unit,
+                "exercise_year",
+                year,
+                f"{year} 年度{kind.label}",
+                f"/security/exercises?year={year}",
+                f"平台 {year} 年度应于 {due_on.isoformat()} 前开展{kind.label}，"
+                f"至今未登记已开展的{kind.label}结果。",
+                {"year": year, "kind": kind.value, "due_on": due_on.isoformat()},
+            )
+
+
 DETECTORS: tuple[Detector, ...] = (
     catalog_overdue,
     catalog_unreviewed,
@@ -500,4 +564,5 @@ DETECTORS: tuple[Detector, ...] = (
     interface_unreachable,
     connection_unreachable,
     grant_suspended,
+    exercise_missing,
 )

@@ -52,6 +52,11 @@ LABELS: dict[str, dict[str, str]] = {
 }
 
 
+# Violations people record (a problem an inspection found, SEC-7) rather than a detector finds:
+# no detection run looks for them, so none resolves them; accepting the rectification does.
+RECORDED = frozenset({Violation.SECURITY_ISSUE})
+
+
 class NoticeState(Labelled):
     ISSUED = "issued"  # waiting for the department's rectification
     ANSWERED = "answered"  # the department said what it did; the operator reviews it

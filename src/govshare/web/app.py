@@ -34,6 +34,8 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     from govshare.identity import pages as identity_pages
     from govshare.opendata import api as opendata_api
     from govshare.opendata import pages as opendata_pages
+    from govshare.security import api as security_api
+    from govshare.security import pages as security_pages
     from govshare.sharing import api as sharing_api
     from govshare.sharing import pages as sharing_pages
     from govshare.supervision import api as supervision_api
@@ -80,6 +82,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         verification_comparison_api.router,
         supervision_api.router,
         evaluation_api.router,
+        security_api.router,
     ):
         app.include_router(router, prefix="/api/v1")
     for router in (
@@ -97,6 +100,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         supervision_pages.router,
         supervision_ledger_pages.router,
         evaluation_pages.router,
+        security_pages.router,
     ):
         app.include_router(router)
     return app

@@ -19,7 +19,7 @@ from govshare.core.inputs import parse_id
 from govshare.web.deps import CSRF_FIELD
 from govshare.web.templating import redirect
 
-MULTI_VALUED = frozenset({"roles", "items"})
+MULTI_VALUED = frozenset({"roles", "items", "department_ids", "resource_ids"})
 
 
 async def _posted_form(request: Request) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The navigation each role sees (a link is shown only where the role may act): the main
 bar, and a section's own tabs on every page under it (/catalog, /sharing, /exchange,
-/opendata, /verification, /supervision)."""
+/opendata, /verification, /supervision, /security)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ LINKS: Links = [
     ("疑义校核", "/verification/objections", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
     ("监督考核", "/supervision/notices", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
     ("考核评价", "/evaluation", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
+    ("安全管理", "/security", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
     ("组织机构", "/admin/organizations", (Role.PLATFORM_OPERATOR, Role.AUTHORITY, Role.AUDITOR)),
     ("用户管理", "/admin/users", (Role.PLATFORM_OPERATOR,)),
     ("本单位", "/my-organization", DEPARTMENT),
@@ -89,6 +90,12 @@ SUPERVISION_TABS: Links = [
     ("台账", "/supervision/ledgers", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
 ]
 
+SECURITY_TABS: Links = [
+    ("安全事件", "/security/incidents", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
+    ("测评与演练", "/security/exercises", (*OVERSIGHT, Role.AUDITOR)),
+    ("检查评估", "/security/checks", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
+]
+
 # Sections with their own tabs: the path prefix and the tabs shown under it.
 SECTIONS: list[tuple[str, str, Links]] = [
     ("/catalog", "资源目录", CATALOG_TABS),
@@ -97,6 +104,7 @@ SECTIONS: list[tuple[str, str, Links]] = [
     ("/opendata", "资源开放", OPENDATA_TABS),
     ("/verification", "疑义校核", VERIFICATION_TABS),
     ("/supervision", "监督考核", SUPERVISION_TABS),
+    ("/security", "安全管理", SECURITY_TABS),
 ]
 
 

@@ -31,6 +31,7 @@ TEMPLATE_DIRS = [
     PACKAGE / "verification" / "templates",
     PACKAGE / "supervision" / "templates",
     PACKAGE / "evaluation" / "templates",
+    PACKAGE / "security" / "templates",
 ]
 FLASH_COOKIE = "gs_flash"
 

@@ -12,20 +12,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from govshare.core import clock
 from govshare.core.audit.service import record
-from govshare.core.errors import NotFound
+from govshare.core.errors import Conflict, Invalid, NotFound
 from govshare.core.inbox import service as inbox
 from govshare.core.permissions import Actor, Role, own_organization, require
 from govshare.core.policy import Profile, Violation
 from govshare.sharing.service.common import OVERSEERS, READERS
 from govshare.supervision import detectors
 from govshare.supervision.detectors import Detector, Found
-from govshare.supervision.models import Finding, Notice
+from govshare.supervision.models import RECORDED, Finding, Notice
 from govshare.supervision.service import notices
 
 LINK = "/supervision/findings/{id}"
@@ -62,7 +63,7 @@ def detect(
     now = clock.now()
     current: dict[str, Found] = {}
     for detector in only:
-        for found in detector(db_session):
+        for found in detector(db_session, profile):
             current.setdefault(found.key, found)
     kinds = {Violation(detector.__name__) for detector in only}  # named for what they find
     standing = {
@@ -75,7 +76,6 @@ def detect(
         )
     }
     result = DetectionResult()
-    articles = profile.rules.violation_articles.value
     for key, found in current.items():
         finding = standing.get(key)
         if finding is not None:
@@ -84,38 +84,7 @@ def detect(
             finding.last_found_at = now
             result.kept += 1
             continue
-        finding = Finding(
-            kind=found.kind,
-            key=key,
-            department_id=found.department_id,
-            subject_type=found.subject_type,
-            subject_id=found.subject_id,
-            subject_label=found.subject_label[:300],
-            link=found.link[:300],
-            facts=found.facts_with_summary(),
-            article=articles[found.kind],
-            regulation=profile.regulation,
-            profile_code=profile.code,
-            first_found_at=now,
-            last_found_at=now,
-        )
-        db_session.add(finding)
-        db_session.flush()
-        record(
-            db_session,
-            actor=actor,
-            action="supervision.finding.found",
-            object_type="finding",
-            object_id=finding.id,
-            details={
-                "kind": found.kind.value,
-                "key": key,
-                "department": found.department_id,
-                "subject": [found.subject_type, found.subject_id],
-                "facts": finding.facts,
-                "article": finding.citation,
-            },
-        )
+        finding = _store(db_session, actor, profile, found, now)
         result.found.append(finding)
         result.issued.append(
             notices.issue(db_session, actor=actor, profile=profile, finding=finding)
@@ -159,6 +128,64 @@ def detect(
             ),
         )
     return result
+
+
+def _store(
+    db_session: Session, actor: Actor, profile: Profile, found: Found, now: datetime
+) -> Finding:
+    """A new finding, with the article of the active profile it breaks; audited."""
+    key = found.key
+    articles = profile.rules.violation_articles.value
+    finding = Finding(
+        kind=found.kind,
+        key=key,
+        department_id=found.department_id,
+        subject_type=found.subject_type,
+        subject_id=found.subject_id,
+        subject_label=found.subject_label[:300],
+        link=found.link[:300],
+        facts=found.facts_with_summary(),
+        article=articles[found.kind],
+        regulation=profile.regulation,
+        profile_code=profile.code,
+        first_found_at=now,
+        last_found_at=now,
+    )
+    db_session.add(finding)
+    db_session.flush()
+    record(
+        db_session,
+        actor=actor,
+        action="supervision.finding.found",
+        object_type="finding",
+        object_id=finding.id,
+        details={
+            "kind": found.kind.value,
+            "key": key,
+            "department": found.department_id,
+            "subject": [found.subject_type, found.subject_id],
+            "facts": finding.facts,
+            "article": finding.citation,
+        },
+    )
+    return finding
+
+
+def record_finding(
+    db_session: Session, *, actor: Actor, profile: Profile, found: Found
+) -> tuple[Finding, Notice]:
+    """A violation people found rather than a detector (`RECORDED`: an inspection's finding,
+    SEC-7), stored as a detected one is and given its rectification notice at once. Accepting
+    the rectification resolves it, since no detection run looks for it."""
+    require(actor, Role.PLATFORM_OPERATOR, action="登记违规发现")
+    if found.kind not in RECORDED:
+        raise Invalid(f"“{found.kind.label}”由平台监测发现，不能登记", field="kind")
+    if db_session.scalar(
+        sa.select(Finding.id).where(Finding.key == found.key, Finding.resolved_at.is_(None))
+    ):
+        raise Conflict(f"该情形已登记为违规发现：{found.subject_label}")
+    finding = _store(db_session, actor, profile, found, clock.now())
+    return finding, notices.issue(db_session, actor=actor, profile=profile, finding=finding)
 
 
 # --- reading ---------------------------------------------------------------------------------

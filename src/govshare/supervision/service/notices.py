@@ -35,7 +35,14 @@ from govshare.core.policy import Profile
 from govshare.identity.models import Organization, User, UserRole
 from govshare.sharing.service.common import ANSWERERS, OVERSEERS, READERS, next_number
 from govshare.sharing.service.deadlines import REMIND_WORKING_DAYS, Urgency
-from govshare.supervision.models import Finding, Notice, NoticeEvent, NoticeState, NoticeStep
+from govshare.supervision.models import (
+    RECORDED,
+    Finding,
+    Notice,
+    NoticeEvent,
+    NoticeState,
+    NoticeStep,
+)
 from govshare.supervision.schemas import NoticeAnswerIn, NoticeDecisionIn
 from govshare.supervision.service import evidence as evidence_service
 
@@ -191,17 +198,21 @@ def answer(
 def decide(
     db_session: Session, *, actor: Actor, profile: Profile, notice_id: int, data: NoticeDecisionIn
 ) -> Notice:
-    """The operator accepts the rectification (the notice closes) or returns it with the
-    reason and a new deadline, the profile's `rectification_days` from today."""
+    """The operator accepts the rectification (the notice closes; a finding people recorded,
+    `RECORDED`, is resolved with it) or returns it with the reason and a new deadline, the
+    profile's `rectification_days` from today."""
     require(actor, Role.PLATFORM_OPERATOR, action="审核整改情况")
     notice = _notice(db_session, notice_id)
     if notice.state != NoticeState.ANSWERED:
         raise Conflict(f"整改通知 {notice.number} {notice.state.label}，没有待审核的整改情况")
     now = clock.now()
     notice.decision_note, notice.decided_at, notice.decided_by = data.note, now, actor.label
+    resolved = False
     if data.accept:
         notice.state, notice.closed_at = NoticeState.ACCEPTED, now
         _step(db_session, notice, NoticeStep.ACCEPTED, actor, data.note)
+        if notice.finding.kind in RECORDED and notice.finding.resolved_at is None:
+            notice.finding.resolved_at, resolved = now, True  # no detector will resolve it
         title = f"整改通过：{notice.number}"
         body = f"整改情况已审核通过。{data.note}"
     else:
@@ -221,6 +232,7 @@ def decide(
         details={
             "accept": data.accept,
             "note": data.note,
+            "finding_resolved": resolved,
             "due_on": notice.due_on.isoformat(),
             "profile": profile.code,
         },

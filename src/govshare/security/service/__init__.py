@@ -1,0 +1,1 @@
+"""Security operations' rules, by topic: incidents, yearly exercises, checks and documents."""
