@@ -5,11 +5,9 @@ to: a backup reads them from connections of its own."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -158,34 +156,3 @@ def target(deployment: Deployment, tmp_path: Path) -> Iterator[Target]:
     )
     for url in (platform, portal):
         drop_postgres_database(url)
-
-
-# --- what "identical" means -----------------------------------------------------------------
-
-
-def table_rows(url: str, schema: str | None = None) -> dict[str, list[tuple[Any, ...]]]:
-    """Every table's rows, sorted, by table name."""
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    try:
-        with engine.connect() as conn:
-            names = sa.inspect(conn).get_table_names(schema=schema)
-            preparer = conn.dialect.identifier_preparer
-            rows = {}
-            for name in names:
-                table = preparer.quote(name)
-                if schema:
-                    table = f"{preparer.quote_schema(schema)}.{table}"
-                found = conn.execute(sa.text(f"SELECT * FROM {table}")).all()
-                rows[name] = sorted((tuple(row) for row in found), key=repr)
-            return rows
-    finally:
-        engine.dispose()
-
-
-def file_digests(root: Path) -> dict[str, str]:
-    """Every file under a directory, by relative path: its SHA-256."""
-    return {
-        path.relative_to(root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted(root.rglob("*"))
-        if path.is_file()
-    }

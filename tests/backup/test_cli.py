@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner, Result
@@ -21,9 +20,10 @@ from govshare.backup.restore import Target
 from govshare.core import migrate
 from govshare.core.audit import service as audit_service
 from govshare.core.runtime import build_runtime, get_runtime
-from govshare.core.settings import Settings, get_settings, load_settings
+from govshare.core.settings import get_settings, load_settings
 from govshare.web.app import create_app
-from tests.backup.conftest import Deployment, file_digests, table_rows
+from tests.backup.compare import audit_after, database_tables, differences, state_of
+from tests.backup.conftest import Deployment
 from tests.conftest import Cli
 
 Console = Callable[..., Result]
@@ -44,27 +44,6 @@ def console(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> Iterator
         get_runtime().engine.dispose()
     get_settings.cache_clear()
     get_runtime.cache_clear()
-
-
-def _state(settings: Settings) -> dict[str, Any]:
-    """Everything a deployment holds, in comparable form."""
-    schema = settings.center_schema if settings.center_database_url.startswith("postgres") else None
-    return {
-        "platform": table_rows(settings.database_url),
-        "center": table_rows(settings.center_database_url, schema),
-        "portal": table_rows(settings.portal_database_url),
-        "files": file_digests(settings.data_dir / "files"),
-        "secret_key": (settings.data_dir / "secret_key").read_bytes(),
-    }
-
-
-def _audit_trail(settings: Settings) -> list[tuple[int, str, str]]:
-    engine = sa.create_engine(settings.database_url, poolclass=sa.pool.NullPool)
-    with engine.connect() as conn:
-        rows = conn.execute(sa.text("SELECT seq, action, hash FROM audit_entry ORDER BY seq"))
-        trail = [tuple(row) for row in rows]
-    engine.dispose()
-    return trail  # type: ignore[return-value]
 
 
 def _restore_options(deployment: Deployment, target: Target) -> list[Any]:
@@ -93,17 +72,15 @@ def test_a_restored_backup_is_the_platform_as_it_was_and_starts(
 
     manifest = read_manifest(archive)
     settings = load_settings(environ=target.settings(manifest))
-    before, after = _state(deployment.runtime.settings), _state(settings)
-    assert after["files"] and after["portal"]["portal_dataset"]
-    assert any(rows for name, rows in after["center"].items() if name.startswith("r_people"))
-    trail_before, trail_after = _audit_trail(deployment.runtime.settings), _audit_trail(settings)
-    for state in (before, after):  # the audit log goes on after the backup on both sides
-        del state["platform"]["audit_entry"], state["platform"]["audit_head"]
-    assert after == before
+    before, after = state_of(deployment.runtime.settings), state_of(settings)
+    assert after.files and after.databases["portal"]
+    center = after.databases["center" if deployment.backend == "sqlite" else "platform"]
+    assert any(table.rows for name, table in center.items() if "r_people" in name)
+    # The audit log goes on after the backup on both sides; up to it, it is the same.
     head = manifest["audit_head"]["seq"]
-    assert [e for e in trail_after if e[0] <= head] == [e for e in trail_before if e[0] <= head]
-    assert [e[1] for e in trail_before if e[0] > head] == ["backup.create", "backup.verify"]
-    assert [e[1] for e in trail_after if e[0] > head] == ["backup.restore"]
+    assert audit_after(before, head) == ["backup.create", "backup.verify"]
+    assert audit_after(after, head) == ["backup.restore"]
+    assert differences(before, after) == []
 
     runtime = build_runtime(settings)
     try:
@@ -149,7 +126,7 @@ def test_restore_refuses_a_data_directory_that_is_not_empty(
     )
     assert [p.name for p in target.data_dir.iterdir()] == ["notes.txt"]
     if deployment.backend == "postgresql":
-        assert table_rows(target.database_url) == {}
+        assert database_tables(target.database_url) == ({}, {})
 
 
 def test_a_backup_with_nowhere_to_go_says_how_to_name_it(govshare_cli: Cli) -> None:
