@@ -15,7 +15,9 @@ from govshare.security.models import ExerciseKind
 from govshare.security.schemas import ExerciseIn, ExerciseResultIn
 from govshare.security.service import common, exercises
 from govshare.supervision import detectors
-from govshare.supervision.models import Notice
+from govshare.supervision.models import Notice, NoticeState
+from govshare.supervision.schemas import NoticeAnswerIn, NoticeDecisionIn
+from govshare.supervision.service import notices
 from tests.security.builders import AT, SCAN, cast, planned
 from tests.sharing.builders import SHANGRAO
 from tests.supervision.builders import detect
@@ -105,3 +107,39 @@ def test_a_year_without_its_test_is_found_and_resolved_once_done(db: Session) ->
         )
         exercises.record_result(db, actor=c.op, exercise_id=test.id, data=late)
     assert detect(db, at="2027-01-05T11:00:00+08:00", only=only).resolved == [finding]
+
+
+def test_the_platform_units_own_notice_is_answered_by_its_operators_and_reviewed_by_the_authority(
+    db: Session,
+) -> None:
+    c = cast(db)
+    planned(c, "drill"), planned(c, "test")
+    result = detect(db, at="2027-01-04T10:00:00+08:00", only=(detectors.exercise_missing,))
+    notice = result.issued[0]
+    assert notices.permitted(c.op, notice, c.unit.id).answer
+    assert not notices.permitted(c.op, notice).answer  # outside its own unit: a department's
+    with clock.frozen("2027-01-05T10:00:00+08:00"):
+        answered = notices.answer(
+            db,
+            actor=c.op,
+            notice_id=notice.id,
+            data=NoticeAnswerIn(answer="已补开展演练并登记结果"),
+        )
+        assert answered.state == NoticeState.ANSWERED
+        with pytest.raises(Forbidden, match="由主管部门审核"):
+            notices.decide(
+                db,
+                actor=c.op,
+                profile=SHANGRAO,
+                notice_id=notice.id,
+                data=NoticeDecisionIn(accept=True),
+            )
+        assert notices.permitted(c.authority, notice, c.unit.id).decide
+        done = notices.decide(
+            db,
+            actor=c.authority,
+            profile=SHANGRAO,
+            notice_id=notice.id,
+            data=NoticeDecisionIn(accept=True, note="演练记录齐全"),
+        )
+    assert done.state == NoticeState.ACCEPTED

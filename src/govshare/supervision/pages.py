@@ -19,6 +19,7 @@ from govshare.core.inputs import Id
 from govshare.core.permissions import Actor, Role
 from govshare.core.policy import Violation
 from govshare.opendata.pages.common import Due, due
+from govshare.supervision.detectors import platform_unit
 from govshare.supervision.models import Notice, NoticeState
 from govshare.supervision.schemas import NoticeAnswerIn, NoticeDecisionIn
 from govshare.supervision.service import evidence, findings, notices, probes
@@ -94,6 +95,7 @@ def notice_list(request: Request, db_session: DB, actor: PageActor, show: str = 
     chosen = _chosen(show, SHOWS, "open")
     shown = _by_show(notices.list_notices(db_session, actor=actor, limit=LIST_LIMIT))
     rows = shown[chosen]
+    unit = platform_unit(db_session)
     return render(
         request,
         "supervision/notices.html",
@@ -103,7 +105,7 @@ def notice_list(request: Request, db_session: DB, actor: PageActor, show: str = 
             "shows": [(key, label, len(shown[key])) for key, label in SHOWS.items()],
             "colours": STATE_COLOURS,
             "overseer": actor.has(Role.PLATFORM_OPERATOR, Role.AUTHORITY, Role.AUDITOR),
-            "to_answer": sum(notices.permitted(actor, n).answer for n in rows),
+            "to_answer": sum(notices.permitted(actor, n, unit).answer for n in rows),
         },
     )
 
@@ -128,7 +130,7 @@ def _detail(
         "n": notice,
         "f": notice.finding,
         "due": _due(db_session, notice),
-        "allowed": notices.permitted(actor, notice),
+        "allowed": notices.permitted(actor, notice, platform_unit(db_session)),
         "errors": shown,
         "forms": forms,
         "accept": documents.ACCEPT,

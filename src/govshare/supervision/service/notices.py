@@ -28,13 +28,14 @@ from govshare.core import clock
 from govshare.core.audit.service import record
 from govshare.core.calendar import Deadline, WorkingCalendar
 from govshare.core.documents import Document
-from govshare.core.errors import Conflict, NotFound
+from govshare.core.errors import Conflict, Forbidden, NotFound
 from govshare.core.inbox import service as inbox
 from govshare.core.permissions import Actor, Role, own_organization, require
 from govshare.core.policy import Profile
 from govshare.identity.models import Organization, User, UserRole
 from govshare.sharing.service.common import ANSWERERS, OVERSEERS, READERS, next_number
 from govshare.sharing.service.deadlines import REMIND_WORKING_DAYS, Urgency
+from govshare.supervision.detectors import platform_unit
 from govshare.supervision.models import (
     RECORDED,
     Finding,
@@ -165,11 +166,15 @@ def answer(
     documents: Sequence[Document] = (),
 ) -> Notice:
     """The department's data officer or head says what it did, with scanned `documents` as
-    evidence if it has them; the operator is told."""
-    require(actor, *ANSWERERS, action="反馈整改情况")
+    evidence if it has them; the operator is told. A notice to the platform's management unit
+    itself is answered by its operators, and its reviewer, the authority, is told."""
+    require(actor, *ANSWERERS, Role.PLATFORM_OPERATOR, action="反馈整改情况")
     notice = db_session.get(Notice, notice_id)
+    unit = platform_unit(db_session)
     if notice is None or notice.department_id != own_organization(actor):
         raise NotFound(f"没有编号为 {notice_id} 的本部门整改通知")
+    if not _may_answer(actor, notice, unit):
+        raise Forbidden("反馈整改情况须由本单位数据专员或部门负责人办理")
     if not notice.state.awaits_department:
         raise Conflict(f"整改通知 {notice.number} {notice.state.label}，不能再反馈")
     evidence_service.attach(db_session, actor=actor, notice=notice, documents=documents)
@@ -187,7 +192,7 @@ def answer(
     )
     _notify(
         db_session,
-        inbox.recipients(db_session, roles=[Role.PLATFORM_OPERATOR]),
+        inbox.recipients(db_session, roles=[_reviewer(notice, unit)]),
         f"整改情况待审核：{notice.number}",
         f"{notice.department.name}反馈了整改情况：{data.answer}",
         notice,
@@ -200,9 +205,17 @@ def decide(
 ) -> Notice:
     """The operator accepts the rectification (the notice closes; a finding people recorded,
     `RECORDED`, is resolved with it) or returns it with the reason and a new deadline, the
-    profile's `rectification_days` from today."""
-    require(actor, Role.PLATFORM_OPERATOR, action="审核整改情况")
+    profile's `rectification_days` from today. The platform's management unit does not review
+    its own rectification: the authority reviews it."""
+    require(actor, Role.PLATFORM_OPERATOR, Role.AUTHORITY, action="审核整改情况")
     notice = _notice(db_session, notice_id)
+    reviewer = _reviewer(notice, platform_unit(db_session))
+    if not actor.has(reviewer):
+        raise Forbidden(
+            "平台管理单位自身的整改情况由主管部门审核"
+            if reviewer == Role.AUTHORITY
+            else "审核整改情况须由平台管理单位办理"
+        )
     if notice.state != NoticeState.ANSWERED:
         raise Conflict(f"整改通知 {notice.number} {notice.state.label}，没有待审核的整改情况")
     now = clock.now()
@@ -451,14 +464,24 @@ class Permitted:
     decide: bool
 
 
-def permitted(actor: Actor, notice: Notice) -> Permitted:
-    """Answer: the department's data officer or head while it waits for them; decide: the
-    operator once it is answered."""
+def _reviewer(notice: Notice, unit: int | None) -> Role:
+    """Who reviews the rectification: the operator, or for a notice to the platform's
+    management unit itself (`detectors.platform_unit`), the authority above it."""
+    return Role.AUTHORITY if notice.department_id == unit else Role.PLATFORM_OPERATOR
+
+
+def _may_answer(actor: Actor, notice: Notice, unit: int | None) -> bool:
+    answerers = ANSWERERS if notice.department_id != unit else (*ANSWERERS, Role.PLATFORM_OPERATOR)
+    return actor.has(*answerers) and actor.organization_id == notice.department_id
+
+
+def permitted(actor: Actor, notice: Notice, unit: int | None = None) -> Permitted:
+    """Answer: the department's data officer or head (for the platform's management unit
+    `unit`, its operators too) while it waits for them; decide: the operator once it is
+    answered, or for the management unit's own notice the authority."""
     return Permitted(
-        answer=actor.has(*ANSWERERS)
-        and actor.organization_id == notice.department_id
-        and notice.state.awaits_department,
-        decide=actor.has(Role.PLATFORM_OPERATOR) and notice.state == NoticeState.ANSWERED,
+        answer=_may_answer(actor, notice, unit) and notice.state.awaits_department,
+        decide=actor.has(_reviewer(notice, unit)) and notice.state == NoticeState.ANSWERED,
     )
 
 
