@@ -49,6 +49,7 @@ from govshare.identity.schemas import ApiTokenIn
 from govshare.sharing.models import Grant, GrantState
 from govshare.web.app import create_app
 from govshare.web.cli import _start_demo_service
+from tests.builders import system_of
 from tests.demo.conftest import City
 
 API = "/api/v1/exchange/data/"
@@ -328,7 +329,7 @@ def test_the_demo_service_answers_a_token_call_through_the_gateway(city: City) -
             _, tokens[username] = identity_service.issue_api_token(
                 db,
                 actor=officer,
-                data=ApiTokenIn(name="业务系统", organization_id=officer.organization_id),
+                data=ApiTokenIn(name="业务系统", system_id=system_of(db, officer.organization_id)),
             )
         db.commit()
     uscc = exchange_demo.example_company()

@@ -26,6 +26,7 @@ from govshare.supervision.models import Finding, NoticeState
 from govshare.supervision.service import findings
 from govshare.verification.schemas import MetadataObjectionIn
 from govshare.verification.service import objections
+from tests.builders import system_of
 from tests.catalog.builders import RULES, published
 from tests.exchange.builders import POPULATION, bind, people_resource
 from tests.sharing.builders import BINZHOU, SHANGRAO, Sharing, sharing_world
@@ -154,7 +155,7 @@ def test_a_suspended_grant_is_found_against_its_consumer(db: Session) -> None:
             data=DirectAccessIn(
                 resource_id=s.unconditional.id,
                 purpose="核对办事群众户籍",
-                system_name="社会救助信息系统",
+                system_id=system_of(db, s.consumer.id),
                 accept_restrictions=True,
             ),
         )

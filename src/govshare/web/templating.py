@@ -30,6 +30,7 @@ TEMPLATE_DIRS = [
     PACKAGE / "opendata" / "templates",
     PACKAGE / "verification" / "templates",
     PACKAGE / "supervision" / "templates",
+    PACKAGE / "systems" / "templates",
 ]
 FLASH_COOKIE = "gs_flash"
 
