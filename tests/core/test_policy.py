@@ -54,18 +54,21 @@ SY_ARTICLES = _articles(
     catalog_overdue=1, catalog_unreviewed=1, narrowing=1, decision_overdue=4,
     open_answer_overdue=7, objection_overdue=2, mismatch_overdue=2, data_stale=2,
     sync_failing=3, interface_unreachable=3, connection_unreachable=3, grant_suspended=6,
+    private_line_overdue=3,
 )  # fmt: skip
 BZ_ARTICLES = _articles(
     "第三十條", "項", "()",
     catalog_overdue=1, catalog_unreviewed=1, narrowing=5, decision_overdue=2,
     open_answer_overdue=5, objection_overdue=3, mismatch_overdue=3, data_stale=3,
     sync_failing=2, interface_unreachable=2, connection_unreachable=2, grant_suspended=4,
+    private_line_overdue=5,
 )  # fmt: skip
 WH_ARTICLES = _articles(
     "第二十条", "项", "（）",
     catalog_overdue=3, catalog_unreviewed=3, narrowing=1, decision_overdue=1,
     open_answer_overdue="第二十条", objection_overdue=3, mismatch_overdue=3, data_stale=3,
     sync_failing=1, interface_unreachable=1, connection_unreachable=1, grant_suspended=4,
+    private_line_overdue=1,
 )  # fmt: skip
 XT_DUTIES, XT_REVIEW, XT_USE = "第二部分第（四）项", "第三部分第（三）项", "第二部分"
 XT_ARTICLES = _articles(
@@ -74,12 +77,14 @@ XT_ARTICLES = _articles(
     decision_overdue=XT_REVIEW, open_answer_overdue=XT_REVIEW, objection_overdue=XT_REVIEW,
     mismatch_overdue=XT_REVIEW, data_stale=XT_DUTIES, sync_failing=XT_DUTIES,
     interface_unreachable=XT_DUTIES, connection_unreachable=XT_DUTIES, grant_suspended=XT_USE,
+    private_line_overdue=XT_DUTIES,
 )  # fmt: skip
 SR_ARTICLES = _articles(
     "第三十条", "项", "（）",
     catalog_overdue=1, catalog_unreviewed=1, narrowing=5, decision_overdue=3,
     open_answer_overdue=3, objection_overdue=5, mismatch_overdue=2, data_stale=2,
     sync_failing=2, interface_unreachable=2, connection_unreachable=2, grant_suspended=4,
+    private_line_overdue=5,
 )  # fmt: skip
 
 # REQUIREMENTS §9 as a table: one row per rule, one column per city (in COLUMNS order).

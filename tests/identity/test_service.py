@@ -461,12 +461,12 @@ def test_expired_token_is_refused_with_the_reason(db: Session) -> None:
         identity_service.resolve_api_token(db, token=secret)
 
 
-def test_data_officer_cannot_issue_a_token_for_another_organization(db: Session) -> None:
+def test_data_officer_cannot_issue_a_token_for_another_organizations_system(db: Session) -> None:
     org, other = organization(db), organization(db)
     officer = actor_of(user(db, org, [Role.DATA_OFFICER]))
     with pytest.raises(NotFound) as caught:
         issue(db, officer, other)
-    assert caught.value.field == "organization_id"
+    assert caught.value.field == "system_id"
     assert count(db, ApiToken) == 0
     row, _ = issue(db, officer, org)
     assert row.organization_id == org.id

@@ -59,6 +59,7 @@ class Violation(StrEnum):
     INTERFACE_UNREACHABLE = "interface_unreachable"  # a service interface not answering
     CONNECTION_UNREACHABLE = "connection_unreachable"  # a registered database not answering
     GRANT_SUSPENDED = "grant_suspended"  # a grant suspended for misuse (SHR-5)
+    PRIVATE_LINE_OVERDUE = "private_line_overdue"  # a private line open past its date (SY§20)
 
     @property
     def label(self) -> str:
@@ -265,6 +266,7 @@ VALUE_LABELS = {
     "interface_unreachable": "服务接口无法访问",
     "connection_unreachable": "数据库连接无法访问",
     "grant_suspended": "违规使用被暂停授权",
+    "private_line_overdue": "专线逾期未关闭",
 }
 
 

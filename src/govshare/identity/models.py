@@ -161,7 +161,8 @@ class ApiToken(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), index=True)
     # The registered system that holds the token (CAT-12).
-    system_id: Mapped[int] = mapped_column(ForeignKey("information_system.id"), index=True)
+    # Every row names one; nullable only so that migration 0020 adds it in place.
+    system_id: Mapped[int | None] = mapped_column(ForeignKey("information_system.id"), index=True)
     name: Mapped[str] = mapped_column(String(80))
     prefix: Mapped[str] = mapped_column(String(16), unique=True)
     secret_hash: Mapped[str] = mapped_column(String(64))

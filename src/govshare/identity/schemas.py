@@ -177,7 +177,7 @@ class ApiTokenOut(BaseModel):
     name: str
     prefix: str
     organization_id: int
-    system_id: int
+    system_id: int | None
     created_at: datetime
     expires_at: datetime
     revoked_at: datetime | None

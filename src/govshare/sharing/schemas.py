@@ -336,7 +336,7 @@ class ApplicationOut(BaseModel):
     consumer: str
     provider: str
     purpose: str
-    system_id: int
+    system_id: int | None
     system_name: str
     fields: list[str]
     row_filter: list[dict[str, Any]]
@@ -377,7 +377,7 @@ class GrantOut(BaseModel):
     rate_limit: int | None
     rate_limit_label: str
     purpose: str
-    system_id: int
+    system_id: int | None
     system_name: str
     conditions: str
     valid_from: date

@@ -51,7 +51,7 @@ class ConnectionIn(BaseModel):
 class RetireIn(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True)
 
-    reason: str = Field(min_length=4, max_length=TEXT_MAX)
+    reason: str = Field(min_length=2, max_length=TEXT_MAX)
 
 
 class PrivateLineIn(BaseModel):

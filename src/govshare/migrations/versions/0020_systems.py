@@ -87,20 +87,26 @@ def upgrade() -> None:
         op.f("ix_information_system_line_system_id"), "information_system_line", ["system_id"]
     )
 
+    # Added in place, never by rebuilding the table: on SQLite a rebuild drops a table other
+    # tables' rows refer to, which foreign keys (on inside the migration's transaction)
+    # refuse. So the column stays nullable; every row has a system once this has run.
+    sqlite = op.get_bind().dialect.name == "sqlite"
     for table, _, _ in NAMED_BY:
-        with op.batch_alter_table(table) as batch:
-            batch.add_column(sa.Column("system_id", sa.Integer(), nullable=True))
+        op.add_column(
+            table,
+            sa.Column(
+                "system_id",
+                sa.Integer(),
+                sa.ForeignKey(
+                    "information_system.id",
+                    name=op.f(f"fk_{table}_system_id_information_system"),
+                ),
+                nullable=True,
+            ),
+            inline_references=sqlite,
+        )
+        op.create_index(op.f(f"ix_{table}_system_id"), table, ["system_id"])
     _register_named_systems()
-    for table, _, _ in NAMED_BY:
-        with op.batch_alter_table(table) as batch:
-            batch.alter_column("system_id", existing_type=sa.Integer(), nullable=False)
-            batch.create_foreign_key(
-                op.f(f"fk_{table}_system_id_information_system"),
-                "information_system",
-                ["system_id"],
-                ["id"],
-            )
-            batch.create_index(op.f(f"ix_{table}_system_id"), ["system_id"])
 
 
 def _register_named_systems() -> None:
@@ -173,8 +179,8 @@ def _register_named_systems() -> None:
 
 def downgrade() -> None:
     for table, _, _ in NAMED_BY:
+        op.drop_index(op.f(f"ix_{table}_system_id"), table)
         with op.batch_alter_table(table) as batch:
-            batch.drop_index(op.f(f"ix_{table}_system_id"))
             batch.drop_constraint(op.f(f"fk_{table}_system_id_information_system"), "foreignkey")
             batch.drop_column("system_id")
     op.drop_index(op.f("ix_information_system_line_system_id"), "information_system_line")
