@@ -73,3 +73,24 @@ def actor_of(account: User) -> Actor:
 def count(db: Session, model: type) -> int:
     """Rows in `model`'s table, as the database sees them now."""
     return db.execute(select(func.count()).select_from(model)).scalar_one()
+
+
+def system_of(db: Session, organization_id: int | None, name: str = "社会救助信息系统") -> int:
+    """The id of `organization_id`'s registered information system `name`, registered on
+    first use (applications, grants and tokens name a registered system)."""
+    from govshare.systems import service as systems_service
+    from govshare.systems.models import InformationSystem
+    from govshare.systems.schemas import SystemIn
+
+    assert organization_id is not None
+    found = db.execute(
+        select(InformationSystem.id).where(
+            InformationSystem.organization_id == organization_id, InformationSystem.name == name
+        )
+    ).scalar()
+    if found is not None:
+        return found
+    data = SystemIn(
+        organization_id=organization_id, name=name, purpose="承载本单位业务办理", owner="信息科"
+    )
+    return systems_service.register_system(db, actor=CONSOLE, data=data).id

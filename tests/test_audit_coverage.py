@@ -36,7 +36,7 @@ from govshare.identity.schemas import (
     UserIn,
     UserUpdate,
 )
-from tests.builders import PASSWORD, credit_code, operator, organization, user
+from tests.builders import PASSWORD, credit_code, operator, organization, system_of, user
 from tests.scenarios import READ_ONLY, Reads, World, Writes
 
 POLICY = identity_service.SignInPolicy()
@@ -79,7 +79,7 @@ def _sign_out(w: World) -> None:
 
 
 def _issue(w: World) -> tuple[Any, str]:
-    data = ApiTokenIn(name="业务系统", organization_id=w.dept.id)
+    data = ApiTokenIn(name="业务系统", system_id=system_of(w.db, w.dept.id))
     return identity_service.issue_api_token(w.db, actor=w.op, data=data)
 
 

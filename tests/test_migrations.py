@@ -50,3 +50,82 @@ def test_mismatch_item_names_are_filled_in_for_cases_found_before(tmp_path: Path
         ).scalars()
         assert list(names) == ["|姓名|", "|户籍地址|50%_|"]
     engine.dispose()
+
+
+def _row(engine: Engine, table: str, **given: object) -> dict[str, object]:
+    """A row for `table` as it stands: `given`, and a plain value for every other NOT NULL
+    column (foreign keys are off in plain sqlite3, so other ids need no rows behind them)."""
+    from sqlalchemy import inspect
+
+    values: dict[str, object] = {}
+    for column in inspect(engine).get_columns(table):
+        if column["name"] in given or column["nullable"] or column["name"] == "id":
+            continue
+        kind = str(column["type"]).upper()
+        values[column["name"]] = (
+            1
+            if "INT" in kind or "BOOL" in kind
+            else "2026-12-01 00:00:00"
+            if "DATETIME" in kind or "TIMESTAMP" in kind
+            else "2026-12-01"
+            if "DATE" in kind
+            else "[]"
+            if "JSON" in kind
+            else "x"
+        )
+    return values | given
+
+
+def test_system_names_written_before_become_registered_systems(tmp_path: Path) -> None:
+    """0020 registers one system per department and name written before and points every
+    application, grant and token at its own, keeping the name as written."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    migrate.upgrade(engine, "0017")
+    rows = [
+        ("organization", _row(engine, "organization", id=7, name="市民政局", uscc="7")),
+        ("organization", _row(engine, "organization", id=8, name="市人社局", uscc="8")),
+        ("sharing_application", _row(engine, "sharing_application", id=1, number="SQ1",
+                                      consumer_id=7, system_name="社会救助信息系统")),
+        ("sharing_application", _row(engine, "sharing_application", id=2, number="SQ2",
+                                      consumer_id=8, system_name="社会救助信息系统")),
+        ("sharing_grant", _row(engine, "sharing_grant", id=1, number="SG1", consumer_id=7,
+                                system_name="社会救助信息系统")),
+        ("sharing_grant", _row(engine, "sharing_grant", id=2, number="SG2", consumer_id=7,
+                                system_name="一网通办平台")),
+        ("api_token", _row(engine, "api_token", id=1, prefix="abc", organization_id=8,
+                            name="人口库同步")),
+    ]  # fmt: skip
+    with contextlib.closing(sqlite3.connect(tmp_path / "old.db")) as raw, raw:
+        for table, row in rows:
+            names = ", ".join(row)
+            marks = ", ".join("?" for _ in row)
+            raw.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", list(row.values()))
+    migrate.upgrade(engine)
+    with engine.connect() as connection:
+        registered = {
+            (org, name): id_
+            for id_, org, name in connection.execute(
+                text("SELECT id, organization_id, name FROM information_system")
+            )
+        }
+        assert set(registered) == {
+            (7, "社会救助信息系统"),
+            (8, "社会救助信息系统"),
+            (7, "一网通办平台"),
+            (8, "人口库同步"),
+        }
+        named = connection.execute(
+            text(
+                "SELECT 'a', id, system_id, system_name FROM sharing_application UNION ALL "
+                "SELECT 'g', id, system_id, system_name FROM sharing_grant UNION ALL "
+                "SELECT 't', id, system_id, name FROM api_token ORDER BY 1, 2"
+            )
+        ).all()
+        assert [tuple(r) for r in named] == [
+            ("a", 1, registered[(7, "社会救助信息系统")], "社会救助信息系统"),
+            ("a", 2, registered[(8, "社会救助信息系统")], "社会救助信息系统"),
+            ("g", 1, registered[(7, "社会救助信息系统")], "社会救助信息系统"),
+            ("g", 2, registered[(7, "一网通办平台")], "一网通办平台"),
+            ("t", 1, registered[(8, "人口库同步")], "人口库同步"),
+        ]
+    engine.dispose()

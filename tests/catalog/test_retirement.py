@@ -33,7 +33,7 @@ from govshare.sharing.models import (
 )
 from govshare.sharing.schemas import DecisionIn, DirectAccessIn, GrantActionIn
 from govshare.sharing.service import access, deadlines, decisions, grants
-from tests.builders import actor_of, organization, user
+from tests.builders import actor_of, organization, system_of, user
 from tests.catalog.builders import RULES
 from tests.sharing.builders import SHANGRAO, Sharing, deciding, sharing_world, submitted
 
@@ -60,7 +60,7 @@ def _direct(w: Sharing, actor: Actor, purpose: str = "政务服务事项办理�
         data=DirectAccessIn(
             resource_id=w.unconditional.id,
             purpose=purpose,
-            system_name="一网通办平台",
+            system_id=system_of(w.db, actor.organization_id, "一网通办平台"),
             accept_restrictions=True,
         ),
     )

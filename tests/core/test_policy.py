@@ -55,6 +55,7 @@ SY_ARTICLES = _articles(
     open_answer_overdue=7, objection_overdue=2, mismatch_overdue=2, data_stale=2,
     sync_failing=3, interface_unreachable=3, connection_unreachable=3, grant_suspended=6,
     exercise_missing=5, security_issue=5,
+    private_line_overdue=3,
 )  # fmt: skip
 BZ_ARTICLES = _articles(
     "第三十條", "項", "()",
@@ -62,6 +63,7 @@ BZ_ARTICLES = _articles(
     open_answer_overdue=5, objection_overdue=3, mismatch_overdue=3, data_stale=3,
     sync_failing=2, interface_unreachable=2, connection_unreachable=2, grant_suspended=4,
     exercise_missing=5, security_issue=5,
+    private_line_overdue=5,
 )  # fmt: skip
 WH_ARTICLES = _articles(
     "第二十条", "项", "（）",
@@ -69,6 +71,7 @@ WH_ARTICLES = _articles(
     open_answer_overdue="第二十条", objection_overdue=3, mismatch_overdue=3, data_stale=3,
     sync_failing=1, interface_unreachable=1, connection_unreachable=1, grant_suspended=4,
     exercise_missing="第二十条", security_issue="第二十条",
+    private_line_overdue=1,
 )  # fmt: skip
 XT_DUTIES, XT_REVIEW, XT_USE = "第二部分第（四）项", "第三部分第（三）项", "第二部分"
 XT_ARTICLES = _articles(
@@ -78,6 +81,7 @@ XT_ARTICLES = _articles(
     mismatch_overdue=XT_REVIEW, data_stale=XT_DUTIES, sync_failing=XT_DUTIES,
     interface_unreachable=XT_DUTIES, connection_unreachable=XT_DUTIES, grant_suspended=XT_USE,
     exercise_missing="第二部分第（二）项", security_issue=XT_USE,
+    private_line_overdue=XT_DUTIES,
 )  # fmt: skip
 SR_ARTICLES = _articles(
     "第三十条", "项", "（）",
@@ -85,6 +89,7 @@ SR_ARTICLES = _articles(
     open_answer_overdue=3, objection_overdue=5, mismatch_overdue=2, data_stale=2,
     sync_failing=2, interface_unreachable=2, connection_unreachable=2, grant_suspended=4,
     exercise_missing=5, security_issue=5,
+    private_line_overdue=5,
 )  # fmt: skip
 HOURS = {IncidentLevel.ESPECIALLY_MAJOR: 1, IncidentLevel.MAJOR: 1, IncidentLevel.LARGE: 4,
          IncidentLevel.GENERAL: 24}  # fmt: skip

@@ -49,6 +49,7 @@ from govshare.identity.schemas import ApiTokenIn
 from govshare.sharing.models import Grant, GrantState
 from govshare.web.app import create_app
 from govshare.web.cli import _start_demo_service
+from tests.builders import system_of
 from tests.demo.conftest import City
 
 API = "/api/v1/exchange/data/"
@@ -118,7 +119,7 @@ def test_the_center_holds_the_population_register_after_the_build(city: City) ->
 
 
 def test_the_build_reports_its_steps(city: City) -> None:
-    assert list(city.progress[:3]) == [label for label, _ in demo.STEPS]
+    assert list(city.progress[: len(demo.STEPS)]) == [label for label, _ in demo.STEPS]
     synced = city.progress.index("数据交换：首次同步到数据资源中心")
     assert city.progress.index("数据使用") > synced  # the consumers read what was synced
     # Last, in this order: supervision finds what the other steps left, a security check's
@@ -331,7 +332,7 @@ def test_the_demo_service_answers_a_token_call_through_the_gateway(city: City) -
             _, tokens[username] = identity_service.issue_api_token(
                 db,
                 actor=officer,
-                data=ApiTokenIn(name="业务系统", organization_id=officer.organization_id),
+                data=ApiTokenIn(name="业务系统", system_id=system_of(db, officer.organization_id)),
             )
         db.commit()
     uscc = exchange_demo.example_company()

@@ -27,10 +27,13 @@ def test_the_planted_violations_are_found_with_their_articles(city: City) -> Non
             Violation.INTERFACE_UNREACHABLE,
         ):
             assert kinds[planted], planted
+        # the two private lines data/systems.yaml keeps open past their date, and no other
+        assert kinds[Violation.PRIVATE_LINE_OVERDUE] == 2
         articles = {f.kind: f.article for f in found}
         assert articles[Violation.DECISION_OVERDUE] == "第三十条第（三）项"  # Shangrao
         assert articles[Violation.GRANT_SUSPENDED] == "第三十条第（四）项"
         assert articles[Violation.INTERFACE_UNREACHABLE] == "第三十条第（二）项"
+        assert articles[Violation.PRIVATE_LINE_OVERDUE] == "第三十条第（五）项"
         assert all(f.facts["summary"] and f.department_id for f in found)
         stale = [f.subject_label for f in found if f.kind is Violation.DATA_STALE]
         assert any("用水户信息" in label for label in stale)

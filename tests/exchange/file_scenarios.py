@@ -21,7 +21,7 @@ from govshare.identity.models import Organization
 from govshare.sharing.models import Grant
 from govshare.sharing.schemas import DirectAccessIn
 from govshare.sharing.service import grants
-from tests.builders import actor_of, operator, organization, user
+from tests.builders import actor_of, operator, organization, system_of, user
 from tests.catalog.builders import published
 from tests.scenarios import READ_ONLY, Reads, World, Writes
 from tests.sharing.builders import SHANGRAO
@@ -123,7 +123,7 @@ def direct_grant(fw: FileWorld) -> Grant:
         data=DirectAccessIn(
             resource_id=fw.resource.id,
             purpose="开展最低生活保障对象年度复核",
-            system_name="社会救助信息系统",
+            system_id=system_of(fw.db, fw.consumer_officer.organization_id),
             accept_restrictions=True,
         ),
     )

@@ -23,7 +23,7 @@ from govshare.identity.schemas import ApiTokenIn
 from govshare.sharing.models import Grant
 from govshare.sharing.schemas import DirectAccessIn
 from govshare.sharing.service import access, grants
-from tests.builders import CONSOLE, actor_of, operator, organization, user
+from tests.builders import CONSOLE, actor_of, operator, organization, system_of, user
 from tests.catalog.builders import published
 from tests.scenarios import READ_ONLY, Reads, World, Writes
 from tests.sharing.builders import SHANGRAO
@@ -89,7 +89,7 @@ def direct_grant(db: Session, consumer_officer: Actor, resource: Resource) -> Gr
         data=DirectAccessIn(
             resource_id=resource.id,
             purpose="核验企业开办申请材料",
-            system_name="一网通办平台",
+            system_id=system_of(db, consumer_officer.organization_id, "一网通办平台"),
             accept_restrictions=True,
         ),
     )
@@ -99,7 +99,9 @@ def system_token(db: Session, officer: Actor, name: str = "一网通办平台") 
     """A token for a system of the officer's department."""
     assert officer.organization_id is not None
     _, secret = identity_service.issue_api_token(
-        db, actor=officer, data=ApiTokenIn(name=name, organization_id=officer.organization_id)
+        db,
+        actor=officer,
+        data=ApiTokenIn(name=name, system_id=system_of(db, officer.organization_id, name)),
     )
     return secret
 

@@ -56,7 +56,7 @@ from govshare.identity.schemas import ApiTokenIn
 from govshare.sharing.models import Grant, MaskRule
 from govshare.sharing.schemas import GrantActionIn
 from govshare.sharing.service import grants
-from tests.builders import actor_of, organization, user
+from tests.builders import actor_of, organization, system_of, user
 from tests.exchange.builders import (
     BUILT_AT,
     MYSQL_URL,
@@ -223,7 +223,7 @@ def acc(
         _, secret = identity_service.issue_api_token(
             db,
             actor=w.consumer_officer,
-            data=ApiTokenIn(name="社会救助信息系统", organization_id=w.consumer.id),
+            data=ApiTokenIn(name="社会救助信息系统", system_id=system_of(db, w.consumer.id)),
         )
         db.commit()
 

@@ -29,7 +29,7 @@ from govshare.identity.schemas import ApiTokenIn
 from govshare.sharing.models import MaskRule
 from govshare.sharing.schemas import GrantActionIn
 from govshare.sharing.service import grants
-from tests.builders import actor_of, organization, user
+from tests.builders import actor_of, organization, system_of, user
 from tests.exchange.builders import (
     BUILT_AT,
     GRANTED,
@@ -74,7 +74,7 @@ def token_for(db: Session, d: Delivery) -> dict[str, str]:
         _, secret = identity_service.issue_api_token(
             db,
             actor=d.w.consumer_officer,
-            data=ApiTokenIn(name="社会救助信息系统", organization_id=d.w.consumer.id),
+            data=ApiTokenIn(name="社会救助信息系统", system_id=system_of(db, d.w.consumer.id)),
         )
     db.commit()
     return {"Authorization": f"Bearer {secret}"}

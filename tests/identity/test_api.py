@@ -18,7 +18,7 @@ from govshare.identity import service as identity_service
 from govshare.identity.models import ApiToken, Organization, User
 from govshare.identity.schemas import ApiTokenIn
 from govshare.web.deps import CSRF_HEADER, SESSION_COOKIE
-from tests.builders import PASSWORD, count, credit_code, operator, organization, user
+from tests.builders import PASSWORD, count, credit_code, operator, organization, system_of, user
 from tests.http import csrf_for, form_sign_in, login_token, sign_in
 
 PROBLEM = "application/problem+json"
@@ -38,7 +38,7 @@ def organization_body(uscc: str | None = None, name: str = "江州市数据局")
 
 def bearer(db: Session, actor: Actor, org_id: int) -> tuple[int, str]:
     row, secret = identity_service.issue_api_token(
-        db, actor=actor, data=ApiTokenIn(name="业务系统", organization_id=org_id)
+        db, actor=actor, data=ApiTokenIn(name="业务系统", system_id=system_of(db, org_id))
     )
     db.commit()
     return row.id, secret
@@ -232,10 +232,12 @@ def test_form_sign_in_opens_the_home_page(client: TestClient, op: Actor) -> None
 def test_a_token_without_a_real_name_is_refused_naming_the_field(
     app: FastAPI, client: TestClient, db: Session, op: Actor, name: str
 ) -> None:
+    system_id = system_of(db, op.organization_id)
+    db.commit()
     assert sign_in(client, "operator").status_code == 200
     response = client.post(
         "/api/v1/api-tokens",
-        json={"name": name, "organization_id": op.organization_id},
+        json={"name": name, "system_id": system_id},
         headers=csrf_for(app, client),
     )
     assert response.status_code == 422, response.text

@@ -31,7 +31,16 @@ from govshare.identity.schemas import (
     UserIn,
     UserUpdate,
 )
-from tests.builders import PASSWORD, actor_of, count, credit_code, operator, organization, user
+from tests.builders import (
+    PASSWORD,
+    actor_of,
+    count,
+    credit_code,
+    operator,
+    organization,
+    system_of,
+    user,
+)
 
 POLICY = identity_service.SignInPolicy(max_failures=3, lock_minutes=15, session_hours=12)
 
@@ -401,7 +410,7 @@ def test_data_officer_cannot_record_an_agreement_for_another_organization(db: Se
 
 
 def issue(db: Session, actor: Actor, org: Organization, days: int = 365) -> tuple[ApiToken, str]:
-    data = ApiTokenIn(name="人口库同步", organization_id=org.id, valid_days=days)
+    data = ApiTokenIn(name="人口库同步", system_id=system_of(db, org.id), valid_days=days)
     return identity_service.issue_api_token(db, actor=actor, data=data)
 
 
@@ -452,12 +461,12 @@ def test_expired_token_is_refused_with_the_reason(db: Session) -> None:
         identity_service.resolve_api_token(db, token=secret)
 
 
-def test_data_officer_cannot_issue_a_token_for_another_organization(db: Session) -> None:
+def test_data_officer_cannot_issue_a_token_for_another_organizations_system(db: Session) -> None:
     org, other = organization(db), organization(db)
     officer = actor_of(user(db, org, [Role.DATA_OFFICER]))
     with pytest.raises(NotFound) as caught:
         issue(db, officer, other)
-    assert caught.value.field == "organization_id"
+    assert caught.value.field == "system_id"
     assert count(db, ApiToken) == 0
     row, _ = issue(db, officer, org)
     assert row.organization_id == org.id

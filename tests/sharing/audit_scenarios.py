@@ -64,7 +64,7 @@ def direct(s: Sharing) -> Grant:
         data=DirectAccessIn(
             resource_id=s.unconditional.id,
             purpose="政务服务事项办理指引",
-            system_name="一网通办平台",
+            system_id=s.consumer_system,
             accept_restrictions=True,
         ),
     )
@@ -99,7 +99,7 @@ def _returned(w: World):
             s.db,
             actor=s.consumer_officer,
             application_id=application.id,
-            data=application_in(s.conditional),
+            data=application_in(s.conditional, s.consumer_system),
         )
 
 
@@ -149,7 +149,8 @@ def _issue(w: World) -> Grant:
         consumer_id=s.consumer.id,
         fields=["姓名"],
         purpose="测试用途说明",
-        system_name="测试系统",
+        system_id=s.consumer_system,
+        system_name="社会救助信息系统",
         valid_from=date(2026, 10, 1),
         valid_until=date(2027, 1, 1),
         accepted_at=clock.now(),

@@ -16,7 +16,7 @@ from govshare.identity.models import Organization
 from govshare.sharing.models import Application
 from govshare.sharing.schemas import ApplicationIn, DecisionIn, Upload
 from govshare.sharing.service import applications, decisions
-from tests.builders import actor_of, operator, organization, user
+from tests.builders import actor_of, operator, organization, system_of, user
 from tests.catalog.builders import published
 
 SHANGRAO: Profile = load_profile("shangrao")
@@ -65,6 +65,7 @@ class Sharing:
     provider_staff: Actor
     consumer: Organization
     consumer_officer: Actor
+    consumer_system: int  # the id of its registered 社会救助信息系统
     conditional: Resource  # 有条件共享: apply
     unconditional: Resource  # 无条件共享: direct access
     not_shared: Resource  # 不予共享: coordination
@@ -111,18 +112,20 @@ def sharing_world(db: Session, op: Actor | None = None) -> Sharing:
         provider_staff,
         consumer,
         consumer_officer,
+        system_of(db, consumer.id),
         conditional,
         unconditional,
         not_shared,
     )
 
 
-def application_in(resource: Resource, **kw: Any) -> ApplicationIn:
-    """A complete application for `resource`; `kw` overrides any field."""
+def application_in(resource: Resource, system_id: int, **kw: Any) -> ApplicationIn:
+    """A complete application for `resource` by the department of registered system
+    `system_id`; `kw` overrides any field."""
     fields: dict[str, Any] = {
         "resource_id": resource.id,
         "purpose": "核对最低生活保障申请人的户籍和身份信息",
-        "system_name": "社会救助信息系统",
+        "system_id": system_id,
         "fields": ["姓名", "公民身份号码", "户籍地址", "行政区划代码"],
         "row_filter": [{"field": "行政区划代码", "op": "in", "values": ["361102", "361103"]}],
         "valid_from": date(2026, 10, 1),
@@ -144,7 +147,7 @@ def submitted(w: Sharing, profile: Profile = SHANGRAO, **kw: Any) -> Application
         w.db,
         actor=w.consumer_officer,
         profile=profile,
-        data=application_in(w.conditional, **kw),
+        data=application_in(w.conditional, w.consumer_system, **kw),
         uploads=uploads,
     )
 

@@ -12,7 +12,7 @@ from govshare.core.permissions import Actor, Role
 from govshare.sharing.models import Case
 from govshare.sharing.schemas import CaseIn, MessageIn, ScopeIn, SettlementIn
 from govshare.sharing.service import cases
-from tests.builders import actor_of, organization, user
+from tests.builders import actor_of, organization, system_of, user
 from tests.catalog.builders import published
 from tests.scenarios import READ_ONLY, Reads, World, Writes
 from tests.sharing.builders import PEOPLE_ITEMS, SHANGRAO
@@ -58,7 +58,7 @@ def opened(w: World) -> Case:
     return cases.open_case(w.db, actor=p.consumer, data=data)
 
 
-def settlement() -> SettlementIn:
+def settlement(system_id: int) -> SettlementIn:
     today = clock.today()
     scope = ScopeIn(
         fields=["姓名", "公民身份号码"],
@@ -66,7 +66,7 @@ def settlement() -> SettlementIn:
         valid_from=today,
         valid_until=today + timedelta(days=365),
         purpose="社会救助对象身份核验",
-        system_name="社会救助信息系统",
+        system_id=system_id,
     )
     return SettlementIn(agreed=True, outcome="经协调同意按最小范围提供", scope=scope)
 
@@ -86,7 +86,11 @@ CASE_SCENARIOS: dict[str, Writes | Reads] = {
     CASES + "settle_case": Writes(
         "sharing.case.settle",
         lambda w: cases.settle_case(
-            w.db, actor=w.op, profile=SHANGRAO, case_id=opened(w).id, data=settlement()
+            w.db,
+            actor=w.op,
+            profile=SHANGRAO,
+            case_id=opened(w).id,
+            data=settlement(system_of(w.db, w.dept.id)),
         ),
     ),
     CASES + "get_case": Reads(

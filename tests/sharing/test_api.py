@@ -41,7 +41,7 @@ def _application(w: Sharing, **kw) -> dict:
     body = {
         "resource_id": w.conditional.id,
         "purpose": "核对最低生活保障申请人的户籍和身份信息",
-        "system_name": "社会救助信息系统",
+        "system_id": w.consumer_system,
         "fields": ["姓名", "公民身份号码", "户籍地址", "行政区划代码"],
         "row_filter": [{"field": "行政区划代码", "op": "in", "values": ["361102", "361103"]}],
         "valid_from": "2026-10-01",
@@ -135,7 +135,7 @@ def test_suspension_makes_the_access_api_refuse_with_the_reason(
             json={
                 "resource_id": w.unconditional.id,
                 "purpose": "政务服务事项办理指引",
-                "system_name": "一网通办平台",
+                "system_id": w.consumer_system,
                 "accept_restrictions": True,
             },
             headers=consumer,
@@ -179,7 +179,7 @@ def test_usage_feedback_and_restriction_over_the_api(
             json={
                 "resource_id": w.unconditional.id,
                 "purpose": "政务服务事项办理指引",
-                "system_name": "一网通办平台",
+                "system_id": w.consumer_system,
                 "accept_restrictions": True,
             },
             headers=consumer,

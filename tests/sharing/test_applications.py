@@ -96,9 +96,9 @@ def test_switching_the_profile_changes_new_applications_only(w: Sharing) -> None
             w.db,
             actor=w.consumer_officer,
             profile=BINZHOU,
-            data=application_in(w.unconditional, fields=["姓名"], row_filter=[]).model_copy(
-                update={"resource_id": _second_conditional(w).id}
-            ),
+            data=application_in(
+                w.unconditional, w.consumer_system, fields=["姓名"], row_filter=[]
+            ).model_copy(update={"resource_id": _second_conditional(w).id}),
         )
     assert (first.profile_code, first.pre_review_days, first.decision_days) == ("shangrao", 3, 10)
     assert (second.profile_code, second.pre_review_days, second.decision_days) == (
@@ -169,7 +169,7 @@ def test_the_application_is_checked_for_completeness(w: Sharing) -> None:
                 w.db,
                 actor=w.consumer_officer,
                 profile=SHANGRAO,
-                data=application_in(w.conditional),
+                data=application_in(w.conditional, w.consumer_system),
             )
         assert missing.value.field == "attachment.sealed_letter"
         assert "加盖公章的申请函" in missing.value.message
@@ -179,7 +179,7 @@ def test_the_application_is_checked_for_completeness(w: Sharing) -> None:
                 w.db,
                 actor=w.consumer_officer,
                 profile=SHANGRAO,
-                data=application_in(w.conditional),
+                data=application_in(w.conditional, w.consumer_system),
                 uploads=[fake],
             )
         assert wrong.value.field == "attachments[0]" and "PDF" in wrong.value.message
@@ -188,7 +188,7 @@ def test_the_application_is_checked_for_completeness(w: Sharing) -> None:
                 w.db,
                 actor=w.consumer_officer,
                 profile=XIANGTAN,
-                data=application_in(w.conditional),
+                data=application_in(w.conditional, w.consumer_system),
                 uploads=[sealed_letter()],
             )
         assert "使用承诺函" in commitment_missing.value.message
@@ -197,7 +197,7 @@ def test_the_application_is_checked_for_completeness(w: Sharing) -> None:
                 w.db,
                 actor=w.consumer_officer,
                 profile=SHANGRAO,
-                data=application_in(w.conditional, fields=["姓名", "婚姻状况"]),
+                data=application_in(w.conditional, w.consumer_system, fields=["姓名", "婚姻状况"]),
                 uploads=[sealed_letter()],
             )
         assert unknown_field.value.field == "fields" and "婚姻状况" in unknown_field.value.message
@@ -206,7 +206,7 @@ def test_the_application_is_checked_for_completeness(w: Sharing) -> None:
                 w.db,
                 actor=w.consumer_officer,
                 profile=SHANGRAO,
-                data=application_in(w.conditional, accept_restrictions=False),
+                data=application_in(w.conditional, w.consumer_system, accept_restrictions=False),
                 uploads=[sealed_letter()],
             )
         assert not_accepted.value.field == "accept_restrictions"
@@ -216,14 +216,14 @@ def test_the_application_is_checked_for_completeness(w: Sharing) -> None:
                     w.db,
                     actor=w.consumer_officer,
                     profile=SHANGRAO,
-                    data=application_in(resource),
+                    data=application_in(resource, w.consumer_system),
                     uploads=[sealed_letter()],
                 )
         application = applications.submit_application(
             w.db,
             actor=w.consumer_officer,
             profile=XIANGTAN,
-            data=application_in(w.conditional),
+            data=application_in(w.conditional, w.consumer_system),
             uploads=[sealed_letter(), commitment()],
         )
     assert sorted(a.kind for a in application.attachments) == ["sealed_letter", "usage_commitment"]
@@ -415,7 +415,9 @@ def test_a_returned_application_is_corrected_and_starts_again(w: Sharing) -> Non
             actor=w.consumer_officer,
             application_id=application.id,
             data=application_in(
-                w.conditional, purpose="办理最低生活保障审核确认（事项编码 000000），核对户籍信息"
+                w.conditional,
+                w.consumer_system,
+                purpose="办理最低生活保障审核确认（事项编码 000000），核对户籍信息",
             ),
         )
     assert application.state is ApplicationState.PRE_REVIEW

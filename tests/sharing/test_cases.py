@@ -78,7 +78,7 @@ def refused(w: Sharing) -> Application:
     )
 
 
-def scope(**kw: Any) -> ScopeIn:
+def scope(w: Sharing, **kw: Any) -> ScopeIn:
     fields: dict[str, Any] = {
         "fields": ["公民身份号码", "姓名", "行政区划代码"],
         "row_filter": [{"field": "行政区划代码", "op": "in", "values": ["361102"]}],
@@ -86,14 +86,16 @@ def scope(**kw: Any) -> ScopeIn:
         "valid_from": date(2026, 9, 10),
         "valid_until": date(2027, 9, 9),
         "purpose": "社会救助对象身份核验",
-        "system_name": "社会救助信息系统",
+        "system_id": w.consumer_system,
         "conditions": "仅限比对，不得留存",
     }
     return ScopeIn.model_validate(fields | kw)
 
 
-def agreed(**kw: Any) -> SettlementIn:
-    return SettlementIn(agreed=True, outcome="经协调，提供方同意按最小范围提供", scope=scope(**kw))
+def agreed(w: Sharing, **kw: Any) -> SettlementIn:
+    return SettlementIn(
+        agreed=True, outcome="经协调，提供方同意按最小范围提供", scope=scope(w, **kw)
+    )
 
 
 def disagreed() -> SettlementIn:
@@ -363,7 +365,7 @@ def test_no_agreement_closes_the_case(w: Sharing) -> None:
 
 def test_an_agreed_case_is_filed_and_grants_exactly_the_settled_scope(w: Sharing) -> None:
     case = open_for(w)
-    done = settle(w, case, agreed())
+    done = settle(w, case, agreed(w))
     assert done.state is CaseState.AGREED
     assert re.fullmatch(r"BA2026\d{6}", done.filing_number or "")
     grant = w.db.get(Grant, done.grant_id)
@@ -401,7 +403,7 @@ def test_an_agreed_case_is_filed_and_grants_exactly_the_settled_scope(w: Sharing
 def test_a_refused_application_settles_into_a_grant_of_the_resource(w: Sharing) -> None:
     application = refused(w)
     case = open_for(w, resource_id=None, application_id=application.id)
-    done = settle(w, case, agreed(fields=["姓名"], row_filter=[], masking=[]))
+    done = settle(w, case, agreed(w, fields=["姓名"], row_filter=[], masking=[]))
     grant = w.db.get(Grant, done.grant_id)
     assert grant is not None and grant.resource_id == w.conditional.id
     assert grant.fields == ["姓名"] and grant.row_filter == [] and grant.masking == []
@@ -410,10 +412,10 @@ def test_a_refused_application_settles_into_a_grant_of_the_resource(w: Sharing) 
 def test_the_authority_settles_only_an_escalated_case(w: Sharing) -> None:
     case = open_for(w)
     with pytest.raises(Forbidden, match="由平台管理单位结案"):
-        settle(w, case, agreed(), w.authority)
+        settle(w, case, agreed(w), w.authority)
     escalate(w, case)
     other_authority = actor_of(user(w.db, organization(w.db, "市政府办公室"), [Role.AUTHORITY]))
-    done = settle(w, case, agreed(), w.authority)
+    done = settle(w, case, agreed(w), w.authority)
     assert done.state is CaseState.AGREED and done.closed_by == w.authority.label
     told = f"协调事项已达成一致并备案：{case.number}"
     assert titles(w, w.op)[0] == told  # the mediator hears the authority's settlement
@@ -435,7 +437,7 @@ def test_an_escalated_case_closed_without_agreement_is_reported_to_the_authority
 def test_the_departments_do_not_settle(w: Sharing, who: str) -> None:
     case = open_for(w)
     with pytest.raises(Forbidden):
-        settle(w, case, agreed(), getattr(w, who))
+        settle(w, case, agreed(w), getattr(w, who))
 
 
 @pytest.mark.parametrize(
@@ -464,14 +466,14 @@ def test_the_agreed_scope_is_checked_against_the_published_resource(
 ) -> None:
     case = open_for(w)
     with pytest.raises(Invalid, match=message) as caught:
-        settle(w, case, agreed(**scope_kw))
+        settle(w, case, agreed(w, **scope_kw))
     assert caught.value.field == field
     assert case.state is CaseState.NEGOTIATING and count(w.db, Grant) == 0
 
 
 def test_a_disagreement_carries_no_scope(w: Sharing) -> None:
     case = open_for(w)
-    data = SettlementIn(agreed=False, outcome="双方未达成一致", scope=scope())
+    data = SettlementIn(agreed=False, outcome="双方未达成一致", scope=scope(w))
     with pytest.raises(Invalid) as caught:
         settle(w, case, data)
     assert caught.value.field == "scope"
@@ -484,7 +486,7 @@ def test_an_agreement_needs_its_scope() -> None:
 
 def test_a_settled_case_is_not_settled_again(w: Sharing) -> None:
     case = open_for(w)
-    settle(w, case, agreed())
+    settle(w, case, agreed(w))
     with pytest.raises(Conflict) as caught:
         settle(w, case, disagreed())
     assert caught.value.field == "state" and count(w.db, Grant) == 1
@@ -595,10 +597,10 @@ def test_a_case_over_the_api(app: FastAPI, client: TestClient, w: Sharing) -> No
     assert escalated.json()["state"] == "escalated"
 
     headers = _as(client, app, w.authority)
-    bad = agreed(fields=["案件编号"]).model_dump(mode="json")
+    bad = agreed(w, fields=["案件编号"]).model_dump(mode="json")
     unknown = client.post(f"{url}/settle", json=bad, headers=headers)
     assert unknown.status_code == 422 and unknown.json()["field"] == "scope.fields"
-    settled = client.post(f"{url}/settle", json=agreed().model_dump(mode="json"), headers=headers)
+    settled = client.post(f"{url}/settle", json=agreed(w).model_dump(mode="json"), headers=headers)
     assert settled.status_code == 200, settled.text
     out = settled.json()
     assert out["state"] == "agreed" and out["filing_number"].startswith("BA2026")
@@ -669,7 +671,7 @@ def test_case_pages(app: FastAPI, client: TestClient, w: Sharing) -> None:
         "valid_from": "2026-09-10",
         "valid_until": "2027-09-09",
         "purpose": "社会救助对象身份核验",
-        "system_name": "社会救助信息系统",
+        "system_id": str(w.consumer_system),
     }
     wrong = client.post(f"{case_url}/settle", data=settle_form)
     assert wrong.status_code == 422

@@ -77,7 +77,7 @@ def test_the_queue_colours_and_the_count_against_each_department(w: Sharing) -> 
             w.db,
             actor=w.consumer_officer,
             profile=SHANGRAO,
-            data=application_in(_second_conditional(w)),
+            data=application_in(_second_conditional(w), w.consumer_system),
             uploads=[sealed_letter()],
         )
     with clock.frozen("2026-10-15T09:00:00+08:00"):

@@ -28,6 +28,7 @@ from govshare.identity.models import User
 from govshare.sharing.models import Application, ApplicationState, Grant
 from govshare.sharing.schemas import DecisionIn, PreReviewIn
 from govshare.sharing.service import applications, decisions, grants
+from tests.builders import system_of
 from tests.catalog.builders import published
 from tests.exchange.gateway_scenarios import (
     ENDPOINTS,
@@ -95,8 +96,8 @@ def _deciding(sw: ServiceWorld, resource: Resource) -> Application:
         profile=SHANGRAO,
         data=application_in(
             resource,
+            system_of(sw.db, sw.consumer_officer.organization_id, "一网通办平台"),
             purpose="核验企业开办申请人提交的营业执照信息",
-            system_name="一网通办平台",
             fields=["统一社会信用代码", "企业名称"],
             row_filter=[],
         ),

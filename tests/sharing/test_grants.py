@@ -16,6 +16,7 @@ from govshare.identity.models import User
 from govshare.sharing.models import Grant, GrantActionKind, GrantSource, GrantState
 from govshare.sharing.schemas import DataUpdateIn, DirectAccessIn, FeedbackIn, GrantActionIn
 from govshare.sharing.service import access, feedback, freshness, grants
+from tests.builders import system_of
 from tests.sharing.builders import BINZHOU, FIELDS, SHANGRAO, Sharing, approved, sharing_world
 
 TODAY = "2026-10-12T09:00:00+08:00"
@@ -31,7 +32,7 @@ def _direct(w: Sharing, rules=SHANGRAO.rules, **kw) -> Grant:
     data = {
         "resource_id": w.unconditional.id,
         "purpose": "政务服务事项办理指引",
-        "system_name": "一网通办平台",
+        "system_id": w.consumer_system,
         "accept_restrictions": True,
     } | kw
     return grants.request_direct_access(
@@ -72,7 +73,7 @@ def test_direct_access_grants_the_whole_unconditional_resource_without_review(
                 data=DirectAccessIn(
                     resource_id=w.unconditional.id,
                     purpose="本局业务系统自用",
-                    system_name="警务平台",
+                    system_id=system_of(w.db, w.provider.id, "警务平台"),
                     accept_restrictions=True,
                 ),
             )

@@ -17,15 +17,18 @@ from govshare.catalog.service.contents import version_input
 from govshare.core import clock
 from govshare.core.audit.models import AuditEntry
 from govshare.core.inbox.models import Notification
-from govshare.core.policy import Violation
+from govshare.core.policy import Violation, load_profile
 from govshare.exchange.models import RunKind, RunState, RunTrigger, SyncRun, TableBinding
 from govshare.sharing.schemas import DataUpdateIn, DecisionIn, DirectAccessIn, GrantActionIn
 from govshare.sharing.service import decisions, freshness, grants
 from govshare.supervision import detectors
 from govshare.supervision.models import Finding, NoticeState
 from govshare.supervision.service import findings
+from govshare.systems import service as systems_service
+from govshare.systems.schemas import LineClosureIn
 from govshare.verification.schemas import MetadataObjectionIn
 from govshare.verification.service import objections
+from tests.builders import system_of
 from tests.catalog.builders import RULES, published
 from tests.exchange.builders import POPULATION, bind, people_resource
 from tests.sharing.builders import BINZHOU, SHANGRAO, Sharing, sharing_world
@@ -37,6 +40,7 @@ from tests.supervision.builders import (
     overdue,
     overdue_application,
 )
+from tests.systems.builders import line, officer_of, registered
 
 
 def test_an_overdue_decision_is_found_with_its_article_and_becomes_a_notice(db: Session) -> None:
@@ -154,7 +158,7 @@ def test_a_suspended_grant_is_found_against_its_consumer(db: Session) -> None:
             data=DirectAccessIn(
                 resource_id=s.unconditional.id,
                 purpose="核对办事群众户籍",
-                system_name="社会救助信息系统",
+                system_id=system_of(db, s.consumer.id),
                 accept_restrictions=True,
             ),
         )
@@ -168,6 +172,26 @@ def test_a_suspended_grant_is_found_against_its_consumer(db: Session) -> None:
     assert finding.department_id == s.consumer.id
     assert finding.article == "第三十条第（四）项"
     assert "将数据提供给第三方公司" in finding.facts["summary"]
+
+
+def test_a_private_line_open_past_its_date_is_found_until_it_is_closed(db: Session) -> None:
+    with clock.frozen(BUILT_AT):
+        officer = officer_of(db, "市民政局")
+        system = registered(db, officer)
+        late = line(db, officer, system, date(2026, 11, 10))
+        line(db, officer, system, date(2026, 12, 31), peer="市人社局 社会保险信息系统")
+    (finding,) = detect(db, only=(detectors.private_line_overdue,)).found
+    assert finding.department_id == officer.organization_id
+    assert (finding.subject_type, finding.subject_id) == ("information_system", system.id)
+    assert finding.article == "第三十条第（五）项"
+    assert finding.facts["days_late"] == 10 and "2026-11-10" in finding.facts["summary"]
+    again = detect(db, profile=load_profile("shaoyang"), only=(detectors.private_line_overdue,))
+    assert again.kept == 1 and again.found == []
+    with clock.frozen(FOUND_AT):
+        systems_service.close_private_line(
+            db, actor=officer, line_id=late.id, data=LineClosureIn(closed_on=date(2026, 11, 19))
+        )
+    assert detect(db, only=(detectors.private_line_overdue,)).resolved == [finding]
 
 
 def _runs(db: Session, binding_id: int, *states: RunState) -> None:

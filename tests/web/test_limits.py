@@ -65,9 +65,9 @@ def test_an_id_past_an_integer_column_in_a_query_string_is_422(signed_in: TestCl
 
 
 def test_an_id_past_an_integer_column_in_a_body_is_422(signed_in: TestClient) -> None:
-    body = {"name": "对接系统令牌", "organization_id": TOO_BIG}
+    body = {"name": "对接系统令牌", "system_id": TOO_BIG}
     problem = assert_refused(signed_in.post("/api/v1/api-tokens", json=body), 422)
-    assert problem["field"] == "organization_id"
+    assert problem["field"] == "system_id"
     assert "2147483647" in problem["detail"]
 
 
@@ -99,7 +99,7 @@ def test_an_application_with_a_blank_field_names_the_entry(signed_in: TestClient
     body = {
         "resource_id": 1,
         "purpose": "核对最低生活保障申请人的户籍信息",
-        "system_name": "社会救助系统",
+        "system_id": 1,
         "fields": [""],
         "valid_from": "2026-10-01",
         "valid_until": "2027-09-30",

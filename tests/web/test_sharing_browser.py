@@ -37,7 +37,7 @@ def _apply(page: Page) -> str:
     expect(page.locator("h1")).to_contain_text(f"申请使用：{RESOURCE}")
     expect(page.locator("#deadlines")).to_contain_text("3")
     page.fill("#purpose", "核验民生补贴申请人名下的驾驶证状态，防止冒领补贴")
-    page.fill("#system_name", "青山县民生补贴审核系统")
+    page.select_option("#system_id", label="青山县民生补贴审核系统")
     for item in ("驾驶证号码", "姓名", "准驾车型", "驾驶证状态"):
         page.locator(f"#fields input[value={item}]").check()
     rows = page.locator("#row_filter tbody tr")

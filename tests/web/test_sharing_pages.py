@@ -22,7 +22,7 @@ from govshare.sharing.models import Application, ApplicationState, Grant, GrantS
 from govshare.sharing.schemas import DirectAccessIn
 from govshare.sharing.service import grants
 from govshare.web.app import create_app
-from tests.builders import actor_of, count, organization, user
+from tests.builders import actor_of, count, organization, system_of, user
 from tests.catalog.builders import published
 from tests.http import csrf_for, sign_in
 from tests.sharing.builders import (
@@ -37,7 +37,6 @@ from tests.sharing.builders import (
 
 FORM = {
     "purpose": "核对最低生活保障申请人的户籍和身份信息",
-    "system_name": "社会救助信息系统",
     "fields": ["姓名", "公民身份号码", "户籍地址", "行政区划代码"],
     "filter_field": ["行政区划代码"],
     "filter_op": ["in"],
@@ -111,7 +110,11 @@ def test_submitted_application_shows_both_deadlines_across_national_day(
 
         created = client.post(
             "/sharing/applications",
-            data={**FORM, "resource_id": str(w.conditional.id)},
+            data={
+                **FORM,
+                "system_id": str(w.consumer_system),
+                "resource_id": str(w.conditional.id),
+            },
             files=LETTER,
             headers=headers,
             follow_redirects=False,
@@ -289,7 +292,7 @@ def test_provider_sees_every_grant_of_its_data(
             data=DirectAccessIn(
                 resource_id=w.unconditional.id,
                 purpose="在窗口为群众解答户籍办理流程",
-                system_name="政务服务大厅叫号系统",
+                system_id=system_of(db, w.consumer.id, "政务服务大厅叫号系统"),
                 accept_restrictions=True,
             ),
         )
@@ -327,7 +330,11 @@ def test_application_without_the_sealed_letter_is_refused_naming_it(
         headers = _as(client, app, db, w.consumer_officer)
         refused = client.post(
             "/sharing/applications",
-            data={**FORM, "resource_id": str(w.conditional.id)},
+            data={
+                **FORM,
+                "system_id": str(w.consumer_system),
+                "resource_id": str(w.conditional.id),
+            },
             files={"attachment_sealed_letter": ("", b"", "application/octet-stream")},
             headers=headers,
         )
@@ -341,7 +348,12 @@ def test_application_without_the_sealed_letter_is_refused_naming_it(
 
         short = client.post(
             "/sharing/applications",
-            data={**FORM, "resource_id": str(w.conditional.id), "purpose": "核对"},
+            data={
+                **FORM,
+                "system_id": str(w.consumer_system),
+                "resource_id": str(w.conditional.id),
+                "purpose": "核对",
+            },
             files=LETTER,
             headers=headers,
         )
@@ -353,6 +365,7 @@ def test_direct_access_from_the_resource_page_produces_a_grant(
 ) -> None:
     with clock.frozen("2026-09-25T10:00:00+08:00"):
         w = sharing_world(db)
+        hall = system_of(db, w.consumer.id, "政务服务大厅叫号系统")
         db.commit()
         headers = _as(client, app, db, w.consumer_officer)
         conditional = client.get(f"/catalog/resources/{w.conditional.id}").text
@@ -365,12 +378,12 @@ def test_direct_access_from_the_resource_page_produces_a_grant(
         posted = {
             "resource_id": str(w.unconditional.id),
             "purpose": "在窗口为群众解答户籍办理流程",
-            "system_name": "政务服务大厅叫号系统",
+            "system_id": str(hall),
         }
         unaccepted = client.post("/sharing/direct", data=posted, headers=headers)
         assert unaccepted.status_code == 422
         assert "请阅读并接受共享数据使用约定" in unaccepted.text
-        assert 'value="政务服务大厅叫号系统"' in unaccepted.text
+        assert f'value="{hall}" selected>政务服务大厅叫号系统' in unaccepted.text
         assert count(db, Grant) == 0
 
         granted = client.post(
@@ -431,7 +444,11 @@ def test_returned_application_is_corrected_and_submitted_again(
         assert 'name="attachment_sealed_letter"' not in form  # the letter is on file
         again = client.post(
             f"{page}/resubmit",
-            data={**FORM, "purpose": "最低生活保障审核：核对申请人的户籍和身份信息"},
+            data={
+                **FORM,
+                "system_id": str(w.consumer_system),
+                "purpose": "最低生活保障审核：核对申请人的户籍和身份信息",
+            },
             headers=headers,
         )
         assert "已重新提交" in again.text and "待平台预审" in again.text
@@ -516,7 +533,7 @@ def test_stale_provider_is_told_why_it_gets_no_new_grants(db: Session, tmp_path:
             data={
                 "resource_id": str(w.unconditional.id),
                 "purpose": "在窗口为群众解答户籍办理流程",
-                "system_name": "政务服务大厅叫号系统",
+                "system_id": str(w.consumer_system),
                 "accept_restrictions": "1",
             },
             headers=headers,

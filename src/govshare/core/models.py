@@ -14,6 +14,7 @@ from govshare.opendata import models as opendata_models
 from govshare.security import models as security_models
 from govshare.sharing import models as sharing_models
 from govshare.supervision import models as supervision_models
+from govshare.systems import models as systems_models
 from govshare.verification import comparison_models as verification_comparison_models
 from govshare.verification import models as verification_models
 
@@ -32,6 +33,7 @@ __all__ = [
     "security_models",
     "sharing_models",
     "supervision_models",
+    "systems_models",
     "verification_comparison_models",
     "verification_models",
 ]

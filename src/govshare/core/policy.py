@@ -61,6 +61,7 @@ class Violation(StrEnum):
     GRANT_SUSPENDED = "grant_suspended"  # a grant suspended for misuse (SHR-5)
     EXERCISE_MISSING = "exercise_missing"  # no security test or drill in a year (SEC-5, SR§25)
     SECURITY_ISSUE = "security_issue"  # a problem an inspection or assessment found (SEC-7)
+    PRIVATE_LINE_OVERDUE = "private_line_overdue"  # a private line open past its date (SY§20)
 
     @property
     def label(self) -> str:
@@ -426,6 +427,7 @@ VALUE_LABELS = {
     "grant_suspended": "违规使用被暂停授权",
     "exercise_missing": "未按期开展安全测评或应急演练",
     "security_issue": "安全检查发现问题",
+    "private_line_overdue": "专线逾期未关闭",
     "especially_major": "特别重大",
     "major": "重大",
     "large": "较大",

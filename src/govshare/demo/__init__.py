@@ -27,6 +27,7 @@ from govshare.demo import opendata as opendata_demo
 from govshare.demo import security as security_demo
 from govshare.demo import sharing as sharing_demo
 from govshare.demo import supervision as supervision_demo
+from govshare.demo import systems as systems_demo
 from govshare.demo import usage as usage_demo
 from govshare.demo import verification as verification_demo
 from govshare.identity.models import Organization
@@ -34,6 +35,7 @@ from govshare.identity.models import Organization
 DEMO_PASSWORD = identity_demo.DEMO_PASSWORD
 STEPS: list[tuple[str, Callable[[Session, Actor], None]]] = [
     ("组织机构和用户", identity_demo.build),
+    ("信息系统目录", systems_demo.build),
     ("资源目录", catalog_demo.build),
     ("资源共享", sharing_demo.build),
 ]

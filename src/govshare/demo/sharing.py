@@ -64,6 +64,7 @@ from govshare.sharing.service import (
     freshness,
     grants,
 )
+from govshare.systems import service as systems_service
 
 PROFILE = catalog_demo.PROFILE  # Shangrao: pre-review 3 working days, decision 10, sealed letter
 PROVIDERS = {spec.key: spec.dept for spec in catalog_demo.RESOURCES}  # resource → department
@@ -241,6 +242,16 @@ class _Builder:
     def officer(self, dept_key: str) -> Actor:
         return actor_for_user(self.users[f"{dept_key}_officer"])
 
+    def system(self, dept_key: str, name: str) -> int:
+        """The id of the department's registered system `name` (data/systems.yaml)."""
+        officer = self.officer(dept_key)
+        for system in systems_service.choices(
+            self.db, actor=officer, organization_id=officer.organization_id
+        ):
+            if system.name == name:
+                return system.id
+        raise KeyError(f"{dept_key} has no registered system {name!r} (demo/data/systems.yaml)")
+
     def contact(self, dept_key: str) -> str:
         user = self.users[f"{dept_key}_officer"]
         return f"{user.real_name} {user.mobile}"
@@ -300,7 +311,7 @@ class _Builder:
             data=DirectAccessIn(
                 resource_id=self.resources[resource].id,
                 purpose=purpose,
-                system_name=system,
+                system_id=self.system(consumer, system),
                 accept_restrictions=True,
             ),
         )
@@ -313,7 +324,7 @@ class _Builder:
         data: dict[str, Any] = {
             "resource_id": self.resources[ask.resource].id,
             "purpose": ask.purpose,
-            "system_name": ask.system,
+            "system_id": self.system(ask.consumer, ask.system),
             "fields": list(ask.fields),
             "row_filter": [
                 {**c, "values": [v.format(**years) for v in c["values"]]} for c in ask.row_filter
@@ -607,7 +618,8 @@ class _Builder:
             cases.post_message(self.db, actor=actor, case_id=opened[key], data=MessageIn(body=body))
 
         def settle(key: str, grant_key: str, data: dict[str, Any]) -> None:
-            scope = data["scope"] | {
+            scope = {k: v for k, v in data["scope"].items() if k != "system_name"} | {
+                "system_id": self.system("rsj", data["scope"]["system_name"]),
                 "valid_from": clock.today(),
                 "valid_until": self.until("next_year_end"),
             }

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from govshare.core.db import Base, UTCDateTime, str_enum
+
+if TYPE_CHECKING:
+    from govshare.systems.models import InformationSystem
 
 
 class Level(StrEnum):
@@ -156,6 +160,9 @@ class ApiToken(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), index=True)
+    # The registered system that holds the token (CAT-12).
+    # Every row names one; nullable only so that migration 0020 adds it in place.
+    system_id: Mapped[int | None] = mapped_column(ForeignKey("information_system.id"), index=True)
     name: Mapped[str] = mapped_column(String(80))
     prefix: Mapped[str] = mapped_column(String(16), unique=True)
     secret_hash: Mapped[str] = mapped_column(String(64))
@@ -166,3 +173,4 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     organization: Mapped[Organization] = relationship(lazy="joined")
+    system: Mapped[InformationSystem] = relationship(lazy="joined")

@@ -16,6 +16,7 @@ from govshare.core.permissions import PERSON_ROLES, Actor, Role, require
 from govshare.identity import schemas
 from govshare.identity import service as identity_service
 from govshare.identity.models import Level, OrganizationKind
+from govshare.systems import service as systems_service
 from govshare.web.deps import (
     DB,
     LOGIN_REFUSED,
@@ -444,12 +445,10 @@ def tokens(request: Request, db_session: DB, actor: PageActor) -> Response:
 
 
 def _tokens_context(db_session: DB, actor: Actor, **extra: Any) -> dict[str, Any]:
-    orgs = identity_service.list_organizations(db_session, actor=actor)
-    if not actor.has(Role.PLATFORM_OPERATOR):
-        orgs = [o for o in orgs if o.id == actor.organization_id]
     return {
         "tokens": identity_service.list_api_tokens(db_session, actor=actor),
-        "organizations": orgs,
+        "systems": systems_service.choices(db_session, actor=actor),
+        "is_operator": actor.has(Role.PLATFORM_OPERATOR),
         "now": clock.now(),
         **extra,
     }

@@ -154,7 +154,7 @@ class ConfidentialityAgreementIn(BaseModel):
 
 class ApiTokenIn(BaseModel):
     name: str = Field(min_length=2, max_length=80)
-    organization_id: Id
+    system_id: Id  # the registered system that holds the token (its department's)
     valid_days: int = Field(default=365, ge=1, le=730)
 
     @field_validator("name", mode="before")
@@ -177,6 +177,7 @@ class ApiTokenOut(BaseModel):
     name: str
     prefix: str
     organization_id: int
+    system_id: int | None
     created_at: datetime
     expires_at: datetime
     revoked_at: datetime | None

@@ -217,6 +217,9 @@ class Application(Base):
     state: Mapped[ApplicationState] = mapped_column(str_enum(ApplicationState, 16), index=True)
 
     purpose: Mapped[str] = mapped_column(Text)  # 使用用途
+    # The registered system that will use the data (SR§13), and its name when applied for.
+    # Every row names one; nullable only so that migration 0020 adds it in place.
+    system_id: Mapped[int | None] = mapped_column(ForeignKey("information_system.id"), index=True)
     system_name: Mapped[str] = mapped_column(String(100))  # 使用的信息系统名称
     fields: Mapped[list[str]] = mapped_column(JSON)  # requested data items, by name
     row_filter: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # conditions, AND-ed
@@ -326,7 +329,9 @@ class Grant(Base):
     endpoints: Mapped[list[str]] = mapped_column(JSON, default=list)
     rate_limit: Mapped[int | None] = mapped_column(Integer)
     purpose: Mapped[str] = mapped_column(Text)
-    system_name: Mapped[str] = mapped_column(String(100))
+    # Every row names one; nullable only so that migration 0020 adds it in place.
+    system_id: Mapped[int | None] = mapped_column(ForeignKey("information_system.id"), index=True)
+    system_name: Mapped[str] = mapped_column(String(100))  # as when granted
     conditions: Mapped[str] = mapped_column(Text, default="")
     valid_from: Mapped[date] = mapped_column(Date)
     valid_until: Mapped[date | None] = mapped_column(Date)

@@ -106,7 +106,7 @@ class ApplicationIn(Period):
 
     resource_id: Id
     purpose: str = Field(min_length=10, max_length=TEXT_MAX)  # 使用用途
-    system_name: str = Field(min_length=2, max_length=100)  # 使用的信息系统名称
+    system_id: Id  # the registered system that will use the data (SR§13)
     fields: list[Entry] = Field(min_length=1, max_length=500)
     row_filter: list[Condition] = Field(default_factory=list, max_length=20)
     contact: str = Field(default="", max_length=100)
@@ -206,7 +206,7 @@ class DirectAccessIn(BaseModel):
 
     resource_id: Id
     purpose: str = Field(min_length=4, max_length=TEXT_MAX)
-    system_name: str = Field(min_length=2, max_length=100)
+    system_id: Id  # the consumer's registered system
     accept_restrictions: bool = False
 
 
@@ -280,7 +280,7 @@ class ScopeIn(Period):
     row_filter: list[Condition] = Field(default_factory=list, max_length=20)
     masking: list[Mask] = Field(default_factory=list, max_length=500)
     purpose: str = Field(min_length=4, max_length=TEXT_MAX)
-    system_name: str = Field(min_length=2, max_length=100)
+    system_id: Id  # the consumer's registered system
     conditions: str = Field(default="", max_length=TEXT_MAX)
 
 
@@ -336,6 +336,7 @@ class ApplicationOut(BaseModel):
     consumer: str
     provider: str
     purpose: str
+    system_id: int | None
     system_name: str
     fields: list[str]
     row_filter: list[dict[str, Any]]
@@ -376,6 +377,7 @@ class GrantOut(BaseModel):
     rate_limit: int | None
     rate_limit_label: str
     purpose: str
+    system_id: int | None
     system_name: str
     conditions: str
     valid_from: date

@@ -42,6 +42,7 @@ from govshare.security.models import Exercise, ExerciseKind
 from govshare.sharing.models import ApplicationStep, Grant, GrantState
 from govshare.sharing.service.freshness import freshness_of
 from govshare.supervision.models import Probe, ProbeTarget
+from govshare.systems.models import PrivateLine
 from govshare.verification.comparison_models import Comparison, Mismatch, MismatchState
 from govshare.verification.models import Objection, ObjectionState
 
@@ -551,6 +552,38 @@ def exercise_missing(db_session: Session, profile: Profile) -> Iterator[Found]:
             )
 
 
+# --- systems ---------------------------------------------------------------------------------
+
+
+def private_line_overdue(db_session: Session, profile: Profile) -> Iterator[Found]:
+    """A private line (专线) its department registered still open past its planned closing
+    date: existing lines are to be connected to the platform and closed (SY§20, SR§13)."""
+    today = clock.today()
+    lines = db_session.scalars(
+        sa.select(PrivateLine)
+        .where(PrivateLine.closed_on.is_(None), PrivateLine.planned_close_on < today)
+        .order_by(PrivateLine.id)
+    )
+    for line in lines:
+        system = line.system
+        yield Found(
+            Violation.PRIVATE_LINE_OVERDUE,
+            f"private_line_overdue:line:{line.id}",
+            system.organization_id,
+            "information_system",
+            system.id,
+            f"信息系统“{system.name}”的专线（对端：{line.peer}）",
+            f"/systems/{system.id}",
+            f"“{system.name}”与{line.peer}之间的专线计划于 {line.planned_close_on.isoformat()} "
+            f"关闭，已逾期 {_late(line.planned_close_on, today)} 天仍未关闭。",
+            {
+                "peer": line.peer,
+                "planned_close_on": line.planned_close_on.isoformat(),
+                "days_late": _late(line.planned_close_on, today),
+            },
+        )
+
+
 DETECTORS: tuple[Detector, ...] = (
     catalog_overdue,
     catalog_unreviewed,
@@ -565,4 +598,5 @@ DETECTORS: tuple[Detector, ...] = (
     connection_unreachable,
     grant_suspended,
     exercise_missing,
+    private_line_overdue,
 )

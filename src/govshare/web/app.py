@@ -41,6 +41,8 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     from govshare.supervision import api as supervision_api
     from govshare.supervision import ledger_pages as supervision_ledger_pages
     from govshare.supervision import pages as supervision_pages
+    from govshare.systems import api as systems_api
+    from govshare.systems import pages as systems_pages
     from govshare.verification import api as verification_api
     from govshare.verification import comparison_api as verification_comparison_api
     from govshare.verification import comparison_pages as verification_comparison_pages
@@ -83,6 +85,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         supervision_api.router,
         evaluation_api.router,
         security_api.router,
+        systems_api.router,
     ):
         app.include_router(router, prefix="/api/v1")
     for router in (
@@ -101,6 +104,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         supervision_ledger_pages.router,
         evaluation_pages.router,
         security_pages.router,
+        systems_pages.router,
     ):
         app.include_router(router)
     return app

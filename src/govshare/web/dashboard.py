@@ -70,6 +70,8 @@ def home(db_session: Session, *, actor: Actor) -> dict[str, Any]:
             )
     if actor.has(Role.DATA_OFFICER, Role.DEPARTMENT_HEAD, Role.DEPARTMENT_STAFF):
         cards.append(Card("本单位", "/my-organization", "本单位人员、数据专员任职记录和保密协议"))
+    if actor.has(Role.DATA_OFFICER, Role.PLATFORM_OPERATOR, Role.AUTHORITY):
+        cards.append(Card("信息系统", "/systems", "信息系统目录：是否接入共享平台、待关闭的专线"))
     if actor.has(Role.PLATFORM_OPERATOR, Role.DATA_OFFICER):
         cards.append(Card("接口令牌", "/tokens", "为本单位信息系统签发、吊销接口令牌"))
     if actor.has(Role.AUDITOR, Role.PLATFORM_OPERATOR, Role.AUTHORITY):

@@ -31,6 +31,7 @@ LINKS: Links = [
     ("组织机构", "/admin/organizations", (Role.PLATFORM_OPERATOR, Role.AUTHORITY, Role.AUDITOR)),
     ("用户管理", "/admin/users", (Role.PLATFORM_OPERATOR,)),
     ("本单位", "/my-organization", DEPARTMENT),
+    ("信息系统", "/systems", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
     ("接口令牌", "/tokens", (Role.PLATFORM_OPERATOR, Role.DATA_OFFICER)),
     ("工作日历", "/calendar", ()),
     ("审计日志", "/audit", (Role.AUDITOR, Role.PLATFORM_OPERATOR, Role.AUTHORITY)),

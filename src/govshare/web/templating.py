@@ -32,6 +32,7 @@ TEMPLATE_DIRS = [
     PACKAGE / "supervision" / "templates",
     PACKAGE / "evaluation" / "templates",
     PACKAGE / "security" / "templates",
+    PACKAGE / "systems" / "templates",
 ]
 FLASH_COOKIE = "gs_flash"
 

@@ -44,6 +44,7 @@ from govshare.identity import service as identity_service
 from govshare.sharing.models import USE_RESTRICTIONS, GrantState
 from govshare.sharing.service import freshness
 from govshare.sharing.service import grants as sharing_grants
+from govshare.systems import service as systems_service
 from govshare.web.deps import DB, PageActor, runtime_of
 from govshare.web.forms import PostedForm, field_errors
 from govshare.web.templating import redirect, render
@@ -289,6 +290,11 @@ def _sharing_panel(db_session: DB, actor: Actor, resource: Resource) -> dict[str
         "grant": held,
         "status": sharing_grants.status_label(held, clock.today()) if held else "",
         "restrictions": USE_RESTRICTIONS,
+        "systems": systems_service.choices(
+            db_session, actor=actor, organization_id=actor.organization_id
+        )
+        if version.share_type is ShareType.UNCONDITIONAL and held is None
+        else [],
         "form": {},
         "errors": {},
     }

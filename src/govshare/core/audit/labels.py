@@ -167,6 +167,14 @@ ACTION_LABELS = {
     "supervision.evidence.attach": "上传整改佐证材料",
     "supervision.evidence.read": "查看整改佐证材料",
     "supervision.probe": "探测接口和数据库可用性",
+    "systems.line.add": "登记专线",
+    "systems.line.close": "登记专线关闭",
+    "systems.system.connect": "登记信息系统接入共享平台",
+    "systems.system.list": "查询信息系统目录",
+    "systems.system.register": "登记信息系统",
+    "systems.system.retire": "停用信息系统",
+    "systems.system.update": "修改信息系统登记",
+    "systems.system.view": "查看信息系统",
 }
 
 

@@ -21,18 +21,27 @@ from govshare.identity.schemas import (
 )
 from govshare.identity.service.common import TOKEN_PREFIX, _sha256
 from govshare.identity.service.organizations import _organization
+from govshare.systems import service as systems_service
+from govshare.systems.models import InformationSystem
 
 
 def issue_api_token(db_session: Session, *, actor: Actor, data: ApiTokenIn) -> tuple[ApiToken, str]:
     """Creates a token for a department's system; the secret is returned once, never stored."""
     require(actor, Role.PLATFORM_OPERATOR, Role.DATA_OFFICER, action="签发接口令牌")
-    if not actor.has(Role.PLATFORM_OPERATOR) and actor.organization_id != data.organization_id:
-        raise NotFound(f"组织机构 {data.organization_id} 不存在", field="organization_id")
-    org = _organization(db_session, data.organization_id)
+    system = db_session.get(InformationSystem, data.system_id)
+    if system is None or not (
+        actor.has(Role.PLATFORM_OPERATOR) or actor.organization_id == system.organization_id
+    ):
+        raise NotFound(f"信息系统 {data.system_id} 不存在", field="system_id")
+    system = systems_service.system_for_use(
+        db_session, actor=actor, organization_id=system.organization_id, system_id=system.id
+    )
+    org = _organization(db_session, system.organization_id)
     prefix, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
     now = clock.now()
     token = ApiToken(
         organization_id=org.id,
+        system_id=system.id,
         name=data.name,
         prefix=prefix,
         secret_hash=_sha256(secret),
@@ -50,6 +59,8 @@ def issue_api_token(db_session: Session, *, actor: Actor, data: ApiTokenIn) -> t
         object_id=token.id,
         details={
             "organization_id": org.id,
+            "system_id": system.id,
+            "system_name": system.name,
             "name": data.name,
             "prefix": prefix,
             "expires_at": token.expires_at.isoformat(),

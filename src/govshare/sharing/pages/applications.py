@@ -28,6 +28,7 @@ from govshare.sharing.pages.scope import CHOICES, split_values
 from govshare.sharing.schemas import ApplicationIn, Upload
 from govshare.sharing.service import application_views, applications, deadlines
 from govshare.sharing.service.common import APPLICANTS, shared_version
+from govshare.systems import service as systems_service
 from govshare.web.deps import CSRF_FIELD, DB, PageActor
 from govshare.web.forms import field_errors, optional_id
 from govshare.web.templating import redirect, render
@@ -137,7 +138,7 @@ def application_in(data: dict[str, Any], resource_id: int) -> ApplicationIn:
     """The application the form describes."""
     payload: dict[str, Any] = {
         k: data[k]
-        for k in ("purpose", "system_name", "contact", "valid_from", "valid_until")
+        for k in ("purpose", "system_id", "contact", "valid_from", "valid_until")
         if data.get(k)
     }
     payload |= {
@@ -182,7 +183,7 @@ def my_list(request: Request, db_session: DB, actor: PageActor) -> Response:
 
 FORM_FIELDS = (
     "purpose",
-    "system_name",
+    "system_id",
     "fields",
     "row_filter",
     "valid_from",
@@ -229,6 +230,13 @@ def _form_context(
         else "",
         "own": actor.organization_id == resource.provider_id,
         "can_apply": actor.has(*APPLICANTS) and actor.organization_id is not None,
+        "systems": systems_service.choices(
+            db_session,
+            actor=actor,
+            organization_id=application.consumer_id if application else actor.organization_id,
+        )
+        if actor.organization_id is not None
+        else [],
         "form": form,
         "errors": placed(errors or {}, FORM_FIELDS),
     }
@@ -290,7 +298,7 @@ def resubmit_form(
     )
     form = {
         "purpose": application.purpose,
-        "system_name": application.system_name,
+        "system_id": str(application.system_id),
         "fields": list(application.fields),
         "filters": typed_filters(application.row_filter),
         "valid_from": application.valid_from.isoformat(),

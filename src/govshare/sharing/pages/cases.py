@@ -38,6 +38,7 @@ from govshare.sharing.schemas import (
 )
 from govshare.sharing.service import application_views, applications, cases
 from govshare.sharing.service.common import APPLICANTS, load_filter
+from govshare.systems import service as systems_service
 from govshare.web.deps import DB, PageActor, runtime_of
 from govshare.web.forms import PostedForm, field_errors, message_of, optional_id
 from govshare.web.templating import redirect, render
@@ -54,7 +55,7 @@ LABELS = {
     "outcome": "协调结果",
     "fields": "信息项",
     "purpose": "使用用途",
-    "system_name": "使用的信息系统名称",
+    "system_id": "使用的信息系统",
     "valid_from": "使用期限的开始日期",
     "valid_until": "使用期限的结束日期",
     "conditions": "附加条件",
@@ -170,7 +171,7 @@ def _scope_in(form: dict[str, Any], prefix: str) -> ScopeIn:
         problems += exc.extra["errors"]  # type: ignore[operator]
     data: dict[str, Any] = {
         key: form[key]
-        for key in ("purpose", "system_name", "conditions", "valid_from", "valid_until")
+        for key in ("purpose", "system_id", "conditions", "valid_from", "valid_until")
         if form.get(key)
     }
     data |= {"fields": form.get("fields", []), "row_filter": conditions, "masking": masks}
@@ -312,7 +313,7 @@ def _settle_defaults(db_session: DB, actor: Actor, case: Case) -> dict[str, Any]
                 for c in load_filter(application.row_filter)
             ],
             "purpose": application.purpose,
-            "system_name": application.system_name,
+            "system_id": str(application.system_id),
             "valid_from": application.valid_from.isoformat(),
             "valid_until": application.valid_until.isoformat(),
         }
@@ -344,6 +345,11 @@ def _detail_context(
         "choices": CHOICES,
         "forms": forms,
         "errors": errors,
+        "systems": systems_service.choices(
+            db_session, actor=actor, organization_id=case.consumer_id
+        )
+        if allowed.settle
+        else [],
         "escalated": case.escalated_at is not None,
         "final": case.state in (CaseState.AGREED, CaseState.CLOSED),
         "top_error": top_error,

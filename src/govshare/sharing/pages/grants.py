@@ -186,7 +186,7 @@ def direct(request: Request, db_session: DB, actor: PageActor, form: PostedForm)
             {
                 "resource_id": resource_id,
                 "purpose": form.get("purpose", ""),
-                "system_name": form.get("system_name", ""),
+                "system_id": optional_id(form.get("system_id")),
                 "accept_restrictions": form.get("accept_restrictions") == "1",
             }
         )
@@ -196,7 +196,7 @@ def direct(request: Request, db_session: DB, actor: PageActor, form: PostedForm)
     except (ValidationError, DomainError) as exc:
         db_session.rollback()
         context = resource_context(db_session, actor, resource_id, None)
-        errors = placed(field_errors(exc), ("purpose", "system_name", "accept_restrictions"))
+        errors = placed(field_errors(exc), ("purpose", "system_id", "accept_restrictions"))
         if context.get("sharing"):
             context["sharing"] |= {"form": form, "errors": errors}
         status = exc.status if isinstance(exc, DomainError) else 422

@@ -99,6 +99,7 @@ def application_out(application: Application) -> ApplicationOut:
         consumer=application.consumer.name,
         provider=application.provider.name,
         purpose=application.purpose,
+        system_id=application.system_id,
         system_name=application.system_name,
         fields=application.fields,
         row_filter=application.row_filter,

@@ -56,6 +56,7 @@ from govshare.sharing.service.common import (
     party_to,
     shared_version,
 )
+from govshare.systems import service as systems_service
 
 OPEN_STATES = (ApplicationState.PRE_REVIEW, ApplicationState.DECIDING, ApplicationState.RETURNED)
 
@@ -168,6 +169,7 @@ def _request_details(application: Application) -> dict[str, object]:
     """What was asked for and the deadlines it got: the audit entry of a (re)submission."""
     return {
         "purpose": application.purpose,
+        "system_id": application.system_id,
         "system_name": application.system_name,
         "fields": application.fields,
         "row_filter": application.row_filter,
@@ -213,6 +215,9 @@ def submit_application(
     if pending is not None:
         raise Conflict(f"本单位已有该资源的申请 {pending} 正在办理", field="resource_id")
     fields = _check_request(db_session, item_names(db_session, version.id), data)
+    system = systems_service.system_for_use(
+        db_session, actor=actor, organization_id=org_id, system_id=data.system_id
+    )
     if not data.accept_restrictions:
         raise Invalid("请阅读并接受共享数据使用约定", field="accept_restrictions")
     required = [a.value for a in rules.application_attachments.value]
@@ -226,7 +231,8 @@ def submit_application(
         provider_id=resource.provider_id,
         state=_first_state(rules.application_pre_review_days.value),
         purpose=data.purpose,
-        system_name=data.system_name,
+        system_id=system.id,
+        system_name=system.name,
         fields=fields,
         row_filter=dump_filter(data.row_filter),
         valid_from=data.valid_from,
@@ -333,11 +339,15 @@ def resubmit_application(
     if data.resource_id != application.resource_id:
         raise Invalid("重新提交不能更换资源", field="resource_id")
     fields = _check_request(db_session, item_names(db_session, application.version_id), data)
+    system = systems_service.system_for_use(
+        db_session, actor=actor, organization_id=application.consumer_id, system_id=data.system_id
+    )
     if not data.accept_restrictions:
         raise Invalid("请阅读并接受共享数据使用约定", field="accept_restrictions")
     stored = {a.kind for a in application.attachments}
     check_uploads(uploads, [k for k in application.required_attachments if k not in stored])
-    application.purpose, application.system_name = data.purpose, data.system_name
+    application.purpose = data.purpose
+    application.system_id, application.system_name = system.id, system.name
     application.fields, application.row_filter = fields, dump_filter(data.row_filter)
     application.valid_from, application.valid_until = data.valid_from, data.valid_until
     application.contact = data.contact
@@ -479,6 +489,7 @@ def request_renewal(
         renews_grant_id=grant.id,
         state=_first_state(rules.application_pre_review_days.value),
         purpose=f"{grant.purpose}\n续期理由：{data.reason}",
+        system_id=grant.system_id,
         system_name=grant.system_name,
         fields=grant.fields,
         row_filter=grant.row_filter,

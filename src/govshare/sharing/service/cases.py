@@ -59,6 +59,7 @@ from govshare.sharing.service.common import (
     party_to,
     shared_version,
 )
+from govshare.systems import service as systems_service
 
 OPEN_STATES = (CaseState.NEGOTIATING, CaseState.ESCALATED)
 NOTICE_KIND = "sharing.case"
@@ -358,6 +359,13 @@ def _provide(
     check_filter(scope.row_filter, available, "scope.row_filter")
     check_masking(scope.masking, fields, "scope.masking")
     check_period(scope.valid_from, scope.valid_until, "scope.valid_until")
+    system = systems_service.system_for_use(
+        db_session,
+        actor=actor,
+        organization_id=case.consumer_id,
+        system_id=scope.system_id,
+        field="scope.system_id",
+    )
     case.filing_number = next_number(db_session, "BA")
     return grants.issue(
         db_session,
@@ -371,7 +379,8 @@ def _provide(
         row_filter=scope.row_filter,
         masking=scope.masking,
         purpose=scope.purpose,
-        system_name=scope.system_name,
+        system_id=system.id,
+        system_name=system.name,
         conditions=scope.conditions,
         valid_from=scope.valid_from,
         valid_until=scope.valid_until,

@@ -166,6 +166,7 @@ def _approve(
             row_filter=row_filter,
             masking=data.masking,
             purpose=application.purpose,
+            system_id=application.system_id,
             system_name=application.system_name,
             conditions=data.conditions,
             valid_from=valid_from,

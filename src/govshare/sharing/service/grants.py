@@ -55,6 +55,7 @@ from govshare.sharing.service.common import (
     retired_reason,
     shared_version,
 )
+from govshare.systems import service as systems_service
 
 
 def link(grant: Grant) -> str:
@@ -87,6 +88,7 @@ def issue(
     consumer_id: int,
     fields: Sequence[str],
     purpose: str,
+    system_id: int,
     system_name: str,
     valid_from: date,
     valid_until: date | None,
@@ -129,6 +131,7 @@ def issue(
         endpoints=list(endpoints),
         rate_limit=rate_limit,
         purpose=purpose,
+        system_id=system_id,
         system_name=system_name,
         conditions=conditions,
         valid_from=valid_from,
@@ -210,6 +213,9 @@ def request_direct_access(
             field="resource_id",
             grant_id=existing.id,
         )
+    system = systems_service.system_for_use(
+        db_session, actor=actor, organization_id=org_id, system_id=data.system_id
+    )
     now = clock.now()
     return issue(
         db_session,
@@ -222,7 +228,8 @@ def request_direct_access(
         whole_resource=True,
         fields=item_names(db_session, version.id),
         purpose=data.purpose,
-        system_name=data.system_name,
+        system_id=system.id,
+        system_name=system.name,
         valid_from=clock.today(),
         valid_until=None,
         accepted_at=now,
@@ -451,6 +458,7 @@ def grant_out(grant: Grant, *, default_rate_limit: int | None = None) -> GrantOu
         rate_limit=grant.rate_limit,
         rate_limit_label=_rate_limit_label(grant, default_rate_limit),
         purpose=grant.purpose,
+        system_id=grant.system_id,
         system_name=grant.system_name,
         conditions=grant.conditions,
         valid_from=grant.valid_from,

@@ -1,0 +1,1 @@
+"""Information systems register (政务信息系统目录)."""
