@@ -20,6 +20,7 @@ from govshare.sharing.service import decisions, grants
 from govshare.supervision.models import ProbeTarget
 from govshare.supervision.service import dashboard, ledgers, probes
 from govshare.supervision.service.dashboard import Chart, Overview
+from tests.builders import system_of
 from tests.sharing.builders import SHANGRAO
 from tests.supervision.builders import BUILT_AT, JOB, PAST_NOTICE, Overdue, overdue
 
@@ -58,7 +59,7 @@ def known_city(db: Session) -> City:
             data=DirectAccessIn(
                 resource_id=o.s.unconditional.id,
                 purpose="核对办事群众户籍",
-                system_name="社会救助信息系统",
+                system_id=system_of(db, o.s.consumer.id),
                 accept_restrictions=True,
             ),
         )
