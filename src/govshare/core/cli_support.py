@@ -81,6 +81,16 @@ def fail(exc: Exception) -> NoReturn:
         field = getattr(exc, "field", None)
         say(f"错误: {field + ': ' if field else ''}{exc}")
         raise typer.Exit(EXIT_USAGE) from None
+    if "pydantic" in sys.modules:
+        from pydantic import ValidationError
+
+        if isinstance(exc, ValidationError):  # an option a schema refused: the user's to fix
+            from govshare.core.inputs import message_of
+
+            error = exc.errors()[0]
+            field = ".".join(str(p) for p in error["loc"])
+            say(f"错误: {field + ': ' if field else ''}{message_of(error)}")
+            raise typer.Exit(EXIT_USAGE) from None
     database_problem = _database_problem(exc)
     if database_problem:
         say(database_problem)

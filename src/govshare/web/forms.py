@@ -3,7 +3,7 @@ scanned documents a form attaches."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -15,7 +15,7 @@ from starlette.responses import Response
 from govshare.core import documents
 from govshare.core.documents import Document
 from govshare.core.errors import DomainError, Invalid
-from govshare.core.inputs import parse_id
+from govshare.core.inputs import message_of, parse_id
 from govshare.web.deps import CSRF_FIELD
 from govshare.web.templating import redirect
 
@@ -53,45 +53,6 @@ PostedDocuments = Annotated[list[Document], Depends(_posted_documents)]
 def filled(form: dict[str, Any]) -> dict[str, Any]:
     """The fields the user filled in (empty inputs mean "not given")."""
     return {k: v for k, v in form.items() if v not in ("", None)}
-
-
-# Pydantic's rule names, in the words a clerk reads beside the field. A rule not listed is
-# one of our own validators, whose message is already Chinese.
-MESSAGES = {
-    "missing": "必填",
-    "string_too_short": "至少填写 {min_length} 个字",
-    "string_too_long": "不能超过 {max_length} 个字",
-    "too_short": "请至少选择 {min_length} 项",
-    "too_long": "最多 {max_length} 项",
-    "date_type": "日期格式应为 年-月-日，如 2026-10-01",
-    "date_from_datetime_parsing": "日期格式应为 年-月-日，如 2026-10-01",
-    "date_parsing": "日期格式应为 年-月-日，如 2026-10-01",
-    "int_parsing": "须为整数",
-    "int_from_float": "须为整数",
-    "greater_than_equal": "不能小于 {ge}",
-    "less_than_equal": "不能大于 {le}",
-    "enum": "请从列表中选择",
-    "bool_parsing": "须为是或否",
-    "int_type": "须为整数",
-    "string_type": "须为文字",
-    "list_type": "须为列表",
-    "greater_than": "须大于 {gt}",
-    "less_than": "须小于 {lt}",
-    "json_invalid": "不是合法的 JSON",
-    "model_attributes_type": "须为对象",
-    "dict_type": "须为对象",
-}
-
-
-def message_of(error: Mapping[str, Any], label: str = "") -> str:
-    """One pydantic error in Chinese; `label` names the field where the message stands alone."""
-    template = MESSAGES.get(error["type"])
-    if template is None:
-        return str(error["msg"]).removeprefix("Value error, ")
-    if error["type"] == "string_too_short" and (error.get("ctx") or {}).get("min_length") == 1:
-        template = MESSAGES["missing"]
-    text = template.format(**(error.get("ctx") or {}))
-    return f"{label}：{text}" if label else text
 
 
 def field_errors(exc: ValidationError | DomainError) -> dict[str, str]:
