@@ -38,7 +38,7 @@ from govshare.security.schemas import (
 )
 from govshare.security.service import checks, common, exercises, incidents
 from govshare.web.deps import DB, SignedIn, runtime_of
-from govshare.web.documents import document_response
+from govshare.web.documents import document_response, uploaded
 
 router = APIRouter(prefix="/security", tags=["安全管理"])
 PAGE_SIZE = 100
@@ -301,13 +301,6 @@ Attachments = Annotated[
 ]
 
 
-async def _received(attachments: list[UploadFile]) -> list[documents.Document]:
-    return [
-        documents.received(f.filename or "", f.content_type or "", await f.read())
-        for f in attachments
-    ]
-
-
 @router.post(
     "/exercises/{exercise_id}/documents",
     status_code=201,
@@ -316,7 +309,7 @@ async def _received(attachments: list[UploadFile]) -> list[documents.Document]:
 async def attach_exercise(
     db_session: DB, actor: SignedIn, exercise_id: Id, attachments: Attachments
 ) -> list[DocumentOut]:
-    found = await _received(attachments)
+    found = await uploaded(attachments)
     return documents_out(
         exercises.attach(db_session, actor=actor, exercise_id=exercise_id, documents=found)
     )
@@ -423,7 +416,7 @@ def add_finding(
 async def attach_check(
     db_session: DB, actor: SignedIn, check_id: Id, attachments: Attachments
 ) -> list[DocumentOut]:
-    found = await _received(attachments)
+    found = await uploaded(attachments)
     return documents_out(checks.attach(db_session, actor=actor, check_id=check_id, documents=found))
 
 

@@ -18,7 +18,6 @@ from sqlalchemy import (
     Date,
     ForeignKey,
     Integer,
-    LargeBinary,
     String,
     Table,
     Text,
@@ -29,6 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from govshare.catalog.models import Labelled, Resource
 from govshare.core.db import Base, UTCDateTime, str_enum
 from govshare.core.policy import IncidentLevel
+from govshare.core.stored_documents import StoredDocument
 from govshare.identity.models import Organization
 
 LABELS: dict[str, dict[str, str]] = {
@@ -243,7 +243,7 @@ class CheckFinding(Base):
     department: Mapped[Organization] = relationship(lazy="joined")
 
 
-class SecurityDocument(Base):
+class SecurityDocument(StoredDocument, Base):
     """A scanned document (附件) of an exercise (its plan, report) or of a check (its report),
     kept beside what it records; the one rule of `core.documents`."""
 
@@ -252,10 +252,3 @@ class SecurityDocument(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     exercise_id: Mapped[int | None] = mapped_column(ForeignKey("security_exercise.id"), index=True)
     check_id: Mapped[int | None] = mapped_column(ForeignKey("security_check.id"), index=True)
-    filename: Mapped[str] = mapped_column(String(200))
-    content_type: Mapped[str] = mapped_column(String(100))
-    size: Mapped[int] = mapped_column(Integer)
-    sha256: Mapped[str] = mapped_column(String(64))
-    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
-    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    uploaded_by: Mapped[str] = mapped_column(String(120))

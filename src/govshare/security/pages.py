@@ -37,7 +37,14 @@ from govshare.security.schemas import (
 from govshare.security.service import checks, common, exercises, incidents
 from govshare.web.deps import DB, PageActor, runtime_of
 from govshare.web.documents import document_response
-from govshare.web.forms import PostedDocuments, PostedForm, field_errors, form_states, validated
+from govshare.web.forms import (
+    PostedDocuments,
+    PostedForm,
+    attempt,
+    field_errors,
+    form_states,
+    validated,
+)
 from govshare.web.templating import redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -205,15 +212,11 @@ def _act(
     form: dict[str, Any],
     step: Callable[[], str],
 ) -> Response:
-    try:
-        message = step()
-    except DomainError as exc:
-        db_session.rollback()
-        context = _incident_context(
-            request, db_session, actor, incident_id, which, form, field_errors(exc)
-        )
-        return render(request, "security/incident.html", context, exc.status)
-    return redirect(incidents.LINK.format(id=incident_id), message)
+    def again(errors: dict[str, str], status: int) -> Response:
+        context = _incident_context(request, db_session, actor, incident_id, which, form, errors)
+        return render(request, "security/incident.html", context, status)
+
+    return attempt(db_session, step, done=incidents.LINK.format(id=incident_id), again=again)
 
 
 @router.post("/security/incidents/{incident_id}/entries", response_class=HTMLResponse)
@@ -369,13 +372,11 @@ def _exercise_step(
     form: dict[str, Any],
     step: Callable[[], str],
 ) -> Response:
-    try:
-        message = step()
-    except DomainError as exc:
-        db_session.rollback()
-        context = _exercise_context(db_session, actor, exercise_id, which, form, field_errors(exc))
-        return render(request, "security/exercise.html", context, exc.status)
-    return redirect(exercises.LINK.format(id=exercise_id), message)
+    def again(errors: dict[str, str], status: int) -> Response:
+        context = _exercise_context(db_session, actor, exercise_id, which, form, errors)
+        return render(request, "security/exercise.html", context, status)
+
+    return attempt(db_session, step, done=exercises.LINK.format(id=exercise_id), again=again)
 
 
 @router.post("/security/exercises/{exercise_id}/result", response_class=HTMLResponse)

@@ -7,15 +7,14 @@ concern its department, and its people read them and the check findings against 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
-from govshare.core import clock
+from govshare.core import stored_documents
 from govshare.core.audit.service import record
-from govshare.core.documents import Document, check_document
-from govshare.core.errors import Invalid, NotFound
+from govshare.core.documents import Document
+from govshare.core.errors import NotFound
 from govshare.core.permissions import Actor, Role
 from govshare.security.models import Check, Exercise, SecurityDocument
 
@@ -31,12 +30,7 @@ LABEL = "附件"
 
 def checked(documents: Sequence[Document]) -> list[Document]:
     """The documents with their checked names, or Invalid naming the first bad one."""
-    if len(documents) > MAX_FILES:
-        raise Invalid(f"{LABEL}一次最多上传 {MAX_FILES} 个文件", field=FIELD)
-    return [
-        Document(check_document(d, field=FIELD, label=LABEL), d.content_type, d.content)
-        for d in documents
-    ]
+    return stored_documents.checked(documents, field=FIELD, label=LABEL, at_most=MAX_FILES)
 
 
 def store_documents(
@@ -49,13 +43,7 @@ def store_documents(
         kept = SecurityDocument(
             exercise_id=owner.id if is_exercise else None,
             check_id=None if is_exercise else owner.id,
-            filename=document.filename,
-            content_type=document.content_type,
-            size=len(document.content),
-            sha256=hashlib.sha256(document.content).hexdigest(),
-            content=document.content,
-            uploaded_at=clock.now(),
-            uploaded_by=actor.label,
+            **stored_documents.columns_of(document, actor),
         )
         db_session.add(kept)
         db_session.flush()
@@ -65,12 +53,7 @@ def store_documents(
             action="security.document.attach",
             object_type="exercise" if is_exercise else "security_check",
             object_id=owner.id,
-            details={
-                "document": kept.id,
-                "filename": kept.filename,
-                "size": kept.size,
-                "sha256": kept.sha256,
-            },
+            details=stored_documents.described(kept, key="document"),
         )
         stored.append(kept)
     db_session.expire(owner, ["documents"])
@@ -88,6 +71,6 @@ def read_document(db_session: Session, *, actor: Actor, document_id: int) -> Sec
         action="security.document.read",
         object_type="exercise" if document.exercise_id else "security_check",
         object_id=document.exercise_id or document.check_id,
-        details={"document": document.id, "filename": document.filename},
+        details=stored_documents.described(document, key="document"),
     )
     return document
