@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from govshare.core import clock
@@ -240,7 +241,10 @@ def publish(
         content={"indicators": live.indicators, "units": units},
     )
     db_session.add(snapshot)
-    db_session.flush()
+    try:
+        db_session.flush()
+    except IntegrityError as exc:  # published meanwhile by a concurrent request
+        raise Conflict(f"{data.year}年度考核已经发布", field="year") from exc
     record(
         db_session,
         actor=actor,
