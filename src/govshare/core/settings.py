@@ -55,6 +55,11 @@ class Settings(BaseModel):
     s3_region: str = ""
     s3_access_key: str = ""
     s3_secret_key: str = ""
+    # A TLS terminator in front of the platform that verified a system's client certificate
+    # forwards it URL-escaped in this header (nginx: $ssl_client_escaped_cert); trusted only
+    # from the addresses in client_cert_proxies (comma-separated IPs or networks).
+    client_cert_header: str = ""
+    client_cert_proxies: str = ""
     gateway_rate_limit: int = 600  # calls per minute per grant unless the grant says otherwise
     gateway_timeout_seconds: float = 10.0  # the default upstream timeout of a service interface
     # Request bodies past these sizes are refused (413) before they are read or parsed.
