@@ -87,19 +87,11 @@ def get_authority(db_session: Session, *, actor: Actor) -> CertificateAuthority 
     return _authority(db_session)
 
 
-def init_authority(
-    db_session: Session, *, actor: Actor, settings: Settings, name: str
-) -> CertificateAuthority:
-    """Creates the platform's CA: a self-signed ECDSA P-256 certificate, its key sealed."""
-    require(actor, Role.PLATFORM_OPERATOR, action="建立证书签发机构")
-    if _authority(db_session) is not None:
-        raise Conflict("证书签发机构已经建立", field="authority")
-    if not name.strip():
-        raise Invalid("请填写证书签发机构名称", field="name")
-    key = _new_key()
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name.strip()[:64])])
+def _self_signed(key: ec.EllipticCurvePrivateKey, name: str) -> x509.Certificate:
+    """A CA certificate for `key`, valid CA_YEARS years."""
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name[:64])])
     now = clock.now()
-    cert = (
+    return (
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(subject)
@@ -125,6 +117,19 @@ def init_authority(
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
+
+
+def init_authority(
+    db_session: Session, *, actor: Actor, settings: Settings, name: str
+) -> CertificateAuthority:
+    """Creates the platform's CA: a self-signed ECDSA P-256 certificate, its key sealed."""
+    require(actor, Role.PLATFORM_OPERATOR, action="建立证书签发机构")
+    if _authority(db_session) is not None:
+        raise Conflict("证书签发机构已经建立", field="authority")
+    if not name.strip():
+        raise Invalid("请填写证书签发机构名称", field="name")
+    key = _new_key()
+    cert = _self_signed(key, name.strip())
     return _store_authority(db_session, actor, settings, cert, key, imported=False)
 
 
@@ -586,9 +591,10 @@ def authenticate_certificate(
     zone = clock.to_city(clock.now()).tzinfo
     if row.revoked_at is not None:
         reason = row.revocation_reason.label if row.revocation_reason else ""
+        when = row.revoked_at.astimezone(zone)
         raise CertificateRefused(
-            f"客户端证书（序列号 {row.serial}）已于 {row.revoked_at.astimezone(zone):%Y-%m-%d %H:%M} "
-            f"吊销（{reason}），请向平台管理单位申请新证书",
+            f"客户端证书（序列号 {row.serial}）已吊销（{when:%Y-%m-%d %H:%M}，原因：{reason}），"
+            "不能再用于认证，请向平台管理单位申请新证书",
             "revoked",
         )
     now = clock.now()

@@ -113,12 +113,15 @@ def forwarded_certificate(request: Request) -> str | None:
     return urllib.parse.unquote(raw)
 
 
-def _refuse_system(request: Request, error: Unauthenticated, reason: str) -> NoReturn:
-    """Audits the refusal in its own transaction (the request's is rolled back) and raises."""
-    with unit_of_work(runtime_of(request).sessions) as audit_session:
-        pki_service.record_refusal(
-            audit_session, source_ip=client_ip(request), reason=reason, message=error.message
-        )
+def _refuse_system(
+    request: Request, db_session: Session, error: Unauthenticated, reason: str
+) -> NoReturn:
+    """Audits the refusal and commits that entry before raising: the error would otherwise
+    roll it back. Nothing else has been written in the request's transaction yet."""
+    pki_service.record_refusal(
+        db_session, source_ip=client_ip(request), reason=reason, message=error.message
+    )
+    db_session.commit()
     raise error
 
 
@@ -139,6 +142,7 @@ def _system_actor(request: Request, db_session: Session, authorization: str) -> 
         if runtime_of(request).profile.rules.certificate_required.value:
             _refuse_system(
                 request,
+                db_session,
                 Unauthenticated(
                     "本平台要求接入系统使用平台签发的数字证书进行身份认证（统一数字证书），"
                     "仅凭接口令牌不能访问；请通过双向 TLS 出示系统证书",
@@ -152,11 +156,12 @@ def _system_actor(request: Request, db_session: Session, authorization: str) -> 
             db_session, certificate_pem=pem, source_ip=ip
         )
     except pki_service.CertificateRefused as refused:
-        _refuse_system(request, refused, refused.reason)
+        _refuse_system(request, db_session, refused, refused.reason)
     if token_actor is not None:
         if token_actor.organization_id != cert_actor.organization_id:
             _refuse_system(
                 request,
+                db_session,
                 Unauthenticated("接口令牌与客户端证书不属于同一单位", field="authorization"),
                 "token_mismatch",
             )
