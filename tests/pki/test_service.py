@@ -20,7 +20,7 @@ from govshare.pki import service as pki_service
 from govshare.pki.models import CertificateAuthority, RevocationReason
 from govshare.pki.service import CertificateRefused, _self_signed
 from tests.builders import operator
-from tests.pki.builders import DAYS, SETTINGS, authority, csr_pem, issued, system
+from tests.pki.builders import DAYS, SETTINGS, authority, issued, system
 from tests.systems.builders import officer_of
 
 TODAY = "2026-10-12T09:00:00+08:00"
