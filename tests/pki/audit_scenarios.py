@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from govshare.pki import service as pki_service
 from govshare.pki.models import RevocationReason, SystemCertificate
+from govshare.pki.service import _self_signed
 from tests.pki.builders import DAYS, SETTINGS, authority, issued, system
 from tests.scenarios import READ_ONLY, Reads, World, Writes
 
@@ -16,12 +20,7 @@ def _issued(w: World) -> SystemCertificate:
 
 
 def _imported(w: World) -> None:
-    # The city's CA: made by another platform's database-free init, then imported here.
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-
-    from govshare.pki.service import _self_signed
-
+    # The city's CA, made elsewhere, imported with its key.
     key = ec.generate_private_key(ec.SECP256R1())
     cert = _self_signed(key, "市级政务 CA")
     pki_service.import_authority(
@@ -35,6 +34,19 @@ def _imported(w: World) -> None:
             serialization.NoEncryption(),
         ).decode(),
     )
+
+
+def _generated(w: World) -> pki_service.Issued:
+    authority(w.db, w.op)
+    system_id = system(w.db, w.op, organization_id=w.dept.id).id
+    return pki_service.issue_generated(
+        w.db, actor=w.op, settings=SETTINGS, validity_days=DAYS, system_id=system_id
+    )
+
+
+def _published(w: World) -> None:
+    authority(w.db, w.op)
+    pki_service.publish_crl(w.db, actor=w.op, settings=SETTINGS)
 
 
 SCENARIOS: dict[str, Writes | Reads] = {
