@@ -48,6 +48,9 @@ def test_the_ca_issue_and_revoke_through_the_page(
         listed = client.get("/pki").text
         assert "BEGIN PRIVATE KEY" not in listed and sys.name in listed and "有效" in listed
 
+        assert f'href="/pki?system_id={sys.id}"' in client.get(f"/systems/{sys.id}").text
+        assert "data-serial=" in client.get(f"/pki?system_id={sys.id}").text
+        assert "data-serial=" not in client.get(f"/pki?system_id={sys.id + 1000}").text
         cert = db.query(SystemCertificate).one()
         revoked = client.post(
             "/pki/revoke",

@@ -26,7 +26,8 @@ EXPIRING_DAYS = 30  # the page marks certificates expiring within this many days
 
 def _context(request: Request, db_session: DB, actor: Actor, **extra: Any) -> dict[str, Any]:
     authority = pki_service.get_authority(db_session, actor=actor)
-    certificates = pki_service.list_certificates(db_session, actor=actor)
+    system_id = parse_id(request.query_params.get("system_id"))
+    certificates = pki_service.list_certificates(db_session, actor=actor, system_id=system_id)
     expiring = {
         c.id
         for c in pki_service.list_certificates(
@@ -39,6 +40,7 @@ def _context(request: Request, db_session: DB, actor: Actor, **extra: Any) -> di
     return {
         "authority": authority,
         "certificates": certificates,
+        "system_id": system_id,
         "expiring": expiring,
         "expiring_days": EXPIRING_DAYS,
         "status_of": pki_service.status_of,
