@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import secrets
-import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, NoReturn
@@ -25,6 +23,7 @@ from govshare.core.inbox import service as inbox_service
 from govshare.core.permissions import Actor
 from govshare.core.runtime import Runtime
 from govshare.identity import service as identity_service
+from govshare.pki import forwarding
 from govshare.pki import service as pki_service
 
 SESSION_COOKIE = "gs_session"
@@ -84,33 +83,11 @@ async def _form_csrf(request: Request) -> str | None:
     return None
 
 
-def _from_trusted_proxy(request: Request) -> bool:
-    """Whether the request came from a TLS terminator named in client_cert_proxies."""
-    settings = runtime_of(request).settings
-    ip = client_ip(request)
-    if not settings.client_cert_header or not settings.client_cert_proxies or ip is None:
-        return False
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return False
-    for entry in settings.client_cert_proxies.split(","):
-        entry = entry.strip()
-        if entry and address in ipaddress.ip_network(entry, strict=False):
-            return True
-    return False
-
-
 def forwarded_certificate(request: Request) -> str | None:
-    """The client certificate (PEM) a trusted TLS terminator verified and forwarded; None
-    when no header is configured, the request did not come from a trusted proxy address, or
-    the client presented none. From anywhere else the header is ignored."""
-    if not _from_trusted_proxy(request):
-        return None
-    raw = request.headers.get(runtime_of(request).settings.client_cert_header, "").strip()
-    if not raw or raw == "(null)":
-        return None
-    return urllib.parse.unquote(raw)
+    """The client certificate a trusted TLS terminator verified and forwarded, or None."""
+    return forwarding.forwarded_certificate(
+        runtime_of(request).settings, client_ip(request), request.headers
+    )
 
 
 def _refuse_system(
@@ -143,11 +120,7 @@ def _system_actor(request: Request, db_session: Session, authorization: str) -> 
             _refuse_system(
                 request,
                 db_session,
-                Unauthenticated(
-                    "本平台要求接入系统使用平台签发的数字证书进行身份认证（统一数字证书），"
-                    "仅凭接口令牌不能访问；请通过双向 TLS 出示系统证书",
-                    field="client_certificate",
-                ),
+                Unauthenticated(forwarding.CERTIFICATE_REQUIRED, field="client_certificate"),
                 "certificate_required",
             )
         return token_actor
