@@ -74,6 +74,7 @@ COMMANDS: dict[str, Entry] = {
         "govshare.evaluation.cli:app",
         "考核评价：计算考核得分和排名、发布年度考核结果、导出考核报告",
     ),
+    "pki": Entry("govshare.pki.cli:app", "证书管理：证书签发机构、系统证书、证书吊销列表"),
     "portal": Entry(  # the internet side: reads GOVSHARE_PORTAL_* only, never the platform's
         "govshare.portal.cli:portal",
         "启动开放门户（面向公众，部署在互联网区）：只连接开放门户数据库 GOVSHARE_PORTAL_DATABASE_URL。",

@@ -112,6 +112,7 @@ EXPECTED: dict[str, tuple[Any, ...]] = {
     "catalog_change_notice_months":   (0,     0,     0,     0,      1),
     "open_application_answer_days":   (20,    20,    20,    20,     20),
     "certificate_required":           (False, True,  False, False,  False),
+    "certificate_validity_days":      (365,   365,   365,   365,    365),
     "real_name_required":             (False, False, False, False,  True),
     "audit_retention_months":         (6,     6,     6,     6,      6),
     "base_catalog_topics":            (FIVE,  FOUR,  FOUR,  THREE,  FOUR),

@@ -11,6 +11,7 @@ from govshare.evaluation import models as evaluation_models
 from govshare.exchange import models as exchange_models
 from govshare.identity import models as identity_models
 from govshare.opendata import models as opendata_models
+from govshare.pki import models as pki_models
 from govshare.security import models as security_models
 from govshare.sharing import models as sharing_models
 from govshare.supervision import models as supervision_models
@@ -29,6 +30,7 @@ __all__ = [
     "identity_models",
     "inbox_models",
     "opendata_models",
+    "pki_models",
     "scheduler_models",
     "security_models",
     "sharing_models",

@@ -115,6 +115,7 @@ class Rules(BaseModel):
     catalog_change_notice_months: Rule[int]
     open_application_answer_days: Rule[int]
     certificate_required: Rule[bool]
+    certificate_validity_days: Rule[int]
     real_name_required: Rule[bool]
     audit_retention_months: Rule[int]
     base_catalog_topics: Rule[list[BaseTopic]]
@@ -157,6 +158,8 @@ class Rules(BaseModel):
             raise ValueError(
                 f"audit_retention_months: 审计日志至少保存 {MIN_AUDIT_RETENTION_MONTHS} 个月"
             )
+        if not 30 <= self.certificate_validity_days.value <= 1095:
+            raise ValueError("certificate_validity_days: 证书有效期必须在 30 到 1095 天之间")
         if self.catalog_change_notice_months.value < 0:
             raise ValueError("catalog_change_notice_months: 不能为负数")
         articles = self.violation_articles.value
@@ -491,6 +494,7 @@ RULE_LABELS = {
     "catalog_change_notice_months": "目录变更提前公告（月）",
     "open_application_answer_days": "开放数据申请答复时限（工作日）",
     "certificate_required": "接入系统须数字证书认证",
+    "certificate_validity_days": "系统数字证书有效期（自然日）",
     "real_name_required": "用户须实名认证",
     "audit_retention_months": "审计日志保存期（月）",
     "base_catalog_topics": "基础信息资源目录主题",

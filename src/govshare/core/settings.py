@@ -7,6 +7,7 @@ discovered half-way through a request.
 from __future__ import annotations
 
 import functools
+import ipaddress
 import os
 import secrets
 import tomllib
@@ -55,6 +56,11 @@ class Settings(BaseModel):
     s3_region: str = ""
     s3_access_key: str = ""
     s3_secret_key: str = ""
+    # A TLS terminator in front of the platform that verified a system's client certificate
+    # forwards it URL-escaped in this header (nginx: $ssl_client_escaped_cert); trusted only
+    # from the addresses in client_cert_proxies (comma-separated IPs or networks).
+    client_cert_header: str = ""
+    client_cert_proxies: str = ""
     gateway_rate_limit: int = 600  # calls per minute per grant unless the grant says otherwise
     gateway_timeout_seconds: float = 10.0  # the default upstream timeout of a service interface
     # Request bodies past these sizes are refused (413) before they are read or parsed.
@@ -123,6 +129,7 @@ def _complete(settings: Settings) -> Settings:
     if settings.login_max_failures < 1 or settings.login_lock_minutes < 1:
         raise ConfigError("GOVSHARE_LOGIN_MAX_FAILURES / GOVSHARE_LOGIN_LOCK_MINUTES: 必须为正整数")
     _check_exchange(settings)
+    _check_client_cert(settings)
     data_dir = settings.data_dir.expanduser().resolve()
     backup_dir = _check_backup(settings, data_dir)
     try:
@@ -184,6 +191,26 @@ def _check_backup(settings: Settings, data_dir: Path) -> Path | None:
             f"GOVSHARE_BACKUP_DIR: 备份目录不能位于文件存储目录 {data_dir / 'files'} 之内"
         )
     return backup_dir
+
+
+def _check_client_cert(settings: Settings) -> None:
+    """The forwarded client certificate is trusted only with both settings, and from
+    addresses written correctly."""
+    header, proxies = settings.client_cert_header.strip(), settings.client_cert_proxies.strip()
+    if bool(header) != bool(proxies):
+        raise ConfigError(
+            "GOVSHARE_CLIENT_CERT_HEADER / GOVSHARE_CLIENT_CERT_PROXIES: 须同时设置转发证书的"
+            "请求头和可信的 TLS 终结代理地址"
+        )
+    for entry in proxies.split(","):
+        if not entry.strip():
+            continue
+        try:
+            ipaddress.ip_network(entry.strip(), strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"GOVSHARE_CLIENT_CERT_PROXIES: {entry.strip()!r} 不是 IP 地址或网段"
+            ) from None
 
 
 def _check_exchange(settings: Settings) -> None:

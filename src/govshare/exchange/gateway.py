@@ -52,6 +52,7 @@ from govshare.core.runtime import Runtime
 from govshare.exchange.gateway_steps import Call, GroupCommit, Outcome, begin, lean_sessions, step
 from govshare.exchange.gateway_upstream import UPSTREAM_ERRORS, Answer, Upstreams, upstream_request
 from govshare.exchange.service.gateway_admission import Admission
+from govshare.pki import forwarding
 from govshare.web.deps import SESSION_COOKIE
 
 PREFIX = "/gateway"
@@ -261,13 +262,16 @@ class Gateway:
         headers = Headers(scope=scope)
         body, too_large = await _read_body(receive, headers)
         client_address = scope.get("client")
+        source_ip = client_address[0] if client_address else None
+        settings = scope["app"].state.runtime.settings
         call = Call(
             resource_code=f"{params['prefix']}/{params['serial']}",
             method=scope["method"],
             path="/" + params["path"],
             authorization=headers.get("authorization", ""),
             session_token=_cookie(headers, SESSION_COOKIE),
-            source_ip=client_address[0] if client_address else None,
+            source_ip=source_ip,
+            client_certificate=forwarding.forwarded_certificate(settings, source_ip, headers),
             started=started,
             refusal=BodyTooLarge(f"请求体超过 {MAX_BODY // 1024 // 1024} MB")
             if too_large

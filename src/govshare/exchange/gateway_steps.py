@@ -15,6 +15,7 @@ import anyio
 from sqlalchemy import event, text
 from sqlalchemy.orm import ORMExecuteState, Session, lazyload, sessionmaker
 
+from govshare.core import policy
 from govshare.core.db import unit_of_work
 from govshare.core.errors import DomainError, Unauthenticated
 from govshare.core.permissions import Actor
@@ -23,6 +24,8 @@ from govshare.core.settings import Settings
 from govshare.exchange.service import gateway_admission
 from govshare.exchange.service.gateway_admission import Admission
 from govshare.identity import service as identity_service
+from govshare.pki import forwarding
+from govshare.pki import service as pki_service
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -43,6 +46,7 @@ class Call:
     source_ip: str | None
     started: float
     refusal: DomainError | None
+    client_certificate: str | None = None  # forwarded by a trusted TLS terminator (pki.forwarding)
 
 
 @dataclass(frozen=True)
@@ -56,11 +60,40 @@ class Outcome:
     error: str
 
 
-def _identify(db_session: Session, call: Call) -> tuple[Actor, DomainError | None]:
-    """The caller: a department system's bearer token, or — to try a GET from the browser —
+def _identify(
+    db_session: Session, settings: Settings, call: Call
+) -> tuple[Actor, DomainError | None]:
+    """The caller: a department system's client certificate or bearer token (under a profile
+    requiring certificates, BZ§26, not a token alone), or — to try a GET from the browser —
     a signed-in session (never for writes: a cookie rides along on cross-site requests)."""
     anonymous = Actor.anonymous(call.source_ip)
-    if call.authorization[:7].lower() == "bearer ":
+    bearer = call.authorization[:7].lower() == "bearer "
+    if call.client_certificate is not None:
+        try:
+            by_certificate = pki_service.authenticate_certificate(
+                db_session, certificate_pem=call.client_certificate, source_ip=call.source_ip
+            )
+        except Unauthenticated as exc:
+            return anonymous, exc
+        if not bearer:
+            return by_certificate, None
+        try:
+            actor = identity_service.resolve_api_token(
+                db_session, token=call.authorization[7:].strip(), source_ip=call.source_ip
+            )
+        except Unauthenticated as exc:
+            return anonymous, exc
+        if actor.organization_id != by_certificate.organization_id:
+            return anonymous, Unauthenticated("接口令牌与客户端证书不属于同一单位")
+        return actor, None
+    if (
+        bearer
+        and policy.load_profile(
+            settings.policy_profile, settings.policy_file
+        ).rules.certificate_required.value
+    ):
+        return anonymous, Unauthenticated(forwarding.CERTIFICATE_REQUIRED)
+    if bearer:
         try:
             actor = identity_service.resolve_api_token(
                 db_session, token=call.authorization[7:].strip(), source_ip=call.source_ip
@@ -78,7 +111,7 @@ def _identify(db_session: Session, call: Call) -> tuple[Actor, DomainError | Non
 
 
 def _admit(db_session: Session, settings: Settings, call: Call) -> Admission:
-    actor, refusal = _identify(db_session, call)
+    actor, refusal = _identify(db_session, settings, call)
     return gateway_admission.admit_call(
         db_session,
         actor=actor,

@@ -34,6 +34,8 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     from govshare.identity import pages as identity_pages
     from govshare.opendata import api as opendata_api
     from govshare.opendata import pages as opendata_pages
+    from govshare.pki import api as pki_api
+    from govshare.pki import pages as pki_pages
     from govshare.security import api as security_api
     from govshare.security import pages as security_pages
     from govshare.sharing import api as sharing_api
@@ -86,6 +88,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         evaluation_api.router,
         security_api.router,
         systems_api.router,
+        pki_api.router,
     ):
         app.include_router(router, prefix="/api/v1")
     for router in (
@@ -105,6 +108,8 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         evaluation_pages.router,
         security_pages.router,
         systems_pages.router,
+        pki_pages.router,
+        pki_api.public,
     ):
         app.include_router(router)
     return app

@@ -12,7 +12,7 @@ import hmac
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 from fastapi import Depends, Request, Response
 from sqlalchemy.orm import Session
@@ -23,6 +23,8 @@ from govshare.core.inbox import service as inbox_service
 from govshare.core.permissions import Actor
 from govshare.core.runtime import Runtime
 from govshare.identity import service as identity_service
+from govshare.pki import forwarding
+from govshare.pki import service as pki_service
 
 SESSION_COOKIE = "gs_session"
 LOGIN_COOKIE = "gs_login"  # the sign-in form's pre-session token, for anonymous visitors
@@ -81,16 +83,74 @@ async def _form_csrf(request: Request) -> str | None:
     return None
 
 
+def forwarded_certificate(request: Request) -> str | None:
+    """The client certificate a trusted TLS terminator verified and forwarded, or None."""
+    return forwarding.forwarded_certificate(
+        runtime_of(request).settings, client_ip(request), request.headers
+    )
+
+
+def _refuse_system(
+    request: Request, db_session: Session, error: Unauthenticated, reason: str
+) -> NoReturn:
+    """Audits the refusal and commits that entry before raising: the error would otherwise
+    roll it back. Nothing else has been written in the request's transaction yet."""
+    pki_service.record_refusal(
+        db_session, source_ip=client_ip(request), reason=reason, message=error.message
+    )
+    db_session.commit()
+    raise error
+
+
+def _system_actor(request: Request, db_session: Session, authorization: str) -> Actor | None:
+    """A department system's actor, from its client certificate and/or bearer token. Under a
+    profile that requires certificates (BZ§26) a token alone is refused."""
+    ip = client_ip(request)
+    pem = forwarded_certificate(request)
+    bearer = authorization[7:].strip() if authorization.lower().startswith("bearer ") else None
+    if pem is None and bearer is None:
+        return None
+    token_actor = (
+        identity_service.resolve_api_token(db_session, token=bearer, source_ip=ip)
+        if bearer is not None
+        else None
+    )
+    if pem is None:
+        if runtime_of(request).profile.rules.certificate_required.value:
+            _refuse_system(
+                request,
+                db_session,
+                Unauthenticated(forwarding.CERTIFICATE_REQUIRED, field="client_certificate"),
+                "certificate_required",
+            )
+        return token_actor
+    try:
+        cert_actor = pki_service.authenticate_certificate(
+            db_session, certificate_pem=pem, source_ip=ip
+        )
+    except pki_service.CertificateRefused as refused:
+        _refuse_system(request, db_session, refused, refused.reason)
+    if token_actor is not None:
+        if token_actor.organization_id != cert_actor.organization_id:
+            _refuse_system(
+                request,
+                db_session,
+                Unauthenticated("接口令牌与客户端证书不属于同一单位", field="authorization"),
+                "token_mismatch",
+            )
+        return token_actor  # the token's identity, proven by the certificate too
+    return cert_actor
+
+
 def _current_actor(
     request: Request, db_session: DB, form_csrf: Annotated[str | None, Depends(_form_csrf)]
 ) -> Actor:
     ip = client_ip(request)
     request.state.user = None
     authorization = request.headers.get("authorization", "")
-    if authorization.lower().startswith("bearer "):
-        return identity_service.resolve_api_token(
-            db_session, token=authorization[7:].strip(), source_ip=ip
-        )
+    system = _system_actor(request, db_session, authorization)
+    if system is not None:
+        return system
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         found = identity_service.resolve_session(db_session, token=token, source_ip=ip)

@@ -33,6 +33,7 @@ TEMPLATE_DIRS = [
     PACKAGE / "evaluation" / "templates",
     PACKAGE / "security" / "templates",
     PACKAGE / "systems" / "templates",
+    PACKAGE / "pki" / "templates",
 ]
 FLASH_COOKIE = "gs_flash"
 

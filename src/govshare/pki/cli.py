@@ -1,0 +1,138 @@
+"""`govshare pki init|issue|revoke|crl`: the certificate authority from the server's console."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from govshare.core.cli_support import console_actor, fails_cleanly
+from govshare.core.errors import Invalid
+from govshare.core.runtime import get_runtime
+from govshare.pki import service as pki_service
+from govshare.pki.models import RevocationReason
+
+out = Console(highlight=False, soft_wrap=True)
+app = typer.Typer(help="证书管理：证书签发机构、系统证书、证书吊销列表", no_args_is_help=True)
+
+
+def _read(path: Path, name: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise Invalid(f"无法读取 {path}：{exc}", field=name) from None
+
+
+@app.command("init")
+@fails_cleanly
+def init(
+    name: Annotated[str, typer.Option(help="证书签发机构名称（自建时）")] = "",
+    import_cert: Annotated[
+        Path | None, typer.Option("--import-cert", help="导入市级 CA：CA 证书（PEM）")
+    ] = None,
+    import_key: Annotated[
+        Path | None, typer.Option("--import-key", help="导入市级 CA：CA 私钥（未加密的 PEM）")
+    ] = None,
+) -> None:
+    """建立平台证书签发机构（ECDSA P-256），或导入市级证书签发机构的证书和私钥；私钥加密保存。"""
+    runtime = get_runtime()
+    with runtime.transaction() as db_session:
+        if import_cert or import_key:
+            if not (import_cert and import_key):
+                raise Invalid("导入须同时给出 --import-cert 和 --import-key", field="import_key")
+            authority = pki_service.import_authority(
+                db_session,
+                actor=console_actor(),
+                settings=runtime.settings,
+                certificate_pem=_read(import_cert, "import_cert"),
+                key_pem=_read(import_key, "import_key"),
+            )
+        else:
+            authority = pki_service.init_authority(
+                db_session,
+                actor=console_actor(),
+                settings=runtime.settings,
+                name=name or f"{runtime.city_name}政务数据共享平台 CA",
+            )
+        out.print(f"证书签发机构：{authority.subject}，有效期至 {authority.not_after:%Y-%m-%d}")
+
+
+@app.command("issue")
+@fails_cleanly
+def issue(
+    system_id: Annotated[int, typer.Argument(help="信息系统编号（信息系统目录中的编号）")],
+    csr: Annotated[
+        Path | None, typer.Option(help="证书签名请求（PEM）；不给时由平台生成密钥")
+    ] = None,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="写入证书（或私钥和证书）的文件；默认输出到屏幕")
+    ] = None,
+) -> None:
+    """为登记的信息系统签发客户端证书。平台生成的私钥只输出这一次，平台不保存。"""
+    runtime = get_runtime()
+    days = runtime.profile.rules.certificate_validity_days.value
+    with runtime.transaction() as db_session:
+        if csr is not None:
+            cert = pki_service.issue_from_csr(
+                db_session,
+                actor=console_actor(),
+                settings=runtime.settings,
+                validity_days=days,
+                system_id=system_id,
+                csr_pem=_read(csr, "csr"),
+            )
+            text = cert.certificate_pem
+        else:
+            issued = pki_service.issue_generated(
+                db_session,
+                actor=console_actor(),
+                settings=runtime.settings,
+                validity_days=days,
+                system_id=system_id,
+            )
+            cert, text = issued.certificate, issued.bundle or ""
+        serial, until = cert.serial, cert.not_after
+    if out_file is not None:
+        out_file.touch(mode=0o600)
+        out_file.write_text(text, encoding="utf-8")
+        out.print(f"已签发证书 {serial}，有效期至 {until:%Y-%m-%d}，已写入 {out_file}")
+    else:
+        out.print(text, end="")
+        out.print(f"已签发证书 {serial}，有效期至 {until:%Y-%m-%d}")
+
+
+@app.command("revoke")
+@fails_cleanly
+def revoke(
+    certificate_id: Annotated[int, typer.Argument(help="证书编号")],
+    reason: Annotated[RevocationReason, typer.Option(help="吊销原因")] = (
+        RevocationReason.UNSPECIFIED
+    ),
+    note: Annotated[str, typer.Option(help="说明")] = "",
+) -> None:
+    """吊销系统证书，并立即更新证书吊销列表。"""
+    runtime = get_runtime()
+    with runtime.transaction() as db_session:
+        cert = pki_service.revoke_certificate(
+            db_session,
+            actor=console_actor(),
+            settings=runtime.settings,
+            certificate_id=certificate_id,
+            reason=reason,
+            note=note,
+        )
+        out.print(f"已吊销证书 {cert.serial}（{reason.label}），证书吊销列表已更新")
+
+
+@app.command("crl")
+@fails_cleanly
+def crl() -> None:
+    """重新生成证书吊销列表（下次更新时间为 7 天后，可每日定时执行）。"""
+    runtime = get_runtime()
+    with runtime.transaction() as db_session:
+        authority = pki_service.publish_crl(
+            db_session, actor=console_actor(), settings=runtime.settings
+        )
+        out.print(f"证书吊销列表第 {authority.crl_number} 版已发布：/pki/crl.pem、/pki/crl.der")
