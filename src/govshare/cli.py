@@ -75,6 +75,9 @@ COMMANDS: dict[str, Entry] = {
         "考核评价：计算考核得分和排名、发布年度考核结果、导出考核报告",
     ),
     "pki": Entry("govshare.pki.cli:app", "证书管理：证书签发机构、系统证书、证书吊销列表"),
+    "federation": Entry(
+        "govshare.federation.cli:app", "级联对接：本平台身份、上下级对接平台、级联消息"
+    ),
     "portal": Entry(  # the internet side: reads GOVSHARE_PORTAL_* only, never the platform's
         "govshare.portal.cli:portal",
         "启动开放门户（面向公众，部署在互联网区）：只连接开放门户数据库 GOVSHARE_PORTAL_DATABASE_URL。",

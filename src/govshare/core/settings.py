@@ -61,6 +61,10 @@ class Settings(BaseModel):
     # from the addresses in client_cert_proxies (comma-separated IPs or networks).
     client_cert_header: str = ""
     client_cert_proxies: str = ""
+    # Federation with the platforms above and below (级联): the port peers reach this
+    # platform's mutual-TLS listener on; 0 leaves it off. `govshare serve` runs it.
+    federation_port: int = 0
+    federation_host: str = "0.0.0.0"
     gateway_rate_limit: int = 600  # calls per minute per grant unless the grant says otherwise
     gateway_timeout_seconds: float = 10.0  # the default upstream timeout of a service interface
     # Request bodies past these sizes are refused (413) before they are read or parsed.

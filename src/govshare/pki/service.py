@@ -11,6 +11,7 @@ with SM2 yet; the key type is chosen in one place (`_new_key`).
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -258,26 +259,32 @@ def _sign(
     *,
     key_generated: bool,
     renewed_from: SystemCertificate | None = None,
+    platform: tuple[x509.Name, list[x509.GeneralName]] | None = None,
 ) -> SystemCertificate:
     authority = _required_authority(db_session)
     ca_cert, ca_key = _ca(authority, settings)
     now = clock.now()
     not_after = min(now + timedelta(days=validity_days), ca_cert.not_valid_after_utc)
-    cert = (
+    usages = [ExtendedKeyUsageOID.CLIENT_AUTH]
+    if platform is not None:
+        usages.append(ExtendedKeyUsageOID.SERVER_AUTH)
+    builder = (
         x509.CertificateBuilder()
-        .subject_name(subject_of(system))
+        .subject_name(platform[0] if platform else subject_of(system))
         .issuer_name(ca_cert.subject)
         .public_key(public_key)  # type: ignore[arg-type]
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - timedelta(minutes=5))
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
         )
-        .sign(ca_key, hashes.SHA256())
     )
+    if platform is not None:
+        builder = builder.add_extension(x509.SubjectAlternativeName(platform[1]), critical=False)
+    cert = builder.sign(ca_key, hashes.SHA256())
     row = SystemCertificate(
         authority_id=authority.id,
         system_id=system.id,
@@ -369,6 +376,55 @@ def issue_generated(
         details={"serial": row.serial, "system_id": system.id},
     )
     return Issued(row, key_pem + row.certificate_pem)
+
+
+def platform_subject(name: str, code: str) -> x509.Name:
+    """A platform's own certificate (平台证书): O and CN its name, UID `platform:<code>`."""
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, name[:64]),
+            x509.NameAttribute(NameOID.COMMON_NAME, name[:64]),
+            x509.NameAttribute(NameOID.USER_ID, f"platform:{code}"),
+        ]
+    )
+
+
+def issue_platform(
+    db_session: Session,
+    *,
+    actor: Actor,
+    settings: Settings,
+    validity_days: int,
+    system_id: int,
+    name: str,
+    code: str,
+    hosts: list[str],
+) -> tuple[SystemCertificate, ec.EllipticCurvePrivateKey]:
+    """The platform's own certificate for talking to peer platforms: server and client use,
+    the hosts it is reached at as subject alternative names. Issued to the platform's
+    registered information system, so it is listed, renewed and revoked as any other; the
+    key is returned to the caller, which keeps it sealed."""
+    require(actor, Role.PLATFORM_OPERATOR, action="签发平台证书")
+    system = _system(db_session, actor, system_id)
+    names: list[x509.GeneralName] = []
+    for host in hosts:
+        try:
+            names.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            names.append(x509.DNSName(host))
+    key = _new_key()
+    row = _sign(
+        db_session,
+        actor,
+        settings,
+        validity_days,
+        system,
+        key.public_key(),
+        key_generated=True,
+        platform=(platform_subject(name, code), names),
+    )
+    return row, key
 
 
 def renew_certificate(
@@ -588,6 +644,8 @@ def authenticate_certificate(
     ).scalar_one_or_none()
     if row is None:
         raise CertificateRefused("客户端证书未在本平台登记", "unknown")
+    if _user_id(cert) != f"system:{row.system_id}":
+        raise CertificateRefused("平台证书只用于平台之间的交换，不能用于系统认证", "platform")
     zone = clock.to_city(clock.now()).tzinfo
     if row.revoked_at is not None:
         reason = row.revocation_reason.label if row.revocation_reason else ""
@@ -614,6 +672,11 @@ def authenticate_certificate(
         organization_id=row.organization_id,
         source_ip=source_ip,
     )
+
+
+def _user_id(cert: x509.Certificate) -> str:
+    values = cert.subject.get_attributes_for_oid(NameOID.USER_ID)
+    return str(values[0].value) if values else ""
 
 
 def record_refusal(

@@ -39,7 +39,18 @@ def serve(
     out.print(
         "定时任务（库表同步与推送、目录变更生效、共享提醒）由 govshare worker 执行，请另行启动"
     )
-    _run(host, port, workers)
+    with contextlib.ExitStack() as stack:
+        if runtime.settings.federation_port:
+            from govshare.federation.transport import listening
+
+            settings = runtime.settings
+            stack.enter_context(
+                listening(runtime, settings.federation_host, settings.federation_port)
+            )
+            out.print(
+                f"级联端口（双向 TLS）：{settings.federation_host}:{settings.federation_port}"
+            )
+        _run(host, port, workers)
 
 
 def warn_if_expired(profile: Profile) -> None:

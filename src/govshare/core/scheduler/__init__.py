@@ -77,6 +77,8 @@ TASKS: tuple[PeriodicTask, ...] = (
     PeriodicTask("supervision.detect", "hour", "govshare.supervision.jobs:detect", minute=7),
     # notices left past their deadline circulated (通报, `govshare supervision escalate`)
     PeriodicTask("supervision.escalate", "hour", "govshare.supervision.jobs:escalate", minute=8),
+    # identities and CRLs exchanged with every peered platform (`govshare federation hello`)
+    PeriodicTask("federation.hello", "hour", "govshare.federation.transport:greet_all", minute=9),
 )
 
 

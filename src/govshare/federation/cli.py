@@ -1,0 +1,221 @@
+"""`govshare federation init|identity|peer-add|peers|suspend|resume|hello|messages`: peering
+this platform with the ones above and below it, from the server's console."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from govshare.core.cli_support import console_actor, fails_cleanly
+from govshare.core.errors import Conflict, Invalid
+from govshare.core.runtime import get_runtime
+from govshare.federation import service as federation
+from govshare.federation import transport
+from govshare.federation.models import PeerState, PlatformLevel
+from govshare.pki import service as pki
+
+out = Console(highlight=False, soft_wrap=True)
+app = typer.Typer(help="级联对接：本平台身份、上下级对接平台、级联消息", no_args_is_help=True)
+
+
+def _read(path: Path, name: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise Invalid(f"无法读取 {path}：{exc}", field=name) from None
+
+
+@app.command("init")
+@fails_cleanly
+def init(
+    code: Annotated[str, typer.Option(help="本平台所在地的行政区划代码（6 位）")],
+    url: Annotated[
+        str, typer.Option(help="对接平台访问本平台级联端口的地址，如 https://host:8443")
+    ],
+    level: Annotated[PlatformLevel, typer.Option(help="本平台层级")] = PlatformLevel.CITY,
+    name: Annotated[str, typer.Option(help="平台名称；默认为城市名加“政务数据共享平台”")] = "",
+    organization_id: Annotated[
+        int | None, typer.Option(help="平台管理单位的组织编号；默认为平台运营账户所在单位")
+    ] = None,
+) -> None:
+    """设置本平台的级联身份，并由本平台证书签发机构签发平台证书（再次运行则更换证书）。"""
+    from govshare.supervision.detectors import platform_unit
+
+    runtime = get_runtime()
+    with runtime.transaction() as db_session:
+        unit = organization_id or platform_unit(db_session)
+        if unit is None:
+            raise Conflict(
+                "找不到平台管理单位：请用 --organization-id 指定，或先建立平台运营账户",
+                field="organization_id",
+            )
+        own = federation.init_identity(
+            db_session,
+            actor=console_actor(),
+            settings=runtime.settings,
+            validity_days=runtime.profile.rules.certificate_validity_days.value,
+            organization_id=unit,
+            code=code,
+            name=name or f"{runtime.city_name}政务数据共享平台",
+            level=level,
+            url=url,
+        )
+        out.print(
+            f"本平台：{own.name}（{own.level.label}，代码 {own.code}），级联地址 {own.url}；"
+            f"平台证书 {own.certificate.serial}，有效期至 {own.certificate.not_after:%Y-%m-%d}"
+        )
+        out.print("请将本平台 CA 证书（govshare federation identity --ca）交对接平台的运营方")
+
+
+@app.command("identity")
+@fails_cleanly
+def show_identity(
+    ca: Annotated[bool, typer.Option("--ca", help="只输出本平台 CA 证书（信任锚，PEM）")] = False,
+) -> None:
+    """本平台的级联身份和信任锚（CA 证书）。"""
+    runtime = get_runtime()
+    with runtime.transaction() as db_session:
+        anchor = pki.ca_certificate(db_session)
+        if ca:
+            if anchor is None:
+                raise Conflict("平台尚未建立证书签发机构，请先运行 govshare pki init", field="ca")
+            out.print(anchor, end="")
+            return
+        own = federation.required_identity(db_session)
+        out.print(f"{own.name}（{own.level.label}，代码 {own.code}）级联地址 {own.url}")
+        out.print(
+            f"平台证书序列号 {own.certificate.serial}，有效期至 {own.certificate.not_after:%Y-%m-%d}"
+        )
+
+
+@app.command("peer-add")
+@fails_cleanly
+def peer_add(
+    code: Annotated[str, typer.Option(help="对接平台的行政区划代码")],
+    name: Annotated[str, typer.Option(help="对接平台名称")],
+    level: Annotated[PlatformLevel, typer.Option(help="对接平台层级")],
+    url: Annotated[str, typer.Option(help="对接平台的级联地址，如 https://host:8443")],
+    anchor: Annotated[Path, typer.Option(help="对接平台的 CA 证书（信任锚，PEM 文件）")],
+    hello: Annotated[bool, typer.Option(help="添加后立即握手并交换证书吊销列表")] = True,
+) -> None:
+    """与上级或下级平台对接：信任其 CA 证书。对方也须添加本平台，双方才能互通。"""
+    runtime = get_runtime()
+    with runtime.transaction() as db_session:
+        peer = federation.add_peer(
+            db_session,
+            actor=console_actor(),
+            code=code,
+            name=name,
+            level=level,
+            url=url,
+            anchor_pem=_read(anchor, "anchor"),
+        )
+        peer_id, label = peer.id, f"{peer.name}（{peer.relation.label}，代码 {peer.code}）"
+    out.print(f"已对接 {label}")
+    if hello:
+        _hello(runtime, peer_id)
+
+
+def _hello(runtime: object, peer_id: int) -> None:
+    try:
+        reply = transport.greet(runtime, peer_id=peer_id, actor=console_actor())  # type: ignore[arg-type]
+    except transport.PeerUnavailable as exc:
+        out.print(
+            f"[yellow]握手未成功：{exc.message}[/yellow]（对方添加本平台后可再运行 govshare federation hello）"
+        )
+        return
+    out.print(f"握手成功：{reply.body.get('name')}，消息编号 {reply.message_id}")
+
+
+@app.command("hello")
+@fails_cleanly
+def hello(code: Annotated[str, typer.Argument(help="对接平台代码")]) -> None:
+    """与对接平台握手，交换身份和证书吊销列表。"""
+    runtime = get_runtime()
+    with runtime.transaction() as db_session:
+        peer = federation.peer_by_code(db_session, code)
+        if peer is None:
+            raise Invalid(f"代码为 {code} 的平台未对接", field="code")
+        peer_id = peer.id
+    _hello(runtime, peer_id)
+
+
+@app.command("peers")
+@fails_cleanly
+def peers() -> None:
+    """对接平台清单。"""
+    runtime = get_runtime()
+    table = Table("编号", "代码", "名称", "关系", "地址", "状态", "最近通信")
+    with runtime.transaction() as db_session:
+        for peer in federation.list_peers(db_session, actor=console_actor()):
+            table.add_row(
+                str(peer.id),
+                peer.code,
+                peer.name,
+                peer.relation.label,
+                peer.url,
+                peer.state.label,
+                f"{peer.last_contact_at:%Y-%m-%d %H:%M}" if peer.last_contact_at else "—",
+            )
+    out.print(table)
+
+
+def _set_state(code: str, state: PeerState, reason: str) -> None:
+    runtime = get_runtime()
+    with runtime.transaction() as db_session:
+        peer = federation.peer_by_code(db_session, code)
+        if peer is None:
+            raise Invalid(f"代码为 {code} 的平台未对接", field="code")
+        federation.set_peer_state(
+            db_session, actor=console_actor(), peer_id=peer.id, state=state, reason=reason
+        )
+        out.print(f"“{peer.name}”：{state.label}")
+
+
+@app.command("suspend")
+@fails_cleanly
+def suspend(
+    code: Annotated[str, typer.Argument(help="对接平台代码")],
+    reason: Annotated[str, typer.Option(help="原因")],
+) -> None:
+    """暂停与对接平台的交换（双向消息均被拒绝）。"""
+    _set_state(code, PeerState.SUSPENDED, reason)
+
+
+@app.command("resume")
+@fails_cleanly
+def resume(
+    code: Annotated[str, typer.Argument(help="对接平台代码")],
+    reason: Annotated[str, typer.Option(help="原因")],
+) -> None:
+    """恢复与对接平台的交换。"""
+    _set_state(code, PeerState.ACTIVE, reason)
+
+
+@app.command("messages")
+@fails_cleanly
+def messages(
+    message_id: Annotated[str, typer.Option(help="按消息编号查找")] = "",
+    limit: Annotated[int, typer.Option(help="条数")] = 50,
+) -> None:
+    """级联消息记录（双方以同一消息编号记录）。"""
+    runtime = get_runtime()
+    table = Table("时间", "消息编号", "方向", "对接平台", "类型", "结果", "说明")
+    with runtime.transaction() as db_session:
+        for row in federation.list_messages(
+            db_session, actor=console_actor(), message_id=message_id, limit=limit
+        ):
+            table.add_row(
+                f"{row.at:%Y-%m-%d %H:%M:%S}",
+                row.message_id,
+                row.direction.label,
+                row.peer.name if row.peer else "—",
+                row.kind,
+                row.outcome.label,
+                row.error or "",
+            )
+    out.print(table)

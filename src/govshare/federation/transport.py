@@ -1,0 +1,676 @@
+"""Moving signed messages between platforms over mutual TLS.
+
+`send` is the client: it signs an envelope with this platform's key, posts it to the peer
+with this platform's certificate, checks that the answer comes from the peer's certificate
+and carries its signature, and logs the message. `Listener` is the server on the federation
+port (`GOVSHARE_FEDERATION_PORT`): it does the TLS handshake itself, requiring a client
+certificate from an active peer's trust anchor, so that a refused handshake (unknown CA,
+expired, no certificate) is audited rather than lost in a server log; `receive` then checks
+the peer, the signature and the clock, and hands the message to its handler.
+
+A platform that terminates TLS elsewhere still runs this port directly: the peer's
+certificate is part of the message's proof, as in X-Road's security server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import importlib
+import json
+import logging
+import os
+import secrets
+import ssl
+import tempfile
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from govshare.core import clock
+from govshare.core.errors import DomainError
+from govshare.core.permissions import Actor
+from govshare.federation import envelope
+from govshare.federation import service as federation
+from govshare.federation.models import Direction, Outcome, Peer, PeerMessage, PeerState
+
+if TYPE_CHECKING:
+    from govshare.core.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+TIMEOUT_SECONDS = 30.0
+HANDSHAKE_SECONDS = 15.0
+
+# Message kinds and their handlers (`module:function`, imported when a message arrives), each
+# taking (session, runtime, Incoming) and returning the reply's body.
+HANDLERS: dict[str, str] = {
+    "hello": "govshare.federation.transport:hello",
+}
+
+
+class PeerUnavailable(DomainError):
+    """A message to a peer was not delivered or not answered as it should be."""
+
+    status = 502
+    kind = "peer_unavailable"
+    title = "对接平台不可用"
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A message a peer sent, once its certificate, signature and clock checked out."""
+
+    peer: Peer
+    message_id: str
+    kind: str
+    body: dict[str, Any]
+    actor: Actor  # the peer platform, as audit entries name it
+
+
+@dataclass(frozen=True)
+class Reply:
+    message_id: str
+    body: dict[str, Any]
+
+
+# --- TLS contexts ---------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _chain_file(creds: federation.Credentials) -> Iterator[tuple[str, str]]:
+    """The certificate and key in a temporary file, the key encrypted with a one-off
+    password, for `load_cert_chain`; removed once loaded."""
+    password = secrets.token_urlsafe(24)
+    key_pem = creds.key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(password.encode()),
+    ).decode()
+    handle, path = tempfile.mkstemp(prefix="govshare-federation-", suffix=".pem")
+    try:
+        with os.fdopen(handle, "w") as fh:
+            fh.write(creds.certificate_pem + key_pem)
+        yield path, password
+    finally:
+        Path(path).unlink(missing_ok=True)
+
+
+def _load_chain(context: ssl.SSLContext, creds: federation.Credentials) -> None:
+    with _chain_file(creds) as (path, password):
+        context.load_cert_chain(path, password=password)
+
+
+# OpenSSL's X509_V_FLAG_NO_CHECK_TIME: the TLS layer checks the chain and signatures, and the
+# platform checks validity periods itself against its own clock (`check_peer_certificate`),
+# as it does every other deadline, so both sides judge time the same way.
+_NO_CHECK_TIME = 0x200000
+
+
+def client_context(creds: federation.Credentials, anchor_pem: str) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_verify_locations(cadata=anchor_pem)
+    context.verify_flags |= _NO_CHECK_TIME
+    _load_chain(context, creds)
+    return context
+
+
+def server_context(creds: federation.Credentials, anchors: list[str]) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.verify_flags |= _NO_CHECK_TIME
+    if anchors:
+        context.load_verify_locations(cadata="".join(anchors))
+    _load_chain(context, creds)
+    return context
+
+
+# --- sending ------------------------------------------------------------------------------
+
+
+def _post(
+    url: str, context: ssl.SSLContext, raw: bytes, signature: str, timeout: float
+) -> tuple[int, bytes, str, bytes | None]:
+    connection = http.client.HTTPSConnection(
+        federation.host_of(url), federation.port_of(url), timeout=timeout, context=context
+    )
+    try:
+        connection.request(
+            "POST",
+            envelope.PATH,
+            body=raw,
+            headers={
+                "Content-Type": "application/json",
+                envelope.SIGNATURE_HEADER: signature,
+            },
+        )
+        sock = connection.sock
+        assert isinstance(sock, ssl.SSLSocket)
+        server_der = sock.getpeercert(binary_form=True)
+        response = connection.getresponse()
+        body = response.read()
+        return (
+            response.status,
+            body,
+            response.getheader(envelope.SIGNATURE_HEADER) or "",
+            server_der,
+        )
+    finally:
+        connection.close()
+
+
+def send(
+    runtime: Runtime,
+    *,
+    peer_id: int,
+    kind: str,
+    body: dict[str, Any],
+    actor: Actor,
+    timeout: float = TIMEOUT_SECONDS,
+    details: dict[str, object] | None = None,
+) -> Reply:
+    """Sends one message to a peer and returns its answer, logging it (with `details`) on
+    this side whatever happens. Raises PeerUnavailable when it was not delivered, refused,
+    or answered by anyone but the peer. Call it outside a transaction that has written:
+    it commits its own."""
+    with runtime.transaction() as db_session:
+        peer = db_session.get(Peer, peer_id)
+        if peer is None:
+            raise PeerUnavailable(f"对接平台 {peer_id} 不存在", field="peer_id")
+        if peer.state is not PeerState.ACTIVE:
+            raise PeerUnavailable(f"与“{peer.name}”的对接已暂停", field="peer_id")
+        creds = federation.credentials_of(db_session, runtime.settings)
+        url, anchor_pem, code, name = peer.url, peer.anchor_pem, peer.code, peer.name
+    message_id = str(uuid.uuid4())
+    raw = envelope.canonical(
+        envelope.build(
+            message_id=message_id,
+            kind=kind,
+            sender=creds.code,
+            recipient=code,
+            sent_at=clock.now(),
+            body=body,
+        )
+    )
+    digest = federation.digest_of(raw)
+    status, error, reply = 0, None, None
+    server_der: bytes | None = None
+    try:
+        status, reply_raw, reply_signature, server_der = _post(
+            url, client_context(creds, anchor_pem), raw, envelope.sign(creds.key, raw), timeout
+        )
+    except ssl.SSLCertVerificationError as exc:
+        error = f"“{name}”的证书未通过验证：{exc.verify_message}"
+    except (OSError, http.client.HTTPException) as exc:
+        error = f"无法连接“{name}”（{url}）：{_plain_error(exc)}"
+    with runtime.transaction() as db_session:
+        peer = db_session.get(Peer, peer_id)
+        assert peer is not None
+        if error is None:
+            reply, error = _read_reply(
+                db_session, peer, message_id, reply_raw, reply_signature, server_der
+            )
+        if error is None and (status != 200 or reply is None or reply.get("status") != "ok"):
+            problem = (reply or {}).get("error") or {}
+            error = f"“{name}”拒绝了该消息：{problem.get('message') or f'HTTP {status}'}"
+        outcome = Outcome.OK if error is None else (Outcome.REFUSED if status else Outcome.FAILED)
+        federation.log_message(
+            db_session,
+            actor=actor,
+            message_id=message_id,
+            peer=peer,
+            direction=Direction.SENT,
+            kind=kind,
+            outcome=outcome,
+            status=status,
+            digest=digest,
+            error=error,
+            details=details,
+        )
+    if error is not None or reply is None:
+        raise PeerUnavailable(error or "对接平台没有回复", message_id=message_id)
+    return Reply(message_id, reply.get("body") or {})
+
+
+def _plain_error(exc: BaseException) -> str:
+    if isinstance(exc, ssl.SSLError) and exc.reason:
+        return exc.reason
+    return str(exc) or type(exc).__name__
+
+
+def _read_reply(
+    db_session: Session,
+    peer: Peer,
+    message_id: str,
+    raw: bytes,
+    signature: str,
+    server_der: bytes | None,
+) -> tuple[dict[str, Any] | None, str | None]:
+    """The peer's answer, once its certificate and signature are the peer's; else the error."""
+    if server_der is None:
+        return None, "对方没有出示证书"
+    cert = x509.load_der_x509_certificate(server_der)
+    try:
+        federation.check_peer_certificate(db_session, cert, expected=peer)
+    except federation.PeerRefused as refused:
+        return None, refused.message
+    if not envelope.signature_valid(cert, raw, signature):
+        return None, f"“{peer.name}”的回复没有有效签名"
+    try:
+        reply = json.loads(raw)
+    except ValueError:
+        return None, f"“{peer.name}”的回复不是 JSON"
+    if (
+        not isinstance(reply, dict)
+        or reply.get("id") != message_id
+        or reply.get("from") != peer.code
+    ):
+        return None, f"“{peer.name}”的回复与消息不符"
+    return reply, None
+
+
+# --- receiving ----------------------------------------------------------------------------
+
+
+def _handler(kind: str) -> Callable[[Session, Runtime, Incoming], dict[str, Any]] | None:
+    target = HANDLERS.get(kind)
+    if target is None:
+        return None
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+
+
+def _answer(
+    creds: federation.Credentials, message_id: str, kind: str, recipient: str, **outcome: Any
+) -> tuple[bytes, str]:
+    raw = envelope.canonical(
+        envelope.build(
+            message_id=message_id,
+            kind=kind,
+            sender=creds.code,
+            recipient=recipient,
+            sent_at=clock.now(),
+            **outcome,
+        )
+    )
+    return raw, envelope.sign(creds.key, raw)
+
+
+def _parsed(raw: bytes) -> dict[str, Any] | None:
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(value, dict):
+        return None
+    if not all(isinstance(value.get(k), str) for k in ("id", "kind", "from", "to", "sent_at")):
+        return None
+    if not isinstance(value.get("body"), dict):
+        return None
+    try:
+        uuid.UUID(value["id"])
+    except ValueError:
+        return None
+    return value
+
+
+def receive(
+    runtime: Runtime, *, raw: bytes, signature: str, peer_der: bytes, source_ip: str | None
+) -> tuple[int, bytes, str]:
+    """Checks and handles one message; the HTTP status and the signed reply."""
+    cert = x509.load_der_x509_certificate(peer_der)
+    with runtime.transaction() as db_session:
+        creds = federation.credentials_of(db_session, runtime.settings)
+    message = _parsed(raw)
+    message_id = message["id"] if message else str(uuid.uuid4())
+    kind = message["kind"] if message else "?"
+    sender = message["from"] if message else (federation.platform_code_of(cert) or "?")
+    digest = federation.digest_of(raw)
+    refused: federation.PeerRefused | None = None
+    peer_id: int | None = None
+    with runtime.transaction() as db_session:
+        try:
+            peer = federation.check_peer_certificate(db_session, cert)
+            peer_id = peer.id
+            if message is None:
+                raise federation.PeerRefused("消息格式不正确", "malformed", peer)
+            if message["from"] != peer.code:
+                raise federation.PeerRefused("消息的发送方与证书不符", "sender_mismatch", peer)
+            if message["to"] != creds.code:
+                raise federation.PeerRefused("消息不是发给本平台的", "wrong_recipient", peer)
+            if not envelope.signature_valid(cert, raw, signature):
+                raise federation.PeerRefused("消息签名无效", "bad_signature", peer)
+            if not federation.sent_at_valid(message["sent_at"]):
+                raise federation.PeerRefused(
+                    "消息时间与本平台时钟相差过大（超过 5 分钟）", "clock_skew", peer
+                )
+            if db_session.scalar(
+                select(PeerMessage.id).where(
+                    PeerMessage.peer_id == peer.id,
+                    PeerMessage.direction == Direction.RECEIVED,
+                    PeerMessage.message_id == message_id,
+                )
+            ):
+                raise federation.PeerRefused("该消息已收到过（重放）", "duplicate", peer)
+            if _handler(kind) is None:
+                raise federation.PeerRefused(f"本平台不处理“{kind}”类消息", "unknown_kind", peer)
+        except federation.PeerRefused as exc:
+            refused = exc
+    if refused is not None:
+        return _refuse(runtime, creds, message_id, kind, sender, digest, source_ip, 403, refused)
+    assert peer_id is not None and message is not None
+    handler = _handler(kind)
+    assert handler is not None
+    try:
+        with runtime.transaction() as db_session:
+            peer = db_session.get(Peer, peer_id)
+            assert peer is not None
+            actor = Actor(label=f"platform:{peer.code}", source_ip=source_ip)
+            federation.log_message(
+                db_session,
+                actor=actor,
+                message_id=message_id,
+                peer=peer,
+                direction=Direction.RECEIVED,
+                kind=kind,
+                outcome=Outcome.OK,
+                status=200,
+                digest=digest,
+            )
+            body = handler(
+                db_session, runtime, Incoming(peer, message_id, kind, message["body"], actor)
+            )
+    except DomainError as error:
+        return _refuse(
+            runtime,
+            creds,
+            message_id,
+            kind,
+            sender,
+            digest,
+            source_ip,
+            error.status,
+            federation.PeerRefused(error.message, error.kind),
+            peer_id=peer_id,
+        )
+    except IntegrityError:
+        return _refuse(
+            runtime,
+            creds,
+            message_id,
+            kind,
+            sender,
+            digest,
+            source_ip,
+            403,
+            federation.PeerRefused("该消息已收到过（重放）", "duplicate"),
+            peer_id=peer_id,
+        )
+    raw_reply, reply_signature = _answer(creds, message_id, kind, sender, status="ok", body=body)
+    return 200, raw_reply, reply_signature
+
+
+def _refuse(
+    runtime: Runtime,
+    creds: federation.Credentials,
+    message_id: str,
+    kind: str,
+    sender: str,
+    digest: str,
+    source_ip: str | None,
+    status: int,
+    refused: federation.PeerRefused,
+    *,
+    peer_id: int | None = None,
+) -> tuple[int, bytes, str]:
+    with runtime.transaction() as db_session:
+        peer = db_session.get(Peer, peer_id or (refused.peer.id if refused.peer else 0) or 0)
+        actor = (
+            Actor(label=f"platform:{peer.code}", source_ip=source_ip)
+            if peer
+            else Actor.anonymous(source_ip)
+        )
+        try:
+            with db_session.begin_nested():
+                federation.log_message(
+                    db_session,
+                    actor=actor,
+                    message_id=message_id,
+                    peer=peer,
+                    direction=Direction.RECEIVED,
+                    kind=kind,
+                    outcome=Outcome.REFUSED,
+                    status=status,
+                    digest=digest,
+                    error=refused.message,
+                    details={"reason": refused.reason},
+                )
+        except IntegrityError:  # a replay of a message already logged: the refusal is audited
+            federation.record_message_refused(
+                db_session, actor=actor, message_id=message_id, reason=refused.reason
+            )
+    raw, signature = _answer(
+        creds,
+        message_id,
+        kind,
+        sender,
+        status="error",
+        error={"code": refused.reason, "message": refused.message},
+    )
+    return status, raw, signature
+
+
+# --- the built-in message -------------------------------------------------------------------
+
+
+def hello(db_session: Session, runtime: Runtime, incoming: Incoming) -> dict[str, Any]:
+    """Who this platform is, and its CA's current CRL, so the peer can check revocations."""
+    import base64
+
+    from govshare.pki import service as pki
+
+    own = federation.required_identity(db_session)
+    if crl_der := incoming.body.get("crl"):
+        with contextlib.suppress(ValueError, TypeError):
+            federation.store_crl(
+                db_session, incoming.peer, base64.b64decode(crl_der), actor=incoming.actor
+            )
+    crl = pki.current_crl(db_session)
+    return {
+        "code": own.code,
+        "name": own.name,
+        "level": own.level.value,
+        "crl": base64.b64encode(crl).decode() if crl else None,
+    }
+
+
+def greet(runtime: Runtime, *, peer_id: int, actor: Actor) -> Reply:
+    """Exchanges identities and CRLs with a peer (on peering, and periodically)."""
+    import base64
+
+    from govshare.pki import service as pki
+
+    with runtime.transaction() as db_session:
+        crl = pki.current_crl(db_session)
+    reply = send(
+        runtime,
+        peer_id=peer_id,
+        kind="hello",
+        body={"crl": base64.b64encode(crl).decode() if crl else None},
+        actor=actor,
+    )
+    if crl_b64 := reply.body.get("crl"):
+        with runtime.transaction() as db_session:
+            peer = db_session.get(Peer, peer_id)
+            assert peer is not None
+            with contextlib.suppress(ValueError, TypeError):
+                federation.store_crl(db_session, peer, base64.b64decode(crl_b64), actor=actor)
+    return reply
+
+
+def greet_all(runtime: Runtime) -> None:
+    """The periodic exchange of CRLs with every active peer (`federation.hello`)."""
+    with runtime.transaction() as db_session:
+        if federation.identity(db_session) is None:
+            return
+        peers = [p.id for p in federation.active_peers(db_session)]
+    for peer_id in peers:
+        try:
+            greet(runtime, peer_id=peer_id, actor=Actor(label="worker:federation"))
+        except PeerUnavailable as exc:
+            log.warning("federation hello failed: %s", exc.message)
+
+
+# --- the listener -------------------------------------------------------------------------
+
+_VERIFY_REASONS = {
+    9: "not_yet_valid",
+    10: "expired",
+    18: "untrusted_issuer",
+    19: "untrusted_issuer",
+    20: "untrusted_issuer",
+    21: "untrusted_issuer",
+    23: "revoked",
+}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: Listener
+    protocol_version = "HTTP/1.0"
+
+    def do_POST(self) -> None:
+        if self.path != envelope.PATH:
+            self._plain(404, {"error": "not found"})
+            return
+        try:
+            length = int(self.headers.get("Content-Length") or "0")
+        except ValueError:
+            length = -1
+        if length < 0 or length > self.server.runtime.settings.max_body_bytes:
+            self._plain(413, {"error": "消息过大"})
+            return
+        raw = self.rfile.read(length)
+        der = self.connection.getpeercert(binary_form=True)  # type: ignore[attr-defined]
+        status, reply, signature = receive(
+            self.server.runtime,
+            raw=raw,
+            signature=self.headers.get(envelope.SIGNATURE_HEADER, ""),
+            peer_der=der,
+            source_ip=self.client_address[0],
+        )
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(reply)))
+        self.send_header(envelope.SIGNATURE_HEADER, signature)
+        self.end_headers()
+        self.wfile.write(reply)
+
+    def do_GET(self) -> None:
+        self._plain(405, {"error": "只接受 POST 消息"})
+
+    def _plain(self, status: int, body: dict[str, str]) -> None:
+        data = json.dumps(body, ensure_ascii=False).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("federation %s " + format, self.client_address[0], *args)
+
+
+class Listener(ThreadingHTTPServer):
+    """The federation port: mutual TLS with the active peers' trust anchors."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, runtime: Runtime, host: str, port: int) -> None:
+        super().__init__((host, port), _Handler)
+        self.runtime = runtime
+        self._context: ssl.SSLContext | None = None
+        self._context_key: tuple[str, ...] = ()
+        self._lock = threading.Lock()
+
+    def context(self) -> ssl.SSLContext | None:
+        """The server context for the current identity and peers; rebuilt when they change,
+        so a new or suspended peering takes effect with the next connection."""
+        with self.runtime.transaction() as db_session:
+            own = federation.identity(db_session)
+            if own is None:
+                return None
+            peers = federation.active_peers(db_session)
+            key = (own.certificate.fingerprint, *(p.anchor_fingerprint for p in peers))
+            with self._lock:
+                if key != self._context_key or self._context is None:
+                    creds = federation.credentials_of(db_session, self.runtime.settings)
+                    self._context = server_context(creds, [p.anchor_pem for p in peers])
+                    self._context_key = key
+                return self._context
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        request.settimeout(HANDSHAKE_SECONDS)
+        source_ip = client_address[0] if client_address else None
+        try:
+            context = self.context()
+        except Exception:
+            log.exception("federation listener has no usable TLS context")
+            return
+        if context is None:
+            return
+        try:
+            connection = context.wrap_socket(request, server_side=True)
+        except ssl.SSLCertVerificationError as exc:
+            reason = _VERIFY_REASONS.get(exc.verify_code, "certificate")
+            self._refused(source_ip, reason, f"对方证书未通过验证：{exc.verify_message}")
+            return
+        except ssl.SSLError as exc:
+            text = exc.reason or str(exc)
+            if "PEER_DID_NOT_RETURN_A_CERTIFICATE" in text:
+                self._refused(source_ip, "no_certificate", "对方没有出示平台证书")
+            else:
+                self._refused(source_ip, "tls", f"TLS 握手失败：{text}")
+            return
+        except (TimeoutError, OSError):
+            return
+        try:
+            self.RequestHandlerClass(connection, client_address, self)
+        finally:
+            with contextlib.suppress(OSError):
+                connection.close()
+
+    def _refused(self, source_ip: str | None, reason: str, message: str) -> None:
+        try:
+            with self.runtime.transaction() as db_session:
+                federation.record_connection_refused(
+                    db_session, source_ip=source_ip, reason=reason, message=message
+                )
+        except Exception:
+            log.exception("could not audit a refused federation connection")
+
+
+@contextlib.contextmanager
+def listening(runtime: Runtime, host: str, port: int) -> Iterator[Listener]:
+    """The listener in a background thread until the block ends."""
+    server = Listener(runtime, host, port)
+    thread = threading.Thread(target=server.serve_forever, name="federation", daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
