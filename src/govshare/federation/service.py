@@ -586,3 +586,7 @@ def record_message_refused(
         object_type="federation_message",
         details={"message_id": message_id, "reason": reason},
     )
+
+
+def require_operator(actor: Actor) -> None:
+    require(actor, Role.PLATFORM_OPERATOR, action="与对接平台通信")

@@ -34,6 +34,8 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     from govshare.identity import pages as identity_pages
     from govshare.opendata import api as opendata_api
     from govshare.opendata import pages as opendata_pages
+    from govshare.federation import api as federation_api
+    from govshare.federation import pages as federation_pages
     from govshare.pki import api as pki_api
     from govshare.pki import pages as pki_pages
     from govshare.security import api as security_api
@@ -89,6 +91,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         security_api.router,
         systems_api.router,
         pki_api.router,
+        federation_api.router,
     ):
         app.include_router(router, prefix="/api/v1")
     for router in (
@@ -109,6 +112,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         security_pages.router,
         systems_pages.router,
         pki_pages.router,
+        federation_pages.router,
         pki_api.public,
     ):
         app.include_router(router)

@@ -34,6 +34,7 @@ LINKS: Links = [
     ("信息系统", "/systems", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
     ("接口令牌", "/tokens", (Role.PLATFORM_OPERATOR, Role.DATA_OFFICER)),
     ("系统证书", "/pki", (Role.PLATFORM_OPERATOR, Role.DATA_OFFICER, Role.AUTHORITY, Role.AUDITOR)),
+    ("级联对接", "/federation", (Role.PLATFORM_OPERATOR, Role.AUTHORITY, Role.AUDITOR)),
     ("工作日历", "/calendar", ()),
     ("审计日志", "/audit", (Role.AUDITOR, Role.PLATFORM_OPERATOR, Role.AUTHORITY)),
 ]

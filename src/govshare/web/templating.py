@@ -27,6 +27,7 @@ TEMPLATE_DIRS = [
     PACKAGE / "catalog" / "templates",
     PACKAGE / "sharing" / "templates",
     PACKAGE / "exchange" / "templates",
+    PACKAGE / "federation" / "templates",
     PACKAGE / "opendata" / "templates",
     PACKAGE / "verification" / "templates",
     PACKAGE / "supervision" / "templates",
