@@ -292,22 +292,6 @@ def _handler(kind: str) -> Callable[[Session, Runtime, Incoming], dict[str, Any]
     return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
 
 
-def _answer(
-    creds: federation.Credentials, message_id: str, kind: str, recipient: str, **outcome: Any
-) -> tuple[bytes, str]:
-    raw = envelope.canonical(
-        envelope.build(
-            message_id=message_id,
-            kind=kind,
-            sender=creds.code,
-            recipient=recipient,
-            sent_at=clock.now(),
-            **outcome,
-        )
-    )
-    return raw, envelope.sign(creds.key, raw)
-
-
 def _parsed(raw: bytes) -> dict[str, Any] | None:
     try:
         value = json.loads(raw)
@@ -326,6 +310,103 @@ def _parsed(raw: bytes) -> dict[str, Any] | None:
     return value
 
 
+@dataclass(frozen=True)
+class _Arrival:
+    """A message as it arrived, before anything about it is trusted."""
+
+    creds: federation.Credentials  # this platform's, to sign the answer
+    message_id: str
+    kind: str
+    sender: str
+    digest: str
+    source_ip: str | None
+
+    def actor(self, peer: Peer | None) -> Actor:
+        if peer is None:
+            return Actor.anonymous(self.source_ip)
+        return Actor(label=f"platform:{peer.code}", source_ip=self.source_ip)
+
+    def answer(self, **outcome: Any) -> tuple[bytes, str]:
+        raw = envelope.canonical(
+            envelope.build(
+                message_id=self.message_id,
+                kind=self.kind,
+                sender=self.creds.code,
+                recipient=self.sender,
+                sent_at=clock.now(),
+                **outcome,
+            )
+        )
+        return raw, envelope.sign(self.creds.key, raw)
+
+    def refuse(
+        self, runtime: Runtime, status: int, refused: federation.PeerRefused, peer_id: int | None
+    ) -> tuple[int, bytes, str]:
+        """Logs the refusal (once: a replay of a logged id is only audited) and answers it."""
+        with runtime.transaction() as db_session:
+            peer = db_session.get(Peer, peer_id) if peer_id else None
+            try:
+                with db_session.begin_nested():
+                    federation.log_message(
+                        db_session,
+                        actor=self.actor(peer),
+                        message_id=self.message_id,
+                        peer=peer,
+                        direction=Direction.RECEIVED,
+                        kind=self.kind,
+                        outcome=Outcome.REFUSED,
+                        status=status,
+                        digest=self.digest,
+                        error=refused.message,
+                        details={"reason": refused.reason},
+                    )
+            except IntegrityError:
+                federation.record_message_refused(
+                    db_session,
+                    actor=self.actor(peer),
+                    message_id=self.message_id,
+                    reason=refused.reason,
+                )
+        error = {"code": refused.reason, "message": refused.message}
+        raw, signature = self.answer(status="error", error=error)
+        return status, raw, signature
+
+
+def _checked_peer(
+    db_session: Session,
+    cert: x509.Certificate,
+    message: dict[str, Any] | None,
+    signature: str,
+    raw: bytes,
+    arrival: _Arrival,
+) -> Peer:
+    """The active peer that sent this message, or PeerRefused saying why not."""
+    peer = federation.check_peer_certificate(db_session, cert)
+    if message is None:
+        raise federation.PeerRefused("消息格式不正确", "malformed", peer)
+    if message["from"] != peer.code:
+        raise federation.PeerRefused("消息的发送方与证书不符", "sender_mismatch", peer)
+    if message["to"] != arrival.creds.code:
+        raise federation.PeerRefused("消息不是发给本平台的", "wrong_recipient", peer)
+    if not envelope.signature_valid(cert, raw, signature):
+        raise federation.PeerRefused("消息签名无效", "bad_signature", peer)
+    if not federation.sent_at_valid(message["sent_at"]):
+        raise federation.PeerRefused(
+            "消息时间与本平台时钟相差过大（超过 5 分钟）", "clock_skew", peer
+        )
+    if db_session.scalar(
+        select(PeerMessage.id).where(
+            PeerMessage.peer_id == peer.id,
+            PeerMessage.direction == Direction.RECEIVED,
+            PeerMessage.message_id == arrival.message_id,
+        )
+    ):
+        raise federation.PeerRefused("该消息已收到过（重放）", "duplicate", peer)
+    if _handler(arrival.kind) is None:
+        raise federation.PeerRefused(f"本平台不处理“{arrival.kind}”类消息", "unknown_kind", peer)
+    return peer
+
+
 def receive(
     runtime: Runtime, *, raw: bytes, signature: str, peer_der: bytes, source_ip: str | None
 ) -> tuple[int, bytes, str]:
@@ -334,142 +415,52 @@ def receive(
     with runtime.transaction() as db_session:
         creds = federation.credentials_of(db_session, runtime.settings)
     message = _parsed(raw)
-    message_id = message["id"] if message else str(uuid.uuid4())
-    kind = message["kind"] if message else "?"
-    sender = message["from"] if message else (federation.platform_code_of(cert) or "?")
-    digest = federation.digest_of(raw)
-    refused: federation.PeerRefused | None = None
-    peer_id: int | None = None
+    arrival = _Arrival(
+        creds=creds,
+        message_id=message["id"] if message else str(uuid.uuid4()),
+        kind=message["kind"] if message else "?",
+        sender=message["from"] if message else (federation.platform_code_of(cert) or "?"),
+        digest=federation.digest_of(raw),
+        source_ip=source_ip,
+    )
     with runtime.transaction() as db_session:
         try:
-            peer = federation.check_peer_certificate(db_session, cert)
-            peer_id = peer.id
-            if message is None:
-                raise federation.PeerRefused("消息格式不正确", "malformed", peer)
-            if message["from"] != peer.code:
-                raise federation.PeerRefused("消息的发送方与证书不符", "sender_mismatch", peer)
-            if message["to"] != creds.code:
-                raise federation.PeerRefused("消息不是发给本平台的", "wrong_recipient", peer)
-            if not envelope.signature_valid(cert, raw, signature):
-                raise federation.PeerRefused("消息签名无效", "bad_signature", peer)
-            if not federation.sent_at_valid(message["sent_at"]):
-                raise federation.PeerRefused(
-                    "消息时间与本平台时钟相差过大（超过 5 分钟）", "clock_skew", peer
-                )
-            if db_session.scalar(
-                select(PeerMessage.id).where(
-                    PeerMessage.peer_id == peer.id,
-                    PeerMessage.direction == Direction.RECEIVED,
-                    PeerMessage.message_id == message_id,
-                )
-            ):
-                raise federation.PeerRefused("该消息已收到过（重放）", "duplicate", peer)
-            if _handler(kind) is None:
-                raise federation.PeerRefused(f"本平台不处理“{kind}”类消息", "unknown_kind", peer)
-        except federation.PeerRefused as exc:
-            refused = exc
-    if refused is not None:
-        return _refuse(runtime, creds, message_id, kind, sender, digest, source_ip, 403, refused)
-    assert peer_id is not None and message is not None
-    handler = _handler(kind)
+            peer_id = _checked_peer(db_session, cert, message, signature, raw, arrival).id
+        except federation.PeerRefused as refused:
+            peer_id, failure = (refused.peer.id if refused.peer else None), refused
+        else:
+            failure = None
+    if failure is not None:
+        return arrival.refuse(runtime, 403, failure, peer_id)
+    assert message is not None and peer_id is not None
+    handler = _handler(arrival.kind)
     assert handler is not None
     try:
         with runtime.transaction() as db_session:
             peer = db_session.get(Peer, peer_id)
             assert peer is not None
-            actor = Actor(label=f"platform:{peer.code}", source_ip=source_ip)
+            actor = arrival.actor(peer)
             federation.log_message(
                 db_session,
                 actor=actor,
-                message_id=message_id,
+                message_id=arrival.message_id,
                 peer=peer,
                 direction=Direction.RECEIVED,
-                kind=kind,
+                kind=arrival.kind,
                 outcome=Outcome.OK,
                 status=200,
-                digest=digest,
+                digest=arrival.digest,
             )
-            body = handler(
-                db_session, runtime, Incoming(peer, message_id, kind, message["body"], actor)
-            )
+            incoming = Incoming(peer, arrival.message_id, arrival.kind, message["body"], actor)
+            body = handler(db_session, runtime, incoming)
     except DomainError as error:
-        return _refuse(
-            runtime,
-            creds,
-            message_id,
-            kind,
-            sender,
-            digest,
-            source_ip,
-            error.status,
-            federation.PeerRefused(error.message, error.kind),
-            peer_id=peer_id,
-        )
-    except IntegrityError:
-        return _refuse(
-            runtime,
-            creds,
-            message_id,
-            kind,
-            sender,
-            digest,
-            source_ip,
-            403,
-            federation.PeerRefused("该消息已收到过（重放）", "duplicate"),
-            peer_id=peer_id,
-        )
-    raw_reply, reply_signature = _answer(creds, message_id, kind, sender, status="ok", body=body)
+        refused = federation.PeerRefused(error.message, error.kind)
+        return arrival.refuse(runtime, error.status, refused, peer_id)
+    except IntegrityError:  # the same id arrived twice at once: one of them is refused
+        duplicate = federation.PeerRefused("该消息已收到过（重放）", "duplicate")
+        return arrival.refuse(runtime, 403, duplicate, peer_id)
+    raw_reply, reply_signature = arrival.answer(status="ok", body=body)
     return 200, raw_reply, reply_signature
-
-
-def _refuse(
-    runtime: Runtime,
-    creds: federation.Credentials,
-    message_id: str,
-    kind: str,
-    sender: str,
-    digest: str,
-    source_ip: str | None,
-    status: int,
-    refused: federation.PeerRefused,
-    *,
-    peer_id: int | None = None,
-) -> tuple[int, bytes, str]:
-    with runtime.transaction() as db_session:
-        peer = db_session.get(Peer, peer_id or (refused.peer.id if refused.peer else 0) or 0)
-        actor = (
-            Actor(label=f"platform:{peer.code}", source_ip=source_ip)
-            if peer
-            else Actor.anonymous(source_ip)
-        )
-        try:
-            with db_session.begin_nested():
-                federation.log_message(
-                    db_session,
-                    actor=actor,
-                    message_id=message_id,
-                    peer=peer,
-                    direction=Direction.RECEIVED,
-                    kind=kind,
-                    outcome=Outcome.REFUSED,
-                    status=status,
-                    digest=digest,
-                    error=refused.message,
-                    details={"reason": refused.reason},
-                )
-        except IntegrityError:  # a replay of a message already logged: the refusal is audited
-            federation.record_message_refused(
-                db_session, actor=actor, message_id=message_id, reason=refused.reason
-            )
-    raw, signature = _answer(
-        creds,
-        message_id,
-        kind,
-        sender,
-        status="error",
-        error={"code": refused.reason, "message": refused.message},
-    )
-    return status, raw, signature
 
 
 # --- the built-in message -------------------------------------------------------------------
