@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
@@ -55,6 +56,15 @@ def parse_date(value: str, name: str) -> date:
 
 
 @functools.cache
+def read_text(path: Path, name: str) -> str:
+    """A UTF-8 file the operator named on the command line (a PEM, a CSR); a clear error
+    naming the option when it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise Invalid(f"无法读取 {path}：{exc}", field=name) from None
+
+
 def err_console() -> Console:
     """The console on stderr (rich is imported only by a command that prints through it)."""
     from rich.console import Console

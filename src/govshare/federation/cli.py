@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from govshare.core.cli_support import console_actor, fails_cleanly
+from govshare.core.cli_support import console_actor, fails_cleanly, read_text
 from govshare.core.errors import Conflict, Invalid
 from govshare.core.runtime import get_runtime
 from govshare.federation import service as federation
@@ -20,13 +20,6 @@ from govshare.pki import service as pki
 
 out = Console(highlight=False, soft_wrap=True)
 app = typer.Typer(help="级联对接：本平台身份、上下级对接平台、级联消息", no_args_is_help=True)
-
-
-def _read(path: Path, name: str) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise Invalid(f"无法读取 {path}：{exc}", field=name) from None
 
 
 @app.command("init")
@@ -112,7 +105,7 @@ def peer_add(
             name=name,
             level=level,
             url=url,
-            anchor_pem=_read(anchor, "anchor"),
+            anchor_pem=read_text(anchor, "anchor"),
         )
         peer_id, label = peer.id, f"{peer.name}（{peer.relation.label}，代码 {peer.code}）"
     out.print(f"已对接 {label}")

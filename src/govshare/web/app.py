@@ -30,12 +30,12 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     from govshare.exchange import api as exchange_api
     from govshare.exchange import gateway as exchange_gateway
     from govshare.exchange import pages as exchange_pages
+    from govshare.federation import api as federation_api
+    from govshare.federation import pages as federation_pages
     from govshare.identity import api as identity_api
     from govshare.identity import pages as identity_pages
     from govshare.opendata import api as opendata_api
     from govshare.opendata import pages as opendata_pages
-    from govshare.federation import api as federation_api
-    from govshare.federation import pages as federation_pages
     from govshare.pki import api as pki_api
     from govshare.pki import pages as pki_pages
     from govshare.security import api as security_api
