@@ -129,7 +129,7 @@ def revoke(
 @app.command("crl")
 @fails_cleanly
 def crl() -> None:
-    """重新生成证书吊销列表（下次更新时间为 7 天后，可每日定时执行）。"""
+    """重新生成证书吊销列表（下次更新时间为 7 天后；作业进程在有效期过半时自动更新）。"""
     runtime = get_runtime()
     with runtime.transaction() as db_session:
         authority = pki_service.publish_crl(

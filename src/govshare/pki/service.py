@@ -34,6 +34,9 @@ from govshare.systems.models import InformationSystem, SystemState
 
 CA_YEARS = 10
 CRL_DAYS = 7  # nextUpdate of the CRL: regenerated on each revocation and by `govshare pki crl`
+# The periodic task regenerates the CRL once less than this much of its validity remains, so
+# relying parties never hold one past its next update even if a few ticks are lost.
+CRL_RENEW_BEFORE = timedelta(days=CRL_DAYS) / 2
 KEY_CONTEXT = "pki:authority"
 OVERSEERS = (Role.PLATFORM_OPERATOR, Role.AUTHORITY, Role.AUDITOR)
 _REASON_FLAGS = {
@@ -479,6 +482,28 @@ def publish_crl(db_session: Session, *, actor: Actor, settings: Settings) -> Cer
         details={"crl_number": authority.crl_number},
     )
     return authority
+
+
+def crl_next_update(authority: CertificateAuthority) -> datetime | None:
+    """When the published CRL says the next one is due (its nextUpdate), or None."""
+    if authority.crl_der is None:
+        return None
+    return x509.load_der_x509_crl(authority.crl_der).next_update_utc
+
+
+def renew_crl_if_due(
+    db_session: Session, *, actor: Actor, settings: Settings
+) -> CertificateAuthority | None:
+    """Regenerates the CRL when less than half its validity remains (or none is published);
+    None when there is no authority or the CRL is fresh enough. Audited as `publish_crl`."""
+    require(actor, Role.PLATFORM_OPERATOR, Role.SYSTEM, action="更新证书吊销列表")
+    authority = _authority(db_session)
+    if authority is None:
+        return None
+    next_update = crl_next_update(authority)
+    if next_update is not None and next_update - clock.now() > CRL_RENEW_BEFORE:
+        return None
+    return publish_crl(db_session, actor=actor, settings=settings)
 
 
 def current_crl(db_session: Session) -> bytes | None:
