@@ -5,12 +5,14 @@ only from the configured proxy addresses."""
 
 from __future__ import annotations
 
+import base64
 import json
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.serialization import pkcs12
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -20,6 +22,7 @@ from govshare.core.audit.models import AuditEntry
 from govshare.core.runtime import Runtime
 from govshare.core.settings import load_settings
 from govshare.identity import service as identity_service
+from govshare.identity.models import User
 from govshare.identity.schemas import ApiTokenIn
 from govshare.pki import service as pki_service
 from govshare.pki.models import RevocationReason
@@ -160,3 +163,34 @@ def test_elsewhere_a_token_alone_still_works(db: Session, tmp_path: Path) -> Non
     )[1]
     with TestClient(app, client=(PROXY, 40000)) as client:
         assert client.get(READ, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+def test_the_api_hands_a_generated_key_over_as_a_pkcs12_file(db: Session, tmp_path: Path) -> None:
+    app = _app(db, tmp_path, "shangrao")
+    officer = officer_of(db, "市民政局")
+    op, _ = operator(db)
+    pki_service.init_authority(db, actor=op, settings=app.state.runtime.settings, name="CA")
+    sys = system(db, officer)
+    db.commit()
+    with TestClient(app) as client:
+        assert sign_in(client, db.get(User, officer.user_id).username).status_code == 200
+        csrf = csrf_for(app, client)
+        wrong = client.post(
+            "/api/v1/pki/certificates",
+            json={"system_id": sys.id, "hand_over": "zip"},
+            headers=csrf,
+        )
+        assert wrong.status_code == 422 and wrong.json()["field"] == "hand_over"
+        issued = client.post(
+            "/api/v1/pki/certificates",
+            json={"system_id": sys.id, "hand_over": "pkcs12"},
+            headers=csrf,
+        )
+    assert issued.status_code == 201, issued.text
+    body = issued.json()
+    assert body["bundle"] is None and body["key_generated"]
+    key, cert, _ = pkcs12.load_key_and_certificates(
+        base64.b64decode(body["pkcs12"]), body["pkcs12_password"].encode()
+    )
+    assert key is not None and cert is not None
+    assert format(cert.serial_number, "x") == body["serial"]
