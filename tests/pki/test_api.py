@@ -1,8 +1,8 @@
 """Acceptance (issue 16, BZ§26): under Binzhou a department system with a valid certificate
 reads its granted data (an online query of a table resource in the center, through the API,
 its certificate forwarded by the TLS terminator); with a token only, or a revoked certificate,
-the same query is refused with a 401 that says why, and the refusal is audited. The TLS terminator's forwarded certificate is trusted
-only from the configured proxy addresses."""
+the same query is refused with a 401 that says why, and the refusal is audited. The TLS
+terminator's forwarded certificate is trusted only from the configured proxy addresses."""
 
 from __future__ import annotations
 
