@@ -55,7 +55,7 @@ SY_ARTICLES = _articles(
     open_answer_overdue=7, objection_overdue=2, mismatch_overdue=2, data_stale=2,
     sync_failing=3, interface_unreachable=3, connection_unreachable=3, grant_suspended=6,
     exercise_missing=5, security_issue=5,
-    private_line_overdue=3,
+    private_line_overdue=3, certificate_expiring=5,
 )  # fmt: skip
 BZ_ARTICLES = _articles(
     "第三十條", "項", "()",
@@ -63,7 +63,7 @@ BZ_ARTICLES = _articles(
     open_answer_overdue=5, objection_overdue=3, mismatch_overdue=3, data_stale=3,
     sync_failing=2, interface_unreachable=2, connection_unreachable=2, grant_suspended=4,
     exercise_missing=5, security_issue=5,
-    private_line_overdue=5,
+    private_line_overdue=5, certificate_expiring=5,
 )  # fmt: skip
 WH_ARTICLES = _articles(
     "第二十条", "项", "（）",
@@ -71,7 +71,7 @@ WH_ARTICLES = _articles(
     open_answer_overdue="第二十条", objection_overdue=3, mismatch_overdue=3, data_stale=3,
     sync_failing=1, interface_unreachable=1, connection_unreachable=1, grant_suspended=4,
     exercise_missing="第二十条", security_issue="第二十条",
-    private_line_overdue=1,
+    private_line_overdue=1, certificate_expiring="第二十条",
 )  # fmt: skip
 XT_DUTIES, XT_REVIEW, XT_USE = "第二部分第（四）项", "第三部分第（三）项", "第二部分"
 XT_ARTICLES = _articles(
@@ -81,7 +81,7 @@ XT_ARTICLES = _articles(
     mismatch_overdue=XT_REVIEW, data_stale=XT_DUTIES, sync_failing=XT_DUTIES,
     interface_unreachable=XT_DUTIES, connection_unreachable=XT_DUTIES, grant_suspended=XT_USE,
     exercise_missing="第二部分第（二）项", security_issue=XT_USE,
-    private_line_overdue=XT_DUTIES,
+    private_line_overdue=XT_DUTIES, certificate_expiring=XT_USE,
 )  # fmt: skip
 SR_ARTICLES = _articles(
     "第三十条", "项", "（）",
@@ -89,7 +89,7 @@ SR_ARTICLES = _articles(
     open_answer_overdue=3, objection_overdue=5, mismatch_overdue=2, data_stale=2,
     sync_failing=2, interface_unreachable=2, connection_unreachable=2, grant_suspended=4,
     exercise_missing=5, security_issue=5,
-    private_line_overdue=5,
+    private_line_overdue=5, certificate_expiring=5,
 )  # fmt: skip
 HOURS = {IncidentLevel.ESPECIALLY_MAJOR: 1, IncidentLevel.MAJOR: 1, IncidentLevel.LARGE: 4,
          IncidentLevel.GENERAL: 24}  # fmt: skip
@@ -113,6 +113,7 @@ EXPECTED: dict[str, tuple[Any, ...]] = {
     "open_application_answer_days":   (20,    20,    20,    20,     20),
     "certificate_required":           (False, True,  False, False,  False),
     "certificate_validity_days":      (365,   365,   365,   365,    365),
+    "certificate_expiry_warning_days": (30,   30,    30,    30,     30),
     "real_name_required":             (False, False, False, False,  True),
     "audit_retention_months":         (6,     6,     6,     6,      6),
     "base_catalog_topics":            (FIVE,  FOUR,  FOUR,  THREE,  FOUR),
@@ -575,6 +576,14 @@ def test_out_of_range_days_are_refused(key: str, value: int) -> None:
     data = _shipped_data("binzhou")
     data["rules"][key]["value"] = value
     assert key in _refused(data)
+
+
+@pytest.mark.parametrize("value", [0, 365])
+def test_a_certificate_warning_not_shorter_than_the_validity_is_refused(value: int) -> None:
+    data = _shipped_data("binzhou")
+    data["rules"]["certificate_expiry_warning_days"]["value"] = value
+    message = _refused(data)
+    assert "certificate_expiry_warning_days" in message and "短于证书有效期" in message
 
 
 def test_unknown_attachment_is_refused() -> None:

@@ -120,6 +120,7 @@ def test_the_center_holds_the_population_register_after_the_build(city: City) ->
 
 def test_the_build_reports_its_steps(city: City) -> None:
     assert list(city.progress[: len(demo.STEPS)]) == [label for label, _ in demo.STEPS]
+    assert city.progress[len(demo.STEPS)] == "证书管理"  # the CA, right after that transaction
     synced = city.progress.index("数据交换：首次同步到数据资源中心")
     assert city.progress.index("数据使用") > synced  # the consumers read what was synced
     # Last, in this order: supervision finds what the other steps left, a security check's

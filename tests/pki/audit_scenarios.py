@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from govshare.core import clock
 from govshare.pki import service as pki_service
 from govshare.pki.models import RevocationReason, SystemCertificate
 from govshare.pki.service import _self_signed
@@ -49,6 +52,13 @@ def _published(w: World) -> None:
     pki_service.publish_crl(w.db, actor=w.op, settings=SETTINGS)
 
 
+def _stale_crl(w: World) -> bool:
+    # A CA whose CRL was published four days ago: less than half of its seven days remain.
+    with clock.frozen(clock.now() - timedelta(days=4)):
+        authority(w.db, w.op)
+    return True
+
+
 SCENARIOS: dict[str, Writes | Reads] = {
     PKI + "init_authority": Writes("pki.authority.init", lambda w: authority(w.db, w.op)),
     PKI + "import_authority": Writes("pki.authority.import", _imported),
@@ -91,6 +101,14 @@ SCENARIOS: dict[str, Writes | Reads] = {
             else None
         ),
     ),
+    PKI + "renew_crl_if_due": Writes(
+        "pki.crl.publish",
+        lambda w: (
+            pki_service.renew_crl_if_due(w.db, actor=w.op, settings=SETTINGS)
+            if _stale_crl(w)
+            else None
+        ),
+    ),
     PKI + "record_refusal": Writes(
         "pki.authentication.refused",
         lambda w: pki_service.record_refusal(
@@ -114,5 +132,6 @@ SCENARIOS: dict[str, Writes | Reads] = {
         prepare=_issued,
     ),
     PKI + "subject_of": READ_ONLY,
+    PKI + "crl_next_update": READ_ONLY,
     PKI + "status_of": READ_ONLY,
 }

@@ -3,10 +3,12 @@ private file, revocation and the CRL; the forwarded-certificate settings checked
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import pkcs12
 
 from govshare.core.errors import ConfigError
 from govshare.core.permissions import Actor
@@ -59,3 +61,23 @@ def test_forwarded_certificates_need_a_proxy_address(
     }
     with pytest.raises(ConfigError, match=message):
         load_settings(environ=environ)
+
+
+def test_a_generated_key_is_written_as_a_pkcs12_file_and_its_password_shown_once(
+    govshare_cli: Cli,
+) -> None:
+    assert govshare_cli("pki", "init", "--name", "江州市共享平台 CA").exit_code == 0
+    with get_runtime().transaction() as db:
+        org = organization(db, "市民政局")
+        system_id = systems_service.register_system(
+            db, actor=Actor.command_line(), data=system_in(organization_id=org.id)
+        ).id
+    no_file = govshare_cli("pki", "issue", str(system_id), "--p12")
+    assert no_file.exit_code != 0 and "--out" in no_file.output
+    out = govshare_cli.data_dir / "relief.p12"
+    issued = govshare_cli("pki", "issue", str(system_id), "--p12", "--out", str(out))
+    assert issued.exit_code == 0, issued.output
+    [password] = re.findall(r"口令（只显示这一次，平台不保存）：(\S+)", issued.output)
+    assert out.stat().st_mode & 0o077 == 0
+    key, cert, _ = pkcs12.load_key_and_certificates(out.read_bytes(), password.encode())
+    assert key is not None and cert is not None

@@ -3,21 +3,25 @@ generated key, renewal, revocation into the CRL, and what authentication refuses
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from govshare.core import clock
+from govshare.core.audit.models import AuditEntry
 from govshare.core.errors import Conflict, Invalid, NotFound
 from govshare.core.permissions import Role
 from govshare.exchange import credentials
 from govshare.pki import service as pki_service
-from govshare.pki.models import CertificateAuthority, RevocationReason
+from govshare.pki.models import CertificateAuthority, HandOver, RevocationReason
 from govshare.pki.service import CertificateRefused, _self_signed
 from tests.builders import operator
 from tests.pki.builders import DAYS, SETTINGS, authority, issued, system
@@ -172,3 +176,44 @@ def test_an_imported_ca_must_hold_its_own_key(db: Session) -> None:
         )
     assert mismatch.value.field == "key" and "不匹配" in mismatch.value.message
     assert db.query(CertificateAuthority).count() == 0
+
+
+def test_a_generated_key_can_be_handed_over_as_a_pkcs12_file_under_a_one_time_password(
+    db: Session,
+) -> None:
+    op, _ = operator(db)
+    ca = authority(db, op)
+    sys = system(db, op, organization_id=officer_of(db).organization_id)
+    result = pki_service.issue_generated(
+        db,
+        actor=op,
+        settings=SETTINGS,
+        validity_days=DAYS,
+        system_id=sys.id,
+        hand_over=HandOver.PKCS12,
+    )
+    assert result.bundle is None and result.pkcs12 is not None
+    password = result.pkcs12_password
+    assert password is not None and len(password) == pki_service.P12_PASSWORD_LENGTH
+    with pytest.raises(ValueError):
+        pkcs12.load_key_and_certificates(result.pkcs12, b"wrong password")
+    key, cert, cas = pkcs12.load_key_and_certificates(result.pkcs12, password.encode())
+    assert isinstance(key, ec.EllipticCurvePrivateKey) and cert is not None
+    assert cert.serial_number == int(result.certificate.serial, 16)
+    assert key.public_key().public_numbers() == cert.public_key().public_numbers()
+    assert [c.subject.rfc4514_string() for c in cas] == [ca.subject]
+    second = pki_service.issue_generated(
+        db,
+        actor=op,
+        settings=SETTINGS,
+        validity_days=DAYS,
+        system_id=sys.id,
+        hand_over=HandOver.PKCS12,
+    )
+    assert second.pkcs12_password != password  # one password per hand-over
+    handed = db.execute(
+        select(AuditEntry).where(AuditEntry.action == "pki.key_bundle.hand_over")
+    ).scalars()
+    details = [json.loads(e.details) if isinstance(e.details, str) else e.details for e in handed]
+    assert [d["format"] for d in details] == ["pkcs12", "pkcs12"]
+    assert all(password not in json.dumps(d) for d in details)

@@ -19,18 +19,20 @@ from govshare.core.audit.models import AuditEntry
 from govshare.core.inbox.models import Notification
 from govshare.core.policy import Violation, load_profile
 from govshare.exchange.models import RunKind, RunState, RunTrigger, SyncRun, TableBinding
+from govshare.pki import service as pki_service
 from govshare.sharing.schemas import DataUpdateIn, DecisionIn, DirectAccessIn, GrantActionIn
 from govshare.sharing.service import decisions, freshness, grants
 from govshare.supervision import detectors
 from govshare.supervision.models import Finding, NoticeState
 from govshare.supervision.service import findings
 from govshare.systems import service as systems_service
-from govshare.systems.schemas import LineClosureIn
+from govshare.systems.schemas import ConnectionIn, LineClosureIn, RetireIn
 from govshare.verification.schemas import MetadataObjectionIn
 from govshare.verification.service import objections
-from tests.builders import system_of
+from tests.builders import operator, system_of
 from tests.catalog.builders import RULES, published
 from tests.exchange.builders import POPULATION, bind, people_resource
+from tests.pki import builders as pki_builders
 from tests.sharing.builders import BINZHOU, SHANGRAO, Sharing, sharing_world
 from tests.supervision.builders import (
     BUILT_AT,
@@ -192,6 +194,80 @@ def test_a_private_line_open_past_its_date_is_found_until_it_is_closed(db: Sessi
             db, actor=officer, line_id=late.id, data=LineClosureIn(closed_on=date(2026, 11, 19))
         )
     assert detect(db, only=(detectors.private_line_overdue,)).resolved == [finding]
+
+
+def test_a_certificate_near_expiry_is_found_until_it_is_renewed(db: Session) -> None:
+    with clock.frozen(BUILT_AT):
+        op, _ = operator(db)
+        officer = officer_of(db, "市民政局")
+        pki_builders.authority(db, op)
+        relief, other = registered(db, officer), registered(db, officer, name="婚姻登记系统")
+        soon = pki_builders.issued(db, officer, relief.id, days=40)  # to 2026-12-13
+        pki_builders.issued(db, officer, other.id, days=365)
+    (finding,) = detect(db, only=(detectors.certificate_expiring,)).found
+    assert finding.kind is Violation.CERTIFICATE_EXPIRING
+    assert finding.department_id == officer.organization_id
+    assert (finding.subject_type, finding.subject_id) == ("information_system", relief.id)
+    assert finding.article == "第三十条第（五）项"
+    assert finding.facts["not_after"] == "2026-12-13" and finding.facts["days_left"] == 23
+    assert "将于 2026-12-13 到期" in finding.facts["summary"] and not finding.facts["expired"]
+    with clock.frozen(FOUND_AT):
+        pki_service.renew_certificate(
+            db,
+            actor=officer,
+            settings=pki_builders.SETTINGS,
+            validity_days=365,
+            certificate_id=soon.id,
+        )
+    # The old certificate still expires in 23 days, but the renewal takes over.
+    assert detect(db, only=(detectors.certificate_expiring,)).resolved == [finding]
+
+
+def test_a_certificate_expires_within_the_profiles_warning_days(db: Session) -> None:
+    with clock.frozen(BUILT_AT):
+        op, _ = operator(db)
+        officer = officer_of(db, "市民政局")
+        pki_builders.authority(db, op)
+        pki_builders.issued(db, officer, registered(db, officer).id, days=40)
+    short = BINZHOU.model_copy(
+        update={
+            "rules": BINZHOU.rules.model_copy(
+                update={
+                    "certificate_expiry_warning_days": BINZHOU.rules.certificate_expiry_warning_days.model_copy(
+                        update={"value": 20}
+                    )
+                }
+            )
+        }
+    )
+    assert detect(db, profile=short, only=(detectors.certificate_expiring,)).found == []
+    (found,) = detect(db, profile=BINZHOU, only=(detectors.certificate_expiring,)).found
+    assert found.article == "第三十條第(五)項"
+
+
+def test_an_expired_certificate_is_found_while_its_system_is_connected(db: Session) -> None:
+    with clock.frozen(BUILT_AT):
+        op, _ = operator(db)
+        officer = officer_of(db, "市民政局")
+        pki_builders.authority(db, op)
+        connected, idle = registered(db, officer), registered(db, officer, name="婚姻登记系统")
+        systems_service.record_connection(
+            db,
+            actor=officer,
+            system_id=connected.id,
+            data=ConnectionIn(connected_on=date(2026, 11, 2)),
+        )
+        pki_builders.issued(db, officer, connected.id, days=30)  # to 2026-12-03
+        pki_builders.issued(db, officer, idle.id, days=30)
+    at = "2026-12-08T10:00:00+08:00"
+    (finding,) = detect(db, at=at, only=(detectors.certificate_expiring,)).found
+    assert finding.subject_id == connected.id and finding.facts["expired"]
+    assert "已于 2026-12-03 过期 5 天，该系统仍接入平台" in finding.facts["summary"]
+    with clock.frozen(at):
+        systems_service.retire_system(
+            db, actor=officer, system_id=connected.id, data=RetireIn(reason="并入新系统")
+        )
+    assert detect(db, at=at, only=(detectors.certificate_expiring,)).resolved == [finding]
 
 
 def _runs(db: Session, binding_id: int, *states: RunState) -> None:

@@ -62,6 +62,8 @@ class Violation(StrEnum):
     EXERCISE_MISSING = "exercise_missing"  # no security test or drill in a year (SEC-5, SR§25)
     SECURITY_ISSUE = "security_issue"  # a problem an inspection or assessment found (SEC-7)
     PRIVATE_LINE_OVERDUE = "private_line_overdue"  # a private line open past its date (SY§20)
+    # a system's certificate about to expire, or expired while the system is connected (BZ§26)
+    CERTIFICATE_EXPIRING = "certificate_expiring"
 
     @property
     def label(self) -> str:
@@ -116,6 +118,7 @@ class Rules(BaseModel):
     open_application_answer_days: Rule[int]
     certificate_required: Rule[bool]
     certificate_validity_days: Rule[int]
+    certificate_expiry_warning_days: Rule[int]
     real_name_required: Rule[bool]
     audit_retention_months: Rule[int]
     base_catalog_topics: Rule[list[BaseTopic]]
@@ -160,6 +163,11 @@ class Rules(BaseModel):
             )
         if not 30 <= self.certificate_validity_days.value <= 1095:
             raise ValueError("certificate_validity_days: 证书有效期必须在 30 到 1095 天之间")
+        warning = self.certificate_expiry_warning_days.value
+        if not 1 <= warning < self.certificate_validity_days.value:
+            raise ValueError(
+                "certificate_expiry_warning_days: 证书到期提醒天数必须至少 1 天，且短于证书有效期"
+            )
         if self.catalog_change_notice_months.value < 0:
             raise ValueError("catalog_change_notice_months: 不能为负数")
         articles = self.violation_articles.value
@@ -431,6 +439,7 @@ VALUE_LABELS = {
     "exercise_missing": "未按期开展安全测评或应急演练",
     "security_issue": "安全检查发现问题",
     "private_line_overdue": "专线逾期未关闭",
+    "certificate_expiring": "系统证书即将到期或已过期",
     "especially_major": "特别重大",
     "major": "重大",
     "large": "较大",
@@ -495,6 +504,7 @@ RULE_LABELS = {
     "open_application_answer_days": "开放数据申请答复时限（工作日）",
     "certificate_required": "接入系统须数字证书认证",
     "certificate_validity_days": "系统数字证书有效期（自然日）",
+    "certificate_expiry_warning_days": "系统数字证书到期提醒（到期前自然日）",
     "real_name_required": "用户须实名认证",
     "audit_retention_months": "审计日志保存期（月）",
     "base_catalog_topics": "基础信息资源目录主题",

@@ -3,9 +3,11 @@
 Each domain adds its demo data as one step in `STEPS`; `build` runs them once, in order,
 in one transaction, as the console actor "demo". The exchange (`demo.exchange`) and the
 open-data portal (`demo.opendata`) come after that transaction: their sync runs work in
-transactions of their own, as a worker's do, so `build_city` runs them all on a runtime;
-objections on the synchronised records (`demo.verification`) and the comparison of two
-departments' population records (`demo.comparison`) come between the two, then supervision
+transactions of their own, as a worker's do, so `build_city` runs them all on a runtime.
+The certificate authority and one system's certificate (`demo.pki`) need the settings'
+sealing key, so they come first after that transaction. Objections on the synchronised
+records (`demo.verification`) and the comparison of two departments' population records
+(`demo.comparison`) come between the exchange and the portal, then supervision
 (`demo.supervision`), which finds what all of them left, and security operations
 (`demo.security`), whose check's finding must come after supervision's own."""
 
@@ -24,6 +26,7 @@ from govshare.demo import evaluation as evaluation_demo
 from govshare.demo import exchange as exchange_demo
 from govshare.demo import identity as identity_demo
 from govshare.demo import opendata as opendata_demo
+from govshare.demo import pki as pki_demo
 from govshare.demo import security as security_demo
 from govshare.demo import sharing as sharing_demo
 from govshare.demo import supervision as supervision_demo
@@ -68,6 +71,7 @@ def build_city(
     company service is published."""
     with runtime.transaction() as db_session:
         created = build(db_session, progress=progress)
+    pki_demo.build(runtime, progress=progress)
     exchange_demo.build(runtime, base_url=service_url, progress=progress)
     usage_demo.build(runtime, progress=progress)
     verification_demo.build(runtime, progress=progress)

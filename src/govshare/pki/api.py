@@ -4,6 +4,7 @@ revocation; the CRL and the CA certificate are public at /pki/crl.pem, /pki/crl.
 
 from __future__ import annotations
 
+import base64
 from typing import Annotated
 
 from cryptography import x509
@@ -64,7 +65,8 @@ def list_certificates(
     status_code=201,
     summary="签发系统证书",
     description="带 csr（PEM）时按证书签名请求签发；不带时由平台生成密钥，"
-    "私钥和证书（bundle）只在本次返回，平台不保存。",
+    "私钥和证书只在本次返回，平台不保存：hand_over 为 pem 时是 PEM 文本（bundle），"
+    "为 pkcs12 时是 .p12 文件（pkcs12，base64）及其一次性口令（pkcs12_password）。",
 )
 def issue_certificate(
     request: Request, db_session: DB, actor: SignedIn, data: schemas.CertificateIn
@@ -81,10 +83,22 @@ def issue_certificate(
         )
         return schemas.IssuedOut.model_validate(cert)
     issued = pki_service.issue_generated(
-        db_session, actor=actor, settings=settings, validity_days=days, system_id=data.system_id
+        db_session,
+        actor=actor,
+        settings=settings,
+        validity_days=days,
+        system_id=data.system_id,
+        hand_over=data.hand_over,
     )
     out = schemas.IssuedOut.model_validate(issued.certificate)
-    return out.model_copy(update={"bundle": issued.bundle})
+    p12 = base64.b64encode(issued.pkcs12).decode() if issued.pkcs12 else None
+    return out.model_copy(
+        update={
+            "bundle": issued.bundle,
+            "pkcs12": p12,
+            "pkcs12_password": issued.pkcs12_password,
+        }
+    )
 
 
 @router.get("/certificates/{certificate_id}", summary="查看系统证书")

@@ -12,7 +12,7 @@ from govshare.core.cli_support import console_actor, fails_cleanly
 from govshare.core.errors import Invalid
 from govshare.core.runtime import get_runtime
 from govshare.pki import service as pki_service
-from govshare.pki.models import RevocationReason
+from govshare.pki.models import HandOver, RevocationReason
 
 out = Console(highlight=False, soft_wrap=True)
 app = typer.Typer(help="证书管理：证书签发机构、系统证书、证书吊销列表", no_args_is_help=True)
@@ -69,10 +69,22 @@ def issue(
     out_file: Annotated[
         Path | None, typer.Option("--out", help="写入证书（或私钥和证书）的文件；默认输出到屏幕")
     ] = None,
+    p12: Annotated[
+        bool,
+        typer.Option(
+            "--p12",
+            help="平台生成密钥时以 PKCS#12 文件（.p12）交付，口令一次性显示；须同时给出 --out",
+        ),
+    ] = False,
 ) -> None:
-    """为登记的信息系统签发客户端证书。平台生成的私钥只输出这一次，平台不保存。"""
+    """为登记的信息系统签发客户端证书。平台生成的私钥（及 .p12 口令）只输出这一次，平台不保存。"""
     runtime = get_runtime()
     days = runtime.profile.rules.certificate_validity_days.value
+    if p12 and csr is not None:
+        raise Invalid("按证书签名请求签发时私钥在申请方，不能以 --p12 交付", field="p12")
+    if p12 and out_file is None:
+        raise Invalid("--p12 须同时给出 --out（.p12 文件的保存路径）", field="out")
+    password = ""
     with runtime.transaction() as db_session:
         if csr is not None:
             cert = pki_service.issue_from_csr(
@@ -91,13 +103,20 @@ def issue(
                 settings=runtime.settings,
                 validity_days=days,
                 system_id=system_id,
+                hand_over=HandOver.PKCS12 if p12 else HandOver.PEM,
             )
             cert, text = issued.certificate, issued.bundle or ""
+            password = issued.pkcs12_password or ""
         serial, until = cert.serial, cert.not_after
     if out_file is not None:
         out_file.touch(mode=0o600)
-        out_file.write_text(text, encoding="utf-8")
+        if p12:
+            out_file.write_bytes(issued.pkcs12 or b"")
+        else:
+            out_file.write_text(text, encoding="utf-8")
         out.print(f"已签发证书 {serial}，有效期至 {until:%Y-%m-%d}，已写入 {out_file}")
+        if password:
+            out.print(f"PKCS#12 文件口令（只显示这一次，平台不保存）：{password}")
     else:
         out.print(text, end="")
         out.print(f"已签发证书 {serial}，有效期至 {until:%Y-%m-%d}")
@@ -129,7 +148,7 @@ def revoke(
 @app.command("crl")
 @fails_cleanly
 def crl() -> None:
-    """重新生成证书吊销列表（下次更新时间为 7 天后，可每日定时执行）。"""
+    """重新生成证书吊销列表（下次更新时间为 7 天后；作业进程在有效期过半时自动更新）。"""
     runtime = get_runtime()
     with runtime.transaction() as db_session:
         authority = pki_service.publish_crl(

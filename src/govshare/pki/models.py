@@ -36,6 +36,19 @@ REASON_LABELS = {
 }
 
 
+class HandOver(StrEnum):
+    """How a key generated here is handed over (私钥交付格式), once."""
+
+    PEM = "pem"  # the key and the certificate, PEM, unencrypted
+    PKCS12 = "pkcs12"  # a .p12 file with the CA's certificate, under a one-time password
+
+    @property
+    def label(self) -> str:
+        return {"pem": "PEM 文本（私钥和证书）", "pkcs12": "PKCS#12 文件（.p12，一次性口令保护）"}[
+            self.value
+        ]
+
+
 class CertificateAuthority(Base):
     """The platform's certificate authority (证书签发机构): created here or the city's,
     imported. Its private key is sealed at rest like connection passwords."""

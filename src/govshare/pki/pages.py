@@ -3,6 +3,7 @@ that create the CA, issue, renew and revoke."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -14,40 +15,47 @@ from govshare.core.inputs import Id, parse_id
 from govshare.core.permissions import Actor, Role
 from govshare.pki import schemas
 from govshare.pki import service as pki_service
-from govshare.pki.models import RevocationReason
+from govshare.pki.models import HandOver, RevocationReason
 from govshare.systems import service as systems_service
 from govshare.web.deps import DB, PageActor, runtime_of
 from govshare.web.forms import PostedForm, attempt, filled, validated
 from govshare.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-EXPIRING_DAYS = 30  # the page marks certificates expiring within this many days
 
 
 def _context(request: Request, db_session: DB, actor: Actor, **extra: Any) -> dict[str, Any]:
     authority = pki_service.get_authority(db_session, actor=actor)
     system_id = parse_id(request.query_params.get("system_id"))
-    certificates = pki_service.list_certificates(db_session, actor=actor, system_id=system_id)
-    expiring = {
-        c.id
-        for c in pki_service.list_certificates(
-            db_session, actor=actor, expiring_within_days=EXPIRING_DAYS
-        )
-    }
+    rules = runtime_of(request).profile.rules
+    # The page marks what supervision warns of: expiry within the profile's days.
+    expiring_days = rules.certificate_expiry_warning_days.value
+    expiring_list = pki_service.list_certificates(
+        db_session, actor=actor, system_id=system_id, expiring_within_days=expiring_days
+    )
+    every = pki_service.list_certificates(db_session, actor=actor, system_id=system_id)
+    # A certificate already renewed by one not revoked is taken over, not about to lapse.
+    renewed = {c.renewed_from_id for c in every if c.renewed_from_id and not c.revoked_at}
+    expiring = {c.id for c in expiring_list if c.id not in renewed}
+    expiring_only = request.query_params.get("expiring") == "1"
+    certificates = [c for c in every if c.id in expiring] if expiring_only else every
     manages = actor.has(Role.PLATFORM_OPERATOR, Role.DATA_OFFICER)
     systems = systems_service.list_systems(db_session, actor=actor) if manages and authority else []
-    rules = runtime_of(request).profile.rules
     return {
         "authority": authority,
         "certificates": certificates,
         "system_id": system_id,
         "expiring": expiring,
-        "expiring_days": EXPIRING_DAYS,
+        "renewed": renewed,
+        "expiring_only": expiring_only,
+        "expiring_days": expiring_days,
+        "days_left": lambda c: (clock.to_city(c.not_after).date() - clock.today()).days,
         "status_of": pki_service.status_of,
         "systems": systems,
         "manages": manages,
         "is_operator": actor.has(Role.PLATFORM_OPERATOR),
         "reasons": list(RevocationReason),
+        "hand_overs": list(HandOver),
         "required": rules.certificate_required,
         "validity_days": rules.certificate_validity_days.value,
         "now": clock.now(),
@@ -55,6 +63,7 @@ def _context(request: Request, db_session: DB, actor: Actor, **extra: Any) -> di
         "errors": {},
         "failed": "",
         "bundle": None,
+        "p12_href": None,
         **extra,
     }
 
@@ -111,6 +120,7 @@ def pki_issue(request: Request, db_session: DB, actor: PageActor, form: PostedFo
                 settings=runtime.settings,
                 validity_days=days,
                 system_id=data.system_id,
+                hand_over=data.hand_over,
             )
         )
         return ""
@@ -118,9 +128,19 @@ def pki_issue(request: Request, db_session: DB, actor: PageActor, form: PostedFo
     response = _write(request, db_session, actor, form, "issue", step)
     if not issued:
         return response
-    # The key is shown on this response only: rendered here, never stored nor redirected to.
+    # The key is shown on this response only: rendered here, never stored nor redirected to;
+    # a .p12 file is embedded in this page as a data: link, so it too exists only here.
     db_session.flush()
-    context = _context(request, db_session, actor, bundle=issued[0])
+    p12 = issued[0].pkcs12
+    context = _context(
+        request,
+        db_session,
+        actor,
+        bundle=issued[0],
+        p12_href=f"data:application/x-pkcs12;base64,{base64.b64encode(p12).decode()}"
+        if p12
+        else None,
+    )
     page = render(request, "pki/index.html", context)
     page.headers["cache-control"] = "no-store"
     return page

@@ -7,7 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from govshare.core.inputs import Id
-from govshare.pki.models import RevocationReason
+from govshare.pki.models import HandOver, RevocationReason
 
 PEM_MAX = 20_000
 
@@ -39,6 +39,8 @@ class CertificateIn(BaseModel):
 
     system_id: Id
     csr: str | None = Field(default=None, max_length=PEM_MAX)
+    # without a CSR: the key handed over as PEM text or as a PKCS#12 file (.p12)
+    hand_over: HandOver = HandOver.PEM
 
 
 class RevokeIn(BaseModel):
@@ -67,7 +69,10 @@ class CertificateOut(BaseModel):
 
 
 class IssuedOut(CertificateOut):
-    """A new certificate; `bundle` (the generated key and the certificate, PEM) only when
-    the platform generated the key: shown this once, never stored."""
+    """A new certificate; when the platform generated the key, `bundle` (the key and the
+    certificate, PEM) or `pkcs12` (a .p12 file, base64) with its one-time `pkcs12_password`:
+    returned this once, never stored."""
 
     bundle: str | None = None
+    pkcs12: str | None = None
+    pkcs12_password: str | None = None

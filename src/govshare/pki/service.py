@@ -12,6 +12,7 @@ with SM2 yet; the key type is chosen in one place (`_new_key`).
 from __future__ import annotations
 
 import ipaddress
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,6 +20,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -30,11 +32,19 @@ from govshare.core.permissions import Actor, Role, require
 from govshare.core.settings import Settings
 from govshare.exchange import credentials
 from govshare.exchange.models import Cipher
-from govshare.pki.models import CertificateAuthority, RevocationReason, SystemCertificate
+from govshare.pki.models import (
+    CertificateAuthority,
+    HandOver,
+    RevocationReason,
+    SystemCertificate,
+)
 from govshare.systems.models import InformationSystem, SystemState
 
 CA_YEARS = 10
 CRL_DAYS = 7  # nextUpdate of the CRL: regenerated on each revocation and by `govshare pki crl`
+# The periodic task regenerates the CRL once less than this much of its validity remains, so
+# relying parties never hold one past its next update even if a few ticks are lost.
+CRL_RENEW_BEFORE = timedelta(days=CRL_DAYS) / 2
 KEY_CONTEXT = "pki:authority"
 OVERSEERS = (Role.PLATFORM_OPERATOR, Role.AUTHORITY, Role.AUDITOR)
 _REASON_FLAGS = {
@@ -218,10 +228,18 @@ def _ca(authority: CertificateAuthority, settings: Settings) -> tuple[x509.Certi
 # --- issuing ------------------------------------------------------------------------------
 
 
+P12_PASSWORD_LENGTH = 20
+_P12_ALPHABET = (
+    "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789"  # none mistaken for another
+)
+
+
 @dataclass(frozen=True)
 class Issued:
     certificate: SystemCertificate
-    bundle: str | None = None  # the generated key with its certificate, shown once
+    bundle: str | None = None  # the generated key with its certificate (PEM), shown once
+    pkcs12: bytes | None = None  # or the same as a PKCS#12 file, handed over once
+    pkcs12_password: str | None = None  # its one-time password, shown once beside it
 
 
 def _system(db_session: Session, actor: Actor, system_id: int) -> InformationSystem:
@@ -352,29 +370,49 @@ def issue_from_csr(
 
 
 def issue_generated(
-    db_session: Session, *, actor: Actor, settings: Settings, validity_days: int, system_id: int
+    db_session: Session,
+    *,
+    actor: Actor,
+    settings: Settings,
+    validity_days: int,
+    system_id: int,
+    hand_over: HandOver = HandOver.PEM,
 ) -> Issued:
-    """Generates the key here and returns it with the certificate as a PEM bundle, once: the
-    key is not stored, and handing it over is audited."""
+    """Generates the key here and returns it with the certificate once, as a PEM bundle or a
+    PKCS#12 file under a one-time password: neither key nor password is stored, and handing
+    them over is audited."""
     require(actor, Role.PLATFORM_OPERATOR, Role.DATA_OFFICER, action="签发系统证书")
     system = _system(db_session, actor, system_id)
     key = _new_key()
     row = _sign(
         db_session, actor, settings, validity_days, system, key.public_key(), key_generated=True
     )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
     record(
         db_session,
         actor=actor,
         action="pki.key_bundle.hand_over",
         object_type="pki_certificate",
         object_id=row.id,
-        details={"serial": row.serial, "system_id": system.id},
+        details={"serial": row.serial, "system_id": system.id, "format": hand_over.value},
     )
+    if hand_over is HandOver.PKCS12:
+        password = "".join(secrets.choice(_P12_ALPHABET) for _ in range(P12_PASSWORD_LENGTH))
+        ca_cert = x509.load_pem_x509_certificate(
+            _required_authority(db_session).certificate_pem.encode()
+        )
+        p12 = pkcs12.serialize_key_and_certificates(
+            name=system.name.encode(),
+            key=key,
+            cert=x509.load_pem_x509_certificate(row.certificate_pem.encode()),
+            cas=[ca_cert],
+            encryption_algorithm=serialization.BestAvailableEncryption(password.encode()),
+        )
+        return Issued(row, pkcs12=p12, pkcs12_password=password)
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
     return Issued(row, key_pem + row.certificate_pem)
 
 
@@ -535,6 +573,28 @@ def publish_crl(db_session: Session, *, actor: Actor, settings: Settings) -> Cer
         details={"crl_number": authority.crl_number},
     )
     return authority
+
+
+def crl_next_update(authority: CertificateAuthority) -> datetime | None:
+    """When the published CRL says the next one is due (its nextUpdate), or None."""
+    if authority.crl_der is None:
+        return None
+    return x509.load_der_x509_crl(authority.crl_der).next_update_utc
+
+
+def renew_crl_if_due(
+    db_session: Session, *, actor: Actor, settings: Settings
+) -> CertificateAuthority | None:
+    """Regenerates the CRL when less than half its validity remains (or none is published);
+    None when there is no authority or the CRL is fresh enough. Audited as `publish_crl`."""
+    require(actor, Role.PLATFORM_OPERATOR, Role.SYSTEM, action="更新证书吊销列表")
+    authority = _authority(db_session)
+    if authority is None:
+        return None
+    next_update = crl_next_update(authority)
+    if next_update is not None and next_update - clock.now() > CRL_RENEW_BEFORE:
+        return None
+    return publish_crl(db_session, actor=actor, settings=settings)
 
 
 def current_crl(db_session: Session) -> bytes | None:

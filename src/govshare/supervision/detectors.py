@@ -38,11 +38,12 @@ from govshare.opendata.models import (
     PublicDataRequest,
     PublicRequestState,
 )
+from govshare.pki.models import SystemCertificate
 from govshare.security.models import Exercise, ExerciseKind
 from govshare.sharing.models import ApplicationStep, Grant, GrantState
 from govshare.sharing.service.freshness import freshness_of
 from govshare.supervision.models import Probe, ProbeTarget
-from govshare.systems.models import PrivateLine
+from govshare.systems.models import InformationSystem, PrivateLine, SystemState
 from govshare.verification.comparison_models import Comparison, Mismatch, MismatchState
 from govshare.verification.models import Objection, ObjectionState
 
@@ -584,6 +585,77 @@ def private_line_overdue(db_session: Session, profile: Profile) -> Iterator[Foun
         )
 
 
+# --- certificates ----------------------------------------------------------------------------
+
+
+def certificate_expiring(db_session: Session, profile: Profile) -> Iterator[Found]:
+    """A system in use whose certificate expires within the profile's
+    `certificate_expiry_warning_days`, or has expired while the system is still connected to
+    the platform, with no later certificate to take over (BZ§26 统一数字证书): its department
+    must renew it. A renewal or a revocation resolves the finding."""
+    now = clock.now()
+    warn_until = now + timedelta(days=profile.rules.certificate_expiry_warning_days.value)
+    # Each system's certificate that lasts longest: a renewal supersedes the one it renews.
+    latest = (
+        sa.select(
+            SystemCertificate.system_id, sa.func.max(SystemCertificate.not_after).label("until")
+        )
+        .where(SystemCertificate.revoked_at.is_(None))
+        .group_by(SystemCertificate.system_id)
+        .subquery()
+    )
+    certificates = db_session.scalars(
+        sa.select(SystemCertificate)
+        .join(
+            latest,
+            sa.and_(
+                latest.c.system_id == SystemCertificate.system_id,
+                latest.c.until == SystemCertificate.not_after,
+            ),
+        )
+        .join(InformationSystem, InformationSystem.id == SystemCertificate.system_id)
+        .where(
+            SystemCertificate.revoked_at.is_(None),
+            SystemCertificate.not_after <= warn_until,
+            InformationSystem.state == SystemState.IN_USE,
+        )
+        .order_by(SystemCertificate.id)
+    )
+    today = clock.today()
+    for cert in certificates:
+        system = cert.system
+        until = clock.to_city(cert.not_after).date()
+        expired = cert.not_after <= now
+        if expired and not system.connected:
+            continue
+        if expired:
+            summary = (
+                f"“{system.name}”的数字证书（序列号 {cert.serial[:16]}）已于 {until.isoformat()} "
+                f"过期 {(today - until).days} 天，该系统仍接入平台，须续期或重新签发。"
+            )
+        else:
+            summary = (
+                f"“{system.name}”的数字证书（序列号 {cert.serial[:16]}）将于 {until.isoformat()} "
+                f"到期（还剩 {(until - today).days} 天），须在到期前续期。"
+            )
+        yield Found(
+            Violation.CERTIFICATE_EXPIRING,
+            f"certificate_expiring:certificate:{cert.id}",
+            cert.organization_id,
+            "information_system",
+            system.id,
+            f"信息系统“{system.name}”的数字证书",
+            f"/pki?system_id={system.id}",
+            summary,
+            {
+                "serial": cert.serial,
+                "not_after": until.isoformat(),
+                "expired": expired,
+                "days_left": (until - today).days,
+            },
+        )
+
+
 DETECTORS: tuple[Detector, ...] = (
     catalog_overdue,
     catalog_unreviewed,
@@ -599,4 +671,5 @@ DETECTORS: tuple[Detector, ...] = (
     grant_suspended,
     exercise_missing,
     private_line_overdue,
+    certificate_expiring,
 )

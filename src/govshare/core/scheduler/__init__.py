@@ -69,6 +69,9 @@ TASKS: tuple[PeriodicTask, ...] = (
     # the day's backup into GOVSHARE_BACKUP_DIR once past GOVSHARE_BACKUP_HOUR, keeping the
     # newest GOVSHARE_BACKUP_KEEP (SR§25 灾难恢复; `govshare backup` by hand)
     PeriodicTask("backup.daily", "hour", "govshare.backup.jobs:daily", minute=5),
+    # the certificate revocation list regenerated once half its validity has passed, so it
+    # never outlives its next update (`govshare pki crl`)
+    PeriodicTask("pki.crl", "hour", "govshare.pki.jobs:renew_crl", minute=6),
     # registered interfaces and databases probed, their availability kept
     # (`govshare supervision probe`)
     PeriodicTask("supervision.probe", "hour", "govshare.supervision.jobs:probe", minute=5),
