@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from govshare.core.cli_support import console_actor, fails_cleanly
+from govshare.core.cli_support import console_actor, fails_cleanly, read_text
 from govshare.core.errors import Invalid
 from govshare.core.runtime import get_runtime
 from govshare.pki import service as pki_service
@@ -16,13 +16,6 @@ from govshare.pki.models import HandOver, RevocationReason
 
 out = Console(highlight=False, soft_wrap=True)
 app = typer.Typer(help="证书管理：证书签发机构、系统证书、证书吊销列表", no_args_is_help=True)
-
-
-def _read(path: Path, name: str) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise Invalid(f"无法读取 {path}：{exc}", field=name) from None
 
 
 @app.command("init")
@@ -46,8 +39,8 @@ def init(
                 db_session,
                 actor=console_actor(),
                 settings=runtime.settings,
-                certificate_pem=_read(import_cert, "import_cert"),
-                key_pem=_read(import_key, "import_key"),
+                certificate_pem=read_text(import_cert, "import_cert"),
+                key_pem=read_text(import_key, "import_key"),
             )
         else:
             authority = pki_service.init_authority(
@@ -93,7 +86,7 @@ def issue(
                 settings=runtime.settings,
                 validity_days=days,
                 system_id=system_id,
-                csr_pem=_read(csr, "csr"),
+                csr_pem=read_text(csr, "csr"),
             )
             text = cert.certificate_pem
         else:
