@@ -6,6 +6,7 @@ under the same message id."""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from govshare.core.audit.models import AuditEntry
@@ -39,6 +41,7 @@ from govshare.identity.models import Organization
 from govshare.sharing.models import Application, ApplicationState, MaskRule
 from govshare.sharing.schemas import DecisionIn, PreReviewIn
 from govshare.sharing.service import decisions
+from govshare.web.app import create_app
 from tests.builders import actor_of, organization, system_of, user
 from tests.exchange.builders import (
     GRANTED,
@@ -51,6 +54,7 @@ from tests.exchange.builders import (
     texts,
 )
 from tests.federation.builders import Platform, peered, platform
+from tests.http import csrf_for, form_token, post_page_form, sign_in
 from tests.sharing.builders import SHANGRAO, sealed_letter, sharing_world
 
 PROVINCE, CITY = "360000", "361100"
@@ -89,8 +93,8 @@ def world(tmp_path: Path) -> Iterator[World]:
         with c.runtime.transaction() as db:
             civil = organization(db, "江州市民政局")
             health = organization(db, "江州市卫生健康委员会")
-            civil_officer = actor_of(user(db, civil, [Role.DATA_OFFICER]))
-            health_officer = actor_of(user(db, health, [Role.DATA_OFFICER]))
+            civil_officer = actor_of(user(db, civil, [Role.DATA_OFFICER], "civil"))
+            health_officer = actor_of(user(db, health, [Role.DATA_OFFICER], "health"))
             civil_system, health_system = system_of(db, civil.id), system_of(db, health.id)
         yield World(
             p,
@@ -341,3 +345,137 @@ def test_refusals_are_clear(world: World) -> None:
     # a department officer cannot pre-review or forward
     with pytest.raises(Forbidden):
         requests.forward(w.city.runtime, actor=w.civil, peer_id=w.upper_id, resource_code=w.code)
+
+
+# --- the pages and the API ---------------------------------------------------------------------
+
+
+def _client(runtime: Runtime, username: str) -> TestClient:
+    client = TestClient(create_app(runtime))
+    assert sign_in(client, username).status_code == 200
+    return client
+
+
+def test_the_pages_and_api_carry_a_request_from_filing_to_the_relayed_query(world: World) -> None:
+    w = world
+    civil = _client(w.city.runtime, "civil")
+    form = civil.get(f"/federation/upper-requests/new?code={w.code}")
+    assert form.status_code == 200
+    assert "人口基础信息" in form.text and "市公安局" in form.text and "加盖公章" in form.text
+    missing = civil.get("/federation/upper-requests/new?code=9/000001")
+    assert missing.status_code == 422 and "上级平台未能提供资源" in missing.text
+
+    # the civil affairs bureau files through the page, the health commission through the API
+    token = form_token(form.text, "/federation/upper-requests")
+    letter = sealed_letter()
+    filed = civil.post(
+        "/federation/upper-requests",
+        data={
+            "csrf_token": token,
+            "resource_code": w.code,
+            "fields": ["公民身份号码", "姓名", "行政区划代码"],
+            "purpose": "核对最低生活保障申请人的户籍和身份信息",
+            "basis": "《社会救助暂行办法》第十一条",
+            "system_id": str(w.civil_system),
+            "valid_from": "2026-10-01",
+            "valid_until": "2027-09-30",
+            "accept_restrictions": "on",
+        },
+        files={"attachment_sealed_letter": (letter.filename, letter.content, letter.content_type)},
+        follow_redirects=False,
+    )
+    assert filed.status_code == 303, filed.text
+    civil_page = filed.headers["location"]
+    health = _client(w.city.runtime, "health")
+    api = health.post(
+        "/api/v1/federation/upper-requests",
+        headers=csrf_for(health.app, health),  # type: ignore[arg-type]
+        json={
+            "resource_code": w.code,
+            "fields": ["公民身份号码", "姓名"],
+            "purpose": "核对医疗救助对象的户籍和身份信息",
+            "basis": "《医疗保障基金使用监督管理条例》",
+            "system_id": w.health_system,
+            "valid_from": "2026-10-01",
+            "valid_until": "2027-09-30",
+            "accept_restrictions": True,
+            "attachments": [
+                {
+                    "kind": "sealed_letter",
+                    "filename": letter.filename,
+                    "content_type": letter.content_type,
+                    "content_base64": base64.b64encode(letter.content).decode(),
+                }
+            ],
+        },
+    )
+    assert api.status_code == 201, api.text
+    assert api.json()["state_label"] == "待本级预审"
+
+    operator = _client(w.city.runtime, "operator")
+    for page in (civil_page, f"/federation/upper-requests/{api.json()['id']}"):
+        reviewed = post_page_form(operator, page, f"{page}/review", {"approve": "yes"})
+        assert reviewed.status_code == 303
+    bundles = operator.get("/federation/upper-bundles")
+    assert "汇总报送上级（2 项）" in bundles.text
+    sent = post_page_form(
+        operator,
+        "/federation/upper-bundles",
+        "/federation/upper-bundles",
+        {"peer_id": str(w.upper_id), "resource_code": w.code},
+    )
+    assert sent.status_code == 303
+
+    province = _client(w.province.runtime, "operator")
+    inbound = province.get("/federation/inbound-bundles")
+    assert "江州市民政局" in inbound.text and "江州市卫生健康委员会" in inbound.text
+    assert len(province.get("/api/v1/federation/inbound-bundles").json()[0]["items"]) == 2
+    _decide_all(w)
+
+    listed = operator.get("/api/v1/federation/upper-bundles").json()
+    pulled = operator.post(
+        f"/api/v1/federation/upper-bundles/{listed['bundles'][0]['id']}/pull",
+        headers=csrf_for(operator.app, operator),  # type: ignore[arg-type]
+    )
+    assert pulled.status_code == 200 and pulled.json()["state"] == "done"
+    detail = civil.get(civil_page)
+    assert "上级已同意" in detail.text and "查询数据" in detail.text
+
+    (grant,) = civil.get("/api/v1/federation/upper-grants").json()
+    assert grant["fields"] == ["公民身份号码", "姓名", "行政区划代码"]
+    queried = civil.post(
+        f"/api/v1/federation/upper-grants/{grant['id']}/query",
+        headers=csrf_for(civil.app, civil),  # type: ignore[arg-type]
+        json={"filters": {"行政区划代码": "361103"}, "fields": ["姓名", "行政区划代码"]},
+    )
+    assert queried.status_code == 200, queried.text
+    body = queried.json()
+    expected = [r for r in w.rows if r["region_code"] == "361103"]
+    assert body["count"] == len(expected) and {r["region_code"] for r in body["rows"]} == {"361103"}
+    assert all("*" in r["name"] for r in body["rows"])
+    with w.province.runtime.transaction() as db:
+        logged = db.execute(
+            select(AuditEntry).where(AuditEntry.action == "federation.message.received")
+        ).scalars()
+        assert body["message_id"] in {json.loads(e.details)["message_id"] for e in logged}
+
+    grant_page = f"/federation/upper-grants/{grant['id']}"
+    shown = post_page_form(
+        civil,
+        grant_page,
+        f"{grant_page}/query",
+        {"filter_field": "行政区划代码", "filter_value": "361103", "format": "page"},
+    )
+    assert shown.status_code == 200 and "查询结果" in shown.text and "消息编号" in shown.text
+    csv = post_page_form(civil, grant_page, f"{grant_page}/query", {"format": "csv"})
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    assert csv.content.decode("utf-8-sig").splitlines()[0] == "公民身份号码,姓名,行政区划代码"
+
+    # another department's grant is not there for the health commission
+    refused = health.post(
+        f"/api/v1/federation/upper-grants/{grant['id']}/query",
+        headers=csrf_for(health.app, health),  # type: ignore[arg-type]
+        json={},
+    )
+    assert refused.status_code == 404
+    assert refused.json()["detail"].startswith("本单位没有上级授权")

@@ -723,3 +723,14 @@ def mirrored_of(db_session: Session, request_id: int) -> list[MirroredGrant]:
             .order_by(MirroredGrant.id)
         ).scalars()
     )
+
+
+def get_mirrored(db_session: Session, *, actor: Actor, grant_id: int) -> MirroredGrant:
+    """A mirrored upper grant, for its department and those who oversee."""
+    require(actor, *DEPARTMENT, *OVERSEERS, action="查看上级授权")
+    grant = db_session.get(MirroredGrant, grant_id)
+    if grant is None or not (
+        actor.has(*OVERSEERS) or actor.organization_id == grant.organization_id
+    ):
+        raise NotFound(f"上级授权 {grant_id} 不存在", field="grant_id")
+    return grant
