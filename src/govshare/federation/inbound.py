@@ -30,7 +30,7 @@ from govshare.core.audit import record
 from govshare.core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from govshare.core.permissions import Actor, Role
 from govshare.exchange.service import delivery
-from govshare.federation.models import Peer, PlatformLevel
+from govshare.federation.models import Peer, PlatformLevel, Relation
 from govshare.federation.request_models import InboundBundle, InboundItem, PeerOrganization
 from govshare.identity import service as identity_service
 from govshare.identity.models import Level, Organization
@@ -117,6 +117,11 @@ def _platform_actor(incoming: Incoming) -> Actor:
         roles=frozenset({Role.PLATFORM_OPERATOR}),
         source_ip=incoming.actor.source_ip,
     )
+
+
+def _from_below(incoming: Incoming) -> None:
+    if incoming.peer.relation is not Relation.LOWER:
+        raise Forbidden(f"“{incoming.peer.name}”不是本平台的下级平台，不受理其申请", field="peer")
 
 
 def spoken_for(db_session: Session, peer: Peer, uscc: str) -> Organization:
@@ -238,6 +243,7 @@ def _apply(
 def receive_bundle(db_session: Session, runtime: Runtime, incoming: Incoming) -> dict[str, Any]:
     """A lower platform's authorization request (整体授权申请): each department's item
     becomes an application here, or is answered with why it was not accepted."""
+    _from_below(incoming)
     body = incoming.body
     lower_number = _text(body, "number", 20)
     items = body.get("items")
@@ -364,6 +370,7 @@ def _item_status(db_session: Session, item: InboundItem) -> dict[str, Any]:
 
 def bundle_status(db_session: Session, runtime: Runtime, incoming: Incoming) -> dict[str, Any]:
     """Where each item of one of the peer's bundles stands here."""
+    _from_below(incoming)
     lower_number = _text(incoming.body, "number", 20)
     bundle = db_session.execute(
         select(InboundBundle).where(
@@ -396,6 +403,7 @@ def data_query(db_session: Session, runtime: Runtime, incoming: Incoming) -> dic
     """A department below queries its grant here, relayed by its platform: the ordinary
     delivery query as that department. A refusal after the access check is answered (not
     raised) so that its audit entries commit here."""
+    _from_below(incoming)
     body = incoming.body
     organization = spoken_for(db_session, incoming.peer, _text(body, "uscc", 18))
     number = _text(body, "grant", 20)

@@ -23,6 +23,7 @@ from govshare.core.permissions import Actor, Role
 from govshare.federation import inbound, relay, requests
 from govshare.federation.request_models import RequestState
 from govshare.federation.request_schemas import RelayQueryIn, ReviewIn, UpperRequestIn
+from govshare.sharing.models import MaskRule, RowOp
 from govshare.sharing.schemas import Upload
 from govshare.sharing.service.applications import period_default
 from govshare.systems import service as systems_service
@@ -240,6 +241,8 @@ def _grant_context(
         "may_query": actor.organization_id == grant.organization_id,
         "unusable": grant.usable(clock.today()),
         "download_rows": relay.DOWNLOAD_ROWS,
+        "mask_labels": {rule.value: rule.label for rule in MaskRule},
+        "op_labels": {op.value: op.label for op in RowOp},
     }
 
 
