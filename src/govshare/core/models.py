@@ -10,6 +10,7 @@ from govshare.core.scheduler import models as scheduler_models
 from govshare.evaluation import models as evaluation_models
 from govshare.exchange import models as exchange_models
 from govshare.federation import models as federation_models
+from govshare.federation import request_models as federation_request_models
 from govshare.identity import models as identity_models
 from govshare.opendata import models as opendata_models
 from govshare.pki import models as pki_models
@@ -29,6 +30,7 @@ __all__ = [
     "evaluation_models",
     "exchange_models",
     "federation_models",
+    "federation_request_models",
     "identity_models",
     "inbox_models",
     "opendata_models",

@@ -1,4 +1,4 @@
-"""`govshare federation init|identity|peer-add|peers|suspend|resume|hello|messages`: peering
+"""`govshare federation init|identity|peer-add|peers|suspend|resume|hello|messages|forward|pull`: peering
 this platform with the ones above and below it, from the server's console."""
 
 from __future__ import annotations
@@ -212,3 +212,57 @@ def messages(
                 row.error or "",
             )
     out.print(table)
+
+
+# --- requests to the level above (SHR-8) -----------------------------------------------------
+
+
+@app.command("forward")
+@fails_cleanly
+def forward(
+    resource: Annotated[str, typer.Option(help="只报送该上级资源代码的申请；默认报送全部")] = "",
+) -> None:
+    """将预审通过的上级资源申请按上级资源汇总，每个资源一份整体授权申请报送上级平台。"""
+    from govshare.federation import requests
+
+    runtime = get_runtime()
+    actor = console_actor()
+    with runtime.transaction() as db_session:
+        groups = [
+            (g.peer_id, g.resource_code)
+            for g in requests.ready_groups(db_session, actor=actor)
+            if not resource or g.resource_code == resource
+        ]
+    if not groups:
+        out.print("没有待报送的上级资源申请")
+        return
+    for peer_id, code in groups:
+        bundle_id = requests.forward(runtime, actor=actor, peer_id=peer_id, resource_code=code)
+        with runtime.transaction() as db_session:
+            bundle = db_session.get(requests.Bundle, bundle_id)
+            assert bundle is not None
+            count = len(requests.bundle_requests(db_session, bundle_id))
+            out.print(
+                f"已报送 {bundle.number}：上级资源 {code}，{count} 项申请，消息编号 {bundle.message_id}"
+            )
+
+
+@app.command("pull")
+@fails_cleanly
+def pull() -> None:
+    """向上级平台同步每份未办结整体授权申请的办理进度，并同步上级授权。"""
+    from govshare.federation import requests
+    from govshare.federation.request_models import Bundle, BundleState
+
+    runtime = get_runtime()
+    with runtime.transaction() as db_session:
+        from sqlalchemy import select
+
+        open_ids = list(
+            db_session.execute(select(Bundle.id).where(Bundle.state == BundleState.OPEN)).scalars()
+        )
+    for bundle_id in open_ids:
+        changed = requests.pull(runtime, actor=console_actor(), bundle_id=bundle_id)
+        out.print(f"整体授权申请 {bundle_id}：{len(changed)} 项申请有新进展")
+    if not open_ids:
+        out.print("没有未办结的整体授权申请")

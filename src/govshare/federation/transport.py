@@ -56,6 +56,11 @@ HANDSHAKE_SECONDS = 15.0
 # taking (session, runtime, Incoming) and returning the reply's body.
 HANDLERS: dict[str, str] = {
     "hello": "govshare.federation.transport:hello",
+    # requests to the level above (SHR-8): answered by the upper platform
+    "catalog.describe": "govshare.federation.inbound:describe",
+    "request.bundle": "govshare.federation.inbound:receive_bundle",
+    "request.status": "govshare.federation.inbound:bundle_status",
+    "data.query": "govshare.federation.inbound:data_query",
 }
 
 

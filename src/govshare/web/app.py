@@ -32,6 +32,8 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     from govshare.exchange import pages as exchange_pages
     from govshare.federation import api as federation_api
     from govshare.federation import pages as federation_pages
+    from govshare.federation import request_api as federation_request_api
+    from govshare.federation import request_pages as federation_request_pages
     from govshare.identity import api as identity_api
     from govshare.identity import pages as identity_pages
     from govshare.opendata import api as opendata_api
@@ -92,6 +94,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         systems_api.router,
         pki_api.router,
         federation_api.router,
+        federation_request_api.router,
     ):
         app.include_router(router, prefix="/api/v1")
     for router in (
@@ -114,6 +117,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         pki_pages.router,
         federation_pages.router,
         pki_api.public,
+        federation_request_pages.router,
     ):
         app.include_router(router)
     return app

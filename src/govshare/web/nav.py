@@ -37,6 +37,7 @@ LINKS: Links = [
     ("级联对接", "/federation", (Role.PLATFORM_OPERATOR, Role.AUTHORITY, Role.AUDITOR)),
     ("工作日历", "/calendar", ()),
     ("审计日志", "/audit", (Role.AUDITOR, Role.PLATFORM_OPERATOR, Role.AUTHORITY)),
+    ("上级资源", "/federation/upper-requests", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
 ]
 
 CATALOG_TABS: Links = [
@@ -99,6 +100,13 @@ SECURITY_TABS: Links = [
     ("检查评估", "/security/checks", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
 ]
 
+FEDERATION_REQUEST_TABS: Links = [
+    ("上级资源申请", "/federation/upper-requests", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
+    ("上级授权", "/federation/upper-grants", (*DEPARTMENT, *OVERSIGHT, Role.AUDITOR)),
+    ("预审与报送", "/federation/upper-bundles", (*OVERSIGHT, Role.AUDITOR)),
+    ("下级报来", "/federation/inbound-bundles", (*OVERSIGHT, Role.AUDITOR)),
+]
+
 # Sections with their own tabs: the path prefix and the tabs shown under it.
 SECTIONS: list[tuple[str, str, Links]] = [
     ("/catalog", "资源目录", CATALOG_TABS),
@@ -108,6 +116,7 @@ SECTIONS: list[tuple[str, str, Links]] = [
     ("/verification", "疑义校核", VERIFICATION_TABS),
     ("/supervision", "监督考核", SUPERVISION_TABS),
     ("/security", "安全管理", SECURITY_TABS),
+    ("/federation", "上级资源", FEDERATION_REQUEST_TABS),
 ]
 
 

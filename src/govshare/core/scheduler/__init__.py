@@ -82,6 +82,8 @@ TASKS: tuple[PeriodicTask, ...] = (
     PeriodicTask("supervision.escalate", "hour", "govshare.supervision.jobs:escalate", minute=8),
     # identities and CRLs exchanged with every peered platform (`govshare federation hello`)
     PeriodicTask("federation.hello", "hour", "govshare.federation.transport:greet_all", minute=9),
+    # decisions on requests sent to the upper platform, and its grants mirrored (SHR-8)
+    PeriodicTask("federation.requests", "minute", "govshare.federation.requests:pull_all"),
 )
 
 
