@@ -95,8 +95,9 @@ def demo(
         typer.Option("--no-levels", help="不创建、不启动与本市级联的省级和县级平台"),
     ] = False,
 ) -> None:
-    """创建（仅首次）并启动示范城市：一个市、一个县、二十多个部门和各角色用户，以及数据交换和开放门户；
-    另以独立进程启动与之级联对接的省级平台和县级平台。"""
+    """创建（仅首次）并启动示范城市：一个市、一个县、二十多个部门和各角色用户，以及数据交换和开放门户。
+
+    另以独立进程启动与本市平台级联对接的省级平台和县级平台（--no-levels 则不启动）。"""
     if not os.environ.get("GOVSHARE_DATA_DIR"):
         os.environ["GOVSHARE_DATA_DIR"] = str(data_dir)
     os.environ.setdefault("GOVSHARE_POLICY_PROFILE", "shangrao")
@@ -175,14 +176,14 @@ def _print_levels(levels: Plan, port: int) -> None:
     from govshare.demo import DEMO_PASSWORD
     from govshare.demo import levels as levels_demo
 
-    out.print("三级平台（各为独立进程和数据目录，与本市级联对接，启动后互相握手）：")
+    out.print("省级和县级平台（各为独立进程和数据目录，与本市平台级联对接，启动后握手）：")
     out.print(
-        f"  江州市（本平台）级联端口 {levels.city_federation_url}，"
+        f"  本市平台级联端口 {levels.city_federation_url}，"
         f"对接平台和级联消息见 http://127.0.0.1:{port}/federation",
         soft_wrap=True,
     )
     for node in levels.nodes.values():
-        accounts = "、".join(f"{u}（{label}）" for u, label in levels_demo.sign_ins(node))
+        accounts = "、".join(f"{u} {label}" for u, label in levels_demo.sign_ins(node))
         out.print(
             f"  {node.name}：{node.url}/ 级联端口 {node.federation_url}，"
             f"数据目录 {node.data_dir}，日志 {node.log_file.name}",
