@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from govshare.core.policy import Profile
     from govshare.core.runtime import Runtime
+    from govshare.demo.levels import Plan
 
 out = Console(highlight=False)
 
@@ -89,8 +90,14 @@ def demo(
     build_only: Annotated[
         bool, typer.Option("--build-only", help="只创建示范数据，不启动服务")
     ] = False,
+    no_levels: Annotated[
+        bool,
+        typer.Option("--no-levels", help="不创建、不启动与本市级联的省级和县级平台"),
+    ] = False,
 ) -> None:
-    """创建（仅首次）并启动示范城市：一个市、一个县、二十多个部门和各角色用户，以及数据交换和开放门户。"""
+    """创建（仅首次）并启动示范城市：一个市、一个县、二十多个部门和各角色用户，以及数据交换和开放门户。
+
+    另以独立进程启动与本市平台级联对接的省级平台和县级平台（--no-levels 则不启动）。"""
     if not os.environ.get("GOVSHARE_DATA_DIR"):
         os.environ["GOVSHARE_DATA_DIR"] = str(data_dir)
     os.environ.setdefault("GOVSHARE_POLICY_PROFILE", "shangrao")
@@ -98,8 +105,20 @@ def demo(
     from govshare import demo as demo_city
     from govshare.core.runtime import get_runtime
     from govshare.demo import exchange as exchange_demo
+    from govshare.demo import levels as levels_demo
     from govshare.demo.identity import SIGN_INS
 
+    levels = None
+    if not no_levels:
+        # The ports are remembered from the first build; the city's federation port is its
+        # setting, as `govshare serve` would have it.
+        levels = levels_demo.plan(
+            Path(os.environ["GOVSHARE_DATA_DIR"]).expanduser().resolve(),
+            free=port == 0,
+            taken={port, service_port or exchange_demo.SERVICE_PORT},
+        )
+        os.environ["GOVSHARE_FEDERATION_PORT"] = str(levels.city_federation_port)
+        os.environ["GOVSHARE_FEDERATION_HOST"] = levels_demo.HOST
     runtime = get_runtime()
     migrate.upgrade(runtime.engine)
     with out.status("正在创建示范城市…") as status:
@@ -108,6 +127,12 @@ def demo(
             service_url=exchange_demo.service_url(service_port or exchange_demo.SERVICE_PORT),
             progress=lambda label: status.update(f"正在创建示范城市：{label}…"),
         )
+        if levels is not None:
+            created |= levels_demo.build(
+                runtime,
+                levels,
+                progress=lambda label: status.update(f"正在创建示范城市：{label}…"),
+            )
     out.print(
         ("已创建" if created else "已存在") + f"示范城市，数据目录 {runtime.settings.data_dir}"
     )
@@ -140,8 +165,31 @@ def demo(
             )
             out.print(f"  http://127.0.0.1:{port}{gateway_path}", soft_wrap=True)
         out.print(f"开放门户（公众，无需登录）：http://127.0.0.1:{port}{PORTAL_PATH}/")
+        if levels is not None:
+            stack.enter_context(levels_demo.serving(runtime, levels, report=out.print))
+            _print_levels(levels, port)
         out.print("按 Ctrl+C 停止。\n")
         _run("127.0.0.1", port, 1, demo_app(runtime, port))
+
+
+def _print_levels(levels: Plan, port: int) -> None:
+    from govshare.demo import DEMO_PASSWORD
+    from govshare.demo import levels as levels_demo
+
+    out.print("省级和县级平台（各为独立进程和数据目录，与本市平台级联对接，启动后握手）：")
+    out.print(
+        f"  本市平台级联端口 {levels.city_federation_url}，"
+        f"对接平台和级联消息见 http://127.0.0.1:{port}/federation",
+        soft_wrap=True,
+    )
+    for node in levels.nodes.values():
+        accounts = "、".join(f"{u} {label}" for u, label in levels_demo.sign_ins(node))
+        out.print(
+            f"  {node.name}：{node.url}/ 级联端口 {node.federation_url}，"
+            f"数据目录 {node.data_dir}，日志 {node.log_file.name}",
+            soft_wrap=True,
+        )
+        out.print(f"    账户（密码 {DEMO_PASSWORD}）：{accounts}", soft_wrap=True)
 
 
 PORTAL_PATH = "/open"  # where the demo serves the open portal beside the platform
