@@ -46,6 +46,7 @@ class Node:
     port: int
     federation_port: int
     runtime: Runtime
+    operator: Actor  # the platform's operator, for what the test does as them
 
     @property
     def env(self) -> dict[str, str]:
@@ -111,7 +112,7 @@ def node(root: Path, code: str, name: str, level: PlatformLevel) -> Node:
             level=level,
             url=f"https://127.0.0.1:{federation_port}",
         )
-    return Node(code, name, level, data_dir, port, federation_port, runtime)
+    return Node(code, name, level, data_dir, port, federation_port, runtime, actor)
 
 
 def peer(upper: Node, lower: Node) -> None:
