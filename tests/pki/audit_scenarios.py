@@ -132,6 +132,24 @@ SCENARIOS: dict[str, Writes | Reads] = {
         prepare=_issued,
     ),
     PKI + "subject_of": READ_ONLY,
+    PKI + "platform_subject": READ_ONLY,
+    PKI + "issue_platform": Writes(
+        "pki.certificate.issue",
+        lambda w: (
+            pki_service.issue_platform(
+                w.db,
+                actor=w.op,
+                settings=SETTINGS,
+                validity_days=DAYS,
+                system_id=system(w.db, w.op, organization_id=w.dept.id).id,
+                name="测试市政务数据共享平台",
+                code="361100",
+                hosts=["127.0.0.1", "share.example.gov.cn"],
+            )
+            if authority(w.db, w.op)
+            else None
+        ),
+    ),
     PKI + "crl_next_update": READ_ONLY,
     PKI + "status_of": READ_ONLY,
 }

@@ -10,7 +10,6 @@ certificate belongs to an active peer, and the log of messages. `transport` move
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -551,14 +550,6 @@ def list_messages(
     if message_id:
         stmt = stmt.where(PeerMessage.message_id == message_id.strip())
     return list(db_session.execute(stmt).scalars())
-
-
-def is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def sent_at_valid(value: object, now: datetime | None = None) -> bool:
