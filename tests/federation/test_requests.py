@@ -26,7 +26,7 @@ from govshare.core.runtime import Runtime
 from govshare.exchange.masking import Mask
 from govshare.exchange.scope import Condition
 from govshare.exchange.service.delivery.statements import masking_key
-from govshare.federation import relay, requests
+from govshare.federation import relay, requests, transport
 from govshare.federation.models import PlatformLevel
 from govshare.federation.request_models import (
     BundleState,
@@ -319,11 +319,9 @@ def test_refusals_are_clear(world: World) -> None:
 
     health = _request(w, w.health, w.health_system)
     _review(w, health)
-    bundle_id = requests.forward(
-        w.city.runtime, actor=w.city.actor, peer_id=w.upper_id, resource_code=w.code
-    )
+    requests.forward(w.city.runtime, actor=w.city.actor, peer_id=w.upper_id, resource_code=w.code)
     _decide_all(w)
-    requests.pull(w.city.runtime, actor=w.city.actor, bundle_id=bundle_id)
+    requests.pull_all(w.city.runtime)  # the periodic task's pull
     with w.city.runtime.transaction() as db:
         (grant,) = db.execute(select(MirroredGrant)).scalars()
         grant_id = grant.id
@@ -479,3 +477,50 @@ def test_the_pages_and_api_carry_a_request_from_filing_to_the_relayed_query(worl
     )
     assert refused.status_code == 404
     assert refused.json()["detail"].startswith("本单位没有上级授权")
+
+
+def test_a_lower_platform_cannot_speak_for_a_department_it_did_not_register(world: World) -> None:
+    w = world
+    with w.province.runtime.transaction() as db:
+        own = db.execute(select(Organization).where(Organization.name == "市公安局")).scalar_one()
+        uscc = own.uscc
+    reply = transport.send(
+        w.city.runtime,
+        peer_id=w.upper_id,
+        kind="request.bundle",
+        body={
+            "number": "ZT2026999999",
+            "resource_code": w.code,
+            "items": [
+                {
+                    "number": "SJ2026999999",
+                    "department": {"name": "市公安局", "uscc": uscc},
+                    "system": {"name": "人口管理系统"},
+                    "purpose": "核对最低生活保障申请人的户籍和身份信息",
+                    "fields": ["姓名"],
+                    "valid_from": "2026-10-01",
+                    "valid_until": "2027-09-30",
+                    "accept_restrictions": True,
+                }
+            ],
+        },
+        actor=w.city.actor,
+    )
+    (item,) = reply.body["items"]
+    assert item["application"] is None
+    assert (
+        item["error"] == f"统一社会信用代码 {uscc} 不是“江州市政务数据共享平台”在本平台登记的单位"
+    )
+    with w.province.runtime.transaction() as db:
+        assert db.execute(select(Application)).first() is None
+    # nor query as one of the upper's own departments
+    with pytest.raises(
+        transport.PeerUnavailable, match="不是“江州市政务数据共享平台”在本平台登记的单位"
+    ):
+        transport.send(
+            w.city.runtime,
+            peer_id=w.upper_id,
+            kind="data.query",
+            body={"grant": "SG2026000001", "uscc": uscc},
+            actor=w.city.actor,
+        )

@@ -126,7 +126,7 @@ def _when_up(
         for child in children:
             if not _wait_until_up(child, stop):
                 return
-        report("三级平台均已启动：" + "、".join(c.node.name for c in children))
+        report("省级和县级平台均已启动：" + "、".join(c.node.name for c in children))
         for line in greet(city):
             report(line)
         if not stop.is_set():
