@@ -103,6 +103,9 @@ def test_two_workers_run_each_periodic_task_once_per_tick(environ: dict[str, str
             "opendata.applications 2026-10-12 02:02": 1,
             "catalog.apply_due 2026-10-12 02:00": 1,
             "sharing.reminders 2026-10-12 02:00": 1,
+            "federation.catalogs 2026-10-12 02:00": 1,
+            "federation.catalogs 2026-10-12 02:01": 1,
+            "federation.catalogs 2026-10-12 02:02": 1,
         }
     )
     assert ran == expected, results
@@ -115,6 +118,7 @@ def test_two_workers_run_each_periodic_task_once_per_tick(environ: dict[str, str
         [("exchange.tick", m) for m in minutes]
         + [("opendata.applications", m) for m in minutes]
         + [("catalog.apply_due", HOUR), ("sharing.reminders", HOUR)]
+        + [("federation.catalogs", m) for m in minutes]
     )
 
 

@@ -56,6 +56,7 @@ HANDSHAKE_SECONDS = 15.0
 # taking (session, runtime, Incoming) and returning the reply's body.
 HANDLERS: dict[str, str] = {
     "hello": "govshare.federation.transport:hello",
+    "catalog.export": "govshare.federation.catalogs:export",
 }
 
 

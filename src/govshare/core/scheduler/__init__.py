@@ -79,6 +79,9 @@ TASKS: tuple[PeriodicTask, ...] = (
     PeriodicTask("supervision.escalate", "hour", "govshare.supervision.jobs:escalate", minute=8),
     # identities and CRLs exchanged with every peered platform (`govshare federation hello`)
     PeriodicTask("federation.hello", "hour", "govshare.federation.transport:greet_all", minute=9),
+    # the peers' catalog changes and retirements mirrored here, this platform's and its lower
+    # platforms' passed upwards (级联目录, `govshare federation sync-catalogs`)
+    PeriodicTask("federation.catalogs", "minute", "govshare.federation.catalogs:sync_task"),
 )
 
 
