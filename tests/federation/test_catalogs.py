@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlalchemy import select
 from typer.testing import CliRunner
@@ -24,9 +25,11 @@ from govshare.federation import catalog_editions, catalogs, transport
 from govshare.federation.catalog_models import RemoteResource
 from govshare.federation.models import PlatformLevel, Relation
 from govshare.identity.models import Level
+from govshare.web.app import create_app
 from tests.builders import actor_of, organization, user
 from tests.catalog.builders import published
 from tests.federation.builders import Platform, peered, platform
+from tests.http import post_page_form, sign_in
 
 PROVINCE, CITY, COUNTY = "360000", "361100", "361102"
 RULES = load_profile("binzhou").rules  # no notice period: changes take effect on approval
@@ -230,6 +233,56 @@ def test_an_export_with_a_bad_position_is_refused(city: Platform, county: Platfo
         )
 
 
+def _client(at: Platform, username: str) -> TestClient:
+    client = TestClient(create_app(at.runtime))
+    assert sign_in(client, username).status_code == 200
+    return client
+
+
+def _clerk(at: Platform, department: str, level: Level) -> str:
+    with at.runtime.transaction() as db_session:
+        org = organization(db_session, department, level=level)
+        return user(db_session, org, [Role.DEPARTMENT_STAFF]).username
+
+
+def test_the_remote_catalog_pages_show_provenance_and_retirement(
+    province: Platform, city: Platform, county: Platform
+) -> None:
+    peered(province, city)
+    peered(city, county)
+    officer = _officer(county, "信州区民政局", Level.COUNTY)
+    kept = _publish(county, officer, name="信州区婚姻登记信息")
+    gone = _publish(county, officer, name="信州区收养登记信息")
+    _publish(
+        province, _officer(province, "江西省市场监督管理局", Level.PROVINCE), name="企业登记信息"
+    )
+    _sync(city)
+    _retire(county, officer, gone)
+    _sync(city)
+
+    with _client(city, _clerk(city, "江州市民政局", Level.CITY)) as client:
+        page = client.get("/catalog/federation")
+        assert page.status_code == 200
+        assert "信州区婚姻登记信息" in page.text and "企业登记信息" in page.text
+        assert "信州区政务数据共享平台" in page.text and "已下架" in page.text
+        found = client.get("/catalog/federation", params={"q": "婚姻", "side": "lower"})
+        assert "信州区婚姻登记信息" in found.text and "企业登记信息" not in found.text
+        row_id = _mirror(city)[COUNTY, kept].id
+        detail = client.get(f"/catalog/federation/{row_id}")
+        assert detail.status_code == 200
+        assert "身份证号" in detail.text and "信州区民政局" in detail.text
+        assert client.get("/catalog/federation/999999").status_code == 404
+        browse = client.get("/catalog", params={"q": "婚姻登记"})
+        assert "/catalog/federation?q=" in browse.text and "下级平台另有" in browse.text
+        api = client.get("/api/v1/federation/catalog", params={"q": "信州区婚姻"}).json()
+        assert [r["code"] for r in api["rows"]] == [kept]
+        assert api["rows"][0]["chain"] == [{"code": COUNTY, "name": county.name}]
+
+    with _client(county, _clerk(county, "信州区公安分局", Level.COUNTY)) as client:
+        page = client.get("/catalog/federation")  # a lower platform's page: nothing mirrored yet
+        assert page.status_code == 200 and "级联目录" in page.text
+
+
 def test_a_dated_edition_holds_the_city_catalog_with_each_county_part(
     city: Platform, county: Platform
 ) -> None:
@@ -282,3 +335,37 @@ def test_sync_catalogs_from_the_console_reports_progress_and_counts(
     edition = CliRunner().invoke(govshare.cli.app, ["federation", "catalog-edition"])
     assert edition.exit_code == 0, edition.output
     assert "年第1版" in edition.output and f"{county.name} 1 项" in edition.output
+
+
+def test_the_operator_publishes_an_edition_from_the_page_and_clerks_download_it(
+    city: Platform, county: Platform
+) -> None:
+    peered(city, county)
+    _publish(county, _officer(county, "信州区民政局", Level.COUNTY))
+    _sync(city)
+    with _client(city, "operator") as operator:
+        page = operator.get("/catalog/federation/editions")
+        assert "尚未发布目录版本" in page.text
+        posted = post_page_form(
+            operator,
+            "/catalog/federation/editions",
+            "/catalog/federation/editions",
+            {"note": "年度更新"},
+        )
+        assert posted.status_code == 303
+        listed = operator.get("/catalog/federation/editions")
+        assert "年第1版" in listed.text and f"{county.name}：1 项" in listed.text
+    (edition,) = _audits(city, "federation.catalog.edition")
+    with _client(city, _clerk(city, "江州市民政局", Level.CITY)) as clerk:
+        assert "发布目录版本" not in clerk.get("/catalog/federation/editions").text
+        refused = clerk.post("/api/v1/federation/catalog/editions", json={"note": ""})
+        assert refused.status_code == 403
+        (listed_edition,) = clerk.get("/api/v1/federation/catalog/editions").json()
+        download = clerk.get(
+            f"/catalog/federation/editions/{listed_edition['id']}/download",
+            params={"fmt": "json", "origin": COUNTY},
+        )
+        assert download.status_code == 200
+        assert [p["code"] for p in download.json()["parts"]] == [COUNTY]
+        assert "attachment" in download.headers["content-disposition"]
+    assert edition["total"] == 1

@@ -150,7 +150,7 @@ def get_edition(db_session: Session, *, actor: Actor, edition_id: int) -> Catalo
 class EditionFile:
     content: bytes
     filename: str
-    media_type: str
+    content_type: str
 
 
 RESOURCE_HEADERS = (

@@ -540,14 +540,6 @@ def search_remote(db_session: Session, *, actor: Actor, query: RemoteQuery) -> R
     return RemotePage(rows, total, query.page, pages, origins)
 
 
-def count_matching(db_session: Session, *, actor: Actor, text: str, relation: Relation) -> int:
-    """How many current resources of the platforms below (or above) match `text`: the
-    catalog browse page points to them."""
-    require(actor, *READERS, action="查看级联目录")
-    stmt = _matching(RemoteQuery(text=text[:200], relation=relation, include_retired=False))
-    return db_session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-
-
 def get_remote(db_session: Session, *, actor: Actor, remote_id: int) -> RemoteResource:
     require(actor, *READERS, action="查看级联目录")
     row = db_session.get(RemoteResource, remote_id)

@@ -30,6 +30,8 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     from govshare.exchange import api as exchange_api
     from govshare.exchange import gateway as exchange_gateway
     from govshare.exchange import pages as exchange_pages
+    from govshare.federation import catalog_api as federation_catalog_api
+    from govshare.federation import catalog_pages as federation_catalog_pages
     from govshare.identity import api as identity_api
     from govshare.identity import pages as identity_pages
     from govshare.opendata import api as opendata_api
@@ -89,6 +91,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         security_api.router,
         systems_api.router,
         pki_api.router,
+        federation_catalog_api.router,
     ):
         app.include_router(router, prefix="/api/v1")
     for router in (
@@ -110,6 +113,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         systems_pages.router,
         pki_pages.router,
         pki_api.public,
+        federation_catalog_pages.router,
     ):
         app.include_router(router)
     return app

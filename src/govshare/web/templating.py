@@ -34,6 +34,7 @@ TEMPLATE_DIRS = [
     PACKAGE / "security" / "templates",
     PACKAGE / "systems" / "templates",
     PACKAGE / "pki" / "templates",
+    PACKAGE / "federation" / "templates",
 ]
 FLASH_COOKIE = "gs_flash"
 
