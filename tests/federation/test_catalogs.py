@@ -156,6 +156,12 @@ def test_a_county_resource_reaches_the_city_and_through_it_the_province(
     assert sum(r.added + r.changed + r.retired for r in again) == 0
     assert len(_audits(province, "federation.catalog.sync")) == 1
 
+    with _client(province, _clerk(province, "江西省民政厅", Level.PROVINCE)) as client:
+        page = client.get("/catalog/federation", params={"via": CITY, "state": "current"})
+        assert "信州区婚姻登记信息" in page.text
+        assert f"{county.name} → {city.name}" in page.text  # the provenance, county → city
+        assert "信州区民政局（县级）" in page.text
+
 
 def test_a_change_and_a_retirement_follow_up_the_levels(
     province: Platform, city: Platform, county: Platform

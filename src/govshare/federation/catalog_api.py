@@ -123,6 +123,7 @@ def remote_list(
     q: str = Query("", max_length=200),
     side: Relation | None = None,
     origin: str | None = Query(None, pattern=r"^\d{6,12}$"),
+    via: str | None = Query(None, pattern=r"^\d{6,12}$"),
     current_only: bool = False,
     page: Page = 1,
 ) -> RemotePageOut:
@@ -130,7 +131,12 @@ def remote_list(
         db_session,
         actor=actor,
         query=catalogs.RemoteQuery(
-            text=q, relation=side, origin=origin, include_retired=not current_only, page=page
+            text=q,
+            relation=side,
+            origin=origin,
+            via=via,
+            include_retired=not current_only,
+            page=page,
         ),
     )
     return RemotePageOut(

@@ -25,7 +25,7 @@ from govshare.web.templating import redirect, render
 router = APIRouter(include_in_schema=False)
 
 PAGE = "/catalog/federation"
-PARAMS = ("q", "side", "origin", "state", "page")
+PARAMS = ("q", "side", "origin", "via", "state", "page")
 SHARE_TAGS = {"unconditional": "green", "conditional": "amber", "not_shared": "red"}
 LEVELS = catalog_editions.LEVELS
 
@@ -45,13 +45,15 @@ def _query(params: dict[str, str]) -> catalogs.RemoteQuery:
     page = params.get("page") or "1"
     if not (page.isascii() and page.isdigit() and 1 <= int(page) <= MAX_PAGE):
         raise Invalid(f"页码应为 1 至 {MAX_PAGE} 之间的整数", field="page")
-    origin = params.get("origin") or None
-    if origin is not None and not (origin.isascii() and origin.isdigit() and len(origin) <= 12):
-        raise Invalid("来源平台参数无效", field="origin")
+    origin, via = params.get("origin") or None, params.get("via") or None
+    for name, value in (("origin", origin), ("via", via)):
+        if value is not None and not (value.isascii() and value.isdigit() and len(value) <= 12):
+            raise Invalid("来源平台参数无效", field=name)
     return catalogs.RemoteQuery(
         text=params.get("q", "")[:200],
         relation=Relation(side) if side else None,
         origin=origin,
+        via=via,
         include_retired=params.get("state") != "current",
         page=int(page),
     )

@@ -475,6 +475,7 @@ class RemoteQuery:
     text: str = ""
     relation: Relation | None = None
     origin: str | None = None
+    via: str | None = None  # the code of the peer it came through
     include_retired: bool = True
     page: int = 1
     page_size: int = 20
@@ -498,6 +499,8 @@ def _matching(query: RemoteQuery) -> Any:
         stmt = stmt.where(RemoteResource.relation == query.relation)
     if query.origin:
         stmt = stmt.where(RemoteResource.origin_code == query.origin)
+    if query.via:
+        stmt = stmt.where(RemoteResource.peer_id.in_(select(Peer.id).where(Peer.code == query.via)))
     if not query.include_retired:
         stmt = stmt.where(RemoteResource.retired.is_(False))
     return stmt
