@@ -106,6 +106,9 @@ def test_two_workers_run_each_periodic_task_once_per_tick(environ: dict[str, str
             "federation.requests 2026-10-12 02:00": 1,
             "federation.requests 2026-10-12 02:01": 1,
             "federation.requests 2026-10-12 02:02": 1,
+            "federation.catalogs 2026-10-12 02:00": 1,
+            "federation.catalogs 2026-10-12 02:01": 1,
+            "federation.catalogs 2026-10-12 02:02": 1,
         }
     )
     assert ran == expected, results
@@ -119,6 +122,7 @@ def test_two_workers_run_each_periodic_task_once_per_tick(environ: dict[str, str
         + [("opendata.applications", m) for m in minutes]
         + [("catalog.apply_due", HOUR), ("sharing.reminders", HOUR)]
         + [("federation.requests", m) for m in minutes]
+        + [("federation.catalogs", m) for m in minutes]
     )
 
 

@@ -9,6 +9,7 @@ from govshare.core.inbox import models as inbox_models
 from govshare.core.scheduler import models as scheduler_models
 from govshare.evaluation import models as evaluation_models
 from govshare.exchange import models as exchange_models
+from govshare.federation import catalog_models as federation_catalog_models
 from govshare.federation import models as federation_models
 from govshare.federation import request_models as federation_request_models
 from govshare.identity import models as identity_models
@@ -29,6 +30,7 @@ __all__ = [
     "catalog_search_index",
     "evaluation_models",
     "exchange_models",
+    "federation_catalog_models",
     "federation_models",
     "federation_request_models",
     "identity_models",

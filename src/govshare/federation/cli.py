@@ -1,5 +1,6 @@
-"""`govshare federation init|identity|peer-add|peers|suspend|resume|hello|messages|forward|pull`: peering
-this platform with the ones above and below it, from the server's console."""
+"""`govshare federation …` from the server's console: this platform's identity and peers
+(init, identity, peer-add, peers, hello, suspend, resume, messages), the catalogs along the
+levels (sync-catalogs, catalog-edition) and requests to the level above (forward, pull)."""
 
 from __future__ import annotations
 
@@ -266,3 +267,50 @@ def pull() -> None:
         out.print(f"整体授权申请 {bundle_id}：{len(changed)} 项申请有新进展")
     if not open_ids:
         out.print("没有未办结的整体授权申请")
+
+
+@app.command("sync-catalogs")
+@fails_cleanly
+def sync_catalogs() -> None:
+    """从各对接平台同步目录（级联目录）：新增、变更和下架的资源。"""
+    from govshare.federation import catalogs
+
+    def progress(result: catalogs.SyncResult) -> None:
+        out.print(
+            f"  {result.peer_name}（{result.relation.label}）：第 {result.pages} 页，"
+            f"已收 {result.received} 条"
+        )
+
+    runtime = get_runtime()
+    results = catalogs.sync_all(runtime, actor=console_actor(), progress=progress)
+    if not results:
+        out.print("没有对接中的平台（或本平台尚未设置级联身份）")
+    for result in results:
+        if result.error:
+            out.print(f"[red]{result.peer_name}：同步失败：{result.error}[/red]")
+            continue
+        out.print(
+            f"{result.peer_name}（{result.relation.label}）：新增 {result.added}，"
+            f"变更 {result.changed}，下架 {result.retired}"
+            + (f"，跳过 {result.skipped}" if result.skipped else "")
+        )
+    if any(r.error for r in results):
+        raise typer.Exit(1)
+
+
+@app.command("catalog-edition")
+@fails_cleanly
+def catalog_edition(
+    note: Annotated[str, typer.Option(help="编制说明")] = "",
+) -> None:
+    """发布本平台目录的新版本（含下级平台目录），编制版次按年编号。"""
+    from govshare.federation import catalog_editions
+
+    runtime = get_runtime()
+    with runtime.transaction() as db_session:
+        edition = catalog_editions.publish_edition(db_session, actor=console_actor(), note=note)
+        parts = "，".join(f"{p['name']} {p['count']} 项" for p in edition.parts)
+        out.print(
+            f"已发布《{edition.platform_name}政务信息资源目录》{edition.title}"
+            f"（{edition.published_on}）：{parts}"
+        )

@@ -61,6 +61,7 @@ HANDLERS: dict[str, str] = {
     "request.bundle": "govshare.federation.inbound:receive_bundle",
     "request.status": "govshare.federation.inbound:bundle_status",
     "data.query": "govshare.federation.inbound:data_query",
+    "catalog.export": "govshare.federation.catalogs:export",
 }
 
 

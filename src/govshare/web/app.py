@@ -31,6 +31,8 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     from govshare.exchange import gateway as exchange_gateway
     from govshare.exchange import pages as exchange_pages
     from govshare.federation import api as federation_api
+    from govshare.federation import catalog_api as federation_catalog_api
+    from govshare.federation import catalog_pages as federation_catalog_pages
     from govshare.federation import pages as federation_pages
     from govshare.federation import request_api as federation_request_api
     from govshare.federation import request_pages as federation_request_pages
@@ -95,6 +97,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         pki_api.router,
         federation_api.router,
         federation_request_api.router,
+        federation_catalog_api.router,
     ):
         app.include_router(router, prefix="/api/v1")
     for router in (
@@ -118,6 +121,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         federation_pages.router,
         pki_api.public,
         federation_request_pages.router,
+        federation_catalog_pages.router,
     ):
         app.include_router(router)
     return app

@@ -50,6 +50,7 @@ CATALOG_TABS: Links = [
     ("信息化项目", "/catalog/projects", (*DEPARTMENT, *OVERSIGHT)),
     ("责任清单", "/catalog/responsibilities", DEPARTMENT),
     ("导入导出", "/catalog/spreadsheets", ()),
+    ("级联目录", "/catalog/federation", ()),
 ]
 
 

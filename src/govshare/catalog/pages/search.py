@@ -15,6 +15,8 @@ from markupsafe import Markup, escape
 from govshare.catalog.service import search
 from govshare.core.errors import Invalid
 from govshare.core.inputs import MAX_PAGE, parse_id
+from govshare.federation import catalogs as federation_catalogs
+from govshare.federation.models import Relation
 from govshare.web.deps import DB, PageActor
 from govshare.web.templating import render
 
@@ -23,6 +25,7 @@ router = APIRouter()
 PARAMS = ("q", *search.FACETS, "sort", "page")
 PROVIDERS_SHOWN = 8  # departments listed before "more"
 SHARE_TAGS = {"unconditional": "green", "conditional": "amber", "not_shared": "red"}
+LOWER_SHOWN = 3  # resources of the platforms below shown beside the city's own
 
 
 @dataclass(frozen=True)
@@ -134,5 +137,18 @@ def browse(request: Request, db_session: DB, actor: PageActor) -> HTMLResponse:
         "next_url": _url(params, page=str(page + 1)) if page < result.pages else None,
         "first_row": (page - 1) * result.query.page_size + 1,
         "first_page_url": _url(params, page=None),
+        # resources of the platforms below that match too, listed in the federated catalog
+        "lower": federation_catalogs.search_remote(
+            db_session,
+            actor=actor,
+            query=federation_catalogs.RemoteQuery(
+                text=result.query.text,
+                relation=Relation.LOWER,
+                include_retired=False,
+                page_size=LOWER_SHOWN,
+            ),
+        ),
+        "lower_url": "/catalog/federation?"
+        + urlencode({"q": result.query.text, "side": "lower", "state": "current"}),
     }
     return render(request, "catalog/search.html", context)

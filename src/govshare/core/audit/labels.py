@@ -203,6 +203,10 @@ ACTION_LABELS = {
     "systems.system.retire": "停用信息系统",
     "systems.system.update": "修改信息系统登记",
     "systems.system.view": "查看信息系统",
+    "federation.catalog.sync": "同步对接平台的目录",
+    "federation.catalog.retire": "对接平台的目录资源下架",
+    "federation.catalog.edition": "发布目录版本",
+    "federation.catalog.edition.download": "下载目录版本",
 }
 
 

@@ -84,6 +84,9 @@ TASKS: tuple[PeriodicTask, ...] = (
     PeriodicTask("federation.hello", "hour", "govshare.federation.transport:greet_all", minute=9),
     # decisions on requests sent to the upper platform, and its grants mirrored (SHR-8)
     PeriodicTask("federation.requests", "minute", "govshare.federation.requests:pull_all"),
+    # the peers' catalog changes and retirements mirrored here, this platform's and its lower
+    # platforms' passed upwards (级联目录, `govshare federation sync-catalogs`)
+    PeriodicTask("federation.catalogs", "minute", "govshare.federation.catalogs:sync_task"),
 )
 
 

@@ -4,7 +4,7 @@ federation_bundle, federation_mirrored_grant) and, at the upper platform, the bu
 speaks for (federation_peer_organization) (SHR-8, SR§15–§16).
 
 Revision ID: 0024
-Revises: 0022
+Revises: 0023
 Create Date: 2026-12-22 10:00:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 import govshare.core.db
 
 revision: str = "0024"
-down_revision: str | None = "0022"
+down_revision: str | None = "0023"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
