@@ -18,21 +18,26 @@ from sqlalchemy import select
 
 from govshare.core.audit.models import AuditEntry
 from govshare.core.permissions import Actor, Role
+from govshare.core.policy import load_profile
 from govshare.federation import requests
+from govshare.federation.catalog_models import RemoteResource
 from govshare.federation.models import PlatformLevel
 from govshare.federation.request_models import InboundBundle, MirroredGrant
 from govshare.federation.request_schemas import ReviewIn, UpperRequestIn
 from govshare.identity import service as identity_service
+from govshare.identity.models import Level
 from govshare.identity.schemas import ApiTokenIn
 from govshare.sharing.models import Application
 from govshare.sharing.schemas import DecisionIn, PreReviewIn
 from govshare.sharing.service import decisions
 from tests.builders import actor_of, organization, system_of, user
+from tests.catalog.builders import published
 from tests.exchange.builders import GRANTED, MASKING, bind, load_center, people_resource, population
 from tests.federation.processes import Node, node, peer, serving
 from tests.sharing.builders import SHANGRAO, sealed_letter, sharing_world
 
 PROVINCE, CITY, COUNTY = "360000", "361100", "361102"
+RULES = load_profile("binzhou").rules  # no notice period: a resource is published at once
 
 
 @dataclass
@@ -43,6 +48,7 @@ class Cast:
     resource_code: str  # the province's table resource
     provider_officer: Actor  # its provider, at the province
     departments: list[tuple[Actor, int, str]]  # city officers: (actor, system, bearer token)
+    county_resource: str  # a resource the county publishes
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +68,13 @@ def cast(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cast]:
         binding = bind(db, w, resource)
         code, provider_officer = resource.code, w.provider_officer
     load_center(province.runtime.center, binding, population(30))
+    county = nodes["county"]
+    with county.runtime.transaction() as db:
+        civil = organization(db, "信州区民政局", level=Level.COUNTY)
+        clerk = actor_of(user(db, civil, [Role.DATA_OFFICER]))
+        county_code = published(
+            db, clerk, county.operator, rules=RULES, name="信州区婚姻登记信息"
+        ).code
     departments = []
     with nodes["city"].runtime.transaction() as db:
         for name, username in (("江州市民政局", "civil"), ("江州市卫生健康委员会", "health")):
@@ -72,7 +85,7 @@ def cast(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cast]:
             )
             departments.append((officer, system_id, secret))
     with serving(list(nodes.values())):
-        yield Cast(nodes, code, provider_officer, departments)
+        yield Cast(nodes, code, provider_officer, departments, county_code)
     for n in nodes.values():
         n.runtime.engine.dispose()
 
@@ -90,8 +103,12 @@ def audited(n: Node, action: str) -> list[dict]:
         return [json.loads(r) for r in rows]
 
 
-def message_ids(n: Node, action: str, kind: str | None = None) -> set[str]:
-    return {d["message_id"] for d in audited(n, action) if kind is None or d["kind"] == kind}
+def message_ids(n: Node, action: str, kind: str | None = None, peer: str | None = None) -> set[str]:
+    return {
+        d["message_id"]
+        for d in audited(n, action)
+        if (kind is None or d["kind"] == kind) and (peer is None or d["peer"] == peer)
+    }
 
 
 def test_hellos_along_the_levels_are_logged_on_both_sides(platforms: dict[str, Node]) -> None:
@@ -177,3 +194,30 @@ def test_two_departments_go_up_as_one_bundle_and_each_queries_through_the_city(
             if d["message_id"] == message_id
         ]
         assert len(uses) == 1
+
+
+def mirrored(n: Node) -> dict[tuple[str, str], RemoteResource]:
+    with n.runtime.transaction() as db:
+        rows = db.execute(select(RemoteResource)).scalars().all()
+        for row in rows:
+            db.expunge(row)
+        return {(r.origin_code, r.resource_code): r for r in rows}
+
+
+def test_a_county_resource_appears_in_the_city_catalog_and_then_the_provinces(
+    cast: Cast,
+) -> None:
+    county, city, province = (cast.nodes[k] for k in ("county", "city", "province"))
+    for n in (city, province):  # each operator's sync, as the workers run it every minute
+        done = n.govshare("federation", "sync-catalogs")
+        assert done.returncode == 0, done.stdout + done.stderr
+    at_city = mirrored(city)[COUNTY, cast.county_resource]
+    assert at_city.name == "信州区婚姻登记信息" and at_city.provider_name == "信州区民政局"
+    at_province = mirrored(province)[COUNTY, cast.county_resource]
+    assert [c["code"] for c in at_province.chain] == [COUNTY, CITY]  # county → city → here
+    assert (PROVINCE, cast.resource_code) in mirrored(city)  # the upper catalog, browsable below
+    for lower, upper in ((county, city), (city, province)):
+        pulled = message_ids(upper, "federation.message.sent", "catalog.export", lower.code)
+        assert pulled and pulled <= message_ids(
+            lower, "federation.message.received", "catalog.export"
+        )
