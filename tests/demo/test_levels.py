@@ -20,6 +20,7 @@ from govshare.core.runtime import Runtime, build_runtime
 from govshare.core.settings import load_settings
 from govshare.demo import identity as identity_demo
 from govshare.demo import levels
+from govshare.demo import systems as systems_demo
 from govshare.demo.levels.places import SPEC, STATE_FILE
 from govshare.exchange.service import bindings
 from govshare.federation import service as federation
@@ -59,6 +60,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     migrate.upgrade(city.engine)
     with city.transaction() as db_session:
         identity_demo.build(db_session, Actor.command_line("demo"))
+        systems_demo.build(db_session, Actor.command_line("demo"))
     plan = levels.plan(data_dir, free=True)
     assert levels.build(city, plan)
     yield Built(city, data_dir, plan)
@@ -164,12 +166,12 @@ def test_ports_are_recovered_from_the_identities_when_the_record_is_gone(
         record.write_text(kept)
 
 
-def _message_ids(runtime: Runtime, action: str) -> set[str]:
+def _message_ids(runtime: Runtime, action: str, kind: str) -> set[str]:
     with runtime.transaction() as db_session:
         details = db_session.execute(
             select(AuditEntry.details).where(AuditEntry.action == action)
         ).scalars()
-        return {json.loads(d)["message_id"] for d in details if json.loads(d)["kind"] == "hello"}
+        return {json.loads(d)["message_id"] for d in details if json.loads(d)["kind"] == kind}
 
 
 def test_started_the_city_greets_both_and_stops_them(built: Built) -> None:
@@ -179,13 +181,13 @@ def test_started_the_city_greets_both_and_stops_them(built: Built) -> None:
         assert not greeting.is_alive(), reported
     greeted = [line for line in reported if "握手成功" in line]
     assert len(greeted) == 2, reported
-    sent = _message_ids(built.city, "federation.message.sent")
+    sent = _message_ids(built.city, "federation.message.sent", "hello")
     assert len(sent) == 2
     received: set[str] = set()
     for node in built.plan.nodes.values():
         runtime = _opened(node)
         try:
-            ids = _message_ids(runtime, "federation.message.received")
+            ids = _message_ids(runtime, "federation.message.received", "hello")
         finally:
             _close(runtime)
         assert len(ids & sent) == 1, (node.name, ids, sent)
@@ -196,3 +198,26 @@ def test_started_the_city_greets_both_and_stops_them(built: Built) -> None:
         log = node.log_file.read_text(encoding="utf-8")
         assert "Application shutdown complete" in log, log  # stopped by Ctrl+C, cleanly
         assert "Traceback" not in log, log
+
+
+def test_after_the_start_the_catalogs_are_mirrored_and_a_bundled_request_relayed(
+    built: Built,
+) -> None:
+    """What `after_start` left (the test above ran it): the province's and the county's
+    catalogs at the city, one bundle of two requests, 市税务局's grant mirrored and its
+    relayed lookup logged on both platforms under one message id."""
+    from govshare.federation.catalog_models import RemoteResource
+    from govshare.federation.request_models import Bundle, MirroredGrant, UpperRequest
+
+    with built.city.transaction() as db_session:
+        origins = set(db_session.execute(select(RemoteResource.origin_code)).scalars())
+        assert origins == {PROVINCE, COUNTY}
+        assert db_session.execute(select(sa.func.count(Bundle.id))).scalar_one() == 1
+        assert db_session.execute(select(sa.func.count(UpperRequest.id))).scalar_one() == 2
+        assert db_session.execute(select(sa.func.count(MirroredGrant.id))).scalar_one() == 1
+    (relayed,) = _message_ids(built.city, "federation.message.sent", "data.query")
+    province = _opened(built.plan.nodes["province"])
+    try:
+        assert relayed in _message_ids(province, "federation.message.received", "data.query")
+    finally:
+        _close(province)

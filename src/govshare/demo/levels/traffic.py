@@ -18,7 +18,7 @@ from govshare.demo import exchange as exchange_demo
 from govshare.demo.levels.places import Node
 from govshare.demo.sharing import letter
 from govshare.demo.sources import officer
-from govshare.federation import relay, requests
+from govshare.federation import catalogs, relay, requests
 from govshare.federation.request_models import MirroredGrant, UpperRequest
 from govshare.federation.request_schemas import RelayQueryIn, ReviewIn, UpperRequestIn
 from govshare.identity.models import User
@@ -29,6 +29,7 @@ from govshare.sharing.service import decisions
 from govshare.systems.models import InformationSystem, SystemState
 
 log = logging.getLogger(__name__)
+CONSOLE = Actor.command_line("demo")
 
 RESOURCE = "市场主体登记信息"  # the province's table the city's departments ask for
 # (department, items, purpose): 市税务局's request is approved at the province, 市民政局's
@@ -48,14 +49,22 @@ ASKS = (
 
 
 def after_start(city: Runtime, nodes: dict[str, Node]) -> None:
-    """Once the three platforms run and the city has greeted both: two city departments'
-    requests for the province's 市场主体登记信息 go up as one bundle, the province decides
-    one, the city pulls the decision, and 市税务局 looks a company up through the city (a
-    relayed call, logged on both platforms under one message id). Done once."""
+    """Once the three platforms run and the city has greeted both: the catalogs are
+    mirrored along the levels (the county's up to the city and on to the province, the
+    province's down to the city; the workers keep them in step every minute); two city
+    departments' requests for the province's 市场主体登记信息 go up as one bundle, the
+    province decides one, the city pulls the decision, and 市税务局 looks a company up
+    through the city (a relayed call, logged on both platforms under one message id).
+    The request is made once; a later start only syncs."""
+    province = nodes["province"].runtime()
     try:
-        _bundled_request(city, nodes["province"].runtime())
+        catalogs.sync_all(city, actor=CONSOLE)
+        catalogs.sync_all(province, actor=CONSOLE)
+        _bundled_request(city, province)
     except DomainError as exc:
         log.warning("demo levels: %s", exc.message)
+    finally:
+        province.engine.dispose()
 
 
 def _operator(db_session: Session) -> Actor:
