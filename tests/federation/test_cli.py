@@ -45,6 +45,6 @@ def test_identity_peering_and_suspension_at_the_console(govshare_cli: Cli, tmp_p
     listed = govshare_cli("federation", "peers")
     assert "361102" in listed.output and "对接中" in listed.output
     failed = govshare_cli("federation", "messages")
-    assert "hello" in failed.output and "未送达" in failed.output
+    assert "握手" in failed.output and "未送达" in failed.output
     suspended = govshare_cli("federation", "suspend", "361102", "--reason", "证书更换")
     assert suspended.exit_code == 0 and "已暂停" in suspended.output

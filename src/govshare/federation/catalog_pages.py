@@ -14,7 +14,7 @@ from govshare.catalog.models import DataType, OpenType, ShareType, UpdateFrequen
 from govshare.core.errors import DomainError, Invalid
 from govshare.core.inputs import MAX_PAGE, Id
 from govshare.core.permissions import Role
-from govshare.federation import catalog_editions, catalogs
+from govshare.federation import catalog_editions, catalogs, requests
 from govshare.federation.catalog_editions import chain_text, label
 from govshare.federation.models import Relation
 from govshare.web.deps import DB, PageActor, runtime_of
@@ -183,4 +183,5 @@ def remote_resource(
     request: Request, db_session: DB, actor: PageActor, remote_id: Id
 ) -> HTMLResponse:
     row = catalogs.get_remote(db_session, actor=actor, remote_id=remote_id)
-    return render(request, "federation/catalog_resource.html", view(row))
+    may_apply = actor.has(*requests.APPLICANTS)  # a department's people file upper requests
+    return render(request, "federation/catalog_resource.html", view(row) | {"may_apply": may_apply})

@@ -16,7 +16,7 @@ from govshare.core.errors import Conflict, Invalid
 from govshare.core.runtime import get_runtime
 from govshare.federation import service as federation
 from govshare.federation import transport
-from govshare.federation.models import PeerState, PlatformLevel
+from govshare.federation.models import KIND_LABELS, PeerState, PlatformLevel
 from govshare.pki import service as pki
 
 out = Console(highlight=False, soft_wrap=True)
@@ -208,7 +208,7 @@ def messages(
                 row.message_id,
                 row.direction.label,
                 row.peer.name if row.peer else "—",
-                row.kind,
+                KIND_LABELS.get(row.kind, row.kind),
                 row.outcome.label,
                 row.error or "",
             )

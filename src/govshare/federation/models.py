@@ -64,6 +64,17 @@ class Outcome(StrEnum):
         return {"ok": "成功", "refused": "被拒绝", "failed": "未送达"}[self]
 
 
+# What each kind of message between platforms does, in the interface's words.
+KIND_LABELS = {
+    "hello": "握手（交换身份和吊销列表）",
+    "catalog.export": "目录同步",
+    "catalog.describe": "查询上级资源",
+    "request.bundle": "整体授权申请",
+    "request.status": "申请进度同步",
+    "data.query": "中转查询",
+}
+
+
 class PlatformIdentity(Base):
     """This platform's identity towards peers (平台身份): its code and level, the address peers
     reach it at, and the certificate its own CA issued it, with the key sealed at rest. The

@@ -12,7 +12,7 @@ from govshare.core.inputs import Id
 from govshare.core.permissions import Actor, Role
 from govshare.federation import schemas, transport
 from govshare.federation import service as federation
-from govshare.federation.models import PeerState, PlatformLevel
+from govshare.federation.models import KIND_LABELS, PeerState, PlatformLevel
 from govshare.pki import service as pki
 from govshare.supervision.detectors import platform_unit
 from govshare.web.deps import DB, PageActor, runtime_of
@@ -27,7 +27,7 @@ def _context(request: Request, db_session: DB, actor: Actor, **extra: Any) -> di
     overseer = actor.has(*federation.OVERSEERS)
     message_id = (request.query_params.get("message_id") or "").strip()[:36]
     messages = (
-        federation.list_messages(db_session, actor=actor, message_id=message_id, limit=50)
+        federation.list_messages(db_session, actor=actor, message_id=message_id, limit=30)
         if overseer
         else []
     )
@@ -40,6 +40,7 @@ def _context(request: Request, db_session: DB, actor: Actor, **extra: Any) -> di
         "overseer": overseer,
         "is_operator": actor.has(Role.PLATFORM_OPERATOR),
         "levels": list(PlatformLevel),
+        "kind_labels": KIND_LABELS,
         "form": {},
         "errors": {},
         "failed": "",
