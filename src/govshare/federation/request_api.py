@@ -7,8 +7,6 @@ sign-in's write): the federation services run their own around the message."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import date, datetime
 from typing import Any
 
@@ -17,12 +15,11 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from govshare.core.errors import Invalid
 from govshare.core.inputs import Id
 from govshare.federation import inbound, relay, requests
 from govshare.federation.request_models import Bundle, MirroredGrant, UpperRequest
 from govshare.federation.request_schemas import ForwardIn, RelayQueryIn, ReviewIn, UpperRequestIn
-from govshare.sharing.schemas import Upload
+from govshare.sharing.api.applications import uploads_of
 from govshare.web.deps import DB, SignedIn, runtime_of
 
 router = APIRouter(prefix="/federation", tags=["级联：上级资源申请"])
@@ -210,26 +207,6 @@ def bundle_out(db_session: Session, b: Bundle) -> BundleOut:
 def _release(db_session: Session) -> None:
     """Commits what the request wrote so far (the sign-in), before a message to the peer."""
     db_session.commit()
-
-
-def uploads_of(attachments: list[AttachmentIn]) -> list[Upload]:
-    out = []
-    for index, item in enumerate(attachments):
-        try:
-            content = base64.b64decode(item.content_base64, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise Invalid(
-                "附件内容不是合法的 Base64", field=f"attachments[{index}].content_base64"
-            ) from exc
-        out.append(
-            Upload(
-                kind=item.kind,
-                filename=item.filename,
-                content_type=item.content_type,
-                content=content,
-            )
-        )
-    return out
 
 
 @router.get("/upper-resources", summary="查询上级平台的资源（名称、提供部门、信息项）")

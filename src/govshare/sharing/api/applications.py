@@ -39,7 +39,8 @@ class ApplicationSubmitIn(ApplicationIn):
     attachments: list[AttachmentIn] = Field(default_factory=list, max_length=10)
 
 
-def _uploads(attachments: list[AttachmentIn]) -> list[Upload]:
+def uploads_of(attachments: list[AttachmentIn]) -> list[Upload]:
+    """Attachments carried in JSON (Base64), as uploads; a bad one named by its index."""
     uploads = []
     for index, item in enumerate(attachments):
         try:
@@ -68,7 +69,7 @@ def submit(
         actor=actor,
         profile=runtime_of(request).profile,
         data=ApplicationIn.model_validate(data.model_dump(exclude={"attachments"})),
-        uploads=_uploads(data.attachments),
+        uploads=uploads_of(data.attachments),
     )
     return application_views.application_out(found)
 
@@ -140,7 +141,7 @@ def resubmit(
         actor=actor,
         application_id=application_id,
         data=ApplicationIn.model_validate(data.model_dump(exclude={"attachments"})),
-        uploads=_uploads(data.attachments),
+        uploads=uploads_of(data.attachments),
     )
     return application_views.application_out(found)
 
