@@ -12,8 +12,8 @@ from govshare.core import migrate
 from govshare.core.permissions import Actor
 from govshare.core.runtime import Runtime, build_runtime
 from govshare.core.settings import load_settings
+from govshare.federation import listener
 from govshare.federation import service as federation
-from govshare.federation import transport
 from govshare.federation.models import PlatformLevel
 from govshare.pki import service as pki
 from tests.builders import operator
@@ -69,8 +69,8 @@ def runtime_at(path: Path) -> Runtime:
 def platform(path: Path, code: str, name: str, level: PlatformLevel) -> Iterator[Platform]:
     """A platform listening on a free loopback port until the block ends."""
     runtime = runtime_at(path)
-    with transport.listening(runtime, "127.0.0.1", 0) as listener:
-        url = f"https://127.0.0.1:{listener.server_address[1]}"
+    with listener.listening(runtime, "127.0.0.1", 0) as server:
+        url = f"https://127.0.0.1:{server.server_address[1]}"
         with runtime.transaction() as db_session:
             actor, account = operator(db_session)
             assert account.organization_id is not None

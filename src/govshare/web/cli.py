@@ -42,7 +42,7 @@ def serve(
     )
     with contextlib.ExitStack() as stack:
         if runtime.settings.federation_port:
-            from govshare.federation.transport import listening
+            from govshare.federation.listener import listening
 
             settings = runtime.settings
             stack.enter_context(

@@ -23,8 +23,8 @@ from govshare.core.runtime import Runtime
 from govshare.demo.levels.building import CONSOLE
 from govshare.demo.levels.places import HOST, STATE_FILE, Node, Plan, port_free
 from govshare.demo.levels.traffic import after_start
+from govshare.federation import listener, transport
 from govshare.federation import service as federation
-from govshare.federation import transport
 
 START_SECONDS = 120.0
 STOP_SECONDS = 30.0
@@ -159,7 +159,7 @@ def serving(
         )
     with contextlib.ExitStack() as stack:
         try:
-            stack.enter_context(transport.listening(city, HOST, levels.city_federation_port))
+            stack.enter_context(listener.listening(city, HOST, levels.city_federation_port))
         except OSError as exc:
             raise ConfigError(
                 f"市级平台级联端口 {levels.city_federation_port} 无法监听（{exc.strerror}），"
