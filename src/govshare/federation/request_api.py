@@ -373,17 +373,6 @@ def download(
     )
 
 
-@router.api_route(
-    "/upper-grants/{grant_id}/gateway/{path:path}",
-    methods=sorted(gateway_relay.METHODS),
-    summary="经本级平台调用上级授权的服务接口",
-    description=(
-        "按上级授权调用上级平台的服务接口：`path` 为接口路径（如 `enterprises/9136…`），"
-        "查询串、Content-Type、Accept 和请求体原样转发。调用由上级平台网关按授权的接口范围、"
-        "调用频率和超时执行并记入其调用日志，双方审计日志以同一消息编号记录；"
-        "响应头 `X-Govshare-Message-Id` 为该编号。"
-    ),
-)
 async def gateway_call(
     request: Request, db_session: DB, actor: SignedIn, grant_id: Id, path: str
 ) -> Response:
@@ -408,6 +397,22 @@ async def gateway_call(
         answer.body,
         status_code=answer.status,
         headers=answer.headers | {"X-Govshare-Message-Id": answer.message_id},
+    )
+
+
+for _method in sorted(gateway_relay.METHODS):  # one operation per method in the OpenAPI
+    router.add_api_route(
+        "/upper-grants/{grant_id}/gateway/{path:path}",
+        gateway_call,
+        methods=[_method],
+        operation_id=f"federation_upper_grant_gateway_{_method.lower()}",
+        summary="经本级平台调用上级授权的服务接口",
+        description=(
+            "按上级授权调用上级平台的服务接口：`path` 为接口路径（如 `enterprises/9136…`），"
+            "查询串、Content-Type、Accept 和请求体原样转发。调用由上级平台网关按授权的接口范围、"
+            "调用频率和超时执行并记入其调用日志，双方审计日志以同一消息编号记录；"
+            "响应头 `X-Govshare-Message-Id` 为该编号。"
+        ),
     )
 
 
