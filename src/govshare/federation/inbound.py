@@ -52,7 +52,7 @@ READERS = (Role.PLATFORM_OPERATOR, Role.AUTHORITY, Role.AUDITOR)
 _LEVELS = {PlatformLevel.CITY: Level.CITY, PlatformLevel.COUNTY: Level.COUNTY}
 
 
-def _text(body: dict[str, Any], name: str, limit: int = 200) -> str:
+def text_of(body: dict[str, Any], name: str, limit: int = 200) -> str:
     value = body.get(name)
     if not isinstance(value, str) or not value.strip() or len(value) > limit:
         raise Invalid(f"消息缺少有效的“{name}”", field=name)
@@ -75,7 +75,7 @@ def _published(db_session: Session, code: str) -> Resource:
 
 def describe(db_session: Session, runtime: Runtime, incoming: Incoming) -> dict[str, Any]:
     """One published resource as a lower platform's department needs it to apply."""
-    resource = _published(db_session, _text(incoming.body, "code", 40))
+    resource = _published(db_session, text_of(incoming.body, "code", 40))
     version = resource.current_version
     assert version is not None
     items = db_session.execute(
@@ -119,7 +119,7 @@ def _platform_actor(incoming: Incoming) -> Actor:
     )
 
 
-def _from_below(incoming: Incoming) -> None:
+def from_below(incoming: Incoming) -> None:
     if incoming.peer.relation is not Relation.LOWER:
         raise Forbidden(f"“{incoming.peer.name}”不是本平台的下级平台，不受理其申请", field="peer")
 
@@ -140,7 +140,7 @@ def spoken_for(db_session: Session, peer: Peer, uscc: str) -> Organization:
 
 def _department(db_session: Session, incoming: Incoming, given: dict[str, Any]) -> Organization:
     peer = incoming.peer
-    uscc, name = _text(given, "uscc", 18).upper(), _text(given, "name", 100)
+    uscc, name = text_of(given, "uscc", 18).upper(), text_of(given, "name", 100)
     known = db_session.execute(select(Organization).where(Organization.uscc == uscc)).scalar()
     if known is not None:
         return spoken_for(db_session, peer, uscc)
@@ -163,7 +163,7 @@ def _department(db_session: Session, incoming: Incoming, given: dict[str, Any]) 
 def _system(
     db_session: Session, incoming: Incoming, organization: Organization, given: dict[str, Any]
 ) -> InformationSystem:
-    name = _text(given, "name", 100)
+    name = text_of(given, "name", 100)
     found = db_session.execute(
         select(InformationSystem).where(
             InformationSystem.organization_id == organization.id,
@@ -214,7 +214,7 @@ def _apply(
     """One department's request as an application here."""
     organization = _department(db_session, incoming, item.get("department") or {})
     system = _system(db_session, incoming, organization, item.get("system") or {})
-    purpose = _text(item, "purpose", 2000)
+    purpose = text_of(item, "purpose", 2000)
     basis = str(item.get("basis") or "").strip()
     try:
         data = ApplicationIn(
@@ -243,9 +243,9 @@ def _apply(
 def receive_bundle(db_session: Session, runtime: Runtime, incoming: Incoming) -> dict[str, Any]:
     """A lower platform's authorization request (整体授权申请): each department's item
     becomes an application here, or is answered with why it was not accepted."""
-    _from_below(incoming)
+    from_below(incoming)
     body = incoming.body
-    lower_number = _text(body, "number", 20)
+    lower_number = text_of(body, "number", 20)
     items = body.get("items")
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_ITEMS:
         raise Invalid(f"整体授权申请须包含 1 至 {MAX_ITEMS} 项申请", field="items")
@@ -255,7 +255,7 @@ def receive_bundle(db_session: Session, runtime: Runtime, incoming: Incoming) ->
         )
     ).scalar():
         raise Conflict(f"整体授权申请 {lower_number} 已收到过", field="number")
-    resource = _published(db_session, _text(body, "resource_code", 40))
+    resource = _published(db_session, text_of(body, "resource_code", 40))
     assert resource.current_version is not None
     if resource.current_version.share_type is not ShareType.CONDITIONAL:
         raise Conflict(
@@ -370,8 +370,8 @@ def _item_status(db_session: Session, item: InboundItem) -> dict[str, Any]:
 
 def bundle_status(db_session: Session, runtime: Runtime, incoming: Incoming) -> dict[str, Any]:
     """Where each item of one of the peer's bundles stands here."""
-    _from_below(incoming)
-    lower_number = _text(incoming.body, "number", 20)
+    from_below(incoming)
+    lower_number = text_of(incoming.body, "number", 20)
     bundle = db_session.execute(
         select(InboundBundle).where(
             InboundBundle.peer_id == incoming.peer.id, InboundBundle.lower_number == lower_number
@@ -403,10 +403,10 @@ def data_query(db_session: Session, runtime: Runtime, incoming: Incoming) -> dic
     """A department below queries its grant here, relayed by its platform: the ordinary
     delivery query as that department. A refusal after the access check is answered (not
     raised) so that its audit entries commit here."""
-    _from_below(incoming)
+    from_below(incoming)
     body = incoming.body
-    organization = spoken_for(db_session, incoming.peer, _text(body, "uscc", 18))
-    number = _text(body, "grant", 20)
+    organization = spoken_for(db_session, incoming.peer, text_of(body, "uscc", 18))
+    number = text_of(body, "grant", 20)
     grant = db_session.execute(
         select(Grant).where(Grant.number == number, Grant.consumer_id == organization.id)
     ).scalar()

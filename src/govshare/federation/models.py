@@ -72,6 +72,7 @@ KIND_LABELS = {
     "request.bundle": "整体授权申请",
     "request.status": "申请进度同步",
     "data.query": "中转查询",
+    "gateway.call": "中转接口调用",
 }
 
 

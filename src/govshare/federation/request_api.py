@@ -11,12 +11,13 @@ from datetime import date, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import StreamingResponse
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from govshare.core.inputs import Id
-from govshare.federation import inbound, relay, requests
+from govshare.federation import gateway_relay, inbound, relay, requests
 from govshare.federation.request_models import Bundle, MirroredGrant, UpperRequest
 from govshare.federation.request_schemas import ForwardIn, RelayQueryIn, ReviewIn, UpperRequestIn
 from govshare.sharing.api.applications import uploads_of
@@ -346,6 +347,49 @@ def download(
             "Content-Disposition": f'attachment; filename="{page.grant}.csv"',
             "X-Govshare-Message-Id": page.message_id,
         },
+    )
+
+
+async def gateway_call(
+    request: Request, db_session: DB, actor: SignedIn, grant_id: Id, path: str
+) -> Response:
+    content = await request.body()
+    runtime = runtime_of(request)
+
+    def relayed() -> gateway_relay.RelayedAnswer:
+        _release(db_session)
+        return gateway_relay.call(
+            runtime,
+            actor=actor,
+            grant_id=grant_id,
+            method=request.method,
+            path=path,
+            query=request.url.query,
+            headers=dict(request.headers),
+            body=content,
+        )
+
+    answer = await run_in_threadpool(relayed)
+    return Response(
+        answer.body,
+        status_code=answer.status,
+        headers=answer.headers | {"X-Govshare-Message-Id": answer.message_id},
+    )
+
+
+for _method in sorted(gateway_relay.METHODS):  # one operation per method in the OpenAPI
+    router.add_api_route(
+        "/upper-grants/{grant_id}/gateway/{path:path}",
+        gateway_call,
+        methods=[_method],
+        operation_id=f"federation_upper_grant_gateway_{_method.lower()}",
+        summary="经本级平台调用上级授权的服务接口",
+        description=(
+            "按上级授权调用上级平台的服务接口：`path` 为接口路径（如 `enterprises/9136…`），"
+            "查询串、Content-Type、Accept 和请求体原样转发。调用由上级平台网关按授权的接口范围、"
+            "调用频率和超时执行并记入其调用日志，双方审计日志以同一消息编号记录；"
+            "响应头 `X-Govshare-Message-Id` 为该编号。"
+        ),
     )
 
 

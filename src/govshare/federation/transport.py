@@ -59,6 +59,7 @@ HANDLERS: dict[str, str] = {
     "request.bundle": "govshare.federation.inbound:receive_bundle",
     "request.status": "govshare.federation.inbound:bundle_status",
     "data.query": "govshare.federation.inbound:data_query",
+    "gateway.call": "govshare.federation.gateway_relay:receive",
     "catalog.export": "govshare.federation.catalogs:export",
 }
 
@@ -80,6 +81,15 @@ class Incoming:
     kind: str
     body: dict[str, Any]
     actor: Actor  # the peer platform, as audit entries name it
+
+
+@dataclass(frozen=True)
+class Later:
+    """A handler's answer finished after its transaction has committed, for work that must
+    not hold the transaction (and the audit chain) open, such as a call to another service:
+    `finish(runtime)` runs its own transactions and gives the reply's body."""
+
+    finish: Callable[[Runtime], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -288,7 +298,9 @@ def _read_reply(
 # --- receiving ----------------------------------------------------------------------------
 
 
-def _handler(kind: str) -> Callable[[Session, Runtime, Incoming], dict[str, Any]] | None:
+def _handler(
+    kind: str,
+) -> Callable[[Session, Runtime, Incoming], dict[str, Any] | Later] | None:
     target = HANDLERS.get(kind)
     if target is None:
         return None
@@ -457,6 +469,8 @@ def receive(
             )
             incoming = Incoming(peer, arrival.message_id, arrival.kind, message["body"], actor)
             body = handler(db_session, runtime, incoming)
+        if isinstance(body, Later):
+            body = body.finish(runtime)
     except DomainError as error:
         refused = federation.PeerRefused(error.message, error.kind)
         return arrival.refuse(runtime, error.status, refused, peer_id)

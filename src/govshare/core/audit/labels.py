@@ -182,6 +182,8 @@ ACTION_LABELS = {
     "federation.upper_grant.mirror": "同步上级授权",
     "federation.upper_grant.query": "经本级平台查询上级数据",
     "federation.relay.query": "为下级平台单位查询数据",
+    "federation.upper_grant.call": "经本级平台调用上级服务接口",
+    "federation.relay.gateway": "为下级平台单位转发服务接口调用",
     "pki.authentication.refused": "拒绝接入系统的身份认证",
     "pki.authority.import": "导入证书签发机构",
     "pki.authority.init": "建立证书签发机构",
