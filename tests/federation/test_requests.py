@@ -330,7 +330,7 @@ def test_refusals_are_clear(world: World) -> None:
         relay.query(w.city.runtime, actor=w.civil, grant_id=grant_id, data=RelayQueryIn())
     refused = _audits(w.city.runtime, "federation.upper_grant.query")
     assert [r["refused"] for r in refused] == [
-        f"本单位没有上级授权 {grant_id}（只能查询上级授予本单位的数据）"
+        f"本单位没有上级授权 {grant_id}（只能使用上级授予本单位的数据或接口）"
     ]
     # a filter on a field outside the grant is refused by the province, in its words
     with pytest.raises(Forbidden, match="上级平台拒绝了查询"):

@@ -25,15 +25,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from govshare.catalog.models import ResourceFormat
-from govshare.core import clock
 from govshare.core.audit import record
 from govshare.core.errors import DomainError, Forbidden, Invalid, NotFound
-from govshare.core.permissions import Actor, own_organization, require
+from govshare.core.permissions import Actor
 from govshare.exchange.service import gateway_admission
-from govshare.federation import inbound, transport
-from govshare.federation.request_models import MirroredGrant
+from govshare.federation import inbound, relay, transport
 from govshare.sharing.models import Grant
-from govshare.sharing.service.common import CONSUMERS
 
 if TYPE_CHECKING:
     from govshare.core.runtime import Runtime
@@ -117,18 +114,8 @@ def call(
     what = {"method": method, "path": path[:500]}
     try:
         with runtime.transaction() as db_session:
-            require(actor, *CONSUMERS, action="调用上级服务接口")
-            org_id = own_organization(actor)
-            grant = db_session.get(MirroredGrant, grant_id)
-            if grant is None or grant.organization_id != org_id:
-                raise NotFound(
-                    f"本单位没有上级授权 {grant_id}（只能调用上级授予本单位的服务接口）",
-                    field="grant_id",
-                )
+            grant = relay.usable_grant(db_session, actor, grant_id, "调用上级服务接口")
             number = grant.number
-            why = grant.usable(clock.today())
-            if why is not None:
-                raise Forbidden(why, field="grant_id")
             if method not in METHODS:
                 raise Invalid(f"不支持的请求方法 {method}", field="method")
             if len(body) > body_limit(runtime):

@@ -27,6 +27,8 @@ from govshare.federation.request_schemas import RelayQueryIn
 from govshare.sharing.service.common import CONSUMERS
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from govshare.core.runtime import Runtime
 
 DOWNLOAD_ROWS = 1000  # a relayed CSV download is one bounded page
@@ -63,6 +65,20 @@ def _audit(
         )
 
 
+def usable_grant(db_session: Session, actor: Actor, grant_id: int, action: str) -> MirroredGrant:
+    """The department's own mirrored upper grant, usable today; else the reason why not."""
+    require(actor, *CONSUMERS, action=action)
+    grant = db_session.get(MirroredGrant, grant_id)
+    if grant is None or grant.organization_id != own_organization(actor):
+        raise NotFound(
+            f"本单位没有上级授权 {grant_id}（只能使用上级授予本单位的数据或接口）",
+            field="grant_id",
+        )
+    if (why := grant.usable(clock.today())) is not None:
+        raise Forbidden(why, field="grant_id")
+    return grant
+
+
 def query(
     runtime: Runtime,
     *,
@@ -75,18 +91,8 @@ def query(
     number: str | None = None
     try:
         with runtime.transaction() as db_session:
-            require(actor, *CONSUMERS, action="使用上级共享数据")
-            org_id = own_organization(actor)
-            grant = db_session.get(MirroredGrant, grant_id)
-            if grant is None or grant.organization_id != org_id:
-                raise NotFound(
-                    f"本单位没有上级授权 {grant_id}（只能查询上级授予本单位的数据）",
-                    field="grant_id",
-                )
+            grant = usable_grant(db_session, actor, grant_id, "使用上级共享数据")
             number = grant.number
-            why = grant.usable(clock.today())
-            if why is not None:
-                raise Forbidden(why, field="grant_id")
             peer_id, uscc = grant.peer_id, grant.organization.uscc
     except DomainError as refused:
         _audit(runtime, actor, grant_id, number, kind, {"refused": refused.message})
