@@ -196,11 +196,11 @@ class SequencerLoop(threading.Thread):
         self.key = key
         self.interval = interval
         self.checkpoint_every = checkpoint_every
-        self._stop = threading.Event()
+        self._halt = threading.Event()
         self.batches = 0
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             busy = False
             try:
                 if self.lease.try_acquire():
@@ -209,7 +209,7 @@ class SequencerLoop(threading.Thread):
                 log.exception("audit sequencer: batch failed; retrying")
                 self.lease.release()
             if not busy:
-                self._stop.wait(self.interval)
+                self._halt.wait(self.interval)
         self.lease.release()
 
     def step(self) -> bool:
@@ -221,5 +221,5 @@ class SequencerLoop(threading.Thread):
         return batch.sequenced >= BATCH
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
+        self._halt.set()
         self.join(timeout)
