@@ -19,16 +19,20 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, Engine, bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 from govshare.core import clock
-from govshare.core.audit import hashing
+from govshare.core.audit import hashing, signing
 from govshare.core.audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from govshare.core.audit.signing import sign
 from govshare.core.audit.verify import HEAD_ID
+
+if TYPE_CHECKING:
+    from govshare.core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 LOCK_KEY = 0x676F7661756474  # the advisory lock of the one active sequencer ("govaudt")
@@ -223,3 +227,17 @@ class SequencerLoop(threading.Thread):
     def stop(self, timeout: float = 5.0) -> None:
         self._halt.set()
         self.join(timeout)
+
+
+def loop_for(runtime: Runtime) -> SequencerLoop | None:
+    """The worker's sequencer loop when the platform sequences (GOVSHARE_AUDIT_SEQUENCING)."""
+    settings = runtime.settings
+    if settings.audit_sequencing != "sequencer":
+        return None
+    return SequencerLoop(
+        runtime.engine,
+        runtime.sessions,
+        key=signing.key_of(settings),
+        interval=settings.audit_sequencer_interval,
+        checkpoint_every=timedelta(seconds=settings.audit_checkpoint_seconds),
+    )
