@@ -269,7 +269,9 @@ def search(
     total = db_session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
     entries = list(
         db_session.execute(
-            stmt.order_by(AuditEntry.seq.desc()).offset((page - 1) * per_page).limit(per_page)
+            stmt.order_by(AuditEntry.seq.desc().nulls_first(), AuditEntry.id.desc())
+            .offset((page - 1) * per_page)
+            .limit(per_page)
         ).scalars()
     )
     record(
@@ -327,7 +329,7 @@ def _row(entry: AuditEntry) -> dict[str, Any]:
 
 def iter_export(db_session: Session, *, criteria: AuditFilter, fmt: str) -> Iterator[str]:
     """Streams the matching entries, oldest first, as CSV or JSON Lines text chunks."""
-    stmt = _filtered(criteria).order_by(AuditEntry.seq)
+    stmt = _filtered(criteria).order_by(AuditEntry.seq.asc().nulls_last(), AuditEntry.id)
     rows = db_session.execute(stmt).scalars().yield_per(1000)
     if fmt == "jsonl":
         for entry in rows:
