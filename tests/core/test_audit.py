@@ -591,3 +591,28 @@ def test_prune_with_nothing_old_enough_removes_nothing(db: Session) -> None:
     result = prune(db)
     assert (result.removed, result.anchor_seq) == (0, None)
     assert count(db, AuditEntry) == 3 and count(db, AuditAnchor) == 0
+
+
+@pytest.mark.usefixtures("mode")
+def test_content_the_database_and_the_writer_hash_alike(db: Session) -> None:
+    """The walk hashes what the database builds from the row; the writer hashed what Python
+    built: unusual content must give the same leaf both ways."""
+    odd = Actor(label="张三,:-😀", roles=frozenset({Role.AUDITOR}), user_id=0, token_id=12)
+    entries = [
+        audit_service.record(
+            db,
+            actor=odd,
+            action="test.step",
+            object_type="thing",
+            object_id="a:b,c",
+            details={"名称": '逗号,冒号:换行\n引号"反斜杠\\', "n": None, "e": ""},
+        ),
+        audit_service.record(db, actor=CONSOLE, action="test.step", object_type="thing"),
+    ]
+    if audit_service.sequencing == "sequencer":
+        db.flush()
+        sequencer.sequence_batch(db)
+    else:
+        audit_service.chain_pending(db)
+    result = audit_service.verify(db)
+    assert result.ok and result.checked == len(entries)

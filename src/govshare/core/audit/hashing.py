@@ -46,7 +46,11 @@ def timestamp(moment: datetime) -> str:
     )
 
 
-_leaf_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+def _field(value: object) -> str:
+    if value is None:
+        return "-"
+    text = str(value)
+    return f"{len(text)}:{text}"
 
 
 def leaf_of(
@@ -62,21 +66,29 @@ def leaf_of(
     object_id: str | None,
     details: str,
 ) -> str:
-    """The leaf hash: the digest of the entry's content, in a fixed order."""
-    content = [
-        LEAF_TAG,
-        timestamp(occurred_at),
-        actor_label,
-        actor_user_id,
-        actor_organization_id,
-        actor_token_id,
-        source_ip,
-        action,
-        object_type,
-        object_id,
-        details,
-    ]
-    return digest(algorithm, _leaf_encoder.encode(content).encode())
+    """The leaf hash: the digest of the entry's content (`leaf_preimage`)."""
+    return digest(
+        algorithm,
+        leaf_preimage(
+            timestamp(occurred_at),
+            actor_label,
+            actor_user_id,
+            actor_organization_id,
+            actor_token_id,
+            source_ip,
+            action,
+            object_type,
+            object_id,
+            details,
+        ).encode(),
+    )
+
+
+def leaf_preimage(*fields: object) -> str:
+    """The content as hashed: the tag, then each field as `length:text` (`-` for NULL; the
+    length in characters), comma-separated — a form the database can also build, so the
+    verifier's walk reads one string per entry (`verify.leaf_sql`)."""
+    return ",".join([LEAF_TAG, *map(_field, fields)])
 
 
 def node_of(algorithm: str, seq: int, prev_hash: str, leaf: str) -> str:
@@ -86,21 +98,53 @@ def node_of(algorithm: str, seq: int, prev_hash: str, leaf: str) -> str:
 
 def legacy_hash(entry: Any) -> str:
     """The hash of an entry chained before 0025 (no leaf hash)."""
+    return legacy_hash_of(
+        entry.algorithm,
+        entry.seq,
+        timestamp(entry.occurred_at),
+        entry.actor_label,
+        entry.actor_user_id,
+        entry.actor_organization_id,
+        entry.actor_token_id,
+        entry.source_ip,
+        entry.action,
+        entry.object_type,
+        entry.object_id,
+        entry.details,
+        entry.prev_hash,
+    )
+
+
+def legacy_hash_of(
+    algorithm: str,
+    seq: int,
+    occurred_at: str,
+    actor_label: str,
+    actor_user_id: int | None,
+    actor_organization_id: int | None,
+    actor_token_id: int | None,
+    source_ip: str | None,
+    action: str,
+    object_type: str,
+    object_id: str | None,
+    details: str,
+    prev_hash: str,
+) -> str:
     content = {
-        "seq": entry.seq,
-        "occurred_at": timestamp(entry.occurred_at),
-        "actor_label": entry.actor_label,
-        "actor_user_id": entry.actor_user_id,
-        "actor_organization_id": entry.actor_organization_id,
-        "actor_token_id": entry.actor_token_id,
-        "source_ip": entry.source_ip,
-        "action": entry.action,
-        "object_type": entry.object_type,
-        "object_id": entry.object_id,
-        "details": entry.details,
-        "prev_hash": entry.prev_hash,
+        "seq": seq,
+        "occurred_at": occurred_at,
+        "actor_label": actor_label,
+        "actor_user_id": actor_user_id,
+        "actor_organization_id": actor_organization_id,
+        "actor_token_id": actor_token_id,
+        "source_ip": source_ip,
+        "action": action,
+        "object_type": object_type,
+        "object_id": object_id,
+        "details": details,
+        "prev_hash": prev_hash,
     }
-    return digest(entry.algorithm, canonical_json(content).encode())
+    return digest(algorithm, canonical_json(content).encode())
 
 
 def content_leaf(entry: Any) -> str:

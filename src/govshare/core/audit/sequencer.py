@@ -44,6 +44,12 @@ _set_position = (
     .values(seq=bindparam("_seq"), prev_hash=bindparam("_prev"), hash=bindparam("_hash"))
 )
 
+_set_positions_pg = text(
+    "UPDATE audit_entry AS e SET seq = v.seq, prev_hash = v.prev, hash = v.hash"
+    " FROM unnest(CAST(:ids AS bigint[]), CAST(:seqs AS bigint[]), CAST(:prevs AS varchar[]),"
+    " CAST(:hashes AS varchar[])) AS v(id, seq, prev, hash) WHERE e.id = v.id"
+)
+
 
 @dataclass(frozen=True)
 class Batch:
@@ -87,7 +93,19 @@ def sequence_batch(
         prev = node
     if params:
         db_session.flush()
-        db_session.connection().execute(_set_position, params)
+        connection = db_session.connection()
+        if connection.dialect.name == "postgresql":  # one statement for the whole batch
+            connection.execute(
+                _set_positions_pg,
+                {
+                    "ids": [p["_id"] for p in params],
+                    "seqs": [p["_seq"] for p in params],
+                    "prevs": [p["_prev"] for p in params],
+                    "hashes": [p["_hash"] for p in params],
+                },
+            )
+        else:
+            connection.execute(_set_position, params)
         head.last_seq, head.last_hash = seq, prev
         db_session.flush()
     published = publish_checkpoint(db_session, key, checkpoint_every) if key else None
