@@ -133,7 +133,7 @@ def audit_checkpoint(
     定期保存到数据库之外，校验时用 --checkpoints 与 --public-key 比对。"""
     runtime = get_runtime()
     with runtime.transaction() as session:
-        point = audit_service.signed_checkpoint(session, signing.key_of(runtime.settings))
+        point = sequencer.signed_checkpoint(session, signing.key_of(runtime.settings))
     if output:
         with output.open("a", encoding="utf-8") as fh:
             fh.write(point.line() + "\n")

@@ -29,7 +29,8 @@ from govshare.core import clock
 from govshare.core.audit import hashing, signing
 from govshare.core.audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from govshare.core.audit.signing import sign
-from govshare.core.audit.verify import HEAD_ID
+from govshare.core.audit.verify import HEAD_ID, head_checkpoint
+from govshare.core.errors import Invalid
 
 if TYPE_CHECKING:
     from govshare.core.runtime import Runtime
@@ -140,6 +141,28 @@ def publish_checkpoint(
     )
     db_session.flush()
     return point.seq
+
+
+def signed_checkpoint(db_session: Session, key: Ed25519PrivateKey) -> signing.Checkpoint:
+    """The current chain head, signed: the newest published checkpoint if it is the head,
+    otherwise one signed now and published (`govshare audit checkpoint`)."""
+    from govshare.core.audit.service import chain_pending
+
+    chain_pending(db_session)
+    head = head_checkpoint(db_session)
+    if head.seq == 0:
+        raise Invalid("审计链为空，没有可签署的链头", field="audit_log")
+    publish_checkpoint(db_session, key)
+    stored = db_session.execute(
+        select(AuditCheckpoint).where(AuditCheckpoint.seq == head.seq)
+    ).scalar_one()
+    return signing.Checkpoint(
+        stored.seq,
+        stored.hash,
+        hashing.timestamp(stored.signed_at),
+        stored.key_id,
+        stored.signature,
+    )
 
 
 def sequence_all(

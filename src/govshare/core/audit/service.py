@@ -9,10 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-    Ed25519PrivateKey,
-    Ed25519PublicKey,
-)
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Select, delete, event, func, select
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 from sqlalchemy.sql.util import find_tables
@@ -28,7 +25,7 @@ from govshare.core.audit.hashing import (
     node_of,
     timestamp,
 )
-from govshare.core.audit.models import AuditAnchor, AuditCheckpoint, AuditEntry, AuditHead
+from govshare.core.audit.models import AuditAnchor, AuditEntry, AuditHead
 from govshare.core.audit.signing import Checkpoint
 from govshare.core.audit.verify import HEAD_ID, Verification
 from govshare.core.errors import Invalid
@@ -164,24 +161,6 @@ def checkpoint(db_session: Session) -> Checkpoint:
     """The current chain head, to be kept outside the database."""
     chain_pending(db_session)
     return _verify.head_checkpoint(db_session)
-
-
-def signed_checkpoint(db_session: Session, key: Ed25519PrivateKey) -> Checkpoint:
-    """The current chain head, signed: the newest published checkpoint if it is the head,
-    otherwise one signed now and published."""
-    from govshare.core.audit.sequencer import publish_checkpoint
-
-    chain_pending(db_session)
-    head = _verify.head_checkpoint(db_session)
-    if head.seq == 0:
-        raise Invalid("审计链为空，没有可签署的链头", field="audit_log")
-    publish_checkpoint(db_session, key)
-    stored = db_session.execute(
-        select(AuditCheckpoint).where(AuditCheckpoint.seq == head.seq)
-    ).scalar_one()
-    return Checkpoint(
-        stored.seq, stored.hash, timestamp(stored.signed_at), stored.key_id, stored.signature
-    )
 
 
 def verify(
