@@ -357,3 +357,16 @@ def test_migration_keeps_the_chain_written_before_verifiable(
         assert verify(engine).first_bad_seq == 2
     finally:
         engine.dispose()
+
+
+def test_the_signing_key_is_the_setting_or_derived_from_the_secret_key(tmp_path: Path) -> None:
+    from govshare.core.settings import load_settings
+
+    def public(**env: str) -> str:
+        base = {"GOVSHARE_DATA_DIR": str(tmp_path), "GOVSHARE_SECRET_KEY": "k" * 40}
+        return signing.public_pem(signing.key_of(load_settings(environ=base | env)).public_key())
+
+    assert public() == public()  # the same on every process sharing the secret key
+    assert public() != public(GOVSHARE_SECRET_KEY="j" * 40)
+    given = public(GOVSHARE_AUDIT_SIGNING_KEY="00" * 32)
+    assert given == signing.public_pem(signing.private_key(bytes(32)).public_key())
