@@ -161,13 +161,15 @@ def test_the_worker_runs_the_audit_sequencer_in_sequencer_mode(
             deadline = time.monotonic() + 30
             while True:
                 with Session(runtime.engine) as db:
-                    seq = db.execute(select(AuditEntry.seq)).scalar_one()
+                    # (the worker's periodic tasks may audit entries of their own meanwhile)
+                    seq = db.execute(
+                        select(AuditEntry.seq).where(AuditEntry.action == "test.step")
+                    ).scalar_one()
                     signed = db.execute(select(AuditCheckpoint.seq)).scalars().all()
-                if seq is not None and signed:
+                if seq is not None and signed and max(signed) >= seq:
                     break
                 assert time.monotonic() < deadline, "the worker never sequenced the entry"
                 time.sleep(0.05)
-        assert (seq, signed) == (1, [1])
         with runtime.transaction() as db:
             assert audit_service.verify(db).ok
     finally:
