@@ -225,9 +225,6 @@ SCENARIOS: dict[str, Writes | Reads] = {
     AUDIT + "iter_export": Reads(
         lambda w: list(audit_service.iter_export(w.db, criteria=CRITERIA, fmt="jsonl"))
     ),
-    AUDIT + "digest": READ_ONLY,
-    AUDIT + "canonical_json": READ_ONLY,
-    AUDIT + "entry_hash": READ_ONLY,
     AUDIT + "retention_cutoff": READ_ONLY,
     # working-day calendar
     CALENDAR + "import_year": Writes(

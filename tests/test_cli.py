@@ -74,15 +74,14 @@ def test_verify_names_an_inserted_row(audited: Cli) -> None:
 
 
 def test_verify_catches_a_row_rewritten_with_a_recomputed_hash(audited: Cli) -> None:
-    from sqlalchemy import create_engine
+    from sqlalchemy import create_engine, select
     from sqlalchemy.orm import Session
 
     from govshare.core.audit.models import AuditEntry
 
     engine = create_engine(f"sqlite:///{audited.data_dir / 'govshare.db'}")
     with Session(engine) as session, session.begin():
-        entry = session.get(AuditEntry, 2)
-        assert entry is not None
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.seq == 2)).one()
         entry.actor_label = "someone-else"
         entry.hash = entry_hash(entry)  # a forger who knows the algorithm
     engine.dispose()
@@ -170,8 +169,10 @@ def test_unknown_profile_fails_at_start_naming_the_setting(
 
 
 def _rewind_two_entries(cli: Cli) -> None:
-    """What a database administrator could do: cut the tail and move the head back."""
+    """What a database administrator could do: cut the tail, the checkpoints published in the
+    database past it, and move the head back."""
     _sql(cli, "DELETE FROM audit_entry WHERE seq > 2")
+    _sql(cli, "DELETE FROM audit_checkpoint WHERE seq > 2")
     with sqlite3.connect(cli.data_dir / "govshare.db") as conn:
         seq, digest = conn.execute("SELECT seq, hash FROM audit_entry WHERE seq = 2").fetchone()
         conn.execute("UPDATE audit_head SET last_seq = ?, last_hash = ?", (seq, digest))

@@ -189,8 +189,9 @@ def _mapping(what: str, before: dict[str, Any], after: dict[str, Any]) -> list[s
 
 def audit_after(state: State, seq: int) -> list[str]:
     """Takes out of the platform's tables what the audit log holds past entry `seq` (what
-    was audited after the backup: the backup itself, its verification, the restore) and its
-    head row, which names the last entry; returns the actions taken out, in order."""
+    was audited after the backup: the backup itself, its verification, the restore), its
+    head row, which names the last entry, and the sequence entries draw their ids from
+    (PostgreSQL); returns the actions taken out, in order."""
     tables = state.databases["platform"]
     (entries,) = [name for name in tables if name.split(".")[-1] == "audit_entry"]
     (head,) = [name for name in tables if name.split(".")[-1] == "audit_head"]
@@ -199,4 +200,7 @@ def audit_after(state: State, seq: int) -> list[str]:
     kept = [row for row in table.rows if row[at] <= seq]
     tables[entries] = Table(table.columns, table.key, kept)
     del tables[head]
+    sequences = state.sequences.get("platform", {})
+    for name in [n for n in sequences if n.split(".")[-1] == "audit_entry_id_seq"]:
+        del sequences[name]
     return [row[action] for row in table.rows if row[at] > seq]

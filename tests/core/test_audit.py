@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from govshare.core import clock
+from govshare.core.audit import sequencer
 from govshare.core.audit import service as audit_service
 from govshare.core.audit.models import GENESIS_HASH, AuditAnchor, AuditEntry, AuditHead
 from govshare.core.errors import Forbidden, Invalid
@@ -25,18 +26,35 @@ CONSOLE = Actor.command_line("test")
 AUDITOR = Actor(label="auditor", roles=frozenset({Role.AUDITOR}), user_id=900, organization_id=9)
 ALICE = Actor(label="alice", roles=frozenset({Role.DATA_OFFICER}), user_id=101, organization_id=7)
 BOB = Actor(label="bob", roles=frozenset({Role.DEPARTMENT_STAFF}), user_id=102, organization_id=8)
-COLUMNS = [c.name for c in AuditEntry.__table__.columns]
+# An entry's content and chain position; `id` is the row's insert-time identity, which a
+# forger inserting a row of his own does not copy.
+COLUMNS = [c.name for c in AuditEntry.__table__.columns if c.name != "id"]
+
+
+@pytest.fixture(params=["inline", "sequencer"])
+def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each tampering test runs on a chain made inline and on one made by the sequencer."""
+    monkeypatch.setattr(audit_service, "sequencing", request.param)
+    return str(request.param)
 
 
 def chain(db: Session, n: int = 5, actor: Actor = CONSOLE) -> list[AuditEntry]:
-    """`n` fresh entries, chained as a commit would chain them; returns them in order."""
+    """`n` fresh entries, chained as a commit (inline) or the sequencer would chain them;
+    returns them in order."""
     entries = [
         audit_service.record(
             db, actor=actor, action="test.step", object_type="thing", object_id=i, details={"i": i}
         )
         for i in range(n)
     ]
-    audit_service.chain_pending(db)
+    if audit_service.sequencing == "sequencer":
+        db.flush()
+        assert all(e.seq is None and e.leaf_hash for e in entries)
+        sequencer.sequence_batch(db)
+        for entry in entries:
+            db.refresh(entry)
+    else:
+        audit_service.chain_pending(db)
     return entries
 
 
@@ -62,6 +80,7 @@ def search(db: Session, **criteria: Any) -> list[AuditEntry]:
 # --- the chain --------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("mode")
 def test_record_links_each_entry_to_its_predecessor(db: Session) -> None:
     start = db.get(AuditHead, audit_service.HEAD_ID)
     assert start is not None
@@ -146,11 +165,13 @@ def test_an_open_transaction_does_not_hold_the_chain_head(engine: Engine) -> Non
         first.rollback()
 
 
+@pytest.mark.usefixtures("mode")
 def test_chain_of_a_fresh_database_starts_at_genesis(db: Session) -> None:
     first = chain(db, 1)[0]
     assert (first.seq, first.prev_hash) == (1, GENESIS_HASH)
 
 
+@pytest.mark.usefixtures("mode")
 def test_untouched_chain_verifies(db: Session) -> None:
     chain(db, 5)
     db.commit()
@@ -167,6 +188,7 @@ def test_empty_chain_verifies(db: Session) -> None:
     ("column", "value"),
     [("action", "x"), ("actor_label", "someone"), ("details", "{}"), ("object_id", "999")],
 )
+@pytest.mark.usefixtures("mode")
 def test_changed_entry_is_named(db: Session, column: str, value: str) -> None:
     entries = chain(db, 5)
     tamper(db, f"UPDATE audit_entry SET {column} = :v WHERE seq = :s", v=value, s=entries[2].seq)
@@ -175,6 +197,7 @@ def test_changed_entry_is_named(db: Session, column: str, value: str) -> None:
     assert (result.first_bad_seq, result.problem) == (entries[2].seq, "内容被修改")
 
 
+@pytest.mark.usefixtures("mode")
 def test_deleted_middle_entry_is_named(db: Session) -> None:
     entries = chain(db, 5)
     tamper(db, "DELETE FROM audit_entry WHERE seq = :s", s=entries[2].seq)
@@ -183,12 +206,14 @@ def test_deleted_middle_entry_is_named(db: Session) -> None:
     assert (result.first_bad_seq, result.problem) == (entries[2].seq, "缺失（被删除）")
 
 
+@pytest.mark.usefixtures("mode")
 def test_deleted_first_entry_is_named(db: Session) -> None:
     entries = chain(db, 3)
     tamper(db, "DELETE FROM audit_entry WHERE seq = :s", s=entries[0].seq)
     assert audit_service.verify(db).first_bad_seq == entries[0].seq
 
 
+@pytest.mark.usefixtures("mode")
 def test_deleted_last_entry_is_named(db: Session) -> None:
     entries = chain(db, 5)
     tamper(db, "DELETE FROM audit_entry WHERE seq = :s", s=entries[-1].seq)
@@ -197,6 +222,7 @@ def test_deleted_last_entry_is_named(db: Session) -> None:
     assert (result.first_bad_seq, result.problem) == (entries[-1].seq, "缺失（被删除）")
 
 
+@pytest.mark.usefixtures("mode")
 def test_forged_entry_after_the_head_is_named(db: Session) -> None:
     entries = chain(db, 3)
     last = entries[-1]
@@ -213,6 +239,7 @@ def test_forged_entry_after_the_head_is_named(db: Session) -> None:
     assert (result.first_bad_seq, result.problem) == (last.seq + 1, "不在链中（被插入）")
 
 
+@pytest.mark.usefixtures("mode")
 def test_rewritten_entry_with_a_recomputed_hash_breaks_the_next_link(db: Session) -> None:
     entries = chain(db, 5)
     target = entries[2]
@@ -229,6 +256,7 @@ def test_rewritten_entry_with_a_recomputed_hash_breaks_the_next_link(db: Session
     assert result.problem is not None and "不衔接" in result.problem
 
 
+@pytest.mark.usefixtures("mode")
 def test_rewritten_last_entry_with_a_recomputed_hash_disagrees_with_the_head(db: Session) -> None:
     entries = chain(db, 3)
     target = entries[-1]
@@ -247,6 +275,7 @@ def test_rewritten_last_entry_with_a_recomputed_hash_disagrees_with_the_head(db:
 # --- SM3 --------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("mode")
 def test_sm3_entries_verify(db: Session, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(audit_service, "default_algorithm", "sm3")
     entries = chain(db, 3)
@@ -263,6 +292,7 @@ def test_sm3_digest_matches_the_standard_test_vector() -> None:
     assert audit_service.digest("sm3", b"abc") == expected
 
 
+@pytest.mark.usefixtures("mode")
 def test_chain_mixing_sha256_and_sm3_verifies(db: Session, monkeypatch: pytest.MonkeyPatch) -> None:
     older = chain(db, 2)
     monkeypatch.setattr(audit_service, "default_algorithm", "sm3")
@@ -273,6 +303,7 @@ def test_chain_mixing_sha256_and_sm3_verifies(db: Session, monkeypatch: pytest.M
     assert result.ok and result.checked == 4
 
 
+@pytest.mark.usefixtures("mode")
 def test_tampered_sm3_entry_is_named(db: Session, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(audit_service, "default_algorithm", "sm3")
     entries = chain(db, 3)
@@ -493,7 +524,7 @@ def test_retention_shorter_than_the_legal_minimum_keeps_six_months(db: Session) 
     kept = notes_at(db, "2026-06-01")
     result = prune(db, retention_months=1)
     assert result.cutoff_on == date(2026, 5, 20) and result.removed == 1
-    assert db.get(AuditEntry, kept[0].seq) is not None
+    assert db.execute(select(AuditEntry).where(AuditEntry.seq == kept[0].seq)).first()
 
 
 def test_chain_verifies_after_prune(db: Session) -> None:
@@ -505,6 +536,7 @@ def test_chain_verifies_after_prune(db: Session) -> None:
     assert result.ok and result.checked == 3  # two kept entries and the prune's own
 
 
+@pytest.mark.usefixtures("mode")
 def test_tampering_after_prune_is_still_detected(db: Session) -> None:
     notes_at(db, "2025-01-01", 3)
     kept = notes_at(db, "2026-10-01", 2)
@@ -513,6 +545,7 @@ def test_tampering_after_prune_is_still_detected(db: Session) -> None:
     assert audit_service.verify(db).first_bad_seq == kept[0].seq
 
 
+@pytest.mark.usefixtures("mode")
 def test_deleting_the_entry_after_the_anchor_is_detected(db: Session) -> None:
     notes_at(db, "2025-01-01", 3)
     kept = notes_at(db, "2026-10-01", 2)
@@ -522,6 +555,7 @@ def test_deleting_the_entry_after_the_anchor_is_detected(db: Session) -> None:
     assert (result.ok, result.first_bad_seq) == (False, kept[0].seq)
 
 
+@pytest.mark.usefixtures("mode")
 def test_restoring_a_pruned_entry_is_detected(db: Session) -> None:
     old = notes_at(db, "2025-01-01", 3)
     notes_at(db, "2026-10-01")
@@ -533,6 +567,7 @@ def test_restoring_a_pruned_entry_is_detected(db: Session) -> None:
     assert (result.ok, result.first_bad_seq) == (False, old[0].seq)
 
 
+@pytest.mark.usefixtures("mode")
 def test_prune_of_a_broken_chain_is_refused(db: Session) -> None:
     old = notes_at(db, "2025-01-01", 3)
     notes_at(db, "2026-10-01")
@@ -556,3 +591,28 @@ def test_prune_with_nothing_old_enough_removes_nothing(db: Session) -> None:
     result = prune(db)
     assert (result.removed, result.anchor_seq) == (0, None)
     assert count(db, AuditEntry) == 3 and count(db, AuditAnchor) == 0
+
+
+@pytest.mark.usefixtures("mode")
+def test_content_the_database_and_the_writer_hash_alike(db: Session) -> None:
+    """The walk hashes what the database builds from the row; the writer hashed what Python
+    built: unusual content must give the same leaf both ways."""
+    odd = Actor(label="张三,:-😀", roles=frozenset({Role.AUDITOR}), user_id=0, token_id=12)
+    entries = [
+        audit_service.record(
+            db,
+            actor=odd,
+            action="test.step",
+            object_type="thing",
+            object_id="a:b,c",
+            details={"名称": '逗号,冒号:换行\n引号"反斜杠\\', "n": None, "e": ""},
+        ),
+        audit_service.record(db, actor=CONSOLE, action="test.step", object_type="thing"),
+    ]
+    if audit_service.sequencing == "sequencer":
+        db.flush()
+        sequencer.sequence_batch(db)
+    else:
+        audit_service.chain_pending(db)
+    result = audit_service.verify(db)
+    assert result.ok and result.checked == len(entries)

@@ -5,6 +5,7 @@ the real job queue on a platform database of the test's own."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -109,6 +110,9 @@ def test_two_workers_run_each_periodic_task_once_per_tick(environ: dict[str, str
             "federation.catalogs 2026-10-12 02:00": 1,
             "federation.catalogs 2026-10-12 02:01": 1,
             "federation.catalogs 2026-10-12 02:02": 1,
+            "audit.checkpoint 2026-10-12 02:00": 1,
+            "audit.checkpoint 2026-10-12 02:01": 1,
+            "audit.checkpoint 2026-10-12 02:02": 1,
         }
     )
     assert ran == expected, results
@@ -123,6 +127,7 @@ def test_two_workers_run_each_periodic_task_once_per_tick(environ: dict[str, str
         + [("catalog.apply_due", HOUR), ("sharing.reminders", HOUR)]
         + [("federation.requests", m) for m in minutes]
         + [("federation.catalogs", m) for m in minutes]
+        + [("audit.checkpoint", m) for m in minutes]
     )
 
 
@@ -135,3 +140,37 @@ def test_a_tick_is_claimed_once(db: Session) -> None:
     assert scheduler.claim(db, task, tick + timedelta(hours=1), "worker-b")
     [first] = db.execute(select(PeriodicTick).where(PeriodicTick.tick_at == tick)).scalars()
     assert first.claimed_by == "worker-a"
+
+
+def test_the_worker_runs_the_audit_sequencer_in_sequencer_mode(
+    environ: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from govshare.core.audit import service as audit_service
+    from govshare.core.audit.models import AuditCheckpoint, AuditEntry
+    from govshare.core.permissions import Actor
+
+    monkeypatch.setattr(audit_service, "sequencing", "inline")  # restored afterwards
+    environ = environ | {"GOVSHARE_AUDIT_SEQUENCING": "sequencer"}
+    runtime = build_runtime(load_settings(environ=environ))
+    try:
+        with jobs.background_worker(runtime):
+            with runtime.transaction() as db:
+                audit_service.record(
+                    db, actor=Actor.command_line("test"), action="test.step", object_type="x"
+                )
+            deadline = time.monotonic() + 30
+            while True:
+                with Session(runtime.engine) as db:
+                    # (the worker's periodic tasks may audit entries of their own meanwhile)
+                    seq = db.execute(
+                        select(AuditEntry.seq).where(AuditEntry.action == "test.step")
+                    ).scalar_one()
+                    signed = db.execute(select(AuditCheckpoint.seq)).scalars().all()
+                if seq is not None and signed and max(signed) >= seq:
+                    break
+                assert time.monotonic() < deadline, "the worker never sequenced the entry"
+                time.sleep(0.05)
+        with runtime.transaction() as db:
+            assert audit_service.verify(db).ok
+    finally:
+        runtime.engine.dispose()

@@ -27,7 +27,8 @@ def record_verification(
     taken = db_session.scalars(
         select(AuditEntry)
         .where(AuditEntry.action == "backup.create", AuditEntry.object_id == archive.name)
-        .order_by(AuditEntry.seq.desc())
+        # newest first: entries the sequencer has not reached yet (seq NULL) are the newest
+        .order_by(AuditEntry.seq.desc().nulls_first(), AuditEntry.id.desc())
         .limit(1)
     ).first()
     if result.ok and taken is not None:
@@ -35,7 +36,7 @@ def record_verification(
         if recorded != manifest_sha256(archive):
             result = Verification(
                 False,
-                f"备份校验未通过：清单文件与审计日志第 {taken.seq} 条记录的 SHA-256 不符"
+                f"备份校验未通过：清单文件与审计日志{_where(taken)}记录的 SHA-256 不符"
                 "（清单在备份写成之后被改动）",
             )
     record(
@@ -49,6 +50,11 @@ def record_verification(
             "ok": result.ok,
             "message": result.message,
             "backup_entry_seq": taken.seq if taken else None,
+            "backup_entry_id": taken.id if taken else None,
         },
     )
     return result
+
+
+def _where(entry: AuditEntry) -> str:
+    return f"第 {entry.seq} 条" if entry.seq is not None else f"编号 {entry.id} 的"

@@ -382,7 +382,7 @@ def _secrets(settings: Settings, writer: Writer, warnings: list[str]) -> dict[st
             entry["secret_key"] = "file"
     in_settings = [
         f"GOVSHARE_{name.upper()}"
-        for name in ("secret_key", "credential_key", "mask_key")
+        for name in ("secret_key", "credential_key", "mask_key", "audit_signing_key")
         if (name != "secret_key" or entry["secret_key"] == "setting") and getattr(settings, name)
     ]
     entry["keys_in_settings"] = in_settings

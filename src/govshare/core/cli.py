@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from rich.console import Console
 from rich.table import Table
 
 from govshare.core import clock, migrate, policy
+from govshare.core.audit import sequencer, signing
 from govshare.core.audit import service as audit_service
 from govshare.core.cli_support import console_actor, fails_cleanly, parse_date
 from govshare.core.errors import Invalid
@@ -92,11 +94,26 @@ def audit_verify(
             help="外部保存的检查点文件（govshare audit checkpoint 的输出），可发现链被回退或改写"
         ),
     ] = None,
+    public_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--public-key",
+            help="审计日志公钥文件（govshare audit public-key 的输出），用于核验签名检查点；"
+            "不指定时使用本平台的公钥",
+        ),
+    ] = None,
 ) -> None:
-    """校验审计链：完整则退出码 0，否则指出第一条被修改、删除或插入的记录。"""
+    """校验审计链：完整则退出码 0，否则指出第一条被修改、删除、插入或久未排序的记录。"""
     points = _read_checkpoints(checkpoints) if checkpoints else ()
-    with get_runtime().transaction() as session:
-        result = audit_service.verify(session, points)
+    runtime = get_runtime()
+    # Without a key file, this platform's own public key checks the signatures.
+    key = (
+        _read_public_key(public_key)
+        if public_key
+        else signing.key_of(runtime.settings).public_key()
+    )
+    with runtime.transaction() as session:
+        result = audit_service.verify(session, points, public_key=key)
     if result.ok:
         out.print(result.describe())
         return
@@ -111,13 +128,40 @@ def audit_checkpoint(
         Path | None, typer.Option("--output", "-o", help="追加写入的文件（应存放在数据库主机之外）")
     ] = None,
 ) -> None:
-    """输出当前审计链头（序号 哈希值）。定期保存到数据库之外，校验时用 --checkpoints 比对。"""
-    with get_runtime().transaction() as session:
-        point = audit_service.checkpoint(session)
+    """输出当前审计链头的签名检查点（序号 哈希值 时间 密钥标识 签名）。
+
+    定期保存到数据库之外，校验时用 --checkpoints 与 --public-key 比对。"""
+    runtime = get_runtime()
+    with runtime.transaction() as session:
+        point = sequencer.signed_checkpoint(session, signing.key_of(runtime.settings))
     if output:
         with output.open("a", encoding="utf-8") as fh:
             fh.write(point.line() + "\n")
-    out.print(point.line())
+    out.print(point.line(), soft_wrap=True)
+
+
+@audit_app.command("public-key")
+@fails_cleanly
+def audit_public_key(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="写入的文件")] = None,
+) -> None:
+    """输出审计日志的 Ed25519 公钥（PEM）：持有者无需数据库即可核验签名检查点。"""
+    pem = signing.public_pem(signing.key_of(get_runtime().settings).public_key())
+    if output:
+        output.write_text(pem, encoding="utf-8")
+    out.print(pem.rstrip(), soft_wrap=True)
+
+
+@audit_app.command("sequence")
+@fails_cleanly
+def audit_sequence() -> None:
+    """把已提交但尚未排序的审计记录立即排入审计链并签署检查点（通常由 govshare worker 持续进行）。"""
+    runtime = get_runtime()
+    with runtime.sessions() as session:
+        count = sequencer.sequence_all(session, key=signing.key_of(runtime.settings))
+        head = audit_service.checkpoint(session)
+        session.commit()
+    out.print(f"已排序 {count} 条审计记录；链头第 {head.seq} 条")
 
 
 def _read_checkpoints(path: Path) -> tuple[audit_service.Checkpoint, ...]:
@@ -130,6 +174,14 @@ def _read_checkpoints(path: Path) -> tuple[audit_service.Checkpoint, ...]:
         for n, line in enumerate(lines, 1)
         if line.strip() and not line.startswith("#")
     )
+
+
+def _read_public_key(path: Path) -> Ed25519PublicKey:
+    try:
+        pem = path.read_bytes()
+    except OSError as exc:
+        raise Invalid(f"无法读取公钥文件 {path}: {exc.strerror}", field="public_key") from None
+    return signing.load_public_key(pem)
 
 
 @audit_app.command("prune")

@@ -6,6 +6,7 @@ import contextlib
 import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from govshare.core import clock, embedded, policy
 from govshare.core.audit import service as audit_service
+from govshare.core.audit import verify as audit_verify
 from govshare.core.db import make_engine, make_sessionmaker, unit_of_work
 from govshare.core.settings import Settings, get_settings
 
@@ -61,6 +63,8 @@ def build_runtime(settings: Settings) -> Runtime:
     """Applies the process-wide settings (time zone, audit hash) and opens the database."""
     clock.set_city_zone(settings.zone)
     audit_service.default_algorithm = settings.audit_hash
+    audit_service.sequencing = settings.audit_sequencing
+    audit_verify.stale_after = timedelta(seconds=settings.audit_unsequenced_seconds)
     engine = make_engine(settings.database_url)
     return Runtime(settings=settings, engine=engine, sessions=make_sessionmaker(engine))
 

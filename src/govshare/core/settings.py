@@ -41,6 +41,14 @@ class Settings(BaseModel):
     login_lock_minutes: int = 15
     session_hours: int = 12
     audit_hash: str = "sha256"
+    # Who chains audit entries: "inline" (the committing transaction, under the head lock; the
+    # embedded single machine) or "sequencer" (writers only insert; the worker's sequencer
+    # chains them in batches — several app processes on PostgreSQL).
+    audit_sequencing: str = "inline"
+    audit_sequencer_interval: float = 0.2  # seconds between the sequencer's batches
+    audit_unsequenced_seconds: float = 10.0  # `audit verify` fails past this wait
+    audit_checkpoint_seconds: float = 10.0  # the sequencer signs the head at most this often
+    audit_signing_key: str = ""  # Ed25519 seed, 64 hex digits; derived from secret_key if empty
     # Exchange (交换系统)
     center_database_url: str = ""  # data resource center; a SQLite file in data_dir when empty
     center_schema: str = "center"  # PostgreSQL schema of the center's tables
@@ -125,6 +133,7 @@ def _complete(settings: Settings) -> Settings:
         raise ConfigError(f"GOVSHARE_TIMEZONE: 未知的时区 {settings.timezone!r}") from exc
     if settings.audit_hash not in ("sha256", "sm3"):
         raise ConfigError("GOVSHARE_AUDIT_HASH: 只能是 sha256 或 sm3")
+    _check_audit(settings)
     if settings.max_body_bytes < 1024 or settings.max_upload_bytes < settings.max_body_bytes:
         raise ConfigError(
             "GOVSHARE_MAX_BODY_BYTES / GOVSHARE_MAX_UPLOAD_BYTES: 请求体上限至少 1024 字节，"
@@ -195,6 +204,24 @@ def _check_backup(settings: Settings, data_dir: Path) -> Path | None:
             f"GOVSHARE_BACKUP_DIR: 备份目录不能位于文件存储目录 {data_dir / 'files'} 之内"
         )
     return backup_dir
+
+
+def _check_audit(settings: Settings) -> None:
+    if settings.audit_sequencing not in ("inline", "sequencer"):
+        raise ConfigError("GOVSHARE_AUDIT_SEQUENCING: 只能是 inline 或 sequencer")
+    if not 0.01 <= settings.audit_sequencer_interval <= 10:
+        raise ConfigError("GOVSHARE_AUDIT_SEQUENCER_INTERVAL: 须在 0.01 到 10 秒之间")
+    if settings.audit_unsequenced_seconds < 1 or settings.audit_checkpoint_seconds < 0:
+        raise ConfigError(
+            "GOVSHARE_AUDIT_UNSEQUENCED_SECONDS / GOVSHARE_AUDIT_CHECKPOINT_SECONDS: "
+            "未排序时限至少 1 秒，检查点间隔不得为负"
+        )
+    if settings.audit_signing_key:
+        try:
+            if len(bytes.fromhex(settings.audit_signing_key)) != 32:
+                raise ValueError
+        except ValueError:
+            raise ConfigError("GOVSHARE_AUDIT_SIGNING_KEY: 必须是 64 位十六进制数") from None
 
 
 def _check_client_cert(settings: Settings) -> None:

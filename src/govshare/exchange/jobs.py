@@ -32,6 +32,7 @@ from huey.exceptions import RetryTask
 from sqlalchemy import make_url
 
 from govshare.core import scheduler
+from govshare.core.audit import sequencer
 from govshare.core.migrate import JOB_TABLE_PREFIX
 from govshare.core.permissions import Actor, Role
 from govshare.core.runtime import Runtime
@@ -147,11 +148,16 @@ def background_worker(runtime: Runtime, *, workers: int = 1) -> Iterator[None]:
     consumer = _ThreadConsumer(
         job_queue(runtime).huey, workers=workers, worker_type="thread", periodic=True
     )
+    audit_loop = sequencer.loop_for(runtime)
+    if audit_loop is not None:
+        audit_loop.start()
     consumer.start()
     try:
         yield
     finally:
         consumer.stop(graceful=False)
+        if audit_loop is not None:
+            audit_loop.stop()
 
 
 def _mapped() -> None:
@@ -166,7 +172,15 @@ def _mapped() -> None:
 
 
 def run_worker(runtime: Runtime, *, workers: int = 2) -> None:
-    """Works the queue until interrupted (`govshare worker`)."""
+    """Works the queue until interrupted (`govshare worker`), with the audit sequencer's loop
+    beside it when the platform sequences (one worker's is active, the others stand by)."""
     _mapped()
     queue = job_queue(runtime)
-    Consumer(queue.huey, workers=workers, worker_type="thread", periodic=True).run()
+    audit_loop = sequencer.loop_for(runtime)
+    if audit_loop is not None:
+        audit_loop.start()
+    try:
+        Consumer(queue.huey, workers=workers, worker_type="thread", periodic=True).run()
+    finally:
+        if audit_loop is not None:
+            audit_loop.stop()

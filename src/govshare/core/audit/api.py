@@ -48,7 +48,8 @@ Criteria = Annotated[audit_service.AuditFilter, Depends(audit_filter)]
 
 
 class AuditEntryOut(BaseModel):
-    seq: int
+    id: int
+    seq: int | None  # None until the sequencer has chained the entry
     occurred_at: datetime
     actor_label: str
     actor_user_id: int | None
@@ -59,7 +60,7 @@ class AuditEntryOut(BaseModel):
     object_type: str
     object_id: str | None
     details: str
-    hash: str
+    hash: str | None
 
 
 class AuditPageOut(BaseModel):
@@ -92,6 +93,7 @@ def verify(db_session: DB, actor: SignedIn) -> dict[str, Any]:
         "ok": result.ok,
         "checked": result.checked,
         "first_bad_seq": result.first_bad_seq,
+        "unsequenced_id": result.unsequenced_id,
         "message": result.describe(),
     }
 

@@ -3,69 +3,53 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Select, delete, event, func, select
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 from sqlalchemy.sql.util import find_tables
 
 from govshare.core import clock
-from govshare.core.audit.models import GENESIS_HASH, AuditAnchor, AuditEntry, AuditHead
+from govshare.core.audit import verify as _verify
+from govshare.core.audit.hashing import (
+    GENESIS_HASH,
+    canonical_json,
+    content_leaf,
+    digest,
+    entry_hash,
+    node_of,
+    timestamp,
+)
+from govshare.core.audit.models import AuditAnchor, AuditEntry, AuditHead
+from govshare.core.audit.signing import Checkpoint
+from govshare.core.audit.verify import HEAD_ID, Verification
 from govshare.core.errors import Invalid
 from govshare.core.permissions import Actor, Role, require
 from govshare.core.policy import MIN_AUDIT_RETENTION_MONTHS
 
+__all__ = [
+    "GENESIS_HASH",
+    "HEAD_ID",
+    "Checkpoint",
+    "Verification",
+    "canonical_json",
+    "digest",
+    "entry_hash",
+]
+
 READERS = (Role.AUDITOR, Role.PLATFORM_OPERATOR, Role.AUTHORITY)
-HEAD_ID = 1
 # Set once per process from the settings (GOVSHARE_AUDIT_HASH); each entry stores its own
 # algorithm, so switching keeps older entries verifiable.
 default_algorithm = "sha256"
-
-
-def digest(algorithm: str, payload: bytes) -> str:
-    """Hex digest with SHA-256 or SM3 (GB/T 32905)."""
-    if algorithm == "sha256":
-        return hashlib.sha256(payload).hexdigest()
-    if algorithm == "sm3":
-        from cryptography.hazmat.primitives import hashes  # only deployments choosing SM3 pay
-
-        h = hashes.Hash(hashes.SM3())
-        h.update(payload)
-        return h.finalize().hex()
-    raise ValueError(f"unknown audit hash algorithm {algorithm!r}")
-
-
-def canonical_json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
-
-
-def _timestamp(moment: datetime) -> str:
-    return clock.as_utc(moment).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def entry_hash(entry: AuditEntry) -> str:
-    """The hash an entry must carry, computed from its content and its predecessor's hash."""
-    content = {
-        "seq": entry.seq,
-        "occurred_at": _timestamp(entry.occurred_at),
-        "actor_label": entry.actor_label,
-        "actor_user_id": entry.actor_user_id,
-        "actor_organization_id": entry.actor_organization_id,
-        "actor_token_id": entry.actor_token_id,
-        "source_ip": entry.source_ip,
-        "action": entry.action,
-        "object_type": entry.object_type,
-        "object_id": entry.object_id,
-        "details": entry.details,
-        "prev_hash": entry.prev_hash,
-    }
-    return digest(entry.algorithm, canonical_json(content).encode())
+# Who gives entries their chain position (GOVSHARE_AUDIT_SEQUENCING): "inline", the committing
+# transaction under the head lock; or "sequencer", the worker's sequencer, writers only insert.
+sequencing = "inline"
+_timestamp = timestamp
 
 
 def record(
@@ -77,13 +61,13 @@ def record(
     object_id: object | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditEntry:
-    """Appends an entry to the chain, in the caller's transaction.
+    """Appends an entry to the log, in the caller's transaction.
 
-    The entry is chained (numbered, hashed, inserted) when the transaction commits, so the
-    chain head is locked only for the last moment of a transaction, not from its first audited
-    step: otherwise every audited data call would wait for every other one to commit. A read
-    of the audit tables in the same transaction chains the pending entries first, so the
-    transaction still sees its own entries. Its `seq` and `hash` are set once chained."""
+    With the sequencer (`sequencing == "sequencer"`) the entry is inserted at the next flush
+    with its leaf hash and no chain position, locking nothing shared; the sequencer chains it
+    once committed. Inline, it is chained (numbered, hashed, inserted) when the transaction
+    commits, so the chain head is locked only for the last moment of a transaction. Either way
+    a read of the audit tables in the same transaction sees the transaction's own entries."""
     entry = AuditEntry(
         occurred_at=clock.now(),
         actor_label=actor.label,
@@ -99,7 +83,9 @@ def record(
     )
     if not db_session.in_transaction():
         db_session.begin()  # the pending entry belongs to this transaction, not the session
-    if db_session.in_nested_transaction():
+    if sequencing == "sequencer":
+        db_session.add(entry)  # leaf hash set as it is inserted (`_leaf_on_insert`)
+    elif db_session.in_nested_transaction():
         # A savepoint rolled back must take its entry with it: chain it inside the savepoint.
         _chain(db_session, [entry])
     else:
@@ -108,7 +94,7 @@ def record(
 
 
 PENDING = "audit_pending"
-AUDIT_TABLES = frozenset({"audit_entry", "audit_head", "audit_anchor"})
+AUDIT_TABLES = frozenset({"audit_entry", "audit_head", "audit_anchor", "audit_checkpoint"})
 
 
 def chain_pending(db_session: Session) -> None:
@@ -126,12 +112,20 @@ def _chain(db_session: Session, pending: list[AuditEntry]) -> None:
         .execution_options(audit_chaining=True)
     ).scalar_one()
     for entry in pending:
+        entry.leaf_hash = content_leaf(entry)
         entry.seq = head.last_seq + 1
         entry.prev_hash = head.last_hash
-        entry.hash = entry_hash(entry)
+        entry.hash = node_of(entry.algorithm, entry.seq, head.last_hash, entry.leaf_hash)
         head.last_seq, head.last_hash = entry.seq, entry.hash
         db_session.add(entry)
     db_session.flush()
+
+
+@event.listens_for(AuditEntry, "before_insert")
+def _leaf_on_insert(_mapper: Any, _connection: Any, entry: AuditEntry) -> None:
+    """The writer's digest of the content as inserted; the sequencer chains this."""
+    if entry.leaf_hash is None and entry.seq is None:
+        entry.leaf_hash = content_leaf(entry)
 
 
 def _has_pending(db_session: Session) -> bool:
@@ -160,111 +154,25 @@ def _chain_before_reading(state: ORMExecuteState) -> None:
         chain_pending(state.session)
 
 
-# --- verification ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Verification:
-    """Outcome of walking the chain."""
-
-    ok: bool
-    checked: int
-    first_bad_seq: int | None = None
-    problem: str | None = None
-
-    def describe(self) -> str:
-        if self.ok:
-            return f"审计链完整：已校验 {self.checked} 条记录"
-        return f"审计链被破坏：第 {self.first_bad_seq} 条记录{self.problem}"
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """The chain head at one moment, kept outside the database (a file on another host,
-    a report to the authority) so that a rewound or rewritten chain can be proven."""
-
-    seq: int
-    hash: str
-
-    def line(self) -> str:
-        return f"{self.seq} {self.hash}"
-
-    @classmethod
-    def parse(cls, line: str, *, where: str) -> Checkpoint:
-        parts = line.split()
-        if len(parts) < 2 or not parts[0].isdigit() or len(parts[1]) != 64:
-            raise Invalid(f"{where}: 检查点格式应为“序号 哈希值”", field="checkpoints")
-        return cls(int(parts[0]), parts[1].lower())
+# --- verification (core/audit/verify.py) ----------------------------------------------
 
 
 def checkpoint(db_session: Session) -> Checkpoint:
     """The current chain head, to be kept outside the database."""
-    head = db_session.get(AuditHead, HEAD_ID, populate_existing=True)
-    assert head is not None
-    return Checkpoint(head.last_seq, head.last_hash)
+    chain_pending(db_session)
+    return _verify.head_checkpoint(db_session)
 
 
-def verify(db_session: Session, checkpoints: tuple[Checkpoint, ...] = ()) -> Verification:
-    """Walks the chain from the last anchor (or the start) to the head, then checks that
-    every external checkpoint is still in it."""
-    result = _walk(db_session)
-    if not result.ok:
-        return result
-    head = checkpoint(db_session)
-    anchor_seq = db_session.execute(select(func.max(AuditAnchor.seq))).scalar() or 0
-    for point in sorted(checkpoints, key=lambda c: c.seq):
-        if point.seq > head.seq:
-            return Verification(
-                False,
-                result.checked,
-                head.seq + 1,
-                f"缺失（链被回退：外部检查点记录到第 {point.seq} 条）",
-            )
-        if point.seq <= anchor_seq or point.seq == 0:
-            continue  # pruned past retention; the anchor vouches for it
-        entry = db_session.get(AuditEntry, point.seq)
-        if entry is None or entry.hash != point.hash:
-            return Verification(False, result.checked, point.seq, "与外部检查点不符（链被改写）")
-    return result
-
-
-def _walk(db_session: Session) -> Verification:
-    head = db_session.get(AuditHead, HEAD_ID, populate_existing=True)
-    anchor = db_session.execute(
-        select(AuditAnchor).order_by(AuditAnchor.seq.desc()).limit(1)
-    ).scalar_one_or_none()
-    expected_seq, expected_prev = (anchor.seq + 1, anchor.hash) if anchor else (1, GENESIS_HASH)
-    assert head is not None, "audit_head row missing: run `govshare db upgrade`"
-
-    stray = db_session.execute(
-        select(func.min(AuditEntry.seq)).where(
-            (AuditEntry.seq > head.last_seq) | (AuditEntry.seq < expected_seq)
-        )
-    ).scalar()
-    if stray is not None:
-        return Verification(False, 0, stray, "不在链中（被插入）")
-
-    checked = 0
-    # populate_existing: compare what the database holds now, not objects cached earlier.
-    rows = db_session.execute(
-        select(AuditEntry).order_by(AuditEntry.seq).execution_options(populate_existing=True)
-    ).scalars()
-    for entry in rows.yield_per(2000):
-        if entry.seq != expected_seq:
-            return Verification(False, checked, expected_seq, "缺失（被删除）")
-        if entry.hash != entry_hash(entry):
-            return Verification(False, checked, entry.seq, "内容被修改")
-        if entry.prev_hash != expected_prev:
-            return Verification(
-                False, checked, entry.seq, "与前一条记录的哈希不衔接（前一条被替换）"
-            )
-        checked += 1
-        expected_seq, expected_prev = entry.seq + 1, entry.hash
-    if expected_seq != head.last_seq + 1:
-        return Verification(False, checked, expected_seq, "缺失（被删除）")
-    if expected_prev != head.last_hash:
-        return Verification(False, checked, head.last_seq, "内容被替换（与链头不符）")
-    return Verification(True, checked)
+def verify(
+    db_session: Session,
+    checkpoints: tuple[Checkpoint, ...] = (),
+    *,
+    public_key: Ed25519PublicKey | None = None,
+) -> Verification:
+    """Verifies the chain (see `verify.verify`), the transaction's pending entries chained."""
+    chain_pending(db_session)
+    db_session.flush()
+    return _verify.verify(db_session, checkpoints, public_key=public_key)
 
 
 # --- queries and export ---------------------------------------------------------------
@@ -340,7 +248,9 @@ def search(
     total = db_session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
     entries = list(
         db_session.execute(
-            stmt.order_by(AuditEntry.seq.desc()).offset((page - 1) * per_page).limit(per_page)
+            stmt.order_by(AuditEntry.seq.desc().nulls_first(), AuditEntry.id.desc())
+            .offset((page - 1) * per_page)
+            .limit(per_page)
         ).scalars()
     )
     record(
@@ -367,6 +277,7 @@ EXPORT_COLUMNS = (
     "object_id",
     "details",
     "algorithm",
+    "leaf_hash",
     "prev_hash",
     "hash",
 )
@@ -397,7 +308,7 @@ def _row(entry: AuditEntry) -> dict[str, Any]:
 
 def iter_export(db_session: Session, *, criteria: AuditFilter, fmt: str) -> Iterator[str]:
     """Streams the matching entries, oldest first, as CSV or JSON Lines text chunks."""
-    stmt = _filtered(criteria).order_by(AuditEntry.seq)
+    stmt = _filtered(criteria).order_by(AuditEntry.seq.asc().nulls_last(), AuditEntry.id)
     rows = db_session.execute(stmt).scalars().yield_per(1000)
     if fmt == "jsonl":
         for entry in rows:
@@ -476,8 +387,7 @@ def prune(
             details={"cutoff_on": cutoff.isoformat(), "removed": 0},
         )
         return PruneResult(0, cutoff, None)
-    last = db_session.get(AuditEntry, last_removed)
-    assert last is not None
+    last = db_session.execute(select(AuditEntry).where(AuditEntry.seq == last_removed)).scalar_one()
     removed = db_session.execute(delete(AuditEntry).where(AuditEntry.seq <= last_removed)).rowcount
     db_session.add(
         AuditAnchor(

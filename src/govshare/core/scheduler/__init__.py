@@ -87,6 +87,9 @@ TASKS: tuple[PeriodicTask, ...] = (
     # the peers' catalog changes and retirements mirrored here, this platform's and its lower
     # platforms' passed upwards (级联目录, `govshare federation sync-catalogs`)
     PeriodicTask("federation.catalogs", "minute", "govshare.federation.catalogs:sync_task"),
+    # the audit chain's head signed into audit_checkpoint when it moved (`govshare audit
+    # checkpoint`); the audit sequencer is a loop of its own in each worker, not a task here
+    PeriodicTask("audit.checkpoint", "minute", "govshare.core.audit.jobs:checkpoint"),
 )
 
 
