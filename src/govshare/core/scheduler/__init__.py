@@ -49,6 +49,9 @@ class PeriodicTask:
 TASKS: tuple[PeriodicTask, ...] = (
     # queue due syncs and pushes, recover runs whose process died
     PeriodicTask("exchange.tick", "minute", "govshare.exchange.jobs:tick"),
+    # the nginx data plane's access log into the usage and audit logs, from where it stopped
+    # (`govshare gateway ingest`; nothing when no access log is there)
+    PeriodicTask("gateway.ingest", "minute", "govshare.exchange.gateway_ingest:job"),
     # announced catalog changes and retirements take effect (`govshare catalog apply-due`)
     PeriodicTask("catalog.apply_due", "hour", "govshare.catalog.jobs:apply_due", minute=1),
     # deadline reminders, overdue notices, grants about to expire (`govshare sharing remind`)
