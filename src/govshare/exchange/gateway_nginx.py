@@ -37,6 +37,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from govshare.exchange.service.gateway_plane import DataPlane, PlaneInterface
+from govshare.exchange.service.interfaces import PATH_PARAM
 
 AUTH_LOCATION = "/_govshare_gateway_auth"
 LOG_FORMAT = "govshare_gateway"
@@ -77,6 +78,7 @@ LOG_FIELDS = {
     "gs": "$gw_status",
     "pr": "$gw_problem",
     "rl": "$gw_rate_limit",
+    "k": "$gw_endpoint_key",
     "uh": "$upstream_header_time",
 }
 _PROBLEM = "urn:govshare:error:"
@@ -102,6 +104,11 @@ def _quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "${dollar}") + '"'
 
 
+def _literal(value: str) -> str:
+    """A map's pattern or value as a quoted nginx string (no variables in either)."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def _problem(kind: str, title: str, status: int, detail: str) -> str:
     """A problem+json body for `return`, whose detail may hold nginx variables."""
     body = json.dumps(
@@ -109,6 +116,19 @@ def _problem(kind: str, title: str, status: int, detail: str) -> str:
         ensure_ascii=False,
     )
     return "'" + body.replace("DETAIL", detail) + "'"
+
+
+def _pcre(text: str) -> str:
+    """Literal text in a PCRE pattern."""
+    return "".join(c if c.isalnum() or c in "/_-:" else "\\" + c for c in text)
+
+
+def _template_regex(prefix: str, template: str) -> str:
+    """A path template (/items/{id}) below `prefix` as nginx's regex: a parameter is one
+    segment, as in `gateway_admission`."""
+    parts = PATH_PARAM.split(template)
+    pattern = "".join(_pcre(part) if i % 2 == 0 else "[^/]+" for i, part in enumerate(parts))
+    return _pcre(prefix) + pattern
 
 
 def _upstream(interface: PlaneInterface) -> tuple[str, str, str, bool]:
@@ -174,6 +194,30 @@ def render(plane: DataPlane, options: NginxOptions) -> str:
     add(r"        ~^/gateway/[^/?]+/[^/?]+(?<gw_rest>/.*)$ $gw_rest;")
     add('        default "/";')
     add("    }")
+    # The endpoint a call hits, by the interface's path templates, the most literal first (as
+    # `gateway_admission.match_endpoint` picks): decisions are cached per endpoint, not per
+    # concrete path, so calls on many records share one. A path no template matches keys
+    # by itself (the platform refuses it, 404).
+    # ($gw_path: the main request's $uri, which in the auth subrequest is its own)
+    add('    map "$gw_interface:$request_method:$gw_path" $gw_endpoint_key {')
+    add("        volatile;")
+    for interface in plane.interfaces:
+        ordered = sorted(
+            interface.endpoints, key=lambda e: (len(PATH_PARAM.findall(e[1])), -len(e[1]))
+        )
+        for method, template in ordered:
+            pattern = _template_regex(f"/gateway/{interface.resource_code}", template)
+            key = f"{interface.resource_code}:{method}:"
+            regex = _literal("~^" + _pcre(key) + pattern + "$")
+            add(f"        {regex} {_literal(f'{method} {template}')};")
+    add("        default $gw_path;")
+    add("    }")
+    # Dot segments, however encoded, are refused before anything else: nginx resolves them
+    # in $uri, but the raw target goes upstream, where they would leave the base path.
+    add("    map $request_uri $gw_dots {")
+    add(r'        "~*^[^?]*/(\.|%2e){1,2}(/|\?|$)" 1;')
+    add('        default "";')
+    add("    }")
     platform = urlsplit(options.platform_url)
     add("    upstream govshare_platform {")
     add(f"        server {platform.hostname}:{platform.port or 80};")
@@ -190,6 +234,7 @@ def render(plane: DataPlane, options: NginxOptions) -> str:
     if not options.standalone:
         lines[-1] = f"        listen {options.listen};"
     add(f"        root {d / 'empty'};")
+    add("        merge_slashes off;  # the path the platform decides on is the path forwarded")
     add(f"        client_max_body_size {MAX_BODY_MB}m;")
     add(f"        access_log {options.access_log} {LOG_FORMAT} buffer=32k flush=1s;")
     add("        error_page 413 = @govshare_413;")
@@ -199,7 +244,7 @@ def render(plane: DataPlane, options: NginxOptions) -> str:
         _interface_locations(add, n, interface, rates, options.default_rate_limit)
     add("        location /gateway/ {")
     # declares the variables the log format names, should no interface be published
-    for variable in ("gw_interface", *AUTH_HEADERS):
+    for variable in ("gw_interface", "gw_path", *AUTH_HEADERS):
         add(f'            set ${variable} "";')
     detail = "资源 $uri 未发布服务接口"
     add("            default_type application/problem+json;")
@@ -238,7 +283,7 @@ def _auth_location(add: Callable[[str], None], options: NginxOptions) -> None:
     add("            proxy_set_header X-Client-Cert $ssl_client_escaped_cert;")
     add("            proxy_cache govshare_gateway_auth;")
     add("            proxy_cache_methods GET HEAD POST;")
-    key = "$http_authorization|$ssl_client_escaped_cert|$request_method|$gw_interface|$gw_target"
+    key = "$http_authorization|$ssl_client_escaped_cert|$request_method|$gw_interface|$gw_endpoint_key"
     add(f'            proxy_cache_key "{key}";')
     add(f"            proxy_cache_valid 204 401 403 {AUTH_CACHE_SECONDS}s;")
     add("            proxy_cache_lock on;")
@@ -309,6 +354,14 @@ def _interface_locations(
     timeout = f"{max(interface.timeout_seconds, 0.001):g}s"
     add(f"        location ^~ /gateway/{code}/ {{")
     add(f'            set $gw_interface "{code}";')
+    add("            set $gw_path $uri;")
+    add("            if ($gw_dots) {")
+    add(
+        "                return 404 "
+        + _problem("not-found", "接口不存在", 404, "接口不存在：$uri")
+        + ";"
+    )
+    add("            }")
     add(f"            auth_request {AUTH_LOCATION};")
     for variable, header in AUTH_HEADERS.items():
         add(f"            auth_request_set ${variable} $upstream_http_{header};")

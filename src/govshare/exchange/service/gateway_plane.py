@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import distinct, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from govshare.catalog.models import Resource, ResourceStatus
 from govshare.core.audit.service import record
 from govshare.core.permissions import Actor, Role, require
-from govshare.exchange.models import GatewayCall, ServiceInterface
+from govshare.exchange.models import GatewayCall, ServiceEndpoint, ServiceInterface
 from govshare.sharing.models import Grant, GrantState
 
 
@@ -30,6 +30,7 @@ class PlaneInterface:
     resource_code: str
     base_url: str
     timeout_seconds: float
+    endpoints: tuple[tuple[str, str], ...] = ()  # (method, path template)
 
 
 @dataclass(frozen=True)
@@ -45,18 +46,31 @@ def data_plane(db_session: Session, *, actor: Actor, default_rate_limit: int) ->
     config`: nginx routes one location per interface, one limit_req zone per rate."""
     require(actor, Role.PLATFORM_OPERATOR, action="生成服务网关配置")
     rows = db_session.execute(
-        select(Resource.code, ServiceInterface.base_url, ServiceInterface.timeout_seconds)
+        select(
+            Resource.code,
+            ServiceInterface.base_url,
+            ServiceInterface.timeout_seconds,
+            ServiceInterface.id,
+        )
         .join(Resource, Resource.id == ServiceInterface.resource_id)
         .where(Resource.status == ResourceStatus.PUBLISHED)
         .order_by(Resource.code)
     ).all()
     rates = db_session.execute(
-        select(distinct(Grant.rate_limit)).where(
-            Grant.state == GrantState.ACTIVE, Grant.rate_limit.is_not(None)
-        )
+        select(Grant.rate_limit)
+        .where(Grant.state == GrantState.ACTIVE, Grant.rate_limit.is_not(None))
+        .distinct()
     ).scalars()
+    endpoints: dict[int, list[tuple[str, str]]] = {}
+    for service_id, method, path in db_session.execute(
+        select(ServiceEndpoint.service_id, ServiceEndpoint.method, ServiceEndpoint.path)
+    ):
+        endpoints.setdefault(service_id, []).append((method, path))
     return DataPlane(
-        interfaces=[PlaneInterface(code, url, float(timeout)) for code, url, timeout in rows],
+        interfaces=[
+            PlaneInterface(code, url, float(timeout), tuple(endpoints.get(interface_id, [])))
+            for code, url, timeout, interface_id in rows
+        ],
         rate_limits=sorted({default_rate_limit, *rates}),
     )
 
