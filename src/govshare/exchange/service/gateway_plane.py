@@ -126,33 +126,44 @@ def record_ingested(db_session: Session, *, calls: list[IngestedCall]) -> int:
     """Writes calls of the data plane to the usage log, each with its audit entry (the
     caller as actor), in the caller's transaction. A request id already in the log is
     skipped: no call counts twice. Returns how many were new."""
+    if not calls:
+        return 0
     connection = db_session.connection()
     insert = _INSERT["postgresql" if connection.dialect.name == "postgresql" else "sqlite"]
+    rows = [
+        {
+            "at": call.at,
+            "resource_id": call.resource_id,
+            "provider_id": call.provider_id,
+            "consumer_id": call.consumer_id,
+            "grant_id": call.grant_id,
+            "caller": call.actor.label[:120],
+            "method": call.method[:10],
+            "path": call.path[:500],
+            "endpoint": call.endpoint[:320],
+            "status": call.status,
+            "bytes_out": call.bytes_out,
+            "duration_ms": round(call.duration_ms, 3),
+            "error": call.error[:300],
+            "request_id": call.request_id[:64],
+        }
+        for call in calls
+    ]
+    # One statement for the batch (a multi-row INSERT … RETURNING); rows whose request id
+    # is already logged, or repeated within the batch, come back once or not at all.
+    inserted = {
+        request_id: call_id
+        for call_id, request_id in connection.execute(
+            insert.returning(_CALL.c.id, _CALL.c.request_id), rows
+        )
+    }
     added = 0
     for call in calls:
-        endpoint = call.endpoint[:320]
-        error = call.error[:300]
-        call_id = connection.execute(
-            insert.returning(_CALL.c.id),
-            {
-                "at": call.at,
-                "resource_id": call.resource_id,
-                "provider_id": call.provider_id,
-                "consumer_id": call.consumer_id,
-                "grant_id": call.grant_id,
-                "caller": call.actor.label[:120],
-                "method": call.method[:10],
-                "path": call.path[:500],
-                "endpoint": endpoint,
-                "status": call.status,
-                "bytes_out": call.bytes_out,
-                "duration_ms": round(call.duration_ms, 3),
-                "error": error,
-                "request_id": call.request_id[:64],
-            },
-        ).scalar()
+        call_id = inserted.pop(call.request_id[:64], None)
         if call_id is None:
             continue
+        endpoint = call.endpoint[:320]
+        error = call.error[:300]
         added += 1
         record(
             db_session,
