@@ -1,5 +1,6 @@
-"""Benchmark of the service gateway (EXC-4): a provider's JSON API called directly and through
-`/gateway/…` by the same load generator in the same run.
+"""Benchmark of the service gateway (EXC-4): a provider's JSON API called directly, through the
+nginx data plane and through the embedded gateway's `/gateway/…`, by the same load generator
+in the same run.
 
     .venv/bin/python bench/gateway.py                       # SQLite and PostgreSQL, 15 s runs
     .venv/bin/python bench/gateway.py --quick               # 4 s runs (about 1 minute)
@@ -15,10 +16,19 @@ does the gateway's full work — token, interface, grant check, rate window (lim
 call log and audit entries — so the run also checks afterwards that the usage log holds one
 row per call and that the audit chain verifies.
 
+The nginx data plane is Debian's nginx (installed when missing) on a prefix and port of its
+own, configured by `govshare gateway config` and asking the same platform processes on each
+call (cached until the end of the second); its access log is ingested afterwards by
+`govshare gateway ingest` (timed), so its calls are in the usage log and the audit chain too.
+The time from a grant's suspension (committed through the services) to the first refused
+call is measured on both paths, calling back to back, three times at different moments of
+the second.
+
 Load comes from wrk (Debian's /usr/bin/wrk, installed when missing), rotating over 100 enterprises: first at
 `--connections` for throughput, then at one connection for unloaded latency, where the
-difference of the p50s is the latency the gateway adds. Targets: proxied throughput ≥ 40 %
-of direct, p50 added latency ≤ 3 ms. Requests per second move with whatever else the machine
+difference of the p50s is the latency the gateway adds. Targets: nginx ≥ 40 % of direct and
+≤ 1 ms added p50; embedded ≥ 10 % of direct (X-Road's reported ratio) and ≤ 3 ms added p50;
+suspension effective ≤ 1 s on both. Requests per second move with whatever else the machine
 runs, so the loaded runs also report the CPU time the platform's processes (and its
 PostgreSQL backends) spent per call, read from /proc. It prints a table and, as its last
 line, one JSON object with every figure.
