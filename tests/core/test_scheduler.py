@@ -109,6 +109,9 @@ def test_two_workers_run_each_periodic_task_once_per_tick(environ: dict[str, str
             "federation.catalogs 2026-10-12 02:00": 1,
             "federation.catalogs 2026-10-12 02:01": 1,
             "federation.catalogs 2026-10-12 02:02": 1,
+            "gateway.ingest 2026-10-12 02:00": 1,
+            "gateway.ingest 2026-10-12 02:01": 1,
+            "gateway.ingest 2026-10-12 02:02": 1,
         }
     )
     assert ran == expected, results
@@ -123,6 +126,7 @@ def test_two_workers_run_each_periodic_task_once_per_tick(environ: dict[str, str
         + [("catalog.apply_due", HOUR), ("sharing.reminders", HOUR)]
         + [("federation.requests", m) for m in minutes]
         + [("federation.catalogs", m) for m in minutes]
+        + [("gateway.ingest", m) for m in minutes]
     )
 
 

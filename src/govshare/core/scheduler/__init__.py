@@ -49,9 +49,6 @@ class PeriodicTask:
 TASKS: tuple[PeriodicTask, ...] = (
     # queue due syncs and pushes, recover runs whose process died
     PeriodicTask("exchange.tick", "minute", "govshare.exchange.jobs:tick"),
-    # the nginx data plane's access log into the usage and audit logs, from where it stopped
-    # (`govshare gateway ingest`; nothing when no access log is there)
-    PeriodicTask("gateway.ingest", "minute", "govshare.exchange.gateway_ingest:job"),
     # announced catalog changes and retirements take effect (`govshare catalog apply-due`)
     PeriodicTask("catalog.apply_due", "hour", "govshare.catalog.jobs:apply_due", minute=1),
     # deadline reminders, overdue notices, grants about to expire (`govshare sharing remind`)
@@ -90,6 +87,9 @@ TASKS: tuple[PeriodicTask, ...] = (
     # the peers' catalog changes and retirements mirrored here, this platform's and its lower
     # platforms' passed upwards (级联目录, `govshare federation sync-catalogs`)
     PeriodicTask("federation.catalogs", "minute", "govshare.federation.catalogs:sync_task"),
+    # the nginx data plane's access log into the usage and audit logs, from where it stopped
+    # (`govshare gateway ingest`; nothing when no access log is there)
+    PeriodicTask("gateway.ingest", "minute", "govshare.exchange.gateway_ingest:job"),
 )
 
 
