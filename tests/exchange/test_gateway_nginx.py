@@ -43,8 +43,9 @@ from govshare.core.db import make_engine, make_sessionmaker
 from govshare.core.permissions import Actor
 from govshare.core.runtime import Runtime
 from govshare.core.settings import load_settings
+from govshare.exchange import gateway_nginx
 from govshare.exchange.models import GatewayCall, GatewayLogPosition
-from govshare.exchange.service import gateway_log
+from govshare.exchange.service import gateway_log, gateway_plane
 from govshare.sharing.models import Grant
 from govshare.sharing.schemas import GrantActionIn
 from govshare.sharing.service import grants
@@ -437,3 +438,39 @@ def test_a_grants_rate_limit_answers_429(plane: Plane):
     last = sorted(_calls(plane)[-6:], key=lambda c: c.at)
     assert [c.status for c in last] == [200, 200, 200, 429, 429, 429]
     assert last[-1].error.startswith("调用过于频繁")
+
+
+def test_the_site_include_and_an_https_upstream_pass_nginx_t(tmp_path: Path):
+    """`--site` writes the http {} part a system nginx includes; several rates, an https
+    provider and templates with parameters all make a configuration nginx accepts."""
+    plane = gateway_plane.DataPlane(
+        [
+            gateway_plane.PlaneInterface(
+                "301001/000001",
+                "https://10.0.0.5:8443/api/v1",
+                3.0,
+                (("GET", "/items/{id}"), ("GET", "/items/search"), ("POST", "/q")),
+            )
+        ],
+        [30, 600],
+    )
+    options = gateway_nginx.NginxOptions(
+        listen="127.0.0.1:18080",
+        platform_url="http://127.0.0.1:8000",
+        key="k" * 64,
+        directory=tmp_path,
+        access_log=tmp_path / "access.log",
+        default_rate_limit=600,
+        standalone=False,
+    )
+    text = gateway_nginx.render(plane, options)
+    gateway_nginx.write(text, tmp_path / "site.conf", tmp_path)
+    assert '"GET /items/search"' in text and "proxy_ssl_name 10.0.0.5;" in text
+    assert text.index("/items/search") < text.index("/items/[^/]+")  # the literal first
+    main = tmp_path / "main.conf"
+    main.write_text(
+        f"pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log; events {{}}\n"
+        f"http {{ include {tmp_path}/site.conf; }}\n"
+    )
+    checked = gateway_nginx.run(["nginx", "-t", "-q", "-p", str(tmp_path), "-c", str(main)])
+    assert checked.returncode == 0, checked.stderr
