@@ -63,6 +63,10 @@ COMMANDS: dict[str, Entry] = {
     "catalog": Entry("govshare.catalog.cli:app", "资源目录：到期变更、导入导出、检索"),
     "sharing": Entry("govshare.sharing.cli:app", "资源共享：期限提醒、督办队列"),
     "exchange": Entry("govshare.exchange.cli:app", "数据交换：库表同步、同步记录"),
+    "gateway": Entry(
+        "govshare.exchange.gateway_cli:app",
+        "服务网关数据面（nginx）：生成配置、检查并重新加载、把访问日志记入调用日志和审计日志",
+    ),
     "opendata": Entry(
         "govshare.opendata.cli:app",
         "资源开放：发布到开放门户、开放发布清单、开放申请和数据开放需求",

@@ -113,6 +113,9 @@ def test_two_workers_run_each_periodic_task_once_per_tick(environ: dict[str, str
             "audit.checkpoint 2026-10-12 02:00": 1,
             "audit.checkpoint 2026-10-12 02:01": 1,
             "audit.checkpoint 2026-10-12 02:02": 1,
+            "gateway.ingest 2026-10-12 02:00": 1,
+            "gateway.ingest 2026-10-12 02:01": 1,
+            "gateway.ingest 2026-10-12 02:02": 1,
         }
     )
     assert ran == expected, results
@@ -128,6 +131,7 @@ def test_two_workers_run_each_periodic_task_once_per_tick(environ: dict[str, str
         + [("federation.requests", m) for m in minutes]
         + [("federation.catalogs", m) for m in minutes]
         + [("audit.checkpoint", m) for m in minutes]
+        + [("gateway.ingest", m) for m in minutes]
     )
 
 

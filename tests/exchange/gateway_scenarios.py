@@ -14,7 +14,7 @@ from govshare.core import clock
 from govshare.core.audit.service import record
 from govshare.core.permissions import Actor, Role
 from govshare.exchange.models import ServiceInterface
-from govshare.exchange.service import gateway_admission, gateway_log, interfaces
+from govshare.exchange.service import gateway_admission, gateway_log, gateway_plane, interfaces
 from govshare.exchange.service.gateway_admission import Admission
 from govshare.exchange.service.interfaces import InterfaceIn
 from govshare.identity import service as identity_service
@@ -227,7 +227,62 @@ def _call_access(w: World) -> access.CallAccess:
     return access.check_call_access(sw.db, actor=consumer_system(sw), resource_id=sw.resource.id)
 
 
+def _authorized(w: World) -> Admission:
+    sw = _world(w)
+    return gateway_admission.authorize_call(
+        sw.db,
+        actor=consumer_system(sw),
+        resource_code=sw.code,
+        method="GET",
+        path=f"/enterprises/{USCC}",
+    )
+
+
+def _ingested(w: World) -> int:
+    sw = _world(w)
+    call = gateway_plane.IngestedCall(
+        request_id="0123456789abcdef0123456789abcdef",
+        at=clock.now(),
+        actor=consumer_system(sw),
+        resource_code=sw.code,
+        resource_id=sw.resource.id,
+        provider_id=sw.provider.id,
+        consumer_id=sw.consumer.id,
+        grant_id=sw.grant.id,
+        grant_number=sw.grant.number,
+        method="GET",
+        path=f"/enterprises/{USCC}",
+        endpoint="GET /enterprises/{uscc}",
+        status=200,
+        bytes_out=64,
+        duration_ms=1.5,
+        error="",
+        refused=False,
+    )
+    added = gateway_plane.record_ingested(sw.db, calls=[call, call])
+    assert added == 1  # the same request id counts once
+    return added
+
+
+PLANE = "govshare.exchange.service.gateway_plane."
+
 GATEWAY_SCENARIOS: dict[str, Writes | Reads] = {
+    ADMISSION + "authorize_call": Writes("sharing.grant.access", _authorized),
+    PLANE + "record_ingested": Writes("exchange.gateway.call", _ingested),
+    PLANE + "record_reload": Writes(
+        "exchange.gateway.reload",
+        lambda w: gateway_plane.record_reload(
+            w.db,
+            actor=w.op,
+            config_path="/etc/nginx/conf.d/govshare.conf",
+            digest="0" * 64,
+            interfaces=1,
+        ),
+    ),
+    PLANE + "data_plane": Reads(
+        lambda w: gateway_plane.data_plane(w.db, actor=w.op, default_rate_limit=600),
+        prepare=_world,
+    ),
     SERVICE + "register_interface": Writes("exchange.interface.register", _registered),
     SERVICE + "update_interface": Writes("exchange.interface.update", _updated),
     ADMISSION + "admit_call": Writes("sharing.grant.access", lambda w: admitted(_world(w))),

@@ -58,6 +58,18 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def machine_seconds() -> float:
+    """The machine's own Unix time, for programs that keep it rather than the platform's
+    clock (nginx's cache expiry and access log); never a date of the platform's."""
+    return time.time()
+
+
+def from_machine(seconds: float) -> datetime:
+    """An instant the machine's own clock stamped (nginx's access log), on the platform's
+    clock: as long before `now()` as it was before the machine's time now."""
+    return now() - timedelta(seconds=max(machine_seconds() - seconds, 0.0))
+
+
 def is_set() -> bool:
     """Whether the clock is frozen or running from a set instant (not the real time)."""
     return bool(_frozen.get() or _process_frozen or _running or _inherited)

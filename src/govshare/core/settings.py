@@ -75,6 +75,14 @@ class Settings(BaseModel):
     federation_host: str = "0.0.0.0"
     gateway_rate_limit: int = 600  # calls per minute per grant unless the grant says otherwise
     gateway_timeout_seconds: float = 10.0  # the default upstream timeout of a service interface
+    # The gateway's data plane on nginx (`govshare gateway config|reload|ingest`): where it
+    # listens, how it reaches the platform for its auth_request, its files (configuration,
+    # auth cache, access log; data_dir/gateway when empty) and the command that tests and
+    # reloads it (`nginx -p DIR -c DIR/nginx.conf` when empty; `-t` and `-s reload` appended).
+    gateway_nginx_listen: str = "127.0.0.1:8080"
+    gateway_nginx_platform_url: str = "http://127.0.0.1:8000"
+    gateway_nginx_dir: Path | None = None
+    gateway_nginx_command: str = ""
     # Request bodies past these sizes are refused (413) before they are read or parsed.
     max_body_bytes: int = 4 * 1024 * 1024  # JSON and posted forms
     max_upload_bytes: int = 100 * 1024 * 1024  # multipart uploads and attachments

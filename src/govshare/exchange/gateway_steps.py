@@ -60,7 +60,7 @@ class Outcome:
     error: str
 
 
-def _identify(
+def identify(
     db_session: Session, settings: Settings, call: Call
 ) -> tuple[Actor, DomainError | None]:
     """The caller: a department system's client certificate or bearer token (under a profile
@@ -111,7 +111,7 @@ def _identify(
 
 
 def _admit(db_session: Session, settings: Settings, call: Call) -> Admission:
-    actor, refusal = _identify(db_session, settings, call)
+    actor, refusal = identify(db_session, settings, call)
     return gateway_admission.admit_call(
         db_session,
         actor=actor,

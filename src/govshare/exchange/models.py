@@ -342,6 +342,24 @@ class GatewayCall(Base):
     bytes_out: Mapped[int] = mapped_column(BigInteger, default=0)
     duration_ms: Mapped[float] = mapped_column()
     error: Mapped[str] = mapped_column(String(300), default="")
+    # nginx's $request_id for a call served by the nginx data plane, unique: a line of the
+    # access log ingested twice cannot count twice (the Python gateway leaves it empty).
+    request_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+
+class GatewayLogPosition(Base):
+    """How far the nginx data plane's JSON access log has been ingested (`gateway_ingest`):
+    the file's identity (device, inode) and the byte offset after the last complete line
+    taken. Moved in the same transaction as the calls it covers."""
+
+    __tablename__ = "exchange_gateway_log_position"
+    __audit_exempt__ = True  # a read position; the calls it covers are logged and audited
+
+    source: Mapped[str] = mapped_column(String(500), primary_key=True)  # the log's path
+    device: Mapped[int] = mapped_column(BigInteger, default=0)
+    inode: Mapped[int] = mapped_column(BigInteger, default=0)
+    offset: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class DataUse(Base):

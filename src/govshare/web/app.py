@@ -29,6 +29,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     from govshare.evaluation import pages as evaluation_pages
     from govshare.exchange import api as exchange_api
     from govshare.exchange import gateway as exchange_gateway
+    from govshare.exchange import gateway_auth as exchange_gateway_auth
     from govshare.exchange import pages as exchange_pages
     from govshare.federation import api as federation_api
     from govshare.federation import catalog_api as federation_catalog_api
@@ -78,6 +79,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders)  # outermost: every answer carries the headers, a 413 too
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.router.routes.append(exchange_gateway.route)  # /gateway/{code}/…: service interfaces
+    app.router.routes.append(exchange_gateway_auth.route)  # the nginx data plane's auth_request
     for router in (
         web_api.router,
         identity_api.router,

@@ -62,6 +62,7 @@ ACTION_LABELS = {
     "exchange.file.upload": "上传文件资源版本",
     "exchange.gateway.call": "通过网关调用服务接口",
     "exchange.gateway.refuse": "网关拒绝调用",
+    "exchange.gateway.reload": "重新加载服务网关（nginx）配置",
     "exchange.interface.register": "登记服务接口",
     "exchange.interface.update": "修改服务接口",
     "exchange.push.create": "创建前置库推送",

@@ -90,6 +90,9 @@ TASKS: tuple[PeriodicTask, ...] = (
     # the audit chain's head signed into audit_checkpoint when it moved (`govshare audit
     # checkpoint`); the audit sequencer is a loop of its own in each worker, not a task here
     PeriodicTask("audit.checkpoint", "minute", "govshare.core.audit.jobs:checkpoint"),
+    # the nginx data plane's access log into the usage and audit logs, from where it stopped
+    # (`govshare gateway ingest`; nothing when no access log is there)
+    PeriodicTask("gateway.ingest", "minute", "govshare.exchange.gateway_ingest:job"),
 )
 
 

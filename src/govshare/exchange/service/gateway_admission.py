@@ -65,6 +65,7 @@ class Admission:
     base_url: str = ""
     timeout_seconds: float = 10.0
     refusal: DomainError | None = None
+    rate_limit: int | None = None  # the grant's own calls per minute, if it sets one
 
     @property
     def allowed(self) -> bool:
@@ -204,10 +205,11 @@ def _decide(
     resource_code: str,
     method: str,
     path: str,
-    default_rate_limit: int,
+    default_rate_limit: int | None,
 ) -> tuple[access.GrantTerms | None, str, DomainError | None]:
     """The grant and endpoint of an allowed call, or the refusal (in the order the consumer
-    should fix them: the interface, the grant, the endpoint, the rate)."""
+    should fix them: the interface, the grant, the endpoint, the rate). No rate is counted
+    when `default_rate_limit` is None (nginx's limit_req counts instead)."""
     if target is None or target.interface_id is None:
         return None, "", NotFound(f"资源 {resource_code} 未发布服务接口", field="resource_code")
     if not target.published:
@@ -230,6 +232,8 @@ def _decide(
         return grant, "", NotFound(f"接口不存在：{method} {path}", field="path")
     if grant.endpoints and endpoint not in grant.endpoints:
         return grant, endpoint, Forbidden(f"授权不包含该接口：{endpoint}", field="endpoint")
+    if default_rate_limit is None:
+        return grant, endpoint, None
     limit = grant.rate_limit or default_rate_limit
     calls, retry_after = _count_call(db_session, grant.id)
     if calls > limit:
@@ -289,6 +293,44 @@ def admit_call(
             error=refusal.message,
         )
     return admission
+
+
+def authorize_call(
+    db_session: Session,
+    *,
+    actor: Actor,
+    resource_code: str,
+    method: str,
+    path: str,
+    refusal: DomainError | None = None,
+) -> Admission:
+    """`admit_call`'s decision for the nginx data plane's `auth_request`: the same interface,
+    grant (`check_call_access` and its audit entry) and endpoint checks, but no rate count
+    (nginx's `limit_req` keeps it, keyed by the grant) and no call log (the access log is
+    ingested into it afterwards, `gateway_ingest`)."""
+    target = _target(db_session, resource_code)
+    grant: access.GrantTerms | None = None
+    endpoint = ""
+    if refusal is None:
+        grant, endpoint, refusal = _decide(
+            db_session, actor, target, resource_code, method, path, None
+        )
+    return Admission(
+        actor=actor,
+        method=method,
+        path=path,
+        resource_code=resource_code,
+        resource_id=target.resource_id if target else None,
+        provider_id=target.provider_id if target else None,
+        consumer_id=actor.organization_id,
+        grant_id=grant.id if grant else None,
+        grant_number=grant.number if grant else None,
+        endpoint=endpoint,
+        base_url=target.base_url if target else "",
+        timeout_seconds=target.timeout_seconds if target else 0.0,
+        refusal=refusal,
+        rate_limit=(grant.rate_limit if grant else None),
+    )
 
 
 def log_call(
