@@ -133,7 +133,7 @@ def test_system_names_written_before_become_registered_systems(tmp_path: Path) -
 
 def test_search_terms_become_bitmaps_and_the_full_text_tables_go(tmp_path: Path) -> None:
     """0027 fills catalog_search_term from the terms the index holds (resource 20,000 lands in
-    the second piece) and drops the FTS5 tables and their triggers; the way down restores
+    a later piece) and drops the FTS5 tables and their triggers; the way down restores
     them, filled."""
     from govshare.catalog import search_index
 
@@ -162,7 +162,12 @@ def test_search_terms_become_bitmaps_and_the_full_text_tables_go(tmp_path: Path)
             text("SELECT name FROM sqlite_master WHERE name LIKE 'catalog_search_fts%'")
         ).all()
     assert [tuple(r) for r in rows] == list(search_index.term_pieces(indexed))
-    bits = {(s, t): search_index.joined([(c, m)]) for s, t, c, m in rows if c == 1}
+    second = 20_000 // search_index.TERM_CHUNK  # the piece resource 20,000 is in
+    bits = {
+        (s, t): search_index.joined([(c, m)], search_index.TERM_CHUNK)
+        for s, t, c, m in rows
+        if c == second
+    }
     assert bits[("text", "身份证号")] == 1 << 20_000  # joined places the piece at its chunk
     assert ("name", "身份证号") not in bits and leftovers == []
     from alembic import command

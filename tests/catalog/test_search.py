@@ -118,7 +118,7 @@ def test_drafts_and_retired_resources_are_not_found(db: Session, world) -> None:
     assert found.facets["provider_id"][0].count == 1
     assert db.get(SearchEntry, retired.id) is None
     assert db.get(SearchText, retired.id) is None
-    chunk, bit = divmod(retired.id, search_index.CHUNK)
+    chunk, bit = divmod(retired.id, search_index.TERM_CHUNK)
     pieces = db.execute(select(SearchTerm.members).where(SearchTerm.chunk == chunk)).scalars()
     assert not any(len(m) > bit >> 3 and m[bit >> 3] >> (bit & 7) & 1 for m in pieces)
     assert all(m and m[-1] for m in db.execute(select(SearchTerm.members)).scalars())

@@ -15,10 +15,10 @@ Every currently published resource is in the index, kept in line by
 
 Terms come from `search_text`, in Python, the same way for both databases (jieba's
 search-mode words, reduced to letters and digits, with synonym groups' canonical names),
-stored space separated. A query is matched by reading the bitmaps of its terms (a few rows
-of at most 2 KB per 16,384 resources each, by primary key) and combining them in Python,
-the same on SQLite and PostgreSQL. A broad word found in a third of the catalog costs the
-same few rows as a rare one: no matching row is visited. (Until migration 0027 the
+stored space separated. A query is matched by reading the bitmaps of its terms (a row of
+at most 512 bytes per 4,096 resources each, by primary key) and combining them in Python,
+the same on SQLite and PostgreSQL. A broad word found in a third of the catalog costs a few
+dozen rows: no matching row is visited. (Until migration 0027 the
 databases' full-text indexes matched — FTS5 and a GIN-indexed tsvector — and PostgreSQL then
 visited the heap row of every match, 9,000 pages for a word in 38,000 resources.)
 """
@@ -75,6 +75,10 @@ class SearchText(Base):
 
 
 CHUNK = 1 << 14  # resources per stored piece of a bitmap: a publication rewrites 2 KB each
+# Resources per stored piece of a term's bitmap: a publication rewrites a piece for each of
+# its hundred or more terms, so they are smaller (512 bytes, stored inline, never
+# compressed), and a query reads more of them (25 per common term at 100,000 resources).
+TERM_CHUNK = 1 << 12
 
 
 class SearchFacet(Base):
@@ -105,8 +109,9 @@ TEXT, NAME = "text", "name"  # scopes of `SearchTerm`
 
 class SearchTerm(Base):
     """The published resources whose text (scope TEXT) or name (scope NAME) has a term, as a
-    bitmap stored in pieces like `SearchFacet`'s, each piece without trailing zero bytes (a
-    rare term costs a few bytes, not 2 KB); a piece with no member is no row."""
+    bitmap stored in pieces of TERM_CHUNK resources laid out like `SearchFacet`'s, each piece
+    without trailing zero bytes (a rare term costs a few bytes); a piece with no member is no
+    row."""
 
     __tablename__ = "catalog_search_term"
 
@@ -180,9 +185,9 @@ def pieces(bits: int) -> list[tuple[int, bytes]]:
     ]
 
 
-def joined(found: Iterable[tuple[int, bytes]]) -> int:
-    """The bitmap whose stored pieces are `found`, (chunk, bytes)."""
-    step = CHUNK // 8
+def joined(found: Iterable[tuple[int, bytes]], chunk_size: int = CHUNK) -> int:
+    """The bitmap whose stored pieces of `chunk_size` resources are `found`, (chunk, bytes)."""
+    step = chunk_size // 8
     found = list(found)
     data = bytearray(step * (max((c for c, _ in found), default=-1) + 1))
     for chunk, members in found:
@@ -194,11 +199,12 @@ class PieceBuilder:
     """Bitmaps built bit by bit for a whole rebuild, kept as their pieces (a bytearray per
     key and chunk), so that a term found in one resource costs bytes, not a whole bitmap."""
 
-    def __init__(self) -> None:
+    def __init__(self, chunk_size: int = CHUNK) -> None:
+        self.chunk_size = chunk_size
         self.data: dict[tuple[Any, ...], bytearray] = {}
 
     def add(self, key: tuple[Any, ...], n: int) -> None:
-        chunk, bit = divmod(n, CHUNK)
+        chunk, bit = divmod(n, self.chunk_size)
         piece = self.data.setdefault((*key, chunk), bytearray())
         if len(piece) <= bit >> 3:
             piece.extend(bytes((bit >> 3) + 1 - len(piece)))
@@ -215,7 +221,7 @@ def term_pieces(
 ) -> Iterator[tuple[Any, ...]]:
     """The `catalog_search_term` rows (scope, term, chunk, members) of resources given as
     (resource id, name terms, terms)."""
-    built = PieceBuilder()
+    built = PieceBuilder(TERM_CHUNK)
     for resource_id, name_terms, terms in resources:
         for term in set(terms.split()):
             built.add((TEXT, term), resource_id)

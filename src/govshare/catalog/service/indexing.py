@@ -83,7 +83,7 @@ def _flip_terms(
     publications never deadlock; a piece left with no member is deleted."""
     if not changes:
         return
-    chunk, bit = divmod(resource_id, search_index.CHUNK)
+    chunk, bit = divmod(resource_id, search_index.TERM_CHUNK)
     keys = sorted({(scope, term) for scope, term, _ in changes})
     adding = sorted({(scope, term) for scope, term, on in changes if on})
     if adding:
@@ -227,7 +227,7 @@ def reindex_all(
         .order_by(Resource.id)
     ).all()
     bitmaps: dict[tuple[str, str], bytearray] = {}
-    terms = search_index.PieceBuilder()
+    terms = search_index.PieceBuilder(search_index.TERM_CHUNK)
     batch_size = 500
     for start in range(0, len(published), batch_size):
         batch = published[start : start + batch_size]

@@ -180,7 +180,9 @@ def _matching(
     stored: dict[tuple[str, str], list[tuple[int, bytes]]] = {}
     for scope, term, chunk, members in found:
         stored.setdefault((scope, term), []).append((chunk, members))
-    bitmaps = {key: search_index.joined(parts) for key, parts in stored.items()}
+    bitmaps = {
+        key: search_index.joined(parts, search_index.TERM_CHUNK) for key, parts in stored.items()
+    }
 
     def matched(scope: str) -> int:
         # An AND over words of an OR over alternatives of an AND over tokens.

@@ -18,7 +18,7 @@ down_revision: str | None = "0024"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-CHUNK = 1 << 14  # as catalog.search_index.CHUNK when this was written
+CHUNK = 1 << 12  # as catalog.search_index.TERM_CHUNK when this was written
 
 SQLITE_DROP = [
     "DROP TRIGGER IF EXISTS catalog_search_au",
