@@ -129,3 +129,56 @@ def test_system_names_written_before_become_registered_systems(tmp_path: Path) -
             ("t", 1, registered[(8, "人口库同步")], "人口库同步"),
         ]
     engine.dispose()
+
+
+def test_search_terms_become_bitmaps_and_the_full_text_tables_go(tmp_path: Path) -> None:
+    """0027 fills catalog_search_term from the terms the index holds (resource 20,000 lands in
+    a later piece) and drops the FTS5 tables and their triggers; the way down restores
+    them, filled."""
+    from govshare.catalog import search_index
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    migrate.upgrade(engine, "0024")
+    indexed = [(7, "婚姻 登记", "婚姻 登记 身份证号"), (20_000, "户籍", "户籍 身份证号")]
+    entries = [
+        _row(engine, "catalog_search", resource_id=resource_id, name_terms=name_terms)
+        | {"published_on": "2026-12-01"}
+        for resource_id, name_terms, _ in indexed
+    ]
+    with contextlib.closing(sqlite3.connect(tmp_path / "old.db")) as raw, raw:
+        for entry, (resource_id, _, terms) in zip(entries, indexed, strict=True):
+            raw.execute(
+                f"INSERT INTO catalog_search ({', '.join(entry)}) "
+                f"VALUES ({', '.join('?' for _ in entry)})",
+                list(entry.values()),
+            )
+            raw.execute("INSERT INTO catalog_search_text VALUES (?, ?)", (resource_id, terms))
+    migrate.upgrade(engine, "0027")
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT scope, term, chunk, members FROM catalog_search_term ORDER BY 1, 2, 3")
+        ).all()
+        leftovers = connection.execute(
+            text("SELECT name FROM sqlite_master WHERE name LIKE 'catalog_search_fts%'")
+        ).all()
+    assert [tuple(r) for r in rows] == list(search_index.term_pieces(indexed))
+    second = 20_000 // search_index.TERM_CHUNK  # the piece resource 20,000 is in
+    bits = {
+        (s, t): search_index.joined([(c, m)], search_index.TERM_CHUNK)
+        for s, t, c, m in rows
+        if c == second
+    }
+    assert bits[("text", "身份证号")] == 1 << 20_000  # joined places the piece at its chunk
+    assert ("name", "身份证号") not in bits and leftovers == []
+    from alembic import command
+
+    with engine.begin() as connection:
+        config = migrate.alembic_config(str(engine.url))
+        config.attributes["connection"] = connection
+        command.downgrade(config, "-1")
+    with engine.connect() as connection:
+        found = connection.execute(
+            text("SELECT rowid FROM catalog_search_fts WHERE catalog_search_fts MATCH '身份证号'")
+        ).scalars()
+        assert sorted(found) == [7, 20_000]
+    engine.dispose()

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from govshare.catalog import search_index, search_text
 from govshare.catalog.models import ResourceStatus
 from govshare.catalog.schemas import RetirementIn, ReviewIn, VersionIn
-from govshare.catalog.search_index import SearchEntry, SearchFacet, SearchText
+from govshare.catalog.search_index import SearchEntry, SearchFacet, SearchTerm, SearchText
 from govshare.catalog.service import contents, indexing, resources, retirements
 from govshare.catalog.service import search as catalog_search
 from govshare.catalog.service.search import FACETS, SearchQuery
@@ -118,6 +118,10 @@ def test_drafts_and_retired_resources_are_not_found(db: Session, world) -> None:
     assert found.facets["provider_id"][0].count == 1
     assert db.get(SearchEntry, retired.id) is None
     assert db.get(SearchText, retired.id) is None
+    chunk, bit = divmod(retired.id, search_index.TERM_CHUNK)
+    pieces = db.execute(select(SearchTerm.members).where(SearchTerm.chunk == chunk)).scalars()
+    assert not any(len(m) > bit >> 3 and m[bit >> 3] >> (bit & 7) & 1 for m in pieces)
+    assert all(m and m[-1] for m in db.execute(select(SearchTerm.members)).scalars())
 
 
 def test_a_new_version_replaces_what_is_found(db: Session, world) -> None:
@@ -294,10 +298,16 @@ def _snapshot(db: Session) -> tuple[Any, ...]:
         .where(SearchFacet.facet != search_index.STAMP[0])
         .order_by(SearchFacet.facet, SearchFacet.value, SearchFacet.chunk)
     ).all()
+    terms = db.execute(
+        select(SearchTerm.scope, SearchTerm.term, SearchTerm.chunk, SearchTerm.members).order_by(
+            SearchTerm.scope, SearchTerm.term, SearchTerm.chunk
+        )
+    ).all()
     return (
         [tuple(getattr(e, c.key) for c in SearchEntry.__table__.columns) for e in entries],
         texts,
         [(f, v, c, int.from_bytes(m, "little")) for f, v, c, m in bitmaps],
+        terms,  # byte for byte: both ways store pieces ending on a non-zero byte
     )
 
 

@@ -1,7 +1,7 @@
 """The catalog search index (检索索引, CAT-11): its tables and how text becomes its terms.
 
 Every currently published resource is in the index, kept in line by
-`service.indexing.refresh` inside the publishing transaction; it has three tables:
+`service.indexing.refresh` inside the publishing transaction; it has four tables:
 
 - `catalog_search`, a row per resource, holds what is shown and sorted: the facet values,
   the publication date, a name sort key and the name's terms;
@@ -9,29 +9,27 @@ Every currently published resource is in the index, kept in line by
 - `catalog_search_facet` holds, for every facet value, the set of resources that have it as
   a bitmap (bit n = resource n). Facet counts are then a handful of AND and popcount
   operations on bitmaps whatever the number of matches, where GROUP BY over tens of
-  thousands of matched rows costs hundreds of milliseconds at 100,000 resources.
+  thousands of matched rows costs hundreds of milliseconds at 100,000 resources;
+- `catalog_search_term` holds, for every term, the same kind of bitmap of the resources
+  whose text (scope "text") or name (scope "name") has it: the inverted index itself.
 
 Terms come from `search_text`, in Python, the same way for both databases (jieba's
 search-mode words, reduced to letters and digits, with synonym groups' canonical names),
-stored space separated. The database only matches whole tokens, never parses
-text itself, so SQLite and PostgreSQL find exactly the same rows:
-
-- SQLite: FTS5 tables with external content (`catalog_search_fts` over the text table,
-  `catalog_search_fts_name` over the names), kept in sync by triggers, tokenizer unicode61,
-  which splits exactly on the spaces the terms already have;
-- PostgreSQL: generated `tsvector` columns built with `array_to_tsvector` (no parser, no
-  dictionary: a token is a lexeme as is) and GIN indexes.
-
-These database-specific parts are created by migration 0003 and are not in the models;
-`is_fts_object` names them for schema comparison.
+stored space separated. A query is matched by reading the bitmaps of its terms (a row of
+at most 512 bytes per 4,096 resources each, by primary key) and combining them in Python,
+the same on SQLite and PostgreSQL. A broad word found in a third of the catalog costs a few
+dozen rows: no matching row is visited. (Until migration 0027 the
+databases' full-text indexes matched — FTS5 and a GIN-indexed tsvector — and PostgreSQL then
+visited the heap row of every match, 9,000 pages for a word in 38,000 resources.)
 """
 
 from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import date
+from typing import Any
 
 from sqlalchemy import Date, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -77,6 +75,10 @@ class SearchText(Base):
 
 
 CHUNK = 1 << 14  # resources per stored piece of a bitmap: a publication rewrites 2 KB each
+# Resources per stored piece of a term's bitmap: a publication rewrites a piece for each of
+# its hundred or more terms, so they are smaller (512 bytes, stored inline, never
+# compressed), and a query reads more of them (25 per common term at 100,000 resources).
+TERM_CHUNK = 1 << 12
 
 
 class SearchFacet(Base):
@@ -102,27 +104,25 @@ def new_stamp() -> bytes:
     return secrets.token_bytes(16)
 
 
+TEXT, NAME = "text", "name"  # scopes of `SearchTerm`
+
+
+class SearchTerm(Base):
+    """The published resources whose text (scope TEXT) or name (scope NAME) has a term, as a
+    bitmap stored in pieces of TERM_CHUNK resources laid out like `SearchFacet`'s, each piece
+    without trailing zero bytes (a rare term costs a few bytes); a piece with no member is no
+    row."""
+
+    __tablename__ = "catalog_search_term"
+
+    scope: Mapped[str] = mapped_column(String(8), primary_key=True)
+    term: Mapped[str] = mapped_column(Text, primary_key=True)
+    chunk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    members: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 Index("ix_catalog_search_published", SearchEntry.published_on, SearchEntry.resource_id)
 Index("ix_catalog_search_name", SearchEntry.name_key, SearchEntry.resource_id)
-
-# Database-specific parts made by migration 0003 (see the module docstring).
-FTS_TABLES = frozenset({"catalog_search_fts", "catalog_search_fts_name"})
-FTS_COLUMNS = frozenset({("catalog_search", "fts_name"), ("catalog_search_text", "fts_terms")})
-FTS_INDEXES = frozenset({"ix_catalog_search_fts_name", "ix_catalog_search_text_fts_terms"})
-
-
-def is_fts_object(name: str | None, type_: str, table: str | None = None) -> bool:
-    """Whether a database object is one of the full-text parts the models leave out
-    (FTS5 tables and their shadow tables, tsvector columns, GIN indexes)."""
-    if name is None:
-        return False
-    if type_ == "table":
-        return any(name == t or name.startswith(t + "_") for t in FTS_TABLES)
-    if type_ == "column":
-        return (table, name) in FTS_COLUMNS
-    if type_ == "index":
-        return name in FTS_INDEXES
-    return False
 
 
 # --- bitmaps -----------------------------------------------------------------------------
@@ -185,11 +185,46 @@ def pieces(bits: int) -> list[tuple[int, bytes]]:
     ]
 
 
-def joined(found: Iterable[tuple[int, bytes]]) -> int:
-    """The bitmap whose stored pieces are `found`, (chunk, bytes)."""
-    step = CHUNK // 8
+def joined(found: Iterable[tuple[int, bytes]], chunk_size: int = CHUNK) -> int:
+    """The bitmap whose stored pieces of `chunk_size` resources are `found`, (chunk, bytes)."""
+    step = chunk_size // 8
     found = list(found)
     data = bytearray(step * (max((c for c, _ in found), default=-1) + 1))
     for chunk, members in found:
         data[chunk * step : chunk * step + len(members)] = members
     return int.from_bytes(data, "little")
+
+
+class PieceBuilder:
+    """Bitmaps built bit by bit for a whole rebuild, kept as their pieces (a bytearray per
+    key and chunk), so that a term found in one resource costs bytes, not a whole bitmap."""
+
+    def __init__(self, chunk_size: int = CHUNK) -> None:
+        self.chunk_size = chunk_size
+        self.data: dict[tuple[Any, ...], bytearray] = {}
+
+    def add(self, key: tuple[Any, ...], n: int) -> None:
+        chunk, bit = divmod(n, self.chunk_size)
+        piece = self.data.setdefault((*key, chunk), bytearray())
+        if len(piece) <= bit >> 3:
+            piece.extend(bytes((bit >> 3) + 1 - len(piece)))
+        piece[bit >> 3] |= 1 << (bit & 7)
+
+    def rows(self) -> Iterator[tuple[Any, ...]]:
+        """(*key, chunk, members) in key order; members end on a non-zero byte."""
+        for key in sorted(self.data):
+            yield (*key, bytes(self.data[key]))
+
+
+def term_pieces(
+    resources: Iterable[tuple[int, str, str]],
+) -> Iterator[tuple[Any, ...]]:
+    """The `catalog_search_term` rows (scope, term, chunk, members) of resources given as
+    (resource id, name terms, terms)."""
+    built = PieceBuilder(TERM_CHUNK)
+    for resource_id, name_terms, terms in resources:
+        for term in set(terms.split()):
+            built.add((TEXT, term), resource_id)
+        for term in set(name_terms.split()):
+            built.add((NAME, term), resource_id)
+    return built.rows()

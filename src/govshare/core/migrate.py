@@ -53,13 +53,8 @@ def is_current(engine: Engine) -> bool:
 
 
 def modelled(obj: Any, name: str | None, type_: str, reflected: bool, _compare_to: Any) -> bool:
-    """Alembic `include_object`: leave out of schema comparison the job library's tables and
-    the search index's full-text parts (FTS5 tables, tsvector columns, GIN indexes), which migration 0003 makes
-    for one database each and the models deliberately do not describe."""
-    from govshare.catalog.search_index import is_fts_object
-
+    """Alembic `include_object`: leave out of schema comparison the job library's tables,
+    which the models deliberately do not describe."""
     table = getattr(getattr(obj, "table", None), "name", None)
     owner = name if type_ == "table" else table
-    if reflected and (owner or "").startswith(JOB_TABLE_PREFIX):
-        return False  # the job queue's tables belong to the job library (exchange.jobs)
-    return not (reflected and is_fts_object(name, type_, table))
+    return not (reflected and (owner or "").startswith(JOB_TABLE_PREFIX))

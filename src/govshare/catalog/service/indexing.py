@@ -1,5 +1,5 @@
 """Keeping the catalog search index (检索索引, CAT-11) in line with the published catalog:
-`refresh` brings one resource's entry, text and facet bitmaps up to date inside the
+`refresh` brings one resource's entry, text, facet and term bitmaps up to date inside the
 publishing transaction, and `reindex_all` rebuilds the whole index.
 
 The index's tables and how text becomes their terms are in `catalog.search_index`; the
@@ -20,7 +20,16 @@ from sqlalchemy.orm import Session
 
 from govshare.catalog import search_index, search_text
 from govshare.catalog.models import CatalogKind, DataItem, Resource, ResourceStatus, ResourceVersion
-from govshare.catalog.search_index import STAMP, SearchEntry, SearchFacet, SearchText, new_stamp
+from govshare.catalog.search_index import (
+    NAME,
+    STAMP,
+    TEXT,
+    SearchEntry,
+    SearchFacet,
+    SearchTerm,
+    SearchText,
+    new_stamp,
+)
 from govshare.catalog.service.search import FACETS
 from govshare.core import clock
 from govshare.core.audit.service import record
@@ -66,6 +75,57 @@ def _ensure_rows(db_session: Session, keys: list[tuple[str, str, int]]) -> None:
     db_session.execute(stmt, rows)
 
 
+def _flip_terms(
+    db_session: Session, resource_id: int, changes: list[tuple[str, str, bool]]
+) -> None:
+    """Sets (True) or clears (False) the resource's bit in the bitmaps of (scope, term). Rows
+    are locked in key order (after the facets' rows, as every publication does), so two
+    publications never deadlock; a piece left with no member is deleted."""
+    if not changes:
+        return
+    chunk, bit = divmod(resource_id, search_index.TERM_CHUNK)
+    keys = sorted({(scope, term) for scope, term, _ in changes})
+    adding = sorted({(scope, term) for scope, term, on in changes if on})
+    if adding:
+        if db_session.get_bind().dialect.name == "postgresql":
+            stmt = postgresql_insert(SearchTerm).on_conflict_do_nothing()
+        else:
+            stmt = sqlite_insert(SearchTerm).on_conflict_do_nothing()
+        db_session.execute(
+            stmt, [{"scope": s, "term": t, "chunk": chunk, "members": b""} for s, t in adding]
+        )
+    rows = {
+        (row.scope, row.term): row
+        for row in db_session.execute(
+            select(SearchTerm)
+            .where(SearchTerm.chunk == chunk, tuple_(SearchTerm.scope, SearchTerm.term).in_(keys))
+            .order_by(SearchTerm.scope, SearchTerm.term)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).scalars()
+    }
+    for scope, term, on in changes:
+        row = rows.get((scope, term))
+        if row is None:  # clearing a bit that was never stored
+            continue
+        members = search_index.with_bit(row.members, bit, on).rstrip(b"\0")
+        if members:
+            row.members = members
+        else:
+            db_session.delete(row)
+
+
+def _term_changes(before: tuple[str, str], after: tuple[str, str]) -> list[tuple[str, str, bool]]:
+    """The (scope, term, set or cleared) that take (name terms, terms) from `before` to
+    `after`."""
+    changes: list[tuple[str, str, bool]] = []
+    for scope, old, new in ((NAME, before[0], after[0]), (TEXT, before[1], after[1])):
+        old_terms, new_terms = set(old.split()), set(new.split())
+        changes += [(scope, t, False) for t in sorted(old_terms - new_terms)]
+        changes += [(scope, t, True) for t in sorted(new_terms - old_terms)]
+    return changes
+
+
 def _index_rows(
     resource_id: int,
     provider_id: int,
@@ -101,6 +161,11 @@ def refresh(db_session: Session, resource: Resource) -> None:
     entry = db_session.get(SearchEntry, resource.id)
     stored = db_session.get(SearchText, resource.id)
     before = _facet_values(entry) if entry is not None else {}
+    terms_before = (
+        entry.name_terms if entry is not None else "",
+        stored.terms if stored is not None else "",
+    )
+    terms_after = ("", "")
     version = resource.current_version
     after: dict[str, str] = {}
     if resource.status is ResourceStatus.PUBLISHED and version is not None:
@@ -124,6 +189,7 @@ def refresh(db_session: Session, resource: Resource) -> None:
         else:
             stored.terms = fresh_text["terms"]
         after = _facet_values(entry)
+        terms_after = (fresh["name_terms"], fresh_text["terms"])
     elif entry is not None:
         if stored is not None:
             db_session.delete(stored)
@@ -132,6 +198,7 @@ def refresh(db_session: Session, resource: Resource) -> None:
     changes = [(f, v, False) for f, v in before.items() if after.get(f) != v]
     changes += [(f, v, True) for f, v in after.items() if before.get(f) != v]
     _flip(db_session, resource.id, changes)
+    _flip_terms(db_session, resource.id, _term_changes(terms_before, terms_after))
     db_session.flush()
 
 
@@ -142,6 +209,7 @@ def reindex_all(
     it); `progress(done, total)` is told along the way. Returns the resources indexed."""
     require(actor, Role.PLATFORM_OPERATOR, action="重建目录检索索引")
     db_session.execute(delete(SearchFacet))
+    db_session.execute(delete(SearchTerm))
     db_session.execute(delete(SearchText))
     db_session.execute(delete(SearchEntry))
     published = db_session.execute(
@@ -159,6 +227,7 @@ def reindex_all(
         .order_by(Resource.id)
     ).all()
     bitmaps: dict[tuple[str, str], bytearray] = {}
+    terms = search_index.PieceBuilder(search_index.TERM_CHUNK)
     batch_size = 500
     for start in range(0, len(published), batch_size):
         batch = published[start : start + batch_size]
@@ -182,6 +251,10 @@ def reindex_all(
             )
             entries.append(entry)
             texts.append(text_row)
+            for term in set(text_row["terms"].split()):
+                terms.add((TEXT, term), rid)
+            for term in set(entry["name_terms"].split()):
+                terms.add((NAME, term), rid)
             for facet in FACETS:
                 bits = bitmaps.setdefault((facet, str(entry[facet])), bytearray())
                 if len(bits) <= rid >> 3:
@@ -198,6 +271,11 @@ def reindex_all(
     ]
     rows.append(dict(zip(("facet", "value", "chunk"), STAMP, strict=True), members=new_stamp()))
     db_session.execute(insert(SearchFacet), rows)
+    term_rows = [
+        dict(zip(("scope", "term", "chunk", "members"), row, strict=True)) for row in terms.rows()
+    ]
+    for start in range(0, len(term_rows), 1000):
+        db_session.execute(insert(SearchTerm), term_rows[start : start + 1000])
     record(
         db_session,
         actor=actor,

@@ -5,8 +5,9 @@ How a search runs (the index itself is described in `catalog.search_index` and k
 by `service.indexing`):
 
 1. The words of the query are segmented by jieba and expanded through the synonym list
-   (公民身份 also finds 身份证号); the database's full-text index returns the matching
-   resource ids (FTS5 on SQLite, a GIN-indexed tsvector on PostgreSQL), which become a bitmap.
+   (公民身份 also finds 身份证号); the bitmaps of their terms are read from the index
+   (`catalog_search_term`, a few rows per term) and combined into the bitmap of the matches,
+   so a word found in a third of the catalog costs no more than a rare one.
 2. Filters and facet counts work on the facet bitmaps: the filtered set is an AND of bitmaps,
    and a count is a popcount. Each facet is counted with every filter applied except its own
    (standard faceting), so the sidebar shows what choosing another value would give; `total`
@@ -43,7 +44,7 @@ from govshare.catalog.models import (
     ShareType,
     UpdateFrequency,
 )
-from govshare.catalog.search_index import STAMP, SearchEntry, SearchFacet
+from govshare.catalog.search_index import STAMP, SearchEntry, SearchFacet, SearchTerm
 from govshare.catalog.service.common import READERS
 from govshare.core.errors import Invalid
 from govshare.core.permissions import Actor, require
@@ -164,46 +165,39 @@ def _checked(query: SearchQuery) -> SearchQuery:
     return replace(query, text=text_, sort=sort, **values)
 
 
-def _id_list(value: Any) -> list[int]:
-    if value is None:
-        return []
-    return json.loads(value) if isinstance(value, str) else list(value)
-
-
 def _matching(
     db_session: Session, words: tuple[search_text.Word, ...], *, names: bool
 ) -> tuple[int, int]:
     """Bitmaps of the resources whose terms match `words`, and (with `names`) of those whose
-    name alone does, in one statement."""
-    if db_session.get_bind().dialect.name == "sqlite":
-        expression = search_text.fts5_expression(words)
-        sources = [
-            f"(SELECT json_group_array(rowid) FROM {table} WHERE {table} MATCH :q)"
-            for table in ("catalog_search_fts", "catalog_search_fts_name")[: 1 + names]
-        ]
-        found = db_session.execute(text("SELECT " + ", ".join(sources)), {"q": expression})
-        return _bitmaps_of(found.one(), names)
-    expression = search_text.tsquery_expression(words)
-    # The planner takes a sequential scan when many rows match, reading every row's tsvector
-    # out of TOAST (several times slower than the GIN index), so the index is made
-    # compulsory for this statement, and the setting restored after it.
-    before = db_session.execute(
-        text("SELECT current_setting('enable_seqscan'), set_config('enable_seqscan', 'off', true)")
-    ).scalar()
-    sources = [
-        f"(SELECT array_agg(resource_id) FROM {table} WHERE {column} @@ CAST(:q AS tsquery))"
-        for table, column in (("catalog_search_text", "fts_terms"), ("catalog_search", "fts_name"))[
-            : 1 + names
-        ]
-    ]
-    found = db_session.execute(text("SELECT " + ", ".join(sources)), {"q": expression}).one()
-    db_session.execute(text("SELECT set_config('enable_seqscan', :v, true)"), {"v": before})
-    return _bitmaps_of(found, names)
+    name alone does: the bitmaps of the query's terms, read in one statement, combined."""
+    tokens = sorted({t for word in words for alternative in word for t in alternative})
+    scopes = [search_index.TEXT, search_index.NAME] if names else [search_index.TEXT]
+    found = db_session.execute(
+        select(SearchTerm.scope, SearchTerm.term, SearchTerm.chunk, SearchTerm.members).where(
+            SearchTerm.scope.in_(scopes), SearchTerm.term.in_(tokens)
+        )
+    )
+    stored: dict[tuple[str, str], list[tuple[int, bytes]]] = {}
+    for scope, term, chunk, members in found:
+        stored.setdefault((scope, term), []).append((chunk, members))
+    bitmaps = {
+        key: search_index.joined(parts, search_index.TERM_CHUNK) for key, parts in stored.items()
+    }
 
+    def matched(scope: str) -> int:
+        # An AND over words of an OR over alternatives of an AND over tokens.
+        result = -1  # every bit set: the neutral element of AND
+        for word in words:
+            any_ = 0
+            for alternative in word:
+                every = -1
+                for token in alternative:
+                    every &= bitmaps.get((scope, token), 0)
+                any_ |= every
+            result &= any_
+        return max(result, 0)
 
-def _bitmaps_of(found: Any, names: bool) -> tuple[int, int]:
-    bitmaps = [search_index.bitmap_of(_id_list(value)) for value in found]
-    return bitmaps[0], bitmaps[1] if names else 0
+    return matched(search_index.TEXT), matched(search_index.NAME) if names else 0
 
 
 # The facet bitmaps as last read by this process, under the stamp they were read with.

@@ -70,6 +70,7 @@ class _Run:
         self.log = RejectLog()
         self.checksum = Checksum()
         self.streamed = 0
+        self.begun = False
         self.started = time.monotonic()
         self.source = SOURCES[connect.parse(spec.source_url).dialect](spec, self.log)
         self.target = TARGETS[connect.parse(spec.target_url).dialect](spec, self.log)
@@ -115,10 +116,18 @@ class _Run:
         outcome.seconds = round(time.monotonic() - self.started, 3)
         return outcome
 
+    def begin(self) -> None:
+        """Opens the source's snapshot, once (the run may have opened it beside reading the
+        target's state)."""
+        if not self.begun:
+            self.source.begin()
+            self.begun = True
+
     def restart(self) -> None:
         """Forgets what was read so far and opens a new source: the window starts again."""
         self.source.close()
         self.source = SOURCES[connect.parse(self.spec.source_url).dialect](self.spec, self.log)
+        self.begun = False
         self.log.clear()
         self.checksum = Checksum()
         self.streamed = 0
@@ -139,7 +148,7 @@ def _full(run: _Run, before: State | None) -> SyncOutcome:
     spec = run.spec
     outcome = run.outcome("full", before)
     run.check_cancel()
-    run.source.begin()
+    run.begin()
     upto = run.source.max_change() if spec.change_column else None
     state = _state(spec, "full", upto, None)
     rows = run.counted(run.source.rows(None))
@@ -178,7 +187,7 @@ def _incremental(run: _Run, before: State) -> SyncOutcome:
 def _open_window(run: _Run, before: State) -> Window | None:
     """Opens the source's snapshot; the window from the watermark to its largest change value
     (None: the source has no change value at all)."""
-    run.source.begin()
+    run.begin()
     upto = run.source.max_change()
     return None if upto is None else Window(before.watermark, before.key_values, upto)
 
@@ -443,7 +452,7 @@ def _compare(run: _Run, before: State | None) -> SyncOutcome:
     if not run.target.exists():
         raise TargetFailed(f"目标表 {run.spec.target_table} 不存在，请先执行全量同步")
     run.check_cancel()
-    run.source.begin()
+    run.begin()
     outcome.rows_deleted = run.target.delete_absent(run.counted(run.source.keys()))
     return outcome
 
@@ -453,10 +462,11 @@ def _execute(
 ) -> SyncOutcome:
     run = _Run(spec, progress, cancel)
     try:
-        # The source connects meanwhile; its snapshot starts later, once the target's lock
-        # is held and its state read.
+        # The source connects while the target opens (takes its lock); the snapshot starts
+        # once the lock is held, while the target's state is read: every run reads the
+        # source next, and the two waits on two servers overlap.
         beside(run.source.connect, run.target.open)
-        before = run.target.state()
+        before = beside(run.begin, run.target.state)
         if mode == "compare_keys":
             outcome = _compare(run, before)
         elif mode == "incremental" and before is not None and _continuable(run, before):
