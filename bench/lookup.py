@@ -163,6 +163,8 @@ def build_world(env: dict[str, str]) -> World:
     from govshare.sharing.models import GrantSource
     from govshare.sharing.schemas import Condition, Mask
     from govshare.sharing.service import grants
+    from govshare.systems import service as systems
+    from govshare.systems.schemas import SystemIn
 
     runtime = build_runtime(load_settings(environ=env))
     migrate.upgrade(runtime.engine)
@@ -267,6 +269,11 @@ def build_world(env: dict[str, str]) -> World:
             details={"resource": resource.code, "center_table": CENTER_TABLE},
         )
         db.refresh(resource)
+        system = systems.register_system(
+            db,
+            actor=consumer,
+            data=SystemIn(name="社会救助信息系统", purpose="最低生活保障审核", owner="社会救助科"),
+        )
         grant = grants.issue(
             db,
             actor=provider,
@@ -279,7 +286,8 @@ def build_world(env: dict[str, str]) -> World:
             row_filter=[Condition(field="行政区划代码", op="in", values=REGIONS)],
             masking=[Mask(field=POPULATION_ITEMS[c][0], rule=rule) for c, rule in MASKED.items()],
             purpose="核对最低生活保障申请人的户籍和身份信息",
-            system_name="社会救助信息系统",
+            system_id=system.id,
+            system_name=system.name,
             valid_from=clock.today(),
             valid_until=clock.today() + timedelta(days=365),
             accepted_at=now,
@@ -288,7 +296,9 @@ def build_world(env: dict[str, str]) -> World:
         _, token = identity.issue_api_token(
             db,
             actor=consumer,
-            data=ApiTokenIn(name="社会救助信息系统", organization_id=consumer_id),
+            data=ApiTokenIn(
+                name="社会救助信息系统", organization_id=consumer_id, system_id=system.id
+            ),
         )
         world = World(resource.code, token, grant.number)
     runtime.engine.dispose()
