@@ -36,6 +36,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -516,6 +517,53 @@ async def _httpx_load(
     }
 
 
+class LockWaits:
+    """Samples, while the load runs, how many of the platform database's backends wait on a
+    lock (pg_stat_activity). On the lookup path the one lock writers share is the audit
+    chain's head row, so by Little's law the mean number waiting divided by lookups/s is
+    the time a lookup spends waiting for the head lock."""
+
+    def __init__(self, platform_url: str, every: float = 0.01) -> None:
+        self.engine = create_engine(platform_url, isolation_level="AUTOCOMMIT")
+        self.every = every
+        self.samples: list[tuple[int, int]] = []  # (waiting on a lock, active)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        query = text(
+            "SELECT count(*) FILTER (WHERE wait_event_type = 'Lock'),"
+            " count(*) FILTER (WHERE state = 'active' AND pid <> pg_backend_pid())"
+            " FROM pg_stat_activity WHERE datname = current_database()"
+        )
+        with self.engine.connect() as conn:
+            while not self._stop.wait(self.every):
+                waiting, active = conn.execute(query).one()
+                self.samples.append((waiting, active))
+
+    def __enter__(self) -> LockWaits:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.engine.dispose()
+
+    def figures(self, lookups_per_s: float) -> dict[str, float]:
+        if not self.samples:
+            return {}
+        waiting = statistics.fmean(w for w, _ in self.samples)
+        active = statistics.fmean(a for _, a in self.samples)
+        return {
+            "mean_backends_waiting_on_lock": round(waiting, 2),
+            "mean_backends_active": round(active, 2),
+            "lock_wait_ms_per_lookup": round(waiting / lookups_per_s * 1000, 2)
+            if lookups_per_s
+            else 0.0,
+        }
+
+
 def audit_count(platform_url: str) -> int:
     from govshare.core.audit.models import AuditEntry
 
@@ -573,11 +621,13 @@ def main(argv: list[str] | None = None) -> None:
             say(f"{args.sequential} sequential lookups")
             lone = sequential(url, world, ids, args.sequential)
             say(f"{args.duration} s of load: {args.loader}, {args.concurrency} connections")
-            loaded = (
-                with_wrk(url, world, ids, args, work)
-                if args.loader == "wrk"
-                else asyncio.run(_httpx_load(url, world, ids, args))
-            )
+            with LockWaits(platform_url) as waits:
+                loaded = (
+                    with_wrk(url, world, ids, args, work)
+                    if args.loader == "wrk"
+                    else asyncio.run(_httpx_load(url, world, ids, args))
+                )
+            locks = waits.figures(loaded["lookups_per_s"])
         audited = audit_count(platform_url) - before
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -598,6 +648,11 @@ def main(argv: list[str] | None = None) -> None:
     print(f"errors under load: {loaded['non_2xx']} non-2xx, {loaded['socket_errors']} socket, "
           f"{loaded['timeouts']} timeouts; audit entries exchange.data.lookup: {audited:,} "
           f"for {answered:,} lookups answered; center load {load_seconds:.1f} s")  # fmt: skip
+    if locks:
+        print(f"under load: {locks['mean_backends_waiting_on_lock']} platform backends waiting "
+              f"on a lock on average ({locks['mean_backends_active']} active): "
+              f"{locks['lock_wait_ms_per_lookup']} ms of each lookup waits for the audit "
+              "chain's head")  # fmt: skip
     result = {
         "bench": "lookup",
         "rows": args.rows,
@@ -606,6 +661,7 @@ def main(argv: list[str] | None = None) -> None:
         "center_load_s": round(load_seconds, 1),
         "sequential": lone,
         "load": {"concurrency": args.concurrency, "duration_s_requested": args.duration, **loaded},
+        "lock_waits": locks,
         "audit_entries": audited,
         "lookups_answered": answered,
     }

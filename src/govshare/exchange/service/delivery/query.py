@@ -36,6 +36,7 @@ from govshare.exchange.service.delivery.statements import (
     DEFAULT_LIMIT,
     Scope,
     _key_label,
+    _lookup_reader,
     _reader,
     _statement,
     grant_scope,
@@ -162,7 +163,7 @@ def lookup(
     except DomainError as error:
         return _reject(db_session, call, grant, error, scope)
     columns = prepared.columns
-    with _reader(center).connect() as conn:
+    with _lookup_reader(center).connect() as conn:
         found = conn.execute(prepared.statement, values).first()
     rows = [] if found is None else [_row(found._mapping, columns)]
     _record(db_session, call, grant, rows=len(rows))
