@@ -316,7 +316,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serving(env: dict[str, str], workers: int) -> Iterator[str]:
+def serving(env: dict[str, str], workers: int) -> Iterator[tuple[str, int]]:
     """The real application (`govshare.web.main:app`) under Uvicorn in its own processes."""
     port = free_port()
     process = subprocess.Popen(
@@ -335,7 +335,7 @@ def serving(env: dict[str, str], workers: int) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180
         while True:
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(url + "/api/openapi.json", timeout=2).status_code == 200:
@@ -343,7 +343,7 @@ def serving(env: dict[str, str], workers: int) -> Iterator[str]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("uvicorn did not start")
             time.sleep(0.2)
-        yield url
+        yield url, process.pid
     finally:
         process.terminate()
         try:
@@ -564,6 +564,50 @@ class LockWaits:
         }
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process (Linux /proc), 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def server_pids(server_pid: int, urls: list[str]) -> dict[str, list[int]]:
+    """The Uvicorn processes and the PostgreSQL backends serving the two databases."""
+    names = [u.rsplit("/", 1)[1] for u in urls]
+    admin = create_engine(PG + "postgres")
+    with admin.connect() as conn:
+        backends = conn.execute(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = ANY(:d)"), {"d": names}
+        ).scalars()
+        pg = list(backends)
+    admin.dispose()
+    return {"app": [server_pid, *_children(server_pid)], "postgres": pg}
+
+
+def cpu_of(pids: dict[str, list[int]]) -> dict[str, dict[int, float]]:
+    return {side: {p: _cpu_seconds(p) for p in found} for side, found in pids.items()}
+
+
+def cpu_spent(
+    before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]
+) -> dict[str, float]:
+    """CPU seconds per side between two readings; a backend started in between counts whole."""
+    return {
+        side: sum(now - before[side].get(pid, 0.0) for pid, now in after[side].items())
+        for side in after
+    }
+
+
 def audit_count(platform_url: str) -> int:
     from govshare.core.audit.models import AuditEntry
 
@@ -613,7 +657,7 @@ def main(argv: list[str] | None = None) -> None:
         world = build_world(env)
         ids = sample_ids(center_url, 20_000)
         say(f"grant {world.grant} on {world.code}; {len(ids):,} IDs inside the grant sampled")
-        with serving(env, args.workers) as url:
+        with serving(env, args.workers) as (url, server_pid):
             check_answers(url, world, reference_rows(center_url, ids[:20]), bytes.fromhex(mask_key))
             say("answers checked against mask_value; warming up")
             sequential(url, world, ids, 100)
@@ -621,6 +665,7 @@ def main(argv: list[str] | None = None) -> None:
             say(f"{args.sequential} sequential lookups")
             lone = sequential(url, world, ids, args.sequential)
             say(f"{args.duration} s of load: {args.loader}, {args.concurrency} connections")
+            cpu_before = cpu_of(server_pids(server_pid, [platform_url, center_url]))
             with LockWaits(platform_url) as waits:
                 loaded = (
                     with_wrk(url, world, ids, args, work)
@@ -628,6 +673,13 @@ def main(argv: list[str] | None = None) -> None:
                     else asyncio.run(_httpx_load(url, world, ids, args))
                 )
             locks = waits.figures(loaded["lookups_per_s"])
+            spent = cpu_spent(
+                cpu_before, cpu_of(server_pids(server_pid, [platform_url, center_url]))
+            )
+        cpu_ms = {
+            f"{side}_cpu_ms_per_lookup": round(seconds * 1000 / max(1, loaded["requests"]), 2)
+            for side, seconds in spent.items()
+        }
         audited = audit_count(platform_url) - before
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -648,6 +700,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"errors under load: {loaded['non_2xx']} non-2xx, {loaded['socket_errors']} socket, "
           f"{loaded['timeouts']} timeouts; audit entries exchange.data.lookup: {audited:,} "
           f"for {answered:,} lookups answered; center load {load_seconds:.1f} s")  # fmt: skip
+    print(f"server CPU per lookup under load: {cpu_ms['app_cpu_ms_per_lookup']} ms in the "
+          f"Uvicorn workers, {cpu_ms['postgres_cpu_ms_per_lookup']} ms in PostgreSQL backends "
+          f"(so {os.cpu_count()} cores could answer at most "
+          f"{round(os.cpu_count() * 1000 / max(0.01, sum(cpu_ms.values())))} lookups/s)")  # fmt: skip
     if locks:
         print(f"under load: {locks['mean_backends_waiting_on_lock']} platform backends waiting "
               f"on a lock on average ({locks['mean_backends_active']} active): "
@@ -661,6 +717,7 @@ def main(argv: list[str] | None = None) -> None:
         "center_load_s": round(load_seconds, 1),
         "sequential": lone,
         "load": {"concurrency": args.concurrency, "duration_s_requested": args.duration, **loaded},
+        "cpu": cpu_ms,
         "lock_waits": locks,
         "audit_entries": audited,
         "lookups_answered": answered,
