@@ -132,7 +132,7 @@ def _load_bound(db_session: Session, code: str) -> BoundView:
     return BoundView(resource_id, code, name or code, binding)
 
 
-def bound(db_session: Session, code: str) -> BoundView:
+def _bound(db_session: Session, code: str) -> BoundView:
     """The bound resource by code (NotFound, or Conflict while it has no binding)."""
     return stamp.cache_for(db_session, CACHE).get(
         stamp.current(db_session), ("bound", code), lambda: _load_bound(db_session, code)
@@ -154,7 +154,7 @@ def _load_held(db_session: Session, resource_id: int, org_id: int) -> Held:
     return Held(grants, None if retired is None else retired_reason(retired[0]))
 
 
-def check_access(db_session: Session, *, actor: Actor, resource_id: int) -> AccessDecision:
+def _check_access(db_session: Session, *, actor: Actor, resource_id: int) -> AccessDecision:
     """`sharing.service.access.check_access` from the cached grants: the same rules, the same
     audit entry; the grant comes back as a `GrantView`."""
     require(actor, *CONSUMERS, action="使用共享数据")
@@ -172,7 +172,7 @@ def check_access(db_session: Session, *, actor: Actor, resource_id: int) -> Acce
     return decision
 
 
-def compiled(
+def _compiled(
     db_session: Session,
     center: Center,
     binding: BindingView,
@@ -216,7 +216,7 @@ class _KeyFilter:
     name: str = "key"
 
 
-def under_verification(
+def _under_verification(
     db_session: Session, binding: BindingView, load: Any
 ) -> set[tuple[str, ...]]:
     """The keys of the bound resource's records under an open objection (`load()` reads

@@ -137,11 +137,11 @@ def lookup(
     SELECT come from the per-process caches (`cached`, kept under the cache stamp), so a
     call reads the stamp, runs the SELECT on the center and writes its audit entries and
     its use — no ORM object is loaded."""
-    bound = cached.bound(db_session, resource_code)
+    bound = cached._bound(db_session, resource_code)
     binding = bound.binding
     details = {"key": key, "fields": list(fields)}
     call = _Call(actor=actor, action="exchange.data.lookup", bound=bound, details=details)  # type: ignore[arg-type]
-    decision = cached.check_access(db_session, actor=actor, resource_id=bound.resource_id)
+    decision = cached._check_access(db_session, actor=actor, resource_id=bound.resource_id)
     grant = decision.grant
     if not decision.allowed:
         _record(db_session, call, grant, refused=decision.reason)
@@ -149,7 +149,7 @@ def lookup(
     assert grant is not None
     scope: Scope | None = None
     try:
-        prepared = cached.compiled(
+        prepared = cached._compiled(
             db_session,
             center,
             binding,
@@ -170,13 +170,13 @@ def lookup(
     record_use(db_session, actor=actor, grant=grant, kind=UseKind.LOOKUP, rows=len(rows))
     verifying: tuple[bool, ...] = ()
     if rows:
-        under = cached.under_verification(
+        under = cached._under_verification(
             db_session,
             binding,
             lambda: keys_under_verification(db_session, binding),  # type: ignore[arg-type]
         )
         raw = [values[f"w{i}"] for i in range(len(binding.key_columns))]
-        verifying = (objections_key_text(raw) in under,)
+        verifying = (_key_text(raw) in under,)
     return DataPage(
         bound.resource_id,
         bound.code,
@@ -190,7 +190,7 @@ def lookup(
     )
 
 
-def objections_key_text(values: Sequence[Any]) -> tuple[str, ...]:
+def _key_text(values: Sequence[Any]) -> tuple[str, ...]:
     from govshare.verification.service import objections
 
     return objections.key_text(values)
