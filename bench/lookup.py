@@ -36,6 +36,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -163,6 +164,8 @@ def build_world(env: dict[str, str]) -> World:
     from govshare.sharing.models import GrantSource
     from govshare.sharing.schemas import Condition, Mask
     from govshare.sharing.service import grants
+    from govshare.systems import service as systems
+    from govshare.systems.schemas import SystemIn
 
     runtime = build_runtime(load_settings(environ=env))
     migrate.upgrade(runtime.engine)
@@ -267,6 +270,11 @@ def build_world(env: dict[str, str]) -> World:
             details={"resource": resource.code, "center_table": CENTER_TABLE},
         )
         db.refresh(resource)
+        system = systems.register_system(
+            db,
+            actor=consumer,
+            data=SystemIn(name="社会救助信息系统", purpose="最低生活保障审核", owner="社会救助科"),
+        )
         grant = grants.issue(
             db,
             actor=provider,
@@ -279,7 +287,8 @@ def build_world(env: dict[str, str]) -> World:
             row_filter=[Condition(field="行政区划代码", op="in", values=REGIONS)],
             masking=[Mask(field=POPULATION_ITEMS[c][0], rule=rule) for c, rule in MASKED.items()],
             purpose="核对最低生活保障申请人的户籍和身份信息",
-            system_name="社会救助信息系统",
+            system_id=system.id,
+            system_name=system.name,
             valid_from=clock.today(),
             valid_until=clock.today() + timedelta(days=365),
             accepted_at=now,
@@ -288,7 +297,9 @@ def build_world(env: dict[str, str]) -> World:
         _, token = identity.issue_api_token(
             db,
             actor=consumer,
-            data=ApiTokenIn(name="社会救助信息系统", organization_id=consumer_id),
+            data=ApiTokenIn(
+                name="社会救助信息系统", organization_id=consumer_id, system_id=system.id
+            ),
         )
         world = World(resource.code, token, grant.number)
     runtime.engine.dispose()
@@ -305,7 +316,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serving(env: dict[str, str], workers: int) -> Iterator[str]:
+def serving(env: dict[str, str], workers: int) -> Iterator[tuple[str, int]]:
     """The real application (`govshare.web.main:app`) under Uvicorn in its own processes."""
     port = free_port()
     process = subprocess.Popen(
@@ -324,7 +335,7 @@ def serving(env: dict[str, str], workers: int) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180
         while True:
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(url + "/api/openapi.json", timeout=2).status_code == 200:
@@ -332,7 +343,7 @@ def serving(env: dict[str, str], workers: int) -> Iterator[str]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("uvicorn did not start")
             time.sleep(0.2)
-        yield url
+        yield url, process.pid
     finally:
         process.terminate()
         try:
@@ -506,6 +517,97 @@ async def _httpx_load(
     }
 
 
+class LockWaits:
+    """Samples, while the load runs, how many of the platform database's backends wait on a
+    lock (pg_stat_activity). On the lookup path the one lock writers share is the audit
+    chain's head row, so by Little's law the mean number waiting divided by lookups/s is
+    the time a lookup spends waiting for the head lock."""
+
+    def __init__(self, platform_url: str, every: float = 0.01) -> None:
+        self.engine = create_engine(platform_url, isolation_level="AUTOCOMMIT")
+        self.every = every
+        self.samples: list[tuple[int, int]] = []  # (waiting on a lock, active)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        query = text(
+            "SELECT count(*) FILTER (WHERE wait_event_type = 'Lock'),"
+            " count(*) FILTER (WHERE state = 'active' AND pid <> pg_backend_pid())"
+            " FROM pg_stat_activity WHERE datname = current_database()"
+        )
+        with self.engine.connect() as conn:
+            while not self._stop.wait(self.every):
+                waiting, active = conn.execute(query).one()
+                self.samples.append((waiting, active))
+
+    def __enter__(self) -> LockWaits:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.engine.dispose()
+
+    def figures(self, lookups_per_s: float) -> dict[str, float]:
+        if not self.samples:
+            return {}
+        waiting = statistics.fmean(w for w, _ in self.samples)
+        active = statistics.fmean(a for _, a in self.samples)
+        return {
+            "mean_backends_waiting_on_lock": round(waiting, 2),
+            "mean_backends_active": round(active, 2),
+            "lock_wait_ms_per_lookup": round(waiting / lookups_per_s * 1000, 2)
+            if lookups_per_s
+            else 0.0,
+        }
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process (Linux /proc), 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def server_pids(server_pid: int, urls: list[str]) -> dict[str, list[int]]:
+    """The Uvicorn processes and the PostgreSQL backends serving the two databases."""
+    names = [u.rsplit("/", 1)[1] for u in urls]
+    admin = create_engine(PG + "postgres")
+    with admin.connect() as conn:
+        backends = conn.execute(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = ANY(:d)"), {"d": names}
+        ).scalars()
+        pg = list(backends)
+    admin.dispose()
+    return {"app": [server_pid, *_children(server_pid)], "postgres": pg}
+
+
+def cpu_of(pids: dict[str, list[int]]) -> dict[str, dict[int, float]]:
+    return {side: {p: _cpu_seconds(p) for p in found} for side, found in pids.items()}
+
+
+def cpu_spent(
+    before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]
+) -> dict[str, float]:
+    """CPU seconds per side between two readings; a backend started in between counts whole."""
+    return {
+        side: sum(now - before[side].get(pid, 0.0) for pid, now in after[side].items())
+        for side in after
+    }
+
+
 def audit_count(platform_url: str) -> int:
     from govshare.core.audit.models import AuditEntry
 
@@ -555,7 +657,7 @@ def main(argv: list[str] | None = None) -> None:
         world = build_world(env)
         ids = sample_ids(center_url, 20_000)
         say(f"grant {world.grant} on {world.code}; {len(ids):,} IDs inside the grant sampled")
-        with serving(env, args.workers) as url:
+        with serving(env, args.workers) as (url, server_pid):
             check_answers(url, world, reference_rows(center_url, ids[:20]), bytes.fromhex(mask_key))
             say("answers checked against mask_value; warming up")
             sequential(url, world, ids, 100)
@@ -563,11 +665,21 @@ def main(argv: list[str] | None = None) -> None:
             say(f"{args.sequential} sequential lookups")
             lone = sequential(url, world, ids, args.sequential)
             say(f"{args.duration} s of load: {args.loader}, {args.concurrency} connections")
-            loaded = (
-                with_wrk(url, world, ids, args, work)
-                if args.loader == "wrk"
-                else asyncio.run(_httpx_load(url, world, ids, args))
+            cpu_before = cpu_of(server_pids(server_pid, [platform_url, center_url]))
+            with LockWaits(platform_url) as waits:
+                loaded = (
+                    with_wrk(url, world, ids, args, work)
+                    if args.loader == "wrk"
+                    else asyncio.run(_httpx_load(url, world, ids, args))
+                )
+            locks = waits.figures(loaded["lookups_per_s"])
+            spent = cpu_spent(
+                cpu_before, cpu_of(server_pids(server_pid, [platform_url, center_url]))
             )
+        cpu_ms = {
+            f"{side}_cpu_ms_per_lookup": round(seconds * 1000 / max(1, loaded["requests"]), 2)
+            for side, seconds in spent.items()
+        }
         audited = audit_count(platform_url) - before
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -588,6 +700,15 @@ def main(argv: list[str] | None = None) -> None:
     print(f"errors under load: {loaded['non_2xx']} non-2xx, {loaded['socket_errors']} socket, "
           f"{loaded['timeouts']} timeouts; audit entries exchange.data.lookup: {audited:,} "
           f"for {answered:,} lookups answered; center load {load_seconds:.1f} s")  # fmt: skip
+    print(f"server CPU per lookup under load: {cpu_ms['app_cpu_ms_per_lookup']} ms in the "
+          f"Uvicorn workers, {cpu_ms['postgres_cpu_ms_per_lookup']} ms in PostgreSQL backends "
+          f"(so {os.cpu_count()} cores could answer at most "
+          f"{round(os.cpu_count() * 1000 / max(0.01, sum(cpu_ms.values())))} lookups/s)")  # fmt: skip
+    if locks:
+        print(f"under load: {locks['mean_backends_waiting_on_lock']} platform backends waiting "
+              f"on a lock on average ({locks['mean_backends_active']} active): "
+              f"{locks['lock_wait_ms_per_lookup']} ms of each lookup waits for the audit "
+              "chain's head")  # fmt: skip
     result = {
         "bench": "lookup",
         "rows": args.rows,
@@ -596,6 +717,8 @@ def main(argv: list[str] | None = None) -> None:
         "center_load_s": round(load_seconds, 1),
         "sequential": lone,
         "load": {"concurrency": args.concurrency, "duration_s_requested": args.duration, **loaded},
+        "cpu": cpu_ms,
+        "lock_waits": locks,
         "audit_entries": audited,
         "lookups_answered": answered,
     }

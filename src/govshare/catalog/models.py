@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from govshare.core import stamp
 from govshare.core.db import Base, UTCDateTime, str_enum
 from govshare.identity.models import Organization
 
@@ -585,3 +586,7 @@ class ProjectResource(Base):
 
 
 Index("ix_catalog_change_event_open", ChangeEvent.organization_id, ChangeEvent.closed_at)
+
+# Delivery keeps a resource's status, code and name in memory per process (core.stamp).
+stamp.watch(Resource)
+stamp.watch(ResourceVersion)

@@ -2,6 +2,7 @@
 
 from govshare.catalog import models as catalog_models
 from govshare.catalog import search_index as catalog_search_index
+from govshare.core import stamp as stamp_models
 from govshare.core.audit import models as audit_models
 from govshare.core.calendar import models as calendar_models
 from govshare.core.db import Base
@@ -40,6 +41,7 @@ __all__ = [
     "scheduler_models",
     "security_models",
     "sharing_models",
+    "stamp_models",
     "supervision_models",
     "systems_models",
     "verification_comparison_models",

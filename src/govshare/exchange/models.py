@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from govshare.catalog.models import Labelled, Resource
+from govshare.core import stamp
 from govshare.core.db import Base, UTCDateTime, str_enum
 from govshare.identity.models import Organization
 from govshare.sharing.models import Grant
@@ -395,3 +396,8 @@ class RateWindow(Base):
     grant_id: Mapped[int] = mapped_column(ForeignKey("sharing_grant.id"), primary_key=True)
     window: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # minutes since the epoch
     calls: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# Delivery keeps bindings in memory per process (core.stamp); the schedule of the next run is
+# the runner's bookkeeping.
+stamp.watch(TableBinding, ignore=frozenset({"next_run_at", "updated_at"}))

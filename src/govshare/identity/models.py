@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from govshare.core import stamp
 from govshare.core.db import Base, UTCDateTime, str_enum
 
 if TYPE_CHECKING:
@@ -174,3 +175,8 @@ class ApiToken(Base):
 
     organization: Mapped[Organization] = relationship(lazy="joined")
     system: Mapped[InformationSystem] = relationship(lazy="joined")
+
+
+# Resolved API tokens are kept in memory per process (core.stamp); the last-used time is
+# bookkeeping.
+stamp.watch(ApiToken, ignore=frozenset({"last_used_at"}))

@@ -16,7 +16,7 @@ from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from govshare.catalog.models import Labelled, Resource, ResourceVersion
-from govshare.core import clock
+from govshare.core import clock, stamp
 from govshare.core.db import Base, UTCDateTime, str_enum
 from govshare.core.stored_documents import StoredDocument
 from govshare.identity.models import Organization
@@ -452,3 +452,8 @@ class DataUpdate(Base):
     note: Mapped[str] = mapped_column(String(500), default="")
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
     recorded_by: Mapped[str] = mapped_column(String(120))
+
+
+# Delivery keeps grants in memory per process (core.stamp): a change replaces the stamp. The
+# expiry notice's date is bookkeeping of a job, not a term of the grant.
+stamp.watch(Grant, ignore=frozenset({"expiry_notified_on"}))

@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, foreign, mapped_column, relationship
 
 from govshare.catalog.models import Labelled, Resource
+from govshare.core import stamp
 from govshare.core.db import Base, UTCDateTime, str_enum
 from govshare.core.stored_documents import StoredDocument
 from govshare.identity.models import Organization
@@ -163,3 +164,7 @@ class ServedOnProof(Base):
     served_by: Mapped[str] = mapped_column(String(120))
     person: Mapped[str] = mapped_column(String(200))  # whom, as the clerk recorded
     proof: Mapped[str] = mapped_column(Text)  # what proof was shown
+
+
+# Delivery keeps the keys under an open objection in memory per process (core.stamp).
+stamp.watch(Objection)

@@ -80,7 +80,10 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.router.routes.append(exchange_gateway.route)  # /gateway/{code}/…: service interfaces
     app.router.routes.append(exchange_gateway_auth.route)  # the nginx data plane's auth_request
+    # The router tries routes in order, one by one: the exchange API (the keyed lookup, the
+    # busiest call) comes first; no other API path starts with /api/v1/exchange.
     for router in (
+        exchange_api.router,
         web_api.router,
         identity_api.router,
         audit_api.router,
@@ -88,7 +91,6 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         inbox_api.router,
         catalog_api.router,
         sharing_api.router,
-        exchange_api.router,
         opendata_api.router,
         verification_api.router,
         verification_comparison_api.router,

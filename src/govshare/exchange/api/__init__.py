@@ -7,5 +7,6 @@ from fastapi import APIRouter
 from govshare.exchange.api import connections, delivery, files, interfaces, pushes
 
 router = APIRouter()
-for _module in (connections, delivery, files, interfaces, pushes):
+# Delivery first: the router tries routes in order, and the keyed lookup is the busiest call.
+for _module in (delivery, connections, files, interfaces, pushes):
     router.include_router(_module.router)

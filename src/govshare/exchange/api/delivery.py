@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel
 from starlette.convertors import Convertor, register_url_convertor
 
@@ -166,7 +166,7 @@ def lookup(
     resource_code: str,
     key: str,
     fields: str | None = None,
-) -> DataPageOut | JSONResponse:
+) -> Response:
     runtime = runtime_of(request)
     page = delivery.lookup(
         db_session,
@@ -189,7 +189,9 @@ def lookup(
             "field": "key",
         }
         return problem_response(request, body)
-    return _out(page)
+    # Serialised once by pydantic-core: FastAPI would validate the model again against
+    # response_model and encode it through jsonable_encoder, on every lookup.
+    return Response(_out(page).model_dump_json(), media_type="application/json")
 
 
 @router.get(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.orm import Session
 
-from govshare.core import clock
+from govshare.core import clock, stamp
 from govshare.core.audit import record
 from govshare.core.errors import Conflict, NotFound, Unauthenticated
 from govshare.core.permissions import Actor, Role, require
@@ -123,13 +124,31 @@ _TOKEN_BY_PREFIX = select(
 ).where(_TOKEN.prefix == bindparam("prefix"))
 
 
+_TOUCH = (
+    update(ApiToken.__table__)
+    .where(_TOKEN.id == bindparam("token_id"))
+    .values(last_used_at=bindparam("now"))
+)
+# When this process last wrote a token's last-used time, by prefix (random, never reused);
+# the cached row keeps the time it was read with.
+_touched: dict[int, datetime] = {}
+
+
+def _token_row(db_session: Session, prefix: str) -> Row[Any] | None:
+    # On the session's connection: Session.execute's hooks would cost more than the query.
+    return db_session.connection().execute(_TOKEN_BY_PREFIX, {"prefix": prefix}).first()
+
+
 def resolve_api_token(db_session: Session, *, token: str, source_ip: str | None = None) -> Actor:
-    """The system actor behind a bearer token; raises Unauthenticated with the reason."""
+    """The system actor behind a bearer token; raises Unauthenticated with the reason. The
+    token's row is kept per process under the cache stamp (core.stamp): a revocation in any
+    process replaces the stamp, so the next call anywhere reads the row again."""
     if not token.startswith(TOKEN_PREFIX) or "." not in token:
         raise Unauthenticated("接口令牌格式错误")
     prefix, secret = token.removeprefix(TOKEN_PREFIX).split(".", 1)
-    # On the session's connection: Session.execute's hooks would cost more than the query.
-    row = db_session.connection().execute(_TOKEN_BY_PREFIX, {"prefix": prefix}).first()
+    row = stamp.cache_for(db_session, "api_token").get(
+        stamp.current(db_session), prefix, lambda: _token_row(db_session, prefix)
+    )
     if row is None or not hmac.compare_digest(row.secret_hash, _sha256(secret)):
         raise Unauthenticated("接口令牌无效")
     now = clock.now()
@@ -137,8 +156,11 @@ def resolve_api_token(db_session: Session, *, token: str, source_ip: str | None 
         raise Unauthenticated("接口令牌已吊销")
     if row.expires_at <= now:
         raise Unauthenticated("接口令牌已过期")
-    if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
-        db_session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
+    last_used = max(filter(None, (row.last_used_at, _touched.get(row.prefix))), default=None)
+    if last_used is None or now - last_used > timedelta(minutes=1):
+        # Core on the connection: bookkeeping, not a change the cache stamp marks.
+        db_session.connection().execute(_TOUCH, {"token_id": row.id, "now": now})
+        _touched[row.prefix] = now
     return Actor(
         label=f"token:{row.prefix}",
         roles=frozenset({Role.SYSTEM}),

@@ -12,6 +12,7 @@ from govshare.core.permissions import Actor
 from govshare.core.settings import Settings
 from govshare.exchange.center import Center
 from govshare.exchange.models import TableBinding, UseKind
+from govshare.exchange.service.delivery import cached
 from govshare.exchange.service.delivery.calls import (
     DataPage,
     DataRequest,
@@ -33,9 +34,9 @@ from govshare.exchange.service.delivery.calls import (
 )
 from govshare.exchange.service.delivery.statements import (
     DEFAULT_LIMIT,
-    Filter,
     Scope,
     _key_label,
+    _lookup_reader,
     _reader,
     _statement,
     grant_scope,
@@ -130,47 +131,91 @@ def lookup(
 ) -> DataPage | Rejected:
     """The one record with this key, if the grant admits it (else no rows): "check this
     citizen's record by ID number", one query on the primary key. A composite key is given
-    as its values joined by commas, in key order."""
-    bound = _bound(db_session, resource_code)
+    as its values joined by commas, in key order.
+
+    The hot path of the center: the bound resource, the consumer's grants and the compiled
+    SELECT come from the per-process caches (`cached`, kept under the cache stamp), so a
+    call reads the stamp, runs the SELECT on the center and writes its audit entries and
+    its use — no ORM object is loaded."""
+    bound = cached._bound(db_session, resource_code)
     binding = bound.binding
     details = {"key": key, "fields": list(fields)}
-    call = _Call(actor=actor, action="exchange.data.lookup", bound=bound, details=details)
-    grant = _granted(db_session, call)
-    if isinstance(grant, Rejected):
-        return grant
+    call = _Call(actor=actor, action="exchange.data.lookup", bound=bound, details=details)  # type: ignore[arg-type]
+    decision = cached._check_access(db_session, actor=actor, resource_id=bound.resource_id)
+    grant = decision.grant
+    if not decision.allowed:
+        _record(db_session, call, grant, refused=decision.reason)
+        return Rejected(Forbidden(decision.reason, field="grant"), grant)
+    assert grant is not None
     scope: Scope | None = None
     try:
-        scope = grant_scope(binding, grant)
-        columns = _columns(binding, scope, DataRequest(fields=fields))
-        where = _key_filters(binding, scope, key)
+        prepared = cached._compiled(
+            db_session,
+            center,
+            binding,
+            grant,  # type: ignore[arg-type]
+            tuple(fields),
+            masking_key(settings),
+            lambda found: _columns(binding, found, DataRequest(fields=fields)),  # type: ignore[arg-type]
+        )
+        scope = prepared.scope
+        values = _key_values(binding, prepared, key)
     except DomainError as error:
         return _reject(db_session, call, grant, error, scope)
-    stmt, values = _statement(
-        center,
-        binding,
-        scope,
-        key=masking_key(settings),
-        columns=columns,
-        where=where,
-        order_by=(),
-        limit=1,
-    )
-    with _reader(center).connect() as conn:
-        rows = [_row(r._mapping, columns) for r in conn.execute(stmt, values)]
-    keys = [[f.value for f in where]] * len(rows)
+    columns = prepared.columns
+    with _lookup_reader(center).connect() as conn:
+        found = conn.execute(prepared.statement, values).first()
+    rows = [] if found is None else [_row(found._mapping, columns)]
     _record(db_session, call, grant, rows=len(rows))
     record_use(db_session, actor=actor, grant=grant, kind=UseKind.LOOKUP, rows=len(rows))
+    verifying: tuple[bool, ...] = ()
+    if rows:
+        under = cached._under_verification(
+            db_session,
+            binding,
+            lambda: keys_under_verification(db_session, binding),  # type: ignore[arg-type]
+        )
+        raw = [values[f"w{i}"] for i in range(len(binding.key_columns))]
+        verifying = (_key_text(raw) in under,)
     return DataPage(
         bound.resource_id,
         bound.code,
         bound.name,
-        grant,
+        grant,  # type: ignore[arg-type]
         _fields(scope, columns),
         rows,
         missing=scope.missing,
         key_columns=tuple(binding.key_columns),
-        verifying=_verifying(db_session, binding, keys),
+        verifying=verifying,
     )
+
+
+def _key_text(values: Sequence[Any]) -> tuple[str, ...]:
+    from govshare.verification.service import objections
+
+    return objections.key_text(values)
+
+
+def _key_values(binding: cached.BindingView, prepared: cached.Compiled, key: str) -> dict[str, Any]:
+    """The key as given, checked and typed, as the values of the compiled SELECT."""
+    keys = binding.key_columns
+    given = [key] if len(keys) == 1 else key.split(",")
+    if len(given) != len(keys):
+        raise Invalid(f"主键由 {len(keys)} 个字段组成，请按顺序用逗号分隔给出", field="key")
+    not_granted = [
+        c["item"]
+        for c in binding.columns
+        if c["column"] in keys and not prepared.scope.field(c["column"])
+    ]
+    if not_granted:
+        raise Forbidden(
+            f"按主键查询须获授权字段“{'、'.join(not_granted)}”，请改用已授权字段筛选", field="key"
+        )
+    values: dict[str, Any] = {"_gs_limit": 1}
+    for i, (found, raw) in enumerate(zip(prepared.key_fields, given, strict=True)):
+        assert found is not None
+        values[f"w{i}"] = _typed(found.type, raw, "key")
+    return values
 
 
 def _verifying(
@@ -194,23 +239,3 @@ def keys_under_verification(db_session: Session, binding: TableBinding) -> set[t
     item_of = {c["column"]: c["item"] for c in binding.columns}
     items = [item_of.get(c, c) for c in binding.key_columns]
     return objections.under_verification(db_session, binding.resource_id, items)
-
-
-def _key_filters(binding: TableBinding, scope: Scope, key: str) -> list[Filter]:
-    keys = list(binding.key_columns)
-    values = [key] if len(keys) == 1 else key.split(",")
-    if len(values) != len(keys):
-        raise Invalid(f"主键由 {len(keys)} 个字段组成，请按顺序用逗号分隔给出", field="key")
-    not_granted = [
-        c["item"] for c in binding.columns if c["column"] in keys and not scope.field(c["column"])
-    ]
-    if not_granted:
-        raise Forbidden(
-            f"按主键查询须获授权字段“{'、'.join(not_granted)}”，请改用已授权字段筛选", field="key"
-        )
-    result = []
-    for column, raw in zip(keys, values, strict=True):
-        found = scope.field(column)
-        assert found is not None
-        result.append(Filter(column, "eq", _typed(found.type, raw, "key"), "key"))
-    return result

@@ -322,3 +322,22 @@ def _reader(center: Center) -> Engine:
         event.listen(reader, "connect", lambda dbapi, _record: register_sqlite_functions(dbapi))
         _readers[center.engine] = reader
     return reader
+
+
+_lookup_readers: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+
+
+def _lookup_reader(center: Center) -> Engine:
+    """The engine keyed lookups read the center with: one SELECT per call, so on PostgreSQL
+    in autocommit (no BEGIN and ROLLBACK round trips around it) and without the ping on
+    each checkout (a connection the server dropped fails one call and leaves the pool). On
+    SQLite the delivery reader."""
+    if center.dialect != "postgresql":
+        return _reader(center)
+    reader = _lookup_readers.get(center.engine)
+    if reader is None:
+        reader = sa.create_engine(
+            center.engine.url, isolation_level="AUTOCOMMIT", pool_size=10, max_overflow=20
+        )
+        _lookup_readers[center.engine] = reader
+    return reader
