@@ -130,6 +130,9 @@ def environ(data_dir: Path, platform_url: str, center_url: str, mask_key: str) -
         "GOVSHARE_SECRET_KEY": secrets.token_urlsafe(48),
         "GOVSHARE_MASK_KEY": mask_key,
         "GOVSHARE_POLICY_PROFILE": "shangrao",
+        # The lock-free audit log a city on PostgreSQL runs: writers only insert their
+        # entries, the worker's sequencer chains them.
+        "GOVSHARE_AUDIT_SEQUENCING": "sequencer",
     }
 
 
@@ -351,6 +354,56 @@ def serving(env: dict[str, str], workers: int) -> Iterator[tuple[str, int]]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@contextlib.contextmanager
+def sequencing(env: dict[str, str]) -> Iterator[int]:
+    """`govshare worker` beside the web workers: its sequencer chains the audit entries."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "govshare", "worker", "--workers=1"],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        yield process.pid
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def unsequenced(platform_url: str) -> int:
+    from govshare.core.audit.models import AuditEntry
+
+    engine = create_engine(platform_url)
+    with engine.connect() as conn:
+        count = conn.execute(select(func.count()).where(AuditEntry.seq.is_(None))).scalar_one()
+    engine.dispose()
+    return count
+
+
+def drain_and_verify(env: dict[str, str], platform_url: str) -> dict[str, Any]:
+    """Waits until the sequencer has chained every entry, then runs `govshare audit verify`."""
+    started = time.monotonic()
+    while (waiting := unsequenced(platform_url)) and time.monotonic() - started < 120:
+        time.sleep(0.2)
+    drained = time.monotonic() - started
+    verified = subprocess.run(
+        [sys.executable, "-m", "govshare", "audit", "verify"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+    )
+    if verified.returncode != 0:
+        say(verified.stdout, verified.stderr)
+    return {
+        "unsequenced_after_load": waiting,
+        "sequenced_within_s": round(drained, 2),
+        "verify_ok": verified.returncode == 0,
+    }
 
 
 # --- measuring ----------------------------------------------------------------------------
@@ -581,8 +634,9 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def server_pids(server_pid: int, urls: list[str]) -> dict[str, list[int]]:
-    """The Uvicorn processes and the PostgreSQL backends serving the two databases."""
+def server_pids(server_pid: int, urls: list[str], worker_pid: int) -> dict[str, list[int]]:
+    """The Uvicorn processes, the worker (its sequencer) and the PostgreSQL backends serving
+    the two databases (the sequencer's among them)."""
     names = [u.rsplit("/", 1)[1] for u in urls]
     admin = create_engine(PG + "postgres")
     with admin.connect() as conn:
@@ -591,7 +645,7 @@ def server_pids(server_pid: int, urls: list[str]) -> dict[str, list[int]]:
         ).scalars()
         pg = list(backends)
     admin.dispose()
-    return {"app": [server_pid, *_children(server_pid)], "postgres": pg}
+    return {"app": [server_pid, *_children(server_pid)], "worker": [worker_pid], "postgres": pg}
 
 
 def cpu_of(pids: dict[str, list[int]]) -> dict[str, dict[int, float]]:
@@ -657,7 +711,7 @@ def main(argv: list[str] | None = None) -> None:
         world = build_world(env)
         ids = sample_ids(center_url, 20_000)
         say(f"grant {world.grant} on {world.code}; {len(ids):,} IDs inside the grant sampled")
-        with serving(env, args.workers) as (url, server_pid):
+        with sequencing(env) as worker_pid, serving(env, args.workers) as (url, server_pid):
             check_answers(url, world, reference_rows(center_url, ids[:20]), bytes.fromhex(mask_key))
             say("answers checked against mask_value; warming up")
             sequential(url, world, ids, 100)
@@ -665,7 +719,7 @@ def main(argv: list[str] | None = None) -> None:
             say(f"{args.sequential} sequential lookups")
             lone = sequential(url, world, ids, args.sequential)
             say(f"{args.duration} s of load: {args.loader}, {args.concurrency} connections")
-            cpu_before = cpu_of(server_pids(server_pid, [platform_url, center_url]))
+            cpu_before = cpu_of(server_pids(server_pid, [platform_url, center_url], worker_pid))
             with LockWaits(platform_url) as waits:
                 loaded = (
                     with_wrk(url, world, ids, args, work)
@@ -674,8 +728,9 @@ def main(argv: list[str] | None = None) -> None:
                 )
             locks = waits.figures(loaded["lookups_per_s"])
             spent = cpu_spent(
-                cpu_before, cpu_of(server_pids(server_pid, [platform_url, center_url]))
+                cpu_before, cpu_of(server_pids(server_pid, [platform_url, center_url], worker_pid))
             )
+            audit = drain_and_verify(env, platform_url)
         cpu_ms = {
             f"{side}_cpu_ms_per_lookup": round(seconds * 1000 / max(1, loaded["requests"]), 2)
             for side, seconds in spent.items()
@@ -701,9 +756,17 @@ def main(argv: list[str] | None = None) -> None:
           f"{loaded['timeouts']} timeouts; audit entries exchange.data.lookup: {audited:,} "
           f"for {answered:,} lookups answered; center load {load_seconds:.1f} s")  # fmt: skip
     print(f"server CPU per lookup under load: {cpu_ms['app_cpu_ms_per_lookup']} ms in the "
-          f"Uvicorn workers, {cpu_ms['postgres_cpu_ms_per_lookup']} ms in PostgreSQL backends "
+          f"Uvicorn workers, {cpu_ms['worker_cpu_ms_per_lookup']} ms in the sequencer's worker, "
+          f"{cpu_ms['postgres_cpu_ms_per_lookup']} ms in PostgreSQL backends "
           f"(so {os.cpu_count()} cores could answer at most "
           f"{round(os.cpu_count() * 1000 / max(0.01, sum(cpu_ms.values())))} lookups/s)")  # fmt: skip
+    waiting = audit["unsequenced_after_load"]
+    chained = (
+        f"within {audit['sequenced_within_s']} s" if not waiting else f"NOT ({waiting} waiting)"
+    )
+    verdict = "ok" if audit["verify_ok"] else "FAILED"
+    print(f"audit (sequencer mode): every entry sequenced {chained} after the load; "
+          f"govshare audit verify: {verdict}")  # fmt: skip
     if locks:
         print(f"under load: {locks['mean_backends_waiting_on_lock']} platform backends waiting "
               f"on a lock on average ({locks['mean_backends_active']} active): "
@@ -720,6 +783,7 @@ def main(argv: list[str] | None = None) -> None:
         "cpu": cpu_ms,
         "lock_waits": locks,
         "audit_entries": audited,
+        "audit": audit,
         "lookups_answered": answered,
     }
     print(json.dumps(result, ensure_ascii=False))

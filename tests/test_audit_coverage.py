@@ -26,7 +26,7 @@ from govshare.core.audit import service as audit_service
 from govshare.core.audit.models import AuditEntry
 from govshare.core.calendar import service as calendar_service
 from govshare.core.db import AuditMissing
-from govshare.core.permissions import Role
+from govshare.core.permissions import Actor, Role
 from govshare.identity import service as identity_service
 from govshare.identity.models import Organization, User
 from govshare.identity.schemas import (
@@ -203,6 +203,14 @@ SCENARIOS: dict[str, Writes | Reads] = {
         "test.recorded",
         lambda w: audit_service.record(w.db, actor=w.op, action="test.recorded", object_type="x"),
     ),
+    AUDIT + "entry_fields": READ_ONLY,  # builds values, writes nothing
+    AUDIT + "append": Writes(
+        "test.appended",
+        lambda w: audit_service.append(
+            w.db,
+            [audit_service.entry_fields(actor=w.op, action="test.appended", object_type="x")],
+        ),
+    ),
     AUDIT + "chain_pending": Writes(
         "test.chained",
         lambda w: (
@@ -332,6 +340,23 @@ def test_unaudited_change_is_refused_at_commit(db: Session) -> None:
         db.commit()
     db.rollback()
     assert db.get(Organization, org.id).name != "悄悄改名的局"
+
+
+def test_a_core_append_audits_the_transaction(db: Session) -> None:
+    """`audit.service.append` (the hot paths' one INSERT) satisfies the guard as `record`
+    does, in either sequencing mode."""
+    org = organization(db)
+    db.commit()
+    org.name = "按规定改名的局"
+    fields = audit_service.entry_fields(
+        actor=Actor.command_line("test"), action="identity.org.update", object_type="organization"
+    )
+    audit_service.append(db, [fields])
+    db.commit()
+    org.name = "悄悄改名的局"
+    with pytest.raises(AuditMissing):  # the flag did not outlive its transaction
+        db.commit()
+    db.rollback()
 
 
 def test_retrying_the_commit_after_audit_missing_is_still_refused(db: Session) -> None:

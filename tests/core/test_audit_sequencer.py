@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, event, select, text
 from sqlalchemy.orm import Session
 
 from govshare.core import clock, migrate
@@ -370,3 +370,66 @@ def test_the_signing_key_is_the_setting_or_derived_from_the_secret_key(tmp_path:
     assert public() != public(GOVSHARE_SECRET_KEY="j" * 40)
     given = public(GOVSHARE_AUDIT_SIGNING_KEY="00" * 32)
     assert given == signing.public_pem(signing.private_key(bytes(32)).public_key())
+
+
+# --- the Core append of hot paths --------------------------------------------------------
+
+
+def _fields(i: int) -> dict[str, object]:
+    return audit_service.entry_fields(
+        actor=CONSOLE, action="test.step", object_type="thing", object_id=i, details={"n": i}
+    )
+
+
+def test_append_writes_what_record_writes_in_one_statement(engine_: Engine) -> None:
+    with Session(engine_) as db, clock.frozen(clock.now()):
+        recorded = audit_service.record(
+            db,
+            actor=CONSOLE,
+            action="test.step",
+            object_type="thing",
+            object_id=1,
+            details={"n": 1},
+        )
+        db.flush()
+        recorded_leaf = recorded.leaf_hash
+        statements: list[str] = []
+        conn = db.connection()
+
+        def seen(*args: object) -> None:
+            statements.append(str(args[2]))
+
+        event.listen(conn, "before_cursor_execute", seen)
+        audit_service.append(db, [_fields(1), _fields(2)])
+        event.remove(conn, "before_cursor_execute", seen)
+        db.commit()
+    assert len([s for s in statements if s.startswith("INSERT INTO audit_entry")]) == 1
+    with engine_.connect() as conn:
+        rows = conn.execute(select(AuditEntry).order_by(AuditEntry.id)).all()
+    _, appended, _ = rows
+    assert appended.leaf_hash == recorded_leaf == hashing.content_leaf(appended)
+    assert (appended.seq, appended.details) == (None, '{"n":1}')
+    assert sequence(engine_) == 3
+    assert verify(engine_).ok
+
+
+def test_an_appended_entry_changed_before_it_is_sequenced_is_named(engine_: Engine) -> None:
+    with Session(engine_) as db:
+        audit_service.append(db, [_fields(1), _fields(2)])
+        db.commit()
+    with engine_.begin() as conn:
+        conn.execute(text("UPDATE audit_entry SET details = '{}' WHERE object_id = '2'"))
+    sequence(engine_)
+    result = verify(engine_)
+    assert (result.ok, result.first_bad_seq, result.problem) == (False, 2, "内容被修改")
+
+
+def test_inline_append_is_chained_at_commit(
+    engine_: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(audit_service, "sequencing", "inline")
+    with Session(engine_) as db:
+        audit_service.append(db, [_fields(1), _fields(2)])
+        db.commit()
+    assert positions(engine_) == {"1": 1, "2": 2}
+    assert verify(engine_).ok
