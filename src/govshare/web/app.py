@@ -31,6 +31,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     from govshare.exchange import gateway as exchange_gateway
     from govshare.exchange import gateway_auth as exchange_gateway_auth
     from govshare.exchange import pages as exchange_pages
+    from govshare.exchange.api import lookup_route
     from govshare.federation import api as federation_api
     from govshare.federation import catalog_api as federation_catalog_api
     from govshare.federation import catalog_pages as federation_catalog_pages
@@ -80,6 +81,9 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.router.routes.append(exchange_gateway.route)  # /gateway/{code}/…: service interfaces
     app.router.routes.append(exchange_gateway_auth.route)  # the nginx data plane's auth_request
+    # The keyed lookup of a system with a bearer token, without FastAPI's dependencies; every
+    # other request to that path goes on to the FastAPI route below (the one documented).
+    app.router.routes.append(lookup_route.route)
     # The router tries routes in order, one by one: the exchange API (the keyed lookup, the
     # busiest call) comes first; no other API path starts with /api/v1/exchange.
     for router in (

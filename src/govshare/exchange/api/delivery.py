@@ -96,8 +96,7 @@ def _refused(request: Request, rejected: delivery.Rejected) -> JSONResponse:
 
 def _request(request: Request, fields: str | None) -> delivery.DataRequest:
     filters = [(k, v) for k, v in request.query_params.multi_items() if k not in delivery.RESERVED]
-    names = [n.strip() for n in (fields or "").split(",") if n.strip()]
-    return delivery.DataRequest(filters=filters, fields=names)
+    return delivery.DataRequest(filters=filters, fields=requested_fields(fields))
 
 
 REFUSALS: dict[int | str, dict[str, Any]] = {
@@ -175,8 +174,18 @@ def lookup(
         center=runtime.center,
         resource_code=resource_code,
         key=key,
-        fields=_request(request, fields).fields,
+        fields=requested_fields(fields),
     )
+    return answer_lookup(request, page)
+
+
+def requested_fields(fields: str | None) -> list[str]:
+    """`fields=` as the names it lists (comma separated)."""
+    return [n.strip() for n in (fields or "").split(",") if n.strip()]
+
+
+def answer_lookup(request: Request, page: delivery.DataPage | delivery.Rejected) -> Response:
+    """The lookup's answer, for this route and the lean one (`exchange.api.lookup_route`)."""
     if isinstance(page, delivery.Rejected):
         return _refused(request, page)
     if not page.rows:

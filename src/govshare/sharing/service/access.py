@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, lazyload
@@ -89,18 +89,24 @@ def _record_access(
     resource_id: int,
     decision: AccessDecision | CallAccess,
 ) -> None:
-    record(
-        db_session,
-        actor=actor,
-        action="sharing.grant.access",
-        object_type="resource",
-        object_id=resource_id,
-        details={
+    record(db_session, **_access_entry(actor, resource_id, decision))
+
+
+def _access_entry(
+    actor: Actor, resource_id: int, decision: AccessDecision | CallAccess
+) -> dict[str, Any]:
+    """The access check's audit entry, as `record` or `entry_fields` take it."""
+    return {
+        "actor": actor,
+        "action": "sharing.grant.access",
+        "object_type": "resource",
+        "object_id": resource_id,
+        "details": {
             "allowed": decision.allowed,
             "grant": decision.grant.number if decision.grant else None,
             "reason": decision.reason,
         },
-    )
+    }
 
 
 def check_access(db_session: Session, *, actor: Actor, resource_id: int) -> AccessDecision:

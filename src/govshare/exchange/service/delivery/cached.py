@@ -26,7 +26,7 @@ from govshare.exchange.center import Center
 from govshare.exchange.models import TableBinding
 from govshare.exchange.service.delivery.statements import Field, Scope, _statement, grant_scope
 from govshare.sharing.models import Grant, GrantState
-from govshare.sharing.service.access import AccessDecision, _decide_access, _record_access
+from govshare.sharing.service.access import AccessDecision, _decide_access
 from govshare.sharing.service.common import CONSUMERS, retired_reason
 
 CACHE = "delivery"
@@ -155,8 +155,9 @@ def _load_held(db_session: Session, resource_id: int, org_id: int) -> Held:
 
 
 def _check_access(db_session: Session, *, actor: Actor, resource_id: int) -> AccessDecision:
-    """`sharing.service.access.check_access` from the cached grants: the same rules, the same
-    audit entry; the grant comes back as a `GrantView`."""
+    """`sharing.service.access.check_access` from the cached grants: the same rules; the grant
+    comes back as a `GrantView`. The caller writes the audit entry (`_access_entry`), with its
+    own, in one append."""
     require(actor, *CONSUMERS, action="使用共享数据")
     org_id = own_organization(actor)
     held = stamp.cache_for(db_session, CACHE).get(
@@ -168,7 +169,6 @@ def _check_access(db_session: Session, *, actor: Actor, resource_id: int) -> Acc
         decision = AccessDecision(False, held.grants[0] if held.grants else None, held.retired)  # type: ignore[arg-type]
     else:
         decision = AccessDecision(*_decide_access(held.grants, clock.today()))  # type: ignore[arg-type]
-    _record_access(db_session, actor, resource_id, decision)
     return decision
 
 

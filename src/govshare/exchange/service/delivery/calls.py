@@ -223,19 +223,23 @@ class _Call:
 
 
 def _record(db_session: Session, call: _Call, grant: Grant | None, **outcome: Any) -> None:
-    record(
-        db_session,
-        actor=call.actor,
-        action=call.action,
-        object_type="resource",
-        object_id=call.bound.resource_id,
-        details={
+    record(db_session, **_call_entry(call, grant, **outcome))
+
+
+def _call_entry(call: _Call, grant: Grant | None, **outcome: Any) -> dict[str, Any]:
+    """A data call's audit entry, as `record` or `entry_fields` take it."""
+    return {
+        "actor": call.actor,
+        "action": call.action,
+        "object_type": "resource",
+        "object_id": call.bound.resource_id,
+        "details": {
             "resource": call.bound.code,
             "grant": grant.number if grant else None,
             **call.details,
             **outcome,
         },
-    )
+    }
 
 
 def _granted(db_session: Session, call: _Call) -> Grant | Rejected:

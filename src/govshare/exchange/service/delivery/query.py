@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from govshare.core.audit.service import append, entry_fields
 from govshare.core.errors import DomainError, Forbidden, Invalid
 from govshare.core.permissions import Actor
 from govshare.core.settings import Settings
@@ -19,6 +20,7 @@ from govshare.exchange.service.delivery.calls import (
     Rejected,
     _bound,
     _Call,
+    _call_entry,
     _check_limit,
     _columns,
     _count,
@@ -43,6 +45,7 @@ from govshare.exchange.service.delivery.statements import (
     masking_key,
 )
 from govshare.exchange.service.usage import record_use
+from govshare.sharing.service.access import _access_entry
 
 # --- online query and lookup --------------------------------------------------------------
 
@@ -143,8 +146,14 @@ def lookup(
     call = _Call(actor=actor, action="exchange.data.lookup", bound=bound, details=details)  # type: ignore[arg-type]
     decision = cached._check_access(db_session, actor=actor, resource_id=bound.resource_id)
     grant = decision.grant
+    # Both audit entries (the access check's and the call's) go in one INSERT at the end.
+    access = entry_fields(**_access_entry(actor, bound.resource_id, decision))
+
+    def audited(**outcome: Any) -> None:
+        append(db_session, [access, entry_fields(**_call_entry(call, grant, **outcome))])  # type: ignore[arg-type]
+
     if not decision.allowed:
-        _record(db_session, call, grant, refused=decision.reason)
+        audited(refused=decision.reason)
         return Rejected(Forbidden(decision.reason, field="grant"), grant)
     assert grant is not None
     scope: Scope | None = None
@@ -161,12 +170,13 @@ def lookup(
         scope = prepared.scope
         values = _key_values(binding, prepared, key)
     except DomainError as error:
-        return _reject(db_session, call, grant, error, scope)
+        audited(refused=error.message)
+        return Rejected(error, grant, scope.fields if scope else ())  # type: ignore[arg-type]
     columns = prepared.columns
     with _lookup_reader(center).connect() as conn:
         found = conn.execute(prepared.statement, values).first()
     rows = [] if found is None else [_row(found._mapping, columns)]
-    _record(db_session, call, grant, rows=len(rows))
+    audited(rows=len(rows))
     record_use(db_session, actor=actor, grant=grant, kind=UseKind.LOOKUP, rows=len(rows))
     verifying: tuple[bool, ...] = ()
     if rows:
