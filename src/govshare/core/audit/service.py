@@ -11,7 +11,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import Select, delete, event, func, insert, select
+from sqlalchemy import Select, bindparam, delete, event, func, select, text
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 from sqlalchemy.sql.util import find_tables
 
@@ -77,6 +77,11 @@ def entry_fields(
     }
 
 
+def _field_names() -> tuple[str, ...]:
+    """The columns `entry_fields` fills, in its order."""
+    return tuple(entry_fields(actor=Actor.command_line("-"), action="-", object_type="-"))
+
+
 def record(
     db_session: Session,
     *,
@@ -118,24 +123,51 @@ def _add(db_session: Session, entry: AuditEntry) -> None:
         db_session.info.setdefault(PENDING, []).append(entry)
 
 
-_INSERT_ENTRIES = insert(AuditEntry.__table__)
+_ENTRY_COLUMNS = (*_field_names(), "leaf_hash")
+_inserts: dict[int, Any] = {}
+
+
+def _insert_of(count: int) -> Any:
+    """One INSERT of `count` entries (VALUES (…), (…)), its parameters named column_i, typed
+    as the columns: a textual statement, so that SQLAlchemy and the driver cache it (a
+    multi-row `insert().values()` is compiled again on every call)."""
+    found = _inserts.get(count)
+    if found is None:
+        table = AuditEntry.__table__
+        rows = ", ".join(
+            "(" + ", ".join(f":{c}_{i}" for c in _ENTRY_COLUMNS) + ")" for i in range(count)
+        )
+        found = text(
+            f"INSERT INTO {table.name} ({', '.join(_ENTRY_COLUMNS)}) VALUES {rows}"
+        ).bindparams(
+            *(
+                bindparam(f"{c}_{i}", type_=table.c[c].type)
+                for i in range(count)
+                for c in _ENTRY_COLUMNS
+            )
+        )
+        _inserts[count] = found
+    return found
 
 
 def append(db_session: Session, entries: Sequence[dict[str, Any]]) -> None:
     """Appends entries made by `entry_fields` for a hot path: with the sequencer, one Core
-    INSERT of every entry with its leaf hash (`content_leaf`, as the ORM path computes it) on
-    the transaction's connection — no ORM object, no flush — and the transaction counts as
-    audited (`core.db._require_audit`). Inline, the entries need the head at commit, so they
-    go the way of `record`."""
+    INSERT of every entry (one statement, a row each) with its leaf hash (`content_leaf`, as
+    the ORM path computes it) on the transaction's connection — no ORM object, no flush — and
+    the transaction counts as audited (`core.db._require_audit`). Inline, the entries need the
+    head at commit, so they go the way of `record`."""
     if not entries:
         return
     if sequencing != "sequencer":
         for fields in entries:
             _add(db_session, AuditEntry(**fields))
         return
-    rows = [{**fields, "leaf_hash": content_leaf(SimpleNamespace(**fields))} for fields in entries]
-    # executemany: SQLAlchemy sends the rows as one multi-row INSERT (insertmanyvalues).
-    db_session.connection().execute(_INSERT_ENTRIES, rows)
+    values: dict[str, Any] = {}
+    for i, fields in enumerate(entries):
+        leaf = content_leaf(SimpleNamespace(**fields))
+        values.update({f"{c}_{i}": fields[c] for c in _ENTRY_COLUMNS[:-1]})
+        values[f"leaf_hash_{i}"] = leaf
+    db_session.connection().execute(_insert_of(len(entries)), values)
     db_session.info["audited"] = True
 
 
