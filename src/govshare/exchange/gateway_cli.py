@@ -83,7 +83,12 @@ def reload(
         except FileNotFoundError:
             raise ConfigError(f"找不到 nginx 命令：{argv[0]}（请安装 nginx）") from None
         if done.returncode != 0:
-            raise ConfigError(f"{' '.join(argv)} 失败：{done.stderr.strip()[-500:]}")
+            said = " ".join(done.stderr.split())  # nginx's lines, as one line
+            if "-s" in argv and "nginx.pid" in said:
+                raise ConfigError(
+                    f"nginx 未在运行，无法重新加载：请先启动 {' '.join(test[: test.index('-t')])}"
+                )
+            raise ConfigError(f"{' '.join(argv)} 失败：{said[-500:]}")
     with runtime.transaction() as db_session:
         gateway_plane.record_reload(
             db_session,
