@@ -30,8 +30,8 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import create_engine, text
+from throwaway import drop, recreate  # bench/throwaway.py
 
-PG = "postgresql+psycopg://postgres@127.0.0.1:5432/"
 DB = "gs_bench_audit"
 TARGET_EVENTS = 5000
 TARGET_VERIFY_S = 10.0
@@ -39,22 +39,6 @@ TARGET_VERIFY_S = 10.0
 
 def say(*parts: object) -> None:
     print(*parts, file=sys.stderr, flush=True)
-
-
-def recreate(name: str) -> str:
-    admin = create_engine(PG + "postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return PG + name
-
-
-def drop(name: str) -> None:
-    admin = create_engine(PG + "postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def reset(url: str) -> None:

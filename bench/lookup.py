@@ -47,8 +47,8 @@ from typing import Any
 import apt_tools  # bench/apt_tools.py
 import httpx
 from sqlalchemy import create_engine, func, select, text
+from throwaway import PG, drop, recreate  # bench/throwaway.py
 
-PG = "postgresql+psycopg://postgres@127.0.0.1:5432/"
 PLATFORM_DB, CENTER_DB = "gs_lookup_platform", "gs_lookup_center"
 CENTER_TABLE = "r_population"
 PASSWORD = "bench2026pw"
@@ -60,25 +60,6 @@ REGIONS = ["361102", "361103", "361104", "361123", "361181"]
 
 def say(*parts: object) -> None:
     print(*parts, file=sys.stderr, flush=True)
-
-
-# --- databases ----------------------------------------------------------------------------
-
-
-def recreate(name: str) -> str:
-    admin = create_engine(PG + "postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return PG + name
-
-
-def drop(name: str) -> None:
-    admin = create_engine(PG + "postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def load_center(url: str, rows: int) -> float:

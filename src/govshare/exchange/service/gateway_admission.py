@@ -269,21 +269,7 @@ def admit_call(
         grant, endpoint, refusal = _decide(
             db_session, actor, target, resource_code, method, path, default_rate_limit
         )
-    admission = Admission(
-        actor=actor,
-        method=method,
-        path=path,
-        resource_code=resource_code,
-        resource_id=target.resource_id if target else None,
-        provider_id=target.provider_id if target else None,
-        consumer_id=actor.organization_id,
-        grant_id=grant.id if grant else None,
-        grant_number=grant.number if grant else None,
-        endpoint=endpoint,
-        base_url=target.base_url if target else "",
-        timeout_seconds=target.timeout_seconds if target else 0.0,
-        refusal=refusal,
-    )
+    admission = _admission(actor, method, path, resource_code, target, grant, endpoint, refusal)
     if refusal is not None:
         log_call(
             db_session,
@@ -315,22 +301,7 @@ def authorize_call(
         grant, endpoint, refusal = _decide(
             db_session, actor, target, resource_code, method, path, None
         )
-    return Admission(
-        actor=actor,
-        method=method,
-        path=path,
-        resource_code=resource_code,
-        resource_id=target.resource_id if target else None,
-        provider_id=target.provider_id if target else None,
-        consumer_id=actor.organization_id,
-        grant_id=grant.id if grant else None,
-        grant_number=grant.number if grant else None,
-        endpoint=endpoint,
-        base_url=target.base_url if target else "",
-        timeout_seconds=target.timeout_seconds if target else 0.0,
-        refusal=refusal,
-        rate_limit=(grant.rate_limit if grant else None),
-    )
+    return _admission(actor, method, path, resource_code, target, grant, endpoint, refusal)
 
 
 def log_call(
@@ -385,3 +356,32 @@ def log_call(
         },
     )
     return call_id
+
+
+def _admission(
+    actor: Actor,
+    method: str,
+    path: str,
+    resource_code: str,
+    target: _Target | None,
+    grant: access.GrantTerms | None,
+    endpoint: str,
+    refusal: DomainError | None,
+) -> Admission:
+    """The decision as the call log and the forwarding read it."""
+    return Admission(
+        actor=actor,
+        method=method,
+        path=path,
+        resource_code=resource_code,
+        resource_id=target.resource_id if target else None,
+        provider_id=target.provider_id if target else None,
+        consumer_id=actor.organization_id,
+        grant_id=grant.id if grant else None,
+        grant_number=grant.number if grant else None,
+        endpoint=endpoint,
+        base_url=target.base_url if target else "",
+        timeout_seconds=target.timeout_seconds if target else 0.0,
+        refusal=refusal,
+        rate_limit=grant.rate_limit if grant else None,
+    )
