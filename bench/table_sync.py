@@ -129,19 +129,21 @@ def mysql_connect(url: str, *, database: bool = True, **extra: Any) -> pymysql.C
 # --- preparing the data ----------------------------------------------------------------------
 
 
-def recreate_pg(url: str) -> None:
+def recreate_pg(url: str, *, create: bool = True) -> None:
     parsed = make_url(url)
     with psycopg.connect(pg_conninfo(parsed, "postgres"), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{parsed.database}"')
+        if create:
+            conn.execute(f'CREATE DATABASE "{parsed.database}"')
 
 
-def recreate_mysql(url: str) -> None:
+def recreate_mysql(url: str, *, create: bool = True) -> None:
     name = make_url(url).database
     conn = mysql_connect(url, database=False)
     with conn.cursor() as cur:
         cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+        if create:
+            cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
     conn.close()
 
 
@@ -467,82 +469,91 @@ def main() -> None:
     )
     rows = args.rows
     figures: dict[str, Any] = {"rows": rows}
-    print(f"preparing {rows:,} rows …", flush=True)
-    for url in (db.src, db.dst):
-        recreate_pg(url)
-    recreate_mysql(db.mysql)
-    seconds, figures["generated_by"] = timed(lambda: generate_population(db, rows))
-    figures["generate_s"] = round(seconds, 2)
-    copy_to_mysql(db)
-    figures.update(conditions(db))
+    try:
+        print(f"preparing {rows:,} rows …", flush=True)
+        for url in (db.src, db.dst):
+            recreate_pg(url)
+        recreate_mysql(db.mysql)
+        seconds, figures["generated_by"] = timed(lambda: generate_population(db, rows))
+        figures["generate_s"] = round(seconds, 2)
+        copy_to_mysql(db)
+        figures.update(conditions(db))
 
-    query, figures["masked_by"] = masked_select()
-    spec_a = sync_spec(db, query, source=db.src, table="population_masked")
-    engine_runs, limit_runs = [], []
-    for i in range(args.repeat):
-        print(f"(a) run {i + 1}/{args.repeat} …", flush=True)
+        query, figures["masked_by"] = masked_select()
+        spec_a = sync_spec(db, query, source=db.src, table="population_masked")
+        engine_runs, limit_runs = [], []
+        for i in range(args.repeat):
+            print(f"(a) run {i + 1}/{args.repeat} …", flush=True)
+            quiesce(db)
+            limit_runs.append(physical_limit(db, query))
+            quiesce(db)
+            seconds, outcome = timed(lambda: run_full(spec_a))
+            engine_runs.append(seconds)
+            assert outcome.rows_written == rows, outcome
+        figures["a_engine_s"] = round(min(engine_runs), 3)
+        figures["a_limit_s"] = round(min(limit_runs), 3)
+        figures["a_engine_runs_s"] = [round(s, 3) for s in engine_runs]
+        figures["a_limit_runs_s"] = [round(s, 3) for s in limit_runs]
+        figures["a_ratio"] = round(figures["a_limit_s"] / figures["a_engine_s"], 3)
+        figures["a_met"] = figures["a_ratio"] >= 0.6
+        figures["a_checksum"] = outcome.checksum
+
+        with psycopg.connect(db.pg_conninfo(db.dst), autocommit=True) as conn:
+            conn.execute(
+                "DROP TABLE IF EXISTS public.copy_limit"
+            )  # spare it autovacuum's attention
+
+        incremental_runs = []
+        for i in range(args.repeat):
+            print(f"(c) incremental after 1% changed, run {i + 1}/{args.repeat} …", flush=True)
+            changed = change_one_percent(db, 7 + i)
+            quiesce(db)
+            seconds, outcome_c = timed(lambda: run_incremental(spec_a))
+            assert (outcome_c.mode, outcome_c.rows_written) == ("incremental", changed), outcome_c
+            incremental_runs.append(seconds)
+        figures["c_rows"] = changed
+        figures["c_incremental_s"] = round(min(incremental_runs), 3)
+        figures["c_incremental_runs_s"] = [round(s, 3) for s in incremental_runs]
+        figures["c_ratio"] = round(figures["c_incremental_s"] / figures["a_engine_s"], 4)
+        figures["c_met"] = figures["c_ratio"] <= 0.05
+
+        print("(b) MariaDB → PostgreSQL …", flush=True)
+        spec_b = sync_spec(db, None, source=db.mysql, table="population_mysql")
         quiesce(db)
-        limit_runs.append(physical_limit(db, query))
+        seconds, outcome_b = timed(lambda: run_full(spec_b))
+        assert outcome_b.rows_written == rows, outcome_b
+        figures["b_engine_s"] = round(seconds, 3)
+        print("(b) pgloader …", flush=True)
         quiesce(db)
-        seconds, outcome = timed(lambda: run_full(spec_a))
-        engine_runs.append(seconds)
-        assert outcome.rows_written == rows, outcome
-    figures["a_engine_s"] = round(min(engine_runs), 3)
-    figures["a_limit_s"] = round(min(limit_runs), 3)
-    figures["a_engine_runs_s"] = [round(s, 3) for s in engine_runs]
-    figures["a_limit_runs_s"] = [round(s, 3) for s in limit_runs]
-    figures["a_ratio"] = round(figures["a_limit_s"] / figures["a_engine_s"], 3)
-    figures["a_met"] = figures["a_ratio"] >= 0.6
-    figures["a_checksum"] = outcome.checksum
+        loader = pgloader(db, pgloader_binary)
+        figures["b_pgloader_s"] = round(loader, 3)
+        assert count(db, "pgloader.population") == rows
+        figures["b_ratio"] = round(loader / seconds, 3)
+        figures["b_met"] = loader > seconds
 
-    with psycopg.connect(db.pg_conninfo(db.dst), autocommit=True) as conn:
-        conn.execute("DROP TABLE IF EXISTS public.copy_limit")  # spare it autovacuum's attention
+        print("(d) peak RSS in child processes …", flush=True)
+        small = max(rows // 10, 1)
+        limited = f"SELECT * FROM ({query}) AS q WHERE record_no < (SELECT min(record_no) FROM population) + {small}"
+        spec_small = replace(
+            spec_a, source_query=limited, target_table="population_rss", state_name="bench_rss"
+        )
+        _, rss_small = child_rss(spec_small)
+        _, rss_large = child_rss(
+            replace(spec_a, target_table="population_rss", state_name="bench_rss")
+        )
+        figures["d_rows_small"] = small
+        figures["d_rss_small_mib"] = rss_small
+        figures["d_rss_large_mib"] = rss_large
+        figures["d_rss_growth"] = round(rss_large / rss_small, 3)
+        figures["d_met"] = rss_large < 300 and rss_large <= rss_small * 1.25 + 10
+        figures["cpus"] = os.cpu_count()
 
-    incremental_runs = []
-    for i in range(args.repeat):
-        print(f"(c) incremental after 1% changed, run {i + 1}/{args.repeat} …", flush=True)
-        changed = change_one_percent(db, 7 + i)
-        quiesce(db)
-        seconds, outcome_c = timed(lambda: run_incremental(spec_a))
-        assert (outcome_c.mode, outcome_c.rows_written) == ("incremental", changed), outcome_c
-        incremental_runs.append(seconds)
-    figures["c_rows"] = changed
-    figures["c_incremental_s"] = round(min(incremental_runs), 3)
-    figures["c_incremental_runs_s"] = [round(s, 3) for s in incremental_runs]
-    figures["c_ratio"] = round(figures["c_incremental_s"] / figures["a_engine_s"], 4)
-    figures["c_met"] = figures["c_ratio"] <= 0.05
-
-    print("(b) MariaDB → PostgreSQL …", flush=True)
-    spec_b = sync_spec(db, None, source=db.mysql, table="population_mysql")
-    quiesce(db)
-    seconds, outcome_b = timed(lambda: run_full(spec_b))
-    assert outcome_b.rows_written == rows, outcome_b
-    figures["b_engine_s"] = round(seconds, 3)
-    print("(b) pgloader …", flush=True)
-    quiesce(db)
-    loader = pgloader(db, pgloader_binary)
-    figures["b_pgloader_s"] = round(loader, 3)
-    assert count(db, "pgloader.population") == rows
-    figures["b_ratio"] = round(loader / seconds, 3)
-    figures["b_met"] = loader > seconds
-
-    print("(d) peak RSS in child processes …", flush=True)
-    small = max(rows // 10, 1)
-    limited = f"SELECT * FROM ({query}) AS q WHERE record_no < (SELECT min(record_no) FROM population) + {small}"
-    spec_small = replace(
-        spec_a, source_query=limited, target_table="population_rss", state_name="bench_rss"
-    )
-    _, rss_small = child_rss(spec_small)
-    _, rss_large = child_rss(replace(spec_a, target_table="population_rss", state_name="bench_rss"))
-    figures["d_rows_small"] = small
-    figures["d_rss_small_mib"] = rss_small
-    figures["d_rss_large_mib"] = rss_large
-    figures["d_rss_growth"] = round(rss_large / rss_small, 3)
-    figures["d_met"] = rss_large < 300 and rss_large <= rss_small * 1.25 + 10
-    figures["cpus"] = os.cpu_count()
-
-    report(figures)
-    print(json.dumps(figures, ensure_ascii=False))
+        report(figures)
+        print(json.dumps(figures, ensure_ascii=False))
+    finally:  # the throwaway databases go, whatever happened
+        for url in (db.src, db.dst):
+            recreate_pg(url, create=False)
+        recreate_mysql(db.mysql, create=False)
 
 
 if __name__ == "__main__":
