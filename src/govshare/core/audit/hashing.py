@@ -17,6 +17,18 @@ from govshare.core import clock
 
 GENESIS_HASH = "0" * 64
 LEAF_TAG = "govshare.audit.leaf.1"
+# An entry's content columns after its time, in the order its leaf preimage and the export take them.
+CONTENT_COLUMNS = (
+    "actor_label",
+    "actor_user_id",
+    "actor_organization_id",
+    "actor_token_id",
+    "source_ip",
+    "action",
+    "object_type",
+    "object_id",
+    "details",
+)
 _sha256 = hashlib.sha256
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.sql.util import find_tables
 from govshare.core import clock
 from govshare.core.audit import verify as _verify
 from govshare.core.audit.hashing import (
+    CONTENT_COLUMNS,
     GENESIS_HASH,
     canonical_json,
     content_leaf,
@@ -345,15 +346,7 @@ EXPORT_FORMATS = ("csv", "jsonl")
 EXPORT_COLUMNS = (
     "seq",
     "occurred_at",
-    "actor_label",
-    "actor_user_id",
-    "actor_organization_id",
-    "actor_token_id",
-    "source_ip",
-    "action",
-    "object_type",
-    "object_id",
-    "details",
+    *CONTENT_COLUMNS,
     "algorithm",
     "leaf_hash",
     "prev_hash",

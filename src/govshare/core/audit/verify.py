@@ -16,7 +16,13 @@ from sqlalchemy.orm import Session
 
 from govshare.core import clock
 from govshare.core.audit import hashing
-from govshare.core.audit.hashing import GENESIS_HASH, LEAF_TAG, legacy_hash_of, timestamp
+from govshare.core.audit.hashing import (
+    CONTENT_COLUMNS,
+    GENESIS_HASH,
+    LEAF_TAG,
+    legacy_hash_of,
+    timestamp,
+)
 from govshare.core.audit.models import AuditAnchor, AuditCheckpoint, AuditEntry, AuditHead
 from govshare.core.audit.signing import Checkpoint
 
@@ -169,17 +175,6 @@ def _walk(db_session: Session) -> Verification:
 # the server builds strings in its own process while the client hashes.) Entries from before 0025
 # (no leaf hash) come with their columns for the old canonical-JSON hash.
 
-_CONTENT = (
-    "actor_label",
-    "actor_user_id",
-    "actor_organization_id",
-    "actor_token_id",
-    "source_ip",
-    "action",
-    "object_type",
-    "object_id",
-    "details",
-)
 STREAM = {"yield_per": 10_000}  # a server-side cursor on PostgreSQL, per statement
 _INTEGER = {"actor_user_id", "actor_organization_id", "actor_token_id"}
 
@@ -207,9 +202,9 @@ def walk_sql(dialect: str) -> str:
         return f"COALESCE(length({expr}) || ':' || {expr}, '-')"
 
     preimage = " || ',' || ".join(
-        [f"'{LEAF_TAG}'", field(ts), *(field(as_text(c)) for c in _CONTENT)]
+        [f"'{LEAF_TAG}'", field(ts), *(field(as_text(c)) for c in CONTENT_COLUMNS)]
     )
-    legacy = ", ".join(f"CASE WHEN leaf_hash IS NULL THEN {c} END" for c in (ts, *_CONTENT))
+    legacy = ", ".join(f"CASE WHEN leaf_hash IS NULL THEN {c} END" for c in (ts, *CONTENT_COLUMNS))
     lo, hi = ("%(lo)s", "%(hi)s") if dialect == "postgresql" else (":lo", ":hi")  # the driver's
     return (
         f"SELECT seq, algorithm, prev_hash, hash,"
